@@ -1,0 +1,29 @@
+"""A clock tests and demos can move forward (token expiry, idempotency windows, daily jobs)."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+
+
+class SandboxClock:
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def time(self) -> float:
+        """Seconds since the epoch, as the simulated systems see it."""
+        with self._lock:
+            return time.time() + self._offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), tz=timezone.utc)
+
+    def advance(self, seconds: float) -> float:
+        with self._lock:
+            self._offset += seconds
+        return self.time()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._offset = 0.0
