@@ -1,0 +1,22 @@
+"""``flask`` commands for operators: sweep, prune, and running queued jobs by hand."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+
+
+def register_cli(app) -> None:
+    @app.cli.command("sweep")
+    def sweep_command() -> None:
+        """Re-enqueue inbox events and work a dead worker left unfinished."""
+        from .jobs import sweep_once
+
+        click.echo(sweep_once())
+
+    @app.cli.command("prune")
+    @click.option("--days", type=int, default=None, help="retention in days (default RETENTION_DAYS)")
+    def prune_command(days: int | None) -> None:
+        """Delete inbox payloads and sync records older than the retention period."""
+        from .jobs import prune_once
+
+        click.echo(prune_once(days if days is not None else current_app.config["RETENTION_DAYS"]))

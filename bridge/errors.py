@@ -1,0 +1,70 @@
+"""Typed sync errors: every failure is either worth retrying (and when) or needs a person.
+
+Connectors raise these; the job engine acts on them (reschedule, pause, or record and
+stop); the UI shows ``message`` and ``fix``. A ledger's own validation messages travel in
+``ledger_messages`` and are shown as they are, never swallowed.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+class SyncError(Exception):
+    """Base of every error a flow can meet."""
+
+    code: str = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, fix: str | None = None,
+                 ledger_messages: list[str] | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.fix = fix
+        self.ledger_messages = list(ledger_messages or [])
+        self.status = status
+
+
+class RetryableError(SyncError):
+    """Temporary: try again, no sooner than ``retry_after`` seconds from now if given."""
+
+    code = "retryable"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class BudgetExhausted(RetryableError):
+    """An API budget (e.g. Xero's daily cap) is spent: pause until it resets, do not retry."""
+
+    code = "budget_exhausted"
+
+    def __init__(self, message: str, *, resume_at: datetime, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.resume_at = resume_at
+
+
+class PermanentError(SyncError):
+    """Retrying will not help until someone changes something; ``fix`` says what."""
+
+    code = "permanent"
+
+
+class NeedsReconnect(PermanentError):
+    """The authorisation is gone (revoked, expired refresh token): the user must reconnect."""
+
+    code = "needs_reconnect"
+
+
+class ConflictError(SyncError):
+    """Both sides changed, or the ledger no longer accepts the change: a person decides."""
+
+    code = "conflict"
+
+    def __init__(self, message: str, *, ours: Any = None, theirs: Any = None,
+                 choices: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.ours = ours
+        self.theirs = theirs
+        self.choices = list(choices or [])

@@ -1,0 +1,491 @@
+"""The durable job engine: inbox -> work items -> flow runs, on Huey.
+
+Why it is shaped like this:
+
+- A callback is written to the inbox and acknowledged; its task is enqueued only after
+  that row commits (``enqueue_after_commit``), so no job ever points at a row that rolled
+  back, and no answered callback exists only in a queue.
+- ``process_inbox`` turns an event into work requests for objects. Each object has one
+  ``WorkItem`` per flow; asking for work on an object that is already queued changes
+  nothing, and on one that is running marks it dirty so it runs once more afterwards.
+- ``run_work`` claims a queued item with a conditional UPDATE (so a duplicate task is a
+  no-op), runs the flow, and then settles it: done, retry later (exponential backoff,
+  at least Retry-After), paused (a spent API budget), or failed (recorded for a person).
+- The sweeper re-enqueues what a dead worker left behind; leases make that safe.
+- Periodic jobs claim their period in ``periodic_runs`` first, so N consumers that all run
+  a scheduler still run each job once per period.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import traceback
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator
+
+from flask import current_app, has_app_context
+from huey import crontab
+from sqlalchemy import event, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .errors import BudgetExhausted, ConflictError, PermanentError, RetryableError, SyncError
+from .extensions import db, huey
+from .models import InboxEvent, PeriodicRun, SyncRecord, WorkItem, utcnow
+
+log = logging.getLogger(__name__)
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+INBOX_LEASE = timedelta(minutes=5)
+WORK_LEASE = timedelta(minutes=10)
+MAX_ATTEMPTS = 12
+BACKOFF_BASE = 30.0  # seconds; doubles per attempt
+BACKOFF_CAP = 6 * 3600.0
+
+# --------------------------------------------------------------------------------------
+# Registries filled by connectors (inbox translators) and the sync layer (flows)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkRequest:
+    installation_id: int
+    flow: str
+    object_key: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+InboxHandler = Callable[[InboxEvent], list[WorkRequest]]
+FlowRunner = Callable[["WorkContext"], None]
+
+INBOX_HANDLERS: dict[str, InboxHandler] = {}
+FLOWS: dict[str, FlowRunner] = {}
+
+
+def inbox_handler(source: str) -> Callable[[InboxHandler], InboxHandler]:
+    def register(fn: InboxHandler) -> InboxHandler:
+        INBOX_HANDLERS[source] = fn
+        return fn
+    return register
+
+
+def flow(name: str) -> Callable[[FlowRunner], FlowRunner]:
+    def register(fn: FlowRunner) -> FlowRunner:
+        FLOWS[name] = fn
+        return fn
+    return register
+
+
+# --------------------------------------------------------------------------------------
+# App binding: tasks run inside an app context, in tests and in the consumer alike
+# --------------------------------------------------------------------------------------
+
+_bound_app = None
+
+
+def bind_app(app) -> None:
+    global _bound_app
+    _bound_app = app
+
+
+def _app_context():
+    global _bound_app
+    if has_app_context():
+        return nullcontext()
+    if _bound_app is None:  # a huey_consumer process: build the app once
+        from .factory import create_app
+
+        _bound_app = create_app()
+    return _bound_app.app_context()
+
+
+# --------------------------------------------------------------------------------------
+# Enqueue after commit
+# --------------------------------------------------------------------------------------
+
+_PENDING = "bridge_pending_enqueues"
+
+
+def enqueue_after_commit(task, *args: Any) -> None:
+    """Enqueue ``task(*args)`` once the current transaction commits; drop it on rollback."""
+    db.session.info.setdefault(_PENDING, []).append((task, args))
+
+
+@event.listens_for(Session, "after_commit")
+def _flush_enqueues(session: Session) -> None:
+    # Enqueueing writes to the queue's own storage, never to this session, so it is safe
+    # inside the commit event.
+    for task, args in session.info.pop(_PENDING, []):
+        task(*args)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_enqueues(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def now() -> datetime:
+    return utcnow()
+
+
+# --------------------------------------------------------------------------------------
+# Inbox
+# --------------------------------------------------------------------------------------
+
+
+def _insert_ignore(table, values: dict[str, Any]):
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).values(**values).on_conflict_do_nothing()
+
+
+def record_inbound(source: str, dedup_key: str, *, installation_id: int | None, topic: str,
+                   object_key: str | None, payload: str) -> bool:
+    """Store a verified callback once. Returns False for a duplicate (no row, no job).
+
+    Commits. The processing task is enqueued after the commit.
+    """
+    stmt = _insert_ignore(InboxEvent.__table__, {
+        "source": source, "dedup_key": dedup_key[:255], "installation_id": installation_id, "topic": topic,
+        "object_key": object_key, "payload": payload, "state": "pending", "attempts": 0,
+        "received_at": now()}).returning(InboxEvent.__table__.c.id)
+    event_id = db.session.execute(stmt).scalar_one_or_none()
+    if event_id is not None:
+        enqueue_after_commit(process_inbox, event_id)
+    db.session.commit()
+    return event_id is not None
+
+
+def _claim_inbox(event_id: int) -> InboxEvent | None:
+    t = now()
+    claimed = db.session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id == event_id)
+        .where((InboxEvent.state == "pending") |
+               ((InboxEvent.state == "processing") & (InboxEvent.lease_until < t)))
+        .values(state="processing", lease_until=t + INBOX_LEASE, attempts=InboxEvent.attempts + 1)
+    ).rowcount
+    db.session.commit()
+    return db.session.get(InboxEvent, event_id) if claimed else None
+
+
+def handle_inbox_event(event_id: int) -> None:
+    inbox_event = _claim_inbox(event_id)
+    if inbox_event is None:
+        return  # done already, or another worker holds it
+    handler = INBOX_HANDLERS.get(inbox_event.source)
+    try:
+        if handler is None:
+            raise PermanentError(f"No handler for {inbox_event.source} events.")
+        requests_ = handler(inbox_event)
+        for request in requests_:
+            request_work(request)
+        inbox_event.state = "done"
+        inbox_event.processed_at = now()
+        inbox_event.last_error = None
+        db.session.commit()
+    except Exception as exc:  # recorded on the row; the sweeper retries non-permanent ones
+        db.session.rollback()
+        inbox_event = db.session.get(InboxEvent, event_id)
+        permanent = isinstance(exc, PermanentError) or inbox_event.attempts >= MAX_ATTEMPTS
+        inbox_event.state = "failed" if permanent else "pending"
+        inbox_event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        inbox_event.lease_until = None
+        db.session.commit()
+        log.warning("inbox event %s: %s", event_id, inbox_event.last_error)
+
+
+# --------------------------------------------------------------------------------------
+# Work items
+# --------------------------------------------------------------------------------------
+
+
+def request_work(request: WorkRequest) -> int | None:
+    """Ask for one run of ``request.flow`` on an object; coalesces with pending work.
+
+    Returns the work item id when a run was newly queued (its task is enqueued after
+    commit), None when the request merged into work already queued or running.
+    """
+    values = {"installation_id": request.installation_id, "flow": request.flow,
+              "object_key": request.object_key, "state": "idle", "dirty": False, "attempts": 0,
+              "runs": 0, "options": request.options, "created_at": now(), "updated_at": now()}
+    db.session.execute(_insert_ignore(WorkItem.__table__, values))
+    item_id = db.session.execute(select(WorkItem.id).where(
+        WorkItem.installation_id == request.installation_id, WorkItem.flow == request.flow,
+        WorkItem.object_key == request.object_key)).scalar_one()
+    queued = db.session.execute(
+        update(WorkItem).where(WorkItem.id == item_id, WorkItem.state.in_(("idle", "waiting")))
+        .values(state="queued", next_attempt_at=None, options=request.options or WorkItem.options,
+                updated_at=now())).rowcount
+    if queued:
+        enqueue_after_commit(run_work, item_id)
+        return item_id
+    db.session.execute(update(WorkItem).where(WorkItem.id == item_id, WorkItem.state == "running")
+                       .values(dirty=True))
+    return None
+
+
+class WorkContext:
+    """What a flow gets: the item, and a way to open sync records for what it touches."""
+
+    def __init__(self, item: WorkItem) -> None:
+        self.item = item
+        self.installation_id = item.installation_id
+        self.object_key = item.object_key
+        self.options = dict(item.options or {})
+        self.records: list[SyncRecord] = []
+
+    def record(self, *, object_kind: str, object_id: str, direction: str, flow: str | None = None) -> SyncRecord:
+        record = SyncRecord(installation_id=self.installation_id, work_item_id=self.item.id,
+                            flow=flow or self.item.flow, object_kind=object_kind, object_id=object_id,
+                            direction=direction, state="running", attempt=self.item.attempts + 1)
+        db.session.add(record)
+        db.session.flush()
+        self.records.append(record)
+        return record
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter, never sooner than the server asked."""
+    delay = min(BACKOFF_BASE * (2 ** max(attempt - 1, 0)), BACKOFF_CAP)
+    delay *= random.uniform(0.8, 1.2)
+    return max(delay, retry_after or 0.0)
+
+
+def _claim_work(item_id: int) -> WorkItem | None:
+    t = now()
+    claimed = db.session.execute(
+        update(WorkItem).where(WorkItem.id == item_id, WorkItem.state == "queued")
+        .values(state="running", dirty=False, lease_until=t + WORK_LEASE, runs=WorkItem.runs + 1,
+                last_run_at=t)).rowcount
+    db.session.commit()
+    return db.session.get(WorkItem, item_id) if claimed else None
+
+
+def execute_work(item_id: int) -> str | None:
+    """Run one claimed work item. Returns how it settled (for tests and logs)."""
+    item = _claim_work(item_id)
+    if item is None:
+        return None
+    runner = FLOWS.get(item.flow)
+    context = WorkContext(item)
+    try:
+        if runner is None:
+            raise PermanentError(f"Unknown flow {item.flow!r}.")
+        runner(context)
+        db.session.commit()
+        return _settle(item_id, "idle", attempts=0)
+    except Exception as exc:  # every failure settles the item and leaves a record
+        db.session.rollback()
+        return _settle_failure(item_id, context, exc)
+
+
+def _settle(item_id: int, state: str, *, attempts: int | None = None,
+            next_attempt_at: datetime | None = None) -> str:
+    item = db.session.get(WorkItem, item_id)
+    db.session.refresh(item)
+    rerun = item.dirty and state == "idle"
+    item.state = "queued" if rerun else state
+    item.dirty = False if rerun else item.dirty
+    item.lease_until = None
+    item.next_attempt_at = next_attempt_at
+    if attempts is not None:
+        item.attempts = attempts
+    if rerun:
+        enqueue_after_commit(run_work, item_id)
+    db.session.commit()
+    return "rerun" if rerun else state
+
+
+def _settle_failure(item_id: int, context: WorkContext, exc: Exception) -> str:
+    item = db.session.get(WorkItem, item_id)
+    attempt = item.attempts + 1
+    if isinstance(exc, SyncError):
+        error = exc
+    else:  # a bug or an unexpected library error: retried, and shown as such
+        log.error("flow %s on %s crashed:\n%s", item.flow, item.object_key, traceback.format_exc())
+        error = RetryableError(f"Unexpected error: {type(exc).__name__}: {exc}", code="internal", retry_after=None)
+    if isinstance(error, RetryableError) and attempt >= MAX_ATTEMPTS:
+        error = PermanentError(f"Gave up after {attempt} attempts: {error.message}", code=error.code,
+                               fix="Check the connection and press Retry.", ledger_messages=error.ledger_messages)
+    retry_at: datetime | None = None
+    if isinstance(error, BudgetExhausted):
+        retry_at = error.resume_at
+        state, attempts = "waiting", item.attempts  # a spent budget is not the item's fault
+    elif isinstance(error, RetryableError):
+        retry_at = now() + timedelta(seconds=backoff_seconds(attempt, error.retry_after))
+        state, attempts = "waiting", attempt
+    else:
+        state, attempts = "idle", 0
+    _record_failure(context, item, error, retry_at)
+    settled = _settle(item_id, state, attempts=attempts, next_attempt_at=retry_at)
+    if retry_at is not None:
+        delay = max((retry_at - now()).total_seconds(), 0.0)
+        run_work.schedule((item_id,), delay=delay)
+    return settled
+
+
+def _record_failure(context: WorkContext, item: WorkItem, error: SyncError, retry_at: datetime | None) -> None:
+    """Put the error on the run's sync records (re-attached after the rollback)."""
+    state = ("conflict" if isinstance(error, ConflictError)
+             else "retrying" if isinstance(error, RetryableError) else "failed")
+    records = [r for r in context.records if r.id is not None]
+    targets = [db.session.get(SyncRecord, r.id) for r in records]
+    targets = [r for r in targets if r is not None]
+    if not targets:  # the flow failed before it opened a record (or its record rolled back)
+        kind, _, object_id = item.object_key.partition(":")
+        target = SyncRecord(installation_id=item.installation_id, work_item_id=item.id, flow=item.flow,
+                            object_kind=kind or "object", object_id=object_id or item.object_key,
+                            direction=context.options.get("direction", "to_ledger"), attempt=item.attempts + 1)
+        db.session.add(target)
+        targets = [target]
+    for record in targets:
+        if record.state in ("succeeded", "skipped"):
+            continue
+        record.state = state
+        record.error_code = error.code
+        record.error_message = error.message
+        record.error_fix = error.fix
+        record.ledger_messages = error.ledger_messages or None
+        record.retry_at = retry_at
+        record.finished_at = now()
+        if isinstance(error, ConflictError):
+            record.received = {"ours": error.ours, "theirs": error.theirs, "choices": error.choices}
+
+
+# --------------------------------------------------------------------------------------
+# Huey tasks
+# --------------------------------------------------------------------------------------
+
+
+@huey.task()
+def process_inbox(event_id: int) -> None:
+    with _app_context():
+        handle_inbox_event(event_id)
+
+
+@huey.task()
+def run_work(item_id: int) -> None:
+    with _app_context():
+        execute_work(item_id)
+
+
+def sweep_once() -> dict[str, int]:
+    """Re-enqueue what a dead worker or a lost enqueue left behind."""
+    t = now()
+    counts = {"inbox": 0, "work": 0}
+    stale_inbox = db.session.scalars(select(InboxEvent.id).where(
+        ((InboxEvent.state == "pending") & (InboxEvent.received_at < t - timedelta(seconds=30))) |
+        ((InboxEvent.state == "processing") & (InboxEvent.lease_until < t))).limit(1000)).all()
+    for event_id in stale_inbox:
+        process_inbox(event_id)
+        counts["inbox"] += 1
+    # Running items whose lease ran out belonged to a dead worker; waiting items are due.
+    revived = db.session.execute(
+        update(WorkItem).where(
+            ((WorkItem.state == "running") & (WorkItem.lease_until < t)) |
+            ((WorkItem.state == "waiting") & (WorkItem.next_attempt_at <= t)))
+        .values(state="queued", lease_until=None, updated_at=t)
+        .returning(WorkItem.id)).scalars().all()
+    lost = db.session.scalars(select(WorkItem.id).where(
+        WorkItem.state == "queued", WorkItem.updated_at < t - timedelta(minutes=2))).all()
+    db.session.commit()
+    for item_id in {*revived, *lost}:
+        run_work(item_id)
+        counts["work"] += 1
+    return counts
+
+
+def prune_once(retention_days: int) -> dict[str, int]:
+    """Forget what is older than the retention period (payloads, finished records)."""
+    cutoff = now() - timedelta(days=retention_days)
+    deleted_records = db.session.execute(
+        SyncRecord.__table__.delete().where(SyncRecord.created_at < cutoff)).rowcount
+    deleted_inbox = db.session.execute(
+        InboxEvent.__table__.delete().where(InboxEvent.received_at < cutoff,
+                                            InboxEvent.state.in_(("done", "failed")))).rowcount
+    db.session.execute(PeriodicRun.__table__.delete().where(PeriodicRun.started_at < cutoff))
+    db.session.commit()
+    return {"sync_records": deleted_records, "inbox_events": deleted_inbox}
+
+
+# --------------------------------------------------------------------------------------
+# Periodic jobs: once per period, however many consumers run a scheduler
+# --------------------------------------------------------------------------------------
+
+
+def claim_period(job: str, period_key: str) -> bool:
+    inserted = db.session.execute(_insert_ignore(PeriodicRun.__table__, {
+        "job": job, "period_key": period_key, "owner": WORKER_ID,
+        "started_at": now()})).rowcount
+    db.session.commit()
+    return bool(inserted)
+
+
+def period_key(period_seconds: int, at: datetime | None = None) -> str:
+    at = at or now()
+    return str(int(at.timestamp()) // period_seconds)
+
+
+def periodic(cron: crontab, period_seconds: int, name: str | None = None):
+    """A Huey periodic task that runs at most once per period across all consumers."""
+    def decorate(fn: Callable[[], Any]):
+        job = name or fn.__name__
+
+        def run_once() -> Any:
+            with _app_context():
+                if not claim_period(job, period_key(period_seconds)):
+                    log.info("periodic %s: already run in this period", job)
+                    return None
+                return fn()
+
+        run_once.__name__ = job
+        return huey.periodic_task(cron, name=job)(run_once)
+    return decorate
+
+
+@periodic(crontab(minute="*"), 60, name="sweep")
+def sweep() -> dict[str, int]:
+    return sweep_once()
+
+
+@periodic(crontab(minute="17", hour="3"), 86400, name="prune")
+def prune() -> dict[str, int]:
+    return prune_once(current_app.config["RETENTION_DAYS"])
+
+
+# --------------------------------------------------------------------------------------
+# Running queued tasks in-process (tests, and the demo's single process)
+# --------------------------------------------------------------------------------------
+
+
+def run_queued_tasks(limit: int = 10_000) -> int:
+    """Execute everything in the queue now, including what the tasks enqueue. Returns the
+    number of tasks run. Scheduled (delayed) tasks stay scheduled."""
+    count = 0
+    while count < limit:
+        task = huey.dequeue()
+        if task is None:
+            break
+        huey.execute(task)
+        count += 1
+    return count
+
+
+@contextmanager
+def counting_task_runs() -> Iterator[dict[str, int]]:
+    """Count executed tasks by name (a test measuring coalescing reads this)."""
+    counts: dict[str, int] = {}
+
+    def count(signal, task, *args):
+        counts[task.name] = counts.get(task.name, 0) + 1
+
+    huey.signal("executing")(count)
+    try:
+        yield counts
+    finally:
+        huey.disconnect_signal(count)

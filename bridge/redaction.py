@@ -1,0 +1,70 @@
+"""Keep secrets out of logs.
+
+Every log record is rewritten when it is made: known secret values (registered as
+they are loaded or minted, e.g. tokens decrypted by the vault) and anything shaped like a
+credential (``Bearer ...``, ``access_token=...``, ``"refresh_token": "..."``) become
+``[redacted]``. Redacting at the handler is the only place that also catches messages
+from libraries (requests, oauthlib, urllib3) we do not control.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+_PATTERNS = [
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
+    re.compile(r"(?i)((?:access_token|refresh_token|client_secret|application_token|auth_id|refresh_id|"
+               r"id_token|code|password|api_key|secret)[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"),
+    re.compile(r"(?i)(auth\[(?:access_token|refresh_token|application_token)\]=)[^&\s]+"),
+]
+
+_known: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value so it is redacted wherever it appears."""
+    if value and len(value) >= 6:
+        with _lock:
+            _known.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in tuple(_known):
+        if secret in text:
+            text = text.replace(secret, "[redacted]")
+    for pattern in _PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + "[redacted]", text)
+    return text
+
+
+def _redacting_factory(base):
+    def factory(*args, **kwargs):
+        record = base(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not hide the log line
+            return record
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return record
+
+    factory.bridge_redacting = True
+    return factory
+
+
+def install_redaction(app=None) -> None:
+    """Redact every log record at creation, whoever logs it and whichever handler gets it.
+
+    A record factory (rather than a handler filter) also covers handlers added later, such
+    as a process supervisor's or pytest's.
+    """
+    base = logging.getLogRecordFactory()
+    if not getattr(base, "bridge_redacting", False):
+        logging.setLogRecordFactory(_redacting_factory(base))
+    if app is not None:
+        for name in ("SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "XERO_CLIENT_SECRET", "XERO_WEBHOOK_KEY",
+                     "BITRIX24_CLIENT_SECRET", "BEXIO_CLIENT_SECRET"):
+            register_secret(app.config.get(name))

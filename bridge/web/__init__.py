@@ -1,0 +1,16 @@
+"""Blueprints, one per feature. Connectors and the UI add theirs to ``BLUEPRINTS``."""
+from __future__ import annotations
+
+import importlib
+
+# module path -> attribute holding the Blueprint
+BLUEPRINTS: list[tuple[str, str]] = [
+    ("bridge.web.health", "bp"),
+    ("bridge.web.landing", "bp"),
+]
+
+
+def register_blueprints(app) -> None:
+    for module_name, attribute in BLUEPRINTS:
+        module = importlib.import_module(module_name)
+        app.register_blueprint(getattr(module, attribute))
