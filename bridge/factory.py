@@ -1,6 +1,8 @@
 """The application factory: configuration, extensions, blueprints, CLI."""
 from __future__ import annotations
 
+import importlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.from_mapping(settings)
+    app.config.setdefault("BRIDGE_PLUGINS", os.environ.get("BRIDGE_PLUGINS", ""))
     install_redaction(app)
 
     if app.config["TRUST_PROXY_HOPS"]:
@@ -52,6 +55,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .jobs import bind_app
     from .web import register_blueprints
     from .cli import register_cli
+
+    # Extra modules that register flows, inbox handlers or blueprints (a plugin point;
+    # comma-separated import paths in BRIDGE_PLUGINS).
+    for module_name in filter(None, (m.strip() for m in str(app.config.get("BRIDGE_PLUGINS") or "").split(","))):
+        importlib.import_module(module_name)
 
     register_blueprints(app)
     register_cli(app)

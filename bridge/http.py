@@ -15,12 +15,12 @@ from typing import Any, Callable
 
 import requests
 
-from .errors import BudgetExhausted, PermanentError, RetryableError, SyncError
+from .errors import BudgetExhausted, NeedsReconnect, PermanentError, RetryableError, SyncError
 from .ratelimit import Limiter, Limits
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "bridge/0.1 (+https://github.com/bridge-sync/bridge)"
+USER_AGENT = "bridge/0.1"
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,6 @@ class ErrorTable:
             return RetryableError(rule.message, retry_after=retry_after if retry_after is not None else rule.wait,
                                   **kwargs)
         if rule.reconnect:
-            from .errors import NeedsReconnect
-
             return NeedsReconnect(rule.message, **kwargs)
         return PermanentError(rule.message, **kwargs)
 

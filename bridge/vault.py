@@ -202,8 +202,10 @@ class Vault:
         except NeedsReconnect as exc:
             self.mark_needs_reconnect(credential_id, exc.message)
             raise
-        # Keep what the refresh response does not repeat (e.g. tenant ids, endpoints).
-        return {**data, **new_data}
+        # Keep what the refresh response does not repeat (e.g. tenant ids, endpoints), but
+        # never the old expiry.
+        kept = {k: v for k, v in data.items() if k not in ("expires_at", "expires_in")}
+        return {**kept, **new_data}
 
 
 def _naive(value: datetime | None) -> datetime | None:

@@ -71,3 +71,14 @@ def run_jobs(app):
         with app.app_context():
             return run_queued_tasks()
     return run
+
+
+@pytest.fixture
+def installation(app_ctx):
+    """One active Bitrix24 installation (the owner most rows need)."""
+    from bridge.models import Installation
+
+    row = Installation(platform="bitrix24", account_id="member-1", domain="acme.bitrix24.com")
+    db.session.add(row)
+    db.session.commit()
+    return row

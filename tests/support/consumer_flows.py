@@ -1,0 +1,25 @@
+"""A flow and an inbox source for tests that run a real consumer process (BRIDGE_PLUGINS)."""
+from __future__ import annotations
+
+from bridge import jobs
+
+
+@jobs.inbox_handler("consumer-test")
+def translate(event):
+    return [jobs.WorkRequest(event.installation_id, "consumer_test_flow", event.object_key)]
+
+
+@jobs.flow("consumer_test_flow")
+def run(ctx):
+    record = ctx.record(object_kind="invoice", object_id=ctx.object_key, direction="to_ledger")
+    record.state = "succeeded"
+
+
+def ingest(dedup_key: str, installation_id: int) -> None:
+    """Called in a web-like process: store the event and enqueue after commit."""
+    from bridge import create_app
+
+    app = create_app()
+    with app.app_context():
+        jobs.record_inbound("consumer-test", dedup_key, installation_id=installation_id, topic="t",
+                            object_key="invoice:7", payload="{}")

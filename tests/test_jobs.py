@@ -1,0 +1,198 @@
+"""The job engine: inbox dedup, coalescing, retries, the sweeper, periodic claims."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bridge import jobs
+from bridge.errors import BudgetExhausted, ConflictError, PermanentError, RetryableError
+from bridge.extensions import db, huey
+from bridge.models import InboxEvent, SyncRecord, WorkItem, utcnow
+
+
+@pytest.fixture
+def registry():
+    """A test event source and flow, removed afterwards."""
+    seen: list[str] = []
+    behaviour: dict[str, object] = {}
+
+    def translate(event: InboxEvent):
+        return [jobs.WorkRequest(event.installation_id, "test_flow", event.object_key)]
+
+    def run(ctx: jobs.WorkContext):
+        seen.append(ctx.object_key)
+        record = ctx.record(object_kind="invoice", object_id=ctx.object_key, direction="to_ledger")
+        action = behaviour.get(ctx.object_key)
+        if callable(action):
+            action(ctx)
+        elif isinstance(action, Exception):
+            raise action
+        record.state = "succeeded"
+
+    jobs.INBOX_HANDLERS["test"] = translate
+    jobs.FLOWS["test_flow"] = run
+    yield seen, behaviour
+    jobs.INBOX_HANDLERS.pop("test", None)
+    jobs.FLOWS.pop("test_flow", None)
+
+
+def ingest(installation, dedup: str, obj: str = "invoice:1") -> bool:
+    return jobs.record_inbound("test", dedup, installation_id=installation.id, topic="update",
+                               object_key=obj, payload="{}")
+
+
+def test_same_event_twice_makes_one_row_and_one_job(installation, registry, run_jobs):
+    seen, _ = registry
+    assert ingest(installation, "evt-1") is True
+    assert ingest(installation, "evt-1") is False
+    assert db.session.scalar(select(func.count()).select_from(InboxEvent)) == 1
+    assert huey.pending_count() == 1
+    run_jobs()
+    assert seen == ["invoice:1"]
+
+
+def test_nothing_is_enqueued_for_a_row_that_rolled_back(installation, registry):
+    jobs.enqueue_after_commit(jobs.process_inbox, 12345)
+    db.session.rollback()
+    assert huey.pending_count() == 0
+
+
+def test_many_events_on_few_objects_coalesce_into_few_runs(installation, registry, run_jobs):
+    seen, behaviour = registry
+    # While invoice:1 runs, more events for it arrive: they must become one more run, not many.
+    def more_events_arrive(ctx):
+        for n in range(5):
+            ingest(installation, f"during-{n}", "invoice:1")
+            jobs.handle_inbox_event(db.session.scalar(select(InboxEvent.id).where(
+                InboxEvent.dedup_key == f"during-{n}")))
+    behaviour["invoice:1"] = more_events_arrive
+    for n in range(200):
+        ingest(installation, f"evt-{n}", f"invoice:{n % 10}")
+    with jobs.counting_task_runs() as counts:
+        behaviour_runs = run_jobs()
+    assert behaviour_runs > 0
+    runs = db.session.scalar(select(func.sum(WorkItem.runs)))
+    assert 10 <= runs <= 20
+    assert seen.count("invoice:1") == 2  # the first run, then exactly one for the dirty flag
+    assert counts["run_work"] == len(seen)
+
+
+def test_retryable_error_waits_with_backoff_and_keeps_the_record(installation, registry, run_jobs):
+    _, behaviour = registry
+    behaviour["invoice:1"] = RetryableError("Xero is down", retry_after=120)
+    ingest(installation, "e1")
+    run_jobs()
+    item = db.session.scalar(select(WorkItem))
+    assert item.state == "waiting" and item.attempts == 1
+    assert item.next_attempt_at - utcnow() >= timedelta(seconds=115)
+    record = db.session.scalar(select(SyncRecord))
+    assert record.state == "retrying" and record.error_message == "Xero is down"
+    assert huey.scheduled_count() == 1
+
+
+def test_backoff_grows_exponentially_and_honours_retry_after():
+    assert 24 <= jobs.backoff_seconds(1) <= 36
+    assert 96 <= jobs.backoff_seconds(3) <= 144
+    assert jobs.backoff_seconds(30) <= jobs.BACKOFF_CAP * 1.2
+    assert jobs.backoff_seconds(1, retry_after=600) == 600
+
+
+def test_permanent_error_is_recorded_with_what_to_fix_and_not_retried(installation, registry, run_jobs):
+    _, behaviour = registry
+    behaviour["invoice:1"] = PermanentError("Tax rate 8.1% is not mapped.", fix="Settings > Tax mapping",
+                                            ledger_messages=["TaxType is invalid"])
+    ingest(installation, "e1")
+    run_jobs()
+    item = db.session.scalar(select(WorkItem))
+    assert item.state == "idle" and huey.scheduled_count() == 0
+    record = db.session.scalar(select(SyncRecord))
+    assert (record.state, record.error_fix, record.ledger_messages) == (
+        "failed", "Settings > Tax mapping", ["TaxType is invalid"])
+
+
+def test_conflict_keeps_both_versions(installation, registry, run_jobs):
+    _, behaviour = registry
+    behaviour["invoice:1"] = ConflictError("Xero has it approved", ours={"total": "10"}, theirs={"total": "12"},
+                                           choices=["void and recreate", "keep Xero"])
+    ingest(installation, "e1")
+    run_jobs()
+    record = db.session.scalar(select(SyncRecord))
+    assert record.state == "conflict"
+    assert record.received["theirs"] == {"total": "12"}
+
+
+def test_spent_budget_pauses_without_counting_an_attempt(installation, registry, run_jobs):
+    _, behaviour = registry
+    resume = utcnow() + timedelta(hours=3)
+    behaviour["invoice:1"] = BudgetExhausted("Xero daily limit reached", resume_at=resume, retry_after=10800)
+    ingest(installation, "e1")
+    run_jobs()
+    item = db.session.scalar(select(WorkItem))
+    assert item.state == "waiting" and item.attempts == 0
+    assert abs((item.next_attempt_at - resume).total_seconds()) < 1
+
+
+def test_a_crash_in_the_flow_is_retried_and_shown(installation, registry, run_jobs):
+    _, behaviour = registry
+    behaviour["invoice:1"] = KeyError("LineItems")
+    ingest(installation, "e1")
+    run_jobs()
+    record = db.session.scalar(select(SyncRecord))
+    assert record.state == "retrying" and "KeyError" in record.error_message
+
+
+def test_sweeper_finishes_an_event_a_killed_worker_left(installation, registry, run_jobs):
+    seen, _ = registry
+    ingest(installation, "e1")
+    huey.flush()  # the worker that dequeued it died: the task is gone
+    event = db.session.scalar(select(InboxEvent))
+    event.state, event.lease_until = "processing", utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert jobs.sweep_once()["inbox"] == 1
+    run_jobs()
+    assert seen == ["invoice:1"]
+    assert db.session.scalar(select(InboxEvent.state)) == "done"
+
+
+def test_sweeper_revives_running_work_of_a_dead_worker_and_due_retries(installation, registry, run_jobs):
+    seen, _ = registry
+    ingest(installation, "e1", "invoice:1")
+    ingest(installation, "e2", "invoice:2")
+    run_jobs()
+    items = db.session.scalars(select(WorkItem).order_by(WorkItem.id)).all()
+    items[0].state, items[0].lease_until = "running", utcnow() - timedelta(seconds=1)
+    items[1].state, items[1].next_attempt_at = "waiting", utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    huey.flush()
+    assert jobs.sweep_once()["work"] == 2
+    run_jobs()
+    assert sorted(seen) == ["invoice:1", "invoice:1", "invoice:2", "invoice:2"]
+
+
+def test_a_duplicate_run_task_is_a_no_op(installation, registry, run_jobs):
+    seen, _ = registry
+    ingest(installation, "e1")
+    run_jobs()
+    item_id = db.session.scalar(select(WorkItem.id))
+    jobs.run_work(item_id)  # e.g. re-enqueued by the sweeper while already done
+    run_jobs()
+    assert seen == ["invoice:1"]
+
+
+def test_a_period_is_claimed_once(app_ctx):
+    assert jobs.claim_period("daily-status", "20500") is True
+    assert jobs.claim_period("daily-status", "20500") is False
+    assert jobs.claim_period("daily-status", "20501") is True
+
+
+def test_prune_forgets_old_records_and_payloads(installation):
+    old = utcnow() - timedelta(days=100)
+    db.session.add(SyncRecord(installation_id=installation.id, flow="f", object_kind="invoice", object_id="1",
+                              direction="to_ledger", state="succeeded", created_at=old))
+    db.session.add(InboxEvent(source="test", dedup_key="old", payload="{}", state="done", received_at=old))
+    db.session.add(InboxEvent(source="test", dedup_key="new", payload="{}", state="done"))
+    db.session.commit()
+    assert jobs.prune_once(90) == {"sync_records": 1, "inbox_events": 1}
+    assert db.session.scalars(select(InboxEvent.dedup_key)).all() == ["new"]
