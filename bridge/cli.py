@@ -20,3 +20,13 @@ def register_cli(app) -> None:
         from .jobs import prune_once
 
         click.echo(prune_once(days if days is not None else current_app.config["RETENTION_DAYS"]))
+
+    @app.cli.command("demo-seed")
+    def demo_seed_command() -> None:
+        """Fill the sandbox and bridge with sample data (demo mode only)."""
+        if current_app.config["BRIDGE_ENV"] not in ("demo", "test"):
+            raise click.ClickException("demo-seed only runs with BRIDGE_ENV=demo")
+        from .demo_data import seed
+
+        for line in seed():
+            click.echo(line)

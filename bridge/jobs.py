@@ -419,11 +419,12 @@ def prune_once(retention_days: int) -> dict[str, int]:
 
 
 def claim_period(job: str, period_key: str) -> bool:
+    # RETURNING, not rowcount: rowcount of INSERT .. ON CONFLICT is unreliable across drivers.
     inserted = db.session.execute(_insert_ignore(PeriodicRun.__table__, {
         "job": job, "period_key": period_key, "owner": WORKER_ID,
-        "started_at": now()})).rowcount
+        "started_at": now()}).returning(PeriodicRun.__table__.c.id)).scalar_one_or_none()
     db.session.commit()
-    return bool(inserted)
+    return inserted is not None
 
 
 def period_key(period_seconds: int, at: datetime | None = None) -> str:

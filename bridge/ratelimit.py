@@ -154,8 +154,9 @@ class DatabaseLimiter(Limiter):
                          {"k": key, "now": now})
             inserted = conn.execute(text(
                 "INSERT INTO concurrency_slots (key, holder, expires_at) "
-                "SELECT :k, :h, :exp WHERE (SELECT count(*) FROM concurrency_slots WHERE key = :k) < :cap"),
-                {"k": key, "h": holder, "exp": now + limits.slot_ttl, "cap": limits.concurrency}).rowcount
+                "SELECT :k, :h, :exp WHERE (SELECT count(*) FROM concurrency_slots WHERE key = :k2) < :cap"),
+                {"k": key, "k2": key, "h": holder, "exp": now + limits.slot_ttl,
+                 "cap": limits.concurrency}).rowcount
         return bool(inserted)
 
     def _release_slot(self, key: str, holder: str) -> None:

@@ -188,24 +188,37 @@ class Vault:
                 raise NeedsReconnect("The connection must be renewed.", fix="Reconnect in Settings.")
             if not self._needs_refresh(tokens, margin, stale_version):
                 return tokens  # someone refreshed while we waited for the lock
-            new_data = self._call_refresher(credential_id, tokens.data, refresher)
-            expires = expires_at_from(new_data, self.clock())
-            conn.execute(text("UPDATE credentials SET ciphertext = :c, expires_at = :e, version = version + 1, "
-                              "updated_at = :now WHERE id = :id"),
-                         {"c": self.encrypt(new_data), "e": _naive(expires), "id": credential_id,
-                          "now": _naive(self.clock())})
+            try:
+                new_data = self._merge(tokens.data, refresher(tokens.data))
+            except NeedsReconnect as exc:
+                # Marked on this connection: it holds the row lock, another would wait on it.
+                conn.execute(text("UPDATE credentials SET state = 'needs_reconnect', state_message = :m "
+                                  "WHERE id = :id"), {"m": exc.message, "id": credential_id})
+                refused = exc
+            else:
+                refused = None
+                expires = expires_at_from(new_data, self.clock())
+                conn.execute(text("UPDATE credentials SET ciphertext = :c, expires_at = :e, "
+                                  "version = version + 1, updated_at = :now WHERE id = :id"),
+                             {"c": self.encrypt(new_data), "e": _naive(expires), "id": credential_id,
+                              "now": _naive(self.clock())})
+        if refused is not None:
+            raise refused
         return Tokens(new_data, tokens.version + 1, expires)
 
     def _call_refresher(self, credential_id: int, data: TokenData, refresher: Refresher) -> TokenData:
         try:
-            new_data = refresher(data)
+            return self._merge(data, refresher(data))
         except NeedsReconnect as exc:
             self.mark_needs_reconnect(credential_id, exc.message)
             raise
-        # Keep what the refresh response does not repeat (e.g. tenant ids, endpoints), but
-        # never the old expiry.
-        kept = {k: v for k, v in data.items() if k not in ("expires_at", "expires_in")}
-        return {**kept, **new_data}
+
+    @staticmethod
+    def _merge(old: TokenData, new: TokenData) -> TokenData:
+        """Keep what a refresh response does not repeat (tenant ids, endpoints), but never
+        the old expiry."""
+        kept = {k: v for k, v in old.items() if k not in ("expires_at", "expires_in")}
+        return {**kept, **new}
 
 
 def _naive(value: datetime | None) -> datetime | None:

@@ -1,0 +1,30 @@
+# The two commands a new user needs: `make run` (demo) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: install run test test-fast test-slow bench screenshots clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+static/vendor/htmx.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+
+install: $(VENV)/.installed static/vendor/htmx.min.js
+
+## Start bridge in demo mode: sandbox + app + worker, sample data, http://127.0.0.1:5000
+run: install
+	$(PY) -m bridge.demo
+
+## Install and run the whole test suite
+test: install
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor instance .pytest_cache

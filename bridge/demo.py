@@ -1,0 +1,78 @@
+"""``make run``: the sandbox, the app and a worker in demo mode, with sample data.
+
+Three processes, as in production (web, worker) plus the simulated external systems:
+
+- the sandbox on :5001 (Xero, Bitrix24, Bexio, DG1 simulators);
+- bridge on :5000 (gunicorn) against SQLite in ``instance/``;
+- one Huey consumer (it also runs the periodic jobs).
+
+Ctrl-C stops all three. Nothing here is needed to run bridge for real (docs/deploy.md).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_PORT = int(os.environ.get("BRIDGE_PORT", "5000"))
+SANDBOX_PORT = int(os.environ.get("SANDBOX_PORT", "5001"))
+
+
+def _wait_for(url: str, what: str, seconds: float = 30) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{what} did not start at {url}")
+
+
+def main() -> int:
+    app_url = f"http://127.0.0.1:{APP_PORT}"
+    sandbox_url = f"http://127.0.0.1:{SANDBOX_PORT}"
+    env = {**os.environ, "BRIDGE_ENV": "demo", "SANDBOX_URL": sandbox_url, "PUBLIC_URL": app_url,
+           "PYTHONUNBUFFERED": "1"}
+    bin_dir = Path(sys.executable).parent
+    processes: list[subprocess.Popen] = []
+
+    def start(args: list[str]) -> None:
+        processes.append(subprocess.Popen(args, env=env, cwd=ROOT))
+
+    try:
+        subprocess.run([str(bin_dir / "flask"), "--app", "app", "db", "upgrade"], env=env, cwd=ROOT, check=True)
+        start([sys.executable, "-m", "bridge.sandbox", "serve", "--port", str(SANDBOX_PORT), "--app-url", app_url])
+        _wait_for(f"{sandbox_url}/_sandbox/", "the sandbox")
+        start([str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{APP_PORT}", "--workers", "2",
+               "--threads", "4", "app:app"])
+        start([str(bin_dir / "huey_consumer"), "bridge.jobs.huey", "-w", "2"])
+        _wait_for(f"{app_url}/healthz", "bridge")
+        subprocess.run([str(bin_dir / "flask"), "--app", "app", "demo-seed"], env=env, cwd=ROOT, check=False)
+        print(f"\nbridge demo is running: {app_url}  (sandbox: {sandbox_url}/_sandbox/)\nCtrl-C stops it.\n",
+              flush=True)
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
