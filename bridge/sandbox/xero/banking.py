@@ -107,8 +107,7 @@ def handle(ctx: Ctx, parts: list[str]) -> tuple[int, Any]:
             views = [v for v in views if pred(v)]
         views = query.apply_order(views, args.get("order") or "UpdatedDateUTC")
         chunk, pagination = query.page_of(views, args.get("page"), args.get("pageSize"))
-        if pagination is None:
-            chunk = [{k: v for k, v in v.items() if k != "LineItems"} for v in chunk]  # reduced data [N]
+        # LineItems stay in unpaged answers too: the spec makes them required on BankTransaction.
         return listing(ctx, "BankTransactions", chunk, pagination)
     if ctx.method == "GET" and len(parts) == 1:
         bt = org.bank_transactions.get(parts[0].lower())
