@@ -68,6 +68,7 @@ def create(ctx: Ctx, raw: dict) -> dict:
                "_created_by": ctx.grant.client_id}
     payment["UpdatedDateUTC"] = org.stamp(ctx.now)
     org.payments[payment["PaymentID"]] = payment
+    inv["_payment_ids"].append(payment["PaymentID"])
     _apply_to_invoice(ctx, inv, amount, pay_date)
     return render(org, payment)
 
@@ -76,9 +77,6 @@ def _apply_to_invoice(ctx: Ctx, inv: dict, amount: Decimal, when: Any) -> None:
     org = ctx.org
     inv["AmountPaid"] = inv["AmountPaid"] + amount
     inv["AmountDue"] = inv["Total"] - inv["AmountPaid"] - inv["AmountCredited"]
-    if amount > 0:
-        inv["_payment_ids"].append(next(p for p in reversed(list(org.payments.values()))
-                                        if p["_invoice_id"] == inv["InvoiceID"])["PaymentID"])
     if inv["AmountDue"] == 0 and inv["Status"] == "AUTHORISED":
         inv["Status"] = "PAID"  # set by Xero when AmountDue reaches 0 (NOTES section 3)
         inv["FullyPaidOnDate"] = when
