@@ -1,0 +1,252 @@
+"""Control endpoints under /_sandbox/xero/: orgs, headless tokens, acting as a Xero user,
+seeding, state for assertions, webhook switches. They exist only in the sandbox."""
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, abort, jsonify, request
+
+from . import banking, contacts, invoices, payments, tokens
+from .common import Ctx, Invalid
+from .store import Grant, new_org
+from .wire import dumps, render
+
+if TYPE_CHECKING:
+    from . import System
+
+# Changes made "in Xero" by a person are not created by the app (createdByMyApp=false).
+XERO_USER = Grant(user_id=tokens.DEMO_USER_ID, client_id="xero-web", auth_event_id="", scopes=[])
+
+
+def _json(payload: Any, status: int = 200):
+    return dumps(render(payload)), status, {"Content-Type": "application/json"}
+
+
+def make_blueprint(system: "System") -> Blueprint:
+    bp = Blueprint("xero_control", __name__)
+    host = system.host
+
+    def org_or_404(tenant_id: str):
+        org = system.orgs.get(tenant_id.lower())
+        if org is None:
+            abort(404, description="unknown tenant")
+        return org
+
+    def user_ctx(org) -> Ctx:
+        return Ctx(system=system, org=org, grant=XERO_USER, method="POST", args={}, body=None, now=host.clock.now())
+
+    def act(org, fn) -> Any:
+        """Run ``fn(ctx)`` as a Xero user; its events go out like any other change."""
+        with host.lock:
+            ctx = user_ctx(org)
+            try:
+                result = fn(ctx)
+            except Invalid as exc:
+                return _json({"error": "validation", "messages": exc.messages}, 400)
+        for category, resource_id, event_type in ctx.events:
+            system.webhooks.record(org.tenant_id, category, resource_id, event_type)
+        return _json(result)
+
+    def org_summary(org) -> dict:
+        return {"tenantId": org.tenant_id, "name": org.name, "region": org.region,
+                "baseCurrency": org.base_currency, "shortCode": org.short_code,
+                "webhookUrl": org.webhook_url or host.app_url + "/hooks/xero",
+                "dayLimit": org.day_limit or system.settings.day_limit}
+
+    @bp.get("/")
+    def index():
+        s = system.settings
+        return jsonify(orgs=[org_summary(o) for o in system.orgs.values()], client_id=s.client_id,
+                       redirect_uris=system.redirect_uris(), limits=system.limits(),
+                       settings={k: getattr(s, k) for k in s.RUNTIME})
+
+    @bp.post("/settings")
+    def settings():
+        body = request.get_json(silent=True) or {}
+        s = system.settings
+        for key in s.RUNTIME:
+            if key in body:
+                setattr(s, key, type(getattr(s, key))(body[key]))
+        return jsonify({k: getattr(s, k) for k in s.RUNTIME})
+
+    @bp.post("/redirect-uris")
+    def add_redirect_uri():
+        uri = (request.get_json(silent=True) or {}).get("uri")
+        if not uri:
+            abort(400, description="uri is required")
+        system.extra_redirect_uris.append(uri)
+        return jsonify(redirect_uris=system.redirect_uris())
+
+    @bp.get("/orgs")
+    def list_orgs():
+        return jsonify([org_summary(o) for o in system.orgs.values()])
+
+    @bp.post("/orgs")
+    def create_org():
+        body = request.get_json(silent=True) or {}
+        try:
+            org = new_org(body.get("name") or "Sandbox Org", body.get("region", "NZ"), body.get("base_currency"),
+                          host.clock.now())
+        except ValueError as exc:
+            abort(400, description=str(exc))
+        org.webhook_url = body.get("webhook_url")
+        org.day_limit = body.get("day_limit")
+        with host.lock:
+            system.orgs[org.tenant_id] = org
+        return jsonify(org_summary(org)), 201
+
+    @bp.post("/orgs/<tenant_id>/webhook")
+    def set_webhook(tenant_id: str):
+        org = org_or_404(tenant_id)
+        org.webhook_url = (request.get_json(silent=True) or {}).get("url")
+        return jsonify(org_summary(org))
+
+    @bp.post("/tokens")
+    def mint():
+        """A token pair for a list of orgs without the browser dance (scripts, tests)."""
+        body = request.get_json(silent=True) or {}
+        scopes = body.get("scopes") or tokens.DEFAULT_SCOPES
+        scopes, error = tokens.check_scopes(" ".join(scopes) if isinstance(scopes, list) else scopes)
+        if error:
+            return jsonify(error=error), 400
+        tenant_ids = [t.lower() for t in body.get("tenant_ids") or list(system.orgs)]
+        if any(t not in system.orgs for t in tenant_ids):
+            abort(404, description="unknown tenant")
+        grant = Grant(user_id=tokens.DEMO_USER_ID, client_id=system.settings.client_id,
+                      auth_event_id=str(uuid.uuid4()), scopes=scopes)
+        with host.lock:
+            conns = [system.identity.connect(grant, t, host.clock.now()) for t in tenant_ids]
+            issued = tokens.issue(system.identity, grant, host.clock.time())
+        return jsonify({**issued.body, "tenant_ids": tenant_ids, "auth_event_id": grant.auth_event_id,
+                        "connections": [{"id": c.id, "tenantId": c.tenant_id} for c in conns]})
+
+    # --- acting as a Xero user -------------------------------------------------------
+    def invoice_or_404(org, invoice_id: str) -> dict:
+        inv = invoices.find(org, invoice_id)
+        if inv is None:
+            abort(404, description="unknown invoice")
+        return inv
+
+    @bp.post("/orgs/<tenant_id>/invoices/<invoice_id>/approve")
+    def approve(tenant_id: str, invoice_id: str):
+        org = org_or_404(tenant_id)
+        inv = invoice_or_404(org, invoice_id)
+        return act(org, lambda ctx: invoices.upsert(ctx, {"Status": "AUTHORISED"}, True, inv["InvoiceID"]))
+
+    @bp.post("/orgs/<tenant_id>/invoices/<invoice_id>/void")
+    def void(tenant_id: str, invoice_id: str):
+        org = org_or_404(tenant_id)
+        inv = invoice_or_404(org, invoice_id)
+        status = "VOIDED" if inv["Status"] == "AUTHORISED" else "DELETED"
+        return act(org, lambda ctx: invoices.upsert(ctx, {"Status": status}, True, inv["InvoiceID"]))
+
+    @bp.post("/orgs/<tenant_id>/invoices/<invoice_id>/send")
+    def send(tenant_id: str, invoice_id: str):
+        org = org_or_404(tenant_id)
+        inv = invoice_or_404(org, invoice_id)
+        if inv["Status"] not in ("AUTHORISED", "PAID"):
+            return _json({"error": "only approved invoices can be sent"}, 400)
+        return act(org, lambda ctx: invoices.upsert(ctx, {"SentToContact": True}, True, inv["InvoiceID"]))
+
+    @bp.post("/orgs/<tenant_id>/invoices/<invoice_id>/pay")
+    def pay(tenant_id: str, invoice_id: str):
+        org = org_or_404(tenant_id)
+        inv = invoice_or_404(org, invoice_id)
+        body = request.get_json(silent=True) or {}
+        raw = {"Invoice": {"InvoiceID": inv["InvoiceID"]}, "Account": {"Code": body.get("account_code", "090")},
+               "Amount": Decimal(str(body["amount"])) if "amount" in body else inv["AmountDue"],
+               "Date": body.get("date"), "Reference": body.get("reference", "")}
+        return act(org, lambda ctx: payments.create(ctx, raw))
+
+    @bp.post("/orgs/<tenant_id>/invoices/<invoice_id>/edit")
+    def edit_invoice(tenant_id: str, invoice_id: str):
+        org = org_or_404(tenant_id)
+        inv = invoice_or_404(org, invoice_id)
+        body = request.get_json(silent=True) or {}
+        return act(org, lambda ctx: invoices.upsert(ctx, body, True, inv["InvoiceID"]))
+
+    @bp.post("/orgs/<tenant_id>/contacts/<contact_id>/edit")
+    def edit_contact(tenant_id: str, contact_id: str):
+        org = org_or_404(tenant_id)
+        contact = contacts.find(org, contact_id)
+        if contact is None:
+            abort(404, description="unknown contact")
+        body = request.get_json(silent=True) or {}
+        return act(org, lambda ctx: contacts.apply(ctx, body, contact))
+
+    @bp.post("/orgs/<tenant_id>/seed")
+    def seed(tenant_id: str):
+        """N bank transactions and N paid invoices, spread over the last 90 days (no webhooks)."""
+        org = org_or_404(tenant_id)
+        body = request.get_json(silent=True) or {}
+        rng = random.Random(body.get("seed", 1))
+        n_bank, n_pay = int(body.get("bank_transactions", 0)), int(body.get("payments", 0))
+        with host.lock:
+            ctx = user_ctx(org)
+            customers = [contacts.apply(ctx, {"Name": f"Seed Customer {uuid.uuid4().hex[:8]}"}, None)
+                         for _ in range(5)]
+            sales = org.default_sales_tax
+            for i in range(n_bank):
+                when = ctx.today - timedelta(days=rng.randint(0, 90))
+                banking.create(ctx, {
+                    "Type": rng.choice(("RECEIVE", "SPEND")), "Contact": {"ContactID": rng.choice(customers)["ContactID"]},
+                    "BankAccount": {"Code": "090"}, "Date": when.isoformat(), "Reference": f"Seed {i + 1}",
+                    "LineItems": [{"Description": "Seeded transaction", "Quantity": 1,
+                                   "UnitAmount": Decimal(rng.randint(500, 500000)) / 100, "AccountCode": "429",
+                                   "TaxType": "NONE"}]})
+            for _ in range(n_pay):
+                when = ctx.today - timedelta(days=rng.randint(0, 90))
+                inv = invoices.upsert(ctx, {
+                    "Type": "ACCREC", "Status": "AUTHORISED", "Contact": {"ContactID": rng.choice(customers)["ContactID"]},
+                    "Date": when.isoformat(), "DueDate": (when + timedelta(days=14)).isoformat(),
+                    "LineItems": [{"Description": "Seeded sale", "Quantity": 1, "TaxType": sales,
+                                   "UnitAmount": Decimal(rng.randint(1000, 200000)) / 100, "AccountCode": "200"}]}, False)
+                payments.create(ctx, {"Invoice": {"InvoiceID": inv["InvoiceID"]}, "Account": {"Code": "090"},
+                                      "Amount": inv["AmountDue"], "Date": when.isoformat()})
+            ctx.events.clear()
+        return jsonify(bank_transactions=len(org.bank_transactions), payments=len(org.payments))
+
+    @bp.get("/orgs/<tenant_id>/state")
+    def state(tenant_id: str):
+        org = org_or_404(tenant_id)
+        with host.lock:
+            payload = {
+                **org_summary(org),
+                "contacts": [contacts.render(c) for c in org.contacts.values()],
+                "invoices": [invoices.render(org, i) for i in org.invoices.values()],
+                "payments": [payments.render(org, p) for p in org.payments.values()],
+                "bankTransactions": [banking.render(org, b) for b in org.bank_transactions.values()],
+                "items": list(org.items.values()),
+            }
+        return _json(payload)
+
+    # --- webhooks and limits -----------------------------------------------------------
+    @bp.post("/webhooks/flush")
+    def flush():
+        return jsonify(deliveries=system.webhooks.flush())
+
+    @bp.get("/webhooks/deliveries")
+    def deliveries():
+        return jsonify(deliveries=[d.as_dict() for d in system.webhooks.log],
+                       pending=len(system.webhooks.pending))
+
+    @bp.post("/webhooks/intent")
+    def intent():
+        body = request.get_json(silent=True) or {}
+        url = body.get("url") or host.app_url + "/hooks/xero"
+        return jsonify(system.webhooks.intent_to_receive(url))
+
+    @bp.post("/hold")
+    def hold():
+        system.hold(bool((request.get_json(silent=True) or {}).get("on", True)))
+        return jsonify(held=not system._release.is_set())
+
+    @bp.get("/limits")
+    def limits():
+        return jsonify(system.limiter.snapshot())
+
+    return bp
