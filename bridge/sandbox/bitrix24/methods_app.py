@@ -200,10 +200,9 @@ def event_offline_clear(cloud, ctx, params):
     if not pid:
         raise bad_argument("process_id is required")
     ids = set(as_list(params.get("message_id")))
-    before = len(ctx.portal.offline_queue)
     ctx.portal.offline_queue[:] = [r for r in ctx.portal.offline_queue
                                    if not (r["_process_id"] == pid and (not ids or r["MESSAGE_ID"] in ids))]
-    return before != len(ctx.portal.offline_queue) or True
+    return True
 
 
 @method("event.offline.error", admin_only=True)
