@@ -94,7 +94,9 @@ def _header_rules() -> Response | None:
                for part in accept.split(",")):
         return error(415, "Unsupported Media Type: send Accept: application/json")
     if request.method in {"POST", "PUT", "PATCH"}:
-        if request.content_length is None and "chunked" not in request.headers.get("Transfer-Encoding", ""):
+        if request.headers.get("Content-Length") is None:
+            # NOTES §2 "Headers": requests with a body must send Content-Length; a chunked
+            # body has none and is answered 411 like a missing header.
             return error(411, "Length Required")
         if request.content_length and not (request.mimetype or "").endswith("json"):
             return error(415, "Unsupported Media Type: send the body as application/json")
