@@ -190,3 +190,29 @@ def test_there_is_no_3_0_kb_invoice(sandbox):
     response = api.get("/3.0/kb_invoice")
     assert response.status_code == 404 and response.json() == {"error_code": 404, "message": "Page not found"}
     assert api.get("/2.0/currencies").status_code == 404 and api.get("/2.0/users").status_code == 404
+
+
+def test_daily_pull_finds_invoices_updated_since_a_timestamp(sandbox):
+    api = Api(sandbox)
+    old = api.invoice([api.custom("10.00")]).json()
+    requests.post(f"{sandbox.url}/_sandbox/clock", json={"advance": 600}, timeout=5)
+    fresh = api.invoice([api.custom("10.00")]).json()
+    assert fresh["updated_at"] > old["updated_at"]
+    since = api.post("/2.0/kb_invoice/search", [{"field": "updated_at", "value": fresh["updated_at"],
+                                                 "criteria": ">="}]).json()
+    assert [i["id"] for i in since] == [fresh["id"]]
+
+
+def test_more_than_150_positions_on_create_is_refused(sandbox):
+    api = Api(sandbox)
+    line = api.custom("1.00")
+    assert api.invoice([line] * 151).status_code == 422
+    assert api.invoice([line] * 150).status_code == 201
+
+
+def test_sandbox_reset_forgets_bexio_documents(sandbox):
+    api = Api(sandbox)
+    api.invoice([api.custom("1.00")])
+    requests.post(f"{sandbox.url}/_sandbox/reset", timeout=5)
+    state = control(sandbox, "/companies/alpenblick/state", method="GET").json()
+    assert state["invoices"] == [] and state["contacts"] == []
