@@ -1,7 +1,6 @@
 """DG1 REST API over HTTP: auth and tenant isolation, orders, PATCH, pagination, errors."""
 from __future__ import annotations
 
-
 import requests
 
 from tests.sandbox.dg1_support import API, Api, control, make_tenant, receiver, shop  # noqa: F401
