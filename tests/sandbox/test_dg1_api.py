@@ -11,7 +11,7 @@ def problem(response: requests.Response, status: int) -> dict:
     assert response.headers["Content-Type"] == "application/problem+json"
     body = response.json()
     assert body["status"] == status and body["type"].startswith("https://api.dg1.ch/problems/")
-    assert body["title"]
+    assert body["title"] and body["instance"].startswith("/api/v1/")
     return body
 
 

@@ -24,7 +24,8 @@ class Problem(Exception):
                                 "status": self.status}
         if self.detail:
             body["detail"] = self.detail
-        body["instance"] = request.path
+        # The path as DG1 sees it, without the sandbox's /<host> prefix.
+        body["instance"] = request.path.removeprefix("/api.dg1.ch")
         body.update(self.extra)
         return Response(json.dumps(body), status=self.status, headers=self.headers,
                         mimetype="application/problem+json")
