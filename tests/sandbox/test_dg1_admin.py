@@ -71,3 +71,16 @@ def test_admin_pages_render_for_the_demo_tenant(sandbox):
     products = requests.get(f"{sandbox.url}/admin.dg1.ch/demo/products?site=ch", timeout=5).text
     assert "TEA-100" in products and "not managed" in products
     assert requests.get(f"{sandbox.url}/admin.dg1.ch/nobody/", timeout=5).status_code == 404
+
+
+def test_add_to_cart_makes_a_pending_order_without_an_event(sandbox, receiver):
+    state = control(sandbox, "GET", "/tenants/demo/state")
+    before = {o["id"] for o in state["orders"]}
+    mug = next(p["id"] for p in state["products"] if p["sku"] == "MUG-01-EU")
+    response = requests.post(f"{sandbox.url}/admin.dg1.ch/demo/orders?site=eu",
+                             data={"product_id": mug, "quantity": "3"}, timeout=5)
+    assert response.status_code == 200 and "Complete checkout" in response.text
+    new = [o for o in control(sandbox, "GET", "/tenants/demo/state")["orders"] if o["id"] not in before]
+    assert [(o["site_id"], o["status"], o["currency"], o["line_items"][0]["line_total"]) for o in new] == [
+        ("eu", "PENDING", "EUR", "54.00")]
+    assert control(sandbox, "GET", "/deliveries?tenant=demo")["deliveries"] == []

@@ -234,8 +234,12 @@ def _apply_patch(system: "System", tenant: Tenant, order: Order, body: Any, now:
                       current_status=order.status, allowed=allowed)
     changed = status is not None and orders.set_status(order, status, now)
     if refs:
-        merged = {**order.external_refs, **{k: v for k, v in refs.items() if v is not None}}
-        merged = {k: v for k, v in merged.items() if refs.get(k, "") is not None}
+        merged = dict(order.external_refs)
+        for name, value in refs.items():  # a string sets the reference, null removes it
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
         if merged != order.external_refs:
             order.external_refs = merged
             order.updated_at = now
