@@ -61,7 +61,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for module_name in filter(None, (m.strip() for m in str(app.config.get("BRIDGE_PLUGINS") or "").split(","))):
         importlib.import_module(module_name)
 
+    from .connectors import init_connectors
+
     register_blueprints(app)
+    init_connectors(app)
     register_cli(app)
     bind_app(app)
     return app

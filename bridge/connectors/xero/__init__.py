@@ -1,0 +1,1 @@
+"""The xero connector (see bridge/connectors/__init__.py for the shape)."""
