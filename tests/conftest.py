@@ -82,3 +82,17 @@ def installation(app_ctx):
     db.session.add(row)
     db.session.commit()
     return row
+
+
+@pytest.fixture
+def live(tmp_path):
+    """bridge and the sandbox on real ports, talking over real HTTP (see tests/support/live.py)."""
+    from tests.support.live import start_live
+
+    running = start_live(tmp_path, database_url(tmp_path))
+    yield running
+    running.stop()
+    with running.app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    huey.flush()
