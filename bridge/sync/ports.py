@@ -1,0 +1,175 @@
+"""The two interfaces every flow is written against: ``Platform`` and ``Ledger``.
+
+A platform (Bitrix24, DG1) is where business happens; a ledger (Xero, Bexio) is where it
+is booked. Flows in ``bridge.sync`` import only this module and ``bridge.domain``; each
+connector provides one adapter class implementing its side. That is what makes
+Bitrix24 -> Bexio or DG1 -> Xero a matter of configuration, not new flow code.
+
+Adapters are built per installation (``build(installation, connection)``), hold their
+client, and translate with their mapper. They raise ``bridge.errors`` types only.
+
+Identity lookups (``find_*``) are the adapters' job because each ledger has its own
+external keys (Xero ContactNumber/InvoiceNumber/Reference, Bexio api_reference) and its own
+matching rules; links (``bridge.models.Link``) are the flows' job.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Iterable, Iterator, Protocol, runtime_checkable
+
+from ..domain import Invoice, InvoiceStatus, Party, Payment, Product, StockLevel
+from ..errors import SyncError
+
+
+# --------------------------------------------------------------------------------------
+# What ledgers return
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class LedgerParty:
+    """A customer as the ledger holds it."""
+
+    ledger_id: str
+    name: str
+    external_key: str | None = None  # Xero ContactNumber, Bexio nr: our key if we made it
+    email: str = ""
+    archived: bool = False
+    party: Party | None = None  # full content, when read for import/flow-back
+    updated_at: datetime | None = None
+
+
+@dataclass
+class PartyMatch:
+    """Result of the identity rules: which ledger contact is ours, and any warning.
+
+    ``ledger_id`` None means "create"; ``name`` is the name to create with (disambiguated
+    when another customer has ours); ``warning`` is shown to the user on the sync record.
+    """
+
+    ledger_id: str | None
+    name: str
+    matched_by: str = ""  # link | external_key | email | name | ""
+    warning: str | None = None
+
+
+@dataclass
+class LedgerDocument:
+    """An invoice as the ledger holds it."""
+
+    ledger_id: str
+    number: str
+    status: InvoiceStatus
+    reference: str = ""
+    total: Decimal = Decimal("0")
+    amount_due: Decimal = Decimal("0")
+    amount_paid: Decimal = Decimal("0")
+    currency: str = ""
+    version: str | None = None  # e.g. Xero UpdatedDateUTC; what we compare for changes
+    url: str = ""  # opens it in the ledger's UI
+    external_url: str = ""  # the link back to the platform stored on the ledger side, if any
+    invoice: Invoice | None = None  # full content, when read for flow-back or conflicts
+    updated_at: datetime | None = None
+
+
+@dataclass
+class InvoiceWrite:
+    """One invoice to create or update in a batch."""
+
+    invoice: Invoice
+    party_ledger_id: str
+    ledger_id: str | None  # None: create
+    idempotency_key: str
+    existing_line_ids: list[str] = field(default_factory=list)  # ledger line ids, for updates
+
+
+@dataclass
+class WriteResult:
+    """Per-element outcome of a (batch) write: never all-or-nothing."""
+
+    ok: bool
+    ledger_id: str | None = None
+    number: str | None = None
+    status: InvoiceStatus | None = None
+    version: str | None = None
+    url: str = ""
+    error: SyncError | None = None
+    warnings: list[str] = field(default_factory=list)
+    sent: dict[str, Any] | None = None  # summary of what was sent, for the sync record
+    received: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class TaxCode:
+    code: str  # Xero TaxType, Bexio tax id
+    name: str
+    rate: Decimal  # percent
+    active: bool = True
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+
+@dataclass(frozen=True)
+class SalesAccount:
+    code: str
+    name: str
+    active: bool = True
+
+
+# --------------------------------------------------------------------------------------
+# The interfaces
+# --------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    kind: str  # "xero" | "bexio"
+    organisation_id: str
+
+    # customers
+    def match_party(self, party: Party, linked_ledger_id: str | None) -> PartyMatch: ...
+    def save_party(self, party: Party, match: PartyMatch, idempotency_key: str) -> WriteResult: ...
+    def changed_parties(self, since: datetime | None) -> Iterator[LedgerParty]: ...
+
+    # invoices
+    def find_invoice(self, invoice: Invoice) -> LedgerDocument | None: ...
+    def get_invoices(self, ledger_ids: list[str]) -> list[LedgerDocument]: ...
+    def save_invoices(self, writes: list[InvoiceWrite]) -> list[WriteResult]: ...
+    def preview_invoice(self, invoice: Invoice, party_ledger_id: str | None) -> dict[str, Any]: ...
+    def cancel_invoice(self, document: LedgerDocument, *, void_allowed: bool) -> WriteResult: ...
+    def issue_invoice(self, document: LedgerDocument) -> WriteResult: ...
+    def send_invoice(self, document: LedgerDocument) -> WriteResult: ...
+    def record_payment(self, document: LedgerDocument, payment: Payment, idempotency_key: str) -> WriteResult: ...
+    def changed_invoices(self, since: datetime | None) -> Iterator[LedgerDocument]: ...
+
+    # products (Bexio articles; Xero Items)
+    def save_products(self, products: list[tuple[Product, str | None]], idempotency_key: str) -> list[WriteResult]: ...
+    def stock_levels(self, ledger_ids: list[str]) -> dict[str, StockLevel]: ...
+
+    # reference data for settings
+    def tax_codes(self, on: date | None = None) -> list[TaxCode]: ...
+    def sales_accounts(self) -> list[SalesAccount]: ...
+
+
+@runtime_checkable
+class Platform(Protocol):
+    kind: str  # "bitrix24" | "dg1"
+
+    # invoices (Bitrix24 invoices; DG1 orders)
+    def get_invoice(self, platform_id: str) -> Invoice | None: ...  # None: deleted
+    def get_invoices(self, platform_ids: list[str]) -> dict[str, Invoice | None]: ...
+    def changed_invoices(self, since: datetime | None) -> Iterator[tuple[str, datetime | None]]: ...
+    def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> None: ...
+    def set_ledger_reference(self, platform_id: str, document: LedgerDocument) -> None: ...
+    def apply_invoice_changes(self, platform_id: str, invoice: Invoice, groups: set[str]) -> None: ...
+
+    # customers (import from the ledger, flow-back of edits)
+    def find_party(self, ledger_kind: str, ledger_id: str) -> str | None: ...
+    def save_party(self, party: Party, platform_id: str | None, origin: tuple[str, str]) -> str: ...
+    def save_parties(self, parties: list[tuple[Party, str | None, tuple[str, str]]]) -> list[str]: ...
+
+    # products and stock
+    def changed_products(self, since: datetime | None) -> Iterator[Product]: ...
+    def set_stock(self, levels: Iterable[StockLevel]) -> list[WriteResult]: ...
