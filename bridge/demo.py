@@ -37,10 +37,16 @@ def _wait_for(url: str, what: str, seconds: float = 30) -> None:
 
 
 def main() -> int:
-    app_url = f"http://127.0.0.1:{APP_PORT}"
+    # localhost, not 127.0.0.1: Xero accepts http redirect URIs only on localhost
+    # (specs/xero/NOTES.md section 1), and the sandbox portal on 127.0.0.1 then frames the
+    # app cross-site, as a real portal does.
+    app_url = f"http://localhost:{APP_PORT}"
     sandbox_url = f"http://127.0.0.1:{SANDBOX_PORT}"
     env = {**os.environ, "BRIDGE_ENV": "demo", "SANDBOX_URL": sandbox_url, "PUBLIC_URL": app_url,
            "PYTHONUNBUFFERED": "1"}
+    # A real Bitrix24 portal refuses http and localhost handlers; the demo runs both on
+    # this machine, so it turns on the sandbox's named relaxation (never on in tests).
+    env.setdefault("SANDBOX_BITRIX24_ALLOW_INSECURE_HANDLERS", "1")
     bin_dir = Path(sys.executable).parent
     processes: list[subprocess.Popen] = []
 
