@@ -49,6 +49,8 @@ def main() -> int:
     env.setdefault("SANDBOX_BITRIX24_ALLOW_INSECURE_HANDLERS", "1")
     bin_dir = Path(sys.executable).parent
     processes: list[subprocess.Popen] = []
+    # A supervisor's SIGTERM stops the three processes as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     def start(args: list[str]) -> None:
         processes.append(subprocess.Popen(args, env=env, cwd=ROOT))
