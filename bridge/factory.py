@@ -52,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
 
     from . import models  # noqa: F401  (register tables with the metadata)
+    from . import sync  # noqa: F401  (register the flows with the job engine)
     from .jobs import bind_app
     from .web import register_blueprints
     from .cli import register_cli

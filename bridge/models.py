@@ -242,6 +242,7 @@ class SyncRecord(db.Model):
     error_message: Mapped[str | None] = mapped_column(Text)  # in words a user understands
     error_fix: Mapped[str | None] = mapped_column(Text)  # what to change, e.g. a setting
     ledger_messages: Mapped[list[str] | None] = mapped_column(JSON)  # the ledger's own words
+    warning: Mapped[str | None] = mapped_column(Text)  # succeeded or skipped, but worth reading
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,1 +1,5 @@
-"""The flows: business rules written against bridge.sync.ports and bridge.domain only."""
+"""The flows: business rules written against ``bridge.sync.ports`` and ``bridge.domain`` only.
+
+Importing this package registers every flow with the job engine.
+"""
+from . import invoice_export  # noqa: F401

@@ -195,6 +195,7 @@ def upgrade():
     sa.Column('error_message', sa.Text(), nullable=True),
     sa.Column('error_fix', sa.Text(), nullable=True),
     sa.Column('ledger_messages', sa.JSON(), nullable=True),
+    sa.Column('warning', sa.Text(), nullable=True),
     sa.Column('attempt', sa.Integer(), nullable=False),
     sa.Column('retry_at', sa.DateTime(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),

@@ -1,0 +1,160 @@
+"""Flow ``invoice_to_ledger``: a platform invoice (Bitrix24 invoice, DG1 order) becomes a
+ledger invoice, and later edits update it while the ledger still allows it.
+
+Read top to bottom, one invoice:
+
+1. read it from the platform (gone -> hand over to the cancellation flow);
+2. "Sync with ..." off -> nothing, and say so if it had been synced;
+3. apply the mapping settings (tax codes, sales accounts): an unmapped rate is a failure
+   naming the rate and the setting;
+4. export the customer first (link -> ledger lookup by external key/e-mail/name -> create);
+5. build the exact ledger document and its hash; unchanged since the last write -> done;
+6. linked -> update, unless the ledger has moved it past draft (a conflict for a person);
+   not linked -> look the ledger up by our external key before creating, so a crash after
+   the ledger's answer and before our link write never makes a second invoice;
+7. write with an idempotency key derived from (installation, object, content, attempt):
+   a retry after an error gets a new key, since ledgers cache errors under a key;
+8. bind the link and record what was sent and what came back.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..domain import Invoice, Party
+from ..errors import ConflictError, PermanentError
+from ..extensions import db
+from ..faults import fault_point
+from ..jobs import WorkContext, WorkRequest, flow, request_work
+from ..models import Installation, LedgerConnection, SyncRecord, utcnow
+from ..settings import get_section
+from .links import bind, content_hash, find_link, jsonable
+from .mapping import apply_mapping
+from .ports import InvoiceWrite, Ledger, LedgerDocument, PartyMatch, WriteResult
+from .registry import ledger_for, platform_for
+
+FLOW = "invoice_to_ledger"
+
+
+def idempotency_key(installation_id: int, kind: str, platform_id: str, digest: str, attempt: int) -> str:
+    return f"bridge-{installation_id}-{kind}-{platform_id}-{digest[:16]}-{attempt}"[:128]
+
+
+def split_object_key(object_key: str) -> tuple[str, str]:
+    kind, _, platform_id = object_key.partition(":")
+    return kind, platform_id
+
+
+@flow(FLOW)
+def export_invoice(ctx: WorkContext) -> None:
+    installation = db.session.get(Installation, ctx.installation_id)
+    kind, platform_id = split_object_key(ctx.object_key)
+    record = ctx.record(object_kind=kind, object_id=platform_id, direction="to_ledger")
+    db.session.commit()  # the record is visible while the (slow) calls run
+
+    platform = platform_for(installation)
+    invoice = platform.get_invoice(platform_id)
+    link = find_link(installation.id, "invoice", platform_id)
+    if invoice is None:
+        _finish(record, "skipped", "The invoice no longer exists on the platform.")
+        request_work(WorkRequest(installation.id, "invoice_cancel", ctx.object_key))
+        return
+    if not invoice.sync_enabled:
+        message = ("Sync is switched off for this invoice: later changes are not sent."
+                   if link and link.ledger_id else "Sync is switched off for this invoice.")
+        _finish(record, "skipped", message)
+        return
+
+    ledger, connection = ledger_for(installation)
+    apply_mapping(invoice, get_section(installation, "mapping"), needs_accounts=ledger.kind == "xero")
+    party_id, party_warning = export_party(installation, connection, ledger, invoice.party, ctx)
+
+    numbering = get_section(installation, "invoices").numbering
+    if numbering == "ledger":
+        invoice = replace(invoice, number="")  # the ledger numbers it; our key is the reference
+    document = ledger.preview_invoice(invoice, party_id)
+    digest = content_hash(document)
+    record.sent = jsonable({"document": document})
+
+    if link and link.ledger_id and link.content_hash == digest:
+        _finish(record, "skipped", "No change since the last sync.")
+        return
+
+    existing = _current_document(ledger, link, invoice)
+    write = InvoiceWrite(invoice=invoice, party_ledger_id=party_id,
+                         ledger_id=existing.ledger_id if existing else None,
+                         idempotency_key=idempotency_key(installation.id, "invoice", platform_id, digest,
+                                                         ctx.item.attempts + 1))
+    if existing is not None and not existing.status.is_editable:
+        raise ConflictError(
+            f"{ledger.kind.title()} has this invoice as {existing.status.value}: it no longer accepts "
+            f"changes, so the edit was not sent.",
+            ours=jsonable(document), theirs=_summary(existing),
+            choices=["Keep the ledger's version (change nothing)",
+                     "Undo the edit on the platform",
+                     "Void it in the ledger and sync again as a new invoice"],
+            fix="Decide on the invoice tab.")
+    record.idempotency_key = write.idempotency_key
+    db.session.commit()
+
+    fault_point("before ledger write")
+    result = ledger.save_invoices([write])[0]
+    fault_point("after ledger create")
+    if not result.ok:
+        raise result.error or PermanentError("The ledger refused the invoice.")
+    fault_point("before link write")
+    bind(installation.id, connection, "invoice", platform_id, ledger_id=result.ledger_id,
+         ledger_number=result.number, ledger_status=result.status.value if result.status else None,
+         ledger_version=result.version, content_hash=digest,
+         extra={"url": result.url, "synced_at": utcnow().isoformat()})
+    record.received = jsonable(result.received or {"ledger_id": result.ledger_id, "number": result.number})
+    record.warning = "; ".join(w for w in [party_warning, *result.warnings] if w) or None
+    _finish(record, "succeeded", None)
+    if result.ledger_id:
+        platform_reference(platform, platform_id, result)
+
+
+def platform_reference(platform, platform_id: str, result: WriteResult) -> None:
+    """Show the ledger document on the platform (e.g. DG1's "Bexio invoice" column)."""
+    document = LedgerDocument(ledger_id=result.ledger_id or "", number=result.number or "",
+                              status=result.status, url=result.url, version=result.version)
+    platform.set_ledger_reference(platform_id, document)
+
+
+def _current_document(ledger: Ledger, link, invoice: Invoice) -> LedgerDocument | None:
+    if link and link.ledger_id:
+        documents = ledger.get_invoices([link.ledger_id])
+        if documents:
+            return documents[0]
+    return ledger.find_invoice(invoice)
+
+
+def export_party(installation: Installation, connection: LedgerConnection, ledger: Ledger, party: Party,
+                 ctx: WorkContext) -> tuple[str, str | None]:
+    """The ledger id of the invoice's customer, created or updated first."""
+    link = find_link(installation.id, "party", party.key)
+    match: PartyMatch = ledger.match_party(party, link.ledger_id if link else None)
+    digest = content_hash({"party": party, "name": match.name})
+    if match.ledger_id and link and link.ledger_id == match.ledger_id and link.content_hash == digest:
+        return match.ledger_id, match.warning
+    key = idempotency_key(installation.id, "party", party.key, digest, ctx.item.attempts + 1)
+    result = ledger.save_party(party, match, key)
+    if not result.ok:
+        raise result.error or PermanentError(f"The customer \"{party.name}\" could not be saved.")
+    bind(installation.id, connection, "party", party.key, ledger_id=result.ledger_id, ledger_number=match.name,
+         content_hash=digest)
+    db.session.commit()
+    return result.ledger_id, match.warning
+
+
+def _summary(document: LedgerDocument) -> dict:
+    return {"ledger_id": document.ledger_id, "number": document.number, "status": document.status.value,
+            "total": str(document.total), "amount_paid": str(document.amount_paid)}
+
+
+def _finish(record: SyncRecord, state: str, message: str | None) -> None:
+    """Close the record; ``message`` says why a skip happened, in the user's words."""
+    record.state = state
+    if message:
+        record.warning = message
+    record.finished_at = utcnow()
+    db.session.commit()

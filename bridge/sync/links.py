@@ -1,0 +1,62 @@
+"""The binder: links between platform objects and their ledger twins.
+
+A link is written in the same transaction as the sync record that reports it, right after
+the ledger answered. If the process dies between the ledger's answer and this write, the
+next attempt finds no link, looks the ledger up by external key (``Ledger.find_invoice``
+/ ``match_party``) and binds what it finds instead of creating a second one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Link, LedgerConnection
+
+
+def _encode(document: Any) -> str:
+    def default(value: Any) -> Any:
+        if is_dataclass(value):
+            return asdict(value)
+        return str(value)  # Decimal, date, datetime, enum: their exact text
+    return json.dumps(document, sort_keys=True, default=default, separators=(",", ":"))
+
+
+def content_hash(document: Any) -> str:
+    """A stable fingerprint of what we send (or last saw), to skip no-op writes and to
+    recognise our own writes when they come back as events."""
+    return hashlib.sha256(_encode(document).encode()).hexdigest()
+
+
+def jsonable(document: Any) -> Any:
+    """A copy safe for a JSON column (money as exact strings, never floats)."""
+    return json.loads(_encode(document))
+
+
+def find_link(installation_id: int, kind: str, platform_id: str) -> Link | None:
+    return db.session.scalar(select(Link).where(Link.installation_id == installation_id, Link.kind == kind,
+                                                Link.platform_id == platform_id))
+
+
+def find_link_by_ledger_id(connection: LedgerConnection, kind: str, ledger_id: str) -> Link | None:
+    return db.session.scalar(select(Link).where(Link.ledger == connection.ledger,
+                                                Link.ledger_org == connection.organisation_id,
+                                                Link.kind == kind, Link.ledger_id == ledger_id))
+
+
+def bind(installation_id: int, connection: LedgerConnection, kind: str, platform_id: str, *,
+         ledger_id: str | None, **fields: Any) -> Link:
+    link = find_link(installation_id, kind, platform_id)
+    if link is None:
+        link = Link(installation_id=installation_id, kind=kind, platform_id=platform_id,
+                    ledger=connection.ledger, ledger_org=connection.organisation_id)
+        db.session.add(link)
+    link.ledger_id = ledger_id
+    for name, value in fields.items():
+        setattr(link, name, value)
+    db.session.flush()
+    return link

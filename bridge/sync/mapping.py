@@ -1,0 +1,44 @@
+"""Settings applied to an invoice before a ledger maps it: tax codes and sales accounts.
+
+A line whose tax rate has no mapping fails the sync with a sentence naming the rate and the
+setting that fixes it; we never guess a tax code.
+"""
+from __future__ import annotations
+
+from ..domain import Invoice, LineKind
+from ..errors import PermanentError
+from .settings import MappingSettings, rate_key
+
+
+def apply_mapping(invoice: Invoice, mapping: MappingSettings, *, needs_accounts: bool) -> Invoice:
+    for line in invoice.lines:
+        if line.kind == LineKind.TEXT:
+            continue
+        line.ledger_tax_code = _tax_code(line, mapping)
+        if needs_accounts:
+            line.ledger_account_code = (
+                (line.product_id and mapping.sales_account_by_product.get(str(line.product_id)))
+                or (line.product_section_id and mapping.sales_account_by_section.get(str(line.product_section_id)))
+                or mapping.default_sales_account)
+            if not line.ledger_account_code:
+                raise PermanentError(
+                    f"No sales account for the line \"{line.description}\".",
+                    code="unmapped_account", fix="Settings > Sales accounts: choose a default sales account.")
+    return invoice
+
+
+def _tax_code(line, mapping: MappingSettings) -> str | None:
+    if line.kind == LineKind.SHIPPING and mapping.shipping_tax:
+        return mapping.shipping_tax
+    if line.kind == LineKind.PAYMENT_FEE and mapping.payment_fee_tax:
+        return mapping.payment_fee_tax
+    if line.tax_rate is None or line.tax_rate == 0:
+        code = mapping.tax_rates.get(rate_key(line.tax_rate)) if line.tax_rate is not None else None
+        return code or mapping.tax_none
+    code = mapping.tax_rates.get(rate_key(line.tax_rate))
+    if code is None:
+        raise PermanentError(
+            f"The tax rate {rate_key(line.tax_rate)} % (line \"{line.description}\") is not mapped to a "
+            f"tax rate of the accounting system.",
+            code="unmapped_tax_rate", fix="Settings > Tax mapping: map this rate.")
+    return code

@@ -1,0 +1,57 @@
+"""Settings the flows read: numbering, tax and sales-account mapping, stages, conflicts.
+
+Declared here, in the sync layer, because they are business rules, not wire details: the
+same tax mapping serves Bitrix24 -> Xero and DG1 -> Bexio.
+"""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Literal
+
+from pydantic import field_validator
+
+from ..settings import SettingsModel, register_section
+
+
+def rate_key(rate: Decimal | str | float | None) -> str:
+    """'8.1', '8.10' and 8.1 are one rate: the mapping is keyed by the normalised percent."""
+    if rate is None:
+        return "none"
+    try:
+        value = Decimal(str(rate)).normalize()
+    except InvalidOperation:
+        raise ValueError(f"{rate!r} is not a tax rate") from None
+    return format(value, "f")
+
+
+@register_section("invoices")
+class InvoiceSyncSettings(SettingsModel):
+    # "ledger": the ledger numbers invoices, our key goes in the reference and is searched
+    # before any create. "platform": the ledger invoice number is the platform's number.
+    numbering: Literal["ledger", "platform"] = "ledger"
+    # Once the ledger has approved an invoice, may a deletion on the platform void it?
+    void_authorised_on_cancel: bool = False
+    # Master side per field group once the ledger invoice left draft (issue: flow-back).
+    header_master: Literal["platform", "ledger"] = "ledger"
+    lines_master: Literal["platform", "ledger"] = "ledger"
+    # Stage ids on the platform for ledger statuses (prefilled from the portal's stages).
+    stage_sent: str | None = None
+    stage_paid: str | None = None
+    stage_failed: str | None = None
+
+
+@register_section("mapping")
+class MappingSettings(SettingsModel):
+    # platform tax rate (percent, normalised) -> ledger tax code
+    tax_rates: dict[str, str] = {}
+    tax_none: str | None = None  # ledger code for lines without tax
+    default_sales_account: str | None = None
+    sales_account_by_product: dict[str, str] = {}
+    sales_account_by_section: dict[str, str] = {}
+    shipping_tax: str | None = None
+    payment_fee_tax: str | None = None
+
+    @field_validator("tax_rates")
+    @classmethod
+    def normalise_rates(cls, value: dict[str, str]) -> dict[str, str]:
+        return {rate_key(rate) if rate != "none" else "none": code for rate, code in value.items()}

@@ -1,0 +1,108 @@
+"""In-memory Platform and Ledger for flow tests: the flows' rules without any wire."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+from bridge.domain import Invoice, InvoiceStatus, Line, Party, PartyKind
+from bridge.errors import RetryableError
+from bridge.sync.ports import LedgerDocument, PartyMatch, TaxCode, WriteResult
+
+
+class FakePlatform:
+    kind = "fakeplatform"
+
+    def __init__(self) -> None:
+        self.invoices: dict[str, Invoice] = {}
+        self.references: dict[str, str] = {}
+        self.statuses: dict[str, InvoiceStatus] = {}
+
+    def get_invoice(self, platform_id):
+        invoice = self.invoices.get(platform_id)
+        return replace(invoice, lines=[replace(line) for line in invoice.lines]) if invoice else None
+
+    def get_invoices(self, ids):
+        return {i: self.get_invoice(i) for i in ids}
+
+    def set_ledger_reference(self, platform_id, document):
+        self.references[platform_id] = document.number
+
+    def set_invoice_status(self, platform_id, status):
+        self.statuses[platform_id] = status
+
+
+class FakeLedger:
+    kind = "fakeledger"
+    organisation_id = "org-1"
+
+    def __init__(self) -> None:
+        self.invoices: dict[str, dict] = {}
+        self.parties: dict[str, dict] = {}
+        self.writes: list[str] = []
+        self.idempotency_keys: list[str] = []
+        self.lose_next_response = False
+        self._ids = itertools.count(1)
+
+    # customers
+    def match_party(self, party: Party, linked_ledger_id):
+        if linked_ledger_id in self.parties:
+            return PartyMatch(linked_ledger_id, party.name, "link")
+        for ledger_id, stored in self.parties.items():
+            if stored["key"] == party.key:
+                return PartyMatch(ledger_id, party.name, "external_key")
+        return PartyMatch(None, party.name)
+
+    def save_party(self, party, match, idempotency_key):
+        ledger_id = match.ledger_id or f"C{next(self._ids)}"
+        self.parties[ledger_id] = {"key": party.key, "name": match.name}
+        self.writes.append(f"party:{ledger_id}")
+        return WriteResult(ok=True, ledger_id=ledger_id)
+
+    # invoices
+    def preview_invoice(self, invoice, party_ledger_id):
+        return {"Reference": invoice.key, "InvoiceNumber": invoice.number, "Contact": party_ledger_id,
+                "Lines": [{"d": l.description, "q": l.quantity, "p": l.unit_price, "t": l.ledger_tax_code}
+                          for l in invoice.lines]}
+
+    def find_invoice(self, invoice):
+        for ledger_id, stored in self.invoices.items():
+            if stored["doc"]["Reference"] == invoice.key:
+                return self._document(ledger_id)
+        return None
+
+    def get_invoices(self, ids):
+        return [self._document(i) for i in ids if i in self.invoices]
+
+    def save_invoices(self, writes):
+        results = []
+        for write in writes:
+            self.idempotency_keys.append(write.idempotency_key)
+            ledger_id = write.ledger_id or f"I{next(self._ids)}"
+            status = self.invoices.get(ledger_id, {}).get("status", InvoiceStatus.DRAFT)
+            self.invoices[ledger_id] = {"doc": self.preview_invoice(write.invoice, write.party_ledger_id),
+                                        "status": status, "number": f"INV-{ledger_id}"}
+            self.writes.append(f"invoice:{ledger_id}")
+            if self.lose_next_response:
+                self.lose_next_response = False
+                raise RetryableError("connection reset after the ledger saved it")
+            results.append(WriteResult(ok=True, ledger_id=ledger_id, number=f"INV-{ledger_id}",
+                                       status=status, version="v1"))
+        return results
+
+    def _document(self, ledger_id):
+        stored = self.invoices[ledger_id]
+        return LedgerDocument(ledger_id=ledger_id, number=stored["number"], status=stored["status"],
+                              reference=stored["doc"]["Reference"])
+
+    def tax_codes(self, on=None):
+        return [TaxCode("OUTPUT2", "GST 15%", Decimal("15"))]
+
+
+def sample_invoice(platform_id: str = "7", *, rate: str = "15", qty: str = "2", sync: bool = True) -> Invoice:
+    party = Party(key="fake:CO:3", kind=PartyKind.COMPANY, name="Globex Ltd", email="ap@globex.example")
+    return Invoice(key=f"fake:invoice:{platform_id}", number=f"B24-{platform_id}", issue_date=date(2026, 11, 2),
+                   currency="NZD", party=party, sync_enabled=sync,
+                   lines=[Line(description="Consulting", quantity=Decimal(qty), unit_price=Decimal("120.00"),
+                               tax_rate=Decimal(rate))])
