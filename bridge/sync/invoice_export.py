@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..domain import Invoice, Party
+from ..domain import Invoice, InvoiceStatus, Party
 from ..errors import ConflictError, PermanentError
 from ..extensions import db
 from ..faults import fault_point
@@ -54,9 +54,10 @@ def export_invoice(ctx: WorkContext) -> None:
     platform = platform_for(installation)
     invoice = platform.get_invoice(platform_id)
     link = find_link(installation.id, "invoice", platform_id)
-    if invoice is None:
-        _finish(record, "skipped", "The invoice no longer exists on the platform.")
-        request_work(WorkRequest(installation.id, "invoice_cancel", ctx.object_key))
+    if invoice is None or invoice.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED):
+        _finish(record, "skipped", "The invoice was deleted or cancelled on the platform.")
+        if link and link.ledger_id:
+            request_work(WorkRequest(installation.id, "invoice_cancel", ctx.object_key))
         return
     if not invoice.sync_enabled:
         message = ("Sync is switched off for this invoice: later changes are not sent."

@@ -94,7 +94,23 @@ class FakeLedger:
     def _document(self, ledger_id):
         stored = self.invoices[ledger_id]
         return LedgerDocument(ledger_id=ledger_id, number=stored["number"], status=stored["status"],
-                              reference=stored["doc"]["Reference"])
+                              reference=stored["doc"]["Reference"], amount_paid=stored.get("paid", Decimal(0)),
+                              version=stored.get("version", "v1"))
+
+    def cancel_invoice(self, document, *, void_allowed):
+        stored = self.invoices[document.ledger_id]
+        stored["status"] = InvoiceStatus.DELETED if document.status == InvoiceStatus.DRAFT else InvoiceStatus.VOIDED
+        self.writes.append(f"cancel:{document.ledger_id}")
+        return WriteResult(ok=True, ledger_id=document.ledger_id, status=stored["status"])
+
+    def changed_invoices(self, since):
+        return [self._document(i) for i in self.invoices]
+
+    # test helpers: what a ledger user does
+    def user_sets(self, status, paid=Decimal(0)):
+        for stored in self.invoices.values():
+            stored["status"], stored["paid"] = status, paid
+            stored["version"] = f"v-{status.value}"
 
     def tax_codes(self, on=None):
         return [TaxCode("OUTPUT2", "GST 15%", Decimal("15"))]

@@ -137,11 +137,11 @@ def test_one_customer_for_many_invoices(fake_world, run_jobs):
     assert len(ledger.parties) == 1 and len(ledger.invoices) == 3
 
 
-def test_a_deleted_invoice_hands_over_to_cancellation(fake_world, run_jobs):
+def test_a_deleted_invoice_that_was_never_synced_needs_nothing(fake_world, run_jobs):
     installation, platform, ledger = fake_world
     sync(installation, run_jobs, "404")
-    flows = db.session.scalars(select(WorkItem.flow)).all()
-    assert "invoice_cancel" in flows
+    assert db.session.scalars(select(WorkItem.flow)).all() == ["invoice_to_ledger"]
+    assert records("404")[-1].state == "skipped" and ledger.writes == []
 
 
 def test_no_ledger_connected_tells_the_user_to_connect(app_ctx, fake_world, run_jobs):

@@ -1,0 +1,77 @@
+"""The safety net under webhooks: poll each ledger for what changed since a cursor.
+
+Xero has no webhooks for payments and a webhook can be missed; Bexio has none at all.
+Every few minutes each active connection is asked for invoices changed since the last
+poll (If-Modified-Since for Xero), and each linked one whose version moved gets a
+``ledger_invoice_changed`` run. The cursor is saved after each poll, so a crash repeats
+at most one window, and repeated work coalesces in the work items.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from huey import crontab
+from sqlalchemy import select
+
+from ..errors import SyncError
+from ..extensions import db
+from ..jobs import WorkRequest, periodic, request_work
+from ..models import Cursor, Installation, LedgerConnection, utcnow
+from .links import find_link_by_ledger_id
+from .registry import LEDGERS, ledger_for
+
+log = logging.getLogger(__name__)
+OVERLAP = timedelta(minutes=2)  # re-read a little: clocks differ and writes land late
+
+
+def cursor(scope: str, name: str) -> Cursor:
+    row = db.session.scalar(select(Cursor).where(Cursor.scope == scope, Cursor.name == name))
+    if row is None:
+        row = Cursor(scope=scope, name=name, value={})
+        db.session.add(row)
+        db.session.flush()
+    return row
+
+
+def poll_connection(installation: Installation) -> int:
+    """Request status runs for linked invoices the ledger changed. Returns how many."""
+    ledger, connection = ledger_for(installation)
+    position = cursor(f"ledger:{connection.id}", "invoices_changed")
+    since = datetime.fromisoformat(position.value["since"]) if position.value.get("since") else None
+    started = utcnow()
+    requested = 0
+    for document in ledger.changed_invoices(since):
+        link = find_link_by_ledger_id(connection, "invoice", document.ledger_id)
+        if link is None or (document.version and document.version == link.ledger_version):
+            continue
+        if request_work(WorkRequest(installation.id, "ledger_invoice_changed",
+                                    f"ledger_invoice:{document.ledger_id}")):
+            requested += 1
+    position.value = {"since": (started - OVERLAP).isoformat()}
+    db.session.commit()
+    return requested
+
+
+def poll_all() -> dict[str, int]:
+    counts = {"connections": 0, "requested": 0, "failed": 0}
+    rows = db.session.execute(select(Installation, LedgerConnection).join(
+        LedgerConnection, LedgerConnection.installation_id == Installation.id).where(
+        Installation.state == "active", LedgerConnection.active.is_(True),
+        LedgerConnection.health == "ok")).all()
+    for installation, connection in rows:
+        if connection.ledger not in LEDGERS:
+            continue
+        counts["connections"] += 1
+        try:
+            counts["requested"] += poll_connection(installation)
+        except SyncError as exc:  # one organisation's outage must not stop the others
+            db.session.rollback()
+            counts["failed"] += 1
+            log.warning("poll of %s %s failed: %s", connection.ledger, connection.organisation_id, exc.message)
+    return counts
+
+
+@periodic(crontab(minute="*/5"), 300, name="poll_ledgers")
+def poll_ledgers() -> dict[str, int]:
+    return poll_all()

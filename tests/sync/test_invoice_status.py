@@ -1,0 +1,83 @@
+"""Ledger status flows back to the platform; platform cancellations reach the ledger safely."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from bridge.domain import InvoiceStatus
+from bridge.extensions import db
+from bridge.jobs import WorkRequest, request_work
+from bridge.models import SyncRecord
+from bridge.settings import save_section
+from bridge.sync.polling import poll_all
+from tests.sync.fakes import sample_invoice
+from tests.sync.test_invoice_export import records, sync
+
+
+def synced(fake_world, run_jobs):
+    installation, platform, ledger = fake_world
+    platform.invoices["7"] = sample_invoice()
+    sync(installation, run_jobs)
+    return installation, platform, ledger, next(iter(ledger.invoices))
+
+
+def test_paid_in_the_ledger_moves_the_platform_invoice_to_paid(fake_world, run_jobs):
+    installation, platform, ledger, ledger_id = synced(fake_world, run_jobs)
+    ledger.user_sets(InvoiceStatus.AUTHORISED)
+    request_work(WorkRequest(installation.id, "ledger_invoice_changed", f"ledger_invoice:{ledger_id}"))
+    db.session.commit()
+    run_jobs()
+    assert platform.statuses["7"] == InvoiceStatus.AUTHORISED
+    ledger.user_sets(InvoiceStatus.PAID, Decimal("276.00"))
+    request_work(WorkRequest(installation.id, "ledger_invoice_changed", f"ledger_invoice:{ledger_id}"))
+    db.session.commit()
+    run_jobs()
+    assert platform.statuses["7"] == InvoiceStatus.PAID
+
+
+def test_the_poll_catches_a_change_whose_webhook_was_lost(fake_world, run_jobs):
+    installation, platform, ledger, _ = synced(fake_world, run_jobs)
+    ledger.user_sets(InvoiceStatus.PAID, Decimal("276.00"))
+    assert poll_all()["requested"] == 1
+    run_jobs()
+    assert platform.statuses["7"] == InvoiceStatus.PAID
+    assert poll_all()["requested"] == 0  # nothing new: the version is known now
+
+
+def test_an_unknown_ledger_invoice_is_ignored(fake_world, run_jobs):
+    installation, platform, ledger, _ = synced(fake_world, run_jobs)
+    request_work(WorkRequest(installation.id, "ledger_invoice_changed", "ledger_invoice:not-ours"))
+    db.session.commit()
+    run_jobs()
+    assert platform.statuses == {}
+
+
+def test_deleting_a_synced_draft_deletes_it_in_the_ledger(fake_world, run_jobs):
+    installation, platform, ledger, ledger_id = synced(fake_world, run_jobs)
+    del platform.invoices["7"]
+    sync(installation, run_jobs)
+    assert ledger.invoices[ledger_id]["status"] == InvoiceStatus.DELETED
+
+
+def test_an_approved_invoice_is_flagged_not_voided_unless_allowed(fake_world, run_jobs):
+    installation, platform, ledger, ledger_id = synced(fake_world, run_jobs)
+    ledger.user_sets(InvoiceStatus.AUTHORISED)
+    del platform.invoices["7"]
+    sync(installation, run_jobs)
+    assert ledger.invoices[ledger_id]["status"] == InvoiceStatus.AUTHORISED
+    assert records()[-1].state == "conflict" and "Settings" in records()[-1].error_fix
+    save_section(installation, "invoices", {"void_authorised_on_cancel": True})
+    db.session.commit()
+    sync(installation, run_jobs)
+    assert ledger.invoices[ledger_id]["status"] == InvoiceStatus.VOIDED
+
+
+def test_a_paid_invoice_is_never_touched(fake_world, run_jobs):
+    installation, platform, ledger, ledger_id = synced(fake_world, run_jobs)
+    ledger.user_sets(InvoiceStatus.PAID, Decimal("276.00"))
+    save_section(installation, "invoices", {"void_authorised_on_cancel": True})
+    del platform.invoices["7"]
+    sync(installation, run_jobs)
+    assert ledger.invoices[ledger_id]["status"] == InvoiceStatus.PAID
+    assert db.session.scalars(select(SyncRecord.state).order_by(SyncRecord.id.desc())).first() == "conflict"
