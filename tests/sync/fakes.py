@@ -18,6 +18,8 @@ class FakePlatform:
         self.invoices: dict[str, Invoice] = {}
         self.references: dict[str, str] = {}
         self.statuses: dict[str, InvoiceStatus] = {}
+        self.parties = {}
+        self.save_calls = 0
 
     def get_invoice(self, platform_id):
         invoice = self.invoices.get(platform_id)
@@ -31,6 +33,24 @@ class FakePlatform:
 
     def set_invoice_status(self, platform_id, status):
         self.statuses[platform_id] = status
+
+    # customers: platform key -> (party, origin)
+    parties: dict
+
+    def find_party(self, ledger_kind, ledger_id):
+        for key, (_, origin) in self.parties.items():
+            if origin == (ledger_kind, ledger_id):
+                return key
+        return None
+
+    def save_parties(self, items):
+        self.save_calls += 1
+        keys = []
+        for party, platform_id, origin in items:
+            key = platform_id or f"fake:C:{len(self.parties) + 1}"
+            self.parties[key] = (party, origin)
+            keys.append(key)
+        return keys
 
 
 class FakeLedger:
@@ -105,6 +125,12 @@ class FakeLedger:
 
     def changed_invoices(self, since):
         return [self._document(i) for i in self.invoices]
+
+    def changed_parties(self, since):
+        from bridge.sync.ports import LedgerParty
+        return [LedgerParty(ledger_id=i, name=p["name"], party=Party(key=p["key"], kind=PartyKind.COMPANY,
+                                                                     name=p["name"]))
+                for i, p in sorted(self.parties.items())]
 
     # test helpers: what a ledger user does
     def user_sets(self, status, paid=Decimal(0)):

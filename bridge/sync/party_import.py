@@ -1,0 +1,80 @@
+"""Flow ``party_import`` (object ``import:parties``): ledger customers into the platform.
+
+Started by a button, incremental afterwards (the cursor remembers the last change seen).
+Each ledger contact is written once: a contact already linked (exported from the platform
+or imported before) is an update — a flow-back of ledger-side edits, field groups per the
+master settings —, one the platform already carries (its origin id) is bound without
+writing, the rest are created in batches. The cursor and the progress are saved after
+every batch, so an import that crashes resumes where it stopped, and running it twice
+creates nothing new.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..extensions import db
+from ..faults import fault_point
+from ..jobs import WorkContext, flow
+from ..models import Installation, utcnow
+from .links import bind, content_hash, find_link_by_ledger_id
+from .polling import cursor
+from .ports import LedgerParty
+from .registry import ledger_for, platform_for
+
+BATCH = 50  # one platform batch call (Bitrix24 `batch` takes 50 commands)
+
+
+@flow("party_import")
+def import_parties(ctx: WorkContext) -> None:
+    installation = db.session.get(Installation, ctx.installation_id)
+    ledger, connection = ledger_for(installation)
+    platform = platform_for(installation)
+    position = cursor(f"installation:{installation.id}", f"party_import:{connection.id}")
+    since = datetime.fromisoformat(position.value["since"]) if position.value.get("since") else None
+    progress = {"since": position.value.get("since"), "done": 0, "created": 0, "updated": 0,
+                "running": True, "started_at": utcnow().isoformat()}
+    position.value = progress
+    record = ctx.record(object_kind="import", object_id="parties", direction="to_platform")
+    db.session.commit()
+
+    batch: list[LedgerParty] = []
+    newest = since
+    for ledger_party in ledger.changed_parties(since):
+        if ledger_party.archived or ledger_party.party is None:
+            continue
+        batch.append(ledger_party)
+        if ledger_party.updated_at and (newest is None or ledger_party.updated_at > newest):
+            newest = ledger_party.updated_at
+        if len(batch) == BATCH:
+            _write_batch(installation, connection, platform, ledger.kind, batch, progress)
+            batch = []
+            position.value = dict(progress)
+            db.session.commit()
+    if batch:
+        _write_batch(installation, connection, platform, ledger.kind, batch, progress)
+    progress.update(running=False, finished_at=utcnow().isoformat(),
+                    since=newest.isoformat() if newest else progress["since"])
+    position.value = dict(progress)
+    record.state = "succeeded"
+    record.received = {k: progress[k] for k in ("done", "created", "updated")}
+    record.finished_at = utcnow()
+
+
+def _write_batch(installation, connection, platform, ledger_kind: str, batch: list[LedgerParty],
+                 progress: dict) -> None:
+    to_save: list[tuple] = []
+    for ledger_party in batch:
+        link = find_link_by_ledger_id(connection, "party", ledger_party.ledger_id)
+        digest = content_hash({"ledger": ledger_party.party})
+        if link is not None and link.extra.get("ledger_hash") == digest:
+            continue  # our own write coming back, or nothing new
+        platform_id = link.platform_id if link else platform.find_party(ledger_kind, ledger_party.ledger_id)
+        to_save.append((ledger_party, platform_id, digest, link is not None))
+    if to_save:
+        keys = platform.save_parties([(lp.party, pid, (ledger_kind, lp.ledger_id)) for lp, pid, _, _ in to_save])
+        fault_point("party import before link write")
+        for (ledger_party, platform_id, digest, existed), key in zip(to_save, keys):
+            bind(installation.id, connection, "party", key, ledger_id=ledger_party.ledger_id,
+                 ledger_number=ledger_party.name, extra={"ledger_hash": digest, "origin": "ledger"})
+            progress["updated" if existed or platform_id else "created"] += 1
+    progress["done"] += len(batch)

@@ -1,0 +1,49 @@
+"""Importing ledger customers: batched, resumable, and never twice."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bridge import faults
+from bridge.extensions import db
+from bridge.jobs import WorkRequest, request_work, run_work
+from bridge.models import Cursor, Link, WorkItem
+
+
+def start_import(installation, run_jobs):
+    request_work(WorkRequest(installation.id, "party_import", "import:parties"))
+    db.session.commit()
+    run_jobs()
+
+
+def fill(ledger, n):
+    for i in range(n):
+        ledger.parties[f"X{i:03d}"] = {"key": f"xero:{i}", "name": f"Customer {i}"}
+
+
+def test_import_creates_each_customer_once_in_batches_of_50(fake_world, run_jobs):
+    installation, platform, ledger = fake_world
+    fill(ledger, 120)
+    start_import(installation, run_jobs)
+    assert len(platform.parties) == 120 and platform.save_calls == 3
+    progress = db.session.scalar(select(Cursor.value).where(Cursor.name.like("party_import:%")))
+    assert (progress["done"], progress["created"], progress["running"]) == (120, 120, False)
+    start_import(installation, run_jobs)
+    assert len(platform.parties) == 120 and platform.save_calls == 3  # nothing new to write
+
+
+def test_an_import_that_crashed_resumes_without_duplicates(fake_world, run_jobs):
+    installation, platform, ledger = fake_world
+    fill(ledger, 120)
+    faults.arm("party import before link write", times=1)
+    try:
+        start_import(installation, run_jobs)
+    finally:
+        faults.disarm()
+    assert len(platform.parties) == 50  # the first batch reached the platform, its links did not
+    item = db.session.scalar(select(WorkItem))
+    item.state = "queued"
+    db.session.commit()
+    run_work(item.id)
+    run_jobs()
+    assert len(platform.parties) == 120
+    assert db.session.scalar(select(func.count()).select_from(Link).where(Link.kind == "party")) == 120
