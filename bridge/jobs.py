@@ -73,9 +73,17 @@ def inbox_handler(source: str) -> Callable[[InboxHandler], InboxHandler]:
     return register
 
 
-def flow(name: str) -> Callable[[FlowRunner], FlowRunner]:
+BATCH_SIZES: dict[str, int] = {}
+
+
+def flow(name: str, batch: int = 1) -> Callable[[FlowRunner], FlowRunner]:
+    """Register a flow. With ``batch`` > 1 the runner gets a list of WorkContexts: the
+    claimed item plus up to ``batch - 1`` other queued items of the same installation and
+    flow, so e.g. 50 waiting invoices become one ledger call. A runner marks an item's own
+    failure with ``ctx.fail(exc)``; an exception it raises fails the whole batch."""
     def register(fn: FlowRunner) -> FlowRunner:
         FLOWS[name] = fn
+        BATCH_SIZES[name] = batch
         return fn
     return register
 
@@ -238,6 +246,11 @@ class WorkContext:
         self.object_key = item.object_key
         self.options = dict(item.options or {})
         self.records: list[SyncRecord] = []
+        self.failure: Exception | None = None
+
+    def fail(self, error: Exception) -> None:
+        """This item failed (the others of its batch may not have)."""
+        self.failure = error
 
     def record(self, *, object_kind: str, object_id: str, direction: str, flow: str | None = None) -> SyncRecord:
         record = SyncRecord(installation_id=self.installation_id, work_item_id=self.item.id,
@@ -266,22 +279,44 @@ def _claim_work(item_id: int) -> WorkItem | None:
     return db.session.get(WorkItem, item_id) if claimed else None
 
 
+def _claim_siblings(item: WorkItem, limit: int) -> list[WorkItem]:
+    """Claim up to ``limit`` more queued items of the same installation and flow."""
+    if limit <= 0:
+        return []
+    t = now()
+    candidates = (select(WorkItem.id).where(WorkItem.installation_id == item.installation_id,
+                                            WorkItem.flow == item.flow, WorkItem.state == "queued")
+                  .order_by(WorkItem.id).limit(limit).scalar_subquery())
+    ids = db.session.execute(
+        update(WorkItem).where(WorkItem.id.in_(candidates), WorkItem.state == "queued")
+        .values(state="running", dirty=False, lease_until=t + WORK_LEASE, runs=WorkItem.runs + 1, last_run_at=t)
+        .returning(WorkItem.id)).scalars().all()
+    db.session.commit()
+    return [db.session.get(WorkItem, i) for i in ids]
+
+
 def execute_work(item_id: int) -> str | None:
-    """Run one claimed work item. Returns how it settled (for tests and logs)."""
+    """Run one claimed work item (and its batch siblings). Returns how the first settled."""
     item = _claim_work(item_id)
     if item is None:
         return None
     runner = FLOWS.get(item.flow)
-    context = WorkContext(item)
+    batch = BATCH_SIZES.get(item.flow, 1)
+    items = [item, *_claim_siblings(item, batch - 1)] if runner and batch > 1 else [item]
+    contexts = [WorkContext(i) for i in items]
+    ids = [i.id for i in items]
     try:
         if runner is None:
             raise PermanentError(f"Unknown flow {item.flow!r}.")
-        runner(context)
+        runner(contexts if batch > 1 else contexts[0])
         db.session.commit()
-        return _settle(item_id, "idle", attempts=0)
-    except Exception as exc:  # every failure settles the item and leaves a record
+    except Exception as exc:  # every failure settles the items and leaves records
         db.session.rollback()
-        return _settle_failure(item_id, context, exc)
+        outcomes = [_settle_failure(i, ctx, exc) for i, ctx in zip(ids, contexts)]
+        return outcomes[0]
+    outcomes = [_settle_failure(i, ctx, ctx.failure) if ctx.failure is not None
+                else _settle(i, "idle", attempts=0) for i, ctx in zip(ids, contexts)]
+    return outcomes[0]
 
 
 def _settle(item_id: int, state: str, *, attempts: int | None = None,

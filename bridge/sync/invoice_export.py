@@ -18,10 +18,10 @@ Read top to bottom, one invoice:
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from ..domain import Invoice, InvoiceStatus, Party
-from ..errors import ConflictError, PermanentError
+from ..errors import ConflictError, PermanentError, SyncError
 from ..extensions import db
 from ..faults import fault_point
 from ..jobs import WorkContext, WorkRequest, flow, request_work
@@ -33,6 +33,7 @@ from .ports import InvoiceWrite, Ledger, LedgerDocument, PartyMatch, WriteResult
 from .registry import ledger_for, platform_for
 
 FLOW = "invoice_to_ledger"
+BATCH = 50  # Xero takes ~50 invoices per call (specs/xero/NOTES.md section 2)
 
 
 def idempotency_key(installation_id: int, kind: str, platform_id: str, digest: str, attempt: int) -> str:
@@ -44,47 +45,71 @@ def split_object_key(object_key: str) -> tuple[str, str]:
     return kind, platform_id
 
 
-@flow(FLOW)
-def export_invoice(ctx: WorkContext) -> None:
-    installation = db.session.get(Installation, ctx.installation_id)
-    kind, platform_id = split_object_key(ctx.object_key)
-    record = ctx.record(object_kind=kind, object_id=platform_id, direction="to_ledger")
-    db.session.commit()  # the record is visible while the (slow) calls run
+@dataclass
+class Prepared:
+    """One invoice ready to be written: what to send and how to find it again."""
+
+    ctx: WorkContext
+    record: SyncRecord
+    platform_id: str
+    write: InvoiceWrite
+    digest: str
+    warning: str | None
+
+
+@flow(FLOW, batch=BATCH)
+def export_invoices(contexts: list[WorkContext]) -> None:
+    """Up to BATCH waiting invoices of one installation: one platform read, one ledger write."""
+    installation = db.session.get(Installation, contexts[0].installation_id)
+    keyed = [(ctx, split_object_key(ctx.object_key)[1]) for ctx in contexts]
+    records = {ctx.item.id: ctx.record(object_kind=split_object_key(ctx.object_key)[0], object_id=pid,
+                                       direction="to_ledger") for ctx, pid in keyed}
+    db.session.commit()  # the records are visible while the (slow) calls run
 
     platform = platform_for(installation)
-    invoice = platform.get_invoice(platform_id)
+    invoices = platform.get_invoices([pid for _, pid in keyed])
+    ledger, connection = ledger_for(installation)
+    prepared: list[Prepared] = []
+    for ctx, pid in keyed:
+        try:
+            ready = prepare(ctx, records[ctx.item.id], installation, ledger, connection, pid, invoices.get(pid))
+        except Exception as exc:  # this invoice's problem, not its batch's
+            db.session.rollback()
+            ctx.fail(exc)
+            continue
+        if ready is not None:
+            prepared.append(ready)
+    if prepared:
+        write_prepared(installation, connection, platform, ledger, prepared)
+
+
+def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, ledger: Ledger,
+            connection: LedgerConnection, platform_id: str, invoice: Invoice | None) -> Prepared | None:
+    """Decide what to write for one invoice; None when there is nothing to write."""
     link = find_link(installation.id, "invoice", platform_id)
     if invoice is None or invoice.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED):
         _finish(record, "skipped", "The invoice was deleted or cancelled on the platform.")
         if link and link.ledger_id:
             request_work(WorkRequest(installation.id, "invoice_cancel", ctx.object_key))
-        return
+            db.session.commit()
+        return None
     if not invoice.sync_enabled:
-        message = ("Sync is switched off for this invoice: later changes are not sent."
-                   if link and link.ledger_id else "Sync is switched off for this invoice.")
-        _finish(record, "skipped", message)
-        return
+        _finish(record, "skipped", "Sync is switched off for this invoice: later changes are not sent."
+                if link and link.ledger_id else "Sync is switched off for this invoice.")
+        return None
 
-    ledger, connection = ledger_for(installation)
     apply_mapping(invoice, get_section(installation, "mapping"), needs_accounts=ledger.kind == "xero")
     party_id, party_warning = export_party(installation, connection, ledger, invoice.party, ctx)
-
-    numbering = get_section(installation, "invoices").numbering
-    if numbering == "ledger":
+    if get_section(installation, "invoices").numbering == "ledger":
         invoice = replace(invoice, number="")  # the ledger numbers it; our key is the reference
     document = ledger.preview_invoice(invoice, party_id)
     digest = content_hash(document)
     record.sent = jsonable({"document": document})
-
     if link and link.ledger_id and link.content_hash == digest:
         _finish(record, "skipped", "No change since the last sync.")
-        return
+        return None
 
     existing = _current_document(ledger, link, invoice)
-    write = InvoiceWrite(invoice=invoice, party_ledger_id=party_id,
-                         ledger_id=existing.ledger_id if existing else None,
-                         idempotency_key=idempotency_key(installation.id, "invoice", platform_id, digest,
-                                                         ctx.item.attempts + 1))
     if existing is not None and not existing.status.is_editable:
         raise ConflictError(
             f"{ledger.kind.title()} has this invoice as {existing.status.value}: it no longer accepts "
@@ -94,24 +119,43 @@ def export_invoice(ctx: WorkContext) -> None:
                      "Undo the edit on the platform",
                      "Void it in the ledger and sync again as a new invoice"],
             fix="Decide on the invoice tab.")
+    write = InvoiceWrite(invoice=invoice, party_ledger_id=party_id,
+                         ledger_id=existing.ledger_id if existing else None,
+                         idempotency_key=idempotency_key(installation.id, "invoice", platform_id, digest,
+                                                         ctx.item.attempts + 1))
     record.idempotency_key = write.idempotency_key
     db.session.commit()
+    return Prepared(ctx, record, platform_id, write, digest, party_warning)
 
+
+def write_prepared(installation: Installation, connection: LedgerConnection, platform, ledger: Ledger,
+                   prepared: list[Prepared]) -> None:
+    """One ledger call for the batch; each element's result handled on its own."""
     fault_point("before ledger write")
-    result = ledger.save_invoices([write])[0]
+    try:
+        results = ledger.save_invoices([p.write for p in prepared])
+    except Exception as exc:
+        for p in prepared:
+            p.ctx.fail(exc)
+        return
     fault_point("after ledger create")
-    if not result.ok:
-        raise result.error or PermanentError("The ledger refused the invoice.")
-    fault_point("before link write")
-    bind(installation.id, connection, "invoice", platform_id, ledger_id=result.ledger_id,
-         ledger_number=result.number, ledger_status=result.status.value if result.status else None,
-         ledger_version=result.version, content_hash=digest,
-         extra={"url": result.url, "synced_at": utcnow().isoformat()})
-    record.received = jsonable(result.received or {"ledger_id": result.ledger_id, "number": result.number})
-    record.warning = "; ".join(w for w in [party_warning, *result.warnings] if w) or None
-    _finish(record, "succeeded", None)
-    if result.ledger_id:
-        platform_reference(platform, platform_id, result)
+    for p, result in zip(prepared, results):
+        if not result.ok:
+            p.ctx.fail(result.error or PermanentError("The ledger refused the invoice."))
+            continue
+        fault_point("before link write")
+        bind(installation.id, connection, "invoice", p.platform_id, ledger_id=result.ledger_id,
+             ledger_number=result.number, ledger_status=result.status.value if result.status else None,
+             ledger_version=result.version, content_hash=p.digest,
+             extra={"url": result.url, "synced_at": utcnow().isoformat()})
+        p.record.received = jsonable(result.received or {"ledger_id": result.ledger_id, "number": result.number})
+        p.record.warning = "; ".join(w for w in [p.warning, *result.warnings] if w) or None
+        if result.ledger_id:
+            try:
+                platform_reference(platform, p.platform_id, result)
+            except SyncError as exc:  # the invoice is synced; only the link back is missing
+                p.record.warning = f"Synced, but the link could not be shown on the platform: {exc.message}"
+        _finish(p.record, "succeeded", None)
 
 
 def platform_reference(platform, platform_id: str, result: WriteResult) -> None:

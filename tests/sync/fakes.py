@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from bridge.domain import Invoice, InvoiceStatus, Line, Party, PartyKind
-from bridge.errors import RetryableError
+from bridge.errors import PermanentError, RetryableError
 from bridge.sync.ports import LedgerDocument, PartyMatch, TaxCode, WriteResult
 
 
@@ -27,6 +27,11 @@ class FakePlatform:
 
     def get_invoices(self, ids):
         return {i: self.get_invoice(i) for i in ids}
+
+    def changed_invoices(self, since):
+        from datetime import datetime, timezone
+        for n, platform_id in enumerate(sorted(self.invoices, key=int)):
+            yield platform_id, datetime(2026, 1, 1, tzinfo=timezone.utc).replace(day=1 + n % 28)
 
     def set_ledger_reference(self, platform_id, document):
         self.references[platform_id] = document.number
@@ -63,6 +68,8 @@ class FakeLedger:
         self.writes: list[str] = []
         self.idempotency_keys: list[str] = []
         self.lose_next_response = False
+        self.batches: list[int] = []
+        self.refuse: dict[str, str] = {}  # invoice key -> the ledger's validation message
         self._ids = itertools.count(1)
 
     # customers
@@ -96,8 +103,13 @@ class FakeLedger:
         return [self._document(i) for i in ids if i in self.invoices]
 
     def save_invoices(self, writes):
+        self.batches.append(len(writes))
         results = []
         for write in writes:
+            if write.invoice.key in self.refuse:
+                results.append(WriteResult(ok=False, error=PermanentError(
+                    "Xero refused the invoice.", ledger_messages=[self.refuse[write.invoice.key]])))
+                continue
             self.idempotency_keys.append(write.idempotency_key)
             ledger_id = write.ledger_id or f"I{next(self._ids)}"
             status = self.invoices.get(ledger_id, {}).get("status", InvoiceStatus.DRAFT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bridge import faults
 from bridge.domain import InvoiceStatus
@@ -152,3 +152,29 @@ def test_no_ledger_connected_tells_the_user_to_connect(app_ctx, fake_world, run_
     platform.invoices["7"] = sample_invoice()
     sync(installation, run_jobs)
     assert "connect" in records()[-1].error_fix.lower()
+
+
+def test_waiting_invoices_are_written_fifty_per_call(fake_world, run_jobs):
+    installation, platform, ledger = fake_world
+    for n in range(120):
+        platform.invoices[str(n)] = sample_invoice(str(n))
+        request_work(WorkRequest(installation.id, "invoice_to_ledger", f"invoice:{n}"))
+    db.session.commit()
+    run_jobs()
+    assert len(ledger.invoices) == 120
+    assert ledger.batches == [50, 50, 20]
+    assert db.session.scalar(select(func.count()).select_from(Link).where(Link.kind == "invoice")) == 120
+
+
+def test_one_refused_invoice_in_a_batch_fails_alone_with_the_ledgers_words(fake_world, run_jobs):
+    installation, platform, ledger = fake_world
+    for n in ("1", "2", "3"):
+        platform.invoices[n] = sample_invoice(n)
+        request_work(WorkRequest(installation.id, "invoice_to_ledger", f"invoice:{n}"))
+    ledger.refuse["fake:invoice:2"] = "Invoice # must be unique."
+    db.session.commit()
+    run_jobs()
+    assert ledger.batches == [3] and len(ledger.invoices) == 2
+    failed = records("2")[-1]
+    assert failed.state == "failed" and failed.ledger_messages == ["Invoice # must be unique."]
+    assert records("1")[-1].state == records("3")[-1].state == "succeeded"
