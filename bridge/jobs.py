@@ -24,12 +24,12 @@ import socket
 import traceback
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator
 
 from flask import current_app, has_app_context
 from huey import crontab
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -257,7 +257,9 @@ class WorkContext:
                             flow=flow or self.item.flow, object_kind=object_kind, object_id=object_id,
                             direction=direction, state="running", attempt=self.item.attempts + 1)
         db.session.add(record)
-        db.session.flush()
+        # Committed at once: the user sees it running, and a failure later in the flow (which
+        # rolls back) still has a record to report on.
+        db.session.commit()
         self.records.append(record)
         return record
 

@@ -18,7 +18,7 @@ Read top to bottom, one invoice:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..domain import Invoice, InvoiceStatus, Party
 from ..errors import ConflictError, PermanentError, SyncError
@@ -26,9 +26,8 @@ from ..extensions import db
 from ..faults import fault_point
 from ..jobs import WorkContext, WorkRequest, flow, request_work
 from ..models import Installation, LedgerConnection, SyncRecord, utcnow
-from ..settings import get_section
 from .links import bind, content_hash, find_link, jsonable
-from .mapping import apply_mapping
+from .mapping import ledger_document
 from .ports import InvoiceWrite, Ledger, LedgerDocument, PartyMatch, WriteResult
 from .registry import ledger_for, platform_for
 
@@ -64,7 +63,6 @@ def export_invoices(contexts: list[WorkContext]) -> None:
     keyed = [(ctx, split_object_key(ctx.object_key)[1]) for ctx in contexts]
     records = {ctx.item.id: ctx.record(object_kind=split_object_key(ctx.object_key)[0], object_id=pid,
                                        direction="to_ledger") for ctx, pid in keyed}
-    db.session.commit()  # the records are visible while the (slow) calls run
 
     platform = platform_for(installation)
     invoices = platform.get_invoices([pid for _, pid in keyed])
@@ -98,11 +96,8 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
                 if link and link.ledger_id else "Sync is switched off for this invoice.")
         return None
 
-    apply_mapping(invoice, get_section(installation, "mapping"), needs_accounts=ledger.kind == "xero")
     party_id, party_warning = export_party(installation, connection, ledger, invoice.party, ctx)
-    if get_section(installation, "invoices").numbering == "ledger":
-        invoice = replace(invoice, number="")  # the ledger numbers it; our key is the reference
-    document = ledger.preview_invoice(invoice, party_id)
+    invoice, document = ledger_document(installation, ledger, invoice, party_id)
     digest = content_hash(document)
     record.sent = jsonable({"document": document})
     if link and link.ledger_id and link.content_hash == digest:
@@ -147,7 +142,8 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
         bind(installation.id, connection, "invoice", p.platform_id, ledger_id=result.ledger_id,
              ledger_number=result.number, ledger_status=result.status.value if result.status else None,
              ledger_version=result.version, content_hash=p.digest,
-             extra={"url": result.url, "synced_at": utcnow().isoformat()})
+             extra={"url": result.url, "synced_at": utcnow().isoformat(),
+                    "party_ledger_id": p.write.party_ledger_id})
         p.record.received = jsonable(result.received or {"ledger_id": result.ledger_id, "number": result.number})
         p.record.warning = "; ".join(w for w in [p.warning, *result.warnings] if w) or None
         if result.ledger_id:

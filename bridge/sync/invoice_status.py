@@ -18,6 +18,7 @@ from ..extensions import db
 from ..jobs import WorkContext, flow
 from ..models import Installation, utcnow
 from ..settings import get_section
+from .invoice_flowback import flow_back
 from .links import find_link, find_link_by_ledger_id
 from .registry import ledger_for, platform_for
 
@@ -41,17 +42,23 @@ def follow_ledger_status(ctx: WorkContext) -> None:
         record.finished_at = utcnow()
         return
     document = documents[0]
-    previous = InvoiceStatus(link.ledger_status) if link.ledger_status else None
-    link.ledger_version = document.version
-    if document.status == previous or document.status not in FOLLOWED:
-        link.ledger_status = document.status.value
-        record.state, record.warning = "skipped", "No status change to follow."
+    if document.version and document.version == link.ledger_version:
+        record.state, record.warning = "skipped", "Our own change coming back: nothing to do."
         record.finished_at = utcnow()
         return
+    previous = InvoiceStatus(link.ledger_status) if link.ledger_status else None
     platform = platform_for(installation)
-    platform.set_invoice_status(link.platform_id, document.status)
+    applied = flow_back(installation, platform, ledger, link, document)
+    link.ledger_version = document.version
+    status_moved = document.status != previous and document.status in FOLLOWED
     link.ledger_status = document.status.value
-    record.sent = {"status": document.status.value}
+    if not status_moved and not applied:
+        record.state, record.warning = "skipped", "No change to follow."
+        record.finished_at = utcnow()
+        return
+    if status_moved:
+        platform.set_invoice_status(link.platform_id, document.status)
+    record.sent = {"status": document.status.value, "groups": sorted(applied)}
     record.received = {"ledger_id": document.ledger_id, "number": document.number,
                        "amount_paid": str(document.amount_paid), "amount_due": str(document.amount_due)}
     record.state = "succeeded"

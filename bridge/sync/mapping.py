@@ -42,3 +42,17 @@ def _tax_code(line, mapping: MappingSettings) -> str | None:
             f"tax rate of the accounting system.",
             code="unmapped_tax_rate", fix="Settings > Tax mapping: map this rate.")
     return code
+
+
+def ledger_document(installation, ledger, invoice: Invoice, party_ledger_id: str | None) -> tuple[Invoice, dict]:
+    """The invoice as this ledger would receive it: mapping and numbering applied, then the
+    ledger's own rendering. Export, preview and flow-back all go through here, so their
+    content hashes agree."""
+    from dataclasses import replace
+
+    from ..settings import get_section
+
+    apply_mapping(invoice, get_section(installation, "mapping"), needs_accounts=ledger.kind == "xero")
+    if get_section(installation, "invoices").numbering == "ledger":
+        invoice = replace(invoice, number="")  # the ledger numbers it; our key is the reference
+    return invoice, ledger.preview_invoice(invoice, party_ledger_id)

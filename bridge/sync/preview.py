@@ -7,14 +7,13 @@ preview exists to show them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SyncError
 from ..models import Installation
-from ..settings import get_section
 from .links import find_link, jsonable
-from .mapping import apply_mapping
+from .mapping import ledger_document
 from .registry import ledger_for, platform_for
 
 
@@ -33,14 +32,11 @@ def preview_invoice(installation: Installation, platform_id: str) -> Preview:
             preview.problems.append({"message": "The invoice no longer exists.", "fix": ""})
             return preview
         ledger, _ = ledger_for(installation)
-        apply_mapping(invoice, get_section(installation, "mapping"), needs_accounts=ledger.kind == "xero")
         link = find_link(installation.id, "party", invoice.party.key)
         match = ledger.match_party(invoice.party, link.ledger_id if link else None)
         preview.contact = {"name": match.name, "ledger_id": match.ledger_id, "matched_by": match.matched_by,
                            "warning": match.warning, "new": match.ledger_id is None}
-        if get_section(installation, "invoices").numbering == "ledger":
-            invoice = replace(invoice, number="")
-        preview.document = jsonable(ledger.preview_invoice(invoice, match.ledger_id))
+        preview.document = jsonable(ledger_document(installation, ledger, invoice, match.ledger_id)[1])
     except SyncError as exc:
         preview.problems.append({"message": exc.message, "fix": exc.fix or ""})
     return preview

@@ -20,6 +20,7 @@ class FakePlatform:
         self.statuses: dict[str, InvoiceStatus] = {}
         self.parties = {}
         self.save_calls = 0
+        self.applied: list[list[str]] = []
 
     def get_invoice(self, platform_id):
         invoice = self.invoices.get(platform_id)
@@ -38,6 +39,16 @@ class FakePlatform:
 
     def set_invoice_status(self, platform_id, status):
         self.statuses[platform_id] = status
+
+    def apply_invoice_changes(self, platform_id, invoice, groups):
+        current = self.invoices[platform_id]
+        if "header" in groups:
+            current = replace(current, issue_date=invoice.issue_date, due_date=invoice.due_date,
+                              reference=invoice.reference, currency=invoice.currency)
+        if "lines" in groups:
+            current = replace(current, lines=[replace(line) for line in invoice.lines])
+        self.invoices[platform_id] = current
+        self.applied.append(sorted(groups))
 
     # customers: platform key -> (party, origin)
     parties: dict
@@ -114,20 +125,21 @@ class FakeLedger:
             ledger_id = write.ledger_id or f"I{next(self._ids)}"
             status = self.invoices.get(ledger_id, {}).get("status", InvoiceStatus.DRAFT)
             self.invoices[ledger_id] = {"doc": self.preview_invoice(write.invoice, write.party_ledger_id),
-                                        "status": status, "number": f"INV-{ledger_id}"}
+                                        "status": status, "number": f"INV-{ledger_id}",
+                                        "invoice": write.invoice, "version": f"w{len(self.writes)}"}
             self.writes.append(f"invoice:{ledger_id}")
             if self.lose_next_response:
                 self.lose_next_response = False
                 raise RetryableError("connection reset after the ledger saved it")
             results.append(WriteResult(ok=True, ledger_id=ledger_id, number=f"INV-{ledger_id}",
-                                       status=status, version="v1"))
+                                       status=status, version=self.invoices[ledger_id]["version"]))
         return results
 
     def _document(self, ledger_id):
         stored = self.invoices[ledger_id]
         return LedgerDocument(ledger_id=ledger_id, number=stored["number"], status=stored["status"],
                               reference=stored["doc"]["Reference"], amount_paid=stored.get("paid", Decimal(0)),
-                              version=stored.get("version", "v1"))
+                              version=stored.get("version", "v1"), invoice=stored.get("invoice"))
 
     def cancel_invoice(self, document, *, void_allowed):
         stored = self.invoices[document.ledger_id]
@@ -145,6 +157,11 @@ class FakeLedger:
                 for i, p in sorted(self.parties.items())]
 
     # test helpers: what a ledger user does
+    def user_edits(self, **changes):
+        for stored in self.invoices.values():
+            stored["invoice"] = replace(stored["invoice"], **changes)
+            stored["version"] = f"edit-{len(changes)}-{id(changes)}"
+
     def user_sets(self, status, paid=Decimal(0)):
         for stored in self.invoices.values():
             stored["status"], stored["paid"] = status, paid

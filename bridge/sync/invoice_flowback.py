@@ -1,0 +1,87 @@
+"""Ledger-side edits of an invoice flowing back to the platform, by field group.
+
+Groups: ``header`` (dates, reference, currency) and ``lines`` (lines and amounts); status
+is handled by the status flow and always follows the ledger. Who is master of a group:
+
+- while the ledger invoice is a draft (DRAFT/SUBMITTED), the platform: it is still being
+  written there, and edits flow platform -> ledger;
+- from approval on, the setting (``invoices.header_master`` / ``lines_master``, default
+  the ledger).
+
+A ledger edit of a group the ledger masters is applied to the platform, and the link's
+content hash is refreshed so the platform's resulting update event is recognised as our
+own echo. A ledger edit of a group the platform masters is never applied silently and
+never overwritten silently: it becomes a conflict the user sees.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ..domain import Invoice
+from ..errors import ConflictError
+from ..models import Installation, Link
+from ..settings import get_section
+from .links import content_hash, jsonable
+from .mapping import ledger_document
+from .ports import Ledger, LedgerDocument, Platform
+
+GROUPS = ("header", "lines")
+
+
+def header_of(invoice: Invoice) -> dict:
+    return {"issue_date": invoice.issue_date, "due_date": invoice.due_date,
+            "reference": invoice.reference or "", "currency": invoice.currency}
+
+
+def lines_of(invoice: Invoice) -> list[dict]:
+    return [{"description": line.description.strip(), "quantity": Decimal(line.quantity).normalize(),
+             "unit_price": Decimal(line.unit_price).quantize(Decimal("0.01")),
+             "tax_rate": Decimal(line.tax_rate).normalize() if line.tax_rate is not None else None}
+            for line in invoice.lines]
+
+
+def changed_groups(platform_invoice: Invoice, ledger_invoice: Invoice) -> set[str]:
+    changed = set()
+    if header_of(platform_invoice) != header_of(ledger_invoice):
+        changed.add("header")
+    if lines_of(platform_invoice) != lines_of(ledger_invoice):
+        changed.add("lines")
+    return changed
+
+
+def master_of(group: str, installation: Installation, document: LedgerDocument) -> str:
+    if document.status.is_editable:
+        return "platform"
+    settings = get_section(installation, "invoices")
+    return settings.header_master if group == "header" else settings.lines_master
+
+
+def flow_back(installation: Installation, platform: Platform, ledger: Ledger, link: Link,
+              document: LedgerDocument) -> set[str]:
+    """Apply what the ledger masters; raise a conflict for what it changed against the
+    platform's mastery. Returns the groups applied."""
+    if document.invoice is None:
+        return set()
+    current = platform.get_invoice(link.platform_id)
+    if current is None:
+        return set()
+    changed = changed_groups(current, document.invoice)
+    ours = {g for g in changed if master_of(g, installation, document) == "ledger"}
+    against = changed - ours
+    if ours:
+        platform.apply_invoice_changes(link.platform_id, document.invoice, ours)
+        refreshed = platform.get_invoice(link.platform_id)
+        if refreshed is not None:  # the platform's update event will now read as "no change"
+            party = (link.extra or {}).get("party_ledger_id")
+            link.content_hash = content_hash(ledger_document(installation, ledger, refreshed, party)[1])
+    if against:
+        raise ConflictError(
+            f"The invoice was edited in {ledger.kind.title()} ({', '.join(sorted(against))}), but "
+            f"{installation.platform.title()} is the master of that part while it is a draft: the edit "
+            f"was not copied back.",
+            ours=jsonable({g: (header_of(current) if g == "header" else lines_of(current)) for g in against}),
+            theirs=jsonable({g: (header_of(document.invoice) if g == "header" else lines_of(document.invoice))
+                             for g in against}),
+            choices=["Make the same edit on the platform", "Sync now to overwrite the ledger's edit"],
+            fix="Decide on the invoice tab.")
+    return ours
