@@ -26,6 +26,7 @@ from ..extensions import db
 from ..faults import fault_point
 from ..jobs import WorkContext, WorkRequest, flow, request_work
 from ..models import Installation, LedgerConnection, SyncRecord, utcnow
+from .invoice_followup import complete_invoice, pending_steps
 from .links import bind, content_hash, find_link, jsonable
 from .mapping import ledger_document
 from .ports import InvoiceWrite, Ledger, LedgerDocument, PartyMatch, WriteResult
@@ -101,6 +102,11 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
     digest = content_hash(document)
     record.sent = jsonable({"document": document})
     if link and link.ledger_id and link.content_hash == digest:
+        if pending_steps(installation, invoice, link):  # an earlier run stopped part-way
+            done = complete_invoice(installation, ledger, link, invoice)
+            _finish(record, "succeeded", None)
+            record.received = {"steps": done}
+            return None
         _finish(record, "skipped", "No change since the last sync.")
         return None
 
@@ -125,7 +131,8 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
 
 def write_prepared(installation: Installation, connection: LedgerConnection, platform, ledger: Ledger,
                    prepared: list[Prepared]) -> None:
-    """One ledger call for the batch; each element's result handled on its own."""
+    """One ledger call for the batch; each element's result handled on its own; then each
+    new invoice's follow-up steps (issue, payment, e-mail)."""
     fault_point("before ledger write")
     try:
         results = ledger.save_invoices([p.write for p in prepared])
@@ -139,7 +146,7 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
             p.ctx.fail(result.error or PermanentError("The ledger refused the invoice."))
             continue
         fault_point("before link write")
-        bind(installation.id, connection, "invoice", p.platform_id, ledger_id=result.ledger_id,
+        link = bind(installation.id, connection, "invoice", p.platform_id, ledger_id=result.ledger_id,
              ledger_number=result.number, ledger_status=result.status.value if result.status else None,
              ledger_version=result.version, content_hash=p.digest,
              extra={"url": result.url, "synced_at": utcnow().isoformat(),
@@ -151,6 +158,14 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
                 platform_reference(platform, p.platform_id, result)
             except SyncError as exc:  # the invoice is synced; only the link back is missing
                 p.record.warning = f"Synced, but the link could not be shown on the platform: {exc.message}"
+        db.session.commit()  # the link first: a follow-up step that fails must not lose it
+        try:
+            steps = complete_invoice(installation, ledger, link, p.write.invoice)
+        except Exception as exc:
+            p.ctx.fail(exc)
+            continue
+        if steps:
+            p.record.received = {**(p.record.received or {}), "steps": steps}
         _finish(p.record, "succeeded", None)
 
 

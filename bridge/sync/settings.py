@@ -29,6 +29,11 @@ class InvoiceSyncSettings(SettingsModel):
     # "ledger": the ledger numbers invoices, our key goes in the reference and is searched
     # before any create. "platform": the ledger invoice number is the platform's number.
     numbering: Literal["ledger", "platform"] = "ledger"
+    # After a ledger invoice is created (the DG1 -> Bexio seed: issue, book the shop's
+    # payment, e-mail it to the customer; Xero keeps drafts by default).
+    issue_on_create: bool = False
+    create_payment: bool = False
+    send_by_email: bool = False
     # Once the ledger has approved an invoice, may a deletion on the platform void it?
     void_authorised_on_cancel: bool = False
     # Master side per field group once the ledger invoice left draft (issue: flow-back).

@@ -80,7 +80,8 @@ class FakeLedger:
         self.idempotency_keys: list[str] = []
         self.lose_next_response = False
         self.batches: list[int] = []
-        self.refuse: dict[str, str] = {}  # invoice key -> the ledger's validation message
+        self.refuse: dict[str, str] = {}
+        self.fail_payments = 0  # invoice key -> the ledger's validation message
         self._ids = itertools.count(1)
 
     # customers
@@ -140,6 +141,22 @@ class FakeLedger:
         return LedgerDocument(ledger_id=ledger_id, number=stored["number"], status=stored["status"],
                               reference=stored["doc"]["Reference"], amount_paid=stored.get("paid", Decimal(0)),
                               version=stored.get("version", "v1"), invoice=stored.get("invoice"))
+
+    def issue_invoice(self, document):
+        self.invoices[document.ledger_id]["status"] = InvoiceStatus.AUTHORISED
+        self.writes.append(f"issue:{document.ledger_id}")
+        return WriteResult(ok=True, ledger_id=document.ledger_id, status=InvoiceStatus.AUTHORISED)
+
+    def record_payment(self, document, payment, idempotency_key):
+        if self.fail_payments:
+            self.fail_payments -= 1
+            return WriteResult(ok=False, error=RetryableError("Bexio is busy", retry_after=1))
+        self.writes.append(f"payment:{document.ledger_id}:{payment.amount}")
+        return WriteResult(ok=True, ledger_id=document.ledger_id)
+
+    def send_invoice(self, document):
+        self.writes.append(f"email:{document.ledger_id}")
+        return WriteResult(ok=True, ledger_id=document.ledger_id)
 
     def cancel_invoice(self, document, *, void_allowed):
         stored = self.invoices[document.ledger_id]
