@@ -52,6 +52,8 @@ def add_tenant(tenant_id: str, *, api_key: str, webhook_secret: str, launch_secr
         raise ValueError("tenant id, API key, webhook secret and launch secret are all required")
     origin = origin_of(admin_origin or current_app.config["DG1_ADMIN_URL"])
     data = {"api_key": api_key, "webhook_secret": webhook_secret, "launch_secret": launch_secret}
+    for value in data.values():
+        register_secret(value)
     vault = vault_for_app(current_app)
     row = db.session.scalar(select(Installation).where(Installation.platform == PLATFORM,
                                                        Installation.account_id == tenant_id))
