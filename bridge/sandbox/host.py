@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
@@ -96,7 +97,9 @@ def _control_blueprint(host: SandboxHost) -> Blueprint:
 
 def create_sandbox_app(host: SandboxHost | None = None, **kwargs: Any) -> Flask:
     host = host or SandboxHost(**kwargs)
-    app = Flask("bridge_sandbox")
+    # Its own root: with the default (the working directory) the sandbox would find the
+    # product's templates/ first and render bridge's pages instead of the simulated ones.
+    app = Flask("bridge_sandbox", root_path=str(Path(__file__).resolve().parent))
     app.config["SANDBOX_HOST"] = host
     app.extensions["sandbox_host"] = host
     app.register_blueprint(_control_blueprint(host))

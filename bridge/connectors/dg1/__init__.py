@@ -1,1 +1,23 @@
-"""The dg1 connector (see bridge/connectors/__init__.py for the shape)."""
+"""The DG1 shop connector (DG1 publishes no API: the contract is docs/dg1.md).
+
+- ``client.py``: the REST client (``DG1Client``);
+- ``mapper.py``: orders/products JSON <-> ``bridge.domain``;
+- ``hooks.py``: the webhook receiver and the inbox handler;
+- ``web.py`` / ``session.py`` / ``signing.py``: the admin pages DG1 frames, their launch;
+- ``tenants.py`` / ``cli.py``: registering a tenant and its secrets;
+- ``platform.py``: ``DG1Platform``, the ``Platform`` adapter the flows use.
+"""
+from __future__ import annotations
+
+
+def init_app(app) -> None:
+    from ...demo_data import SEEDERS
+    from . import hooks, web
+    from .cli import dg1_cli
+    from .demo import seed_demo_tenant
+
+    app.register_blueprint(hooks.bp)
+    app.register_blueprint(web.bp)
+    app.cli.add_command(dg1_cli)
+    if seed_demo_tenant not in SEEDERS:
+        SEEDERS.append(seed_demo_tenant)

@@ -1,0 +1,98 @@
+"""DG1 webhooks: verify, store in the inbox, acknowledge; and turn inbox rows into work.
+
+``POST /hooks/dg1/<tenant_id>`` (docs/dg1.md section 5) does only what must happen before
+the 2xx: find the tenant, check the timestamp window and the HMAC over the raw body, and
+store the event once per ``X-DG1-Delivery-Id`` (DG1 keeps that id on every retry and on a
+manual resend). Everything else happens in the inbox job below.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from ...errors import PermanentError
+from ...extensions import db
+from ...jobs import WorkRequest, inbox_handler, record_inbound
+from ...models import InboxEvent, Installation
+from . import signing
+from .mapper import split_platform_id
+from .tenants import client_for, find_tenant, secrets_of
+
+log = logging.getLogger(__name__)
+
+SOURCE = "dg1"
+TOPICS = ("order.placed", "order.updated")
+# The flows (bridge.sync) register these names; this module only asks for them.
+FLOW_INVOICE = "invoice_to_ledger"
+FLOW_CANCELLED = "invoice_cancelled"
+
+bp = Blueprint("dg1_hooks", __name__)
+
+
+def _refuse(status: int, message: str):
+    return jsonify(error=message), status
+
+
+@bp.post("/hooks/dg1/<tenant_id>")
+def receive(tenant_id: str):
+    installation = find_tenant(tenant_id)
+    if installation is None:
+        return _refuse(404, "unknown DG1 tenant")
+    raw = request.get_data(cache=False)  # the exact bytes DG1 signed
+    timestamp = request.headers.get("X-DG1-Timestamp", "")
+    if not signing.fresh(timestamp, signing.now_seconds()):
+        log.info("dg1 webhook for %s refused: timestamp %r outside the window", tenant_id, timestamp)
+        return _refuse(401, "timestamp missing or outside the 5-minute window")
+    secret = secrets_of(installation).webhook_secret
+    if not signing.webhook_valid(secret, timestamp, raw, request.headers.get("X-DG1-Signature")):
+        log.info("dg1 webhook for %s refused: bad signature", tenant_id)
+        return _refuse(401, "signature does not match")
+    delivery_id = request.headers.get("X-DG1-Delivery-Id", "").strip()
+    try:
+        body = json.loads(raw)
+        topic = request.headers.get("X-DG1-Topic") or body["topic"]
+        site_id, order_id = str(body["site_id"]), str(body["data"]["order_id"])
+    except (ValueError, KeyError, TypeError):
+        return _refuse(400, "body is not a DG1 event")
+    if not delivery_id:
+        return _refuse(400, "X-DG1-Delivery-Id is missing")
+    if body.get("tenant_id") not in (None, tenant_id):
+        return _refuse(400, "event is for another tenant")
+    if topic not in TOPICS:
+        return jsonify(ok=True, ignored=topic), 200  # acknowledged so DG1 does not retry it
+    created = record_inbound(SOURCE, f"dg1:{tenant_id}:{delivery_id}", installation_id=installation.id,
+                             topic=topic, object_key=f"order:{site_id}:{order_id}", payload=raw.decode())
+    return jsonify(ok=True, duplicate=not created), 200
+
+
+def _event(row: InboxEvent) -> dict[str, Any]:
+    try:
+        return json.loads(row.payload or "")
+    except ValueError as exc:
+        raise PermanentError("The stored DG1 event is not valid JSON.") from exc
+
+
+@inbox_handler(SOURCE)
+def to_work(row: InboxEvent) -> list[WorkRequest]:
+    """``order.placed`` -> sync the order to the ledger. ``order.updated`` is thin (it
+    does not say what changed), so the order is read: a cancellation asks for the
+    cancellation flow, a cart (PENDING) for nothing, anything else for the invoice flow,
+    which recognises an order that already matches (our own PATCH coming back)."""
+    installation = db.session.get(Installation, row.installation_id)
+    if installation is None or installation.state != "active":
+        return []
+    event = _event(row)
+    site_id, order_id = split_platform_id(row.object_key.removeprefix("order:"))
+    object_key = f"order:{site_id}:{order_id}"
+    options = {"topic": row.topic, "event_id": event.get("event_id")}
+    if row.topic == "order.placed":
+        return [WorkRequest(installation.id, FLOW_INVOICE, object_key, options)]
+    order = client_for(installation).order(site_id, order_id)
+    if order is None or order.get("status") == "PENDING":
+        return []
+    if order.get("status") == "CANCELLED":
+        return [WorkRequest(installation.id, FLOW_CANCELLED, object_key, options)]
+    return [WorkRequest(installation.id, FLOW_INVOICE, object_key, {**options, "status": order.get("status")})]

@@ -1,0 +1,174 @@
+"""``DG1Platform``: a DG1 tenant behind the ``Platform`` interface flows are written against.
+
+Orders are the platform's invoices (``platform_id`` ``<site>:<order id>``); products and
+stock span all of the tenant's sites. What DG1's API cannot do (write customers, edit
+orders) raises ``PermanentError`` with a sentence saying so, never a silent no-op.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Iterable, Iterator
+
+from flask import current_app
+
+from ...domain import Invoice, InvoiceStatus, Party, Product, StockLevel
+from ...errors import PermanentError
+from ...models import Installation, LedgerConnection
+from ...sync.ports import LedgerDocument, WriteResult
+from . import mapper
+from .client import DG1Client
+from .tenants import client_for
+
+# The only status bridge sets in DG1 (issue 7; docs/dg1.md section 4.4): the ledger says
+# paid -> the order is COMPLETED. COMPLETED may be set before SHIPPED.
+STATUS_FOR = {InvoiceStatus.PAID: "COMPLETED"}
+
+
+class DG1Platform:
+    kind = "dg1"
+
+    def __init__(self, client: DG1Client, tenant_id: str, *, admin_url: str = "", ledger_kind: str = "bexio") -> None:
+        self.client = client
+        self.tenant_id = tenant_id
+        self.admin_url = admin_url
+        self.ledger_kind = ledger_kind
+        self._sites: list[dict[str, Any]] | None = None
+
+    @classmethod
+    def build(cls, installation: Installation, connection: LedgerConnection | None = None) -> "DG1Platform":
+        return cls(client_for(installation), installation.account_id,
+                   admin_url=current_app.config["DG1_ADMIN_URL"],
+                   ledger_kind=connection.ledger if connection is not None else "bexio")
+
+    def sites(self) -> list[dict[str, Any]]:
+        """The tenant's sites, read once per adapter (they change rarely; a new adapter
+        is built per job)."""
+        if self._sites is None:
+            self._sites = self.client.sites()
+        return self._sites
+
+    # -- invoices (orders) --------------------------------------------------------------
+    def get_invoice(self, platform_id: str) -> Invoice | None:
+        order = self.get_order(platform_id)
+        return mapper.invoice(self.tenant_id, order, admin_url=self.admin_url) if order is not None else None
+
+    def get_order(self, platform_id: str) -> dict[str, Any] | None:
+        """The raw order (for what the domain has no field for: totals, tax rates)."""
+        site_id, order_id = mapper.split_platform_id(platform_id)
+        return self.client.order(site_id, order_id)
+
+    def get_invoices(self, platform_ids: list[str]) -> dict[str, Invoice | None]:
+        return {pid: self.get_invoice(pid) for pid in platform_ids}
+
+    def changed_invoices(self, since: datetime | None) -> Iterator[tuple[str, datetime | None]]:
+        """The reconcile poll: every order of every site changed at or after ``since``
+        (inclusive, so the last one seen comes again: store the newest ``updated_at`` and
+        pass it next time). Carts (PENDING) are not invoices and are left out."""
+        updated_since = mapper.format_time(since) if since is not None else None
+        for site in self.sites():
+            for order in self.client.orders(site["id"], updated_since=updated_since):
+                if order.get("status") == "PENDING":
+                    continue
+                yield mapper.order_platform_id(order["site_id"], order["id"]), mapper.parse_time(order.get("updated_at"))
+
+    def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> None:
+        target = STATUS_FOR.get(status)
+        if target is None:
+            raise PermanentError(f"bridge sets a DG1 order's status only when its invoice is paid, not for "
+                                 f"'{status.value}'.", code="dg1_status_unsupported")
+        site_id, order_id = mapper.split_platform_id(platform_id)
+        # Setting the status the order already has is a no-op 200 (docs/dg1.md 4.4).
+        self.client.patch_order(site_id, order_id, status=target)
+
+    def set_ledger_reference(self, platform_id: str, document: LedgerDocument) -> None:
+        """Show the ledger invoice on the DG1 order (its ``external_refs``)."""
+        site_id, order_id = mapper.split_platform_id(platform_id)
+        self.client.patch_order(site_id, order_id, external_refs=self.ledger_refs(document))
+
+    def ledger_refs(self, document: LedgerDocument) -> dict[str, str | None]:
+        prefix = self.ledger_kind
+        # Values are at most 255 characters (docs/dg1.md 4.4); a key set to null is removed.
+        return {f"{prefix}_invoice_id": document.ledger_id[:255],
+                f"{prefix}_document_nr": (document.number or None) and document.number[:255],
+                f"{prefix}_invoice_url": (document.url or None) and document.url[:255]}
+
+    def apply_invoice_changes(self, platform_id: str, invoice: Invoice, groups: set[str]) -> None:
+        raise PermanentError("DG1 orders cannot be edited from the ledger: DG1's API changes only an "
+                             "order's status and references.", code="dg1_read_only")
+
+    # -- customers ------------------------------------------------------------------------
+    def find_party(self, ledger_kind: str, ledger_id: str) -> str | None:
+        return None  # DG1 has no customer API: no ledger contact is ever linked to a DG1 one
+
+    def save_party(self, party: Party, platform_id: str | None, origin: tuple[str, str]) -> str:
+        raise PermanentError("DG1 has no API to create or change customers, so contacts cannot be imported "
+                             "into DG1 from the ledger.", code="dg1_no_customers",
+                             fix="Turn off contact import for this DG1 shop.")
+
+    def save_parties(self, parties: list[tuple[Party, str | None, tuple[str, str]]]) -> list[str]:
+        return [self.save_party(*entry) for entry in parties]
+
+    # -- products and stock ----------------------------------------------------------------
+    def changed_products(self, since: datetime | None) -> Iterator[Product]:
+        """Products of every site changed at or after ``since``. One SKU on several sites
+        yields one Product per site with the same ``key`` (one ledger article)."""
+        updated_since = mapper.format_time(since) if since is not None else None
+        for site in self.sites():
+            gross = bool(site.get("prices_include_tax"))
+            for raw in self.client.products(site["id"], updated_since=updated_since):
+                yield mapper.product(self.tenant_id, raw, prices_include_tax=gross)
+
+    def set_stock(self, levels: Iterable[StockLevel]) -> list[WriteResult]:
+        """Absolute stock, overriding DG1's. A SKU is set on every site that has it (the
+        seed's multi-site rule: one Bexio article, the same stock on all its sites); a
+        product without SKU (``product_key``) on its own site only.
+
+        DG1 sets stock per site (docs/dg1.md 4.6), so the SKU batch goes to each site and
+        each site's answer says whether it has the SKU. One result per level, in order.
+        """
+        levels = list(levels)
+        by_sku: list[tuple[int, dict[str, Any]]] = []
+        by_site_product: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        outcomes: list[dict[str, str]] = [{} for _ in levels]
+        errors: list[str | None] = [None] * len(levels)
+        for index, level in enumerate(levels):
+            quantity = mapper.stock_quantity(level)
+            if level.sku:
+                by_sku.append((index, {"sku": level.sku, "quantity": quantity}))
+                continue
+            try:
+                kind, product_id, site_id = mapper.parse_product_key(level.product_key or "")
+            except ValueError:
+                errors[index] = f"A stock level needs a SKU or a DG1 product key, not {level.product_key!r}."
+                continue
+            if kind == "sku":
+                by_sku.append((index, {"sku": product_id, "quantity": quantity}))
+            else:
+                by_site_product.setdefault(site_id, []).append((index, {"product_id": product_id,
+                                                                         "quantity": quantity}))
+        for site in self.sites():
+            batch = by_sku + by_site_product.get(site["id"], [])
+            if not batch:
+                continue
+            results = self.client.put_stock(site["id"], [item for _, item in batch])
+            for (index, _), result in zip(batch, results):
+                outcomes[index][site["id"]] = result.get("status", "unknown")
+        return [self._stock_result(level, outcome, error)
+                for level, outcome, error in zip(levels, outcomes, errors)]
+
+    @staticmethod
+    def _stock_result(level: StockLevel, per_site: dict[str, str], error: str | None) -> WriteResult:
+        what = f"SKU {level.sku}" if level.sku else f"product {level.product_key}"
+        sent = {"sku": level.sku, "product_key": level.product_key, "quantity": str(level.quantity)}
+        applied = sorted(site for site, status in per_site.items() if status == "ok")
+        warnings = [f"{what}: stock is not managed on site {site}, so it was left unchanged."
+                    for site, status in sorted(per_site.items()) if status == "not_stock_managed"]
+        if error is None and not applied and not warnings:
+            error = f"No DG1 site has {what}."
+        if error is not None:
+            return WriteResult(ok=False, error=PermanentError(error, code="dg1_unknown_product",
+                               fix="Check the SKU in DG1 and in the ledger."), sent=sent,
+                               received={"sites": per_site})
+        return WriteResult(ok=True, ledger_id=",".join(applied) or None, warnings=warnings, sent=sent,
+                           received={"sites": per_site, "quantity": str(Decimal(mapper.stock_quantity(level)))})

@@ -1,0 +1,58 @@
+"""The two signatures DG1 makes for bridge, verified here (docs/dg1.md sections 5 and 6).
+
+- webhooks: base64(HMAC-SHA256(webhook secret, "<timestamp>.<raw body>"));
+- admin launch URLs: hex(HMAC-SHA256(launch secret, "tenant|site|user|ts|page")).
+
+Both carry a timestamp; anything further than ``WINDOW`` seconds from bridge's clock is
+refused, so a captured request cannot be replayed later. The clock is the app's
+(``now_seconds``); tests that move a simulated DG1's clock inject the same clock through
+``DG1_CLOCK`` in the app config instead of turning the check off.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+
+from flask import current_app
+
+WINDOW = 300  # seconds: the 5-minute replay window of docs/dg1.md
+
+
+def now_seconds() -> float:
+    """bridge's clock for DG1 freshness checks: ``DG1_CLOCK`` (a callable) if configured."""
+    clock = current_app.config.get("DG1_CLOCK")
+    return float(clock()) if callable(clock) else time.time()
+
+
+def fresh(timestamp: str | None, now: float, window: int = WINDOW) -> bool:
+    """Whether a unix-seconds timestamp lies within ``window`` of ``now`` (either side:
+    a timestamp from the future is as suspect as an old one)."""
+    if not timestamp or not timestamp.isdigit():
+        return False
+    return abs(now - int(timestamp)) <= window
+
+
+def webhook_signature(secret: str, timestamp: str, raw_body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + raw_body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def webhook_valid(secret: str, timestamp: str, raw_body: bytes, signature: str | None) -> bool:
+    """Constant-time check against the raw bytes, before any JSON parsing."""
+    if not signature:
+        return False
+    return hmac.compare_digest(webhook_signature(secret, timestamp, raw_body).encode(), signature.strip().encode())
+
+
+def launch_signature(secret: str, tenant: str, site: str, user: str, ts: str, page: str) -> str:
+    message = "|".join((tenant, site, user, ts, page)).encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def launch_valid(secret: str, tenant: str, site: str, user: str, ts: str, page: str, sig: str | None) -> bool:
+    if not sig:
+        return False
+    expected = launch_signature(secret, tenant, site, user, ts, page)
+    return hmac.compare_digest(expected.encode(), sig.strip().lower().encode())

@@ -1,0 +1,97 @@
+"""A DG1 tenant registered in bridge: its Installation row and its three secrets.
+
+A DG1 tenant has no OAuth install: its admin creates an API key, and DG1 holds a webhook
+secret and an app launch secret for the app (docs/dg1.md section 7). All three are
+stored encrypted in one vault credential; the admin origin (the only page allowed to
+frame bridge's pages) is in ``Installation.endpoints``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import select
+
+from ...errors import PermanentError
+from ...extensions import db
+from ...models import Installation
+from ...ratelimit import limiter_for_app
+from ...redaction import register_secret
+from ...vault import vault_for_app
+from .client import DG1Client
+
+PLATFORM = "dg1"
+
+
+@dataclass(frozen=True)
+class TenantSecrets:
+    api_key: str
+    webhook_secret: str
+    launch_secret: str
+
+
+def origin_of(url: str) -> str:
+    """``https://admin.dg1.ch/demo/`` -> ``https://admin.dg1.ch`` (a CSP source)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def find_tenant(tenant_id: str) -> Installation | None:
+    return db.session.scalar(select(Installation).where(Installation.platform == PLATFORM,
+                                                        Installation.account_id == tenant_id,
+                                                        Installation.state == "active"))
+
+
+def add_tenant(tenant_id: str, *, api_key: str, webhook_secret: str, launch_secret: str,
+               admin_origin: str | None = None, name: str = "") -> Installation:
+    """Register a tenant, or replace its secrets (a rotated key) when it exists. Commits."""
+    if not tenant_id or not api_key or not webhook_secret or not launch_secret:
+        raise ValueError("tenant id, API key, webhook secret and launch secret are all required")
+    origin = origin_of(admin_origin or current_app.config["DG1_ADMIN_URL"])
+    data = {"api_key": api_key, "webhook_secret": webhook_secret, "launch_secret": launch_secret}
+    for value in data.values():
+        register_secret(value)
+    vault = vault_for_app(current_app)
+    row = db.session.scalar(select(Installation).where(Installation.platform == PLATFORM,
+                                                       Installation.account_id == tenant_id))
+    if row is None:
+        row = Installation(platform=PLATFORM, account_id=tenant_id)
+        db.session.add(row)
+    if row.credential_id is None:
+        row.credential_id = vault.create(PLATFORM, data)
+    else:
+        # The vault writes on its own connection: end this session's read first, or
+        # SQLite refuses to let the session write after it (a stale snapshot).
+        credential_id = row.credential_id
+        db.session.commit()
+        vault.replace(credential_id, data)
+    row.state = "active"
+    row.domain = name or row.domain or tenant_id
+    row.endpoints = {**(row.endpoints or {}), "admin_origin": origin}
+    db.session.commit()
+    return row
+
+
+def secrets_of(installation: Installation) -> TenantSecrets:
+    if installation.credential_id is None:
+        raise PermanentError(f"DG1 tenant {installation.account_id} has no API key in bridge.",
+                             fix="Register it with: flask dg1 add-tenant --tenant ...")
+    data = vault_for_app(current_app).read(installation.credential_id).data
+    for value in data.values():
+        register_secret(value)
+    return TenantSecrets(api_key=data["api_key"], webhook_secret=data["webhook_secret"],
+                         launch_secret=data["launch_secret"])
+
+
+def admin_origin(installation: Installation) -> str:
+    return (installation.endpoints or {}).get("admin_origin") or origin_of(current_app.config["DG1_ADMIN_URL"])
+
+
+def client_for(installation: Installation) -> DG1Client:
+    """The tenant's API client, sharing the tenant's rate budget with every process."""
+    app = current_app._get_current_object()
+    return DG1Client(app.config["DG1_API_URL"], installation.account_id, secrets_of(installation).api_key,
+                     limiter=limiter_for_app(app), timeout=app.config["HTTP_TIMEOUT_SECONDS"])

@@ -1,0 +1,175 @@
+"""The pages DG1's "Bexio integration" menu frames: launch, orders, products, settings.
+
+``/dg1/launch`` checks DG1's signature (docs/dg1.md section 6) and starts a cookie-less
+session (``session.py``); every page answers with ``frame-ancestors`` set to the tenant's
+admin origin, so no other site can frame it, and without X-Frame-Options, which would
+forbid the framing DG1 needs.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from ...errors import SyncError
+from ...extensions import db
+from ...jobs import WorkRequest, request_work
+from ...models import Installation, LedgerConnection, Link
+from . import mapper, session as admin_session, signing
+from .hooks import FLOW_INVOICE
+from .tenants import admin_origin, client_for, find_tenant, secrets_of
+
+log = logging.getLogger(__name__)
+
+PAGES = ("orders", "products", "settings")
+ORDERS_DAYS = 90  # the orders page shows what changed in the last 90 days
+
+bp = Blueprint("dg1_admin", __name__, url_prefix="/dg1")
+
+
+@bp.after_request
+def frame_headers(response):
+    origin = g.get("dg1_frame_origin")
+    response.headers["Content-Security-Policy"] = "frame-ancestors " + (origin or "'none'")
+    response.headers.pop("X-Frame-Options", None)
+    # The session token is in the URL: never hand it to another site in a Referer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _refuse(message: str, status: int = 401):
+    return render_template("dg1/refused.html", message=message), status
+
+
+@bp.get("/launch")
+def launch():
+    args = {name: request.args.get(name, "") for name in ("tenant", "site", "user", "ts", "page", "sig")}
+    installation = find_tenant(args["tenant"]) if args["tenant"] else None
+    if installation is None:
+        return _refuse("This DG1 shop is not registered in bridge.", 404)
+    g.dg1_frame_origin = admin_origin(installation)
+    if args["page"] not in PAGES or not args["site"] or not args["user"]:
+        return _refuse("The link from DG1 is incomplete.", 400)
+    if not signing.fresh(args["ts"], signing.now_seconds()):
+        return _refuse("The link from DG1 has expired. Open the page again from the DG1 menu.")
+    secret = secrets_of(installation).launch_secret
+    if not signing.launch_valid(secret, args["tenant"], args["site"], args["user"], args["ts"], args["page"],
+                                args["sig"]):
+        log.info("dg1 launch for %s refused: bad signature", args["tenant"])
+        return _refuse("The link from DG1 is not signed correctly.")
+    started = admin_session.start(installation.id, installation.account_id, args["site"], args["user"])
+    return redirect(url_for(f".{args['page']}", s=started.token))
+
+
+def _session() -> tuple[admin_session.AdminSession, Installation]:
+    """The page's session from its token (query or form), or 401."""
+    current = admin_session.load(request.values.get("s"))
+    if current is None:
+        abort(401, "Your session has expired. Open the page again from the DG1 menu.")
+    installation = db.session.get(Installation, current.installation_id)
+    if installation is None or installation.state != "active" or installation.account_id != current.tenant:
+        abort(401, "This DG1 shop is no longer registered in bridge.")
+    g.dg1_frame_origin = admin_origin(installation)
+    return current, installation
+
+
+@bp.errorhandler(401)
+def unauthorised(error):
+    return _refuse(getattr(error, "description", "") or "Not signed in.")
+
+
+def _render(page: str, current: admin_session.AdminSession, **context: Any):
+    return render_template(f"dg1/{page}.html", page=page, session=current, pages=PAGES, **context)
+
+
+def _links(installation_id: int, kind: str, platform_ids: list[str]) -> dict[str, Link]:
+    if not platform_ids:
+        return {}
+    rows = db.session.scalars(select(Link).where(Link.installation_id == installation_id, Link.kind == kind,
+                                                 Link.platform_id.in_(platform_ids))).all()
+    return {row.platform_id: row for row in rows}
+
+
+def ledger_link(order: dict[str, Any], link: Link | None) -> dict[str, str] | None:
+    """The ledger document of an order: DG1's external_refs (what bridge wrote there),
+    else bridge's own link row."""
+    refs = order.get("external_refs") or {}
+    for ledger in ("bexio", "xero"):
+        if refs.get(f"{ledger}_invoice_id"):
+            return {"number": refs.get(f"{ledger}_document_nr") or refs[f"{ledger}_invoice_id"],
+                    "url": refs.get(f"{ledger}_invoice_url") or ""}
+    if link is not None and link.ledger_id:
+        return {"number": link.ledger_number or link.ledger_id, "url": (link.extra or {}).get("url", "")}
+    return None
+
+
+@bp.get("/orders")
+def orders():
+    current, installation = _session()
+    since = datetime.fromtimestamp(signing.now_seconds(), tz=timezone.utc) - timedelta(days=ORDERS_DAYS)
+    error, rows = None, []
+    try:
+        found = list(client_for(installation).orders(current.site, updated_since=mapper.format_time(since)))
+    except SyncError as exc:
+        error, found = exc, []
+    found.sort(key=lambda o: (o.get("placed_at") or o.get("created_at") or "", o.get("id")), reverse=True)
+    links = _links(installation.id, "invoice", [mapper.order_platform_id(o["site_id"], o["id"]) for o in found])
+    for order in found:
+        customer = mapper.party(installation.account_id, order)
+        rows.append({"order": order, "customer": customer.name,
+                     "ledger": ledger_link(order, links.get(mapper.order_platform_id(order["site_id"], order["id"])))})
+    return _render("orders", current, rows=rows, error=error, message=request.args.get("message"))
+
+
+@bp.post("/orders/<order_id>/sync")
+def sync_order(order_id: str):
+    """The orders page's "Sync order to Bexio": queues the invoice flow for the order."""
+    current, installation = _session()
+    if not admin_session.csrf_valid(current, request.form.get("csrf")):
+        abort(400, "The form expired; reload the page.")
+    object_key = f"order:{current.site}:{order_id}"
+    request_work(WorkRequest(installation.id, FLOW_INVOICE, object_key, {"manual": True, "user": current.user}))
+    db.session.commit()
+    return redirect(url_for(".orders", s=current.token, message=f"Order {order_id} is being synced."))
+
+
+@bp.get("/products")
+def products():
+    current, installation = _session()
+    error, everything = None, []
+    try:
+        client = client_for(installation)
+        for site in client.sites():
+            everything.extend(client.products(site["id"]))
+    except SyncError as exc:
+        error = exc
+    shared = mapper.shared_skus(everything)
+    here = [p for p in everything if p.get("site_id") == current.site]
+    keys = [mapper.product_key(installation.account_id, p) for p in here]
+    links = _links(installation.id, "product", keys)
+    rows = [{"product": p, "shared_with": [s for s in shared.get(p.get("sku") or "", []) if s != current.site],
+             "link": links.get(key)} for p, key in zip(here, keys)]
+    return _render("products", current, rows=rows, shared=shared, error=error)
+
+
+@bp.get("/settings")
+def settings():
+    current, installation = _session()
+    error, sites = None, []
+    try:
+        sites = client_for(installation).sites()
+    except SyncError as exc:
+        error = exc
+    connections = db.session.scalars(select(LedgerConnection).where(
+        LedgerConnection.installation_id == installation.id)).all()
+    webhook_url = f"{current_app.config['PUBLIC_URL']}/hooks/dg1/{installation.account_id}"
+    return _render("settings", current, sites=sites, connections=connections, webhook_url=webhook_url, error=error)
+
+
+@bp.errorhandler(400)
+def bad_request(error):
+    return _refuse(getattr(error, "description", "") or "Bad request.", 400)

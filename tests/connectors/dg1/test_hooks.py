@@ -1,0 +1,129 @@
+"""The DG1 webhook receiver: signature, replay window, dedup, and the inbox handler."""
+from __future__ import annotations
+
+import responses
+from sqlalchemy import select
+
+from bridge.connectors.dg1 import signing
+from bridge.extensions import db
+from bridge.jobs import FLOWS
+from bridge.models import InboxEvent, WorkItem
+
+from .conftest import EXAMPLE_TS, WEBHOOK_SECRET, sample_order
+
+# docs/dg1.md section 5, "Signing, worked example".
+BODY = (b'{"event_id":"0b7f3c1e-5d2a-4c1b-9a57-3f1e2d4c5b6a","topic":"order.placed",'
+        b'"occurred_at":"2025-05-01T10:00:00Z","tenant_id":"demo","site_id":"ch","data":{"order_id":"100012"}}')
+SIGNATURE = "7hzP3QekVYAwx7KT6ilg8pV8LIVZp2aINuczvAInW2M="
+
+
+def headers(ts: int = EXAMPLE_TS, signature: str = SIGNATURE, delivery: str = "d-1", topic: str = "order.placed"):
+    return {"Content-Type": "application/json", "X-DG1-Topic": topic, "X-DG1-Delivery-Id": delivery,
+            "X-DG1-Tenant": "demo", "X-DG1-Site": "ch", "X-DG1-Timestamp": str(ts), "X-DG1-Signature": signature}
+
+
+def signed(body: bytes, ts: int = EXAMPLE_TS, **kwargs):
+    return headers(ts, signing.webhook_signature(WEBHOOK_SECRET, str(ts), body), **kwargs)
+
+
+def inbox():
+    return db.session.scalars(select(InboxEvent)).all()
+
+
+def test_the_documented_example_is_accepted_and_stored_once(client, tenant, clock):
+    response = client.post("/hooks/dg1/demo", data=BODY, headers=headers())
+    assert response.status_code == 200 and response.json == {"ok": True, "duplicate": False}
+    (row,) = inbox()
+    assert (row.source, row.topic, row.object_key, row.installation_id) == ("dg1", "order.placed", "order:ch:100012",
+                                                                            tenant.id)
+    assert row.payload == BODY.decode()
+
+
+def test_a_redelivery_with_the_same_delivery_id_is_acknowledged_but_not_stored_again(client, tenant, clock):
+    client.post("/hooks/dg1/demo", data=BODY, headers=headers())
+    # DG1 retries with a fresh timestamp and signature, same delivery id.
+    clock.t += 120
+    again = client.post("/hooks/dg1/demo", data=BODY, headers=signed(BODY, EXAMPLE_TS + 120))
+    assert again.status_code == 200 and again.json["duplicate"] is True
+    assert len(inbox()) == 1
+
+
+def test_a_forged_signature_is_refused(client, tenant, clock):
+    forged = signing.webhook_signature("not-the-secret", str(EXAMPLE_TS), BODY)
+    assert client.post("/hooks/dg1/demo", data=BODY, headers=headers(signature=forged)).status_code == 401
+    tampered = BODY.replace(b"100012", b"100013")
+    assert client.post("/hooks/dg1/demo", data=tampered, headers=headers()).status_code == 401
+    assert client.post("/hooks/dg1/demo", data=BODY, headers={**headers(), "X-DG1-Signature": ""}).status_code == 401
+    assert inbox() == []
+
+
+def test_a_replay_older_than_five_minutes_is_refused_even_with_a_valid_signature(client, tenant, clock):
+    clock.t = EXAMPLE_TS + 301
+    response = client.post("/hooks/dg1/demo", data=BODY, headers=headers())
+    assert response.status_code == 401 and "5-minute" in response.json["error"]
+    clock.t = EXAMPLE_TS - 301  # from the future: as suspect
+    assert client.post("/hooks/dg1/demo", data=BODY, headers=headers()).status_code == 401
+    assert inbox() == []
+
+
+def test_another_tenants_secret_does_not_open_this_tenant(client, tenant, clock):
+    from bridge.connectors.dg1.tenants import add_tenant
+
+    add_tenant("other", api_key="k-other", webhook_secret="whs-other", launch_secret="ls-other")
+    assert client.post("/hooks/dg1/other", data=BODY, headers=headers()).status_code == 401
+    assert client.post("/hooks/dg1/nobody", data=BODY, headers=headers()).status_code == 404
+
+
+def test_an_unknown_topic_is_acknowledged_and_ignored(client, tenant, clock):
+    body = BODY.replace(b"order.placed", b"product.updated")
+    response = client.post("/hooks/dg1/demo", data=body, headers=signed(body, topic="product.updated"))
+    assert response.status_code == 200 and response.json["ignored"] == "product.updated"
+    assert inbox() == []
+
+
+def _flow_runs(name):
+    runs = []
+    FLOWS[name] = lambda ctx: runs.append((ctx.object_key, ctx.options))
+    return runs
+
+
+def test_order_placed_becomes_invoice_to_ledger_work(client, tenant, clock, run_jobs):
+    runs = _flow_runs("invoice_to_ledger")
+    try:
+        client.post("/hooks/dg1/demo", data=BODY, headers=headers())
+        run_jobs()
+    finally:
+        FLOWS.pop("invoice_to_ledger", None)
+    assert runs == [("order:ch:100012", {"topic": "order.placed", "event_id": "0b7f3c1e-5d2a-4c1b-9a57-3f1e2d4c5b6a"})]
+    assert inbox()[0].state == "done"
+
+
+def _updated(order_id: str, delivery: str) -> bytes:
+    return (b'{"event_id":"e-' + delivery.encode() + b'","topic":"order.updated","occurred_at":"2025-05-01T10:00:00Z",'
+            b'"tenant_id":"demo","site_id":"ch","data":{"order_id":"' + order_id.encode() + b'"}}')
+
+
+@responses.activate
+def test_order_updated_reads_the_order_a_cancellation_asks_for_the_cancellation_flow(client, tenant, clock, run_jobs,
+                                                                                    api):
+    responses.get(f"{api}/sites/ch/orders/1", json=sample_order(id="1", site_id="ch", status="CANCELLED"))
+    responses.get(f"{api}/sites/ch/orders/2", json=sample_order(id="2", site_id="ch", status="PAID"))
+    responses.get(f"{api}/sites/ch/orders/3", json=sample_order(id="3", site_id="ch", status="PENDING"))
+    cancelled, invoiced = _flow_runs("invoice_cancelled"), _flow_runs("invoice_to_ledger")
+    try:
+        for order_id in ("1", "2", "3"):
+            body = _updated(order_id, f"u{order_id}")
+            client.post("/hooks/dg1/demo", data=body, headers=signed(body, delivery=f"u{order_id}",
+                                                                     topic="order.updated"))
+        run_jobs()
+    finally:
+        FLOWS.pop("invoice_cancelled", None), FLOWS.pop("invoice_to_ledger", None)
+    assert [key for key, _ in cancelled] == ["order:ch:1"]
+    assert [(key, options["status"]) for key, options in invoiced] == [("order:ch:2", "PAID")]
+    assert {w.object_key for w in db.session.scalars(select(WorkItem))} == {"order:ch:1", "order:ch:2"}
+
+
+def test_the_signature_helper_matches_the_documented_example():
+    assert signing.webhook_signature(WEBHOOK_SECRET, str(EXAMPLE_TS), BODY) == SIGNATURE
+    assert signing.webhook_valid(WEBHOOK_SECRET, str(EXAMPLE_TS), BODY, SIGNATURE)
+    assert not signing.webhook_valid(WEBHOOK_SECRET, str(EXAMPLE_TS), BODY, "ümlaut")
