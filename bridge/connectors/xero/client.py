@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import quote
 
 import requests
@@ -201,10 +201,6 @@ class XeroClient(ApiClient):
         minute, day = header("X-MinLimit-Remaining"), header("X-DayLimit-Remaining")
         if minute is not None or day is not None:
             self.limiter.observe(self.budget_key, remaining_minute=minute, remaining_day=day)
-
-    def before_error(self, response: requests.Response, error: SyncError) -> None:
-        """A day limit pauses this organisation for every worker until Retry-After (NOTES 7)."""
-        super().before_error(response, error)
 
     # -- the call ---------------------------------------------------------------------------
     def call(self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
@@ -411,6 +407,3 @@ class XeroClient(ApiClient):
     def currencies(self) -> list[dict[str, Any]]:
         return self.listing("Currencies", "Currencies")
 
-
-def ids_param(ids: Iterable[str]) -> str:
-    return ",".join(ids)
