@@ -1,0 +1,355 @@
+"""``XeroLedger``: the ``Ledger`` interface of ``bridge.sync.ports`` on Xero.
+
+Flows call this; it applies Xero's business rules (identity of contacts, what each
+invoice status allows) on top of ``client.XeroClient`` (the wire) and ``mapper`` (the
+translation). It never touches links: those are the flows' job.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import date, datetime
+from typing import Any, Iterator
+
+from ...domain import Invoice, InvoiceStatus, Party, Payment, Product, StockLevel
+from ...errors import ConflictError, PermanentError, SyncError
+from ...sync.ports import (InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount, TaxCode,
+                           WriteResult)
+from . import mapper
+from .client import BATCH_SIZE, XeroClient, chunked, encode_json, jsonable, where_string
+
+log = logging.getLogger(__name__)
+
+
+def _norm_email(value: str | None) -> str:
+    return (value or "").strip().lower()
+
+
+class XeroLedger:
+    kind = "xero"
+
+    def __init__(self, client: XeroClient, *, web_url: str = "https://go.xero.com") -> None:
+        self.client = client
+        self.organisation_id = client.tenant_id
+        self.web_url = web_url
+        self._contacts: dict[str, dict[str, Any]] = {}  # read during match_party, reused by save_party
+
+    # ==================================================================================
+    # customers
+    # ==================================================================================
+
+    def match_party(self, party: Party, linked_ledger_id: str | None) -> PartyMatch:
+        """Which Xero contact is this customer: link -> ContactNumber -> e-mail -> exact name.
+
+        A same-name contact is the same customer only if its e-mail equals ours or it has
+        none; any other same-name contact makes ours get a distinguishing name and a warning
+        (NOTES 4, lesson 4) - never a failed sync, never someone else's contact. A contact
+        that carries another ContactNumber belongs to another record and is never taken.
+        """
+        name = mapper.party_name(party)
+        number = mapper.contact_number(party.key)
+        if linked_ledger_id:
+            contact = self._remember(self.client.get_contact(linked_ledger_id))
+            if contact:
+                return PartyMatch(contact["ContactID"], name, "link")
+        contact = self._remember(self.client.get_contact(number))
+        if contact and contact.get("ContactNumber") == number:
+            return PartyMatch(contact["ContactID"], name, "external_key")
+        if party.email:
+            candidates = [c for c in self.client.find_contacts(f"EmailAddress=={where_string(party.email)}")
+                          if _norm_email(c.get("EmailAddress")) == _norm_email(party.email)
+                          and self._claimable(c, number)]
+            if candidates:
+                best = next((c for c in candidates if mapper.normalise_name(c.get("Name") or "").lower()
+                             == name.lower()), candidates[0])
+                return PartyMatch(self._remember(best)["ContactID"], name, "email")
+        return self._match_name(party, name, number)
+
+    def _match_name(self, party: Party, name: str, number: str) -> PartyMatch:
+        attempt, candidate = 1, name
+        while True:
+            clash = self._active_named(candidate)
+            if clash is None:
+                break
+            if (self._claimable(clash, number) and
+                    (not clash.get("EmailAddress") or _norm_email(clash.get("EmailAddress")) == _norm_email(party.email))):
+                if candidate == name:
+                    return PartyMatch(self._remember(clash)["ContactID"], name, "name")
+                break
+            candidate = mapper.disambiguated_name(party, attempt)
+            attempt += 1
+            if attempt > 5:
+                break
+        if candidate == name:
+            return PartyMatch(None, name)
+        return PartyMatch(None, candidate, warning=(
+            f"Another Xero contact is already called \"{name}\", so this customer was created as "
+            f"\"{candidate}\". Rename either one in Xero if you prefer."))
+
+    def _active_named(self, name: str) -> dict[str, Any] | None:
+        """The active contact with exactly this name (names are unique among active ones, NOTES 4)."""
+        for contact in self.client.find_contacts(f"Name=={where_string(name)}"):
+            if mapper.normalise_name(contact.get("Name") or "").lower() == name.lower() \
+                    and contact.get("ContactStatus", "ACTIVE") == "ACTIVE":
+                return contact
+        return None
+
+    @staticmethod
+    def _claimable(contact: dict[str, Any], number: str) -> bool:
+        return not contact.get("ContactNumber") or contact.get("ContactNumber") == number
+
+    def _remember(self, contact: dict[str, Any] | None) -> dict[str, Any] | None:
+        if contact and contact.get("ContactID"):
+            self._contacts[contact["ContactID"]] = contact
+        return contact
+
+    def save_party(self, party: Party, match: PartyMatch, idempotency_key: str) -> WriteResult:
+        """Create (PUT) or update (POST) the contact, with our key as ContactNumber.
+
+        Xero replaces ContactPersons whole on update (NOTES 4), so people added in Xero are
+        kept after ours; with no people of ours the list is not sent and stays as it is.
+        """
+        existing = self._contacts.get(match.ledger_id or "") if match.ledger_id else None
+        if match.ledger_id and existing is None and party.contact_persons:
+            existing = self._remember(self.client.get_contact(match.ledger_id))
+        body, warnings = mapper.party_to_contact(
+            party, match.name, contact_id=match.ledger_id,
+            existing_persons=(existing or {}).get("ContactPersons"),
+            send_persons=bool(party.contact_persons) or not match.ledger_id)
+        if existing and existing.get("ContactStatus") == "ARCHIVED":
+            body["ContactStatus"] = "ACTIVE"  # invoices must not go to archived contacts (NOTES 4)
+            warnings.append("The Xero contact was archived; it has been restored.")
+        if match.warning:
+            warnings.insert(0, match.warning)
+        result = self.client.save_contacts([body], idempotency_key, create=match.ledger_id is None)
+        element = result.elements[0]
+        sent = {"method": "PUT" if match.ledger_id is None else "POST", "path": "Contacts",
+                "idempotency_key": result.idempotency_key, "body": jsonable(body)}
+        if not element.ok:
+            return WriteResult(ok=False, error=element.error, warnings=warnings, sent=sent,
+                               received=jsonable(element.data))
+        contact = self._remember(element.data) or {}
+        return WriteResult(ok=True, ledger_id=contact.get("ContactID"), number=contact.get("ContactNumber"),
+                           version=str(contact.get("UpdatedDateUTC") or "") or None,
+                           warnings=warnings + element.warnings, sent=sent, received=jsonable(element.data))
+
+    def changed_parties(self, since: datetime | None) -> Iterator[LedgerParty]:
+        for contact in self.client.contacts(since=since, include_archived=True):
+            yield mapper.ledger_party(contact)
+
+    # ==================================================================================
+    # invoices
+    # ==================================================================================
+
+    def find_invoice(self, invoice: Invoice) -> LedgerDocument | None:
+        """By InvoiceNumber (unique for ACCREC), else by Reference (NOTES 3, Dedupe)."""
+        if invoice.number:
+            found = [i for i in self.client.invoices_by_number([invoice.number])
+                     if i.get("Type") == "ACCREC" and (i.get("InvoiceNumber") or "").lower() == invoice.number.lower()]
+        else:
+            reference = mapper.invoice_reference(invoice)
+            if not reference:
+                return None
+            found = [i for i in self.client.find_invoices(
+                f'Type=="ACCREC" AND Reference=={where_string(reference)}') if i.get("Reference") == reference]
+        if not found:
+            return None
+        live = [i for i in found if i.get("Status") not in ("DELETED", "VOIDED")]
+        return mapper.document_from_xero((live or found)[0], self.web_url)
+
+    def get_invoices(self, ledger_ids: list[str]) -> list[LedgerDocument]:
+        return [mapper.document_from_xero(i, self.web_url) for i in self.client.get_invoices(ledger_ids)]
+
+    def save_invoices(self, writes: list[InvoiceWrite]) -> list[WriteResult]:
+        """Batches of up to 50 with summarizeErrors=false; a result per write, in order.
+
+        Creates go by PUT and updates by POST: a POST carrying the number of an existing
+        invoice could update it, a PUT can only fail (NOTES 3, lesson 3). Each batch's
+        Idempotency-Key is derived from its writes' keys, which the flow renews per attempt.
+        """
+        results: dict[int, WriteResult] = {}
+        indexed = list(enumerate(writes))
+        for create in (True, False):
+            group = [(i, w) for i, w in indexed if (w.ledger_id is None) == create]
+            for chunk in chunked(group, BATCH_SIZE):
+                bodies = [mapper.invoice_to_xero(w.invoice, w.party_ledger_id, invoice_id=w.ledger_id,
+                                                 existing_line_ids=w.existing_line_ids) for _, w in chunk]
+                key = self._batch_key([w.idempotency_key for _, w in chunk], create)
+                try:
+                    batch = self.client.save_invoices(bodies, key, create=create)
+                except SyncError as exc:  # the whole call failed: every write in it did
+                    for (i, _), body in zip(chunk, bodies):
+                        results[i] = WriteResult(ok=False, error=exc, sent=self._sent(create, key, body))
+                    continue
+                for (i, _), body, element in zip(chunk, bodies, batch.elements):
+                    results[i] = self._invoice_result(create, key, body, element)
+        return [results[i] for i in range(len(writes))]
+
+    @staticmethod
+    def _batch_key(keys: list[str], create: bool) -> str:
+        digest = hashlib.sha256(("PUT" if create else "POST").encode() + "|".join(keys).encode()).hexdigest()
+        return keys[0] if len(keys) == 1 else f"inv-batch-{digest[:40]}"
+
+    @staticmethod
+    def _sent(create: bool, key: str, body: dict[str, Any]) -> dict[str, Any]:
+        return {"method": "PUT" if create else "POST", "path": "Invoices?summarizeErrors=false&unitdp=4",
+                "idempotency_key": key, "body": jsonable(body)}
+
+    def _invoice_result(self, create: bool, key: str, body: dict[str, Any], element) -> WriteResult:
+        sent = self._sent(create, key, body)
+        if not element.ok:
+            return WriteResult(ok=False, error=element.error, warnings=element.warnings, sent=sent,
+                               received=jsonable(element.data))
+        document = mapper.document_from_xero(element.data, self.web_url)
+        return WriteResult(ok=True, ledger_id=document.ledger_id, number=document.number, status=document.status,
+                           version=document.version, url=document.url, warnings=element.warnings, sent=sent,
+                           received=jsonable(element.data))
+
+    def preview_invoice(self, invoice: Invoice, party_ledger_id: str | None) -> dict[str, Any]:
+        """Exactly what a create would send, and the totals Xero will compute from it."""
+        body = mapper.invoice_to_xero(invoice, party_ledger_id or "<the customer's ContactID>")
+        text = encode_json({"Invoices": [body]})
+        return {"method": "PUT", "path": "Invoices?summarizeErrors=false&unitdp=4", "json": text,
+                "body": jsonable({"Invoices": [body]}),
+                "expected_totals": jsonable(mapper.expected_totals(invoice))}
+
+    # -- status changes (NOTES 3, Statuses; lesson 9) ---------------------------------------
+
+    def _current(self, document: LedgerDocument) -> dict[str, Any]:
+        found = self.client.get_invoices([document.ledger_id])
+        if not found:
+            raise PermanentError("The invoice no longer exists in Xero.", code="not_found",
+                                 fix="Resync the invoice to create it again.")
+        return found[0]
+
+    def _status_change(self, document: LedgerDocument, status: str, key: str) -> WriteResult:
+        element = self.client.update_invoice(document.ledger_id, {"Status": status}, key)
+        sent = {"method": "POST", "path": f"Invoices/{document.ledger_id}", "idempotency_key": key,
+                "body": {"InvoiceID": document.ledger_id, "Status": status}}
+        if not element.ok:
+            return WriteResult(ok=False, ledger_id=document.ledger_id, error=element.error, sent=sent,
+                               received=jsonable(element.data))
+        updated = mapper.document_from_xero(element.data, self.web_url)
+        return WriteResult(ok=True, ledger_id=document.ledger_id, number=updated.number, status=updated.status,
+                           version=updated.version, url=updated.url, warnings=element.warnings, sent=sent,
+                           received=jsonable(element.data))
+
+    @staticmethod
+    def _key(document: LedgerDocument, action: str, current: dict[str, Any]) -> str:
+        return f"{action}-{document.ledger_id}-{current.get('UpdatedDateUTC') or ''}"[:128]
+
+    def cancel_invoice(self, document: LedgerDocument, *, void_allowed: bool) -> WriteResult:
+        """DRAFT/SUBMITTED -> DELETED; AUTHORISED -> VOIDED only if allowed and unpaid.
+
+        There is no HTTP DELETE for invoices: the status is POSTed (NOTES 3).
+        """
+        current = self._current(document)
+        status = current.get("Status")
+        if status in ("DELETED", "VOIDED"):
+            doc = mapper.document_from_xero(current, self.web_url)
+            return WriteResult(ok=True, ledger_id=doc.ledger_id, number=doc.number, status=doc.status,
+                               version=doc.version, url=doc.url)
+        if status in ("DRAFT", "SUBMITTED"):
+            return self._status_change(document, "DELETED", self._key(document, "delete", current))
+        theirs = jsonable({k: current.get(k) for k in ("InvoiceNumber", "Status", "Total", "AmountPaid",
+                                                     "AmountCredited")})
+        if status == "AUTHORISED" and not void_allowed:
+            raise ConflictError("The invoice is approved in Xero; voiding approved invoices is turned off.",
+                                code="void_not_allowed", ours="cancelled", theirs=theirs,
+                                choices=["void in Xero", "allow voiding in Settings", "keep"],
+                                fix="Void it in Xero, or allow voiding approved invoices in Settings.")
+        paid = mapper.dec(current.get("AmountPaid")) + mapper.dec(current.get("AmountCredited"))
+        if status == "PAID" or paid > 0:
+            raise ConflictError("The invoice has payments or credit notes in Xero, so it cannot be voided.",
+                                code="has_payments", ours="cancelled", theirs=theirs,
+                                choices=["remove the payments in Xero, then retry", "keep"],
+                                fix="Remove the payments (and credit notes) in Xero first, then retry.")
+        return self._status_change(document, "VOIDED", self._key(document, "void", current))
+
+    def issue_invoice(self, document: LedgerDocument) -> WriteResult:
+        """Approve (AUTHORISED). Already approved or paid: nothing to do."""
+        current = self._current(document)
+        if current.get("Status") in ("AUTHORISED", "PAID"):
+            doc = mapper.document_from_xero(current, self.web_url)
+            return WriteResult(ok=True, ledger_id=doc.ledger_id, number=doc.number, status=doc.status,
+                               version=doc.version, url=doc.url)
+        if current.get("Status") not in ("DRAFT", "SUBMITTED"):
+            raise ConflictError(f"The invoice is {str(current.get('Status')).lower()} in Xero and cannot be approved.",
+                                code="invalid_status", ours="authorised", theirs={"Status": current.get("Status")})
+        return self._status_change(document, "AUTHORISED", self._key(document, "approve", current))
+
+    def send_invoice(self, document: LedgerDocument) -> WriteResult:
+        """Xero e-mails the invoice to the contact; only approved invoices (NOTES 3)."""
+        key = f"email-{document.ledger_id}-{document.version or ''}"[:128]
+        sent = {"method": "POST", "path": f"Invoices/{document.ledger_id}/Email", "idempotency_key": key}
+        if document.status not in (InvoiceStatus.AUTHORISED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID):
+            return WriteResult(ok=False, ledger_id=document.ledger_id, sent=sent, error=PermanentError(
+                "Xero e-mails only approved invoices.", code="not_approved",
+                fix="Approve the invoice first (or turn on approving before sending in Settings)."))
+        try:
+            self.client.email_invoice(document.ledger_id, key)
+        except SyncError as exc:
+            return WriteResult(ok=False, ledger_id=document.ledger_id, error=exc, sent=sent)
+        return WriteResult(ok=True, ledger_id=document.ledger_id, number=document.number, status=document.status,
+                           url=document.url, sent=sent)
+
+    def record_payment(self, document: LedgerDocument, payment: Payment, idempotency_key: str) -> WriteResult:
+        if not payment.ledger_account_code:
+            return WriteResult(ok=False, ledger_id=document.ledger_id, error=PermanentError(
+                "No Xero account is chosen for payments.", code="no_payment_account",
+                fix="Choose the bank account for payments in Settings."))
+        body = mapper.payment_to_xero(document.ledger_id, payment.amount, payment.paid_on,
+                                      payment.ledger_account_code, payment.reference)
+        result = self.client.save_payments([body], idempotency_key)
+        element = result.elements[0]
+        sent = {"method": "PUT", "path": "Payments?summarizeErrors=false", "idempotency_key": idempotency_key,
+                "body": jsonable(body)}
+        if not element.ok:
+            return WriteResult(ok=False, ledger_id=document.ledger_id, error=element.error, sent=sent,
+                               received=jsonable(element.data), warnings=element.warnings)
+        return WriteResult(ok=True, ledger_id=element.data.get("PaymentID"), number=document.number,
+                           version=str(element.data.get("UpdatedDateUTC") or "") or None, sent=sent,
+                           received=jsonable(element.data), warnings=element.warnings)
+
+    def changed_invoices(self, since: datetime | None) -> Iterator[LedgerDocument]:
+        """Sales invoices changed since ``since``, and those whose payments changed.
+
+        Payments have no webhook (NOTES 5) and some payment-related changes do not move the
+        invoice's UpdatedDateUTC (NOTES 2), so payments are polled too and their invoices read.
+        """
+        seen: set[str] = set()
+        for xero_invoice in self.client.invoices(since=since):
+            seen.add(xero_invoice.get("InvoiceID"))
+            yield mapper.document_from_xero(xero_invoice, self.web_url)
+        if since is None:
+            return
+        paid = [p["Invoice"]["InvoiceID"] for p in self.client.payments(since=since)
+                if (p.get("Invoice") or {}).get("InvoiceID") and (p.get("Invoice") or {}).get("Type", "ACCREC") == "ACCREC"]
+        missing = [i for i in dict.fromkeys(paid) if i not in seen]
+        if missing:
+            yield from self.get_invoices(missing)
+
+    # ==================================================================================
+    # products and stock: not part of Xero's sales flow here
+    # ==================================================================================
+
+    def save_products(self, products: list[tuple[Product, str | None]], idempotency_key: str) -> list[WriteResult]:
+        raise PermanentError("not supported by Xero", code="not_supported",
+                             fix="Product sync is available with Bexio; with Xero, invoices carry their lines.")
+
+    def stock_levels(self, ledger_ids: list[str]) -> dict[str, StockLevel]:
+        raise PermanentError("not supported by Xero", code="not_supported")
+
+    # ==================================================================================
+    # reference data for settings
+    # ==================================================================================
+
+    def tax_codes(self, on: date | None = None) -> list[TaxCode]:
+        return mapper.revenue_tax_codes(self.client.tax_rates(where='Status=="ACTIVE"'))
+
+    def sales_accounts(self) -> list[SalesAccount]:
+        return mapper.sales_accounts(self.client.accounts(where='Status=="ACTIVE"'))
+
+    def payment_accounts(self) -> list[SalesAccount]:
+        """Accounts payments can be recorded to (for the payment-account setting)."""
+        return mapper.payment_accounts(self.client.accounts(where='Status=="ACTIVE"'))

@@ -1,0 +1,75 @@
+"""The connect pages: who may open them, the state check, and the single-organisation path."""
+from urllib.parse import parse_qs, urlsplit
+
+from bridge.connectors.xero.oauth import SCOPES
+from bridge.extensions import db
+from bridge.models import LedgerConnection
+
+from .conftest import TENANT, jwt
+
+
+def settings_url(app, installation_id: int) -> str:
+    from bridge.connectors.xero.web import signed_settings_url
+    with app.test_request_context():
+        return signed_settings_url(installation_id)
+
+
+def test_pages_need_a_signed_link_for_that_installation(app, client, installation):
+    assert client.get(f"/xero/settings?installation={installation.id}&sig=forged").status_code == 403
+    assert client.get(f"/oauth/xero/connect?installation={installation.id}").status_code == 403
+    other = settings_url(app, installation.id + 1).replace(f"installation={installation.id + 1}",
+                                                           f"installation={installation.id}")
+    assert client.get(other).status_code == 403
+    assert client.get(settings_url(app, installation.id)).status_code == 200
+
+
+def start_connect(app, client, installation) -> str:
+    """Press Connect; returns the state Xero would hand back."""
+    query = settings_url(app, installation.id).split("?", 1)[1]
+    answer = client.get(f"/oauth/xero/connect?{query}")
+    assert answer.status_code == 302
+    target = urlsplit(answer.headers["Location"])
+    params = parse_qs(target.query)
+    assert target.path.endswith("/login.xero.com/identity/connect/authorize")
+    assert params["response_type"] == ["code"] and params["client_id"] == ["bridge-demo"]
+    assert params["redirect_uri"] == [app.config["PUBLIC_URL"] + "/oauth/xero/callback"]
+    scopes = params["scope"][0].split()
+    assert scopes == list(SCOPES) and "offline_access" in scopes and "accounting.transactions" not in scopes
+    return params["state"][0]
+
+
+def test_connect_asks_xero_for_the_granular_scopes_and_offline_access(app, client, installation):
+    assert start_connect(app, client, installation)
+
+
+def test_a_callback_whose_state_was_not_started_in_this_browser_is_refused(app, client, installation):
+    state = start_connect(app, client, installation)
+    stranger = app.test_client()  # another browser: no nonce in its session
+    assert stranger.get(f"/oauth/xero/callback?code=abc&state={state}").status_code == 400
+    assert client.get("/oauth/xero/callback?code=abc&state=forged").status_code == 400
+
+
+def test_a_cancel_at_xero_changes_nothing(app, client, installation):
+    state = start_connect(app, client, installation)
+    page = client.get(f"/oauth/xero/callback?error=access_denied&state={state}")
+    assert page.status_code == 400 and b"cancelled in Xero" in page.data
+    assert db.session.scalars(db.select(LedgerConnection)).all() == []
+
+
+def test_one_organisation_connects_without_a_choice(app, client, installation, mocked):
+    state = start_connect(app, client, installation)
+    access = jwt({"authentication_event_id": "event-1", "exp": 9999999999})
+    mocked.post(app.config["XERO_TOKEN_URL"], json={"access_token": access, "refresh_token": "r-1",
+                                                    "expires_in": 1800, "token_type": "Bearer",
+                                                    "scope": " ".join(SCOPES)})
+    mocked.get(app.config["XERO_CONNECTIONS_URL"] + "?authEventId=event-1", json=[
+        {"id": "conn-9", "authEventId": "event-1", "tenantId": TENANT, "tenantType": "ORGANISATION",
+         "tenantName": "Acme Ltd", "createdDateUtc": "2026-03-01T10:00:00.000", "updatedDateUtc": "2026-03-01T10:00:00.000"}])
+    answer = client.get(f"/oauth/xero/callback?code=the-code&state={state}", follow_redirects=True)
+    assert answer.status_code == 200 and b"Connected to Acme Ltd" in answer.data
+    token_request = mocked.calls[0].request
+    assert token_request.headers["Authorization"].startswith("Basic ")  # client auth as Xero documents
+    assert "code=the-code" in token_request.body and "grant_type=authorization_code" in token_request.body
+    row = db.session.scalars(db.select(LedgerConnection)).one()
+    assert (row.organisation_id, row.connection_ref, row.active) == (TENANT, "conn-9", True)
+    assert b"r-1" not in answer.data and access.encode() not in answer.data  # tokens never reach the browser
