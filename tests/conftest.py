@@ -96,3 +96,23 @@ def live(tmp_path):
         db.session.remove()
         db.engine.dispose()
     huey.flush()
+
+
+@pytest.fixture
+def stand_in_flows(monkeypatch):
+    """Replace flows by recorders for one test (restored afterwards, real flows included).
+
+    ``runs = stand_in_flows("invoice_to_ledger")``; each run appends
+    ``(flow, object_key, options)``.
+    """
+    from bridge import jobs
+
+    runs: list[tuple[str, str, dict]] = []
+
+    def install(*names: str) -> list[tuple[str, str, dict]]:
+        for name in names:
+            monkeypatch.setitem(jobs.FLOWS, name,
+                                lambda ctx, name=name: runs.append((name, ctx.object_key, ctx.options)))
+            monkeypatch.setitem(jobs.BATCH_SIZES, name, 1)
+        return runs
+    return install

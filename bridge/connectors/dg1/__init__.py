@@ -12,10 +12,15 @@ from __future__ import annotations
 
 def init_app(app) -> None:
     from ...demo_data import SEEDERS
+    from ...installations import active_connection
+    from ...sync.registry import register_platform
+    from .platform import DG1Platform
     from . import hooks, web
     from .cli import dg1_cli
     from .demo import seed_demo_tenant
 
+    register_platform("dg1", lambda app, installation: DG1Platform.build(
+        installation, active_connection(installation)))
     app.register_blueprint(hooks.bp)
     app.register_blueprint(web.bp)
     app.cli.add_command(dg1_cli)

@@ -27,7 +27,7 @@ SOURCE = "dg1"
 TOPICS = ("order.placed", "order.updated")
 # The flows (bridge.sync) register these names; this module only asks for them.
 FLOW_INVOICE = "invoice_to_ledger"
-FLOW_CANCELLED = "invoice_cancelled"
+FLOW_CANCELLED = "invoice_cancel"
 
 bp = Blueprint("dg1_hooks", __name__)
 

@@ -5,14 +5,19 @@
 - ``mapper``: domain <-> Xero JSON, pure;
 - ``ledger``: ``XeroLedger``, the ``bridge.sync.ports.Ledger`` flows use;
 - ``connection``: building a ledger for a connection, and that connection's health;
-- ``hooks`` / ``poll``: webhooks into the inbox, and polling what has no webhook;
+- ``hooks``: webhooks into the inbox (polling, for what has no webhook, is the sync
+  layer's: bridge/sync/polling.py);
 - ``web``: settings page, OAuth pages and the webhook receiver.
 """
 from __future__ import annotations
 
 
 def init_app(app) -> None:
-    from . import hooks, poll  # noqa: F401  (register the inbox handler and the periodic poll)
+    from ...sync.registry import register_ledger
+    from . import hooks  # noqa: F401  (register the inbox handler)
+    from .connection import build
+
+    register_ledger("xero", lambda app, installation, connection: build(installation, connection))
     from .web import bp, hooks_bp
 
     app.register_blueprint(bp)

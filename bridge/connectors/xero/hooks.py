@@ -27,8 +27,10 @@ log = logging.getLogger(__name__)
 
 SOURCE = "xero"
 # Work the sync flows do for each category (the flows themselves live in bridge.sync).
-FLOW_FOR_CATEGORY = {"INVOICE": ("ledger.invoice_changed", "invoice"),
-                     "CONTACT": ("ledger.party_changed", "party")}
+# An invoice event follows that invoice; a contact event runs the (incremental, coalesced)
+# customer import, which reads every contact changed since its cursor.
+FLOW_FOR_CATEGORY = {"INVOICE": ("ledger_invoice_changed", "ledger_invoice:{id}"),
+                     "CONTACT": ("party_import", "import:parties")}
 
 
 def signature_valid(raw_body: bytes, signature: str | None, key: str | None) -> bool:
@@ -112,9 +114,9 @@ def work_for_event(row: InboxEvent) -> list[WorkRequest]:
     flow_kind = FLOW_FOR_CATEGORY.get(data.get("eventCategory", ""))
     if flow_kind is None or flow_kind[0] not in FLOWS:
         return []
-    flow, kind = flow_kind
+    flow, key_format = flow_kind
     installations = [row.installation_id] if row.installation_id else _installations_for(data["tenantId"])
-    return [WorkRequest(installation_id=i, flow=flow, object_key=f"{kind}:{data['resourceId']}",
+    return [WorkRequest(installation_id=i, flow=flow, object_key=key_format.format(id=data["resourceId"]),
                         options={"ledger": "xero", "organisation_id": data["tenantId"],
                                  "event_type": data.get("eventType"), "event_date": data.get("eventDateUtc")})
             for i in installations]

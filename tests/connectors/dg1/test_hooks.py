@@ -6,7 +6,6 @@ from sqlalchemy import select
 
 from bridge.connectors.dg1 import signing
 from bridge.extensions import db
-from bridge.jobs import FLOWS
 from bridge.models import InboxEvent, WorkItem
 
 from .conftest import EXAMPLE_TS, WEBHOOK_SECRET, sample_order
@@ -81,20 +80,12 @@ def test_an_unknown_topic_is_acknowledged_and_ignored(client, tenant, clock):
     assert inbox() == []
 
 
-def _flow_runs(name):
-    runs = []
-    FLOWS[name] = lambda ctx: runs.append((ctx.object_key, ctx.options))
-    return runs
-
-
-def test_order_placed_becomes_invoice_to_ledger_work(client, tenant, clock, run_jobs):
-    runs = _flow_runs("invoice_to_ledger")
-    try:
-        client.post("/hooks/dg1/demo", data=BODY, headers=headers())
-        run_jobs()
-    finally:
-        FLOWS.pop("invoice_to_ledger", None)
-    assert runs == [("order:ch:100012", {"topic": "order.placed", "event_id": "0b7f3c1e-5d2a-4c1b-9a57-3f1e2d4c5b6a"})]
+def test_order_placed_becomes_invoice_to_ledger_work(client, tenant, clock, run_jobs, stand_in_flows):
+    runs = stand_in_flows("invoice_to_ledger")
+    client.post("/hooks/dg1/demo", data=BODY, headers=headers())
+    run_jobs()
+    assert [(key, options) for _, key, options in runs] == [
+        ("order:ch:100012", {"topic": "order.placed", "event_id": "0b7f3c1e-5d2a-4c1b-9a57-3f1e2d4c5b6a"})]
     assert inbox()[0].state == "done"
 
 
@@ -105,19 +96,17 @@ def _updated(order_id: str, delivery: str) -> bytes:
 
 @responses.activate
 def test_order_updated_reads_the_order_a_cancellation_asks_for_the_cancellation_flow(client, tenant, clock, run_jobs,
-                                                                                    api):
+                                                                                    api, stand_in_flows):
     responses.get(f"{api}/sites/ch/orders/1", json=sample_order(id="1", site_id="ch", status="CANCELLED"))
     responses.get(f"{api}/sites/ch/orders/2", json=sample_order(id="2", site_id="ch", status="PAID"))
     responses.get(f"{api}/sites/ch/orders/3", json=sample_order(id="3", site_id="ch", status="PENDING"))
-    cancelled, invoiced = _flow_runs("invoice_cancelled"), _flow_runs("invoice_to_ledger")
-    try:
-        for order_id in ("1", "2", "3"):
-            body = _updated(order_id, f"u{order_id}")
-            client.post("/hooks/dg1/demo", data=body, headers=signed(body, delivery=f"u{order_id}",
-                                                                     topic="order.updated"))
-        run_jobs()
-    finally:
-        FLOWS.pop("invoice_cancelled", None), FLOWS.pop("invoice_to_ledger", None)
+    runs = stand_in_flows("invoice_cancel", "invoice_to_ledger")
+    for order_id in ("1", "2", "3"):
+        body = _updated(order_id, f"u{order_id}")
+        client.post("/hooks/dg1/demo", data=body, headers=signed(body, delivery=f"u{order_id}", topic="order.updated"))
+    run_jobs()
+    cancelled = [(key, options) for flow, key, options in runs if flow == "invoice_cancel"]
+    invoiced = [(key, options) for flow, key, options in runs if flow == "invoice_to_ledger"]
     assert [key for key, _ in cancelled] == ["order:ch:1"]
     assert [(key, options["status"]) for key, options in invoiced] == [("order:ch:2", "PAID")]
     assert {w.object_key for w in db.session.scalars(select(WorkItem))} == {"order:ch:1", "order:ch:2"}

@@ -7,7 +7,6 @@ import json
 import pytest
 
 from bridge.extensions import db
-from bridge.jobs import FLOWS
 from bridge.models import InboxEvent, WorkItem
 
 from .conftest import TENANT
@@ -69,20 +68,20 @@ def test_events_are_stored_once_per_tenant_category_resource_and_date(client, co
 
 
 @pytest.fixture
-def invoice_flow():
-    ran = []
-    FLOWS["ledger.invoice_changed"] = lambda ctx: ran.append((ctx.object_key, ctx.options))
-    yield ran
-    FLOWS.pop("ledger.invoice_changed")
+def invoice_flow(stand_in_flows, monkeypatch):
+    from bridge import jobs
+
+    monkeypatch.delitem(jobs.FLOWS, "party_import")  # as if only invoices were followed
+    return stand_in_flows("ledger_invoice_changed")
 
 
 def test_stored_events_become_one_coalesced_run_of_the_flow(client, connection, run_jobs, invoice_flow):
     body = payload(event("inv-1"), event("inv-1", date="2026-03-01T10:05:00.000"), event("c-1", "CONTACT"))
     assert post(client, body, sign(body)).status_code == 200
     run_jobs()
-    assert [key for key, _ in invoice_flow] == ["invoice:inv-1"]
-    assert invoice_flow[0][1]["organisation_id"] == TENANT
+    assert [key for _, key, _ in invoice_flow] == ["ledger_invoice:inv-1"]
+    assert invoice_flow[0][2]["organisation_id"] == TENANT
     items = db.session.scalars(db.select(WorkItem)).all()
-    assert [(i.flow, i.object_key) for i in items] == [("ledger.invoice_changed", "invoice:inv-1")]
+    assert [(i.flow, i.object_key) for i in items] == [("ledger_invoice_changed", "ledger_invoice:inv-1")]
     states = {r.state for r in db.session.scalars(db.select(InboxEvent))}
     assert states == {"done"}  # CONTACT has no flow installed here: acknowledged, nothing queued
