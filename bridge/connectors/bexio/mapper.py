@@ -62,9 +62,10 @@ EMAIL_DEFAULTS: dict[str, tuple[str, str]] = {
 def wire(value: Decimal | int | str) -> str:
     """A decimal string with at most six decimals (NOTES §2 "Formats"), never an exponent."""
     number = Decimal(str(value))
-    if -number.as_tuple().exponent > 6:  # type: ignore[operator]
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -6:
         number = number.quantize(SIX, ROUND_HALF_UP)
-    return format(number.normalize() if number == number.to_integral_value() else number, "f")
+    return format(number, "f")
 
 
 def dec(value: Any, default: Decimal = Decimal("0")) -> Decimal:
