@@ -49,7 +49,7 @@ class BexioOptions:
     """The installation's Bexio settings (keys ``bexio_*`` of InstallationSettings.data)."""
 
     user_id: int | None = None  # documents are attributed to this user; default: who connected
-    language: str = "de"  # iso 639-1 of the invoice language
+    language: str = ""  # iso 639-1 of the invoice language; empty: the order's, else German
     currency: str = ""  # must equal the shop's currency; empty: the invoice's own
     account_id: int | None = None  # revenue account for lines without one
     bank_account_id: int | None = None
@@ -68,7 +68,7 @@ class BexioOptions:
             value = data.get(name)
             return int(value) if value not in (None, "") else None
 
-        return cls(user_id=as_int("bexio_user_id"), language=data.get("bexio_language") or "de",
+        return cls(user_id=as_int("bexio_user_id"), language=data.get("bexio_language") or "",
                    currency=data.get("bexio_currency") or "", account_id=as_int("bexio_account_id"),
                    bank_account_id=as_int("bexio_bank_account_id"),
                    email_subject=data.get("bexio_email_subject") or None,
@@ -92,6 +92,7 @@ class BexioLedger:
         self.options = options
         self.web_url = web_url.rstrip("/")
         self.refs = References(client)
+        self._taxes_today: list[TaxCode] | None = None
 
     @classmethod
     def build(cls, installation: Installation, connection: LedgerConnection) -> "BexioLedger":
@@ -138,7 +139,7 @@ class BexioLedger:
     def save_party(self, party: Party, match: PartyMatch, idempotency_key: str) -> WriteResult:
         user_id = self.refs.user_id(self.options.user_id)
         country_id = self.refs.country_id(party.address.country_code)
-        language_id = self._language_id_or_none(self.options.language)
+        language_id = self._language_id_or_none(self.options.language or "de")
         if match.ledger_id and match.matched_by == "email":
             # A contact someone keeps in Bexio: reuse it, do not overwrite their data.
             return WriteResult(ok=True, ledger_id=match.ledger_id, url=self._contact_url(match.ledger_id),
@@ -301,7 +302,8 @@ class BexioLedger:
             raise PermanentError(f"Invoice {row.get('document_nr')} cannot be e-mailed: the customer has no "
                                  f"e-mail address.", code="no_recipient",
                                  fix="Add the customer's e-mail address, then sync the order again.")
-        subject, message = mapper.email_text(self.options.language, str(row.get("document_nr") or ""),
+        language = self.options.language or (document.invoice.language if document.invoice else "") or "de"
+        subject, message = mapper.email_text(language, str(row.get("document_nr") or ""),
                                              self.options.email_subject, self.options.email_message)
         self.client.send_invoice(int(row["id"]), recipient=recipient, subject=subject, message=message)
         fresh = self.client.get_invoice(int(row["id"]))
@@ -421,7 +423,9 @@ class BexioLedger:
         configured = self.options.tax_ids.get(mapper.wire(rate))
         if configured is not None:
             return configured
-        matching = [t for t in self.tax_codes(on=date.today()) if t.rate == rate]
+        if self._taxes_today is None:
+            self._taxes_today = self.tax_codes(on=date.today())
+        matching = [t for t in self._taxes_today if t.rate == rate]
         return int(matching[0].code) if len(matching) == 1 else None
 
     def stock_levels(self, ledger_ids: list[str]) -> dict[str, StockLevel]:
