@@ -250,3 +250,21 @@ def test_a_batch_stops_at_a_spent_budget_and_reports_the_rest(live, bexio):
     assert [type(r.error) for r in results] == [BudgetExhausted] * 3
     assert results[1].error is results[0].error  # not attempted: the company is paused
     assert state(live)["invoices"] == []
+
+
+def test_a_draft_is_updated_in_place_and_an_issued_invoice_is_left_to_a_person(live, bexio):
+    un81 = tax_id(bexio, "8.1", date(2024, 3, 1))
+    contact_id = contact_for(bexio, customer())
+    invoice = order(bexio, "30", [Line("Helm", D("1"), D("50"), tax_rate=D("8.1"), ledger_tax_code=un81)])
+    created = save(bexio, invoice, contact_id)
+    invoice.lines = [Line("Helm", D("2"), D("50"), tax_rate=D("8.1"), ledger_tax_code=un81),
+                     Line("Versand", D("1"), D("7"), kind=LineKind.SHIPPING, tax_rate=D("8.1"), ledger_tax_code=un81)]
+    [updated] = bexio.save_invoices([InvoiceWrite(invoice, contact_id, created.ledger_id, "k2")])
+    assert updated.ok and updated.ledger_id == created.ledger_id
+    [row] = state(live)["invoices"]
+    assert [(p["text"], p["amount"]) for p in row["positions"]] == [("Helm", "2.000000"), ("Versand", "1.000000")]
+    assert row["total"] == "107.000000"
+
+    bexio.issue_invoice(bexio.get_invoices([created.ledger_id])[0])
+    [refused] = bexio.save_invoices([InvoiceWrite(invoice, contact_id, created.ledger_id, "k3")])
+    assert isinstance(refused.error, ConflictError) and "already issued" in refused.error.message
