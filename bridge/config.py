@@ -41,6 +41,7 @@ REAL_URLS: dict[str, str] = {
     "BITRIX24_OAUTH_URL": "https://oauth.bitrix.info/oauth/token/",
     "BEXIO_AUTH_URL": "https://auth.bexio.com/realms/bexio/protocol/openid-connect",
     "BEXIO_API_URL": "https://api.bexio.com",
+    "BEXIO_WEB_URL": "https://office.bexio.com",  # links to invoices, contacts, articles
     # DG1 publishes no API; this is the contract of docs/dg1.md, to be agreed with DG1.
     "DG1_API_URL": "https://api.dg1.ch/api/v1",
     "DG1_ADMIN_URL": "https://admin.dg1.ch",

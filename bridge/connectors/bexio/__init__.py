@@ -1,1 +1,15 @@
-"""The bexio connector (see bridge/connectors/__init__.py for the shape)."""
+"""The Bexio ledger connector (see bridge/connectors/__init__.py for the shape).
+
+- ``auth``: OpenID Connect with auth.bexio.com; ``connection``: the stored connection,
+  its tokens (vault) and health; ``web``: connect / callback / disconnect pages;
+- ``client``: api.bexio.com (paging, search, budgets, errors via ``errors``);
+- ``mapper``: wire <-> domain, pure; ``reference``: per-company ids;
+- ``ledger``: ``BexioLedger``, the ``Ledger`` port the flows use.
+"""
+from __future__ import annotations
+
+
+def init_app(app) -> None:
+    from .web import bp
+
+    app.register_blueprint(bp)

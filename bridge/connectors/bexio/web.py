@@ -1,0 +1,136 @@
+"""The Bexio connection pages: connect (OAuth code flow), callback, disconnect.
+
+``/oauth/bexio/connect?installation=<id>&sig=<signature>`` is opened from the
+installation's settings page (``connect_url`` makes the link; the signature proves the
+settings page made it, so nobody can bind their Bexio company to someone else's shop).
+The OAuth ``state`` is signed and bound to this browser's session with a nonce; the
+code is bound to us with PKCE (S256). Tokens go straight into the vault and never to the
+browser.
+"""
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, session
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from ...errors import SyncError
+from ...extensions import db
+from ...models import Installation
+from .auth import pkce_pair
+from .connection import active_connection, disconnect, oauth_for_app, store_connection
+
+bp = Blueprint("bexio", __name__)
+
+CONNECT_LINK_SECONDS = 24 * 3600
+STATE_SECONDS = 15 * 60  # time to sign in at Bexio and approve
+SESSION_KEY = "bexio_oauth"
+
+
+def _signer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"bexio-{purpose}")
+
+
+def connect_url(installation_id: int) -> str:
+    """The link the settings page shows as "Authenticate with Bexio"."""
+    sig = _signer("connect").dumps(installation_id)
+    return f"{current_app.config['PUBLIC_URL']}/oauth/bexio/connect?installation={installation_id}&sig={sig}"
+
+
+def disconnect_token(installation_id: int) -> str:
+    """The hidden field of the settings page's "Disconnect" form."""
+    return _signer("disconnect").dumps(installation_id)
+
+
+def redirect_uri() -> str:
+    """Must be registered exactly on developer.bexio.com (NOTES §1)."""
+    return f"{current_app.config['PUBLIC_URL']}/oauth/bexio/callback"
+
+
+def _page(title: str, message: str, *, status: int = 200, ok: bool = False, fix: str | None = None,
+          details: list[str] | None = None, **context: Any):
+    return render_template("bexio/connection.html", title=title, message=message, ok=ok, fix=fix,
+                           details=details or [], **context), status
+
+
+def _installation(raw: str | None, sig: str | None, purpose: str, max_age: int) -> Installation | None:
+    try:
+        signed_id = _signer(purpose).loads(sig or "", max_age=max_age)
+    except (BadSignature, SignatureExpired):
+        return None
+    if str(signed_id) != str(raw):
+        return None
+    installation = db.session.get(Installation, int(signed_id))
+    return installation if installation is not None and installation.state == "active" else None
+
+
+@bp.get("/oauth/bexio/connect")
+def connect():
+    installation = _installation(request.args.get("installation"), request.args.get("sig"), "connect",
+                                 CONNECT_LINK_SECONDS)
+    if installation is None:
+        return _page("Bexio", "This connection link is not valid or has expired.", status=403,
+                     fix="Open the Bexio settings again and press Authenticate with Bexio.")
+    try:
+        oauth = oauth_for_app()
+    except SyncError as exc:
+        return _page("Bexio", exc.message, status=500, fix=exc.fix)
+    nonce = secrets.token_urlsafe(16)
+    verifier, challenge = pkce_pair()
+    state = _signer("state").dumps({"i": installation.id, "n": nonce})
+    session[SESSION_KEY] = {"nonce": nonce, "verifier": verifier, "installation": installation.id}
+    return redirect(oauth.authorize_url(redirect_uri=redirect_uri(), state=state, nonce=nonce,
+                                        code_challenge=challenge), 302)
+
+
+@bp.get("/oauth/bexio/callback")
+def callback():
+    pending = session.pop(SESSION_KEY, None)
+    try:
+        state = _signer("state").loads(request.args.get("state", ""), max_age=STATE_SECONDS)
+    except (BadSignature, SignatureExpired):
+        state = None
+    if not state or not pending or pending.get("nonce") != state.get("n") or pending.get("installation") != state.get("i"):
+        return _page("Bexio", "This answer from Bexio does not belong to a connection started in this browser, "
+                              "or it took too long.", status=400,
+                     fix="Start again from the Bexio settings page.")
+    if request.args.get("error"):
+        denied = request.args.get("error") == "access_denied"
+        return _page("Bexio", "The connection was not approved in Bexio." if denied else
+                     "Bexio did not grant the connection.", status=400,
+                     fix="Start again and press Allow in Bexio.",
+                     details=[request.args.get("error_description") or request.args["error"]])
+    installation = db.session.get(Installation, int(state["i"]))
+    if installation is None or installation.state != "active":
+        return _page("Bexio", "The shop this connection was for is no longer installed.", status=400)
+    oauth = oauth_for_app()
+    try:
+        token = oauth.exchange(code=request.args.get("code", ""), redirect_uri=redirect_uri(),
+                               code_verifier=pending["verifier"])
+        identity = oauth.identity(token, nonce=pending["nonce"])
+    except SyncError as exc:
+        return _page("Bexio", exc.message, status=502, fix=exc.fix, details=exc.ledger_messages)
+    connection = store_connection(installation, identity, token)
+    return _page("Bexio connected", f"Connected to the Bexio company {connection.organisation_name or connection.organisation_id}.",
+                 ok=True, company=connection.organisation_name)
+
+
+@bp.post("/oauth/bexio/disconnect")
+def disconnect_view():
+    installation = _installation(request.form.get("installation"), request.form.get("token"), "disconnect",
+                                 CONNECT_LINK_SECONDS)
+    if installation is None:
+        return _page("Bexio", "This request is not valid or has expired.", status=403,
+                     fix="Open the Bexio settings again.")
+    connection = active_connection(installation.id)
+    if connection is None:
+        return _page("Bexio", "Bexio was not connected.", ok=True)
+    name = connection.organisation_name or connection.organisation_id
+    try:
+        oauth = oauth_for_app()
+    except SyncError:
+        oauth = None
+    disconnect(connection, oauth)
+    return _page("Bexio disconnected", f"The Bexio company {name} is disconnected. Nothing more is synced "
+                                       f"until you connect again.", ok=True)
