@@ -10,6 +10,10 @@ from __future__ import annotations
 
 
 def init_app(app) -> None:
+    from ...sync.registry import register_ledger
+    from . import settings  # noqa: F401  (the "bexio" settings section)
+    from .ledger import BexioLedger
     from .web import bp
 
+    register_ledger("bexio", lambda app, installation, connection: BexioLedger.build(installation, connection))
     app.register_blueprint(bp)

@@ -25,6 +25,7 @@ from flask import current_app
 
 from ...domain import Invoice, InvoiceStatus, LineKind, Party, Payment, Product, StockLevel
 from ...errors import BudgetExhausted, ConflictError, NeedsReconnect, PermanentError, SyncError
+from ...settings import get_section
 from ...models import Installation, LedgerConnection
 from ...ratelimit import limiter_for_app
 from ...sync.ports import (InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount, TaxCode,
@@ -46,7 +47,7 @@ MANUAL_CREDIT_NOTE = "needs manual action: Bexio's API cannot make credit notes"
 
 @dataclass
 class BexioOptions:
-    """The installation's Bexio settings (keys ``bexio_*`` of InstallationSettings.data)."""
+    """The installation's Bexio settings (section ``bexio``, bridge/connectors/bexio/settings.py)."""
 
     user_id: int | None = None  # documents are attributed to this user; default: who connected
     language: str = ""  # iso 639-1 of the invoice language; empty: the order's, else German
@@ -62,20 +63,13 @@ class BexioOptions:
 
     @classmethod
     def from_settings(cls, installation: Installation) -> "BexioOptions":
-        data: dict[str, Any] = dict(installation.settings.data) if installation.settings else {}
-
-        def as_int(name: str) -> int | None:
-            value = data.get(name)
-            return int(value) if value not in (None, "") else None
-
-        return cls(user_id=as_int("bexio_user_id"), language=data.get("bexio_language") or "",
-                   currency=data.get("bexio_currency") or "", account_id=as_int("bexio_account_id"),
-                   bank_account_id=as_int("bexio_bank_account_id"),
-                   email_subject=data.get("bexio_email_subject") or None,
-                   email_message=data.get("bexio_email_message") or None,
+        section = get_section(installation, "bexio")
+        return cls(user_id=section.user_id, language=section.language, currency=section.currency,
+                   account_id=section.account_id, bank_account_id=section.bank_account_id,
+                   email_subject=section.email_subject, email_message=section.email_message,
                    platform=installation.platform,
                    reference_prefix=f"{installation.platform}:{installation.account_id}:",
-                   tax_ids={str(k): int(v) for k, v in (data.get("bexio_article_tax_ids") or {}).items()})
+                   tax_ids=dict(section.article_tax_ids))
 
 
 def _stops_batch(error: SyncError) -> bool:

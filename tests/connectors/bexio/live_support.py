@@ -8,7 +8,8 @@ from typing import Any
 import requests
 
 from bridge.extensions import db
-from bridge.models import Installation, InstallationSettings, LedgerConnection
+from bridge.models import Installation, LedgerConnection
+from bridge.settings import save_section
 
 TIMEOUT = 10
 
@@ -26,8 +27,7 @@ def make_installation(live, account_id: str = "tenant-1", **settings: Any) -> in
         installation = Installation(platform="dg1", account_id=account_id, domain=f"{account_id}.dg1.example")
         db.session.add(installation)
         db.session.flush()
-        db.session.add(InstallationSettings(installation_id=installation.id,
-                                            data={"bexio_language": "de", "bexio_currency": "CHF", **settings}))
+        save_section(installation, "bexio", {"language": "de", "currency": "CHF", **settings})
         db.session.commit()
         return installation.id
 
