@@ -60,8 +60,10 @@ def _row(installation: Installation) -> InstallationSettings:
 
 
 def get_section(installation: Installation, name: str) -> BaseModel:
+    """The section with defaults filled in. Never writes: flows read settings between
+    calls to external systems and must not hold a write transaction while they do."""
     model = SECTIONS[name]
-    stored = (_row(installation).data or {}).get(name, {})
+    stored = ((installation.settings.data if installation.settings else None) or {}).get(name, {})
     try:
         return model.model_validate(stored)
     except ValidationError:

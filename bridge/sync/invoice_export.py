@@ -101,6 +101,7 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
     invoice, document = ledger_document(installation, ledger, invoice, party_id)
     digest = content_hash(document)
     record.sent = jsonable({"document": document})
+    db.session.commit()  # never hold a write transaction across the calls below (SQLite)
     if link and link.ledger_id and link.content_hash == digest:
         if pending_steps(installation, invoice, link):  # an earlier run stopped part-way
             done = complete_invoice(installation, ledger, link, invoice)
@@ -153,12 +154,13 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
                     "party_ledger_id": p.write.party_ledger_id})
         p.record.received = jsonable(result.received or {"ledger_id": result.ledger_id, "number": result.number})
         p.record.warning = "; ".join(w for w in [p.warning, *result.warnings] if w) or None
+        db.session.commit()  # the link first: what follows calls out and may fail
         if result.ledger_id:
             try:
                 platform_reference(platform, p.platform_id, result)
             except SyncError as exc:  # the invoice is synced; only the link back is missing
                 p.record.warning = f"Synced, but the link could not be shown on the platform: {exc.message}"
-        db.session.commit()  # the link first: a follow-up step that fails must not lose it
+                db.session.commit()
         try:
             steps = complete_invoice(installation, ledger, link, p.write.invoice)
         except Exception as exc:

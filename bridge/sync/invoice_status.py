@@ -20,6 +20,7 @@ from ..models import Installation, utcnow
 from ..settings import get_section
 from .invoice_flowback import flow_back
 from .links import find_link, find_link_by_ledger_id
+from .polling import is_known
 from .registry import ledger_for, platform_for
 
 # Ledger statuses the platform follows, in the order an invoice lives them.
@@ -42,7 +43,7 @@ def follow_ledger_status(ctx: WorkContext) -> None:
         record.finished_at = utcnow()
         return
     document = documents[0]
-    if document.version and document.version == link.ledger_version:
+    if is_known(document, link):
         record.state, record.warning = "skipped", "Our own change coming back: nothing to do."
         record.finished_at = utcnow()
         return

@@ -30,8 +30,16 @@ def cursor(scope: str, name: str) -> Cursor:
     if row is None:
         row = Cursor(scope=scope, name=name, value={})
         db.session.add(row)
-        db.session.flush()
+        db.session.commit()  # callers go on to call out: hold no write transaction
     return row
+
+
+def is_known(document, link) -> bool:
+    """Nothing new: same version and same status. Versions are often timestamps with
+    second precision (Bexio's updated_at), so a payment within the same second as our own
+    write would otherwise go unnoticed; the status settles it."""
+    return bool(document.version) and document.version == link.ledger_version and \
+        document.status.value == link.ledger_status
 
 
 def poll_connection(installation: Installation) -> int:
@@ -43,7 +51,7 @@ def poll_connection(installation: Installation) -> int:
     requested = 0
     for document in ledger.changed_invoices(since):
         link = find_link_by_ledger_id(connection, "invoice", document.ledger_id)
-        if link is None or (document.version and document.version == link.ledger_version):
+        if link is None or is_known(document, link):
             continue
         if request_work(WorkRequest(installation.id, "ledger_invoice_changed",
                                     f"ledger_invoice:{document.ledger_id}")):

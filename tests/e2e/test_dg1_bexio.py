@@ -1,0 +1,112 @@
+"""DG1 -> Bexio through the real flows, end to end over real HTTP against the sandboxes:
+a completed order becomes one Bexio invoice (contact, lines, shipping, payment fee, mapped
+taxes), issued, paid and e-mailed; the order shows its Bexio invoice; Bexio's "paid" comes
+back as COMPLETED; a repeated webhook changes nothing."""
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from bridge.connectors.dg1.demo import seed_demo_tenant
+from bridge.connectors.dg1.tenants import find_tenant
+from bridge.extensions import db
+from bridge.models import SyncRecord
+from bridge.settings import save_section
+from bridge.sync.polling import poll_all
+from tests.connectors.bexio.live_support import approve_page, ledger as bexio_ledger, state as bexio_state, submit
+from tests.connectors.dg1.test_live import order_state, place_order, wait_delivered
+
+
+def wait_attempts(live, delivery_id: str, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = [d for d in live.control("dg1/deliveries?tenant=demo", method="GET")["deliveries"]
+                 if d["delivery_id"] == delivery_id]
+        if found and len(found[0]["attempts"]) >= count and found[0]["status"] == "succeeded":
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"delivery {delivery_id} was not resent")
+
+
+class Connected:
+    def __init__(self, installation_id, connection_id):
+        self.installation_id, self.connection_id = installation_id, connection_id
+
+
+@pytest.fixture
+def shop(live):
+    """The sandbox DG1 tenant ``demo`` installed, connected to the Bexio company
+    ``seeland`` through the real consent page, with its taxes mapped."""
+    live.app.config["DG1_CLOCK"] = live.sandbox.clock.time
+    with live.app.app_context():
+        list(seed_demo_tenant())
+        installation_id = find_tenant("demo").id
+    browser, page = approve_page(live, installation_id)
+    assert submit(live, browser, page, "seeland:101").status_code == 200
+    with live.app.app_context():
+        installation = find_tenant("demo")
+        connection = installation.ledger_connections[0]
+        taxes = bexio_ledger(live, Connected(installation.id, connection.id)).tax_codes()
+        by_rate = {str(t.rate.normalize()): t.code for t in taxes}
+        save_section(installation, "mapping", {"tax_rates": by_rate, "shipping_tax": by_rate["8.1"],
+                                               "payment_fee_tax": by_rate["8.1"]})
+        save_section(installation, "invoices", {"create_payment": True, "send_by_email": True})
+        save_section(installation, "bexio", {"language": "de", "currency": "CHF",
+                                             "email_message": "Ihre Rechnung: [Network Link]"})
+        db.session.commit()
+    yield live
+    live.sandbox.systems["dg1"].reset()
+
+
+def test_a_completed_order_becomes_one_issued_paid_emailed_bexio_invoice(shop):
+    order = place_order(shop)
+    wait_delivered(shop, 1)
+    shop.run_jobs()
+    invoices = bexio_state(shop)["invoices"]
+    assert len(invoices) == 1
+    invoice = invoices[0]
+    assert invoice["api_reference"] == f"dg1:demo:ch:{order['id']}"
+    assert [p["text"] for p in invoice["positions"]] == ["Espresso mug", "Shipping: Post Priority",
+                                                          "Payment fee: card"]
+    assert invoice["kb_item_status_id"] == 9, invoice  # paid: the shop had captured the payment
+    assert Decimal(invoice["total"]) == Decimal(order["totals"]["grand_total"]).quantize(Decimal("0.05"))
+    assert len(bexio_state(shop)["sent_emails"]) == 1
+    refs = order_state(shop, order["id"])["external_refs"]
+    assert refs["bexio_invoice_id"] == str(invoice["id"])
+
+    # the same webhook delivered again, and a manual "sync order": still one invoice
+    delivery_id = wait_delivered(shop, 1)[0]["delivery_id"]
+    shop.control(f"dg1/deliveries/{delivery_id}/resend")
+    wait_attempts(shop, delivery_id, 2)
+    shop.run_jobs()
+    assert len(bexio_state(shop)["invoices"]) == 1 and len(bexio_state(shop)["sent_emails"]) == 1
+
+
+def test_bexio_paid_completes_the_order_in_dg1(shop):
+    order = place_order(shop, payments=[])  # paid later, by bank transfer booked in Bexio
+    wait_delivered(shop, 1)
+    shop.run_jobs()
+    (invoice,) = bexio_state(shop)["invoices"]
+    assert invoice["kb_item_status_id"] == 8  # issued, open
+    shop.control(f"bexio/companies/seeland/invoices/{invoice['id']}/mark_paid")
+    with shop.app.app_context():
+        assert poll_all()["requested"] == 1
+    shop.run_jobs()
+    assert order_state(shop, order["id"])["status"] == "COMPLETED"
+
+
+def test_an_unmapped_tax_rate_fails_the_order_naming_the_rate(shop):
+    with shop.app.app_context():
+        installation = find_tenant("demo")
+        save_section(installation, "mapping", {"tax_rates": {}})
+        db.session.commit()
+    order = place_order(shop)
+    wait_delivered(shop, 1)
+    shop.run_jobs()
+    assert bexio_state(shop)["invoices"] == []
+    with shop.app.app_context():
+        record = db.session.scalars(select(SyncRecord).where(SyncRecord.object_id == f"ch:{order['id']}")).one()
+        assert record.state == "failed" and "8.1 %" in record.error_message and "Tax mapping" in record.error_fix
