@@ -67,7 +67,7 @@ def cursor_for(installation: Installation) -> Cursor:
         start = installation.created_at.replace(microsecond=0).isoformat()
         cursor = Cursor(scope=scope, name=CURSOR_NAME, value={s.name: {"at": start, "ids": []} for s in STREAMS})
         db.session.add(cursor)
-        db.session.flush()
+        db.session.commit()  # never hold a write transaction across the REST calls that follow
     return cursor
 
 
@@ -77,10 +77,13 @@ def reconcile_stream(client: Bitrix24Client, installation: Installation, cursor:
     params = {**dict(stream.params), "select": [stream.id_field, stream.time_field],
               "filter": {f">={stream.time_field}": since} if since else {},
               "order": {stream.time_field: "ASC", stream.id_field: "ASC"}}
+    # Read every page first: a write transaction held across the next page's HTTP call would
+    # block every other writer on SQLite (DESIGN, "Embedded default").
+    rows = [(str(r[stream.id_field]), str(r.get(stream.time_field) or ""))
+            for r in client.list_all(stream.method, params, key=stream.key)]
     requested = 0
     newest, newest_ids = since, set(seen)
-    for row in client.list_all(stream.method, params, key=stream.key):
-        entity_id, changed = str(row[stream.id_field]), str(row.get(stream.time_field) or "")
+    for entity_id, changed in rows:
         if changed == since and entity_id in seen:
             continue
         for request in requests_for(installation.id, stream.event, object_key(stream.kind, entity_id)):

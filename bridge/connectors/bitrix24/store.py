@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -78,7 +79,8 @@ def check_server_endpoint(server_endpoint: str | None) -> str:
     config = current_app.config
     default = config["BITRIX24_OAUTH_URL"]
     url = token_url_for(server_endpoint, default)
-    extra = [h.strip() for h in str(config.get("BITRIX24_OAUTH_HOSTS") or "").split(",") if h.strip()]
+    configured = config.get("BITRIX24_OAUTH_HOSTS") or os.environ.get("BITRIX24_OAUTH_HOSTS") or ""
+    extra = [h.strip() for h in str(configured).split(",") if h.strip()]
     host = urlsplit(url).hostname or ""
     if same_origin(url, default) or (host in (*KNOWN_OAUTH_HOSTS, *extra) and url.startswith("https://")):
         return url

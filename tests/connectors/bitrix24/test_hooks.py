@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 
 import pytest
+import responses
 from sqlalchemy import func, select
 
 from bridge import jobs
@@ -126,3 +127,22 @@ def test_uninstall_event_with_clean_deletes_the_installation(client, portal):
     assert client.post("/hooks/bitrix24", data=body, content_type=FORM).status_code == 200
     db.session.expire_all()
     assert store.find(MEMBER) is None
+
+
+@responses.activate
+def test_install_event_before_the_install_page_is_verified_with_the_oauth_server(client, app_ctx):
+    responses.get("https://oauth.bitrix.info/oauth/token/", json={
+        "access_token": "at-2", "refresh_token": "rt-2", "expires_in": 3600, "member_id": MEMBER,
+        "client_endpoint": "https://x.bitrix24.com/rest/", "server_endpoint": "https://oauth.bitrix.info/rest/"})
+    body = (f"event=ONAPPINSTALL&data[VERSION]=1&data[LANGUAGE_ID]=en&ts=1723538500&auth[access_token]=at-1"
+            f"&auth[refresh_token]=rt-1&auth[scope]=crm placement&auth[domain]=x.bitrix24.com"
+            f"&auth[server_endpoint]=https://oauth.bitrix.info/rest/&auth[member_id]={MEMBER}"
+            f"&auth[application_token]={APP_TOKEN}")
+    assert client.post("/hooks/bitrix24", data=body, content_type=FORM).status_code == 200
+    assert store.verify(MEMBER, APP_TOKEN) is not None
+    # Tokens of another portal do not install anything.
+    responses.replace(responses.GET, "https://oauth.bitrix.info/oauth/token/", json={
+        "access_token": "x", "refresh_token": "y", "member_id": "other", "client_endpoint": "https://y/rest/"})
+    assert client.post("/hooks/bitrix24", data=body.replace(MEMBER, "victim-member"),
+                       content_type=FORM).status_code == 401
+    assert store.find("victim-member") is None

@@ -93,3 +93,14 @@ def test_uninstall_without_clean_drops_the_tokens_only(live, installed):
     with live.app.app_context():
         installation = store.find(installed["auth"]["member_id"])
         assert installation.state == "uninstalled" and installation.credential_id is None
+
+
+def test_the_demo_seeder_installs_the_app_headlessly(live):
+    from bridge.connectors.bitrix24.demo import seed
+
+    with live.app.app_context():
+        lines = list(seed())
+        assert "app installed" in lines[0]
+        assert "already installed" in list(seed())[0]
+    state = portal_state(live)
+    assert state["installation"]["installed"] and state["placements"]

@@ -137,3 +137,18 @@ def test_the_real_limits_are_never_exceeded(live, installed, caplog):
         for _ in range(58):  # beyond the burst of 50: the shared bucket must pace them
             assert client.call("crm.item.get", {"entityTypeId": 31, "id": item["id"]}).result["item"]["id"] == item["id"]
     assert "QUERY_LIMIT_EXCEEDED" not in caplog.text
+
+
+def test_webhook_mode_syncs_without_the_app(live, placeholder_flows):
+    """Self-hosted portals without the app: an inbound webhook reads and reconciles (NOTES s1)."""
+    invoice = live.control(f"bitrix24/portals/{ACME}/invoices", json={"fields": {"title": "Hook"}})["item"]
+    contact = live.control(f"bitrix24/portals/{ACME}/contacts", json={"fields": {"NAME": "Wanda"}})
+    live.control(f"bitrix24/portals/{ACME}/invoices/{invoice['id']}", json={"fields": {"contactId": contact["ID"]}})
+    with live.app.app_context():
+        installation = store.save_webhook(f"{live.sandbox_url}/{ACME}/rest/1/acmewebhooksecret1/")
+        adapter = Bitrix24Platform.build(installation)
+        read = adapter.get_invoice(str(invoice["id"]))
+        assert read.party.name == "Wanda" and read.sync_enabled is True
+        installation.created_at = installation.created_at.replace(year=2000)
+        counts = reconcile_installation(installation)
+        assert counts["invoices"] >= 1 and counts["offline"] == 0
