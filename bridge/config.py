@@ -39,6 +39,7 @@ REAL_URLS: dict[str, str] = {
     # Bitrix24 refreshes at oauth.bitrix.info also for self-hosted portals
     # (specs/bitrix24/NOTES.md section 3); the portal's server_endpoint overrides it.
     "BITRIX24_OAUTH_URL": "https://oauth.bitrix.info/oauth/token/",
+    "BITRIX24_JS_URL": "https://api.bitrix24.com/api/v1/",  # BX24 JS for iframe pages (NOTES s11)
     "BEXIO_AUTH_URL": "https://auth.bexio.com/realms/bexio/protocol/openid-connect",
     "BEXIO_API_URL": "https://api.bexio.com",
     "BEXIO_WEB_URL": "https://office.bexio.com",  # links to invoices, contacts, articles

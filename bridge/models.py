@@ -305,3 +305,4 @@ class PeriodicRun(db.Model):
     owner: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+from .connectors.bitrix24 import models as _bitrix24_models  # noqa: E402,F401  (Bitrix24 connector tables)

@@ -1,1 +1,18 @@
-"""The bitrix24 connector (see bridge/connectors/__init__.py for the shape)."""
+"""Bitrix24: the CRM platform (app install, iframe pages, event callbacks, REST client).
+
+See docs/bitrix24.md for setting it up, specs/bitrix24/NOTES.md for the API facts.
+"""
+from __future__ import annotations
+
+
+def init_app(app) -> None:
+    from ...demo_data import SEEDERS
+    from . import demo, inbox, reconcile  # noqa: F401  (register the inbox handler and the periodic job)
+    from .cli import register_cli
+    from .web import bp
+
+    if "bitrix24" not in app.blueprints:
+        app.register_blueprint(bp)
+    register_cli(app)
+    if app.config["BRIDGE_ENV"] == "demo" and demo.seed not in SEEDERS:
+        SEEDERS.append(demo.seed)

@@ -1,0 +1,138 @@
+"""Event callbacks: verify, parse and store in the inbox; the work happens in jobs.
+
+The body is form-encoded with PHP bracket keys, never JSON (specs/bitrix24/NOTES.md s4,
+s13): Flask's ``request.form`` holds flat keys like ``data[FIELDS][ID]``, read as they are.
+Bitrix24 never re-sends an event, so the reply must be fast and must be 200 for everything
+that was stored or deliberately ignored; a wrong application_token gets 401 and leaves no
+trace (NOTES s4 "Authenticity").
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+from flask import current_app
+
+from ...errors import SyncError
+from ...jobs import record_inbound
+from . import store
+from .client import refresh_tokens
+from .mapper import LEGACY, SMART_INVOICE
+
+SOURCE = "bitrix24"
+_EVENT = re.compile(r"^[A-Z0-9_]{3,100}$")
+_DIGITS = re.compile(r"^\d{1,20}$")
+_SECRET_KEYS = ("auth[access_token]", "auth[refresh_token]", "auth[application_token]")
+
+# event prefix -> (object kind, entity type for the dedup key)
+FAMILIES: dict[str, tuple[str, str]] = {
+    "ONCRMDYNAMICITEM": ("invoice", str(SMART_INVOICE)),
+    "ONCRMINVOICE": ("legacy_invoice", "5"),
+    "ONCRMCONTACT": ("contact", "3"),
+    "ONCRMCOMPANY": ("company", "4"),
+}
+
+
+class CallbackRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Callback:
+    event: str
+    member_id: str
+    ts: str
+    kind: str  # invoice | legacy_invoice | contact | company
+    entity_type: str
+    entity_id: str
+
+    @property
+    def object_key(self) -> str:
+        return object_key(self.kind, self.entity_id)
+
+    @property
+    def dedup_key(self) -> str:
+        return f"b24:{self.member_id}:{self.event}:{self.entity_type}:{self.entity_id}:{self.ts}"
+
+
+def object_key(kind: str, entity_id: str) -> str:
+    if kind == "invoice":
+        return f"invoice:{entity_id}"
+    if kind == "legacy_invoice":
+        return f"invoice:{LEGACY}{entity_id}"
+    return f"{kind}:{entity_id}"
+
+
+def family(event: str) -> tuple[str, str] | None:
+    for prefix, spec in FAMILIES.items():
+        if event.startswith(prefix):
+            return spec
+    return None
+
+
+def _field(form: Mapping[str, str], name: str, pattern: re.Pattern[str] | None = None) -> str:
+    value = (form.get(name) or "").strip()
+    if not value:
+        raise CallbackRefused(400, f"missing field {name}")
+    if pattern is not None and not pattern.match(value):
+        raise CallbackRefused(400, f"malformed field {name}")
+    return value
+
+
+def receive(form: Mapping[str, str]) -> tuple[int, str]:
+    """Handle one callback; returns (HTTP status, short text). Raises CallbackRefused."""
+    event = _field(form, "event").upper()
+    if not _EVENT.match(event):
+        raise CallbackRefused(400, "malformed field event")
+    member_id = _field(form, "auth[member_id]")
+    application_token = _field(form, "auth[application_token]")
+    installation = store.verify(member_id, application_token)
+    if installation is None:
+        if event == "ONAPPINSTALL" and form.get("auth[refresh_token]"):
+            return _install_from_event(form, member_id, application_token)
+        raise CallbackRefused(401, "unknown portal or wrong application_token")
+    if event == "ONAPPUNINSTALL":
+        # NOTES s2: no tokens come with it; CLEAN=1 asks to delete the app's data.
+        store.uninstall(installation, clean=(form.get("data[CLEAN]") or "0").strip() == "1")
+        return 200, "uninstalled"
+    if event == "ONAPPINSTALL":
+        return 200, "installed"
+    spec = family(event)
+    if spec is None:
+        return 200, "ignored"
+    kind, entity_type = spec
+    ts = _field(form, "ts", _DIGITS)
+    entity_id = _field(form, "data[FIELDS][ID]", _DIGITS)
+    if kind == "invoice":
+        # NOTES s4: ONCRMDYNAMICITEM* fire for every smart process; keep invoices (31) only.
+        entity_type = _field(form, "data[FIELDS][ENTITY_TYPE_ID]", _DIGITS)
+        if entity_type != str(SMART_INVOICE):
+            return 200, "ignored"
+    callback = Callback(event, member_id, ts, kind, entity_type, entity_id)
+    payload = json.dumps({k: v for k, v in form.items() if k not in _SECRET_KEYS}, sort_keys=True)
+    stored = record_inbound(SOURCE, callback.dedup_key, installation_id=installation.id, topic=event,
+                            object_key=callback.object_key, payload=payload)
+    return 200, "stored" if stored else "duplicate"
+
+
+def _install_from_event(form: Mapping[str, str], member_id: str, application_token: str) -> tuple[int, str]:
+    """ONAPPINSTALL before (or instead of) the install page (NOTES s13: it may come late or
+    never). Its tokens are proven by refreshing them at the portal's OAuth server, whose
+    reply names the member_id with authority."""
+    config = current_app.config
+    try:
+        token_url = store.check_server_endpoint(form.get("auth[server_endpoint]"))
+        tokens = refresh_tokens(token_url, config["BITRIX24_CLIENT_ID"] or "", config["BITRIX24_CLIENT_SECRET"] or "",
+                                form["auth[refresh_token]"], timeout=config["HTTP_TIMEOUT_SECONDS"])
+    except SyncError as exc:
+        raise CallbackRefused(401, "the install event's tokens were not confirmed") from exc
+    if tokens.get("member_id") != member_id:
+        raise CallbackRefused(401, "the install event's tokens belong to another portal")
+    store.save_oauth(member_id=member_id, domain=form.get("auth[domain]") or "", tokens=tokens,
+                     application_token=application_token, language=form.get("data[LANGUAGE_ID]") or "en")
+    return 200, "installed"

@@ -1,0 +1,188 @@
+"""What the installer does on a portal: placements, event bindings, the "Sync with Xero" field.
+
+Idempotent by reading first (NOTES s13, b24phpsdk#446): what is already bound or created is
+left alone, so running it again (re-install, app update, "repair" from the main page)
+changes nothing; "Handler already binded" and "Field already exists" count as done when a
+binding or field appears between the read and the write. Three requests in all (batches).
+
+Portals differ (NOTES s2, s5): placements and events are bound only where ``placement.list``
+and ``events`` offer them; legacy invoices get their field only where ``crm.invoice.*``
+exists; offline events only where the user is an admin.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ...errors import PermanentError, SyncError
+from ...models import utcnow
+from .client import BatchReply, Bitrix24Client
+from .mapper import LEGACY_SYNC_FIELD, SMART_INVOICE, SYNC_FIELD, SYNC_FIELD_CAMEL
+
+HOOK_PATH = "/hooks/bitrix24"
+OFFLINE_CONNECTOR = "bridge"  # NOTES s4: our own writes carry it, so Bitrix24 does not queue them
+
+# placement -> (path, title, required). NOTES s5: codes verified in the docs.
+PLACEMENTS: dict[str, tuple[str, str, bool]] = {
+    "CRM_SMART_INVOICE_DETAIL_TAB": ("/bitrix24/placement/invoice", "Xero", True),
+    "LEFT_MENU": ("/bitrix24/app", "Xero sync", False),
+    "CRM_ANALYTICS_MENU": ("/bitrix24/app", "Xero sync", False),
+}
+INVOICE_EVENTS = ["ONCRMDYNAMICITEMADD", "ONCRMDYNAMICITEMUPDATE", "ONCRMDYNAMICITEMDELETE"]  # NOTES s4
+LEGACY_EVENTS = ["ONCRMINVOICEADD", "ONCRMINVOICEUPDATE", "ONCRMINVOICESETSTATUS", "ONCRMINVOICEDELETE"]
+PARTY_EVENTS = ["ONCRMCONTACTADD", "ONCRMCONTACTUPDATE", "ONCRMCONTACTDELETE",
+                "ONCRMCOMPANYADD", "ONCRMCOMPANYUPDATE", "ONCRMCOMPANYDELETE"]
+APP_EVENTS = ["ONAPPINSTALL", "ONAPPUNINSTALL"]  # ONAPPINSTALL: tokens may arrive here too (NOTES s13)
+
+
+@dataclass
+class SetupResult:
+    placements: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    offline_events: list[str] = field(default_factory=list)
+    offline_confirm: bool = False  # event.offline.get clear=0 allowed (rest_offline_extended)
+    sync_key: str = SYNC_FIELD_CAMEL
+    legacy_invoices: bool = False
+    changed: int = 0  # bindings and fields created by this run
+    warnings: list[str] = field(default_factory=list)
+    at: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _already(error: SyncError, *needles: str) -> bool:
+    text = " ".join([error.message, *error.ledger_messages]).lower()
+    return any(n in text for n in needles)
+
+
+def _sync_field_definition() -> dict[str, Any]:
+    # NOTES s7: boolean UF on smart invoices, default on, checkbox.
+    return {"moduleId": "crm", "field": {
+        "entityId": "CRM_SMART_INVOICE", "fieldName": SYNC_FIELD, "userTypeId": "boolean", "mandatory": "N",
+        "showFilter": "Y", "editFormLabel": {"en": "Sync with Xero"}, "listColumnLabel": {"en": "Sync with Xero"},
+        "settings": {"DEFAULT_VALUE": 1, "DISPLAY": "CHECKBOX", "LABEL_CHECKBOX": "Sync with Xero"}}}
+
+
+def _legacy_field_definition() -> dict[str, Any]:
+    # NOTES s7: FIELD_NAME gets the UF_CRM_ prefix; 13 characters left after it.
+    return {"fields": {"FIELD_NAME": "XERO_SYNC", "USER_TYPE_ID": "boolean", "EDIT_FORM_LABEL": "Sync with Xero",
+                       "LIST_COLUMN_LABEL": "Sync with Xero", "SETTINGS": {"DEFAULT_VALUE": 1}}}
+
+
+def read_portal(client: Bitrix24Client) -> BatchReply:
+    return client.batch({
+        "offered_placements": ("placement.list", {}),
+        "placements": ("placement.get", {}),
+        "offered_events": ("events", {}),
+        "events": ("event.get", {}),
+        "fields": ("userfieldconfig.list", {"moduleId": "crm", "filter": {"entityId": "CRM_SMART_INVOICE",
+                                                                           "fieldName": SYNC_FIELD}}),
+        "legacy_fields": ("crm.invoice.userfield.list", {"filter": {"FIELD_NAME": LEGACY_SYNC_FIELD}}),
+        "offline_feature": ("feature.get", {"CODE": "rest_offline_extended"}),
+    })
+
+
+def run_setup(client: Bitrix24Client, public_url: str) -> SetupResult:
+    """Bind what is missing and create the field; returns what is in place."""
+    result = SetupResult(at=utcnow().isoformat())
+    state = read_portal(client)
+    for key in ("offered_placements", "placements", "offered_events", "events", "fields"):
+        if key in state.errors:
+            raise state.errors[key]
+    handler = public_url.rstrip("/") + HOOK_PATH
+    offered_placements = set(state.get("offered_placements") or [])
+    offered_events = {str(e).upper() for e in state.get("offered_events") or []}
+    bound_placements = {(b["placement"], b["handler"]) for b in state.get("placements") or []}
+    bound_events = {(str(b["event"]).upper(), b.get("handler") or "", int(b.get("offline") or 0))
+                    for b in state.get("events") or []}
+    result.legacy_invoices = "legacy_fields" in state.results and "legacy_fields" not in state.errors
+    result.offline_confirm = (state.get("offline_feature") or {}).get("value") == "Y" \
+        if isinstance(state.get("offline_feature"), dict) else False
+
+    commands: dict[str, tuple[str, dict[str, Any]]] = {}
+    for code, (path, title, required) in PLACEMENTS.items():
+        url = public_url.rstrip("/") + path
+        if code not in offered_placements:
+            if required:
+                raise PermanentError(f"This Bitrix24 portal does not offer the {code} placement.",
+                                     code="ERROR_PLACEMENT_NOT_FOUND",
+                                     fix="Smart invoices must be enabled in CRM, and the app needs the crm "
+                                         "and placement scopes.")
+            result.warnings.append(f"The portal does not offer {code}; skipped.")
+            continue
+        result.placements.append(code)
+        if (code, url) not in bound_placements:
+            commands[f"p_{code}"] = ("placement.bind", {"PLACEMENT": code, "HANDLER": url, "TITLE": title,
+                                                        "DESCRIPTION": "Sync with Xero"})
+    wanted_events = INVOICE_EVENTS + PARTY_EVENTS + APP_EVENTS
+    if result.legacy_invoices:
+        wanted_events += LEGACY_EVENTS
+    for event in wanted_events:
+        if event not in offered_events:
+            result.warnings.append(f"The portal does not offer the event {event}; reconcile covers it.")
+            continue
+        result.events.append(event)
+        if (event, handler, 0) not in bound_events:
+            commands[f"e_{event}"] = ("event.bind", {"event": event, "handler": handler})
+        if event not in APP_EVENTS and (event, "", 1) not in bound_events:
+            commands[f"o_{event}"] = ("event.bind", {"event": event, "event_type": "offline",
+                                                     "auth_connector": OFFLINE_CONNECTOR})
+        elif event not in APP_EVENTS:
+            result.offline_events.append(event)
+    if not (state.get("fields") or {}).get("fields"):
+        commands["uf"] = ("userfieldconfig.add", _sync_field_definition())
+    if result.legacy_invoices and not state.get("legacy_fields"):
+        commands["uf_legacy"] = ("crm.invoice.userfield.add", _legacy_field_definition())
+
+    commands["item_fields"] = ("crm.item.fields", {"entityTypeId": SMART_INVOICE})
+    reply = client.batch(commands)
+    _settle(reply, commands, result)
+    if "uf" in commands or not _sync_key(reply):  # the field was just made: read its key again
+        fields = client.call("crm.item.fields", {"entityTypeId": SMART_INVOICE}).result
+        result.sync_key = _sync_key_from(fields) or SYNC_FIELD_CAMEL
+    else:
+        result.sync_key = _sync_key(reply) or SYNC_FIELD_CAMEL
+    return result
+
+
+def _settle(reply: BatchReply, commands: dict[str, Any], result: SetupResult) -> None:
+    for key in commands:
+        if key == "item_fields":
+            continue
+        error = reply.errors.get(key)
+        if error is None:
+            result.changed += 1
+            if key.startswith("o_"):
+                result.offline_events.append(key[2:])
+            continue
+        if _already(error, "already binded", "already exists"):
+            if key.startswith("o_"):
+                result.offline_events.append(key[2:])
+            continue
+        if key.startswith("o_") and error.code == "ACCESS_DENIED":
+            # NOTES s4: offline events need an administrator; reconcile lists changes instead.
+            if not any(w.startswith("Offline events") for w in result.warnings):
+                result.warnings.append("Offline events need an administrator; reconcile lists changes instead.")
+            continue
+        if key.startswith("p_") and not PLACEMENTS[key[2:]][2]:
+            result.placements.remove(key[2:])
+            result.warnings.append(f"{key[2:]}: {error.message}")
+            continue
+        if key == "uf_legacy":
+            result.warnings.append(f"Legacy invoices: {error.message}")
+            continue
+        raise error
+
+
+def _sync_key(reply: BatchReply) -> str | None:
+    return _sync_key_from(reply.get("item_fields")) if reply.ok("item_fields") else None
+
+
+def _sync_key_from(result: Any) -> str | None:
+    """NOTES s7: the item key of the UF is found by its ``upperName``."""
+    fields = (result or {}).get("fields") if isinstance(result, dict) else None
+    for key, spec in (fields or {}).items():
+        if isinstance(spec, dict) and spec.get("upperName") == SYNC_FIELD:
+            return key
+    return None

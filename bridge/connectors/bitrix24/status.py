@@ -1,0 +1,64 @@
+"""What the invoice tab tells a user about one invoice: its sync state and last error, in words."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ...extensions import db
+from ...models import Link, SyncRecord, WorkItem
+from .inbox import FLOW_INVOICE
+
+
+@dataclass
+class InvoiceSyncState:
+    label: str  # one short sentence
+    tone: str  # ok | pending | error | idle
+    ledger_number: str | None = None
+    ledger_status: str | None = None
+    last_attempt_at: datetime | None = None
+    retry_at: datetime | None = None
+    error: str | None = None
+    error_fix: str | None = None
+    ledger_messages: list[str] = field(default_factory=list)
+
+
+def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
+    item = db.session.scalar(select(WorkItem).where(
+        WorkItem.installation_id == installation_id, WorkItem.flow == FLOW_INVOICE,
+        WorkItem.object_key == f"invoice:{invoice_id}"))
+    record = db.session.scalar(select(SyncRecord).where(
+        SyncRecord.installation_id == installation_id, SyncRecord.object_kind == "invoice",
+        SyncRecord.object_id == invoice_id).order_by(SyncRecord.id.desc()).limit(1))
+    link = db.session.scalar(select(Link).where(
+        Link.installation_id == installation_id, Link.kind == "invoice", Link.platform_id == invoice_id))
+    state = _label(item, record)
+    if link is not None:
+        state.ledger_number, state.ledger_status = link.ledger_number, link.ledger_status
+    if record is not None:
+        state.last_attempt_at = record.finished_at or record.created_at
+        if record.state in ("failed", "retrying", "conflict"):
+            state.error, state.error_fix = record.error_message, record.error_fix
+            state.ledger_messages = list(record.ledger_messages or [])
+            state.retry_at = record.retry_at
+    return state
+
+
+def _label(item: WorkItem | None, record: SyncRecord | None) -> InvoiceSyncState:
+    if item is not None and item.state == "queued":
+        return InvoiceSyncState("Waiting to sync.", "pending")
+    if item is not None and item.state == "running":
+        return InvoiceSyncState("Syncing now.", "pending")
+    if item is not None and item.state == "waiting":
+        return InvoiceSyncState("The last attempt failed; bridge will try again.", "error")
+    if record is None:
+        return InvoiceSyncState("Not synced yet.", "idle")
+    return {
+        "succeeded": InvoiceSyncState("Synced.", "ok"),
+        "skipped": InvoiceSyncState("Nothing to sync (sync is off or nothing changed).", "idle"),
+        "conflict": InvoiceSyncState("Needs your decision: both sides changed.", "error"),
+        "failed": InvoiceSyncState("Not synced: the last attempt failed.", "error"),
+        "retrying": InvoiceSyncState("The last attempt failed; bridge will try again.", "error"),
+        "running": InvoiceSyncState("Syncing now.", "pending"),
+    }.get(record.state, InvoiceSyncState("Not synced yet.", "idle"))

@@ -1,0 +1,186 @@
+"""Bitrix24 pages: the install page, the main page, the invoice tab, and the event handler.
+
+URLs to enter in the local application's settings (docs/bitrix24.md):
+- handler path (main page): ``<PUBLIC_URL>/bitrix24/app``
+- initial installation path: ``<PUBLIC_URL>/bitrix24/install``
+The installer binds the invoice tab (``/bitrix24/placement/invoice``) and the event handler
+(``/hooks/bitrix24``) itself.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, make_response, render_template, request
+from jinja2_fragments.flask import render_block
+
+from ...errors import SyncError
+from ...extensions import db
+from ...jobs import WorkRequest, request_work
+from ...models import SyncRecord, WorkItem
+from . import hooks, setup, store
+from .client import refresh_tokens
+from .iframe import (LaunchRefused, Viewer, authenticate, check_form_token, form_token, framed, launch_params,
+                     require)
+from .inbox import FLOW_INVOICE
+from .reconcile import cursor_for
+from .status import invoice_state
+
+bp = Blueprint("bitrix24", __name__)
+
+
+def _page(template: str, status: int = 200, installation=None, **context) -> Response:
+    context.setdefault("bx24_js", current_app.config["BITRIX24_JS_URL"])
+    return framed(make_response(render_template(template, **context), status), installation)
+
+
+def _refused(exc: LaunchRefused, installation=None) -> Response:
+    return _page("bitrix24/message.html", exc.status, installation, title="bridge", message=exc.message)
+
+
+def _failed(exc: SyncError, installation=None) -> Response:
+    return _page("bitrix24/message.html", 502, installation, title="bridge", message=exc.message, fix=exc.fix,
+                 details=exc.ledger_messages)
+
+
+# --------------------------------------------------------------------------------------
+# Install (NOTES s2): verify, store, set up, then BX24.installFinish() in the page
+# --------------------------------------------------------------------------------------
+
+
+@bp.route("/bitrix24/install", methods=["GET", "POST"])
+def install():
+    params = launch_params()
+    installation = None
+    try:
+        require(params, "member_id", "AUTH_ID", "REFRESH_ID", "APPLICATION_TOKEN", "DOMAIN")
+        config = current_app.config
+        token_url = store.check_server_endpoint(params.get("SERVER_ENDPOINT"))
+        try:
+            # The OAuth server's reply names the portal with authority (member_id,
+            # client_endpoint); the form alone could claim any portal.
+            tokens = refresh_tokens(token_url, config["BITRIX24_CLIENT_ID"] or "",
+                                    config["BITRIX24_CLIENT_SECRET"] or "", params["REFRESH_ID"],
+                                    timeout=config["HTTP_TIMEOUT_SECONDS"])
+        except SyncError as exc:
+            raise LaunchRefused(401, "Bitrix24 did not confirm this installation: " + exc.message) from exc
+        if tokens.get("member_id") != params["member_id"] or not tokens.get("client_endpoint"):
+            raise LaunchRefused(401, "Bitrix24 did not confirm this installation (another portal's tokens).")
+        installation = store.save_oauth(member_id=params["member_id"], domain=params["DOMAIN"], tokens=tokens,
+                                        application_token=params["APPLICATION_TOKEN"],
+                                        language=params.get("LANG") or "en")
+        result = run_installer(installation)
+    except LaunchRefused as exc:
+        return _refused(exc, installation)
+    except SyncError as exc:
+        db.session.rollback()
+        return _failed(exc, installation)
+    return _page("bitrix24/install.html", 200, installation, result=result, domain=installation.domain)
+
+
+def run_installer(installation) -> setup.SetupResult:
+    result = setup.run_setup(store.client_for(installation), current_app.config["PUBLIC_URL"])
+    installation.endpoints = {**(installation.endpoints or {}), "setup": result.as_dict()}
+    cursor_for(installation)
+    db.session.commit()
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# Main page (DEFAULT / LEFT_MENU / CRM_ANALYTICS_MENU)
+# --------------------------------------------------------------------------------------
+
+
+def _overview(viewer: Viewer) -> dict:
+    installation = viewer.installation
+    recent = db.session.scalars(
+        db.select(SyncRecord).where(SyncRecord.installation_id == installation.id)
+        .order_by(SyncRecord.id.desc()).limit(10)).all()
+    pending = db.session.scalar(db.select(db.func.count()).select_from(WorkItem).where(
+        WorkItem.installation_id == installation.id, WorkItem.state.in_(("queued", "running", "waiting"))))
+    return {"viewer": viewer, "setup": (installation.endpoints or {}).get("setup") or {}, "recent": recent,
+            "pending": pending, "token": form_token(viewer, "repair")}
+
+
+@bp.route("/bitrix24/app", methods=["GET", "POST"])
+def main_page():
+    try:
+        viewer = authenticate(launch_params())
+    except LaunchRefused as exc:
+        return _refused(exc)
+    return _page("bitrix24/app.html", 200, viewer.installation, **_overview(viewer))
+
+
+@bp.post("/bitrix24/app/repair")
+def repair():
+    """Run the installer again (after an app update, NOTES s2: bindings are removed)."""
+    try:
+        viewer = check_form_token(request.form.get("token"), "repair")
+        if not viewer.is_admin:
+            raise LaunchRefused(403, "Only a Bitrix24 administrator can repair the setup.")
+        result = run_installer(viewer.installation)
+    except LaunchRefused as exc:
+        return _refused(exc)
+    except SyncError as exc:
+        db.session.rollback()
+        return _failed(exc, viewer.installation)
+    overview = _overview(viewer)
+    return _page("bitrix24/app.html", 200, viewer.installation, repaired=result, **overview)
+
+
+# --------------------------------------------------------------------------------------
+# Invoice tab (CRM_SMART_INVOICE_DETAIL_TAB): state, last error, "sync now"
+# --------------------------------------------------------------------------------------
+
+
+def _invoice_id(options: dict) -> str:
+    invoice_id = str(options.get("ID") or "")  # NOTES s5: {"ID": "<invoice id>", "URI": ...}
+    if not invoice_id.isdigit():
+        raise LaunchRefused(400, "PLACEMENT_OPTIONS from Bitrix24 lacks the invoice ID.")
+    return invoice_id
+
+
+def _tab(viewer: Viewer, invoice_id: str, notice: str | None = None) -> Response:
+    context = {"viewer": viewer, "invoice_id": invoice_id, "state": invoice_state(viewer.installation.id, invoice_id),
+               "token": form_token(viewer, f"invoice:{invoice_id}"), "notice": notice}
+    if request.headers.get("HX-Request"):
+        body = render_block("bitrix24/invoice_tab.html", "panel", **context)
+        return framed(make_response(body), viewer.installation)
+    return _page("bitrix24/invoice_tab.html", 200, viewer.installation, **context)
+
+
+@bp.route("/bitrix24/placement/invoice", methods=["GET", "POST"])
+def invoice_tab():
+    try:
+        viewer = authenticate(launch_params())
+        invoice_id = _invoice_id(viewer.options)
+    except LaunchRefused as exc:
+        return _refused(exc)
+    return _tab(viewer, invoice_id)
+
+
+@bp.post("/bitrix24/placement/invoice/<invoice_id>/sync")
+def invoice_sync_now(invoice_id: str):
+    try:
+        if not invoice_id.isdigit():
+            raise LaunchRefused(400, "Not an invoice id.")
+        viewer = check_form_token(request.form.get("token"), f"invoice:{invoice_id}")
+    except LaunchRefused as exc:
+        return _refused(exc)
+    queued = request_work(WorkRequest(viewer.installation.id, FLOW_INVOICE, f"invoice:{invoice_id}",
+                                      {"trigger": "manual", "user_id": viewer.user_id}))
+    db.session.commit()
+    notice = "Sync requested." if queued else "A sync of this invoice is already on its way."
+    return _tab(viewer, invoice_id, notice)
+
+
+# --------------------------------------------------------------------------------------
+# Event callbacks (NOTES s4)
+# --------------------------------------------------------------------------------------
+
+
+@bp.post("/hooks/bitrix24")
+def event_callback():
+    try:
+        status, text = hooks.receive(request.form)
+    except hooks.CallbackRefused as exc:
+        db.session.rollback()
+        return Response(exc.message, status=exc.status, mimetype="text/plain")
+    return Response(text, status=status, mimetype="text/plain")

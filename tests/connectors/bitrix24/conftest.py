@@ -1,0 +1,42 @@
+"""Fixtures of the Bitrix24 connector tests: placeholder flows and an installed sandbox portal."""
+from __future__ import annotations
+
+import pytest
+
+from bridge import jobs
+
+ACME = "acme.bitrix24.com"
+GLOBEX = "globex.bitrix24.de"
+FLOWS = ("invoice_to_ledger", "invoice_deleted", "party_changed")
+
+
+@pytest.fixture
+def placeholder_flows():
+    """The real flows come with the sync issue; tests stand in with ones that record their runs."""
+    runs: list[tuple[str, str]] = []
+    hooks: dict[str, object] = {}
+
+    def make(name):
+        def run(ctx: jobs.WorkContext) -> None:
+            runs.append((name, ctx.object_key))
+            action = hooks.get(ctx.object_key)
+            if callable(action):
+                action(ctx)
+        return run
+
+    for name in FLOWS:
+        jobs.FLOWS[name] = make(name)
+    yield runs, hooks
+    for name in FLOWS:
+        jobs.FLOWS.pop(name, None)
+
+
+@pytest.fixture
+def installed(live):
+    """The app installed on acme through its real install page (the sandbox posts it)."""
+    # Real portals refuse http/localhost handlers; the live app runs on http://localhost.
+    live.control("bitrix24/settings", json={"allow_insecure_handlers": True})
+    reply = live.control(f"bitrix24/portals/{ACME}/install", json={"mode": "page"})
+    assert reply["page_status"] == 200
+    live.control("bitrix24/events/wait", json={"timeout": 5})
+    return reply

@@ -1,0 +1,106 @@
+"""End to end: the real install page, placements, events, the user field, against the sandbox portal."""
+from __future__ import annotations
+
+import requests
+from sqlalchemy import select
+
+from bridge.connectors.bitrix24 import store
+from bridge.connectors.bitrix24.web import run_installer
+from bridge.extensions import db
+from bridge.models import Installation
+from bridge.vault import vault_for_app
+
+from .conftest import ACME
+
+
+def portal_state(live, domain=ACME):
+    return live.control(f"bitrix24/portals/{domain}/state", method="GET")
+
+
+def bindings(state):
+    placements = sorted((p["placement"], p["handler"]) for p in state["placements"])
+    handlers = sorted((h["event"], h["handler"], h["offline"]) for h in state["handlers"])
+    fields = sorted(u["fieldName"] for u in state["userfields"])
+    return placements, handlers, fields
+
+
+def test_install_binds_placements_events_and_the_sync_field(live, installed):
+    state = portal_state(live)
+    assert state["installation"]["installed"] is True
+    placements, handlers, fields = bindings(state)
+    assert ("CRM_SMART_INVOICE_DETAIL_TAB", f"{live.app_url}/bitrix24/placement/invoice") in placements
+    assert ("LEFT_MENU", f"{live.app_url}/bitrix24/app") in placements
+    assert ("CRM_ANALYTICS_MENU", f"{live.app_url}/bitrix24/app") in placements
+    online = {event for event, handler, offline in handlers if not offline}
+    assert online == {"ONCRMDYNAMICITEMADD", "ONCRMDYNAMICITEMUPDATE", "ONCRMDYNAMICITEMDELETE",
+                      "ONCRMCONTACTADD", "ONCRMCONTACTUPDATE", "ONCRMCONTACTDELETE",
+                      "ONCRMCOMPANYADD", "ONCRMCOMPANYUPDATE", "ONCRMCOMPANYDELETE",
+                      "ONAPPINSTALL", "ONAPPUNINSTALL"}
+    assert all(handler == f"{live.app_url}/hooks/bitrix24" for _, handler, offline in handlers if not offline)
+    assert any(offline for *_, offline in handlers)  # the backup queue, an admin installed
+    assert fields == ["UF_CRM_SMART_INVOICE_XERO_SYNC"]
+    uf = state["userfields"][0]
+    assert uf["userTypeId"] == "boolean" and str(uf["settings"]["DEFAULT_VALUE"]) == "1"
+
+    with live.app.app_context():
+        installation = store.find(installed["auth"]["member_id"])
+        assert installation.domain == ACME and installation.state == "active"
+        assert installation.endpoints["setup"]["sync_key"] == "ufCrmSmartInvoiceXeroSync"
+        tokens = vault_for_app(live.app).read(installation.credential_id).data
+        assert tokens["application_token"] == installed["application_token"]
+        assert tokens["refresh_token"] and tokens["server_endpoint"].endswith("/oauth.bitrix.info/rest/")
+        # Only a hash of the application_token is stored in clear columns.
+        assert installation.app_token_hash != installed["application_token"]
+
+
+def test_installing_again_or_repairing_changes_nothing(live, installed):
+    before = bindings(portal_state(live))
+    again = live.control(f"bitrix24/portals/{ACME}/install", json={"mode": "page"})
+    assert again["page_status"] == 200
+    assert bindings(portal_state(live)) == before
+    with live.app.app_context():
+        installation = store.find(installed["auth"]["member_id"])
+        result = run_installer(installation)
+        assert result.changed == 0
+        assert db.session.scalar(select(db.func.count()).select_from(Installation)) == 1
+    assert bindings(portal_state(live)) == before
+
+
+def test_install_page_refuses_tokens_the_portal_did_not_issue(live, installed):
+    form = dict(installed["form"], REFRESH_ID="forged-refresh-token", member_id=installed["auth"]["member_id"])
+    response = requests.post(f"{live.app_url}/bitrix24/install", params=installed["query"], data=form, timeout=10)
+    assert response.status_code == 401
+    assert "did not confirm" in response.text
+
+
+def test_install_page_refuses_an_unknown_oauth_server(live, installed):
+    form = dict(installed["form"], SERVER_ENDPOINT="https://evil.example.com/rest/")
+    response = requests.post(f"{live.app_url}/bitrix24/install", params=installed["query"], data=form, timeout=10)
+    assert response.status_code == 502
+    assert "OAuth server" in response.text
+
+
+def test_uninstall_with_clean_deletes_the_installation(live, installed):
+    live.control(f"bitrix24/portals/{ACME}/uninstall", json={"clean": True})
+    live.control("bitrix24/events/wait", json={"timeout": 5})
+    with live.app.app_context():
+        assert store.find(installed["auth"]["member_id"]) is None
+
+
+def test_uninstall_without_clean_drops_the_tokens_only(live, installed):
+    live.control(f"bitrix24/portals/{ACME}/uninstall", json={"clean": False})
+    live.control("bitrix24/events/wait", json={"timeout": 5})
+    with live.app.app_context():
+        installation = store.find(installed["auth"]["member_id"])
+        assert installation.state == "uninstalled" and installation.credential_id is None
+
+
+def test_the_demo_seeder_installs_the_app_headlessly(live):
+    from bridge.connectors.bitrix24.demo import seed
+
+    with live.app.app_context():
+        lines = list(seed())
+        assert "app installed" in lines[0]
+        assert "already installed" in list(seed())[0]
+    state = portal_state(live)
+    assert state["installation"]["installed"] and state["placements"]

@@ -1,0 +1,62 @@
+"""The installer on mocked HTTP: legacy invoices, races with an earlier run, a non-admin installer."""
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote
+
+import pytest
+import responses
+
+from bridge.connectors.bitrix24.client import Bitrix24Client, StaticAuth
+from bridge.connectors.bitrix24.setup import run_setup
+from bridge.errors import PermanentError
+
+EP = "https://x.bitrix24.com/rest/"
+EVENTS = ["ONCRMDYNAMICITEMADD", "ONCRMDYNAMICITEMUPDATE", "ONCRMDYNAMICITEMDELETE", "ONCRMINVOICEADD",
+          "ONCRMINVOICEUPDATE", "ONCRMINVOICESETSTATUS", "ONCRMINVOICEDELETE", "ONCRMCONTACTADD",
+          "ONCRMCONTACTUPDATE", "ONCRMCONTACTDELETE", "ONCRMCOMPANYADD", "ONCRMCOMPANYUPDATE",
+          "ONCRMCOMPANYDELETE", "ONAPPINSTALL", "ONAPPUNINSTALL"]
+FIELDS = {"fields": {"ufCrm_5_XeroSync": {"upperName": "UF_CRM_SMART_INVOICE_XERO_SYNC"}}}
+
+
+def envelope(result, errors=None):
+    return {"result": {"result": result, "result_error": errors or [], "result_total": [], "result_next": [],
+                       "result_time": []}, "time": {}}
+
+
+def batch_commands(call) -> dict:
+    return {k: unquote(v) for k, v in json.loads(call.request.body)["cmd"].items()}
+
+
+@responses.activate
+def test_legacy_invoices_get_their_field_and_races_count_as_done():
+    responses.post(EP + "batch", json=envelope({
+        "offered_placements": ["CRM_SMART_INVOICE_DETAIL_TAB", "LEFT_MENU"], "placements": [],
+        "offered_events": EVENTS, "events": [], "fields": {"fields": []}, "legacy_fields": [],
+        "offline_feature": {"value": "N"}}))
+    responses.post(EP + "batch", json=envelope({"item_fields": FIELDS, "uf": {"field": {}}}, errors={
+        "e_ONCRMCONTACTADD": {"error": "ERROR_CORE", "error_description": "Unable to set event handler: "
+                                                                          "Handler already binded"},
+        "o_ONCRMCONTACTADD": {"error": "ACCESS_DENIED", "error_description": "Admin rights required"}}))
+    responses.post(EP + "crm.item.fields", json={"result": FIELDS, "time": {}})
+    result = run_setup(Bitrix24Client(StaticAuth(EP, "t")), "https://bridge.example.com")
+    commands = batch_commands(responses.calls[1])
+    assert "crm.invoice.userfield.add?fields[FIELD_NAME]=XERO_SYNC" in commands["uf_legacy"]
+    assert commands["e_ONCRMINVOICESETSTATUS"] == (
+        "event.bind?event=ONCRMINVOICESETSTATUS&handler=https://bridge.example.com/hooks/bitrix24")
+    assert "p_CRM_ANALYTICS_MENU" not in commands  # not offered here: skipped with a note
+    assert result.legacy_invoices and result.sync_key == "ufCrm_5_XeroSync"
+    assert "ONCRMCONTACTADD" in result.events and "ONCRMCONTACTADD" not in result.offline_events
+    assert any("administrator" in w for w in result.warnings)
+    assert any("CRM_ANALYTICS_MENU" in w for w in result.warnings)
+
+
+@responses.activate
+def test_a_portal_without_the_invoice_tab_is_told_why():
+    responses.post(EP + "batch", json=envelope({
+        "offered_placements": ["LEFT_MENU"], "placements": [], "offered_events": EVENTS, "events": [],
+        "fields": {"fields": []}, "offline_feature": {"value": "Y"}},
+        errors={"legacy_fields": {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"}}))
+    with pytest.raises(PermanentError) as caught:
+        run_setup(Bitrix24Client(StaticAuth(EP, "t")), "https://bridge.example.com")
+    assert "CRM_SMART_INVOICE_DETAIL_TAB" in caught.value.message and caught.value.fix
