@@ -216,3 +216,25 @@ def _finish(record: SyncRecord, state: str, message: str | None) -> None:
         record.warning = message
     record.finished_at = utcnow()
     db.session.commit()
+
+
+@flow("party_to_ledger")
+def export_changed_party(ctx: WorkContext) -> None:
+    """A platform customer changed (e.g. a renamed company): update its ledger contact.
+
+    Only customers already in the ledger are updated; the others reach it with their first
+    invoice, so the ledger is not filled with every CRM contact.
+    """
+    installation = db.session.get(Installation, ctx.installation_id)
+    platform_id = split_object_key(ctx.object_key)[1]
+    record = ctx.record(object_kind="party", object_id=platform_id, direction="to_ledger")
+    party = platform_for(installation).get_party(platform_id)
+    link = find_link(installation.id, "party", party.key) if party else None
+    if party is None or link is None or not link.ledger_id:
+        _finish(record, "skipped", "Not in the ledger yet: it goes there with its first invoice.")
+        return
+    ledger, connection = ledger_for(installation)
+    ledger_id, warning = export_party(installation, connection, ledger, party, ctx)
+    record.received = {"ledger_id": ledger_id}
+    record.warning = warning
+    _finish(record, "succeeded", None)

@@ -8,9 +8,12 @@ from __future__ import annotations
 def init_app(app) -> None:
     from ...demo_data import SEEDERS
     from . import demo, inbox, reconcile  # noqa: F401  (register the inbox handler and the periodic job)
+    from ...sync.registry import register_platform
     from .cli import register_cli
+    from .platform import Bitrix24Platform
     from .web import bp
 
+    register_platform("bitrix24", lambda app, installation: Bitrix24Platform.build(installation))
     if "bitrix24" not in app.blueprints:
         app.register_blueprint(bp)
     register_cli(app)

@@ -2,11 +2,10 @@
 
 Flow names (the flows themselves live in ``bridge.sync``):
 - ``invoice_to_ledger`` on ``invoice:<id>`` (``invoice:L<id>`` for a legacy invoice): an
-  invoice was added or changed; the flow reads its current state (the event only says
-  "this id changed", NOTES s4);
-- ``invoice_deleted`` on the same key;
-- ``party_changed`` on ``contact:<id>`` / ``company:<id>``, with ``{"deleted": true}`` for
-  deletions.
+  invoice was added, changed or deleted; the flow reads its current state (the event only
+  says "this id changed", NOTES s4) and hands a deletion to the cancellation flow;
+- ``party_to_ledger`` on ``party:CO:<id>`` / ``party:C:<id>``: a company or contact changed
+  (e.g. renamed); the flow updates its ledger contact if it has one.
 
 Many events on one object coalesce in ``request_work`` (one pending run per object).
 """
@@ -17,16 +16,17 @@ from ...jobs import WorkRequest, inbox_handler
 from ...models import InboxEvent, Installation
 
 FLOW_INVOICE = "invoice_to_ledger"
-FLOW_INVOICE_DELETED = "invoice_deleted"
-FLOW_PARTY = "party_changed"
+FLOW_PARTY = "party_to_ledger"
+PARTY_KINDS = {"company": "CO", "contact": "C"}
 
 
 def requests_for(installation_id: int, event: str, object_key: str) -> list[WorkRequest]:
-    deleted = event.upper().endswith("DELETE")
     if object_key.startswith("invoice:"):
-        return [WorkRequest(installation_id, FLOW_INVOICE_DELETED if deleted else FLOW_INVOICE, object_key)]
-    if object_key.startswith(("contact:", "company:")):
-        return [WorkRequest(installation_id, FLOW_PARTY, object_key, {"deleted": True} if deleted else {})]
+        return [WorkRequest(installation_id, FLOW_INVOICE, object_key)]
+    kind, _, entity_id = object_key.partition(":")
+    if kind in PARTY_KINDS and not event.upper().endswith("DELETE"):
+        # A deleted CRM record keeps its ledger contact: the ledger's history needs it.
+        return [WorkRequest(installation_id, FLOW_PARTY, f"party:{PARTY_KINDS[kind]}:{entity_id}")]
     return []
 
 

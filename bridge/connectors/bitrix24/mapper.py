@@ -74,7 +74,9 @@ def party_id(kind: str, entity_id: Any) -> str:
 
 
 def split_party_id(platform_id: str) -> tuple[str, int]:
-    kind, _, raw = platform_id.partition(":")
+    """``CO:12`` or the full party key ``b24:<member>:CO:12`` -> ("CO", 12)."""
+    parts = platform_id.split(":")
+    kind, raw = (parts[-2], parts[-1]) if len(parts) >= 2 else ("", "")
     if kind not in (COMPANY, CONTACT) or not raw.isdigit():
         raise ValueError(f"not a Bitrix24 party id: {platform_id!r}")
     return kind, int(raw)
@@ -291,6 +293,27 @@ def line_from_row(row: Mapping[str, Any], prices_include_tax: bool) -> Line:
                 kind=LineKind.PRODUCT, tax_rate=rate, discount_rate=discount_rate, discount_amount=discount_amount,
                 product_id=str(product) if product and str(product) != "0" else None,
                 unit=str(row.get("measureName") or ""))
+
+
+def row_from_line(line: Line, prices_include_tax: bool) -> dict[str, Any]:
+    """The product row for ``crm.item.productrow.set`` (the inverse of ``line_from_row``):
+    ``price`` is the unit price after discount, with tax when the invoice is gross."""
+    quantity = Decimal(line.quantity) or Decimal(1)
+    before = Decimal(line.unit_price)
+    if line.discount_amount:
+        after, discount_type = before - Decimal(line.discount_amount) / quantity, 1
+    else:
+        after, discount_type = before * (1 - Decimal(line.discount_rate or 0) / 100), 2
+    row: dict[str, Any] = {"productName": line.description, "quantity": str(quantity),
+                           "price": str(after.quantize(Decimal("0.01"))),
+                           "taxIncluded": "Y" if prices_include_tax else "N", "discountTypeId": discount_type}
+    if line.tax_rate is not None:
+        row["taxRate"] = str(line.tax_rate)
+    if discount_type == 2 and line.discount_rate:
+        row["discountRate"] = str(line.discount_rate)
+    if line.product_id:
+        row["productId"] = line.product_id
+    return row
 
 
 def rows_include_tax(rows: list[Mapping[str, Any]], flag: str = "taxIncluded") -> bool:

@@ -22,8 +22,8 @@ from . import store
 from .client import BATCH_MAX, Bitrix24Client, BatchReply
 from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE, SYNC_FIELD_CAMEL, Stage,
                      invoice_from_item, invoice_from_legacy, parse_datetime, party_fields, party_from_company,
-                     party_from_contact, party_id, person_fields, portal_url, split_party_id, stage_for_status,
-                     stages_from_status_list)
+                     party_from_contact, party_id, person_fields, portal_url, row_from_line, split_party_id,
+                     stage_for_status, stages_from_status_list)
 from .setup import OFFLINE_CONNECTOR
 
 CONTACT_SELECT = ["ID", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "PHONE", "ADDRESS", "ADDRESS_CITY",
@@ -215,17 +215,22 @@ class Bitrix24Platform:
         self._update(platform_id, {"xmlId": document.ledger_id})
 
     def apply_invoice_changes(self, platform_id: str, invoice: Invoice, groups: set[str]) -> None:
-        """Flow-back of ledger edits: ``status``, ``due_date`` and ``number``; line edits stay
-        with Bitrix24, which owns the invoice's content."""
-        fields: dict[str, Any] = {}
-        if "due_date" in groups and invoice.due_date:
-            fields["closedate"] = invoice.due_date.isoformat()
-        if "number" in groups and invoice.number:
-            fields["accountNumber"] = invoice.number
-        if fields:
+        """Flow-back of ledger edits by field group (bridge/sync/invoice_flowback.py):
+        ``header`` (dates, reference, currency) and ``lines`` (the product rows, replaced
+        whole, as Bitrix24's productrow.set does)."""
+        if platform_id.startswith(LEGACY):
+            raise PermanentError("Legacy invoices are read-only for bridge: the ledger's edit was not copied.",
+                                 fix="Make the same edit in Bitrix24.")
+        if "header" in groups:
+            fields: dict[str, Any] = {"begindate": invoice.issue_date.isoformat(), "title": invoice.reference,
+                                      "currencyId": invoice.currency}
+            if invoice.due_date:
+                fields["closedate"] = invoice.due_date.isoformat()
             self._update(platform_id, fields)
-        if "status" in groups:
-            self.set_invoice_status(platform_id, invoice.status)
+        if "lines" in groups:
+            rows = [row_from_line(line, invoice.prices_include_tax) for line in invoice.lines]
+            self.client.call("crm.item.productrow.set", {"ownerType": PRODUCT_ROW_OWNER, "ownerId": int(platform_id),
+                                                         "productRows": rows})
 
     # ---------------------------------------------------------------------------------
     # Parties (Xero import, NOTES s8)
@@ -241,8 +246,40 @@ class Bitrix24Platform:
         for key, kind in (("co", COMPANY), ("ct", CONTACT)):
             rows = reply.get(key) or []
             if rows:
-                return party_id(kind, rows[0]["ID"])
+                return self._party_key(party_id(kind, rows[0]["ID"]))
         return None
+
+    def _party_key(self, platform_id: str) -> str:
+        """Parties are named by their domain key (``b24:<member>:CO:12``) everywhere in the
+        flows, so export and import links agree."""
+        return f"b24:{self.installation.account_id}:{platform_id}"
+
+    def get_party(self, platform_id: str) -> Party | None:
+        """A company (with its contact persons) or a contact, as an invoice would carry it;
+        None when it was deleted."""
+        kind, entity_id = split_party_id(platform_id)
+        if kind == COMPANY:
+            reply = self.client.batch({"co": ("crm.company.get", {"id": entity_id}),
+                                       "cp": ("crm.company.contact.items.get", {"id": entity_id})})
+            if "co" in reply.errors:
+                if _not_found(reply.errors["co"]):
+                    return None
+                raise reply.errors["co"]
+            people: dict[str, dict[str, Any]] = {}
+            wanted = sorted(str(link["CONTACT_ID"]) for link in reply.get("cp") or [])
+            if wanted:
+                rows = self.client.list_all("crm.contact.list", {"filter": {"@ID": wanted},
+                                                                 "select": CONTACT_SELECT})
+                people = {str(r["ID"]): r for r in rows}
+            links = sorted(reply.get("cp") or [], key=lambda link: int(link.get("SORT") or 0))
+            contacts = [people[str(link["CONTACT_ID"])] for link in links if str(link["CONTACT_ID"]) in people]
+            return party_from_company(reply.get("co"), contacts, self.member_id)
+        reply = self.client.batch({"ct": ("crm.contact.get", {"id": entity_id})})
+        if "ct" in reply.errors:
+            if _not_found(reply.errors["ct"]):
+                return None
+            raise reply.errors["ct"]
+        return party_from_contact(reply.get("ct"), self.member_id)
 
     def save_party(self, party: Party, platform_id: str | None, origin: tuple[str, str]) -> str:
         return self.save_parties([(party, platform_id, origin)])[0]
@@ -267,11 +304,11 @@ class Bitrix24Platform:
             if f"s{n}" in reply.errors:
                 raise reply.errors[f"s{n}"]
             if platform_id:
-                ids.append(platform_id)
+                ids.append(self._party_key(party_id(*split_party_id(platform_id))))
                 continue
             new_id = int(reply.get(f"s{n}"))
             kind = COMPANY if party.kind is PartyKind.COMPANY else CONTACT
-            ids.append(party_id(kind, new_id))
+            ids.append(self._party_key(party_id(kind, new_id)))
             if kind == COMPANY:
                 for m, person in enumerate(p for p in party.contact_persons if p.full_name):
                     people[f"p{n}_{m}"] = ("crm.contact.add", {"fields": person_fields(person, new_id, origin)})

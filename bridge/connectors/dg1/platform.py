@@ -98,6 +98,9 @@ class DG1Platform:
                              "order's status and references.", code="dg1_read_only")
 
     # -- customers ------------------------------------------------------------------------
+    def get_party(self, platform_id: str) -> Party | None:
+        return None  # DG1 has no customer API: customers travel with their orders only
+
     def find_party(self, ledger_kind: str, ledger_id: str) -> str | None:
         return None  # DG1 has no customer API: no ledger contact is ever linked to a DG1 one
 

@@ -7,12 +7,12 @@ from bridge import jobs
 
 ACME = "acme.bitrix24.com"
 GLOBEX = "globex.bitrix24.de"
-FLOWS = ("invoice_to_ledger", "invoice_deleted", "party_changed")
+FLOWS = ("invoice_to_ledger", "party_to_ledger")
 
 
 @pytest.fixture
-def placeholder_flows():
-    """The real flows come with the sync issue; tests stand in with ones that record their runs."""
+def placeholder_flows(monkeypatch):
+    """Stand-ins for the sync flows that record their runs (the real ones are restored after)."""
     runs: list[tuple[str, str]] = []
     hooks: dict[str, object] = {}
 
@@ -25,10 +25,9 @@ def placeholder_flows():
         return run
 
     for name in FLOWS:
-        jobs.FLOWS[name] = make(name)
-    yield runs, hooks
-    for name in FLOWS:
-        jobs.FLOWS.pop(name, None)
+        monkeypatch.setitem(jobs.FLOWS, name, make(name))
+        monkeypatch.setitem(jobs.BATCH_SIZES, name, 1)
+    return runs, hooks
 
 
 @pytest.fixture

@@ -90,10 +90,10 @@ def test_contact_and_deletion_events_become_their_flows(client, portal, placehol
     client.post("/hooks/bitrix24", data=notes_body(event="ONCRMDYNAMICITEMDELETE", item_id=24), content_type=FORM)
     client.post("/hooks/bitrix24", data=notes_body(event="ONCRMCOMPANYDELETE", item_id=3), content_type=FORM)
     run_jobs()
-    assert sorted(runs) == [("invoice_deleted", "invoice:24"), ("party_changed", "company:3"),
-                            ("party_changed", "contact:7")]
-    deleted = db.session.scalar(select(WorkItem).where(WorkItem.object_key == "company:3"))
-    assert deleted.options == {"deleted": True}
+    # A deleted invoice is read by the export flow (which hands it to cancellation); a
+    # deleted company keeps its ledger contact, so it asks for nothing.
+    assert sorted(runs) == [("invoice_to_ledger", "invoice:24"), ("party_to_ledger", "party:C:7")]
+    assert db.session.scalar(select(WorkItem).where(WorkItem.object_key == "company:3")) is None
 
 
 def test_thousand_updates_on_fifty_invoices_make_at_most_a_hundred_runs(client, portal, placeholder_flows, run_jobs):

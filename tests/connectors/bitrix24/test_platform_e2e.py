@@ -84,7 +84,8 @@ def test_imported_parties_are_found_again_by_origin(live, installed):
     with live.app.app_context():
         adapter = platform(live, installed)
         ids = adapter.save_parties([(company, None, ("xero", "c1")), (person, None, ("xero", "c2"))])
-        assert ids[0].startswith("CO:") and ids[1].startswith("C:")
+        member = installed["auth"]["member_id"]
+        assert ids[0].startswith(f"b24:{member}:CO:") and ids[1].startswith(f"b24:{member}:C:")
         assert adapter.find_party("xero", "c1") == ids[0]
         assert adapter.find_party("xero", "c2") == ids[1]
         assert adapter.find_party("xero", "nope") is None
@@ -125,7 +126,7 @@ def test_offline_events_are_drained_into_work(live, installed, placeholder_flows
         counts = reconcile_installation(store.find(installed["auth"]["member_id"]))
         keys = set(db.session.scalars(select(WorkItem.object_key)))
     assert counts["offline"] >= 3
-    assert {f"invoice:{item['id']}", f"company:{company['ID']}", f"contact:{contact['ID']}"} <= keys
+    assert {f"invoice:{item['id']}", f"party:CO:{company['ID']}", f"party:C:{contact['ID']}"} <= keys
     assert live.control(f"bitrix24/portals/{ACME}/state", method="GET")["offline_queue"] == []
 
 
