@@ -153,7 +153,8 @@ def _insert_ignore(table, values: dict[str, Any]):
 
 def record_inbound(source: str, dedup_key: str, *, installation_id: int | None, topic: str,
                    object_key: str | None, payload: str) -> bool:
-    """Store a verified callback once. Returns False for a duplicate (no row, no job).
+    """Store a verified callback once. Returns False for a duplicate (no new row; a job only
+    if the first copy was already processed, see below).
 
     Commits. The processing task is enqueued after the commit.
     """
@@ -164,6 +165,16 @@ def record_inbound(source: str, dedup_key: str, *, installation_id: int | None, 
     event_id = db.session.execute(stmt).scalar_one_or_none()
     if event_id is not None:
         enqueue_after_commit(process_inbox, event_id)
+    else:
+        # A duplicate of an event already processed is looked at once more. Events are thin
+        # ("object X changed"), and a dedup key can be coarser than the changes it stands
+        # for (Bitrix24's ts has whole seconds): a second change within the same second
+        # must not be lost. Flows are idempotent, so a true duplicate costs a no-op run.
+        reopened = db.session.execute(
+            update(InboxEvent).where(InboxEvent.dedup_key == dedup_key[:255], InboxEvent.state == "done")
+            .values(state="pending", lease_until=None).returning(InboxEvent.id)).scalar_one_or_none()
+        if reopened is not None:
+            enqueue_after_commit(process_inbox, reopened)
     db.session.commit()
     return event_id is not None
 

@@ -27,7 +27,7 @@ from ..faults import fault_point
 from ..jobs import WorkContext, WorkRequest, flow, request_work
 from ..models import Installation, LedgerConnection, SyncRecord, utcnow
 from .invoice_followup import complete_invoice, pending_steps
-from .links import bind, content_hash, find_link, jsonable
+from .links import bind, content_hash, find_link, jsonable, party_fingerprint
 from .mapping import ledger_document
 from .ports import InvoiceWrite, Ledger, LedgerDocument, PartyMatch, WriteResult
 from .registry import ledger_for, platform_for
@@ -192,14 +192,17 @@ def export_party(installation: Installation, connection: LedgerConnection, ledge
     link = find_link(installation.id, "party", party.key)
     match: PartyMatch = ledger.match_party(party, link.ledger_id if link else None)
     digest = content_hash({"party": party, "name": match.name})
-    if match.ledger_id and link and link.ledger_id == match.ledger_id and link.content_hash == digest:
-        return match.ledger_id, match.warning
+    fingerprint = party_fingerprint(party, match.name)
+    extra = dict(link.extra or {}) if link else {}
+    if match.ledger_id and link and link.ledger_id == match.ledger_id and (
+            link.content_hash == digest or fingerprint in (extra.get("sent"), extra.get("received"))):
+        return match.ledger_id, match.warning  # unchanged, or what the ledger itself just sent us
     key = idempotency_key(installation.id, "party", party.key, digest, ctx.item.attempts + 1)
     result = ledger.save_party(party, match, key)
     if not result.ok:
         raise result.error or PermanentError(f"The customer \"{party.name}\" could not be saved.")
     bind(installation.id, connection, "party", party.key, ledger_id=result.ledger_id, ledger_number=match.name,
-         content_hash=digest)
+         content_hash=digest, extra={**extra, "sent": fingerprint})
     db.session.commit()
     return result.ledger_id, match.warning
 

@@ -60,3 +60,25 @@ def bind(installation_id: int, connection: LedgerConnection, kind: str, platform
         setattr(link, name, value)
     db.session.flush()
     return link
+
+
+def party_fingerprint(party: Any, name: str | None = None) -> str:
+    """What a person would call "the same customer details", in a form that survives a
+    round trip through either system (case, spacing and phone punctuation ignored).
+
+    Stored on the party link as ``sent`` (what we wrote to the ledger) and ``received``
+    (what we imported from it): a change whose fingerprint is one of those is our own write
+    coming back, and is not written again. That is what stops an import -> platform event
+    -> export -> ledger webhook -> import loop.
+    """
+    def norm(text: str | None) -> str:
+        return " ".join((text or "").split()).casefold()
+
+    def digits(text: str | None) -> str:
+        return "".join(ch for ch in (text or "") if ch.isdigit())
+
+    address = party.address
+    return content_hash({
+        "name": norm(name or party.name), "email": norm(party.email), "phone": digits(party.phone),
+        "address": [norm(address.street), norm(address.city), norm(address.postcode), norm(address.country_code)],
+        "people": sorted((norm(p.full_name), norm(p.email)) for p in party.contact_persons)})

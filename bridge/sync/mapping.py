@@ -5,7 +5,7 @@ setting that fixes it; we never guess a tax code.
 """
 from __future__ import annotations
 
-from ..domain import Invoice, LineKind
+from ..domain import Invoice, InvoiceStatus, LineKind
 from ..errors import PermanentError
 from .settings import MappingSettings, rate_key
 
@@ -53,6 +53,9 @@ def ledger_document(installation, ledger, invoice: Invoice, party_ledger_id: str
     from ..settings import get_section
 
     apply_mapping(invoice, get_section(installation, "mapping"), needs_accounts=ledger.kind == "xero")
+    # New ledger invoices are drafts (the seed); the platform's stage is not content: it
+    # follows the ledger, and must not make an invoice look edited when it moves.
+    invoice = replace(invoice, status=InvoiceStatus.DRAFT)
     if get_section(installation, "invoices").numbering == "ledger":
         invoice = replace(invoice, number="")  # the ledger numbers it; our key is the reference
     return invoice, ledger.preview_invoice(invoice, party_ledger_id)

@@ -16,7 +16,7 @@ from ..extensions import db
 from ..faults import fault_point
 from ..jobs import WorkContext, flow
 from ..models import Installation, utcnow
-from .links import bind, content_hash, find_link_by_ledger_id
+from .links import bind, find_link_by_ledger_id, party_fingerprint
 from .polling import cursor
 from .ports import LedgerParty
 from .registry import ledger_for, platform_for
@@ -65,16 +65,18 @@ def _write_batch(installation, connection, platform, ledger_kind: str, batch: li
     to_save: list[tuple] = []
     for ledger_party in batch:
         link = find_link_by_ledger_id(connection, "party", ledger_party.ledger_id)
-        digest = content_hash({"ledger": ledger_party.party})
-        if link is not None and link.extra.get("ledger_hash") == digest:
+        fingerprint = party_fingerprint(ledger_party.party)
+        extra = dict(link.extra or {}) if link else {}
+        if fingerprint in (extra.get("sent"), extra.get("received")):
             continue  # our own write coming back, or nothing new
         platform_id = link.platform_id if link else platform.find_party(ledger_kind, ledger_party.ledger_id)
-        to_save.append((ledger_party, platform_id, digest, link is not None))
+        to_save.append((ledger_party, platform_id, fingerprint, extra, link is not None))
     if to_save:
-        keys = platform.save_parties([(lp.party, pid, (ledger_kind, lp.ledger_id)) for lp, pid, _, _ in to_save])
+        keys = platform.save_parties([(lp.party, pid, (ledger_kind, lp.ledger_id)) for lp, pid, *_ in to_save])
         fault_point("party import before link write")
-        for (ledger_party, platform_id, digest, existed), key in zip(to_save, keys):
+        for (ledger_party, platform_id, fingerprint, extra, existed), key in zip(to_save, keys):
             bind(installation.id, connection, "party", key, ledger_id=ledger_party.ledger_id,
-                 ledger_number=ledger_party.name, extra={"ledger_hash": digest, "origin": "ledger"})
+                 ledger_number=ledger_party.name,
+                 extra={**extra, "received": fingerprint, "origin": extra.get("origin", "ledger")})
             progress["updated" if existed or platform_id else "created"] += 1
     progress["done"] += len(batch)

@@ -170,8 +170,9 @@ def party_to_contact(party: Party, name: str, *, contact_id: str | None = None,
         body["Addresses"] = [address]
     if party.tax_number:
         body["TaxNumber"] = party.tax_number[:50]
-    if party.currency:
-        body["DefaultCurrency"] = party.currency
+    # No DefaultCurrency: a CRM company's currency is often just the portal's default, and
+    # Xero refuses the whole contact when the organisation lacks that currency ("Organisation
+    # is not subscribed to currency", NOTES section 3). Each invoice carries its currency.
     warnings: list[str] = []
     if send_persons:
         persons, dropped = contact_persons(party.contact_persons, existing_persons)

@@ -1,0 +1,124 @@
+"""Bitrix24 -> Xero through the real flows, end to end over real HTTP against the sandboxes,
+as the seed describes it: a new invoice becomes a Xero draft with its company as the
+contact; an edit updates the draft; approving and paying in Xero move the Bitrix24
+invoice to its "sent" and "paid" stages; duplicated events change nothing."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from bridge.connectors.bitrix24 import store
+from bridge.extensions import db
+from bridge.models import SyncRecord
+from bridge.settings import save_section
+from tests.connectors.xero.test_end_to_end import _connect_in_browser, _org
+from tests.support import xero_spec
+from tests.conftest import require
+
+ACME = "acme.bitrix24.com"
+
+
+@pytest.fixture
+def portal(live):
+    """The app installed in the sandbox portal through its install page, Xero connected
+    through the consent page, taxes and the sales account mapped."""
+    require(xero_spec.spec_dir() is not None, "Xero specs not found (XERO_SPEC_DIR)")
+    # A real portal refuses http/localhost handlers; the test app runs on http://localhost.
+    live.control("bitrix24/settings", json={"allow_insecure_handlers": True})
+    auth = live.control(f"bitrix24/portals/{ACME}/install", json={"mode": "page"})["auth"]
+    with live.app.app_context():
+        installation_id = store.find(auth["member_id"]).id
+    _connect_in_browser(live, installation_id, "Bridge Demo (NZ)")
+    with live.app.app_context():
+        installation = store.find(auth["member_id"])
+        save_section(installation, "mapping", {"tax_rates": {"15": "OUTPUT2"}, "default_sales_account": "200"})
+        db.session.commit()
+    live.tenant = _org(live, "Bridge Demo (NZ)")
+    live.member_id = auth["member_id"]
+    return live
+
+
+def new_invoice(live, quantity=2) -> dict:
+    """A net invoice: 1,000.00 a day plus 15 % GST. (A product row's ``price`` is after
+    discount and with tax in Bitrix24, whatever taxIncluded says: NOTES section 6.)"""
+    company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {
+        "TITLE": "Globex Ltd", "EMAIL": [{"VALUE": "ap@globex.test", "VALUE_TYPE": "WORK"}]}})
+    body = {"fields": {"title": "Workshop November", "companyId": company["ID"], "accountNumber": "B24-101",
+                       "currencyId": "NZD", "closedate": "2026-12-15"},
+            "rows": [{"productName": "Workshop day", "price": "1150.00", "quantity": quantity, "taxRate": 15,
+                      "taxIncluded": "N"}]}
+    return live.control(f"bitrix24/portals/{ACME}/invoices", json=body)["item"]
+
+
+def deliver_events(live) -> None:
+    live.control("bitrix24/events/wait", json={"timeout": 10})
+    live.run_jobs()
+
+
+def xero_invoices(live) -> list[dict]:
+    state = live.control(f"xero/orgs/{live.tenant}/state", method="GET")
+    return [i for i in state["invoices"] if i["Type"] == "ACCREC"]
+
+
+def stage_of(live, item_id) -> str:
+    state = live.control(f"bitrix24/portals/{ACME}/state", method="GET")
+    return next(i for i in state["invoices"] if int(i["id"]) == int(item_id))["stageId"]
+
+
+def test_invoice_life_create_edit_approve_pay(portal):
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    assert invoice["Status"] == "DRAFT"
+    assert invoice["Contact"]["Name"] == "Globex Ltd"
+    assert [(line["Description"], Decimal(str(line["Quantity"])), line["TaxType"], line["AccountCode"])
+            for line in invoice["LineItems"]] == [("Workshop day", Decimal(2), "OUTPUT2", "200")]
+    assert Decimal(str(invoice["Total"])) == Decimal("2300.00")
+
+    # an edit in Bitrix24 updates the same draft
+    live.control(f"bitrix24/portals/{ACME}/invoices/{item['id']}",
+                 json={"rows": [{"productName": "Workshop day", "price": "1150.00", "quantity": 3, "taxRate": 15,
+                                 "taxIncluded": "N"}]})
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    assert Decimal(str(invoice["Total"])) == Decimal("3450.00")
+
+    # approved in Xero -> "sent" stage; paid -> "paid" stage (success semantics)
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
+    live.control("xero/webhooks/flush")
+    live.run_jobs()
+    sent_stage = stage_of(live, item["id"])
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/pay", json={})
+    live.control("xero/webhooks/flush")
+    live.run_jobs()
+    paid_stage = stage_of(live, item["id"])
+    assert sent_stage != paid_stage
+    assert paid_stage.endswith(":P")  # the portal's success stage
+
+    # the stage changes come back as Bitrix24 events, our Xero writes as webhooks: nothing
+    # is written twice, no customer is duplicated on either side
+    deliver_events(live)
+    live.control("xero/webhooks/flush")
+    live.run_jobs()
+    deliver_events(live)
+    assert len(xero_invoices(live)) == 1
+    contacts = live.control(f"xero/orgs/{live.tenant}/state", method="GET")["contacts"]
+    assert [c["Name"] for c in contacts if "Globex" in c["Name"]] == ["Globex Ltd"]
+    companies = live.control(f"bitrix24/portals/{ACME}/state", method="GET")["companies"]
+    assert [c["TITLE"] for c in companies if "Globex" in c["TITLE"]] == ["Globex Ltd"]
+    with live.app.app_context():
+        failed = db.session.scalars(select(SyncRecord).where(SyncRecord.state.in_(("failed", "conflict")))).all()
+    assert [(r.flow, r.error_message) for r in failed] == []
+
+
+def test_sync_switched_off_sends_nothing(portal):
+    live = portal
+    company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {"TITLE": "Initech"}})
+    live.control(f"bitrix24/portals/{ACME}/invoices", json={
+        "fields": {"title": "Not for Xero", "companyId": company["ID"], "currencyId": "NZD", "ufCrmSmartInvoiceXeroSync": "N"},
+        "rows": [{"productName": "Thing", "price": "10.00", "quantity": 1, "taxRate": 15, "taxIncluded": "N"}]})
+    deliver_events(live)
+    assert xero_invoices(live) == []
