@@ -9,6 +9,7 @@ books a payment or sends an e-mail twice.
 from __future__ import annotations
 
 from ..domain import Invoice, InvoiceStatus
+from ..errors import SyncError
 from ..extensions import db
 from ..faults import fault_point
 from ..models import Installation, Link
@@ -16,6 +17,8 @@ from ..settings import get_section
 from .ports import Ledger, LedgerDocument
 
 STEPS = ("issue", "payment", "email")
+# E-mail is sent at most once; every other step is idempotent on the ledger's side (an
+# issued invoice is not issued again, a booked payment is found and not booked twice).
 
 
 def wanted_steps(installation: Installation, invoice: Invoice) -> list[str]:
@@ -42,6 +45,13 @@ def _mark(link: Link, step: str) -> None:
     db.session.commit()
 
 
+def _unmark(link: Link, step: str) -> None:
+    extra = dict(link.extra or {})
+    extra["steps"] = [s for s in extra.get("steps", []) if s != step]
+    link.extra = extra
+    db.session.commit()
+
+
 def complete_invoice(installation: Installation, ledger: Ledger, link: Link, invoice: Invoice) -> list[str]:
     """Run the steps still pending for this invoice; returns those done now."""
     done_now: list[str] = []
@@ -62,9 +72,25 @@ def complete_invoice(installation: Installation, ledger: Ledger, link: Link, inv
                 if not result.ok:
                     raise result.error
         elif step == "email":
-            result = ledger.send_invoice(document)
-            if not result.ok:
-                raise result.error
+            # At most once: an e-mail cannot be taken back, and a crash between Bexio sending
+            # it and our record of it must not send it twice. So the attempt is recorded
+            # first; an attempt without a recorded outcome is reported, not repeated.
+            if "email:started" in (link.extra or {}).get("steps", []):
+                warnings = dict(link.extra or {})
+                warnings["email_unsure"] = True
+                link.extra = warnings
+                _mark(link, step)
+                done_now.append("email (not repeated: an earlier attempt may have sent it)")
+                continue
+            _mark(link, "email:started")
+            try:
+                result = ledger.send_invoice(document)
+                if not result.ok:
+                    raise result.error
+            except SyncError as exc:
+                if exc.status is not None:  # the ledger answered "no": nothing was sent
+                    _unmark(link, "email:started")
+                raise
         fault_point(f"after {step}")
         _mark(link, step)
         done_now.append(step)
