@@ -26,5 +26,9 @@ run: install
 test: install
 	$(PY) -m pytest -q
 
+## Benchmarks (figures in docs/PERFORMANCE.md); need wrk (apt-get install wrk)
+bench: install
+	$(PY) bench/ingest.py
+
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance .pytest_cache

@@ -1,0 +1,138 @@
+"""Callback ingest under gunicorn, loaded by wrk on loopback.
+
+What is measured: a Bitrix24 event callback end to end as production serves it — verify
+the application token, write the inbox row, enqueue the job after commit, answer 200 —
+with every request a distinct event (distinct invoice id and ts), so none is deduplicated.
+Afterwards the inbox is counted: every request answered 2xx must be there ("zero lost").
+
+    .venv/bin/python bench/ingest.py                      # embedded: SQLite + Huey on SQLite
+    DATABASE_URL=postgresql+psycopg://... REDIS_URL=redis://... .venv/bin/python bench/ingest.py
+
+Needs wrk (Debian package ``wrk``). Prints one JSON line; docs/PERFORMANCE.md has figures.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+MEMBER = "bench-member-0001"
+TOKEN = "bench-application-token"
+DURATION = os.environ.get("BENCH_DURATION", "15s")
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "2"))
+PORT = int(os.environ.get("BENCH_PORT", "5090"))
+
+# Each request a new event: thread number and counter go into the invoice id and ts (each
+# wrk thread has its own Lua state and the same random seed, so random ids would repeat).
+WRK_SCRIPT = """
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+counter = 0
+request = function()
+  counter = counter + 1
+  local id = tostring(tid) .. string.format("%%09d", counter)
+  local body = "event=ONCRMDYNAMICITEMUPDATE&event_handler_id=5&data[FIELDS][ID]=" .. id ..
+    "&data[FIELDS][ENTITY_TYPE_ID]=31&ts=" .. id ..
+    "&auth[domain]=bench.bitrix24.com&auth[member_id]=%(member)s&auth[application_token]=%(token)s" ..
+    "&auth[client_endpoint]=https://bench.bitrix24.com/rest/&auth[server_endpoint]=https://oauth.bitrix.info/rest/"
+  return wrk.format("POST", "/hooks/bitrix24", {["Content-Type"]="application/x-www-form-urlencoded"}, body)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("BENCH %%d %%d %%d %%.3f %%.3f %%.3f\\n", summary.requests,
+    summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.duration / 1000000))
+end
+""" % {"member": MEMBER, "token": TOKEN}
+
+
+def setup(env: dict[str, str]) -> None:
+    """Schema and one installation whose application token the callbacks carry."""
+    code = f"""
+from bridge import create_app
+from bridge.extensions import db
+from bridge.installations import token_hash
+from bridge.models import Installation
+app = create_app()
+with app.app_context():
+    db.drop_all(); db.create_all()
+    db.session.add(Installation(platform="bitrix24", account_id="{MEMBER}", domain="bench.bitrix24.com",
+                                app_token_hash=token_hash("{TOKEN}"),
+                                endpoints={{"client_endpoint": "https://bench.bitrix24.com/rest/"}}))
+    db.session.commit()
+"""
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT)
+
+
+def count_inbox(env: dict[str, str]) -> int:
+    code = """
+from bridge import create_app
+from bridge.extensions import db
+from bridge.models import InboxEvent
+from sqlalchemy import func, select
+app = create_app()
+with app.app_context():
+    print(db.session.scalar(select(func.count()).select_from(InboxEvent)))
+"""
+    return int(subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT, capture_output=True,
+                              text=True).stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    if not shutil.which("wrk"):
+        print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 2
+    work = Path(tempfile.mkdtemp(prefix="bridge-bench-"))
+    env = {**os.environ, "BRIDGE_ENV": "production", "SECRET_KEY": "bench-" + "x" * 40,
+           "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), "BRIDGE_INSTANCE_PATH": str(work),
+           "PUBLIC_URL": f"http://127.0.0.1:{PORT}"}
+    env.setdefault("DATABASE_URL", f"sqlite:///{work}/bridge.db")
+    if not env.get("REDIS_URL"):
+        env["HUEY_SQLITE_PATH"] = str(work / "huey.db")
+    setup(env)
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{PORT}",
+                               "--workers", str(WORKERS), "--threads", "4", "--log-level", "warning", "app:app"],
+                              env=env, cwd=ROOT)
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        script = work / "ingest.lua"
+        script.write_text(WRK_SCRIPT)
+        out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", "-s", str(script),
+                              f"http://127.0.0.1:{PORT}"], capture_output=True, text=True, check=True).stdout
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    total, status_errors, socket_errors, p50, p99, seconds = re.search(r"BENCH (.*)", out).group(1).split()
+    answered_ok = int(total) - int(status_errors)
+    stored = count_inbox(env)
+    result = {"backend": "postgresql+redis" if env.get("REDIS_URL") else "sqlite+huey-sqlite",
+              "requests": int(total), "answered_2xx": answered_ok, "socket_errors": int(socket_errors),
+              "stored_in_inbox": stored, "lost": max(answered_ok - stored, 0),
+              "requests_per_second": round(int(total) / float(seconds), 1),
+              "p50_ms": float(p50), "p99_ms": float(p99), "connections": CONNECTIONS, "web_workers": WORKERS,
+              "cpus": os.cpu_count()}
+    print(json.dumps(result))
+    return 0 if result["lost"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
