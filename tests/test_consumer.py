@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bridge import jobs
 from bridge.extensions import db
@@ -60,3 +60,32 @@ def test_two_consumers_claiming_the_same_period_run_it_once(app):
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         results = pool.starmap(_claim, [(app.config["SQLALCHEMY_DATABASE_URI"], app.config["INSTANCE_PATH"])] * 2)
     assert sorted(results) == [False, True]
+
+
+def test_two_real_consumers_with_schedulers_run_a_periodic_job_once_per_period(app_ctx, tmp_path):
+    app = app_ctx
+    from bridge.models import Cursor
+
+    if 60 - time.time() % 60 < 15:  # both must start in the same minute for one period
+        time.sleep(60 - time.time() % 60 + 1)
+    env = _env(app, tmp_path)
+    consumer_bin = shutil.which("huey_consumer", path=os.path.dirname(sys.executable)) or "huey_consumer"
+    consumers = [subprocess.Popen([consumer_bin, "tests.support.consumer_flows.huey", "-w", "1"], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            time.sleep(0.5)
+            db.session.rollback()
+            if db.session.scalar(select(func.count()).select_from(Cursor).where(Cursor.scope == "consumer-test")):
+                break
+        time.sleep(2)  # give the second consumer's copy of the task time to run (and skip)
+        db.session.rollback()
+        runs = db.session.scalar(select(func.count()).select_from(Cursor).where(Cursor.scope == "consumer-test"))
+    finally:
+        outputs = []
+        for consumer in consumers:
+            consumer.terminate()
+            outputs.append(consumer.communicate(timeout=20)[0])
+    assert runs == 1, outputs
+    assert all("Enqueueing periodic task" in output and "consumer_test_tick" in output for output in outputs)

@@ -23,3 +23,20 @@ def ingest(dedup_key: str, installation_id: int) -> None:
     with app.app_context():
         jobs.record_inbound("consumer-test", dedup_key, installation_id=installation_id, topic="t",
                             object_key="invoice:7", payload="{}")
+
+
+from huey import crontab  # noqa: E402
+
+from bridge.extensions import huey  # noqa: E402,F401  (``huey_consumer tests.support.consumer_flows.huey``)
+
+
+@jobs.periodic(crontab(minute="*"), 60, name="consumer_test_tick")
+def tick() -> None:
+    """Leaves one row per run, so a test can count how often the period's job ran."""
+    import uuid
+
+    from bridge.extensions import db
+    from bridge.models import Cursor
+
+    db.session.add(Cursor(scope="consumer-test", name=f"tick-{uuid.uuid4()}", value={}))
+    db.session.commit()
