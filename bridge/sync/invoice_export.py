@@ -183,7 +183,24 @@ def _current_document(ledger: Ledger, link, invoice: Invoice) -> LedgerDocument 
         documents = ledger.get_invoices([link.ledger_id])
         if documents:
             return documents[0]
-    return ledger.find_invoice(invoice)
+    found = ledger.find_invoice(invoice)
+    if found is not None and not is_ours(found, invoice):
+        raise ConflictError(
+            f"{ledger.kind.title()} already has an invoice {found.number} that bridge did not create; "
+            f"it was not taken over and nothing was sent.",
+            ours={"number": invoice.number, "key": invoice.key},
+            theirs={"number": found.number, "reference": found.reference, "ledger_id": found.ledger_id},
+            choices=["Renumber the invoice on the platform", "Switch Settings > Numbering to the ledger's numbers",
+                     "Delete or renumber the other invoice in the ledger"],
+            fix="Settings > Numbering, or renumber one of the two invoices.")
+    return found
+
+
+def is_ours(document: LedgerDocument, invoice: Invoice) -> bool:
+    """Found by our external key or number: made by bridge for this invoice? Its reference
+    is our key, or its link back points at this platform invoice."""
+    return document.reference == invoice.key or bool(
+        document.external_url and invoice.platform_url and document.external_url == invoice.platform_url)
 
 
 def export_party(installation: Installation, connection: LedgerConnection, ledger: Ledger, party: Party,

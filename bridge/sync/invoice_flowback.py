@@ -1,6 +1,6 @@
 """Ledger-side edits of an invoice flowing back to the platform, by field group.
 
-Groups: ``header`` (dates, reference, currency) and ``lines`` (lines and amounts); status
+Groups: ``header`` (dates, currency) and ``lines`` (lines and amounts); status
 is handled by the status flow and always follows the ledger. Who is master of a group:
 
 - while the ledger invoice is a draft (DRAFT/SUBMITTED), the platform: it is still being
@@ -29,8 +29,8 @@ GROUPS = ("header", "lines")
 
 
 def header_of(invoice: Invoice) -> dict:
-    return {"issue_date": invoice.issue_date, "due_date": invoice.due_date,
-            "reference": invoice.reference or "", "currency": invoice.currency}
+    # No reference: on the ledger side it carries our key (identity), not the platform's text.
+    return {"issue_date": invoice.issue_date, "due_date": invoice.due_date, "currency": invoice.currency}
 
 
 def lines_of(invoice: Invoice) -> list[dict]:

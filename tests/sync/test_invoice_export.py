@@ -177,3 +177,20 @@ def test_one_refused_invoice_in_a_batch_fails_alone_with_the_ledgers_words(fake_
     failed = records("2")[-1]
     assert failed.state == "failed" and failed.ledger_messages == ["Invoice # must be unique."]
     assert records("1")[-1].state == records("3")[-1].state == "succeeded"
+
+
+def test_a_ledger_invoice_with_our_number_that_we_did_not_create_is_never_taken_over(fake_world, run_jobs):
+    installation, platform, ledger = fake_world
+    from bridge.settings import save_section
+    from bridge.domain import InvoiceStatus as Status
+    save_section(installation, "invoices", {"numbering": "platform"})
+    db.session.commit()
+    ledger.invoices["X9"] = {"doc": {"Reference": "typed in by hand", "InvoiceNumber": "B24-7", "Lines": []},
+                             "status": Status.DRAFT, "number": "B24-7", "invoice": None}
+    original = dict(ledger.invoices["X9"])
+    ledger.find_invoice = lambda invoice: ledger._document("X9")  # found by its number
+    platform.invoices["7"] = sample_invoice()
+    sync(installation, run_jobs)
+    record = records()[-1]
+    assert record.state == "conflict" and "did not create" in record.error_message
+    assert ledger.invoices["X9"] == original and [w for w in ledger.writes if w.startswith("invoice")] == []

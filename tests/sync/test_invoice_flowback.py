@@ -44,9 +44,9 @@ def test_an_edit_of_an_approved_invoice_in_the_ledger_flows_back_and_is_not_echo
 
 def test_a_ledger_edit_of_a_draft_is_a_conflict_not_a_silent_overwrite(fake_world, run_jobs):
     installation, platform, ledger, ledger_id = setup(fake_world, run_jobs)
-    ledger.user_edits(reference="changed in Xero")
+    ledger.user_edits(due_date=date(2027, 1, 31))
     ledger_changed(installation, ledger_id, run_jobs)
     record = records()[-1]
     assert record.state == "conflict" and "header" in record.error_message
-    assert record.received["theirs"]["header"]["reference"] == "changed in Xero"
+    assert record.received["theirs"]["header"]["due_date"] == "2027-01-31"
     assert platform.applied == []

@@ -332,11 +332,11 @@ def invoice_to_xero(invoice: Invoice, contact_id: str, *, invoice_id: str | None
 
 
 def invoice_reference(invoice: Invoice) -> str:
-    """Reference: the platform's own reference, else (when Xero numbers the invoice) our key,
-    so that ``find_invoice`` can look it up (NOTES 3, Dedupe strategy B)."""
-    if invoice.reference:
-        return invoice.reference[:255]
-    return "" if invoice.number else invoice.key[:255]
+    """Reference: always our key (``b24:<member>:SI:<id>``). It is what ``find_invoice``
+    looks up when Xero numbers the invoice (NOTES 3, Dedupe strategy B), and what proves an
+    invoice found by number is ours. A platform title is not unique and would let a lookup
+    find somebody else's invoice, so it never goes here."""
+    return invoice.key[:255]
 
 
 def status_from_xero(xero_invoice: dict[str, Any]) -> InvoiceStatus:
