@@ -31,6 +31,23 @@ def seed() -> Iterator[str]:
         return
     status = reply.json().get("page_status")
     if status == 200:
+        _demo_settings(reply.json()["auth"]["member_id"])
         yield f"Bitrix24: app installed on {DEMO_PORTAL}; open {current_app.config['SANDBOX_URL']}/{DEMO_PORTAL}/crm/type/31/list/"
     else:
         yield f"Bitrix24: the install page answered HTTP {status}; see the bridge log."
+
+
+def _demo_settings(member_id: str) -> None:
+    """Map the demo portal's 15 % rate and a sales account to the sandbox's NZ organisation
+    (GST on income OUTPUT2, Sales 200), so the first invoice syncs as soon as Xero is
+    connected. A real installation chooses these in Settings."""
+    from ...extensions import db
+    from ...settings import get_section, save_section
+    from . import store
+
+    installation = store.find(member_id)
+    if installation is None or get_section(installation, "mapping").tax_rates:
+        return
+    save_section(installation, "mapping", {"tax_rates": {"15": "OUTPUT2", "0": "NONE"},
+                                           "default_sales_account": "200"})
+    db.session.commit()
