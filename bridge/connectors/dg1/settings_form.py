@@ -86,6 +86,9 @@ def parse(form, installation, sites: list[dict[str, Any]], choices: Choices) -> 
     for section, names in CHECKBOXES.items():
         for name in names:
             data[section][name] = form.get(f"{section}.{name}") == "on"
+    # The seed: a DG1 cancellation cancels the Bexio invoice while it is unpaid, issued or
+    # not (payments make it a manual action instead); the form has no switch for it.
+    data["invoices"]["void_authorised_on_cancel"] = True
     bexio = data["bexio"]
     bexio["user_id"] = int(form["bexio.user_id"]) if form.get("bexio.user_id", "").isdigit() else None
     if choices.users and bexio["user_id"] not in [u for u, _ in choices.users]:
