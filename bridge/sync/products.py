@@ -205,8 +205,3 @@ def request_daily_products() -> int:
 def daily_products() -> int:
     return request_daily_products()
 
-
-def last_run(installation_id: int, connection_id: int) -> dict:
-    """The cursor's view of the last (or current) run, for the products page."""
-    return dict(cursor(f"installation:{installation_id}", f"{FLOW}:{connection_id}").value or {})
-

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-import pytest
 from sqlalchemy import select
 
 from bridge import faults
