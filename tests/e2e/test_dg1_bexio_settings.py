@@ -213,3 +213,23 @@ def test_the_notes_rounding_sample_leaves_a_fully_paid_order_paid(shop):
     assert Decimal(order["totals"]["grand_total"]) == Decimal("19.24")
     assert Decimal(invoice["total"]) == Decimal("19.25")
     assert invoice["kb_item_status_id"] == 9  # paid, not partial (16)
+
+
+def test_status_sync_off_leaves_a_paid_order_as_it_is(shop):
+    from bridge.sync.polling import poll_all
+
+    with shop.app.app_context():
+        save_section(find_tenant("demo"), "daily", {"sync_status": False})
+        db.session.commit()
+    order = place_order(shop, payments=[])
+    wait_delivered(shop, 1)
+    shop.run_jobs()
+    (invoice,) = bexio_state(shop)["invoices"]
+    shop.control(f"bexio/companies/seeland/invoices/{invoice['id']}/mark_paid")
+    with shop.app.app_context():
+        assert poll_all()["requested"] == 1
+    shop.run_jobs()
+    assert order_state(shop, order["id"])["status"] != "COMPLETED"
+    with shop.app.app_context():
+        record = db.session.scalars(select(SyncRecord).where(SyncRecord.flow == "ledger_invoice_changed")).one()
+        assert record.state == "skipped" and "Status sync is switched off" in record.warning
