@@ -62,6 +62,11 @@ def test_products_become_one_article_per_sku_and_one_per_sites_product_without_s
         keys = set(db.session.scalars(select(Link.platform_id).where(Link.kind == "product")))
     assert "dg1:demo:sku:TEA-100" in keys and len(keys) == len(codes)
 
+    import requests
+
+    url = shop.control("dg1/launch-url?tenant=demo&site=ch&page=products&user=admin", method="GET")["url"]
+    assert f"Product sync:\n  last run finished" in requests.get(url, timeout=10).text
+
     # Again: nothing changed, nothing written, still one article each.
     before = articles(shop)
     ask(shop, product_request(find_tenant_id(shop), manual=True))

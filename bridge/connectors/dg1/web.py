@@ -18,11 +18,11 @@ from ...errors import SyncError
 from ...extensions import db
 from ...jobs import WorkRequest, request_work
 from ...installations import active_connection
-from ...models import Installation, LedgerConnection, Link, SyncRecord
+from ...models import Cursor, Installation, LedgerConnection, Link, SyncRecord
 from ...settings import StaleSettings
-from ...sync.products import product_request
+from ...sync.products import FLOW as PRODUCT_FLOW, product_request
 from ...sync.registry import ledger_for
-from ...sync.stock import stock_request
+from ...sync.stock import FLOW as STOCK_FLOW, stock_request
 from ..bexio.web import connect_url as bexio_connect_url
 from . import mapper, session as admin_session, settings_form, signing
 from .hooks import FLOW_INVOICE
@@ -165,7 +165,20 @@ def products():
     rows = [{"product": p, "key": key, "shared_with": [s for s in shared.get(p.get("sku") or "", []) if s != current.site],
              "link": links.get(key), "record": records.get(key), "stock_record": stock.get(key)}
             for p, key in zip(here, keys)]
-    return _render("products", current, rows=rows, shared=shared, error=error, message=request.args.get("message"))
+    return _render("products", current, rows=rows, shared=shared, error=error, message=request.args.get("message"),
+                   runs=_runs(installation))
+
+
+def _runs(installation: Installation) -> dict[str, dict]:
+    """Progress of the product and stock runs, from their cursors (read only: a page view
+    never writes)."""
+    connection = active_connection(installation)
+    if connection is None:
+        return {}
+    rows = db.session.scalars(select(Cursor).where(
+        Cursor.scope == f"installation:{installation.id}",
+        Cursor.name.in_([f"{PRODUCT_FLOW}:{connection.id}", f"{STOCK_FLOW}:{connection.id}"]))).all()
+    return {row.name.partition(":")[0]: dict(row.value or {}) for row in rows}
 
 
 def _checked_form() -> tuple[admin_session.AdminSession, Installation]:
