@@ -26,6 +26,7 @@ from ..extensions import db
 from ..faults import fault_point
 from ..jobs import WorkContext, WorkRequest, flow, request_work
 from ..models import Installation, LedgerConnection, SyncRecord, utcnow
+from ..settings import get_section
 from .invoice_followup import complete_invoice, pending_steps
 from .links import bind, content_hash, find_link, jsonable, party_fingerprint
 from .mapping import ledger_document
@@ -91,6 +92,14 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
         if link and link.ledger_id:
             request_work(WorkRequest(installation.id, "invoice_cancel", ctx.object_key))
             db.session.commit()
+        return None
+    general = get_section(installation, "general")
+    if not general.enabled:
+        _finish(record, "skipped", "The integration is switched off in the settings.")
+        return None
+    if not general.automatic_sync and not ctx.options.get("manual"):
+        _finish(record, "skipped", "Automatic order sync is switched off in the settings: "
+                                   "sync the order by hand from the orders page.")
         return None
     if not invoice.sync_enabled:
         _finish(record, "skipped", "Sync is switched off for this invoice: later changes are not sent."

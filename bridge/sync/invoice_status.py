@@ -48,6 +48,9 @@ def follow_ledger_status(ctx: WorkContext) -> None:
         record.finished_at = utcnow()
         return
     previous = InvoiceStatus(link.ledger_status) if link.ledger_status else None
+    # Read before the link changes below: a lazy load would flush them, and the write
+    # transaction would then be held across the platform call (SQLite: database locked).
+    follow_status = get_section(installation, "daily").sync_status
     platform = platform_for(installation)
     applied = flow_back(installation, platform, ledger, link, document)
     link.ledger_version = document.version
@@ -55,6 +58,10 @@ def follow_ledger_status(ctx: WorkContext) -> None:
     link.ledger_status = document.status.value
     if not status_moved and not applied:
         record.state, record.warning = "skipped", "No change to follow."
+        record.finished_at = utcnow()
+        return
+    if status_moved and not follow_status:
+        record.state, record.warning = "skipped", "Status sync is switched off in the settings."
         record.finished_at = utcnow()
         return
     if status_moved:

@@ -60,3 +60,14 @@ class MappingSettings(SettingsModel):
     @classmethod
     def normalise_rates(cls, value: dict[str, str]) -> dict[str, str]:
         return {rate_key(rate) if rate != "none" else "none": code for rate, code in value.items()}
+
+
+@register_section("daily")
+class DailySyncSettings(SettingsModel):
+    """The seed's daily jobs, each switched on by its own setting. Status sync stays on by
+    default (it is what every pair did before it could be switched off); product and
+    stock sync write into the other system, so they wait until someone asks for them."""
+
+    sync_status: bool = True  # ledger "paid" -> the platform's paid stage / DG1 COMPLETED
+    sync_products: bool = False  # platform products -> ledger articles, once per day
+    sync_stock: bool = False  # ledger stock -> platform, once per day, synced products only

@@ -352,7 +352,9 @@ def article_code(product: Product, platform: str) -> str:
     the same product on two sites makes two articles (the seed's multi-site rule)."""
     if product.sku:
         return product.sku
-    ident = product.platform_id or product.key
+    ident = str(product.platform_id or product.key)
+    if product.site_id and ident.startswith(f"{product.site_id}:"):
+        ident = ident[len(product.site_id) + 1:]  # DG1's "<site>:<id>": the site is named once
     parts = [platform] + ([product.site_id] if product.site_id else []) + [str(ident)]
     return "-".join(parts)
 

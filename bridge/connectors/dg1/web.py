@@ -17,8 +17,14 @@ from sqlalchemy import select
 from ...errors import SyncError
 from ...extensions import db
 from ...jobs import WorkRequest, request_work
-from ...models import Installation, LedgerConnection, Link
-from . import mapper, session as admin_session, signing
+from ...installations import active_connection
+from ...models import Cursor, Installation, LedgerConnection, Link, SyncRecord
+from ...settings import StaleSettings
+from ...sync.products import FLOW as PRODUCT_FLOW, product_request
+from ...sync.registry import ledger_for
+from ...sync.stock import FLOW as STOCK_FLOW, stock_request
+from ..bexio.web import connect_url as bexio_connect_url
+from . import mapper, session as admin_session, settings_form, signing
 from .hooks import FLOW_INVOICE
 from .tenants import admin_origin, client_for, find_tenant, secrets_of
 
@@ -118,10 +124,13 @@ def orders():
         error, found = exc, []
     found.sort(key=lambda o: (o.get("placed_at") or o.get("created_at") or "", o.get("id")), reverse=True)
     links = _links(installation.id, "invoice", [mapper.order_platform_id(o["site_id"], o["id"]) for o in found])
+    records = _last_records(installation.id, ("order", "invoice"),
+                            [mapper.order_platform_id(o["site_id"], o["id"]) for o in found])
     for order in found:
         customer = mapper.party(installation.account_id, order)
-        rows.append({"order": order, "customer": customer.name,
-                     "ledger": ledger_link(order, links.get(mapper.order_platform_id(order["site_id"], order["id"])))})
+        platform_id = mapper.order_platform_id(order["site_id"], order["id"])
+        rows.append({"order": order, "customer": customer.name, "record": records.get(platform_id),
+                     "ledger": ledger_link(order, links.get(platform_id))})
     return _render("orders", current, rows=rows, error=error, message=request.args.get("message"))
 
 
@@ -151,23 +160,129 @@ def products():
     here = [p for p in everything if p.get("site_id") == current.site]
     keys = [mapper.product_key(installation.account_id, p) for p in here]
     links = _links(installation.id, "product", keys)
-    rows = [{"product": p, "shared_with": [s for s in shared.get(p.get("sku") or "", []) if s != current.site],
-             "link": links.get(key)} for p, key in zip(here, keys)]
-    return _render("products", current, rows=rows, shared=shared, error=error)
+    records = _last_records(installation.id, ("product",), keys)
+    stock = _last_records(installation.id, ("stock",), keys)
+    rows = [{"product": p, "key": key, "shared_with": [s for s in shared.get(p.get("sku") or "", []) if s != current.site],
+             "link": links.get(key), "record": records.get(key), "stock_record": stock.get(key)}
+            for p, key in zip(here, keys)]
+    return _render("products", current, rows=rows, shared=shared, error=error, message=request.args.get("message"),
+                   runs=_runs(installation))
+
+
+def _runs(installation: Installation) -> dict[str, dict]:
+    """Progress of the product and stock runs, from their cursors (read only: a page view
+    never writes)."""
+    connection = active_connection(installation)
+    if connection is None:
+        return {}
+    rows = db.session.scalars(select(Cursor).where(
+        Cursor.scope == f"installation:{installation.id}",
+        Cursor.name.in_([f"{PRODUCT_FLOW}:{connection.id}", f"{STOCK_FLOW}:{connection.id}"]))).all()
+    return {row.name.partition(":")[0]: dict(row.value or {}) for row in rows}
+
+
+def _checked_form() -> tuple[admin_session.AdminSession, Installation]:
+    """The session of a POSTed form whose CSRF token matches it, or 400."""
+    current, installation = _session()
+    if not admin_session.csrf_valid(current, request.form.get("csrf")):
+        abort(400, "The form expired; reload the page.")
+    return current, installation
+
+
+def _last_records(installation_id: int, kinds: tuple[str, ...], object_ids: list[str]) -> dict[str, SyncRecord]:
+    """The newest sync record per object: the result a manual action shows."""
+    if not object_ids:
+        return {}
+    rows = db.session.scalars(select(SyncRecord).where(
+        SyncRecord.installation_id == installation_id, SyncRecord.object_kind.in_(kinds),
+        SyncRecord.object_id.in_(object_ids)).order_by(SyncRecord.id)).all()
+    return {row.object_id: row for row in rows}
+
+
+def _product_key(installation: Installation, value: str | None) -> str:
+    """A product key from a form, only of this tenant (never another shop's product)."""
+    if not value or not value.startswith(f"dg1:{installation.account_id}:"):
+        abort(400, "Unknown product.")
+    return value
+
+
+@bp.post("/products/sync")
+def sync_product():
+    """"Sync product to Bexio": one product (its key), or all with no key."""
+    current, installation = _checked_form()
+    key = _product_key(installation, request.form.get("key")) if request.form.get("key") else None
+    request_work(product_request(installation.id, key, manual=True))
+    db.session.commit()
+    what = f"The product {request.form.get('name') or key} is" if key else "All products are"
+    return redirect(url_for(".products", s=current.token, message=f"{what} being synced to Bexio."))
+
+
+@bp.post("/products/stock")
+def sync_stock():
+    """"Sync stock from Bexio": one synced product, or all synced products with no key."""
+    current, installation = _checked_form()
+    key = _product_key(installation, request.form.get("key")) if request.form.get("key") else None
+    request_work(stock_request(installation.id, key, manual=True))
+    db.session.commit()
+    what = f"Stock of {request.form.get('name') or key} is" if key else "Stock of all synced products is"
+    return redirect(url_for(".products", s=current.token, message=f"{what} being read from Bexio."))
+
+
+def _settings_context(installation: Installation, current: admin_session.AdminSession) -> dict[str, Any]:
+    error, sites, everything = None, [], []
+    try:
+        client = client_for(installation)
+        sites = client.sites()
+        for site in sites:
+            everything.extend(client.products(site["id"]))
+    except SyncError as exc:
+        error = exc
+    connections = db.session.scalars(select(LedgerConnection).where(
+        LedgerConnection.installation_id == installation.id)).all()
+    connection = active_connection(installation)
+    ledger = None
+    if connection is not None and connection.ledger == "bexio" and connection.health == "ok":
+        try:
+            ledger = ledger_for(installation)[0]
+        except SyncError as exc:
+            error = error or exc
+    choices = settings_form.load_choices(ledger)
+    return {"sites": sites, "products": everything, "connections": connections, "choices": choices,
+            "error": error or choices.error, "connect_url": bexio_connect_url(installation.id),
+            "webhook_url": f"{current_app.config['PUBLIC_URL']}/hooks/dg1/{installation.account_id}",
+            "version": installation.settings.version if installation.settings else None,
+            "tax_label": settings_form.tax_label}
 
 
 @bp.get("/settings")
 def settings():
     current, installation = _session()
-    error, sites = None, []
-    try:
-        sites = client_for(installation).sites()
-    except SyncError as exc:
-        error = exc
-    connections = db.session.scalars(select(LedgerConnection).where(
-        LedgerConnection.installation_id == installation.id)).all()
-    webhook_url = f"{current_app.config['PUBLIC_URL']}/hooks/dg1/{installation.account_id}"
-    return _render("settings", current, sites=sites, connections=connections, webhook_url=webhook_url, error=error)
+    context = _settings_context(installation, current)
+    values = settings_form.current(installation)
+    rates = settings_form.shop_rates(context["products"], values["mapping"]["tax_rates"])
+    return _render("settings", current, values=values, rates=rates, errors={},
+                   message=request.args.get("message"), **context)
+
+
+@bp.post("/settings")
+def save_settings():
+    current, installation = _checked_form()
+    context = _settings_context(installation, current)
+    data, errors = settings_form.parse(request.form, installation, context["sites"], context["choices"])
+    version = request.form.get("version", "")
+    if not errors and context["error"] is None:
+        try:
+            settings_form.save(installation, data, int(version) if version.isdigit() else None)
+        except StaleSettings as exc:
+            errors = {"form": str(exc)}
+        else:
+            return redirect(url_for(".settings", s=current.token, message="Settings saved."))
+    elif context["error"] is not None:
+        errors = {"form": "The settings were not saved: the shop or Bexio could not be read to check them."}
+    db.session.rollback()
+    rates = [request.form.get(f"tax_rate.{i}", "") for i in range(len(request.form)) if f"tax_rate.{i}" in request.form]
+    return _render("settings", current, values=data, rates=rates, errors=errors, submitted=request.form,
+                   **context), 422
 
 
 @bp.errorhandler(400)

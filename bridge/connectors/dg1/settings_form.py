@@ -1,0 +1,162 @@
+"""The DG1 "Bexio integration > Settings" form: exactly the seed's settings, saved whole.
+
+The form spans five settings sections (``general``, ``invoices``, ``mapping``, ``bexio``,
+``daily``). Every section is validated, and the rules that need the shop or the ledger
+(the currency of each site, taxes that exist and have the rate they are mapped to) are
+checked, before anything is written: one error anywhere and nothing is saved, the form
+comes back with the error next to its field.
+
+Tax periods: a DG1 rate maps to one Bexio tax, and Bexio taxes carry their validity
+period (``start_year``/``end_year``). Mapping 7.7 % to a 7.7 % tax (valid to 2023) and
+8.1 % to an 8.1 % tax (valid from 2024) makes both old and new orders work: an order's
+rate picks its tax, and its service date falls in that tax's period. The choices are all
+active sales taxes whatever their period (not only today's), shown with the period.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+
+from ...errors import SyncError
+from ...extensions import db
+from ...settings import SECTIONS, StaleSettings, get_section, save_section
+from ...sync.ports import TaxCode
+from ...sync.settings import rate_key
+
+FORM_SECTIONS = ("general", "invoices", "mapping", "bexio", "daily")
+CHECKBOXES = {"general": ("enabled", "automatic_sync"), "invoices": ("create_payment", "send_by_email"),
+              "daily": ("sync_status", "sync_products", "sync_stock")}
+EMPTY_TAX_ROWS = 2  # blank rows for rates not mapped yet
+
+
+@dataclass
+class Choices:
+    """What the selects offer, read from Bexio; ``error`` when Bexio could not be asked."""
+
+    users: list[tuple[int, str]] = field(default_factory=list)
+    languages: list[tuple[str, str]] = field(default_factory=list)
+    currencies: list[str] = field(default_factory=list)
+    taxes: list[TaxCode] = field(default_factory=list)
+    error: SyncError | None = None
+
+    def tax(self, code: str | None) -> TaxCode | None:
+        return next((t for t in self.taxes if t.code == code), None)
+
+
+def tax_label(tax: TaxCode) -> str:
+    period = f"{tax.valid_from.year if tax.valid_from else '…'}–{tax.valid_to.year if tax.valid_to else ''}"
+    return f"{tax.name} ({format(tax.rate.normalize(), 'f')} %, {period})"
+
+
+def load_choices(ledger) -> Choices:
+    """Users, languages, currencies and the active sales taxes of every period."""
+    if ledger is None:
+        return Choices()
+    try:
+        taxes = [t for t in ledger.tax_codes() if t.active]
+        return Choices(users=ledger.users(), languages=ledger.languages(), currencies=ledger.currencies(),
+                       taxes=sorted(taxes, key=lambda t: (t.rate, t.valid_from or t.valid_to or 0, t.name)))
+    except SyncError as exc:
+        return Choices(error=exc)
+
+
+def current(installation) -> dict[str, dict[str, Any]]:
+    return {name: get_section(installation, name).model_dump(mode="json") for name in FORM_SECTIONS}
+
+
+def shop_rates(products: list[dict[str, Any]], mapped: dict[str, str]) -> list[str]:
+    """The DG1 rates to offer a row for: mapped ones and those the products use."""
+    rates = set(mapped) - {"none"}
+    for product in products:
+        if product.get("tax_rate") not in (None, ""):
+            try:
+                rates.add(rate_key(product["tax_rate"]))
+            except ValueError:
+                continue
+    return sorted(rates, key=Decimal)
+
+
+def parse(form, installation, sites: list[dict[str, Any]], choices: Choices) -> tuple[dict[str, dict], dict[str, str]]:
+    """The sections the form asks for, and errors by form field name (empty: valid)."""
+    data = current(installation)
+    errors: dict[str, str] = {}
+    for section, names in CHECKBOXES.items():
+        for name in names:
+            data[section][name] = form.get(f"{section}.{name}") == "on"
+    # The seed: a DG1 cancellation cancels the Bexio invoice while it is unpaid, issued or
+    # not (payments make it a manual action instead); the form has no switch for it.
+    data["invoices"]["void_authorised_on_cancel"] = True
+    bexio = data["bexio"]
+    bexio["user_id"] = int(form["bexio.user_id"]) if form.get("bexio.user_id", "").isdigit() else None
+    if choices.users and bexio["user_id"] not in [u for u, _ in choices.users]:
+        errors["bexio.user_id"] = "Choose the Bexio user that orders and products are attributed to."
+    bexio["language"] = form.get("bexio.language", "")
+    if choices.languages and bexio["language"] not in [code for code, _ in choices.languages]:
+        errors["bexio.language"] = "Choose a language Bexio knows."
+    bexio["currency"] = (form.get("bexio.currency") or "").upper()
+    wrong = [s for s in sites if str(s.get("currency", "")).upper() != bexio["currency"]]
+    if wrong:
+        errors["bexio.currency"] = "; ".join(
+            f"The site {s.get('name') or s['id']} ({s['id']}) sells in {s.get('currency')}, not {bexio['currency']}"
+            for s in wrong) + ". The currency must be the one every site of the shop uses."
+    mapping = data["mapping"]
+    for name in ("shipping_tax", "payment_fee_tax"):
+        code = form.get(f"mapping.{name}") or None
+        mapping[name] = code
+        if code is None and choices.taxes:
+            errors[f"mapping.{name}"] = "Choose the Bexio tax for this."
+        elif choices.taxes and choices.tax(code) is None:
+            errors[f"mapping.{name}"] = "This tax is not an active sales tax in Bexio."
+    mapping["tax_rates"] = _tax_rows(form, choices, errors)
+    for section in FORM_SECTIONS:
+        try:
+            SECTIONS[section].model_validate(data[section])
+        except ValidationError as exc:
+            for error in exc.errors():
+                errors.setdefault(f"{section}." + ".".join(str(p) for p in error["loc"]), error["msg"])
+    return data, errors
+
+
+def _tax_rows(form, choices: Choices, errors: dict[str, str]) -> dict[str, str]:
+    """``tax_rate.N`` / ``tax_code.N`` rows -> {rate: tax id}. A Bexio tax mapped to a rate
+    it does not have is refused: the seed asks for the same value on both sides."""
+    mapped: dict[str, str] = {}
+    index = 0
+    while f"tax_rate.{index}" in form:
+        raw, code = form.get(f"tax_rate.{index}", "").strip().rstrip("%").strip(), form.get(f"tax_code.{index}") or ""
+        field_name = f"tax_code.{index}"
+        index += 1
+        if not raw and not code:
+            continue
+        try:
+            rate = rate_key(raw.replace(",", "."))
+            Decimal(rate)
+        except (ValueError, InvalidOperation):
+            errors[f"tax_rate.{index - 1}"] = f"{raw!r} is not a tax rate such as 8.10."
+            continue
+        tax = choices.tax(code)
+        if not code:
+            errors[field_name] = f"Choose the Bexio tax for {rate} %."
+        elif choices.taxes and tax is None:
+            errors[field_name] = "This tax is not an active sales tax in Bexio."
+        elif tax is not None and tax.rate.normalize() != Decimal(rate).normalize():
+            errors[field_name] = (f"{tax.name} is {format(tax.rate.normalize(), 'f')} %, not {rate} %: "
+                                  f"the tax value must be the same in DG1 and Bexio.")
+        elif rate in mapped:
+            errors[field_name] = f"{rate} % is mapped twice."
+        else:
+            mapped[rate] = code
+    return mapped
+
+
+def save(installation, data: dict[str, dict], version: int | None) -> None:
+    """Write every section, or none (the caller commits)."""
+    stored = installation.settings.version if installation.settings else None
+    if version is not None and stored is not None and stored != version:
+        raise StaleSettings("These settings were changed meanwhile; reload the page and try again.")
+    for section in FORM_SECTIONS:
+        save_section(installation, section, data[section])
+    db.session.commit()
