@@ -17,12 +17,12 @@ def init_app(app) -> None:
     from .platform import DG1Platform
     from . import hooks, web
     from .cli import dg1_cli
-    from .demo import seed_demo_tenant
+    from .demo import seed_demo_tenants
 
     register_platform("dg1", lambda app, installation: DG1Platform.build(
         installation, active_connection(installation)))
     app.register_blueprint(hooks.bp)
     app.register_blueprint(web.bp)
     app.cli.add_command(dg1_cli)
-    if seed_demo_tenant not in SEEDERS:
-        SEEDERS.append(seed_demo_tenant)
+    if seed_demo_tenants not in SEEDERS:
+        SEEDERS.append(seed_demo_tenants)

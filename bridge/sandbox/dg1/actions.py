@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from . import System
 
 DEMO_TENANT = "demo"
+SWISS_TENANT = "alpen"
 
 
 class ActionError(ValueError):
@@ -152,6 +153,19 @@ class Actions:
             self.create_order(DEMO_TENANT, {"site": "pro", "items": [{"sku": "TEA-100", "quantity": 10}],
                                             "customer": {"company": "Café Alpenblick GmbH"},
                                             "payments": [{"method": "invoice", "status": "pending"}]})
+            # A second shop selling in one currency only, as the Bexio integration needs
+            # (one Bexio currency for every site): the one the demo connects to Bexio.
+            self.create_tenant({"id": SWISS_TENANT, "name": "Alpen Laden GmbH", "sites": [
+                {"id": "ch", "name": "Alpen Laden", "domain": "shop.alpen.example.ch",
+                 "currency": "CHF", "default_language": "de", "prices_include_tax": True},
+                {"id": "li", "name": "Alpen Laden Liechtenstein", "domain": "shop.alpen.example.li",
+                 "currency": "CHF", "default_language": "de", "prices_include_tax": True},
+            ]})
+            self.add_product(SWISS_TENANT, {"sites": ["ch", "li"], "sku": "CHEESE-500",
+                                            "name": "Alpine cheese 500 g", "tax_rate": "2.60", "price": "14.50",
+                                            "stock_quantity": 30})
+            self.add_product(SWISS_TENANT, {"site": "ch", "sku": "KNIFE-01", "name": "Cheese knife",
+                                            "price": "29.00", "stock_quantity": 12})
             # The demo data exists before any app is listening: its events are not sent.
             self.system.dispatcher.deliveries.clear()
 

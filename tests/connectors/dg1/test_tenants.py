@@ -58,14 +58,15 @@ def test_missing_options_are_refused(runner):
     assert runner.invoke(args=["dg1", "add-tenant", "--tenant", "acme"]).exit_code != 0
 
 
-def test_the_demo_seeder_registers_the_sandbox_tenant(app):
+def test_the_demo_seeder_registers_both_sandbox_shops(app):
     from bridge.demo_data import SEEDERS
-    from bridge.connectors.dg1.demo import seed_demo_tenant
+    from bridge.connectors.dg1.demo import seed_demo_tenants
 
-    assert seed_demo_tenant in SEEDERS
+    assert seed_demo_tenants in SEEDERS
     with app.app_context():
-        lines = list(seed_demo_tenant())
+        lines = list(seed_demo_tenants())
         installation = find_tenant("demo")
         assert secrets_of(installation).launch_secret == "dg1-demo-launch-demo"
         assert installation.endpoints["admin_origin"] == app.config["SANDBOX_URL"]
-    assert "demo" in lines[0]
+        assert secrets_of(find_tenant("alpen")).api_key == "dg1-demo-key-alpen"
+    assert "demo" in lines[0] and "alpen" in lines[1]
