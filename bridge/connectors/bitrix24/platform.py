@@ -127,7 +127,27 @@ class Bitrix24Platform:
                 item, rows, self._party_of(item, reply, n, people), member_id=self.member_id,
                 base_url=self.base_url, stages=self.stages(), stage_map=self.stage_map, sync_key=self.sync_key,
                 language=self.installation.language)
+        self._fill_sections([invoice for invoice in out.values() if invoice is not None])
         return out
+
+    def _fill_sections(self, invoices: list[Invoice]) -> None:
+        """Product rows carry only the product id; the per-section sales account (settings
+        ``mapping.sales_account_by_section``) needs the product's catalogue section, read
+        for every product of the batch in one more request (``catalog.product.get``, which
+        unlike ``catalog.product.list`` needs no catalogue id). A product gone from the
+        catalogue keeps no section and falls back to the default account."""
+        lines = [line for invoice in invoices for line in invoice.lines if line.product_id]
+        wanted = sorted({line.product_id for line in lines})
+        sections: dict[str, str] = {}
+        for start in range(0, len(wanted), BATCH_MAX):
+            reply = self.client.batch({f"p{pid}": ("catalog.product.get", {"id": pid})
+                                       for pid in wanted[start:start + BATCH_MAX]})
+            for pid in wanted[start:start + BATCH_MAX]:
+                product = (reply.get(f"p{pid}") or {}).get("product") if reply.ok(f"p{pid}") else None
+                if product and product.get("iblockSectionId"):
+                    sections[pid] = str(product["iblockSectionId"])
+        for line in lines:
+            line.product_section_id = sections.get(line.product_id)
 
     def _people(self, reply: BatchReply, count: int) -> dict[str, dict[str, Any]]:
         """Contact persons of the companies in ``reply``, in one more request."""
