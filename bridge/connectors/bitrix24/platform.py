@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
-from ...domain import Invoice, InvoiceStatus, Party, PartyKind, Product, StockLevel
+from ...domain import Invoice, InvoiceStatus, Party, PartyKind, Person, Product, StockLevel
 from ...errors import PermanentError
 from ...models import Installation
 from ...sync.ports import LedgerDocument, WriteResult
@@ -23,7 +23,7 @@ from .client import BATCH_MAX, Bitrix24Client, BatchReply
 from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE, SYNC_FIELD_CAMEL, Stage,
                      invoice_from_item, invoice_from_legacy, parse_datetime, party_fields, party_from_company,
                      party_from_contact, party_id, person_fields, portal_url, row_from_line, split_party_id,
-                     stage_for_status, stages_from_status_list)
+                     stage_for_status, stages_from_status_list, status_for_stage)
 from .setup import OFFLINE_CONNECTOR
 
 CONTACT_SELECT = ["ID", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "PHONE", "ADDRESS", "ADDRESS_CITY",
@@ -33,6 +33,19 @@ PER_INVOICE = 5  # commands per invoice in a read batch
 
 def _not_found(error) -> bool:
     return error is not None and error.code in ("NOT_FOUND", "ERROR_ARGUMENT", "http_400", "http_404")
+
+
+def company_people(party: Party) -> list[Person]:
+    """The contacts a new company brings (the seed's import rule): its primary person (the
+    ledger contact's own first and last name, with its e-mail) and every contact person,
+    each once."""
+    people: list[Person] = []
+    if party.first_name or party.last_name:
+        people.append(Person(first_name=party.first_name, last_name=party.last_name, email=party.email))
+    for person in party.contact_persons:
+        if person.full_name and all(person.full_name.casefold() != p.full_name.casefold() for p in people):
+            people.append(person)
+    return people
 
 
 class Bitrix24Platform:
@@ -54,7 +67,19 @@ class Bitrix24Platform:
 
     @property
     def stage_map(self) -> dict[str, str]:
-        return dict(self.settings.get("stage_map") or {})
+        """{stage id: InvoiceStatus value}: the invoice settings' "sent", "paid" and
+        "cancelled" stages (the settings page prefills them from the portal's stages), over
+        the portal's own ``stage_map``; unset, stage semantics decide (mapper)."""
+        from ...settings import get_section
+
+        chosen = get_section(self.installation, "invoices")
+        mapping = dict(self.settings.get("stage_map") or {})
+        for stage, status in ((chosen.stage_sent, InvoiceStatus.AUTHORISED), (chosen.stage_paid, InvoiceStatus.PAID),
+                              (chosen.stage_failed, InvoiceStatus.VOIDED)):
+            if stage:
+                mapping = {k: v for k, v in mapping.items() if v != status.value}
+                mapping[stage] = status.value
+        return mapping
 
     # ---------------------------------------------------------------------------------
     # Stages
@@ -215,9 +240,12 @@ class Bitrix24Platform:
     def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> None:
         """Move the invoice to the stage for ``status`` (settings ``stage_map`` or stage semantics)."""
         item = self._item(platform_id, ["id", "categoryId", "stageId"])
-        stage = stage_for_status(status, self.stages(), str(item.get("categoryId")), self.stage_map)
+        stages, mapping = self.stages(), self.stage_map
+        stage = stage_for_status(status, stages, str(item.get("categoryId")), mapping)
         if stage is None:
             return  # no stage stands for this status in the invoice's pipeline
+        if item.get("stageId") and status_for_stage(str(item["stageId"]), stages, mapping) == status:
+            return  # already at a stage that means this (e.g. "Awaiting payment" for sent)
         if stage != item.get("stageId"):
             self._update(platform_id, {"stageId": stage})
 
@@ -330,7 +358,7 @@ class Bitrix24Platform:
             kind = COMPANY if party.kind is PartyKind.COMPANY else CONTACT
             ids.append(self._party_key(party_id(kind, new_id)))
             if kind == COMPANY:
-                for m, person in enumerate(p for p in party.contact_persons if p.full_name):
+                for m, person in enumerate(company_people(party)):
                     people[f"p{n}_{m}"] = ("crm.contact.add", {"fields": person_fields(person, new_id, origin)})
         if people:
             self.client.batch_all(people).raise_first()

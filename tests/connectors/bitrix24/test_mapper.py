@@ -90,7 +90,9 @@ def test_stage_semantics_and_mapping_both_ways():
     assert mapper.stage_for_status(InvoiceStatus.VOIDED, STAGES, "5") == "DT31_5:D"
     assert mapper.stage_for_status(InvoiceStatus.PAID, STAGES, "1") is None  # another pipeline
     assert mapper.stage_for_status(InvoiceStatus.AUTHORISED, STAGES, "5", {"DT31_5:S": "authorised"}) == "DT31_5:S"
-    assert mapper.stage_for_status(InvoiceStatus.AUTHORISED, STAGES, "5") is None
+    # unmapped, "sent" is the first in-progress stage after the first, and reads back as sent
+    assert mapper.stage_for_status(InvoiceStatus.AUTHORISED, STAGES, "5") == "DT31_5:S"
+    assert status("DT31_5:S", STAGES) is InvoiceStatus.AUTHORISED
 
 
 def test_legacy_invoice_vat_rate_is_a_coefficient():
