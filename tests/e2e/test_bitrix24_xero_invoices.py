@@ -227,6 +227,17 @@ def test_deleted_draft_is_deleted_in_xero(portal):
     assert [i["Status"] for i in xero_invoices(live)] == ["DELETED"]
 
 
+def test_invoice_moved_to_the_failure_stage_deletes_its_xero_draft(portal):
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    edit_invoice(live, item["id"], fields={"stageId": "DT31_1:D"})  # "Declined"
+    xero_flush(live)
+    deliver_events(live)
+    assert [i["Status"] for i in xero_invoices(live)] == ["DELETED"]
+    assert stage_of(live, item["id"]) == "DT31_1:D"
+
+
 def test_deleted_approved_invoice_is_flagged_unless_voiding_is_allowed(portal):
     live = portal
     item = new_invoice(live)

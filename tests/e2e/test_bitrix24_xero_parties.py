@@ -204,10 +204,12 @@ def test_import_by_the_seed_rule_twice_creates_nothing_new(portal):
     assert people[("Bruce", "Wayne")]["COMPANY_ID"] == companies[0]["ID"]
     assert people[("Alfred", "Pennyworth")]["COMPANY_ID"] == companies[0]["ID"]
     assert emails(people[("Alfred", "Pennyworth")]) == ["alfred@wayne.test"]
+    assert records(live, flow="party_import")[-1].received == {"done": 2, "created": 2, "updated": 0}
 
     ask(live, "party_import", "import:parties")
     assert imported(live) == (companies, contacts)
-    assert records(live, flow="party_import")[-1].state == "succeeded"
+    again = records(live, flow="party_import")[-1]
+    assert again.state == "succeeded" and again.received["created"] == 0
 
 
 def test_import_crashed_after_writing_resumes_without_duplicates(portal):
