@@ -137,6 +137,20 @@ def test_status_reaches_bitrix24_by_the_poll_when_webhooks_are_lost(portal):
     assert stage_of(live, item["id"]).endswith(":P")
 
 
+def test_voided_in_xero_moves_the_invoice_to_the_failure_stage_and_cancels_nothing_more(portal):
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    approve(live, invoice["InvoiceID"])
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/void")
+    xero_flush(live)
+    deliver_events(live)  # the stage move comes back as an event
+    assert stage_of(live, item["id"]) == "DT31_1:D"
+    assert [i["Status"] for i in xero_invoices(live)] == ["VOIDED"]
+    assert [r for r in records(live, flow=None) if r.state in ("failed", "conflict")] == []
+
+
 # -- bad path: duplicate and out-of-order events ------------------------------------------
 
 def test_duplicate_and_out_of_order_webhooks_never_move_a_stage_back(portal):
