@@ -18,7 +18,7 @@ Read top to bottom, one invoice:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..domain import Invoice, InvoiceStatus, Party
 from ..errors import ConflictError, PermanentError, SyncError
@@ -217,6 +217,12 @@ def export_party(installation: Installation, connection: LedgerConnection, ledge
     """The ledger id of the invoice's customer, created or updated first."""
     link = find_link(installation.id, "party", party.key)
     match: PartyMatch = ledger.match_party(party, link.ledger_id if link else None)
+    if link and match.ledger_id == link.ledger_id and link.ledger_number and \
+            link.ledger_number.startswith(f"{match.name} ("):
+        # Found by its link, the contact is named as the customer; but it was created with a
+        # distinguishing name because another contact has the plain one: keep that name,
+        # or every later sync would try to rename it and the ledger would refuse.
+        match = replace(match, name=link.ledger_number)
     digest = content_hash({"party": party, "name": match.name})
     fingerprint = party_fingerprint(party, match.name)
     extra = dict(link.extra or {}) if link else {}

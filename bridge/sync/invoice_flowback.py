@@ -15,6 +15,7 @@ never overwritten silently: it becomes a conflict the user sees.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from ..domain import Invoice
@@ -49,6 +50,23 @@ def changed_groups(platform_invoice: Invoice, ledger_invoice: Invoice) -> set[st
     return changed
 
 
+def with_platform_rates(installation: Installation, invoice: Invoice) -> Invoice:
+    """The ledger's invoice with each line's tax rate read back through the tax mapping.
+
+    Some ledgers (Xero) give a line's tax code, not its rate; compared as they come, every
+    taxed line would look edited, and copying them back would strip the platform's tax.
+    A code the mapping does not know keeps no rate (and shows as a change)."""
+    mapping = get_section(installation, "mapping")
+    rates: dict[str, Decimal | None] = {}
+    for rate, code in mapping.tax_rates.items():
+        rates.setdefault(code, None if rate == "none" else Decimal(rate))
+    if mapping.tax_none:
+        rates.setdefault(mapping.tax_none, None)
+    lines = [replace(line, tax_rate=rates[line.ledger_tax_code])
+             if line.tax_rate is None and line.ledger_tax_code in rates else line for line in invoice.lines]
+    return replace(invoice, lines=lines)
+
+
 def master_of(group: str, installation: Installation, document: LedgerDocument) -> str:
     if document.status.is_editable:
         return "platform"
@@ -65,11 +83,12 @@ def flow_back(installation: Installation, platform: Platform, ledger: Ledger, li
     current = platform.get_invoice(link.platform_id)
     if current is None:
         return set()
-    changed = changed_groups(current, document.invoice)
+    theirs = with_platform_rates(installation, document.invoice)
+    changed = changed_groups(current, theirs)
     ours = {g for g in changed if master_of(g, installation, document) == "ledger"}
     against = changed - ours
     if ours:
-        platform.apply_invoice_changes(link.platform_id, document.invoice, ours)
+        platform.apply_invoice_changes(link.platform_id, theirs, ours)
         refreshed = platform.get_invoice(link.platform_id)
         if refreshed is not None:  # the platform's update event will now read as "no change"
             party = (link.extra or {}).get("party_ledger_id")
@@ -80,8 +99,7 @@ def flow_back(installation: Installation, platform: Platform, ledger: Ledger, li
             f"{installation.platform.title()} is the master of that part while it is a draft: the edit "
             f"was not copied back.",
             ours=jsonable({g: (header_of(current) if g == "header" else lines_of(current)) for g in against}),
-            theirs=jsonable({g: (header_of(document.invoice) if g == "header" else lines_of(document.invoice))
-                             for g in against}),
+            theirs=jsonable({g: (header_of(theirs) if g == "header" else lines_of(theirs)) for g in against}),
             choices=["Make the same edit on the platform", "Sync now to overwrite the ledger's edit"],
             fix="Decide on the invoice tab.")
     return ours

@@ -56,6 +56,9 @@ def poll_connection(installation: Installation) -> int:
         if request_work(WorkRequest(installation.id, "ledger_invoice_changed",
                                     f"ledger_invoice:{document.ledger_id}")):
             requested += 1
+        # The ledger's pages are read lazily, and each read takes from the rate budget in
+        # the database: commit first, or SQLite finds our own write in the way.
+        db.session.commit()
     position.value = {"since": (started - OVERLAP).isoformat()}
     db.session.commit()
     return requested

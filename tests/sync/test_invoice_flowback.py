@@ -50,3 +50,17 @@ def test_a_ledger_edit_of_a_draft_is_a_conflict_not_a_silent_overwrite(fake_worl
     assert record.state == "conflict" and "header" in record.error_message
     assert record.received["theirs"]["header"]["due_date"] == "2027-01-31"
     assert platform.applied == []
+
+
+def test_a_ledger_that_gives_tax_codes_not_rates_has_not_edited_the_lines(installation):
+    from dataclasses import replace
+
+    from bridge.settings import save_section
+    from bridge.sync.invoice_flowback import changed_groups, with_platform_rates
+
+    save_section(installation, "mapping", {"tax_rates": {"15": "OUTPUT2"}})
+    ours = sample_invoice()
+    theirs = replace(ours, lines=[replace(line, tax_rate=None, ledger_tax_code="OUTPUT2") for line in ours.lines])
+    assert changed_groups(ours, with_platform_rates(installation, theirs)) == set()
+    unknown = replace(ours, lines=[replace(line, tax_rate=None, ledger_tax_code="EXEMPT") for line in ours.lines])
+    assert changed_groups(ours, with_platform_rates(installation, unknown)) == {"lines"}

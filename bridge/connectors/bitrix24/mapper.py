@@ -148,8 +148,9 @@ def stage_for_status(status: InvoiceStatus, stages: list[Stage], category_id: st
                      mapping: Mapping[str, str] | None = None) -> str | None:
     """The stage an invoice of pipeline ``category_id`` moves to for ``status``; None: stay.
 
-    The same mapping as ``status_for_stage`` read backwards, else semantics: PAID -> the
-    success stage, VOIDED/DELETED -> the first failure stage.
+    The same mapping as ``status_for_stage`` read backwards, else semantics: AUTHORISED ->
+    the first in-progress stage after the first, PAID -> the success stage, VOIDED/DELETED
+    -> the first failure stage.
     """
     pipeline = [s for s in stages if s.category_id == str(category_id)]
     if mapping:
@@ -158,6 +159,10 @@ def stage_for_status(status: InvoiceStatus, stages: list[Stage], category_id: st
                 hit = next((s for s in pipeline if s.id == key or s.code == key), None)
                 if hit:
                     return hit.id
+    if status in (InvoiceStatus.AUTHORISED, InvoiceStatus.PARTIALLY_PAID):
+        # "sent": the first in-progress stage after the pipeline's first (the portal's own
+        # "Sent" in a default pipeline), which status_for_stage reads back as AUTHORISED.
+        return next((s.id for s in pipeline[1:] if s.semantics is None), None)
     if status is InvoiceStatus.PAID:
         return next((s.id for s in pipeline if s.semantics == "S"), None)
     if status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED):
@@ -217,6 +222,30 @@ def multi_additions(existing: Iterable[Mapping[str, Any]], wanted: list[dict[str
     return [w for w in wanted if w["VALUE"].strip().lower() not in have]
 
 
+def multi_changes(existing: Iterable[Mapping[str, Any]], wanted: list[dict[str, str]], *,
+                  same_type: bool) -> list[dict[str, str]]:
+    """The values the record lacks, each written over the entry bridge reads as the party's
+    (the first one, or the first of its type with ``same_type``: what ``first_multi`` /
+    ``_phone`` export) and added only when there is none. A ledger-side change of an
+    e-mail then replaces the old address instead of sitting behind it, where the next
+    export would read the old one and change the ledger back. The user's other entries
+    stay (NOTES s8: entries with ID are changed, entries without ID added)."""
+    entries = [e for e in existing or [] if isinstance(e, Mapping) and e.get("VALUE")]
+    changes: list[dict[str, str]] = []
+    taken: set[str] = set()
+    for want in multi_additions(entries, wanted):
+        target = next((e for e in entries if str(e.get("ID")) not in taken and e.get("ID")
+                       and (not same_type or (e.get("VALUE_TYPE") == "MOBILE") == (want["VALUE_TYPE"] == "MOBILE"))),
+                      None)
+        if target is None:
+            changes.append(want)
+            continue
+        taken.add(str(target["ID"]))
+        changes.append({"ID": str(target["ID"]), "VALUE": want["VALUE"],
+                        "VALUE_TYPE": str(target.get("VALUE_TYPE") or want["VALUE_TYPE"])})
+    return changes
+
+
 def party_fields(party: Party, origin: tuple[str, str] | None,
                  existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``fields`` for crm.company.add/update or crm.contact.add/update (UPPER_CASE, NOTES s8).
@@ -245,8 +274,8 @@ def party_fields(party: Party, origin: tuple[str, str] | None,
     emails = _multi_entries("EMAIL", [("WORK", party.email)])
     phones = _multi_entries("PHONE", [("WORK", party.phone), ("MOBILE", party.mobile)])
     if existing is not None:
-        emails = multi_additions(existing.get("EMAIL") or [], emails)
-        phones = multi_additions(existing.get("PHONE") or [], phones)
+        emails = multi_changes(existing.get("EMAIL") or [], emails, same_type=False)
+        phones = multi_changes(existing.get("PHONE") or [], phones, same_type=True)
     if emails:
         fields["EMAIL"] = emails
     if phones:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
-from ...domain import Invoice, InvoiceStatus, Party, PartyKind, Product, StockLevel
+from ...domain import Invoice, InvoiceStatus, Party, PartyKind, Person, Product, StockLevel
 from ...errors import PermanentError
 from ...models import Installation
 from ...sync.ports import LedgerDocument, WriteResult
@@ -23,7 +23,7 @@ from .client import BATCH_MAX, Bitrix24Client, BatchReply
 from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE, SYNC_FIELD_CAMEL, Stage,
                      invoice_from_item, invoice_from_legacy, parse_datetime, party_fields, party_from_company,
                      party_from_contact, party_id, person_fields, portal_url, row_from_line, split_party_id,
-                     stage_for_status, stages_from_status_list)
+                     stage_for_status, stages_from_status_list, status_for_stage)
 from .setup import OFFLINE_CONNECTOR
 
 CONTACT_SELECT = ["ID", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "PHONE", "ADDRESS", "ADDRESS_CITY",
@@ -33,6 +33,19 @@ PER_INVOICE = 5  # commands per invoice in a read batch
 
 def _not_found(error) -> bool:
     return error is not None and error.code in ("NOT_FOUND", "ERROR_ARGUMENT", "http_400", "http_404")
+
+
+def company_people(party: Party) -> list[Person]:
+    """The contacts a new company brings (the seed's import rule): its primary person (the
+    ledger contact's own first and last name, with its e-mail) and every contact person,
+    each once."""
+    people: list[Person] = []
+    if party.first_name or party.last_name:
+        people.append(Person(first_name=party.first_name, last_name=party.last_name, email=party.email))
+    for person in party.contact_persons:
+        if person.full_name and all(person.full_name.casefold() != p.full_name.casefold() for p in people):
+            people.append(person)
+    return people
 
 
 class Bitrix24Platform:
@@ -54,7 +67,19 @@ class Bitrix24Platform:
 
     @property
     def stage_map(self) -> dict[str, str]:
-        return dict(self.settings.get("stage_map") or {})
+        """{stage id: InvoiceStatus value}: the invoice settings' "sent", "paid" and
+        "cancelled" stages (the settings page prefills them from the portal's stages), over
+        the portal's own ``stage_map``; unset, stage semantics decide (mapper)."""
+        from ...settings import get_section
+
+        chosen = get_section(self.installation, "invoices")
+        mapping = dict(self.settings.get("stage_map") or {})
+        for stage, status in ((chosen.stage_sent, InvoiceStatus.AUTHORISED), (chosen.stage_paid, InvoiceStatus.PAID),
+                              (chosen.stage_failed, InvoiceStatus.VOIDED)):
+            if stage:
+                mapping = {k: v for k, v in mapping.items() if v != status.value}
+                mapping[stage] = status.value
+        return mapping
 
     # ---------------------------------------------------------------------------------
     # Stages
@@ -127,7 +152,27 @@ class Bitrix24Platform:
                 item, rows, self._party_of(item, reply, n, people), member_id=self.member_id,
                 base_url=self.base_url, stages=self.stages(), stage_map=self.stage_map, sync_key=self.sync_key,
                 language=self.installation.language)
+        self._fill_sections([invoice for invoice in out.values() if invoice is not None])
         return out
+
+    def _fill_sections(self, invoices: list[Invoice]) -> None:
+        """Product rows carry only the product id; the per-section sales account (settings
+        ``mapping.sales_account_by_section``) needs the product's catalogue section, read
+        for every product of the batch in one more request (``catalog.product.get``, which
+        unlike ``catalog.product.list`` needs no catalogue id). A product gone from the
+        catalogue keeps no section and falls back to the default account."""
+        lines = [line for invoice in invoices for line in invoice.lines if line.product_id]
+        wanted = sorted({line.product_id for line in lines})
+        sections: dict[str, str] = {}
+        for start in range(0, len(wanted), BATCH_MAX):
+            reply = self.client.batch({f"p{pid}": ("catalog.product.get", {"id": pid})
+                                       for pid in wanted[start:start + BATCH_MAX]})
+            for pid in wanted[start:start + BATCH_MAX]:
+                product = (reply.get(f"p{pid}") or {}).get("product") if reply.ok(f"p{pid}") else None
+                if product and product.get("iblockSectionId"):
+                    sections[pid] = str(product["iblockSectionId"])
+        for line in lines:
+            line.product_section_id = sections.get(line.product_id)
 
     def _people(self, reply: BatchReply, count: int) -> dict[str, dict[str, Any]]:
         """Contact persons of the companies in ``reply``, in one more request."""
@@ -195,9 +240,12 @@ class Bitrix24Platform:
     def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> None:
         """Move the invoice to the stage for ``status`` (settings ``stage_map`` or stage semantics)."""
         item = self._item(platform_id, ["id", "categoryId", "stageId"])
-        stage = stage_for_status(status, self.stages(), str(item.get("categoryId")), self.stage_map)
+        stages, mapping = self.stages(), self.stage_map
+        stage = stage_for_status(status, stages, str(item.get("categoryId")), mapping)
         if stage is None:
             return  # no stage stands for this status in the invoice's pipeline
+        if item.get("stageId") and status_for_stage(str(item["stageId"]), stages, mapping) == status:
+            return  # already at a stage that means this (e.g. "Awaiting payment" for sent)
         if stage != item.get("stageId"):
             self._update(platform_id, {"stageId": stage})
 
@@ -310,7 +358,7 @@ class Bitrix24Platform:
             kind = COMPANY if party.kind is PartyKind.COMPANY else CONTACT
             ids.append(self._party_key(party_id(kind, new_id)))
             if kind == COMPANY:
-                for m, person in enumerate(p for p in party.contact_persons if p.full_name):
+                for m, person in enumerate(company_people(party)):
                     people[f"p{n}_{m}"] = ("crm.contact.add", {"fields": person_fields(person, new_id, origin)})
         if people:
             self.client.batch_all(people).raise_first()

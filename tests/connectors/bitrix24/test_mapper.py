@@ -90,7 +90,9 @@ def test_stage_semantics_and_mapping_both_ways():
     assert mapper.stage_for_status(InvoiceStatus.VOIDED, STAGES, "5") == "DT31_5:D"
     assert mapper.stage_for_status(InvoiceStatus.PAID, STAGES, "1") is None  # another pipeline
     assert mapper.stage_for_status(InvoiceStatus.AUTHORISED, STAGES, "5", {"DT31_5:S": "authorised"}) == "DT31_5:S"
-    assert mapper.stage_for_status(InvoiceStatus.AUTHORISED, STAGES, "5") is None
+    # unmapped, "sent" is the first in-progress stage after the first, and reads back as sent
+    assert mapper.stage_for_status(InvoiceStatus.AUTHORISED, STAGES, "5") == "DT31_5:S"
+    assert status("DT31_5:S", STAGES) is InvoiceStatus.AUTHORISED
 
 
 def test_legacy_invoice_vat_rate_is_a_coefficient():
@@ -126,3 +128,16 @@ def test_party_fields_carry_origin_and_add_only_missing_multi_values():
     assert fields["EMAIL"] == [{"VALUE": "ada@x.test", "VALUE_TYPE": "WORK"}]
     update = mapper.party_fields(party, ("xero", "abc"), existing=CONTACT)
     assert "EMAIL" not in update and "PHONE" not in update
+
+
+def test_a_changed_email_replaces_the_one_bridge_syncs_and_keeps_the_others():
+    existing = [{"ID": "1", "VALUE": "ap@globex.test", "VALUE_TYPE": "WORK"},
+                {"ID": "2", "VALUE": "boss@globex.test", "VALUE_TYPE": "HOME"}]
+    wanted = [{"VALUE": "billing@globex.test", "VALUE_TYPE": "WORK"}]
+    assert mapper.multi_changes(existing, wanted, same_type=False) == [
+        {"ID": "1", "VALUE": "billing@globex.test", "VALUE_TYPE": "WORK"}]
+    assert mapper.multi_changes(existing, [{"VALUE": "Boss@globex.test", "VALUE_TYPE": "WORK"}],
+                                same_type=False) == []  # already there: nothing to write
+    phones = [{"ID": "5", "VALUE": "+64 9 111", "VALUE_TYPE": "MOBILE"}]
+    assert mapper.multi_changes(phones, [{"VALUE": "+64 9 222", "VALUE_TYPE": "WORK"}], same_type=True) == [
+        {"VALUE": "+64 9 222", "VALUE_TYPE": "WORK"}]  # a work phone never overwrites the mobile

@@ -1,0 +1,314 @@
+"""Bitrix24 <-> Xero customers, statuses and flow-back end to end (issue 5 items 3 to 7, and
+the bad paths: duplicate and out-of-order events, a renamed company, two customers with the
+same name and different e-mails), over real HTTP against the sandboxes."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+import requests
+
+from bridge import faults
+from bridge.sync.polling import poll_all
+from tests.e2e.test_bitrix24_xero import ACME, deliver_events, new_invoice, portal, stage_of, xero_invoices  # noqa: F401
+from tests.e2e.test_bitrix24_xero_invoices import ask, edit_invoice, records, rows, xero_api, xero_flush
+
+
+def xero_contacts(live) -> list[dict]:
+    return live.control(f"xero/orgs/{live.tenant}/state", method="GET")["contacts"]
+
+
+def portal_state(live) -> dict:
+    return live.control(f"bitrix24/portals/{ACME}/state", method="GET")
+
+
+def add(live, kind: str, **fields) -> dict:
+    return live.control(f"bitrix24/portals/{ACME}/{kind}", json={"fields": fields})
+
+
+def invoice_for(live, **party) -> dict:
+    return live.control(f"bitrix24/portals/{ACME}/invoices", json={
+        "fields": {"title": "Consulting", "currencyId": "NZD", "closedate": "2026-12-15", **party},
+        "rows": rows()})["item"]
+
+
+def approve(live, invoice_id: str) -> None:
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice_id}/approve")
+
+
+def emails(row: dict) -> list[str]:
+    return [entry["VALUE"] for entry in row.get("EMAIL") or []]
+
+
+# -- 3. contacts, export ------------------------------------------------------------------
+
+def export_umbrella(live) -> dict:
+    """A company with six contact persons, invoiced: its Xero contact."""
+    company = add(live, "companies", TITLE="Umbrella Corp", EMAIL=[{"VALUE": "ap@umbrella.test", "VALUE_TYPE": "WORK"}])
+    for n in range(6):
+        add(live, "contacts", NAME=f"Person{n}", LAST_NAME="Umbrella", COMPANY_ID=company["ID"],
+            EMAIL=[{"VALUE": f"p{n}@umbrella.test", "VALUE_TYPE": "WORK"}])
+    invoice_for(live, companyId=company["ID"])
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    return next(c for c in xero_contacts(live) if c["ContactID"] == invoice["Contact"]["ContactID"])
+
+
+def test_company_exports_with_at_most_five_contact_persons(portal):
+    contact = export_umbrella(portal)
+    assert contact["Name"] == "Umbrella Corp" and contact["EmailAddress"] == "ap@umbrella.test"
+    people = [(p["FirstName"], p["LastName"], p["EmailAddress"]) for p in contact["ContactPersons"]]
+    assert len(people) == 5
+    assert set(people) <= {(f"Person{n}", "Umbrella", f"p{n}@umbrella.test") for n in range(6)}
+
+
+@pytest.mark.xfail(strict=True, reason="the Xero mapper (contact_to_xero) fills FirstName/LastName of a "
+                   "company from its first contact person; the seed and issue 5 item 3 leave them empty")
+def test_company_exports_with_its_primary_person_empty(portal):
+    contact = export_umbrella(portal)
+    assert not contact.get("FirstName") and not contact.get("LastName")
+
+
+def test_contact_only_invoice_gives_a_person(portal):
+    live = portal
+    person = add(live, "contacts", NAME="Jane", LAST_NAME="Doe", EMAIL=[{"VALUE": "jane@doe.test", "VALUE_TYPE": "WORK"}])
+    invoice_for(live, contactId=person["ID"])
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    contact = next(c for c in xero_contacts(live) if c["ContactID"] == invoice["Contact"]["ContactID"])
+    assert (contact["Name"], contact["FirstName"], contact["LastName"]) == ("Jane Doe", "Jane", "Doe")
+
+
+def test_same_name_different_email_is_never_merged(portal):
+    live = portal
+    theirs = xero_api(live, "PUT", "Contacts", {"Contacts": [{"Name": "Globex Ltd", "EmailAddress": "boss@other.test"}]})
+    assert theirs.status_code == 200, theirs.text
+    item = new_invoice(live)  # Globex Ltd, ap@globex.test
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    globexes = {c["ContactID"]: (c["Name"], c.get("EmailAddress")) for c in xero_contacts(live) if "Globex" in c["Name"]}
+    assert len(globexes) == 2
+    assert globexes[theirs.json()["Contacts"][0]["ContactID"]] == ("Globex Ltd", "boss@other.test")  # untouched
+    ours_name, ours_email = globexes[invoice["Contact"]["ContactID"]]
+    assert ours_name != "Globex Ltd" and ours_name.startswith("Globex Ltd") and ours_email == "ap@globex.test"
+    exports = records(live, object_id=item["id"])
+    assert [r.state for r in exports if r.state not in ("succeeded", "skipped")] == []  # no rename war after
+    (created,) = [r for r in exports if r.state == "succeeded"]
+    assert ours_name in created.warning
+
+
+def test_renamed_company_updates_its_xero_contact(portal):
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    company_id = next(i for i in portal_state(live)["invoices"] if int(i["id"]) == int(item["id"]))["companyId"]
+    live.control(f"bitrix24/portals/{ACME}/companies/{company_id}", json={"fields": {"TITLE": "Globex Corporation"}})
+    deliver_events(live)
+    xero_flush(live)
+    deliver_events(live)
+    contact = next(c for c in xero_contacts(live) if c["ContactID"] == invoice["Contact"]["ContactID"])
+    assert contact["Name"] == "Globex Corporation"
+    assert not [c for c in xero_contacts(live) if c["Name"] == "Globex Ltd"]
+    assert [c["TITLE"] for c in portal_state(live)["companies"] if "Globex" in c["TITLE"]] == ["Globex Corporation"]
+
+
+# -- 4. status back: webhook lost, the poll catches it -----------------------------------
+
+def test_status_reaches_bitrix24_by_the_poll_when_webhooks_are_lost(portal):
+    live = portal
+    live.control("xero/settings", json={"webhooks_enabled": False})  # Xero's events never arrive
+    item = new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    approve(live, invoice["InvoiceID"])
+    live.run_jobs()
+    assert stage_of(live, item["id"]).endswith(":N")  # nothing arrived
+    with live.app.app_context():
+        assert poll_all()["requested"] == 1
+    live.run_jobs()
+    assert stage_of(live, item["id"]).endswith(":S")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/pay", json={})
+    live.run_jobs()
+    assert stage_of(live, item["id"]).endswith(":S")
+    with live.app.app_context():
+        poll_all()
+    live.run_jobs()
+    assert stage_of(live, item["id"]).endswith(":P")
+
+
+def test_voided_in_xero_moves_the_invoice_to_the_failure_stage_and_cancels_nothing_more(portal):
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    approve(live, invoice["InvoiceID"])
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/void")
+    xero_flush(live)
+    deliver_events(live)  # the stage move comes back as an event
+    assert stage_of(live, item["id"]) == "DT31_1:D"
+    assert [i["Status"] for i in xero_invoices(live)] == ["VOIDED"]
+    assert [r for r in records(live, flow=None) if r.state in ("failed", "conflict")] == []
+
+
+# -- bad path: duplicate and out-of-order events ------------------------------------------
+
+def test_duplicate_and_out_of_order_webhooks_never_move_a_stage_back(portal):
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    approve(live, invoice["InvoiceID"])
+    xero_flush(live)
+    approved = live.control("xero/webhooks/deliveries", method="GET")["deliveries"][-1]
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/pay", json={})
+    xero_flush(live)
+    paid = live.control("xero/webhooks/deliveries", method="GET")["deliveries"][-1]
+    assert stage_of(live, item["id"]).endswith(":P")
+    for delivery in (paid, approved, approved):  # a duplicate, then the older event, twice
+        answer = requests.post(live.app_url + "/hooks/xero", data=delivery["body"].encode(), timeout=10,
+                               headers={"x-xero-signature": delivery["signature"],
+                                        "Content-Type": "application/json"})
+        assert answer.status_code == 200
+        live.run_jobs()
+    assert stage_of(live, item["id"]).endswith(":P")
+    # a Bitrix24 event delivered twice changes nothing either
+    event = next(e for e in reversed(live.control("bitrix24/events/log", method="GET"))
+                 if e["event"].startswith("ONCRMDYNAMICITEMUPDATE"))
+    for _ in range(2):
+        assert requests.post(live.app_url + "/hooks/bitrix24", data=event["form"], timeout=10).status_code == 200
+        live.run_jobs()
+    assert len(xero_invoices(live)) == 1 and xero_invoices(live)[0]["Status"] == "PAID"
+    assert [r for r in records(live, flow=None) if r.state in ("failed", "conflict")] == []
+
+
+# -- 5. import Xero -> Bitrix24 -----------------------------------------------------------
+
+def seed_xero_contacts(live) -> dict[str, str]:
+    reply = xero_api(live, "PUT", "Contacts", {"Contacts": [
+        {"Name": "Jane Doe", "FirstName": "Jane", "LastName": "Doe", "EmailAddress": "jane@doe.test",
+         "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": "555 0101"}]},
+        {"Name": "Wayne Enterprises", "FirstName": "Bruce", "LastName": "Wayne", "EmailAddress": "bruce@wayne.test",
+         "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": "555 0199"}],
+         "ContactPersons": [{"FirstName": "Alfred", "LastName": "Pennyworth", "EmailAddress": "alfred@wayne.test"}]},
+    ]})
+    assert reply.status_code == 200, reply.text
+    return {c["Name"]: c["ContactID"] for c in reply.json()["Contacts"]}
+
+
+def imported(live) -> tuple[list[dict], list[dict]]:
+    state = portal_state(live)
+    return ([c for c in state["companies"] if c.get("ORIGINATOR_ID") == "XERO"],
+            [c for c in state["contacts"] if c.get("ORIGINATOR_ID") == "XERO"])
+
+
+def test_import_by_the_seed_rule_twice_creates_nothing_new(portal):
+    live = portal
+    live.control("xero/settings", json={"webhooks_enabled": False})  # the button starts it
+    ids = seed_xero_contacts(live)
+    ask(live, "party_import", "import:parties")
+    companies, contacts = imported(live)
+    assert [(c["TITLE"], c["ORIGIN_ID"], emails(c)) for c in companies] == [
+        ("Wayne Enterprises", ids["Wayne Enterprises"], ["bruce@wayne.test"])]
+    people = {(c["NAME"], c["LAST_NAME"]): c for c in contacts}
+    assert set(people) == {("Jane", "Doe"), ("Bruce", "Wayne"), ("Alfred", "Pennyworth")}
+    jane = people[("Jane", "Doe")]
+    assert (jane["ORIGIN_ID"], emails(jane), [p["VALUE"] for p in jane["PHONE"]], jane.get("COMPANY_ID")) == (
+        ids["Jane Doe"], ["jane@doe.test"], ["555 0101"], None)
+    assert people[("Bruce", "Wayne")]["COMPANY_ID"] == companies[0]["ID"]
+    assert people[("Alfred", "Pennyworth")]["COMPANY_ID"] == companies[0]["ID"]
+    assert emails(people[("Alfred", "Pennyworth")]) == ["alfred@wayne.test"]
+    assert records(live, flow="party_import")[-1].received == {"done": 2, "created": 2, "updated": 0}
+
+    ask(live, "party_import", "import:parties")
+    assert imported(live) == (companies, contacts)
+    again = records(live, flow="party_import")[-1]
+    assert again.state == "succeeded" and again.received["created"] == 0
+
+
+def test_import_crashed_after_writing_resumes_without_duplicates(portal):
+    live = portal
+    live.control("xero/settings", json={"webhooks_enabled": False})
+    seed_xero_contacts(live)
+    faults.arm("party import before link write", times=1)
+    try:
+        ask(live, "party_import", "import:parties")
+    finally:
+        faults.disarm("party import before link write")
+    assert records(live, flow="party_import")[0].state != "succeeded"
+    written = imported(live)
+    assert len(written[0]) == 1 and len(written[1]) == 3
+    ask(live, "party_import", "import:parties")
+    assert records(live, flow="party_import")[-1].state == "succeeded"
+    companies, contacts = imported(live)
+    assert [c["ID"] for c in companies] == [c["ID"] for c in written[0]]
+    assert sorted(c["ID"] for c in contacts) == sorted(c["ID"] for c in written[1])
+
+
+# -- 6. Xero-side invoice edits -----------------------------------------------------------
+
+def test_due_date_edited_in_xero_on_an_approved_invoice_flows_back(portal):
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    approve(live, invoice["InvoiceID"])
+    xero_flush(live)
+    deliver_events(live)
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/edit", json={"DueDate": "2027-01-31"})
+    xero_flush(live)
+    deliver_events(live)  # our own write to Bitrix24 comes back as an event: not echoed
+    xero_flush(live)
+    current = next(i for i in portal_state(live)["invoices"] if int(i["id"]) == int(item["id"]))
+    assert current["closedate"].startswith("2027-01-31")
+    assert [(i["Status"], i["DueDateString"][:10]) for i in xero_invoices(live)] == [("AUTHORISED", "2027-01-31")]
+    assert [r for r in records(live, flow=None) if r.state in ("failed", "conflict")] == []
+
+
+def test_xero_edit_of_a_draft_is_a_conflict_not_copied_not_overwritten(portal):
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/edit", json={"DueDate": "2027-02-28"})
+    xero_flush(live)
+    current = next(i for i in portal_state(live)["invoices"] if int(i["id"]) == int(item["id"]))
+    assert current["closedate"].startswith("2026-12-15")
+    assert xero_invoices(live)[0]["DueDateString"][:10] == "2027-02-28"
+    (conflict,) = [r for r in records(live, flow="ledger_invoice_changed") if r.state == "conflict"]
+    assert "header" in conflict.error_message
+    assert "2026-12-15" in str(conflict.received["ours"]) and "2027-02-28" in str(conflict.received["theirs"])
+
+
+def test_our_own_writes_are_not_echoed(portal):
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    xero_flush(live)
+    deliver_events(live)
+    xero_flush(live)
+    changed = records(live, flow="ledger_invoice_changed")
+    assert changed and {r.warning for r in changed} == {"Our own change coming back: nothing to do."}
+    exports = records(live, object_id=item["id"])
+    assert [r.state for r in exports if r.state == "succeeded"] == ["succeeded"]  # one write, then only skips
+    assert len(xero_invoices(live)) == 1
+
+
+# -- 7. Xero-side contact changes ---------------------------------------------------------
+
+def test_contact_edited_in_xero_flows_back_to_the_company(portal):
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    xero_flush(live)
+    (invoice,) = xero_invoices(live)
+    live.control(f"xero/orgs/{live.tenant}/contacts/{invoice['Contact']['ContactID']}/edit",
+                 json={"EmailAddress": "billing@globex.test"})
+    xero_flush(live)
+    deliver_events(live)  # the company update comes back as a Bitrix24 event: not sent again
+    xero_flush(live)
+    company_id = next(i for i in portal_state(live)["invoices"] if int(i["id"]) == int(item["id"]))["companyId"]
+    company = next(c for c in portal_state(live)["companies"] if int(c["ID"]) == int(company_id))
+    assert emails(company) == ["billing@globex.test"]
+    assert [c["Name"] for c in xero_contacts(live) if "Globex" in c["Name"]] == ["Globex Ltd"]
+    assert [r for r in records(live, flow=None) if r.state in ("failed", "conflict")] == []
