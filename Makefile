@@ -26,5 +26,9 @@ run: install
 test: install
 	$(PY) -m pytest -q
 
+## Server-side timings (docs/PERFORMANCE.md)
+bench: install
+	$(PY) bench/dashboard.py
+
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance .pytest_cache
