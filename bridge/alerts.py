@@ -107,7 +107,8 @@ def _notify_bitrix24(installation: Installation, text: str, cause: str) -> bool:
     admin = vault_for_app(current_app).read(installation.credential_id).data.get("user_id")
     if not admin:
         return False
-    # im.notify with type SYSTEM: a notification, not a chat message (scope "im").
+    # im.notify {to, message, type=SYSTEM}: a notification from the app, not a chat message;
+    # needs the app's "im" scope (training.bitrix24.com/rest_help/im/im_notify.php).
     store.client_for(installation).call("im.notify", {"to": int(admin), "message": text, "type": "SYSTEM"})
     return True
 
