@@ -38,7 +38,7 @@ def _context(viewer: Viewer) -> dict:
     if connection is None:
         return context
     refreshed = last_refreshed(connection)
-    if refreshed is None:  # never filled: fill it in the background, never here
+    if refreshed is None and connection.health in ("ok", "error"):  # never filled: in the background
         request_refresh(connection)
         db.session.commit()
     result = queries.run(connection.id, filters)

@@ -39,3 +39,12 @@ def test_a_token_for_another_page_is_refused(app, client, installation):
     with app.test_request_context():
         other = form_token(Viewer(installation, 1, True, "Admin"), "invoice:5")
     assert client.post("/bitrix24/dashboard/results", data={"token": other}).status_code == 401
+
+
+def test_a_connection_to_renew_is_said_above_the_figures(client, installation, token):
+    db.session.add(LedgerConnection(installation_id=installation.id, ledger="xero", organisation_id="org-1",
+                                    health="needs_reconnect"))
+    db.session.commit()
+    page = client.post("/bitrix24/dashboard/results", data={"token": token})
+    assert "must be renewed: these figures are not being updated" in page.text
+    assert db.session.query(WorkItem).count() == 0  # no refresh bound to fail
