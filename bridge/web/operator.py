@@ -25,6 +25,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import alerts
 from ..dashboard.models import Operator
+from ..errors import RetryableError
+from ..ratelimit import Limits, limiter_for_app
 from ..extensions import db
 from ..models import Installation, LedgerConnection, RateBudget, SyncRecord, WorkItem, utcnow
 
@@ -32,6 +34,9 @@ bp = Blueprint("operator", __name__, url_prefix="/operator", cli_group="operator
 COOKIE = "bridge_operator"
 SESSION_AGE = timedelta(hours=12)
 LOG_PAGE = 50
+# Sign-in attempts per client address, shared by every process (the API budgets' limiter):
+# ten at once, then one a minute. Guessing passwords is slow; an operator who mistypes is not stuck.
+LOGIN_LIMITS = Limits(rate=1 / 60, burst=10, max_wait=0.0)
 # A dummy hash to check against when the e-mail is unknown, so both answers take as long.
 _DUMMY_HASH = generate_password_hash("not-a-password")
 
@@ -90,6 +95,11 @@ def login():
         origin = request.headers.get("Origin")
         if origin and origin.rstrip("/") != request.host_url.rstrip("/"):
             abort(400, "Sign in from the console's own page.")
+        try:
+            limiter_for_app(current_app._get_current_object()).take(f"operator-login:{request.remote_addr}", LOGIN_LIMITS)
+        except RetryableError as exc:
+            wait = max(int((exc.retry_after or 60) // 60), 1)
+            return _page("operator/login.html", 429, error=f"Too many attempts. Try again in {wait} minute(s).")
         email = (request.form.get("email") or "").strip().lower()
         operator = db.session.scalar(select(Operator).where(Operator.email == email))
         password = request.form.get("password") or ""

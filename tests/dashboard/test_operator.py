@@ -97,3 +97,9 @@ def test_a_changed_password_ends_old_sessions(client, runner, operator):
     assert client.get("/operator/").status_code == 200
     runner.invoke(args=["operator", "create", operator, "--password", "another long password"])
     assert client.get("/operator/").status_code == 302
+
+
+def test_guessing_passwords_is_slowed_down(client, operator):
+    answers = [sign_in(client, operator, f"guess {i}").status_code for i in range(11)]
+    assert answers[:10] == [401] * 10 and answers[10] == 429
+    assert sign_in(client, operator).status_code == 429  # even the right password waits now
