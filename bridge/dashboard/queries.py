@@ -20,6 +20,19 @@ from .models import LedgerTransaction, from_e4
 PAGE_SIZE = 50
 KINDS = {"": "Bank transactions and payments", "bank_transaction": "Bank transactions", "payment": "Payments"}
 STATUSES = ("AUTHORISED", "DELETED", "VOIDED")
+TYPE_LABELS = {  # Xero's BankTransaction Type and Payment PaymentType, in words
+    "RECEIVE": "Money received", "SPEND": "Money spent", "RECEIVE-TRANSFER": "Transfer in",
+    "SPEND-TRANSFER": "Transfer out", "RECEIVE-OVERPAYMENT": "Overpayment received",
+    "SPEND-OVERPAYMENT": "Overpayment paid", "RECEIVE-PREPAYMENT": "Prepayment received",
+    "SPEND-PREPAYMENT": "Prepayment paid", "ACCRECPAYMENT": "Customer payment",
+    "ACCPAYPAYMENT": "Supplier payment", "ARCREDITPAYMENT": "Customer refund", "APCREDITPAYMENT": "Supplier refund",
+    "AROVERPAYMENTPAYMENT": "Overpayment refunded", "APOVERPAYMENTPAYMENT": "Overpayment refund received",
+    "ARPREPAYMENTPAYMENT": "Prepayment refunded", "APPREPAYMENTPAYMENT": "Prepayment refund received",
+}
+
+
+def type_label(value: str) -> str:
+    return TYPE_LABELS.get(value, value.replace("-", " ").capitalize())
 
 
 @dataclass

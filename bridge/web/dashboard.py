@@ -29,9 +29,9 @@ def _refused(exc: LaunchRefused) -> Response:
     return framed(make_response(body, exc.status), None)
 
 
-def _context(viewer: Viewer) -> dict:
+def _context(viewer: Viewer, form) -> dict:
     connection = active_connection(viewer.installation.id)
-    filters = queries.parse_filters(request.form)
+    filters = queries.parse_filters(form)
     context = {"viewer": viewer, "token": form_token(viewer, TOKEN_OBJECT), "connection": connection,
                "filters": filters, "kinds": queries.KINDS, "statuses": queries.STATUSES,
                "bx24_js": current_app.config["BITRIX24_JS_URL"], "lang": viewer.lang[:2]}
@@ -43,13 +43,14 @@ def _context(viewer: Viewer) -> dict:
         db.session.commit()
     result = queries.run(connection.id, filters)
     periods = queries.periods(result.daily, filters.date_from, filters.date_to)
-    context.update(result=result, refreshed=refreshed, accounts=queries.bank_accounts(connection.id),
-                   periods=periods, chart=chart.bars(periods))
+    accounts = queries.bank_accounts(connection.id)
+    context.update(result=result, refreshed=refreshed, accounts=accounts, account_names=dict(accounts),
+                   periods=periods, chart=chart.bars(periods), type_label=queries.type_label)
     return context
 
 
-def _render(viewer: Viewer) -> Response:
-    context = _context(viewer)
+def _render(viewer: Viewer, form) -> Response:
+    context = _context(viewer, form)
     if request.headers.get("HX-Request"):
         return framed(make_response(render_block(TEMPLATE, "results", **context)), viewer.installation)
     return framed(make_response(render_template(TEMPLATE, **context)), viewer.installation)
@@ -62,7 +63,8 @@ def page():
         viewer = authenticate(launch_params())
     except LaunchRefused as exc:
         return _refused(exc)
-    return _render(viewer)
+    # No filters from the launch: its form is Bitrix24's (it even has a "status" field).
+    return _render(viewer, {})
 
 
 @bp.post("/bitrix24/dashboard/results")
@@ -72,4 +74,4 @@ def results():
         viewer = check_form_token(request.form.get("token"), TOKEN_OBJECT)
     except LaunchRefused as exc:
         return _refused(exc)
-    return _render(viewer)
+    return _render(viewer, request.form)
