@@ -126,10 +126,17 @@ def logout():
     return _secure(response)
 
 
-def _budgets(installation: Installation) -> list[RateBudget]:
-    keys = [f"{c.ledger}:{c.organisation_id}" for c in installation.ledger_connections]
-    keys.append(f"{installation.platform}:{installation.account_id}")
-    return list(db.session.scalars(select(RateBudget).where(RateBudget.key.in_(keys)).order_by(RateBudget.key)))
+# The budget keys each client shares across processes (``budget_key`` in each connector's client).
+PLATFORM_BUDGET_PREFIX = {"bitrix24": "b24", "dg1": "dg1"}
+
+
+def _budgets(installation: Installation) -> list[tuple[str, RateBudget]]:
+    """(system, budget) of the installation's platform account and ledger organisations."""
+    names = {f"{c.ledger}:{c.organisation_id}": c.ledger for c in installation.ledger_connections}
+    prefix = PLATFORM_BUDGET_PREFIX.get(installation.platform, installation.platform)
+    names[f"{prefix}:{installation.account_id}"] = installation.platform
+    rows = db.session.scalars(select(RateBudget).where(RateBudget.key.in_(list(names))).order_by(RateBudget.key))
+    return [(names[row.key], row) for row in rows]
 
 
 def _failures(installation_ids: list[int]) -> dict[int, int]:

@@ -29,6 +29,7 @@ def two_installations(app_ctx):
                                     organisation_name="Acme NZ", health="needs_reconnect",
                                     health_message="Xero refused the refresh token."))
     db.session.add(RateBudget(key="xero:org-1", remaining_day=4321))
+    db.session.add(RateBudget(key="b24:member-acme", remaining_minute=40))
     db.session.add(SyncRecord(installation_id=acme.id, flow="invoice_to_ledger", object_kind="invoice",
                               object_id="12", direction="to_ledger", state="failed",
                               error_message="Xero refused the invoice: the account code is archived."))
@@ -64,7 +65,7 @@ def test_signs_in_and_shows_every_installation_with_its_health(client, operator,
     assert page.status_code == 200
     assert "2 installations" in page.text
     assert "acme.bitrix24.com" in page.text and "shop.example" in page.text
-    assert "needs reconnect" in page.text and "4321" in page.text
+    assert "needs reconnect" in page.text and "xero: 4321" in page.text and "bitrix24: no daily figure" in page.text
     assert page.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
     acme_id, _ = two_installations
     detail = client.get(f"/operator/installations/{acme_id}")
