@@ -41,13 +41,16 @@ def browser():
     shutil.rmtree(profile, ignore_errors=True)
 
 
-def wait_for_text(driver, css: str, text: str, timeout: float = 15) -> str:
+def wait_for_text(driver, css: str, text: str, timeout: float = 20) -> str:
+    """The text of the first element matching ``css`` once it contains ``text``. An htmx swap
+    can replace the element while it is read: that is waited out, not an error."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, timeout).until(
-        lambda d: any(text in e.text for e in d.find_elements(By.CSS_SELECTOR, css)))
-    return driver.find_element(By.CSS_SELECTOR, css).text
+    def found(d):
+        return next((e.text for e in d.find_elements(By.CSS_SELECTOR, css) if text in e.text), False)
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(found)
 
 
 def test_dashboard_in_the_portal_filters_and_pages_5000_transactions(portal, browser):
