@@ -26,9 +26,10 @@ run: install
 test: install
 	$(PY) -m pytest -q
 
-## Benchmarks (figures in docs/PERFORMANCE.md); need wrk (apt-get install wrk)
+## Benchmarks (figures in docs/PERFORMANCE.md); the ingest one needs wrk (apt-get install wrk)
 bench: install
 	$(PY) bench/ingest.py
+	$(PY) bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance .pytest_cache

@@ -102,6 +102,10 @@ class Config:
             HTTP_TIMEOUT_SECONDS=float(get("HTTP_TIMEOUT_SECONDS", 30)),
             SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
             JOBS_RUN_IN_TESTS=False,
+            # Alerts by e-mail (bridge/alerts.py), only when SMTP_HOST and SMTP_TO are set.
+            SMTP_HOST=get("SMTP_HOST"), SMTP_PORT=int(get("SMTP_PORT", 587)), SMTP_USER=get("SMTP_USER"),
+            SMTP_PASSWORD=get("SMTP_PASSWORD"), SMTP_FROM=get("SMTP_FROM"), SMTP_TO=get("SMTP_TO"),
+            SMTP_STARTTLS=get("SMTP_STARTTLS", "1"),
         )
         if env in ("demo", "test"):
             for name, real in REAL_URLS.items():

@@ -403,6 +403,10 @@ def _record_failure(context: WorkContext, item: WorkItem, error: SyncError, retr
         record.finished_at = now()
         if isinstance(error, ConflictError):
             record.received = {"ours": error.ours, "theirs": error.theirs, "choices": error.choices}
+    if state == "failed":  # a person must act: alert them (enqueued, sent after the commit)
+        from .alerts import note_failure
+
+        note_failure(item.installation_id, item.flow, error)
 
 
 # --------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import importlib
 BLUEPRINTS: list[tuple[str, str]] = [
     ("bridge.web.health", "bp"),
     ("bridge.web.landing", "bp"),
+    ("bridge.web.dashboard", "bp"),
+    ("bridge.web.operator", "bp"),
 ]
 
 

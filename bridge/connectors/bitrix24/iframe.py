@@ -141,13 +141,17 @@ def check_form_token(token: str | None, obj: str = "") -> Viewer:
 
 
 def frame_source(installation: Installation | None) -> str | None:
-    """The portal's origin (plus its path prefix, if it has one) for ``frame-ancestors``."""
+    """The portal's origin for ``frame-ancestors``.
+
+    Only the origin: browsers match ancestors by origin (a cross-origin parent's path is not
+    theirs to see), so a source with a path prefix, e.g. a portal under ``/b24/``, never
+    matches and Chromium refuses the frame (ERR_BLOCKED_BY_RESPONSE).
+    """
     endpoint = ((installation.endpoints or {}) if installation else {}).get("client_endpoint")
     if not endpoint:
         return None
-    base = portal_url(endpoint)
-    scheme_host, _, path = base.partition("://")[2].partition("/")
-    return base + "/" if path else base
+    scheme, _, rest = portal_url(endpoint).partition("://")
+    return f"{scheme}://{rest.partition('/')[0]}"
 
 
 def framed(response: Response, installation: Installation | None) -> Response:

@@ -30,7 +30,7 @@ def test_install_binds_placements_events_and_the_sync_field(live, installed):
     placements, handlers, fields = bindings(state)
     assert ("CRM_SMART_INVOICE_DETAIL_TAB", f"{live.app_url}/bitrix24/placement/invoice") in placements
     assert ("LEFT_MENU", f"{live.app_url}/bitrix24/app") in placements
-    assert ("CRM_ANALYTICS_MENU", f"{live.app_url}/bitrix24/app") in placements
+    assert ("CRM_ANALYTICS_MENU", f"{live.app_url}/bitrix24/dashboard") in placements  # the Xero transactions
     online = {event for event, handler, offline in handlers if not offline}
     assert online == {"ONCRMDYNAMICITEMADD", "ONCRMDYNAMICITEMUPDATE", "ONCRMDYNAMICITEMDELETE",
                       "ONCRMCONTACTADD", "ONCRMCONTACTUPDATE", "ONCRMCONTACTDELETE",

@@ -1,0 +1,192 @@
+"""Tell a person when bridge needs one: a connection to renew, a sync that failed for good,
+and once a day a digest of the day's syncing.
+
+- Inside Bitrix24 the installing administrator (the user whose tokens the app holds) gets an
+  ``im.notify`` system notification; e-mail goes out too when ``SMTP_HOST`` is configured
+  (to ``SMTP_TO``, the partner running bridge).
+- At most once per cause per day: an alert first claims its row in ``sent_alerts`` (unique
+  on installation, cause and UTC day), then sends. A second failure of the same kind the
+  same day changes nothing; a new day or a new cause alerts again.
+- Alerts never call out inside the job engine's transaction: ``note_failure`` (called where
+  failures are recorded) only enqueues ``deliver_alert`` after the commit.
+"""
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import timedelta
+from email.message import EmailMessage
+
+from flask import current_app
+from huey import crontab
+from sqlalchemy import func, select
+
+from .dashboard.models import SentAlert
+from .errors import ConflictError, NeedsReconnect, PermanentError, SyncError
+from .extensions import db, huey
+from .jobs import _app_context, _insert_ignore, enqueue_after_commit, periodic
+from .models import Installation, LedgerConnection, SyncRecord, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def cause_of(flow: str, error: SyncError) -> str | None:
+    """The cause an error alerts under, or None when it does not alert (it will be retried,
+    or it is a conflict waiting for a choice in the invoice tab)."""
+    if isinstance(error, NeedsReconnect) or error.code == "needs_reconnect":
+        return "needs_reconnect"
+    if isinstance(error, PermanentError) and not isinstance(error, ConflictError):
+        return f"failed:{flow}:{error.code or 'error'}"[:150]
+    return None
+
+
+def note_failure(installation_id: int, flow: str, error: SyncError) -> None:
+    """Called where a failure is recorded; sends nothing itself (commit-safe)."""
+    cause = cause_of(flow, error)
+    if cause is None:
+        return
+    if cause == "needs_reconnect":
+        message = "bridge can no longer reach your accounting system: the connection must be renewed."
+    else:
+        message = f"A sync failed and will not be retried by itself: {error.message}"
+    fix = error.fix or ("Open the app's settings and reconnect." if cause == "needs_reconnect" else
+                        "Open the sync log, fix the cause and press Retry.")
+    enqueue_after_commit(deliver_alert, installation_id, cause, message, fix)
+
+
+# --------------------------------------------------------------------------------------
+# Claim, then send
+# --------------------------------------------------------------------------------------
+
+
+def today() -> str:
+    return utcnow().date().isoformat()
+
+
+def claim(installation_id: int, cause: str, message: str) -> int | None:
+    """The alert's row for today, or None when this cause was already alerted today."""
+    alert_id = db.session.execute(_insert_ignore(SentAlert.__table__, {
+        "installation_id": installation_id, "cause": cause[:150], "day": today(), "message": message,
+        "channels": "", "sent_at": utcnow()}).returning(SentAlert.__table__.c.id)).scalar_one_or_none()
+    db.session.commit()
+    return alert_id
+
+
+def send(installation_id: int, cause: str, message: str, fix: str | None = None) -> bool:
+    """Claim and send one alert; False when it was sent already today (or nowhere to send)."""
+    installation = db.session.get(Installation, installation_id)
+    if installation is None or installation.state != "active":
+        return False
+    alert_id = claim(installation_id, cause, message)
+    if alert_id is None:
+        return False
+    text = f"bridge ({installation.domain}): {message}" + (f" {fix}" if fix else "")
+    channels, errors = [], []
+    for name, channel in (("bitrix24", _notify_bitrix24), ("email", _email)):
+        try:
+            if channel(installation, text, cause):
+                channels.append(name)
+        except Exception as exc:  # one channel down must not stop the other
+            log.warning("alert %s via %s failed: %s", cause, name, exc)
+            errors.append(f"{name}: {exc}")
+    alert = db.session.get(SentAlert, alert_id)
+    alert.channels = ",".join(channels)
+    alert.error = "; ".join(errors) or None
+    if not channels and errors:
+        db.session.delete(alert)  # nothing reached anyone: let the next occurrence try again
+    db.session.commit()
+    return bool(channels)
+
+
+def _notify_bitrix24(installation: Installation, text: str, cause: str) -> bool:
+    if installation.platform != "bitrix24" or not installation.credential_id:
+        return False
+    from .connectors.bitrix24 import store
+    from .vault import vault_for_app
+
+    admin = vault_for_app(current_app).read(installation.credential_id).data.get("user_id")
+    if not admin:
+        return False
+    # im.notify {to, message, type=SYSTEM}: a notification from the app, not a chat message;
+    # needs the app's "im" scope (training.bitrix24.com/rest_help/im/im_notify.php).
+    store.client_for(installation).call("im.notify", {"to": int(admin), "message": text, "type": "SYSTEM"})
+    return True
+
+
+def _email(installation: Installation, text: str, cause: str) -> bool:
+    config = current_app.config
+    host, to = config.get("SMTP_HOST"), config.get("SMTP_TO")
+    if not host or not to:
+        return False
+    message = EmailMessage()
+    message["Subject"] = f"bridge: {'daily digest' if cause == 'digest' else 'action needed'} ({installation.domain})"
+    message["From"] = config.get("SMTP_FROM") or f"bridge@{installation.domain or 'localhost'}"
+    message["To"] = to
+    message.set_content(text)
+    with smtplib.SMTP(host, int(config.get("SMTP_PORT") or 587), timeout=float(config.get("HTTP_TIMEOUT_SECONDS", 30))) as smtp:
+        if str(config.get("SMTP_STARTTLS", "1")).lower() in ("1", "true", "yes", "on"):
+            smtp.starttls()
+        if config.get("SMTP_USER"):
+            smtp.login(config["SMTP_USER"], config.get("SMTP_PASSWORD") or "")
+        smtp.send_message(message)
+    return True
+
+
+@huey.task()
+def deliver_alert(installation_id: int, cause: str, message: str, fix: str | None = None) -> None:
+    with _app_context():
+        send(installation_id, cause, message, fix)
+
+
+# --------------------------------------------------------------------------------------
+# The daily digest (and connections waiting to be renewed)
+# --------------------------------------------------------------------------------------
+
+
+def digest_of(installation: Installation) -> str | None:
+    """Yesterday's syncing in one paragraph, or None when nothing happened and nothing is wrong."""
+    since = utcnow() - timedelta(days=1)
+    counts = dict(db.session.execute(select(SyncRecord.state, func.count()).where(
+        SyncRecord.installation_id == installation.id, SyncRecord.created_at >= since)
+        .group_by(SyncRecord.state)).all())
+    unhealthy = [c for c in installation.ledger_connections if c.active and c.health != "ok"]
+    if not counts and not unhealthy:
+        return None
+    parts = [f"In the last 24 hours: {counts.get('succeeded', 0)} synced, {counts.get('failed', 0)} failed, "
+             f"{counts.get('conflict', 0)} waiting for a choice, {counts.get('retrying', 0)} being retried."]
+    for connection in unhealthy:
+        parts.append(f"{connection.ledger.title()} ({connection.organisation_name or connection.organisation_id}): "
+                     f"{connection.health.replace('_', ' ')}" + (f", {connection.health_message}" if connection.health_message else "") + ".")
+    if counts.get("failed") or counts.get("conflict"):
+        parts.append("Open the sync log to see and retry them.")
+    return " ".join(parts)
+
+
+def daily_once() -> dict[str, int]:
+    sent = {"digests": 0, "reconnect": 0}
+    installations = db.session.scalars(select(Installation).where(Installation.state == "active")).all()
+    for installation in installations:
+        try:
+            for connection in installation.ledger_connections:
+                if connection.active and connection.health == "needs_reconnect":
+                    sent["reconnect"] += send(installation.id, "needs_reconnect",
+                                              f"The connection to {connection.ledger.title()} must be renewed.",
+                                              "Open the app's settings and reconnect.")
+            text = digest_of(installation)
+            if text:
+                sent["digests"] += send(installation.id, "digest", text)
+        except Exception:  # one installation's trouble must not stop the others' digests
+            db.session.rollback()
+            log.exception("daily alerts for installation %s failed", installation.id)
+    return sent
+
+
+@periodic(crontab(minute="5", hour="7"), 86400, name="alerts_daily")
+def alerts_daily() -> dict[str, int]:
+    return daily_once()
+
+
+def recent(installation_id: int, limit: int = 10) -> list[SentAlert]:
+    return list(db.session.scalars(select(SentAlert).where(SentAlert.installation_id == installation_id)
+                                   .order_by(SentAlert.id.desc()).limit(limit)))
+

@@ -1,0 +1,77 @@
+"""The Xero transactions dashboard inside Bitrix24 (app page and CRM_ANALYTICS_MENU).
+
+Trust is the Bitrix24 iframe's (``bitrix24/iframe.py``): the launch POST is verified, then
+the page's filter and paging requests carry the signed, cookie-less form token. Every view
+reads the local copy (``bridge/dashboard``); Xero is only called by the refresh job. A copy
+that was never filled asks for a refresh and tells the user it is on its way.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, make_response, render_template, request
+from jinja2_fragments.flask import render_block
+
+from ..connectors.bitrix24.iframe import (LaunchRefused, Viewer, authenticate, check_form_token, form_token,
+                                          framed, launch_params)
+from ..connectors.xero.connection import active_connection
+from ..dashboard import chart, queries
+from ..dashboard import refresh  # noqa: F401  (registers the refresh flow and its periodic job)
+from ..dashboard.refresh import last_refreshed, request_refresh
+from ..extensions import db
+
+bp = Blueprint("dashboard", __name__)
+TEMPLATE = "dashboard/transactions.html"
+TOKEN_OBJECT = "dashboard"
+
+
+def _refused(exc: LaunchRefused) -> Response:
+    body = render_template("bitrix24/message.html", title="bridge", message=exc.message,
+                           bx24_js=current_app.config["BITRIX24_JS_URL"])
+    return framed(make_response(body, exc.status), None)
+
+
+def _context(viewer: Viewer, form) -> dict:
+    connection = active_connection(viewer.installation.id)
+    filters = queries.parse_filters(form)
+    context = {"viewer": viewer, "token": form_token(viewer, TOKEN_OBJECT), "connection": connection,
+               "filters": filters, "kinds": queries.KINDS, "statuses": queries.STATUSES,
+               "bx24_js": current_app.config["BITRIX24_JS_URL"], "lang": viewer.lang[:2]}
+    if connection is None:
+        return context
+    refreshed = last_refreshed(connection)
+    if refreshed is None and connection.health in ("ok", "error"):  # never filled: in the background
+        request_refresh(connection)
+        db.session.commit()
+    result = queries.run(connection.id, filters)
+    periods = queries.periods(result.daily, filters.date_from, filters.date_to)
+    accounts = queries.bank_accounts(connection.id)
+    context.update(result=result, refreshed=refreshed, accounts=accounts, account_names=dict(accounts),
+                   periods=periods, chart=chart.bars(periods), type_label=queries.type_label)
+    return context
+
+
+def _render(viewer: Viewer, form) -> Response:
+    context = _context(viewer, form)
+    if request.headers.get("HX-Request"):
+        return framed(make_response(render_block(TEMPLATE, "results", **context)), viewer.installation)
+    return framed(make_response(render_template(TEMPLATE, **context)), viewer.installation)
+
+
+@bp.route("/bitrix24/dashboard", methods=["GET", "POST"])
+def page():
+    """The launch from Bitrix24 (app page or the CRM analytics menu)."""
+    try:
+        viewer = authenticate(launch_params())
+    except LaunchRefused as exc:
+        return _refused(exc)
+    # No filters from the launch: its form is Bitrix24's (it even has a "status" field).
+    return _render(viewer, {})
+
+
+@bp.post("/bitrix24/dashboard/results")
+def results():
+    """Filters and pages (htmx swaps the results; without JS the whole page comes back)."""
+    try:
+        viewer = check_form_token(request.form.get("token"), TOKEN_OBJECT)
+    except LaunchRefused as exc:
+        return _refused(exc)
+    return _render(viewer, request.form)

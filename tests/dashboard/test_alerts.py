@@ -1,0 +1,107 @@
+"""Alerts: once per cause per day, enqueued by a recorded permanent failure, a daily digest,
+and e-mail when SMTP is configured."""
+from __future__ import annotations
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+
+from bridge import alerts
+from bridge.dashboard.models import SentAlert
+from bridge.errors import PermanentError, RetryableError
+from bridge.extensions import db
+from bridge.jobs import WorkRequest, request_work
+from bridge.models import SyncRecord
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Records what reaches the Bitrix24 channel instead of calling a portal."""
+    messages: list[tuple[int, str]] = []
+
+    def notify(installation, text, cause):
+        messages.append((installation.id, text))
+        return True
+    monkeypatch.setattr(alerts, "_notify_bitrix24", notify)
+    return messages
+
+
+def test_once_per_cause_per_day(installation, sent, monkeypatch):
+    assert alerts.send(installation.id, "needs_reconnect", "Renew it.")
+    assert not alerts.send(installation.id, "needs_reconnect", "Renew it.")
+    assert alerts.send(installation.id, "failed:invoice_to_ledger:validation", "Failed.")
+    assert len(sent) == 2
+    tomorrow = alerts.utcnow() + timedelta(days=1)
+    monkeypatch.setattr(alerts, "utcnow", lambda: tomorrow)
+    assert alerts.send(installation.id, "needs_reconnect", "Renew it.")
+    assert len(sent) == 3
+
+
+def test_a_channel_that_fails_lets_the_next_occurrence_try_again(installation, monkeypatch):
+    monkeypatch.setattr(alerts, "_notify_bitrix24", mock.Mock(side_effect=RuntimeError("portal down")))
+    assert not alerts.send(installation.id, "needs_reconnect", "Renew it.")
+    assert db.session.query(SentAlert).count() == 0
+
+
+def test_a_permanent_failure_enqueues_one_alert_a_retryable_none(app, installation, run_jobs, stand_in_flows, sent,
+                                                                 monkeypatch):
+    from bridge import jobs
+
+    errors = {"invoice:1": PermanentError("Xero refused the invoice.", code="validation", fix="Fix the tax rate."),
+              "invoice:2": PermanentError("Xero refused the invoice.", code="validation"),
+              "invoice:3": RetryableError("Xero is busy.", retry_after=60)}
+
+    def failing(ctx):
+        raise errors[ctx.object_key]
+    monkeypatch.setitem(jobs.FLOWS, "invoice_to_ledger", failing)
+    monkeypatch.setitem(jobs.BATCH_SIZES, "invoice_to_ledger", 1)
+    for key in errors:
+        request_work(WorkRequest(installation.id, "invoice_to_ledger", key))
+    db.session.commit()
+    run_jobs()
+    assert db.session.query(SyncRecord).filter_by(state="failed").count() == 2
+    assert len(sent) == 1  # two failures of one cause today: one alert; the retryable one none
+    assert "Xero refused the invoice. Fix the tax rate." in sent[0][1]
+
+
+def test_daily_digest_counts_the_day_and_names_a_connection_to_renew(installation, sent):
+    from bridge.models import LedgerConnection
+
+    db.session.add(LedgerConnection(installation_id=installation.id, ledger="xero", organisation_id="o",
+                                    organisation_name="Acme NZ", health="needs_reconnect"))
+    for state in ("succeeded", "succeeded", "failed"):
+        db.session.add(SyncRecord(installation_id=installation.id, flow="f", object_kind="invoice", object_id="1",
+                                  direction="to_ledger", state=state))
+    db.session.commit()
+    assert alerts.daily_once() == {"digests": 1, "reconnect": 1}
+    digest = sent[-1][1]
+    assert "2 synced, 1 failed" in digest and "Acme NZ" in digest
+    assert alerts.daily_once() == {"digests": 0, "reconnect": 0}  # the same day again: nothing
+
+
+def test_nothing_happened_no_digest(installation, sent):
+    assert alerts.daily_once() == {"digests": 0, "reconnect": 0}
+    assert sent == []
+
+
+def test_email_when_smtp_is_configured(app, installation, monkeypatch):
+    monkeypatch.setattr(alerts, "_notify_bitrix24", lambda *a: False)
+    app.config.update(SMTP_HOST="mail.example", SMTP_PORT=2525, SMTP_TO="ops@partner.example",
+                      SMTP_USER="bridge", SMTP_PASSWORD="pw", SMTP_FROM="bridge@partner.example")
+    with mock.patch("smtplib.SMTP") as smtp:
+        assert alerts.send(installation.id, "needs_reconnect", "Renew it.")
+    smtp.assert_called_once_with("mail.example", 2525, timeout=30.0)
+    session = smtp.return_value.__enter__.return_value
+    session.starttls.assert_called_once()
+    session.login.assert_called_once_with("bridge", "pw")
+    message = session.send_message.call_args.args[0]
+    assert message["To"] == "ops@partner.example" and "Renew it." in message.get_content()
+    assert db.session.query(SentAlert).one().channels == "email"
+
+
+def test_no_smtp_no_email(app, installation, monkeypatch):
+    monkeypatch.setattr(alerts, "_notify_bitrix24", lambda *a: False)
+    with mock.patch("smtplib.SMTP") as smtp:
+        assert not alerts.send(installation.id, "needs_reconnect", "Renew it.")
+    smtp.assert_not_called()

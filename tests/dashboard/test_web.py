@@ -1,0 +1,50 @@
+"""The dashboard's filter/paging endpoint: trusted only with the page's form token, htmx gets
+the results fragment, a browser without JS the whole page; a view never calls Xero."""
+from __future__ import annotations
+
+import pytest
+
+from bridge.connectors.bitrix24.iframe import Viewer, form_token
+from bridge.extensions import db
+from bridge.jobs import run_queued_tasks
+from bridge.models import LedgerConnection, WorkItem
+
+
+@pytest.fixture
+def token(app, installation):
+    with app.test_request_context():
+        return form_token(Viewer(installation, 1, True, "Admin"), "dashboard")
+
+
+def test_not_connected_says_what_to_do(client, token):
+    page = client.post("/bitrix24/dashboard/results", data={"token": token})
+    assert page.status_code == 200 and "Xero is not connected yet" in page.text
+
+
+def test_first_view_queues_one_refresh_and_htmx_gets_the_fragment(client, installation, token, stand_in_flows):
+    runs = stand_in_flows("xero_transactions_refresh")
+    db.session.add(LedgerConnection(installation_id=installation.id, ledger="xero", organisation_id="org-1",
+                                    organisation_name="Acme NZ"))
+    db.session.commit()
+    full = client.post("/bitrix24/dashboard/results", data={"token": token})
+    assert "<html" in full.text and "being read from Xero" in full.text and 'id="results"' in full.text
+    fragment = client.post("/bitrix24/dashboard/results", data={"token": token}, headers={"HX-Request": "true"})
+    assert fragment.text.lstrip().startswith('<section id="results"')
+    assert db.session.query(WorkItem).filter_by(flow="xero_transactions_refresh").count() == 1
+    run_queued_tasks()
+    assert [r[1] for r in runs] == ["connection:1"]
+
+
+def test_a_token_for_another_page_is_refused(app, client, installation):
+    with app.test_request_context():
+        other = form_token(Viewer(installation, 1, True, "Admin"), "invoice:5")
+    assert client.post("/bitrix24/dashboard/results", data={"token": other}).status_code == 401
+
+
+def test_a_connection_to_renew_is_said_above_the_figures(client, installation, token):
+    db.session.add(LedgerConnection(installation_id=installation.id, ledger="xero", organisation_id="org-1",
+                                    health="needs_reconnect"))
+    db.session.commit()
+    page = client.post("/bitrix24/dashboard/results", data={"token": token})
+    assert "must be renewed: these figures are not being updated" in page.text
+    assert db.session.query(WorkItem).count() == 0  # no refresh bound to fail
