@@ -306,3 +306,4 @@ class PeriodicRun(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 from .connectors.bitrix24 import models as _bitrix24_models  # noqa: E402,F401  (Bitrix24 connector tables)
+from .connectors.xero import models as _xero_models  # noqa: E402,F401  (Xero contact index)

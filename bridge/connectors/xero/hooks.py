@@ -22,6 +22,7 @@ from sqlalchemy import select
 from ...extensions import db
 from ...jobs import FLOWS, WorkRequest, inbox_handler, record_inbound
 from ...models import InboxEvent, LedgerConnection
+from .contact_index import mark_stale
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,8 @@ def work_for_event(row: InboxEvent) -> list[WorkRequest]:
     flow (SUBSCRIPTION, CREDITNOTE, ...) or flows not installed are acknowledged and dropped.
     """
     data: dict[str, Any] = json.loads(row.payload or "{}")
+    if data.get("eventCategory") == "CONTACT" and data.get("tenantId"):
+        mark_stale(data["tenantId"])  # the contact index reads the change before its next use
     flow_kind = FLOW_FOR_CATEGORY.get(data.get("eventCategory", ""))
     if flow_kind is None or flow_kind[0] not in FLOWS:
         return []
