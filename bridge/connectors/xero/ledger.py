@@ -173,7 +173,7 @@ class XeroLedger:
             out.append(results[key])
         for result in out:
             if result.ledger_id and result.ledger_id in pool.by_id:
-                self._contacts.setdefault(result.ledger_id, pool.by_id[result.ledger_id])
+                self._contacts[result.ledger_id] = pool.by_id[result.ledger_id]  # the freshest copy
         return out
 
     def _pool(self, items: list[tuple[Party, str | None]]) -> matching.ContactPool:
