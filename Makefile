@@ -29,6 +29,7 @@ test: install
 ## Benchmarks (figures in docs/PERFORMANCE.md); need wrk (apt-get install wrk)
 bench: install
 	$(PY) bench/ingest.py
+	$(PY) bench/bulk_sync.py
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance .pytest_cache

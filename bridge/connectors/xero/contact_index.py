@@ -9,7 +9,7 @@ How it stays fresh:
 
 - the first use reads every contact once (pages of 1000, archived ones included);
 - afterwards, reads are incremental from ``read_from`` - the newest UpdatedDateUTC seen, on
-  Xero's clock, never ours - when the index was last read more than ``fresh_for`` ago or a
+  Xero's clock, never ours, less a minute's overlap - when the index was last read more than ``fresh_for`` ago or a
   CONTACT webhook marked it stale (``mark_stale``, called by the inbox handler);
 - every contact bridge writes or reads (saves, imports, lookups) is upserted as it passes.
 
@@ -30,6 +30,10 @@ from . import mapper
 from .models import XeroContact, XeroContactIndexState
 
 FRESH_FOR = timedelta(seconds=30)
+# Reads start this much before the newest change seen: a contact saved at the same moment by
+# a slower request may carry an earlier UpdatedDateUTC than one already read. The overlap
+# costs a few repeated rows, not a call.
+OVERLAP = timedelta(minutes=1)
 
 
 def name_key(name: str | None) -> str:
@@ -88,7 +92,7 @@ class ContactIndex:
         if not force and not self.needs_read():
             return False
         state = self._state()
-        since = state.read_from if state is not None and state.loaded else None
+        since = state.read_from - OVERLAP if state is not None and state.loaded and state.read_from else None
         db.session.commit()  # no transaction held across the call
         contacts = list(client.contacts(since=since, include_archived=True))
         self.upsert(contacts, commit=False)
