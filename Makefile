@@ -30,6 +30,7 @@ test: install
 bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/dashboard.py
+	$(PY) bench/bulk_sync.py
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance .pytest_cache

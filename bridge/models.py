@@ -307,3 +307,4 @@ class PeriodicRun(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 from .connectors.bitrix24 import models as _bitrix24_models  # noqa: E402,F401  (Bitrix24 connector tables)
 from .dashboard import models as _dashboard_models  # noqa: E402,F401  (dashboard, alerts, operators)
+from .connectors.xero import models as _xero_models  # noqa: E402,F401  (Xero contact index)

@@ -69,10 +69,12 @@ def export_invoices(contexts: list[WorkContext]) -> None:
     platform = platform_for(installation)
     invoices = platform.get_invoices([pid for _, pid in keyed])
     ledger, connection = ledger_for(installation)
+    bulk = BulkLookups.for_batch(installation, connection, ledger, keyed, invoices)
     prepared: list[Prepared] = []
     for ctx, pid in keyed:
         try:
-            ready = prepare(ctx, records[ctx.item.id], installation, ledger, connection, pid, invoices.get(pid))
+            ready = prepare(ctx, records[ctx.item.id], installation, ledger, connection, pid, invoices.get(pid),
+                            bulk=bulk)
         except Exception as exc:  # this invoice's problem, not its batch's
             db.session.rollback()
             ctx.fail(exc)
@@ -84,7 +86,8 @@ def export_invoices(contexts: list[WorkContext]) -> None:
 
 
 def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, ledger: Ledger,
-            connection: LedgerConnection, platform_id: str, invoice: Invoice | None) -> Prepared | None:
+            connection: LedgerConnection, platform_id: str, invoice: Invoice | None,
+            bulk: "BulkLookups | None" = None) -> Prepared | None:
     """Decide what to write for one invoice; None when there is nothing to write."""
     link = find_link(installation.id, "invoice", platform_id)
     if invoice is None or invoice.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED):
@@ -106,7 +109,10 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
                 if link and link.ledger_id else "Sync is switched off for this invoice.")
         return None
 
-    party_id, party_warning = export_party(installation, connection, ledger, invoice.party, ctx)
+    if bulk is not None and bulk.has_party(invoice.party):
+        party_id, party_warning = bulk.party(invoice.party)
+    else:
+        party_id, party_warning = export_party(installation, connection, ledger, invoice.party, ctx)
     invoice, document = ledger_document(installation, ledger, invoice, party_id)
     digest = content_hash(document)
     record.sent = jsonable({"document": document})
@@ -120,7 +126,7 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
         _finish(record, "skipped", "No change since the last sync.")
         return None
 
-    existing = _current_document(ledger, link, invoice)
+    existing = _current_document(ledger, link, invoice, bulk)
     if existing is not None and not existing.status.is_editable:
         raise ConflictError(
             f"{ledger.kind.title()} has this invoice as {existing.status.value}: it no longer accepts "
@@ -187,12 +193,13 @@ def platform_reference(platform, platform_id: str, result: WriteResult) -> None:
     platform.set_ledger_reference(platform_id, document)
 
 
-def _current_document(ledger: Ledger, link, invoice: Invoice) -> LedgerDocument | None:
+def _current_document(ledger: Ledger, link, invoice: Invoice,
+                      bulk: "BulkLookups | None" = None) -> LedgerDocument | None:
     if link and link.ledger_id:
-        documents = ledger.get_invoices([link.ledger_id])
+        documents = bulk.linked(link.ledger_id) if bulk is not None else ledger.get_invoices([link.ledger_id])
         if documents:
             return documents[0]
-    found = ledger.find_invoice(invoice)
+    found = bulk.found(invoice) if bulk is not None else ledger.find_invoice(invoice)
     if found is not None and not is_ours(found, invoice):
         raise ConflictError(
             f"{ledger.kind.title()} already has an invoice {found.number} that bridge did not create; "
@@ -237,6 +244,124 @@ def export_party(installation: Installation, connection: LedgerConnection, ledge
          content_hash=digest, extra={**extra, "sent": fingerprint})
     db.session.commit()
     return result.ledger_id, match.warning
+
+
+class BulkLookups:
+    """The ledger lookups of a whole batch, done together when the ledger can (Xero).
+
+    Customers: one ``match_parties`` and one ``save_parties`` for every customer of the
+    batch, before the per-invoice loop, with the same link/hash rules as ``export_party``.
+    Invoices: the ledger documents of linked invoices (one ``get_invoices``) and the lookup
+    of unlinked ones by external key (one ``find_invoices``), each fetched on first need, so
+    a batch of unchanged invoices reads nothing. Ledgers without the bulk methods (Bexio)
+    keep the one-by-one path: ``for_batch`` returns None.
+    """
+
+    def __init__(self, ledger: Ledger, candidates: list[tuple[Invoice, object]]) -> None:
+        self.ledger = ledger
+        self.candidates = candidates  # (invoice, its link or None), sync switched on
+        self.parties: dict[str, tuple[str, str | None] | Exception] = {}
+        self._linked: dict[str, list[LedgerDocument]] | Exception | None = None
+        self._found: dict[str, LedgerDocument | None] | Exception | None = None
+
+    @classmethod
+    def for_batch(cls, installation: Installation, connection: LedgerConnection, ledger: Ledger,
+                  keyed: list[tuple[WorkContext, str]], invoices: dict) -> "BulkLookups | None":
+        if not all(hasattr(ledger, name) for name in ("match_parties", "save_parties", "find_invoices")):
+            return None
+        candidates, first_ctx = [], {}
+        for ctx, pid in keyed:
+            invoice = invoices.get(pid)
+            if invoice is None or invoice.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED) \
+                    or not invoice.sync_enabled:
+                continue
+            candidates.append((invoice, find_link(installation.id, "invoice", pid)))
+            first_ctx.setdefault(invoice.party.key, (ctx, invoice.party))
+        bulk = cls(ledger, candidates)
+        if first_ctx:
+            bulk._resolve_parties(installation, connection, list(first_ctx.values()))
+        return bulk
+
+    # -- customers ------------------------------------------------------------------------
+    def _resolve_parties(self, installation: Installation, connection: LedgerConnection,
+                         items: list[tuple[WorkContext, Party]]) -> None:
+        links = {party.key: find_link(installation.id, "party", party.key) for _, party in items}
+        db.session.commit()  # no transaction held across the ledger calls
+        try:
+            matches = self.ledger.match_parties(
+                [(party, links[party.key].ledger_id if links[party.key] else None) for _, party in items])
+        except Exception as exc:  # every invoice of the batch fails with it, as it would alone
+            db.session.rollback()
+            self.parties = {party.key: exc for _, party in items}
+            return
+        to_save = []
+        for (ctx, party), match in zip(items, matches):
+            link = links[party.key]
+            digest = content_hash({"party": party, "name": match.name})
+            fingerprint = party_fingerprint(party, match.name)
+            extra = dict(link.extra or {}) if link else {}
+            if match.ledger_id and link and link.ledger_id == match.ledger_id and (
+                    link.content_hash == digest or fingerprint in (extra.get("sent"), extra.get("received"))):
+                self.parties[party.key] = (match.ledger_id, match.warning)
+                continue
+            key = idempotency_key(installation.id, "party", party.key, digest, ctx.item.attempts + 1)
+            to_save.append((party, match, key, digest, fingerprint, extra))
+        if not to_save:
+            return
+        try:
+            results = self.ledger.save_parties([(p, m, k) for p, m, k, *_ in to_save])
+        except Exception as exc:
+            db.session.rollback()
+            for party, *_ in to_save:
+                self.parties[party.key] = exc
+            return
+        for (party, match, _, digest, fingerprint, extra), result in zip(to_save, results):
+            if not result.ok:
+                self.parties[party.key] = result.error or PermanentError(
+                    f"The customer \"{party.name}\" could not be saved.")
+                continue
+            bind(installation.id, connection, "party", party.key, ledger_id=result.ledger_id,
+                 ledger_number=match.name, content_hash=digest, extra={**extra, "sent": fingerprint})
+            self.parties[party.key] = (result.ledger_id, match.warning)
+        db.session.commit()
+
+    def has_party(self, party: Party) -> bool:
+        return party.key in self.parties
+
+    def party(self, party: Party) -> tuple[str, str | None]:
+        value = self.parties[party.key]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    # -- invoices -------------------------------------------------------------------------
+    def linked(self, ledger_id: str) -> list[LedgerDocument]:
+        if self._linked is None:
+            ids = [link.ledger_id for _, link in self.candidates if link and link.ledger_id]
+            try:
+                self._linked = {}
+                for document in self.ledger.get_invoices(list(dict.fromkeys(ids + [ledger_id]))):
+                    self._linked.setdefault(document.ledger_id, []).append(document)
+            except Exception as exc:
+                self._linked = exc
+        if isinstance(self._linked, Exception):
+            raise self._linked
+        return self._linked.get(ledger_id, [])
+
+    def found(self, invoice: Invoice) -> LedgerDocument | None:
+        if self._found is None:
+            unlinked = [i for i, link in self.candidates if not (link and link.ledger_id)]
+            if invoice.key not in {i.key for i in unlinked}:
+                unlinked.append(invoice)
+            try:
+                self._found = dict(zip([i.key for i in unlinked], self.ledger.find_invoices(unlinked)))
+            except Exception as exc:
+                self._found = exc
+        if isinstance(self._found, Exception):
+            raise self._found
+        if invoice.key not in self._found:
+            return self.ledger.find_invoice(invoice)
+        return self._found[invoice.key]
 
 
 def _summary(document: LedgerDocument) -> dict:

@@ -331,6 +331,13 @@ class XeroClient(ApiClient):
         params = {"includeArchived": "true"} if include_archived else {}
         return self.pages("Contacts", "Contacts", params=params, if_modified_since=since)
 
+    def contacts_by_ids(self, contact_ids: list[str]) -> list[dict[str, Any]]:
+        """Full contacts (ContactPersons included), 50 IDs a call (lesson 11)."""
+        found: list[dict[str, Any]] = []
+        for chunk in chunked(list(dict.fromkeys(contact_ids))):
+            found += self.pages("Contacts", "Contacts", params={"IDs": ",".join(chunk), "includeArchived": "true"})
+        return found
+
     def save_contacts(self, contacts: list[dict[str, Any]], idempotency: str, *, create: bool) -> BatchResult:
         """PUT creates only (a duplicate is an error, never a second contact); POST updates."""
         return self.batch("PUT" if create else "POST", "Contacts", "Contacts", contacts, idempotency)

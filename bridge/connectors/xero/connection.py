@@ -19,6 +19,7 @@ from ...models import Installation, LedgerConnection, utcnow
 from ...ratelimit import limiter_for_app
 from ...vault import vault_for_app
 from .client import XeroClient
+from .contact_index import ContactIndex
 from .ledger import XeroLedger
 from .oauth import TokenSource, XeroOAuth
 
@@ -98,4 +99,5 @@ def build(installation: Installation, connection: LedgerConnection | None = None
         raise PermanentError("This installation is not connected to Xero.", code="not_connected",
                              fix="Connect Xero in Settings.")
     app = current_app._get_current_object()
-    return XeroLedger(build_client(connection, app), web_url=app.config.get("XERO_WEB_URL", "https://go.xero.com"))
+    return XeroLedger(build_client(connection, app), web_url=app.config.get("XERO_WEB_URL", "https://go.xero.com"),
+                      index=ContactIndex(connection.organisation_id))

@@ -15,8 +15,9 @@ from ...domain import Invoice, InvoiceStatus, Party, Payment, Product, StockLeve
 from ...errors import ConflictError, PermanentError, SyncError
 from ...sync.ports import (InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount, TaxCode,
                            WriteResult)
-from . import mapper
+from . import mapper, matching
 from .client import BATCH_SIZE, XeroClient, chunked, encode_json, jsonable, where_string
+from .contact_index import ContactIndex
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,12 @@ def _norm_email(value: str | None) -> str:
 class XeroLedger:
     kind = "xero"
 
-    def __init__(self, client: XeroClient, *, web_url: str = "https://go.xero.com") -> None:
+    def __init__(self, client: XeroClient, *, web_url: str = "https://go.xero.com",
+                 index: ContactIndex | None = None) -> None:
         self.client = client
         self.organisation_id = client.tenant_id
         self.web_url = web_url
+        self.index = index  # the local contact index; None: every match asks Xero
         self._contacts: dict[str, dict[str, Any]] = {}  # read during match_party, reused by save_party
 
     # ==================================================================================
@@ -46,6 +49,8 @@ class XeroLedger:
         (NOTES 4, lesson 4) - never a failed sync, never someone else's contact. A contact
         that carries another ContactNumber belongs to another record and is never taken.
         """
+        if self.index is not None:
+            return self.match_parties([(party, linked_ledger_id)])[0]
         name = mapper.party_name(party)
         number = mapper.contact_number(party.key)
         if linked_ledger_id:
@@ -110,7 +115,7 @@ class XeroLedger:
         kept after ours; with no people of ours the list is not sent and stays as it is.
         """
         existing = self._contacts.get(match.ledger_id or "") if match.ledger_id else None
-        if match.ledger_id and existing is None and party.contact_persons:
+        if match.ledger_id and (existing is None or existing.get("_partial")) and party.contact_persons:
             existing = self._remember(self.client.get_contact(match.ledger_id))
         body, warnings = mapper.party_to_contact(
             party, match.name, contact_id=match.ledger_id,
@@ -129,9 +134,124 @@ class XeroLedger:
             return WriteResult(ok=False, error=element.error, warnings=warnings, sent=sent,
                                received=jsonable(element.data))
         contact = self._remember(element.data) or {}
+        if self.index is not None:
+            self.index.upsert([contact])
         return WriteResult(ok=True, ledger_id=contact.get("ContactID"), number=contact.get("ContactNumber"),
                            version=str(contact.get("UpdatedDateUTC") or "") or None,
                            warnings=warnings + element.warnings, sent=sent, received=jsonable(element.data))
+
+
+    # -- in bulk (the contact index) --------------------------------------------------------
+
+    MISS_CHUNK = 20  # customers per chunked lookup: 3 terms each keeps the URL short
+
+    def match_parties(self, items: list[tuple[Party, str | None]]) -> list[PartyMatch]:
+        """``match_party`` for a batch, from the contact index: no call for known customers.
+
+        At most one incremental read of the index (when it is older than its freshness
+        window or a webhook marked it stale) and, when that read did not just happen, one
+        chunked lookup (ContactNumber/e-mail/name, OR-ed) for the customers it does not know.
+        Without an index, each customer is matched one by one.
+        """
+        if self.index is None:
+            return [self.match_party(party, linked) for party, linked in items]
+        refreshed = self.index.refresh(self.client)
+        pool = self._pool(items)
+        probe = matching.ContactPool(list(pool.by_id.values()))
+        misses = [(party, linked) for party, linked in items if matching.match(probe, party, linked).ledger_id is None]
+        if misses and not refreshed:
+            found = self._lookup_misses([party for party, _ in misses])
+            if found:
+                self.index.upsert(found)
+                pool = self._pool(items)
+        results: dict[tuple[str, str | None], PartyMatch] = {}
+        out = []
+        for party, linked in items:
+            key = (party.key, linked)
+            if key not in results:  # the same customer twice in a batch: one answer
+                results[key] = matching.match(pool, party, linked)
+            out.append(results[key])
+        for result in out:
+            if result.ledger_id and result.ledger_id in pool.by_id:
+                self._contacts[result.ledger_id] = pool.by_id[result.ledger_id]  # the freshest copy
+        return out
+
+    def _pool(self, items: list[tuple[Party, str | None]]) -> matching.ContactPool:
+        assert self.index is not None
+        names = [n for party, _ in items for n in matching.candidate_names(party)]
+        rows = self.index.lookup(ids=[linked for _, linked in items if linked],
+                                 numbers=[mapper.contact_number(party.key) for party, _ in items],
+                                 emails=[party.email for party, _ in items if party.email], names=names)
+        return matching.ContactPool([row.as_contact() for row in rows])
+
+    def _lookup_misses(self, parties: list[Party]) -> list[dict[str, Any]]:
+        """One GET per MISS_CHUNK customers: any contact with their ContactNumber, e-mail or name."""
+        found: list[dict[str, Any]] = []
+        for chunk in chunked(parties, self.MISS_CHUNK):
+            terms: list[tuple[str, str]] = []
+            for party in chunk:
+                terms.append(("ContactNumber", mapper.contact_number(party.key)))
+                if party.email:
+                    terms.append(("EmailAddress", party.email.strip()))
+                terms.append(("Name", mapper.party_name(party)))
+            found += self.client.find_contacts(matching.where_any(list(dict.fromkeys(terms))), include_archived=True)
+        return found
+
+    def save_parties(self, items: list[tuple[Party, PartyMatch, str]]) -> list[WriteResult]:
+        """``save_party`` for a batch: one PUT for the new contacts and one POST for the
+        changed ones (50 a call, summarizeErrors=false), a result per customer, in order.
+
+        Updates that send ContactPersons need the people added in Xero (kept after ours):
+        those contacts are read first, 50 IDs a call.
+        """
+        need_people = [m.ledger_id for p, m, _ in items if m.ledger_id and p.contact_persons
+                       and (self._contacts.get(m.ledger_id) or {}).get("_partial", True)]
+        if need_people:
+            for contact in self.client.contacts_by_ids(need_people):
+                self._remember(contact)
+        prepared = []
+        for party, match, key in items:
+            existing = self._contacts.get(match.ledger_id or "") if match.ledger_id else None
+            body, warnings = mapper.party_to_contact(
+                party, match.name, contact_id=match.ledger_id,
+                existing_persons=(existing or {}).get("ContactPersons"),
+                send_persons=bool(party.contact_persons) or not match.ledger_id)
+            if existing and existing.get("ContactStatus") == "ARCHIVED":
+                body["ContactStatus"] = "ACTIVE"
+                warnings.append("The Xero contact was archived; it has been restored.")
+            if match.warning:
+                warnings.insert(0, match.warning)
+            prepared.append((body, warnings, key, match.ledger_id is None))
+        results: dict[int, WriteResult] = {}
+        saved: list[dict[str, Any]] = []
+        for create in (True, False):
+            group = [(i, p) for i, p in enumerate(prepared) if p[3] == create]
+            for chunk in chunked(group, BATCH_SIZE):
+                key = self._batch_key([p[2] for _, p in chunk], create, kind="con")
+                bodies = [p[0] for _, p in chunk]
+                sent = lambda body: {"method": "PUT" if create else "POST", "path": "Contacts",  # noqa: E731
+                                     "idempotency_key": key, "body": jsonable(body)}
+                try:
+                    batch = self.client.save_contacts(bodies, key, create=create)
+                except SyncError as exc:
+                    for i, p in chunk:
+                        results[i] = WriteResult(ok=False, error=exc, warnings=p[1], sent=sent(p[0]))
+                    continue
+                for (i, p), element in zip(chunk, batch.elements):
+                    if not element.ok:
+                        results[i] = WriteResult(ok=False, error=element.error, warnings=p[1], sent=sent(p[0]),
+                                                 received=jsonable(element.data))
+                        continue
+                    contact = self._remember(element.data) or {}
+                    saved.append(contact)
+                    results[i] = WriteResult(ok=True, ledger_id=contact.get("ContactID"),
+                                             number=contact.get("ContactNumber"),
+                                             version=str(contact.get("UpdatedDateUTC") or "") or None,
+                                             warnings=p[1] + element.warnings, sent=sent(p[0]),
+                                             received=jsonable(element.data))
+        if self.index is not None and saved:
+            self.index.upsert(saved)
+        return [results[i] for i in range(len(items))]
 
     def changed_parties(self, since: datetime | None) -> Iterator[LedgerParty]:
         for contact in self.client.contacts(since=since, include_archived=True):
@@ -156,6 +276,28 @@ class XeroLedger:
             return None
         live = [i for i in found if i.get("Status") not in ("DELETED", "VOIDED")]
         return mapper.document_from_xero((live or found)[0], self.web_url)
+
+    def find_invoices(self, invoices: list[Invoice]) -> list[LedgerDocument | None]:
+        """``find_invoice`` for a batch: one GET per 50 InvoiceNumbers and one per 50
+        References (OR-ed in one where), instead of one GET per invoice."""
+        numbers = [i.number for i in invoices if i.number]
+        references = [mapper.invoice_reference(i) for i in invoices if not i.number and mapper.invoice_reference(i)]
+        by_number: dict[str, list[dict[str, Any]]] = {}
+        for found in self.client.invoices_by_number(numbers) if numbers else []:
+            if found.get("Type") == "ACCREC":
+                by_number.setdefault((found.get("InvoiceNumber") or "").lower(), []).append(found)
+        by_reference: dict[str, list[dict[str, Any]]] = {}
+        for chunk in chunked(list(dict.fromkeys(references))):
+            where = 'Type=="ACCREC" AND (' + " OR ".join(f"Reference=={where_string(r)}" for r in chunk) + ")"
+            for found in self.client.find_invoices(where):
+                by_reference.setdefault(found.get("Reference") or "", []).append(found)
+        out: list[LedgerDocument | None] = []
+        for invoice in invoices:
+            found = by_number.get(invoice.number.lower(), []) if invoice.number else \
+                by_reference.get(mapper.invoice_reference(invoice), [])
+            live = [i for i in found if i.get("Status") not in ("DELETED", "VOIDED")]
+            out.append(mapper.document_from_xero((live or found)[0], self.web_url) if found else None)
+        return out
 
     def get_invoices(self, ledger_ids: list[str]) -> list[LedgerDocument]:
         return [mapper.document_from_xero(i, self.web_url) for i in self.client.get_invoices(ledger_ids)]
@@ -186,9 +328,9 @@ class XeroLedger:
         return [results[i] for i in range(len(writes))]
 
     @staticmethod
-    def _batch_key(keys: list[str], create: bool) -> str:
+    def _batch_key(keys: list[str], create: bool, kind: str = "inv") -> str:
         digest = hashlib.sha256(("PUT" if create else "POST").encode() + "|".join(keys).encode()).hexdigest()
-        return keys[0] if len(keys) == 1 else f"inv-batch-{digest[:40]}"
+        return keys[0] if len(keys) == 1 else f"{kind}-batch-{digest[:40]}"
 
     @staticmethod
     def _sent(create: bool, key: str, body: dict[str, Any]) -> dict[str, Any]:

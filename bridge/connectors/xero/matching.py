@@ -1,0 +1,111 @@
+"""The contact identity rules applied to contacts already in hand (the index, one lookup).
+
+The same rules as ``XeroLedger.match_party`` (NOTES 4, lesson 4): link -> ContactNumber ->
+e-mail -> exact name, where a same-name contact is ours only if its e-mail equals ours or it
+has none, and any other same-name contact gives ours a distinguishing name and a warning.
+A contact carrying another ContactNumber belongs to another record and is never taken.
+
+Matching a batch adds one rule the one-by-one path gets from Xero for free: what an earlier
+customer of the same batch claims (a contact it takes over, a name it will be created with)
+is taken for the later ones, exactly as if the earlier write had already happened.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ...domain import Party
+from ...sync.ports import PartyMatch
+from . import mapper
+from .client import where_string
+from .contact_index import email_key, name_key
+
+MAX_ATTEMPTS = 5
+
+
+def candidate_names(party: Party) -> list[str]:
+    """The name and the distinguishing names a customer may be created with, in order."""
+    return [mapper.party_name(party)] + [mapper.disambiguated_name(party, n) for n in range(1, MAX_ATTEMPTS)]
+
+
+class ContactPool:
+    """Contacts known for this batch, by id, ContactNumber, e-mail and (active) name."""
+
+    def __init__(self, contacts: list[dict[str, Any]]) -> None:
+        self.by_id: dict[str, dict[str, Any]] = {}
+        for contact in contacts:
+            self.add(contact)
+        self.claimed_names: set[str] = set()
+
+    def add(self, contact: dict[str, Any]) -> None:
+        if contact.get("ContactID"):
+            self.by_id[contact["ContactID"]] = dict(contact)
+
+    def _all(self) -> list[dict[str, Any]]:
+        return list(self.by_id.values())
+
+    def by_number(self, number: str) -> dict[str, Any] | None:
+        return next((c for c in self._all() if c.get("ContactNumber") == number), None)
+
+    def by_email(self, email: str) -> list[dict[str, Any]]:
+        return [c for c in self._all() if email_key(c.get("EmailAddress")) == email_key(email)
+                and c.get("ContactStatus", "ACTIVE") == "ACTIVE"]
+
+    def active_named(self, name: str) -> dict[str, Any] | None:
+        return next((c for c in self._all() if name_key(c.get("Name")) == name_key(name)
+                     and c.get("ContactStatus", "ACTIVE") == "ACTIVE"), None)
+
+
+def claimable(contact: dict[str, Any], number: str) -> bool:
+    return not contact.get("ContactNumber") or contact.get("ContactNumber") == number
+
+
+def match(pool: ContactPool, party: Party, linked_ledger_id: str | None) -> PartyMatch:
+    """One customer against the pool; records its claim so later customers see it."""
+    name = mapper.party_name(party)
+    number = mapper.contact_number(party.key)
+    result = _match(pool, party, linked_ledger_id, name, number)
+    if result.ledger_id:
+        contact = pool.by_id[result.ledger_id]
+        contact.setdefault("ContactNumber", None)
+        contact["ContactNumber"] = contact["ContactNumber"] or number  # our save will write it
+    else:
+        pool.claimed_names.add(name_key(result.name))
+    return result
+
+
+def _match(pool: ContactPool, party: Party, linked_ledger_id: str | None, name: str, number: str) -> PartyMatch:
+    if linked_ledger_id and linked_ledger_id in pool.by_id:
+        return PartyMatch(linked_ledger_id, name, "link")
+    contact = pool.by_number(number)
+    if contact is not None:
+        return PartyMatch(contact["ContactID"], name, "external_key")
+    if party.email:
+        candidates = [c for c in pool.by_email(party.email) if claimable(c, number)]
+        if candidates:
+            best = next((c for c in candidates if name_key(c.get("Name")) == name.lower()), candidates[0])
+            return PartyMatch(best["ContactID"], name, "email")
+    attempt, candidate = 1, name
+    while True:
+        clash = pool.active_named(candidate)
+        taken = name_key(candidate) in pool.claimed_names
+        if clash is None and not taken:
+            break
+        if clash is not None and not taken and claimable(clash, number) and (
+                not clash.get("EmailAddress") or email_key(clash.get("EmailAddress")) == email_key(party.email)):
+            if candidate == name:
+                return PartyMatch(clash["ContactID"], name, "name")
+            break
+        candidate = mapper.disambiguated_name(party, attempt)
+        attempt += 1
+        if attempt > MAX_ATTEMPTS:
+            break
+    if candidate == name:
+        return PartyMatch(None, name)
+    return PartyMatch(None, candidate, warning=(
+        f"Another Xero contact is already called \"{name}\", so this customer was created as "
+        f"\"{candidate}\". Rename either one in Xero if you prefer."))
+
+
+def where_any(party_terms: list[tuple[str, str]]) -> str:
+    """``Field=="value" OR ...`` for one chunked lookup (values quoted for Xero's where)."""
+    return " OR ".join(f"{field}=={where_string(value)}" for field, value in party_terms)

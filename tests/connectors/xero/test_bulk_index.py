@@ -1,0 +1,190 @@
+"""The contact index and the bulk methods of XeroLedger against mocked HTTP: which calls a
+batch costs, and that the identity rules give the same answers as the one-by-one path."""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import responses
+
+from bridge.connectors.xero.contact_index import ContactIndex, mark_stale
+from bridge.domain import Invoice, Line, Party, PartyKind
+from bridge.extensions import db
+from bridge.sync.ports import PartyMatch
+
+from .conftest import TENANT, envelope
+
+T0 = datetime(2026, 11, 22, 9, 0, tzinfo=timezone.utc)
+
+
+def party(key: str = "b24:m:CO:1", name: str = "Acme Ltd", email: str = "ap@acme.test") -> Party:
+    return Party(key=key, kind=PartyKind.COMPANY, name=name, email=email)
+
+
+def contact(contact_id: str, name: str, *, number: str | None = None, email: str = "", status: str = "ACTIVE",
+            updated: datetime = T0) -> dict:
+    return {"ContactID": contact_id, "Name": name, "ContactNumber": number, "EmailAddress": email,
+            "ContactStatus": status, "UpdatedDateUTC": f"/Date({int(updated.timestamp() * 1000)}+0000)/"}
+
+
+@pytest.fixture
+def clock():
+    return {"now": T0}
+
+
+@pytest.fixture
+def bulk(ledger, clock):
+    ledger.index = ContactIndex(TENANT, now=lambda: clock["now"])
+    return ledger
+
+
+class Contacts:
+    """GET /Contacts answering reads of the whole list, If-Modified-Since reads and where lookups."""
+
+    def __init__(self, mocked, api, contacts: list[dict]) -> None:
+        self.contacts = contacts
+        self.requests: list[dict] = []
+        mocked.add_callback(responses.GET, f"{api}/Contacts", callback=self.answer)
+
+    def answer(self, request):
+        params = {k: v[0] for k, v in parse_qs(urlparse(request.url).query).items()}
+        since = request.headers.get("If-Modified-Since")
+        self.requests.append({"params": params, "since": since})
+        items = self.contacts
+        if "where" in params:
+            terms = [t.split("==", 1) for t in params["where"].split(" OR ")]
+            items = [c for c in items if any((c.get(field) or "") == json.loads(value) for field, value in terms)]
+        if since:
+            since_dt = datetime.fromisoformat(since)
+            items = [c for c in items if datetime.fromtimestamp(
+                int(c["UpdatedDateUTC"][6:-7]) / 1000, timezone.utc) >= since_dt]
+        return 200, {}, json.dumps(envelope("Contacts", items))
+
+
+def test_first_use_reads_all_contacts_once_then_known_customers_cost_no_call(bulk, mocked, api, clock):
+    xero = Contacts(mocked, api, [contact("c-1", "Acme Ltd", number="b24:m:CO:1"),
+                                  contact("c-2", "Globex", email="ap@globex.test")])
+    first = bulk.match_parties([(party(), None), (party("b24:m:CO:2", "Globex", "ap@globex.test"), None)])
+    assert [(m.ledger_id, m.matched_by) for m in first] == [("c-1", "external_key"), ("c-2", "email")]
+    assert len(xero.requests) == 1 and xero.requests[0]["since"] is None
+    assert xero.requests[0]["params"]["includeArchived"] == "true"
+
+    clock["now"] += timedelta(seconds=5)
+    assert bulk.match_party(party(), "c-1") == PartyMatch("c-1", "Acme Ltd", "link")
+    assert len(xero.requests) == 1  # fresh index, known customer: no call at all
+
+
+def test_an_older_index_reads_only_what_changed_since_the_newest_contact_it_holds(bulk, mocked, api, clock):
+    xero = Contacts(mocked, api, [contact("c-1", "Acme Ltd", number="b24:m:CO:1")])
+    bulk.match_parties([(party(), None)])
+    xero.contacts.append(contact("c-9", "Initech", email="ap@initech.test", updated=T0 + timedelta(minutes=3)))
+    clock["now"] += timedelta(minutes=5)
+    (match,) = bulk.match_parties([(party("b24:m:CO:9", "Initech", "ap@initech.test"), None)])
+    assert (match.ledger_id, match.matched_by) == ("c-9", "email")
+    # from the newest contact held, less a minute's overlap (Xero's clock, not ours)
+    assert [r["since"] for r in xero.requests] == [None, "2026-11-22T08:59:00+00:00"]
+
+
+def test_a_contact_webhook_makes_the_next_batch_read_the_change(bulk, mocked, api, clock):
+    xero = Contacts(mocked, api, [contact("c-1", "Acme Ltd", number="b24:m:CO:1")])
+    bulk.match_parties([(party(), None)])
+    xero.contacts[0] = contact("c-1", "Acme Ltd", number="b24:m:CO:1", status="ARCHIVED",
+                               updated=T0 + timedelta(seconds=10))
+    mark_stale(TENANT)
+    db.session.commit()
+    clock["now"] += timedelta(seconds=2)  # well inside the freshness window
+    bulk.match_parties([(party(), None)])
+    assert len(xero.requests) == 2 and xero.requests[1]["since"] is not None
+    assert bulk._contacts["c-1"]["ContactStatus"] == "ARCHIVED"  # save_party will restore it
+
+
+def test_customers_the_index_does_not_know_cost_one_chunked_lookup(bulk, mocked, api, clock):
+    xero = Contacts(mocked, api, [])
+    bulk.match_parties([(party(), None)])  # loads the (empty) index
+    # meanwhile someone created two of our customers in Xero; no webhook yet
+    xero.contacts += [contact("c-5", "Hooli", email="ap@hooli.test"), contact("c-6", "Pied Piper")]
+    clock["now"] += timedelta(seconds=5)
+    parties = [party(f"b24:m:CO:{n}", name, email) for n, (name, email) in
+               enumerate([("Hooli", "ap@hooli.test"), ("Pied Piper", ""), ("Brand New", "new@x.test")], 10)]
+    matches = bulk.match_parties([(p, None) for p in parties])
+    assert [(m.ledger_id, m.matched_by) for m in matches] == [("c-5", "email"), ("c-6", "name"), (None, "")]
+    lookups = xero.requests[1:]
+    assert len(lookups) == 1
+    where = lookups[0]["params"]["where"]
+    assert 'ContactNumber=="b24:m:CO:12"' in where and 'EmailAddress=="ap@hooli.test"' in where
+    assert 'Name=="Brand New"' in where
+
+
+def test_identity_rules_from_the_index(bulk, mocked, api):
+    Contacts(mocked, api, [
+        contact("c-person", "Jane Roe", number="b24:m:C:12", email="ap@acme.test"),  # another record's
+        contact("c-same-name", "Acme Ltd", email="someone@else.test"),
+        contact("c-old", "Globex", status="ARCHIVED"),
+    ])
+    (acme, globex) = bulk.match_parties([(party(), None), (party("b24:m:CO:2", "Globex", "ap@globex.test"), None)])
+    # the e-mail belongs to a contact keyed to another record; the name to another customer
+    assert acme.ledger_id is None and acme.name == "Acme Ltd (ap@acme.test)"
+    assert "already called \"Acme Ltd\"" in acme.warning
+    # an archived contact's name is free
+    assert globex == PartyMatch(None, "Globex")
+
+
+def test_two_new_customers_with_one_name_in_one_batch_get_distinct_names(bulk, mocked, api):
+    Contacts(mocked, api, [])
+    first, second = bulk.match_parties([(party("b24:m:CO:1", "Smith & Co", "a@smith.test"), None),
+                                        (party("b24:m:CO:2", "Smith & Co", "b@smith.test"), None)])
+    assert first == PartyMatch(None, "Smith & Co")
+    assert second.ledger_id is None and second.name == "Smith & Co (b@smith.test)" and second.warning
+
+
+def test_save_parties_is_one_put_and_one_post_judged_per_element(bulk, mocked, api, clock):
+    Contacts(mocked, api, [contact("c-1", "Acme Ltd", number="b24:m:CO:1")])
+    puts = mocked.put(f"{api}/Contacts", json=envelope("Contacts", [
+        {**contact("c-new", "Globex", number="b24:m:CO:2"), "StatusAttributeString": "OK"},
+        {"ContactID": "00000000-0000-0000-0000-000000000000", "Name": "Initech", "StatusAttributeString": "ERROR",
+         "ValidationErrors": [{"Message": "The contact name Initech is already assigned to another contact."}]}]))
+    posts = mocked.post(f"{api}/Contacts", json=envelope("Contacts", [
+        {**contact("c-1", "Acme Ltd", number="b24:m:CO:1"), "StatusAttributeString": "OK"}]))
+    results = bulk.save_parties([
+        (party("b24:m:CO:2", "Globex", ""), PartyMatch(None, "Globex"), "k2"),
+        (party(), PartyMatch("c-1", "Acme Ltd", "external_key"), "k1"),
+        (party("b24:m:CO:3", "Initech", ""), PartyMatch(None, "Initech"), "k3"),
+    ])
+    assert [(r.ok, r.ledger_id) for r in results] == [(True, "c-new"), (True, "c-1"), (False, None)]
+    assert results[2].error.message == "Another Xero contact already has this customer's name."
+    assert puts.call_count == 1 and posts.call_count == 1
+    put = mocked.calls[[c.request.method for c in mocked.calls].index("PUT")].request
+    assert "summarizeErrors=false" in put.url and len(json.loads(put.body)["Contacts"]) == 2
+
+    clock["now"] += timedelta(seconds=1)
+    (match,) = bulk.match_parties([(party("b24:m:CO:2", "Globex", ""), None)])
+    assert match.ledger_id == "c-new"  # the saved contact is in the index: no lookup
+    assert [c.request.method for c in mocked.calls].count("GET") == 1
+
+
+def invoice(key: str, number: str = "") -> Invoice:
+    return Invoice(key=key, number=number, issue_date=date(2026, 11, 1), currency="NZD", party=party(),
+                   lines=[Line("Widget", Decimal(1), Decimal("10.00"), ledger_account_code="200")])
+
+
+def test_find_invoices_is_one_get_for_the_references_of_a_batch(bulk, mocked, api):
+    seen = []
+
+    def answer(request):
+        params = {k: v[0] for k, v in parse_qs(urlparse(request.url).query).items()}
+        seen.append(params)
+        return 200, {}, json.dumps(envelope("Invoices", [
+            {"InvoiceID": "i-2", "Type": "ACCREC", "Reference": "b24:m:SI:2", "InvoiceNumber": "INV-7",
+             "Status": "DRAFT", "LineItems": []},
+            {"InvoiceID": "i-2-old", "Type": "ACCREC", "Reference": "b24:m:SI:2", "InvoiceNumber": "INV-6",
+             "Status": "DELETED", "LineItems": []}]))
+
+    mocked.add_callback(responses.GET, f"{api}/Invoices", callback=answer)
+    found = bulk.find_invoices([invoice(f"b24:m:SI:{n}") for n in (1, 2, 3)])
+    assert [d.ledger_id if d else None for d in found] == [None, "i-2", None]
+    assert len(seen) == 1
+    assert seen[0]["where"] == ('Type=="ACCREC" AND (Reference=="b24:m:SI:1" OR Reference=="b24:m:SI:2" '
+                                'OR Reference=="b24:m:SI:3")')
