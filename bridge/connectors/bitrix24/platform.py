@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator
 from ...domain import Invoice, InvoiceStatus, Party, PartyKind, Product, StockLevel
 from ...errors import PermanentError
 from ...models import Installation
+from ...settings import get_section
 from ...sync.ports import LedgerDocument, WriteResult
 from . import store
 from .client import BATCH_MAX, Bitrix24Client, BatchReply
@@ -24,6 +25,7 @@ from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE,
                      invoice_from_item, invoice_from_legacy, parse_datetime, party_fields, party_from_company,
                      party_from_contact, party_id, person_fields, portal_url, row_from_line, split_party_id,
                      stage_for_status, stages_from_status_list)
+from .settings import SECTION as STAGE_SECTION
 from .setup import OFFLINE_CONNECTOR
 
 CONTACT_SELECT = ["ID", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "PHONE", "ADDRESS", "ADDRESS_CITY",
@@ -54,6 +56,10 @@ class Bitrix24Platform:
 
     @property
     def stage_map(self) -> dict[str, str]:
+        """The settings page's section; the older ``data["bitrix24"]["stage_map"]`` until it is saved."""
+        saved = get_section(self.installation, STAGE_SECTION).stage_map
+        if saved:
+            return {stage: status.value for stage, status in saved.items()}
         return dict(self.settings.get("stage_map") or {})
 
     # ---------------------------------------------------------------------------------

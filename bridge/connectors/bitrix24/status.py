@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -22,27 +23,62 @@ class InvoiceSyncState:
     error: str | None = None
     error_fix: str | None = None
     ledger_messages: list[str] = field(default_factory=list)
+    ledger: str | None = None  # xero | bexio
+    ledger_url: str | None = None  # opens the ledger invoice in a new window
+    last_synced_at: datetime | None = None
+    records: list[SyncRecord] = field(default_factory=list)  # newest first
+    conflict: dict[str, Any] | None = None  # {"ours", "theirs", "choices", "message", "fix"}
+
+    @property
+    def failed(self) -> bool:
+        return self.tone == "error"
 
 
 def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
     item = db.session.scalar(select(WorkItem).where(
         WorkItem.installation_id == installation_id, WorkItem.flow == FLOW_INVOICE,
         WorkItem.object_key == f"invoice:{invoice_id}"))
-    record = db.session.scalar(select(SyncRecord).where(
+    records = db.session.scalars(select(SyncRecord).where(
         SyncRecord.installation_id == installation_id, SyncRecord.object_kind == "invoice",
-        SyncRecord.object_id == invoice_id).order_by(SyncRecord.id.desc()).limit(1))
+        SyncRecord.object_id == invoice_id).order_by(SyncRecord.id.desc()).limit(RECORDS_SHOWN)).all()
+    record = records[0] if records else None
     link = db.session.scalar(select(Link).where(
         Link.installation_id == installation_id, Link.kind == "invoice", Link.platform_id == invoice_id))
     state = _label(item, record)
     if link is not None:
         state.ledger_number, state.ledger_status = link.ledger_number, link.ledger_status
+        state.ledger = link.ledger
+        state.ledger_url = ledger_url(link)
+        synced = (link.extra or {}).get("synced_at")
+        state.last_synced_at = datetime.fromisoformat(synced) if synced else link.updated_at
+    state.records = list(records)
     if record is not None:
         state.last_attempt_at = record.finished_at or record.created_at
         if record.state in ("failed", "retrying", "conflict"):
             state.error, state.error_fix = record.error_message, record.error_fix
             state.ledger_messages = list(record.ledger_messages or [])
             state.retry_at = record.retry_at
+        if record.state == "conflict":
+            received = record.received or {}
+            state.conflict = {"ours": received.get("ours") or {}, "theirs": received.get("theirs") or {},
+                              "choices": list(received.get("choices") or []),
+                              "message": record.error_message, "fix": record.error_fix}
     return state
+
+
+RECORDS_SHOWN = 10
+# Xero's own deep link to an invoice (used when the export did not keep the URL it was given).
+XERO_INVOICE_URL = "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID={id}"
+
+
+def ledger_url(link: Link) -> str | None:
+    """The URL the ledger gave at export (``extra["url"]``), else one built from its id."""
+    url = (link.extra or {}).get("url")
+    if url:
+        return str(url)
+    if link.ledger == "xero" and link.ledger_id:
+        return XERO_INVOICE_URL.format(id=link.ledger_id)
+    return None
 
 
 def _label(item: WorkItem | None, record: SyncRecord | None) -> InvoiceSyncState:
