@@ -7,6 +7,8 @@ import importlib
 BLUEPRINTS: list[tuple[str, str]] = [
     ("bridge.web.health", "bp"),
     ("bridge.web.landing", "bp"),
+    ("bridge.web.app_settings", "bp"),  # the Bitrix24 app's settings page
+    ("bridge.web.sync_log", "bp"),  # the Bitrix24 app's sync log
 ]
 
 
