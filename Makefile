@@ -11,12 +11,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-static/vendor/htmx.min.js: package.json package-lock.json
+static/vendor/htmx.min.js static/vendor/axe.min.js &: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	# axe-core: only the browser tests inject it (accessibility check); pages never load it.
+	cp node_modules/axe-core/axe.min.js static/vendor/axe.min.js
 
-install: $(VENV)/.installed static/vendor/htmx.min.js
+install: $(VENV)/.installed static/vendor/htmx.min.js static/vendor/axe.min.js
 
 ## Start bridge in demo mode: sandbox + app + worker, sample data, http://127.0.0.1:5000
 run: install
@@ -25,6 +27,10 @@ run: install
 ## Install and run the whole test suite
 test: install
 	$(PY) -m pytest -q
+
+## Screenshots of each Bitrix24 app page into docs/screenshots/ (headless Chromium)
+screenshots: install
+	BRIDGE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/browser
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance .pytest_cache

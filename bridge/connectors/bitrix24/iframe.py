@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response, current_app, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -141,13 +142,16 @@ def check_form_token(token: str | None, obj: str = "") -> Viewer:
 
 
 def frame_source(installation: Installation | None) -> str | None:
-    """The portal's origin (plus its path prefix, if it has one) for ``frame-ancestors``."""
+    """The portal's origin for ``frame-ancestors``.
+
+    Only the origin: browsers match frame-ancestors against the ancestor's *origin*, so a
+    source with a path (a portal served under a path prefix) would match nothing and the
+    page would be refused inside its own portal (seen in Chromium)."""
     endpoint = ((installation.endpoints or {}) if installation else {}).get("client_endpoint")
     if not endpoint:
         return None
-    base = portal_url(endpoint)
-    scheme_host, _, path = base.partition("://")[2].partition("/")
-    return base + "/" if path else base
+    parts = urlsplit(portal_url(endpoint))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
 def framed(response: Response, installation: Installation | None) -> Response:
