@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test test-fast test-slow bench screenshots clean
+.PHONY: install run test test-fast test-slow bench screenshots translations clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ run: install
 ## Install and run the whole test suite
 test: install
 	$(PY) -m pytest -q
+
+## After changing a page's words: extract, merge into each language, compile (commit the .po and .mo)
+translations: install
+	$(VENV)/bin/pybabel extract -F babel.cfg -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations
+	$(VENV)/bin/pybabel compile -d translations
 
 ## Screenshots of each Bitrix24 app page into docs/screenshots/ (headless Chromium)
 screenshots: install

@@ -13,6 +13,9 @@ BLUEPRINTS: list[tuple[str, str]] = [
 
 
 def register_blueprints(app) -> None:
+    from .i18n import init_i18n
+
+    init_i18n(app)  # the pages' language (portal LANG) and locale formats, before any page renders
     for module_name, attribute in BLUEPRINTS:
         module = importlib.import_module(module_name)
         app.register_blueprint(getattr(module, attribute))

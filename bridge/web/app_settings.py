@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request, url_for
+from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 
 from ..connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
@@ -164,7 +165,7 @@ def save(section: str):
     if not errors:
         try:
             if request.form.get("loaded") != section_digest(installation, section):
-                raise StaleSettings("These settings were changed meanwhile; reload the page and try again.")
+                raise StaleSettings(_("These settings were changed meanwhile; reload the page and try again."))
             save_section(installation, section, data)
             db.session.commit()
             saved = section
@@ -236,13 +237,14 @@ def read_mapping(form, current: dict, choices: Choices) -> tuple[dict, dict]:
     if codes:
         bad = sorted({c for c in [*data["tax_rates"].values(), data["tax_none"]] if c and c not in codes})
         if bad:
-            errors["tax_rates"] = f"Not an active tax code in the ledger: {', '.join(bad)}."
+            errors["tax_rates"] = _("Not an active tax code in the ledger: %(codes)s.", codes=", ".join(bad))
     if accounts:
         chosen = [data["default_sales_account"], *data["sales_account_by_product"].values(),
                   *data["sales_account_by_section"].values()]
         bad = sorted({a for a in chosen if a and a not in accounts})
         if bad:
-            errors["default_sales_account"] = f"Not an active sales account in the ledger: {', '.join(bad)}."
+            errors["default_sales_account"] = _("Not an active sales account in the ledger: %(codes)s.",
+                                                codes=", ".join(bad))
     return data, errors
 
 
@@ -270,7 +272,7 @@ def start(job: str):
         options["since"] = request.form["since"]
     queued = request_work(WorkRequest(viewer.installation.id, flow, key, options))
     db.session.commit()
-    notice = "Started." if queued else "Already running."
+    notice = _("Started.") if queued else _("Already running.")
     return _fragment("jobs", _context(viewer, notice={job: notice}))
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from flask_babel import gettext as _
+
 from ..domain import Invoice, Line
 from ..sync.preview import Preview
 
@@ -70,6 +72,7 @@ def preview_table(preview: Preview) -> PreviewTable:
     table.gross = table.net + table.tax
     for line in table.lines:
         if line.tax_code is None and line.tax_rate:
-            table.problems.append({"message": f"No tax code is mapped for the rate {line.tax_rate}% "
-                                              f"({line.description}).", "fix": "Map it under Settings, Tax."})
+            table.problems.append({"message": _("No tax code is mapped for the rate %(rate)s%% (%(line)s).",
+                                                rate=line.tax_rate.normalize(), line=line.description),
+                                   "fix": _("Map it under Settings, Taxes and sales accounts.")})
     return table

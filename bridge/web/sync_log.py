@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
+from flask_babel import gettext as _, ngettext
 from jinja2_fragments.flask import render_block
 from sqlalchemy import Select, func, select
 
@@ -135,7 +136,7 @@ def retry(record_id: int):
     if record is None or record.installation_id != viewer.installation.id:
         return _refused(LaunchRefused(404, "No such sync record."))
     _retry(viewer.installation.id, [record])
-    return _render(viewer, Filters.from_args(request.form), f"Retry of {record.object_kind} {record.object_id} requested.")
+    return _render(viewer, Filters.from_args(request.form), _("Retry of %(what)s requested.", what=f"{record.object_kind} {record.object_id}"))
 
 
 @bp.post("/bitrix24/app/log/retry-error")
@@ -150,7 +151,7 @@ def retry_error():
         SyncRecord.installation_id == viewer.installation.id, SyncRecord.error_code == code,
         SyncRecord.state.in_(("failed", "retrying", "conflict")))).all() if code else []
     count = _retry(viewer.installation.id, records)
-    return _render(viewer, Filters.from_args(request.form), f"{count} object(s) will be synced again.")
+    return _render(viewer, Filters.from_args(request.form), ngettext("%(num)s object will be synced again.", "%(num)s objects will be synced again.", count))
 
 
 @bp.get("/bitrix24/app/log.csv")

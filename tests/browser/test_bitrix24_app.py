@@ -104,6 +104,6 @@ def test_a_changed_setting_persists_and_the_pages_pass_axe(portal, browser, scre
     assert Select(browser.find_element(By.ID, "numbering")).first_selected_option.get_attribute("value") == "platform"
 
     browser.find_element(By.LINK_TEXT, "Sync log").click()
-    wait_for(browser, lambda d: "record(s)" in text_of(d))
+    wait_for(browser, lambda d: "Download as CSV" in text_of(d))
     assert_accessible(browser, "sync log")
     browser.save_screenshot(str(screenshots / "sync-log.png"))

@@ -66,7 +66,22 @@ def test_the_preview_is_a_table_of_lines_tax_and_totals(client, portal, monkeypa
     html = launch(client, TAB, {"ID": "7"}).get_data(as_text=True)
     body = client.get(f"{TAB}/7/preview", query_string={"token": token_in(html)}).get_data(as_text=True)
     assert "Globex Ltd" in body and "OUTPUT2" in body
-    assert "210.00 EUR" in body  # net 200 + 10
-    assert "38.70 EUR" in body  # 38.00 + 0.70
-    assert "248.70 EUR" in body
+    assert "€210.00" in body  # net 200 + 10
+    assert "€38.70" in body  # 38.00 + 0.70
+    assert "€248.70" in body
     assert "No tax code is mapped for the rate 7%" in body
+
+
+def test_the_tab_speaks_the_portals_language_also_after_htmx_requests(client, portal, monkeypatch):
+    invoice = Invoice(key="bitrix24:7", number="", issue_date=date(2026, 11, 1), currency="EUR",
+                      party=Party(key="company:1", kind=PartyKind.COMPANY, name="Globex"),
+                      lines=[Line("Beratung", Decimal("1"), Decimal("1234.50"), tax_rate=Decimal("19"),
+                                  ledger_tax_code="UST19")])
+    monkeypatch.setattr("bridge.connectors.bitrix24.web.preview_invoice", lambda inst, pid: Preview(
+        document={}, contact={"name": "Globex GmbH", "new": True}, invoice=invoice))
+    html = launch(client, TAB, {"ID": "7"}, lang="de").get_data(as_text=True)
+    assert 'lang="de"' in html and "Noch nicht synchronisiert." in html and "Jetzt synchronisieren" in html
+    body = client.get(f"{TAB}/7/preview", query_string={"token": token_in(html)}).get_data(as_text=True)
+    assert "1.234,50\xa0€" in body and "(wird angelegt)" in body  # German money format
+    reply = client.post(f"{TAB}/7/sync", data={"token": token_in(html)}, headers={"HX-Request": "true"})
+    assert "Synchronisierung angefordert." in reply.get_data(as_text=True)

@@ -32,7 +32,7 @@ def token(client, portal):
 
 def test_pages_of_fifty_newest_first(client, token):
     first = client.get(LOG, query_string={"token": token}).get_data(as_text=True)
-    assert "63 record(s)" in first and "Page 1 of 2" in first and "invoice 102" in first
+    assert "63 records." in first and "Page 1 of 2" in first and "invoice 102" in first
     second = client.get(LOG, query_string={"token": token, "page": 2}, headers={"HX-Request": "true"})
     body = second.get_data(as_text=True)
     assert "Page 2 of 2" in body and "<html" not in body and body.count("<tr class=") == 13
@@ -40,14 +40,14 @@ def test_pages_of_fifty_newest_first(client, token):
 
 def test_filters_by_state_and_date(client, token):
     body = client.get(LOG, query_string={"token": token, "state": "failed"}).get_data(as_text=True)
-    assert "3 record(s)" in body
+    assert "3 records." in body
     body = client.get(LOG, query_string={"token": token, "since": "2026-11-02", "until": "2026-11-02"}).get_data(as_text=True)
-    assert "3 record(s)" in body  # objects 1, 21, 41
+    assert "3 records." in body  # objects 1, 21, 41
 
 
 def test_retry_all_with_one_error_queues_each_object_once(client, token):
     body = client.post(f"{LOG}/retry-error", data={"token": token, "error_code": "tax_unmapped"}).get_data(as_text=True)
-    assert "2 object(s) will be synced again." in body
+    assert "2 objects will be synced again." in body
     keys = set(db.session.scalars(db.select(WorkItem.object_key)).all())
     assert keys == {"invoice:100", "invoice:101"}
 

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ...errors import SyncError
@@ -78,8 +78,9 @@ def authenticate(params: dict[str, str]) -> Viewer:
         options = json.loads(raw_options)  # NOTES s2: a JSON *string*
     except ValueError:
         raise LaunchRefused(400, "PLACEMENT_OPTIONS from Bitrix24 is not valid JSON.")
+    g.bridge_lang = (params.get("LANG") or "en")[:5]  # the pages' language (bridge/web/i18n.py)
     return Viewer(installation, user.user_id, user.is_admin, user.name, params.get("PLACEMENT") or "DEFAULT",
-                  options if isinstance(options, dict) else {}, (params.get("LANG") or "en")[:5])
+                  options if isinstance(options, dict) else {}, g.bridge_lang)
 
 
 def confirm_user(installation: Installation, auth_id: str, expires: str | None) -> Bitrix24Viewer:
@@ -118,7 +119,8 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def form_token(viewer: Viewer, obj: str = "") -> str:
-    return _serializer().dumps({"i": viewer.installation.id, "u": viewer.user_id, "a": viewer.is_admin, "o": obj})
+    return _serializer().dumps({"i": viewer.installation.id, "u": viewer.user_id, "a": viewer.is_admin, "o": obj,
+                                "l": viewer.lang})
 
 
 def check_form_token(token: str | None, obj: str = "") -> Viewer:
@@ -133,7 +135,8 @@ def check_form_token(token: str | None, obj: str = "") -> Viewer:
     installation = db.session.get(Installation, data.get("i"))
     if installation is None or installation.state != "active" or data.get("o", "") != obj:
         raise LaunchRefused(401, "The form's security token is not valid here. Reload the page.")
-    return Viewer(installation, int(data.get("u") or 0), bool(data.get("a")), "")
+    g.bridge_lang = str(data.get("l") or "en")[:5]  # the language of the launch that issued the token
+    return Viewer(installation, int(data.get("u") or 0), bool(data.get("a")), "", lang=g.bridge_lang)
 
 
 # --------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ...extensions import db
@@ -83,18 +84,18 @@ def ledger_url(link: Link) -> str | None:
 
 def _label(item: WorkItem | None, record: SyncRecord | None) -> InvoiceSyncState:
     if item is not None and item.state == "queued":
-        return InvoiceSyncState("Waiting to sync.", "pending")
+        return InvoiceSyncState(_("Waiting to sync."), "pending")
     if item is not None and item.state == "running":
-        return InvoiceSyncState("Syncing now.", "pending")
+        return InvoiceSyncState(_("Syncing now."), "pending")
     if item is not None and item.state == "waiting":
-        return InvoiceSyncState("The last attempt failed; bridge will try again.", "error")
+        return InvoiceSyncState(_("The last attempt failed; bridge will try again."), "error")
     if record is None:
-        return InvoiceSyncState("Not synced yet.", "idle")
+        return InvoiceSyncState(_("Not synced yet."), "idle")
     return {
-        "succeeded": InvoiceSyncState("Synced.", "ok"),
-        "skipped": InvoiceSyncState("Nothing to sync (sync is off or nothing changed).", "idle"),
-        "conflict": InvoiceSyncState("Needs your decision: both sides changed.", "error"),
-        "failed": InvoiceSyncState("Not synced: the last attempt failed.", "error"),
-        "retrying": InvoiceSyncState("The last attempt failed; bridge will try again.", "error"),
-        "running": InvoiceSyncState("Syncing now.", "pending"),
-    }.get(record.state, InvoiceSyncState("Not synced yet.", "idle"))
+        "succeeded": InvoiceSyncState(_("Synced."), "ok"),
+        "skipped": InvoiceSyncState(_("Nothing to sync (sync is off or nothing changed)."), "idle"),
+        "conflict": InvoiceSyncState(_("Needs your decision: both sides changed."), "error"),
+        "failed": InvoiceSyncState(_("Not synced: the last attempt failed."), "error"),
+        "retrying": InvoiceSyncState(_("The last attempt failed; bridge will try again."), "error"),
+        "running": InvoiceSyncState(_("Syncing now."), "pending"),
+    }.get(record.state, InvoiceSyncState(_("Not synced yet."), "idle"))

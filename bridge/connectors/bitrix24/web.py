@@ -9,6 +9,7 @@ The installer binds the invoice tab (``/bitrix24/placement/invoice``) and the ev
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
+from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 
 from ...errors import SyncError
@@ -189,7 +190,7 @@ def invoice_sync_now(invoice_id: str):
     queued = request_work(WorkRequest(viewer.installation.id, FLOW_INVOICE, f"invoice:{invoice_id}",
                                       {"manual": True, "user_id": viewer.user_id}))
     db.session.commit()
-    notice = "Sync requested." if queued else "A sync of this invoice is already on its way."
+    notice = _("Sync requested.") if queued else _("A sync of this invoice is already on its way.")
     return _tab(viewer, invoice_id, notice)
 
 
