@@ -85,3 +85,13 @@ def test_the_tab_speaks_the_portals_language_also_after_htmx_requests(client, po
     assert "1.234,50\xa0€" in body and "(wird angelegt)" in body  # German money format
     reply = client.post(f"{TAB}/7/sync", data={"token": token_in(html)}, headers={"HX-Request": "true"})
     assert "Synchronisierung angefordert." in reply.get_data(as_text=True)
+
+
+def test_a_run_that_changed_nothing_still_reads_as_synced(client, portal):
+    db.session.add(Link(installation_id=portal.id, kind="invoice", platform_id="11", ledger="xero", ledger_org="t1",
+                        ledger_id="abc-11", ledger_number="INV-0011", ledger_status="DRAFT", extra={}))
+    db.session.add(SyncRecord(installation_id=portal.id, flow="invoice_to_ledger", object_kind="invoice",
+                              object_id="11", direction="to_ledger", state="skipped"))
+    db.session.commit()
+    html = launch(client, TAB, {"ID": "11"}).get_data(as_text=True)
+    assert "Synced. Nothing changed since." in html and "Nothing to sync" not in html

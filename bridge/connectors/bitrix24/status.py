@@ -46,6 +46,10 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
     link = db.session.scalar(select(Link).where(
         Link.installation_id == installation_id, Link.kind == "invoice", Link.platform_id == invoice_id))
     state = _label(item, record)
+    if link is not None and state.tone == "idle" and link.ledger_id:
+        # A run that found nothing to change (our own write coming back, a repeat) says
+        # nothing about the invoice: it is in the ledger and up to date.
+        state.label, state.tone = _("Synced. Nothing changed since."), "ok"
     if link is not None:
         state.ledger_number, state.ledger_status = link.ledger_number, link.ledger_status
         state.ledger = link.ledger
