@@ -171,7 +171,8 @@ def save(section: str):
             saved = section
         except SettingsError as exc:
             db.session.rollback()
-            errors = exc.errors
+            # "tax_rates.abc" -> shown next to the tax table (the form's field)
+            errors = {key.split(".")[0]: message for key, message in exc.errors.items()}
         except StaleSettings as exc:
             db.session.rollback()
             errors = {"_form": str(exc)}

@@ -125,3 +125,22 @@ def test_a_non_admin_cannot_save(client, portal, page):
 
     token = form_token(Viewer(portal, 5, False, "Bob"), APP_PAGES)
     assert client.post(f"{SETTINGS}/general", data={"token": token}).status_code == 403
+
+
+def test_a_rate_that_is_not_a_number_is_named_next_to_the_tax_table(client, portal, page):
+    html, token = page
+    body = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["fifteen"], "tax_code": ["OUTPUT2"]}
+    ).get_data(as_text=True)
+    assert 'id="err-tax_rates"' in body and "fifteen" in body  # the typed value is kept
+    db.session.expire_all()
+    assert get_section(portal, "mapping").tax_rates == {}
+
+
+def test_without_a_connection_the_page_says_what_to_do(client, portal, monkeypatch):
+    monkeypatch.setattr("bridge.web.app_settings.platform_for", lambda inst: FakePlatform())
+    main = launch(client, "/bitrix24/app").get_data(as_text=True)
+    token = main.split("/bitrix24/app/settings?token=")[1].split('"')[0]
+    html = client.get(SETTINGS, query_string={"token": token}).get_data(as_text=True)
+    assert "No accounting system is connected yet." in html and "Open Settings and connect Xero or Bexio." in html
+    assert "/oauth/xero/connect" in html or "/xero/settings?installation=" in html
