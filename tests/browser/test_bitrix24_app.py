@@ -66,6 +66,7 @@ def test_invoice_tab_shows_xero_and_sync_now_works(portal, browser, screenshots)
     wait_for(browser, lambda d: live.run_jobs() >= 0 and not any(
         s in text_of(d) for s in ("Waiting to sync.", "Syncing now.", "Sync requested.")))
     assert "Synced." in text_of(browser), text_of(browser)
+    wait_for(browser, lambda d: "Globex Ltd (matched" in text_of(d))  # the preview reloaded after the sync
     link = browser.find_element(By.CSS_SELECTOR, "dd a[target=_blank]")
     assert link.text.startswith("INV-") and link.get_attribute("href").startswith("http")
     state = live.control(f"xero/orgs/{live.tenant}/state", method="GET")

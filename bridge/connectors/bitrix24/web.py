@@ -149,8 +149,10 @@ def _tab_context(viewer: Viewer, invoice_id: str, notice: str | None = None) -> 
 def _tab(viewer: Viewer, invoice_id: str, notice: str | None = None) -> Response:
     context = _tab_context(viewer, invoice_id, notice)
     if request.headers.get("HX-Request"):
-        body = render_block("bitrix24/invoice_tab.html", "panel", **context)
-        return framed(make_response(body), viewer.installation)
+        response = make_response(render_block("bitrix24/invoice_tab.html", "panel", **context))
+        if context["state"].tone != "pending":
+            response.headers["HX-Trigger"] = "bridge-sync-settled"  # the preview reloads itself
+        return framed(response, viewer.installation)
     return _page("bitrix24/invoice_tab.html", 200, viewer.installation, **context)
 
 
