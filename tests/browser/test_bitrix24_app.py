@@ -32,10 +32,10 @@ def text_of(driver) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
 
 
-def new_invoice(live) -> dict:
+def new_invoice(live, tax_rate: int = 15) -> dict:
     company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {"TITLE": "Globex Ltd"}})
     body = {"fields": {"title": "Workshop November", "companyId": company["ID"], "currencyId": "NZD"},
-            "rows": [{"productName": "Workshop day", "price": "1150.00", "quantity": 2, "taxRate": 15,
+            "rows": [{"productName": "Workshop day", "price": "1150.00", "quantity": 2, "taxRate": tax_rate,
                       "taxIncluded": "N"}]}
     return live.control(f"bitrix24/portals/{ACME}/invoices", json=body)["item"]
 
@@ -84,6 +84,10 @@ def test_a_changed_setting_persists_and_the_pages_pass_axe(portal, browser, scre
     from selenium.webdriver.support.ui import Select
 
     live = portal
+    new_invoice(live)
+    new_invoice(live, tax_rate=9)  # no tax code mapped for 9 %: a failure in the log
+    live.control("bitrix24/events/wait", json={"timeout": 10})
+    live.run_jobs()
     open_main_page(live, browser)
     assert_accessible(browser, "main page")
     browser.save_screenshot(str(screenshots / "main-page.png"))
@@ -108,5 +112,6 @@ def test_a_changed_setting_persists_and_the_pages_pass_axe(portal, browser, scre
 
     browser.find_element(By.LINK_TEXT, "Sync log").click()
     wait_for(browser, lambda d: "Download as CSV" in text_of(d))
+    assert browser.find_elements(By.XPATH, "//button[normalize-space()='Retry']")  # the failed invoice
     assert_accessible(browser, "sync log")
     browser.save_screenshot(str(screenshots / "sync-log.png"))
