@@ -18,6 +18,7 @@ from typing import Any, Callable
 from flask import Blueprint, Response, current_app, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
+from sqlalchemy import select
 
 from ..connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
 from ..connectors.bitrix24.pages import APP_PAGES
@@ -27,10 +28,9 @@ from ..errors import SyncError
 from ..extensions import db
 from ..installations import active_connection
 from ..jobs import WorkRequest, request_work
-from ..models import Installation
+from ..models import Cursor, Installation
 from ..ratelimit import limiter_for_app
 from ..settings import SettingsError, StaleSettings, get_section, save_section
-from ..sync.polling import cursor
 from ..sync.registry import ledger_for, platform_for
 
 bp = Blueprint("app_settings", __name__)
@@ -92,9 +92,14 @@ def progress(installation: Installation) -> dict[str, dict]:
     """The import and backfill cursors (written by the flows after every batch)."""
     scope = f"installation:{installation.id}"
     connection = active_connection(installation)
-    found = {"backfill": dict(cursor(scope, "invoice_backfill").value or {})}
-    found["import"] = dict(cursor(scope, f"party_import:{connection.id}").value or {}) if connection else {}
-    return found
+    return {"backfill": _cursor_value(scope, "invoice_backfill"),
+            "import": _cursor_value(scope, f"party_import:{connection.id}") if connection else {}}
+
+
+def _cursor_value(scope: str, name: str) -> dict:
+    """Read only: a page view never creates the cursor row (the flow does, when it runs)."""
+    row = db.session.scalar(select(Cursor).where(Cursor.scope == scope, Cursor.name == name))
+    return dict(row.value or {}) if row is not None else {}
 
 
 def links(installation: Installation) -> dict[str, str]:

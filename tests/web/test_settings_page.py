@@ -112,8 +112,9 @@ def test_import_and_backfill_start_and_show_progress(client, portal, page):
     assert "Started." in body
     item = db.session.scalar(db.select(WorkItem).where(WorkItem.flow == "invoice_backfill"))
     assert item.options == {"manual": True, "since": "2026-01-01"}
-    row = db.session.scalar(db.select(Cursor).where(Cursor.name == "invoice_backfill"))
-    row.value = {"running": True, "found": 120, "since": "2026-01-01"}
+    assert db.session.scalar(db.select(Cursor)) is None  # showing the page wrote nothing
+    db.session.add(Cursor(scope=f"installation:{portal.id}", name="invoice_backfill",
+                          value={"running": True, "found": 120, "since": "2026-01-01"}))  # as the flow does
     db.session.commit()
     body = client.get(f"{SETTINGS}/progress", query_string={"token": token}).get_data(as_text=True)
     assert "found: 120" in body and 'hx-trigger="every 2s"' in body
