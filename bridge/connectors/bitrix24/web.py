@@ -184,7 +184,7 @@ def invoice_panel(invoice_id: str):
 
 @bp.post("/bitrix24/placement/invoice/<invoice_id>/sync")
 def invoice_sync_now(invoice_id: str):
-    """"Sync now" and "Retry": a manual run, which also syncs an invoice whose checkbox is off."""
+    """"Sync now" and "Retry": a manual run (``{"manual": true}``); works when automatic sync is off."""
     try:
         viewer = _tab_viewer(invoice_id, request.form.get("token"))
     except LaunchRefused as exc:
