@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test test-fast test-slow bench screenshots clean
+.PHONY: install run test test-fast test-slow bench screenshots translations clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -11,12 +11,14 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $@
 
-static/vendor/htmx.min.js: package.json package-lock.json
+static/vendor/htmx.min.js static/vendor/axe.min.js &: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	# axe-core: only the browser tests inject it (accessibility check); pages never load it.
+	cp node_modules/axe-core/axe.min.js static/vendor/axe.min.js
 
-install: $(VENV)/.installed static/vendor/htmx.min.js
+install: $(VENV)/.installed static/vendor/htmx.min.js static/vendor/axe.min.js
 
 ## Start bridge in demo mode: sandbox + app + worker, sample data, http://127.0.0.1:5000
 run: install
@@ -31,6 +33,16 @@ bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/bulk_sync.py
+
+## After changing a page's words: extract, merge into each language, compile (commit the .po and .mo)
+translations: install
+	$(VENV)/bin/pybabel extract -F babel.cfg -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations
+	$(VENV)/bin/pybabel compile -d translations
+
+## Screenshots of each Bitrix24 app page into docs/screenshots/ (headless Chromium)
+screenshots: install
+	BRIDGE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/browser
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance .pytest_cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain import Invoice
 from ..errors import SyncError
 from ..models import Installation
 from .links import find_link, jsonable
@@ -22,6 +23,7 @@ class Preview:
     document: dict[str, Any] | None = None
     contact: dict[str, Any] = field(default_factory=dict)
     problems: list[dict[str, str]] = field(default_factory=list)
+    invoice: Invoice | None = None  # the invoice after mapping (tax codes, accounts): what the table shows
 
 
 def preview_invoice(installation: Installation, platform_id: str) -> Preview:
@@ -36,7 +38,8 @@ def preview_invoice(installation: Installation, platform_id: str) -> Preview:
         match = ledger.match_party(invoice.party, link.ledger_id if link else None)
         preview.contact = {"name": match.name, "ledger_id": match.ledger_id, "matched_by": match.matched_by,
                            "warning": match.warning, "new": match.ledger_id is None}
-        preview.document = jsonable(ledger_document(installation, ledger, invoice, match.ledger_id)[1])
+        preview.invoice, document = ledger_document(installation, ledger, invoice, match.ledger_id)
+        preview.document = jsonable(document)
     except SyncError as exc:
         preview.problems.append({"message": exc.message, "fix": exc.fix or ""})
     return preview

@@ -9,10 +9,15 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("bridge.web.landing", "bp"),
     ("bridge.web.dashboard", "bp"),
     ("bridge.web.operator", "bp"),
+    ("bridge.web.app_settings", "bp"),  # the Bitrix24 app's settings page
+    ("bridge.web.sync_log", "bp"),  # the Bitrix24 app's sync log
 ]
 
 
 def register_blueprints(app) -> None:
+    from .i18n import init_i18n
+
+    init_i18n(app)  # the pages' language (portal LANG) and locale formats, before any page renders
     for module_name, attribute in BLUEPRINTS:
         module = importlib.import_module(module_name)
         app.register_blueprint(getattr(module, attribute))

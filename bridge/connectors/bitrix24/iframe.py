@@ -18,8 +18,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ...errors import SyncError
@@ -77,8 +78,9 @@ def authenticate(params: dict[str, str]) -> Viewer:
         options = json.loads(raw_options)  # NOTES s2: a JSON *string*
     except ValueError:
         raise LaunchRefused(400, "PLACEMENT_OPTIONS from Bitrix24 is not valid JSON.")
+    g.bridge_lang = (params.get("LANG") or "en")[:5]  # the pages' language (bridge/web/i18n.py)
     return Viewer(installation, user.user_id, user.is_admin, user.name, params.get("PLACEMENT") or "DEFAULT",
-                  options if isinstance(options, dict) else {}, (params.get("LANG") or "en")[:5])
+                  options if isinstance(options, dict) else {}, g.bridge_lang)
 
 
 def confirm_user(installation: Installation, auth_id: str, expires: str | None) -> Bitrix24Viewer:
@@ -117,7 +119,8 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def form_token(viewer: Viewer, obj: str = "") -> str:
-    return _serializer().dumps({"i": viewer.installation.id, "u": viewer.user_id, "a": viewer.is_admin, "o": obj})
+    return _serializer().dumps({"i": viewer.installation.id, "u": viewer.user_id, "a": viewer.is_admin, "o": obj,
+                                "l": viewer.lang})
 
 
 def check_form_token(token: str | None, obj: str = "") -> Viewer:
@@ -132,7 +135,8 @@ def check_form_token(token: str | None, obj: str = "") -> Viewer:
     installation = db.session.get(Installation, data.get("i"))
     if installation is None or installation.state != "active" or data.get("o", "") != obj:
         raise LaunchRefused(401, "The form's security token is not valid here. Reload the page.")
-    return Viewer(installation, int(data.get("u") or 0), bool(data.get("a")), "")
+    g.bridge_lang = str(data.get("l") or "en")[:5]  # the language of the launch that issued the token
+    return Viewer(installation, int(data.get("u") or 0), bool(data.get("a")), "", lang=g.bridge_lang)
 
 
 # --------------------------------------------------------------------------------------
@@ -143,15 +147,14 @@ def check_form_token(token: str | None, obj: str = "") -> Viewer:
 def frame_source(installation: Installation | None) -> str | None:
     """The portal's origin for ``frame-ancestors``.
 
-    Only the origin: browsers match ancestors by origin (a cross-origin parent's path is not
-    theirs to see), so a source with a path prefix, e.g. a portal under ``/b24/``, never
-    matches and Chromium refuses the frame (ERR_BLOCKED_BY_RESPONSE).
-    """
+    Only the origin: browsers match frame-ancestors against the ancestor's *origin*, so a
+    source with a path (a portal served under a path prefix) would match nothing and the
+    page would be refused inside its own portal (seen in Chromium)."""
     endpoint = ((installation.endpoints or {}) if installation else {}).get("client_endpoint")
     if not endpoint:
         return None
-    scheme, _, rest = portal_url(endpoint).partition("://")
-    return f"{scheme}://{rest.partition('/')[0]}"
+    parts = urlsplit(portal_url(endpoint))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 
 def framed(response: Response, installation: Installation | None) -> Response:

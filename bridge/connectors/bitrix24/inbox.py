@@ -14,6 +14,7 @@ from __future__ import annotations
 from ...extensions import db
 from ...jobs import WorkRequest, inbox_handler
 from ...models import InboxEvent, Installation
+from ...settings import get_section
 
 FLOW_INVOICE = "invoice_to_ledger"
 FLOW_PARTY = "party_to_ledger"
@@ -21,13 +22,24 @@ PARTY_KINDS = {"company": "CO", "contact": "C"}
 
 
 def requests_for(installation_id: int, event: str, object_key: str) -> list[WorkRequest]:
+    """Work for a change seen in Bitrix24 (an event, or the reconcile that finds a missed
+    one): the automatic path, so the settings page's switches (section ``general``) apply.
+    "Sync now", retries and the backfill request their work themselves and are not gated."""
+    general = _general(installation_id)
+    if not general.enabled:
+        return []
     if object_key.startswith("invoice:"):
-        return [WorkRequest(installation_id, FLOW_INVOICE, object_key)]
+        return [WorkRequest(installation_id, FLOW_INVOICE, object_key)] if general.automatic_sync else []
     kind, _, entity_id = object_key.partition(":")
     if kind in PARTY_KINDS and not event.upper().endswith("DELETE"):
         # A deleted CRM record keeps its ledger contact: the ledger's history needs it.
         return [WorkRequest(installation_id, FLOW_PARTY, f"party:{PARTY_KINDS[kind]}:{entity_id}")]
     return []
+
+
+def _general(installation_id: int):
+    installation = db.session.get(Installation, installation_id)
+    return get_section(installation, "general")
 
 
 @inbox_handler("bitrix24")

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator
 from ...domain import Invoice, InvoiceStatus, Party, PartyKind, Person, Product, StockLevel
 from ...errors import PermanentError
 from ...models import Installation
+from ...settings import get_section
 from ...sync.ports import LedgerDocument, WriteResult
 from . import store
 from .client import BATCH_MAX, Bitrix24Client, BatchReply
@@ -24,6 +25,7 @@ from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE,
                      invoice_from_item, invoice_from_legacy, parse_datetime, party_fields, party_from_company,
                      party_from_contact, party_id, person_fields, portal_url, row_from_line, split_party_id,
                      stage_for_status, stages_from_status_list, status_for_stage)
+from .settings import SECTION as STAGE_SECTION
 from .setup import OFFLINE_CONNECTOR
 
 CONTACT_SELECT = ["ID", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "PHONE", "ADDRESS", "ADDRESS_CITY",
@@ -67,13 +69,15 @@ class Bitrix24Platform:
 
     @property
     def stage_map(self) -> dict[str, str]:
-        """{stage id: InvoiceStatus value}: the invoice settings' "sent", "paid" and
-        "cancelled" stages (the settings page prefills them from the portal's stages), over
-        the portal's own ``stage_map``; unset, stage semantics decide (mapper)."""
-        from ...settings import get_section
-
-        chosen = get_section(self.installation, "invoices")
+        """{stage id: InvoiceStatus value}, in increasing precedence: the older
+        ``data["bitrix24"]["stage_map"]``, the settings page's stage mapping (section
+        ``bitrix24_stages``), and the invoice settings' "sent", "paid" and "cancelled"
+        stages; where none is set, stage semantics decide (mapper)."""
         mapping = dict(self.settings.get("stage_map") or {})
+        saved = get_section(self.installation, STAGE_SECTION).stage_map
+        if saved:
+            mapping = {stage: status.value for stage, status in saved.items()}
+        chosen = get_section(self.installation, "invoices")
         for stage, status in ((chosen.stage_sent, InvoiceStatus.AUTHORISED), (chosen.stage_paid, InvoiceStatus.PAID),
                               (chosen.stage_failed, InvoiceStatus.VOIDED)):
             if stage:

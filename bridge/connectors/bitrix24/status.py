@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ...extensions import db
@@ -22,43 +24,82 @@ class InvoiceSyncState:
     error: str | None = None
     error_fix: str | None = None
     ledger_messages: list[str] = field(default_factory=list)
+    ledger: str | None = None  # xero | bexio
+    ledger_url: str | None = None  # opens the ledger invoice in a new window
+    last_synced_at: datetime | None = None
+    records: list[SyncRecord] = field(default_factory=list)  # newest first
+    conflict: dict[str, Any] | None = None  # {"ours", "theirs", "choices", "message", "fix"}
+
+    @property
+    def failed(self) -> bool:
+        return self.tone == "error"
 
 
 def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
     item = db.session.scalar(select(WorkItem).where(
         WorkItem.installation_id == installation_id, WorkItem.flow == FLOW_INVOICE,
         WorkItem.object_key == f"invoice:{invoice_id}"))
-    record = db.session.scalar(select(SyncRecord).where(
+    records = db.session.scalars(select(SyncRecord).where(
         SyncRecord.installation_id == installation_id, SyncRecord.object_kind == "invoice",
-        SyncRecord.object_id == invoice_id).order_by(SyncRecord.id.desc()).limit(1))
+        SyncRecord.object_id == invoice_id).order_by(SyncRecord.id.desc()).limit(RECORDS_SHOWN)).all()
+    record = records[0] if records else None
     link = db.session.scalar(select(Link).where(
         Link.installation_id == installation_id, Link.kind == "invoice", Link.platform_id == invoice_id))
     state = _label(item, record)
+    if link is not None and state.tone == "idle" and link.ledger_id:
+        # A run that found nothing to change (our own write coming back, a repeat) says
+        # nothing about the invoice: it is in the ledger and up to date.
+        state.label, state.tone = _("Synced. Nothing changed since."), "ok"
     if link is not None:
         state.ledger_number, state.ledger_status = link.ledger_number, link.ledger_status
+        state.ledger = link.ledger
+        state.ledger_url = ledger_url(link)
+        synced = (link.extra or {}).get("synced_at")
+        state.last_synced_at = datetime.fromisoformat(synced) if synced else link.updated_at
+    state.records = list(records)
     if record is not None:
         state.last_attempt_at = record.finished_at or record.created_at
         if record.state in ("failed", "retrying", "conflict"):
             state.error, state.error_fix = record.error_message, record.error_fix
             state.ledger_messages = list(record.ledger_messages or [])
             state.retry_at = record.retry_at
+        if record.state == "conflict":
+            received = record.received or {}
+            state.conflict = {"ours": received.get("ours") or {}, "theirs": received.get("theirs") or {},
+                              "choices": list(received.get("choices") or []),
+                              "message": record.error_message, "fix": record.error_fix}
     return state
+
+
+RECORDS_SHOWN = 10
+# Xero's own deep link to an invoice (used when the export did not keep the URL it was given).
+XERO_INVOICE_URL = "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID={id}"
+
+
+def ledger_url(link: Link) -> str | None:
+    """The URL the ledger gave at export (``extra["url"]``), else one built from its id."""
+    url = (link.extra or {}).get("url")
+    if url:
+        return str(url)
+    if link.ledger == "xero" and link.ledger_id:
+        return XERO_INVOICE_URL.format(id=link.ledger_id)
+    return None
 
 
 def _label(item: WorkItem | None, record: SyncRecord | None) -> InvoiceSyncState:
     if item is not None and item.state == "queued":
-        return InvoiceSyncState("Waiting to sync.", "pending")
+        return InvoiceSyncState(_("Waiting to sync."), "pending")
     if item is not None and item.state == "running":
-        return InvoiceSyncState("Syncing now.", "pending")
+        return InvoiceSyncState(_("Syncing now."), "pending")
     if item is not None and item.state == "waiting":
-        return InvoiceSyncState("The last attempt failed; bridge will try again.", "error")
+        return InvoiceSyncState(_("The last attempt failed; bridge will try again."), "error")
     if record is None:
-        return InvoiceSyncState("Not synced yet.", "idle")
+        return InvoiceSyncState(_("Not synced yet."), "idle")
     return {
-        "succeeded": InvoiceSyncState("Synced.", "ok"),
-        "skipped": InvoiceSyncState("Nothing to sync (sync is off or nothing changed).", "idle"),
-        "conflict": InvoiceSyncState("Needs your decision: both sides changed.", "error"),
-        "failed": InvoiceSyncState("Not synced: the last attempt failed.", "error"),
-        "retrying": InvoiceSyncState("The last attempt failed; bridge will try again.", "error"),
-        "running": InvoiceSyncState("Syncing now.", "pending"),
-    }.get(record.state, InvoiceSyncState("Not synced yet.", "idle"))
+        "succeeded": InvoiceSyncState(_("Synced."), "ok"),
+        "skipped": InvoiceSyncState(_("Nothing to sync (sync is off or nothing changed)."), "idle"),
+        "conflict": InvoiceSyncState(_("Needs your decision: both sides changed."), "error"),
+        "failed": InvoiceSyncState(_("Not synced: the last attempt failed."), "error"),
+        "retrying": InvoiceSyncState(_("The last attempt failed; bridge will try again."), "error"),
+        "running": InvoiceSyncState(_("Syncing now."), "pending"),
+    }.get(record.state, InvoiceSyncState(_("Not synced yet."), "idle"))

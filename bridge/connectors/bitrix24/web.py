@@ -9,17 +9,21 @@ The installer binds the invoice tab (``/bitrix24/placement/invoice``) and the ev
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
+from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 
 from ...errors import SyncError
 from ...extensions import db
 from ...jobs import WorkRequest, request_work
 from ...models import SyncRecord, WorkItem
+from ...sync.preview import preview_invoice
+from ...web.preview_table import preview_table
 from . import hooks, setup, store
 from .client import refresh_tokens
 from .iframe import (LaunchRefused, Viewer, authenticate, check_form_token, form_token, framed, launch_params,
                      require)
 from .inbox import FLOW_INVOICE
+from .pages import APP_PAGES
 from .reconcile import cursor_for
 from .status import invoice_state
 
@@ -96,7 +100,7 @@ def _overview(viewer: Viewer) -> dict:
     pending = db.session.scalar(db.select(db.func.count()).select_from(WorkItem).where(
         WorkItem.installation_id == installation.id, WorkItem.state.in_(("queued", "running", "waiting"))))
     return {"viewer": viewer, "setup": (installation.endpoints or {}).get("setup") or {}, "recent": recent,
-            "pending": pending, "token": form_token(viewer, "repair")}
+            "pending": pending, "token": form_token(viewer, "repair"), "app_token": form_token(viewer, APP_PAGES)}
 
 
 @bp.route("/bitrix24/app", methods=["GET", "POST"])
@@ -137,13 +141,25 @@ def _invoice_id(options: dict) -> str:
     return invoice_id
 
 
+def _tab_context(viewer: Viewer, invoice_id: str, notice: str | None = None) -> dict:
+    return {"viewer": viewer, "invoice_id": invoice_id, "state": invoice_state(viewer.installation.id, invoice_id),
+            "token": form_token(viewer, f"invoice:{invoice_id}"), "notice": notice}
+
+
 def _tab(viewer: Viewer, invoice_id: str, notice: str | None = None) -> Response:
-    context = {"viewer": viewer, "invoice_id": invoice_id, "state": invoice_state(viewer.installation.id, invoice_id),
-               "token": form_token(viewer, f"invoice:{invoice_id}"), "notice": notice}
+    context = _tab_context(viewer, invoice_id, notice)
     if request.headers.get("HX-Request"):
-        body = render_block("bitrix24/invoice_tab.html", "panel", **context)
-        return framed(make_response(body), viewer.installation)
+        response = make_response(render_block("bitrix24/invoice_tab.html", "panel", **context))
+        if context["state"].tone != "pending":
+            response.headers["HX-Trigger"] = "bridge-sync-settled"  # the preview reloads itself
+        return framed(response, viewer.installation)
     return _page("bitrix24/invoice_tab.html", 200, viewer.installation, **context)
+
+
+def _tab_viewer(invoice_id: str, token: str | None) -> Viewer:
+    if not invoice_id.isdigit():
+        raise LaunchRefused(400, "Not an invoice id.")
+    return check_form_token(token, f"invoice:{invoice_id}")
 
 
 @bp.route("/bitrix24/placement/invoice", methods=["GET", "POST"])
@@ -156,19 +172,41 @@ def invoice_tab():
     return _tab(viewer, invoice_id)
 
 
+@bp.get("/bitrix24/placement/invoice/<invoice_id>/panel")
+def invoice_panel(invoice_id: str):
+    """The state again (htmx polls it while a sync is waiting or running)."""
+    try:
+        viewer = _tab_viewer(invoice_id, request.args.get("token"))
+    except LaunchRefused as exc:
+        return _refused(exc)
+    return _tab(viewer, invoice_id)
+
+
 @bp.post("/bitrix24/placement/invoice/<invoice_id>/sync")
 def invoice_sync_now(invoice_id: str):
+    """"Sync now" and "Retry": a manual run (``{"manual": true}``); works when automatic sync is off."""
     try:
-        if not invoice_id.isdigit():
-            raise LaunchRefused(400, "Not an invoice id.")
-        viewer = check_form_token(request.form.get("token"), f"invoice:{invoice_id}")
+        viewer = _tab_viewer(invoice_id, request.form.get("token"))
     except LaunchRefused as exc:
         return _refused(exc)
     queued = request_work(WorkRequest(viewer.installation.id, FLOW_INVOICE, f"invoice:{invoice_id}",
-                                      {"trigger": "manual", "user_id": viewer.user_id}))
+                                      {"manual": True, "user_id": viewer.user_id}))
     db.session.commit()
-    notice = "Sync requested." if queued else "A sync of this invoice is already on its way."
+    notice = _("Sync requested.") if queued else _("A sync of this invoice is already on its way.")
     return _tab(viewer, invoice_id, notice)
+
+
+@bp.get("/bitrix24/placement/invoice/<invoice_id>/preview")
+def invoice_preview(invoice_id: str):
+    """The dry run: what a sync would send, read live from Bitrix24 and the ledger, nothing written."""
+    try:
+        viewer = _tab_viewer(invoice_id, request.args.get("token"))
+    except LaunchRefused as exc:
+        return _refused(exc)
+    db.session.commit()  # nothing of ours open while the preview calls out
+    table = preview_table(preview_invoice(viewer.installation, invoice_id))
+    body = render_block("bitrix24/invoice_tab.html", "preview", table=table, invoice_id=invoice_id)
+    return framed(make_response(body), viewer.installation)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,0 +1,27 @@
+"""The Bitrix24 settings section the settings page edits: which invoice stage means which status.
+
+Declared here (not in ``bridge.sync.settings``) because stage ids are a Bitrix24 notion:
+``DT31_1:P`` names a stage of one smart-invoice pipeline of one portal.
+"""
+from __future__ import annotations
+
+from pydantic import field_validator
+
+from ...domain import InvoiceStatus
+from ...settings import SettingsModel, register_section
+
+SECTION = "bitrix24_stages"
+
+
+@register_section(SECTION)
+class StageSettings(SettingsModel):
+    # stage id (or the code after the colon) -> InvoiceStatus value; a stage left out is
+    # read by its semantics (success = paid, failure = voided, first stage = draft).
+    stage_map: dict[str, InvoiceStatus] = {}
+
+    @field_validator("stage_map")
+    @classmethod
+    def no_blank_stage(cls, value: dict[str, InvoiceStatus]) -> dict[str, InvoiceStatus]:
+        if any(not key.strip() for key in value):
+            raise ValueError("a stage id is empty")
+        return value

@@ -1,0 +1,291 @@
+"""The Bitrix24 app's settings page: connection and its health, numbering, stages, taxes,
+sales accounts, conflict rules, automatic sync, and the import and backfill buttons.
+
+Opened from the app's main page with its signed form token (no cookies inside the
+iframe, see ``bitrix24/iframe.py``); every form posts that token back. Each form is one
+settings section and saves whole or not at all (``save_section`` validates the section
+before writing; a page loaded before someone else's save is refused, not merged). Lists
+that come from outside — the portal's stages, the ledger's tax codes and accounts — are
+read live, after committing, and a failure to read them is shown, not raised.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import Blueprint, Response, current_app, make_response, render_template, request, url_for
+from flask_babel import gettext as _
+from jinja2_fragments.flask import render_block
+from sqlalchemy import select
+
+from ..connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
+from ..connectors.bitrix24.pages import APP_PAGES
+from ..connectors.bitrix24.settings import SECTION as STAGES
+from ..domain import InvoiceStatus
+from ..errors import SyncError
+from ..extensions import db
+from ..installations import active_connection
+from ..jobs import WorkRequest, request_work
+from ..models import Cursor, Installation
+from ..ratelimit import limiter_for_app
+from ..settings import SettingsError, StaleSettings, get_section, save_section
+from ..sync.registry import ledger_for, platform_for
+
+bp = Blueprint("app_settings", __name__)
+
+TEMPLATE = "bitrix24/settings.html"
+SECTIONS = ("general", "invoices", STAGES, "mapping")
+BLANK_ROWS = 2  # empty rows under each mapping table for a new entry
+
+
+# --------------------------------------------------------------------------------------
+# What the page shows
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Choices:
+    """The lists the forms offer, read live; ``problems`` says what could not be read."""
+
+    stages: list[Any] = field(default_factory=list)
+    tax_codes: list[Any] = field(default_factory=list)
+    accounts: list[Any] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _read(problems: list[str], what: str, read: Callable[[], list]) -> list:
+    try:
+        return list(read())
+    except SyncError as exc:
+        problems.append(f"{what}: {exc.message}" + (f" {exc.fix}" if exc.fix else ""))
+        return []
+
+
+def choices_for(installation: Installation) -> Choices:
+    db.session.commit()  # hold nothing open while Bitrix24 and the ledger answer
+    found = Choices()
+    found.stages = _read(found.problems, "The invoice stages of Bitrix24",
+                         lambda: platform_for(installation).stages())
+    try:
+        ledger, _ = ledger_for(installation)
+    except SyncError as exc:
+        found.problems.append(exc.message + (f" {exc.fix}" if exc.fix else ""))
+        return found
+    found.tax_codes = [t for t in _read(found.problems, "The tax codes of the ledger", ledger.tax_codes) if t.active]
+    found.accounts = [a for a in _read(found.problems, "The sales accounts of the ledger", ledger.sales_accounts)
+                      if a.active]
+    return found
+
+
+def connection_health(installation: Installation) -> dict[str, Any]:
+    connection = active_connection(installation)
+    health: dict[str, Any] = {"connection": connection, "budget_left": None}
+    if connection is not None and connection.ledger == "xero":
+        budget = limiter_for_app(current_app).budget(f"xero:{connection.organisation_id}")
+        health["budget_left"] = budget.get("remaining_day")
+    return health
+
+
+def progress(installation: Installation) -> dict[str, dict]:
+    """The import and backfill cursors (written by the flows after every batch)."""
+    scope = f"installation:{installation.id}"
+    connection = active_connection(installation)
+    return {"backfill": _cursor_value(scope, "invoice_backfill"),
+            "import": _cursor_value(scope, f"party_import:{connection.id}") if connection else {}}
+
+
+def _cursor_value(scope: str, name: str) -> dict:
+    """Read only: a page view never creates the cursor row (the flow does, when it runs)."""
+    row = db.session.scalar(select(Cursor).where(Cursor.scope == scope, Cursor.name == name))
+    return dict(row.value or {}) if row is not None else {}
+
+
+def links(installation: Installation) -> dict[str, str]:
+    from ..connectors.bexio.web import connect_url
+    from ..connectors.xero.web import signed_connect_url, signed_settings_url
+
+    return {"xero_settings": signed_settings_url(installation.id), "xero_connect": signed_connect_url(installation.id),
+            "bexio_connect": connect_url(installation.id)}
+
+
+def _context(viewer: Viewer, **extra: Any) -> dict[str, Any]:
+    installation = viewer.installation
+    context = {"viewer": viewer, "token": form_token(viewer, APP_PAGES), "links": links(installation),
+               "health": connection_health(installation), "progress": progress(installation),
+               "digests": {name: section_digest(installation, name) for name in SECTIONS}, "failed": None,
+               "statuses": [s.value for s in InvoiceStatus], "errors": {}, "saved": None, "notice": {},
+               "bx24_js": current_app.config["BITRIX24_JS_URL"], "choices": Choices(),
+               "values": {name: get_section(installation, name) for name in SECTIONS}}
+    context.update(extra)
+    return context
+
+
+def _viewer(token: str | None, admin: bool = False) -> Viewer:
+    viewer = check_form_token(token, APP_PAGES)
+    if admin and not viewer.is_admin:
+        raise LaunchRefused(403, "Only a Bitrix24 administrator can change the settings.")
+    return viewer
+
+
+def _refused(exc: LaunchRefused) -> Response:
+    return framed(make_response(render_template("bitrix24/message.html", title="bridge", message=exc.message),
+                                exc.status), None)
+
+
+def _fragment(block: str, context: dict[str, Any]) -> Response:
+    return framed(make_response(render_block(TEMPLATE, block, **context)), context["viewer"].installation)
+
+
+# --------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------
+
+
+@bp.get("/bitrix24/app/settings")
+def page():
+    try:
+        viewer = _viewer(request.args.get("token"))
+    except LaunchRefused as exc:
+        return _refused(exc)
+    context = _context(viewer, choices=choices_for(viewer.installation))
+    response = make_response(render_template(TEMPLATE, **context))
+    return framed(response, viewer.installation)
+
+
+@bp.post("/bitrix24/app/settings/<section>")
+def save(section: str):
+    if section not in SECTIONS:
+        return _refused(LaunchRefused(404, "No such settings section."))
+    try:
+        viewer = _viewer(request.form.get("token"), admin=True)
+    except LaunchRefused as exc:
+        return _refused(exc)
+    installation = viewer.installation
+    choices = choices_for(installation) if section in (STAGES, "mapping") else Choices()
+    current = get_section(installation, section).model_dump(mode="json")
+    data, errors = FORM_READERS[section](request.form, current, choices)
+    saved = None
+    if not errors:
+        try:
+            if request.form.get("loaded") != section_digest(installation, section):
+                raise StaleSettings(_("These settings were changed meanwhile; reload the page and try again."))
+            save_section(installation, section, data)
+            db.session.commit()
+            saved = section
+        except SettingsError as exc:
+            db.session.rollback()
+            # "tax_rates.abc" -> shown next to the tax table (the form's field)
+            errors = {key.split(".")[0]: message for key, message in exc.errors.items()}
+        except StaleSettings as exc:
+            db.session.rollback()
+            errors = {"_form": str(exc)}
+    context = _context(viewer, choices=choices, errors=errors, saved=saved, failed=section if errors else None)
+    if errors:  # show what was typed, not the stored values
+        context["values"] = {**context["values"], section: _Typed(data)}
+    if request.headers.get("HX-Request"):
+        return _fragment(section, context)
+    return framed(make_response(render_template(TEMPLATE, **context), 422 if errors else 200), installation)
+
+
+class _Typed(dict):
+    """A refused form's values, readable like a section model in the template."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self.get(name)
+
+
+def section_digest(installation: Installation, section: str) -> str:
+    """What the form was loaded with: per section, so saving one form leaves the others
+    on the page valid, while a section someone else saved meanwhile is refused."""
+    stored = ((installation.settings.data if installation.settings else None) or {}).get(section, {})
+    return hashlib.sha256(json.dumps(stored, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------
+# Form -> section data (each returns the data and the errors found before validation)
+# --------------------------------------------------------------------------------------
+
+
+def _checked(form, name: str) -> bool:
+    return form.get(name) in ("on", "true", "1")
+
+
+def read_general(form, current: dict, choices: Choices) -> tuple[dict, dict]:
+    return {**current, "enabled": _checked(form, "enabled"), "automatic_sync": _checked(form, "automatic_sync")}, {}
+
+
+def read_invoices(form, current: dict, choices: Choices) -> tuple[dict, dict]:
+    data = {**current, **{k: form.get(k, current.get(k)) for k in ("numbering", "header_master", "lines_master")},
+            "void_authorised_on_cancel": _checked(form, "void_authorised_on_cancel")}
+    return data, {}
+
+
+def read_stages(form, current: dict, choices: Choices) -> tuple[dict, dict]:
+    mapping = {key[len("stage:"):]: value for key, value in form.items() if key.startswith("stage:") and value}
+    return {"stage_map": mapping}, {}
+
+
+def _rows(form, left: str, right: str) -> dict[str, str]:
+    pairs = zip(form.getlist(left), form.getlist(right))
+    return {k.strip(): v for k, v in pairs if k.strip() and v}
+
+
+def read_mapping(form, current: dict, choices: Choices) -> tuple[dict, dict]:
+    data = {**current, "tax_rates": _rows(form, "tax_rate", "tax_code"), "tax_none": form.get("tax_none") or None,
+            "default_sales_account": form.get("default_sales_account") or None,
+            "sales_account_by_product": _rows(form, "product_id", "product_account"),
+            "sales_account_by_section": _rows(form, "section_id", "section_account")}
+    errors: dict[str, str] = {}
+    codes = {t.code for t in choices.tax_codes}
+    accounts = {a.code for a in choices.accounts}
+    if codes:
+        bad = sorted({c for c in [*data["tax_rates"].values(), data["tax_none"]] if c and c not in codes})
+        if bad:
+            errors["tax_rates"] = _("Not an active tax code in the ledger: %(codes)s.", codes=", ".join(bad))
+    if accounts:
+        chosen = [data["default_sales_account"], *data["sales_account_by_product"].values(),
+                  *data["sales_account_by_section"].values()]
+        bad = sorted({a for a in chosen if a and a not in accounts})
+        if bad:
+            errors["default_sales_account"] = _("Not an active sales account in the ledger: %(codes)s.",
+                                                codes=", ".join(bad))
+    return data, errors
+
+
+FORM_READERS = {"general": read_general, "invoices": read_invoices, STAGES: read_stages, "mapping": read_mapping}
+
+
+# --------------------------------------------------------------------------------------
+# Import and backfill
+# --------------------------------------------------------------------------------------
+
+JOBS = {"import": ("party_import", "import:parties"), "backfill": ("invoice_backfill", "backfill:invoices")}
+
+
+@bp.post("/bitrix24/app/settings/start/<job>")
+def start(job: str):
+    if job not in JOBS:
+        return _refused(LaunchRefused(404, "No such job."))
+    try:
+        viewer = _viewer(request.form.get("token"), admin=True)
+    except LaunchRefused as exc:
+        return _refused(exc)
+    flow, key = JOBS[job]
+    options: dict[str, Any] = {"manual": True}
+    if job == "backfill" and request.form.get("since"):
+        options["since"] = request.form["since"]
+    queued = request_work(WorkRequest(viewer.installation.id, flow, key, options))
+    db.session.commit()
+    notice = _("Started.") if queued else _("Already running.")
+    return _fragment("jobs", _context(viewer, notice={job: notice}))
+
+
+@bp.get("/bitrix24/app/settings/progress")
+def job_progress():
+    try:
+        viewer = _viewer(request.args.get("token"))
+    except LaunchRefused as exc:
+        return _refused(exc)
+    return _fragment("jobs", _context(viewer))

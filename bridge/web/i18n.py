@@ -1,0 +1,38 @@
+"""Languages of the pages: the portal's LANG, English when bridge has no translation.
+
+Bitrix24 names the user's language in every launch (``LANG`` in the query string,
+NOTES s2); the iframe trust (``bitrix24/iframe.py``) keeps it in the request (``g``) and
+in the signed form tokens, so htmx requests after the launch stay in that language.
+Numbers, dates and money go through Babel's formatters (``format_decimal``,
+``format_currency``, ``format_datetime`` in templates), never ``strftime``.
+"""
+from __future__ import annotations
+
+from flask import Flask, g, request
+from flask_babel import Babel, get_locale
+
+from ..config import PROJECT_ROOT
+
+LANGUAGES = ("en", "de")
+
+
+def portal_language(raw: str | None) -> str:
+    """``de``, ``de_DE``, ``DE`` -> ``de``; anything bridge does not speak -> ``en``."""
+    code = (raw or "").replace("-", "_").split("_")[0].lower()
+    return code if code in LANGUAGES else "en"
+
+
+def select_locale() -> str:
+    chosen = g.get("bridge_lang")
+    if chosen:
+        return portal_language(chosen)
+    return portal_language(request.args.get("LANG") or request.form.get("LANG"))
+
+
+def init_i18n(app: Flask) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(PROJECT_ROOT / "translations"))
+    Babel(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def page_language() -> dict[str, str]:
+        return {"lang": str(get_locale() or "en")}  # <html lang>; a page may still pass its own

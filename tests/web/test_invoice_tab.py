@@ -1,0 +1,97 @@
+"""The invoice tab: the ledger invoice and its link, the history, conflicts, the preview, sync now."""
+from __future__ import annotations
+
+from decimal import Decimal
+from datetime import date
+
+from bridge.domain import Invoice, Line, Party, PartyKind
+from bridge.extensions import db
+from bridge.models import Link, SyncRecord, WorkItem
+from bridge.sync.preview import Preview
+
+from .conftest import launch, token_in
+
+TAB = "/bitrix24/placement/invoice"
+
+
+def test_tab_shows_the_xero_invoice_with_a_link_and_the_errors_in_words(client, portal):
+    db.session.add(Link(installation_id=portal.id, kind="invoice", platform_id="7", ledger="xero", ledger_org="t1",
+                        ledger_id="abc-123", ledger_number="INV-0042", ledger_status="DRAFT", extra={}))
+    db.session.add(SyncRecord(installation_id=portal.id, flow="invoice_to_ledger", object_kind="invoice", object_id="7",
+                              direction="to_ledger", state="failed", error_message="The tax rate 19% has no Xero tax type.",
+                              error_fix="Map it under Settings, Tax.", ledger_messages=["TaxType is invalid"]))
+    db.session.commit()
+    html = launch(client, TAB, {"ID": "7"}).get_data(as_text=True)
+    assert "INV-0042" in html and "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID=abc-123" in html
+    assert "The tax rate 19% has no Xero tax type." in html and "Map it under Settings, Tax." in html
+    assert "TaxType is invalid" in html
+    assert ">Retry<" in html
+
+
+def test_a_conflict_shows_both_versions_and_the_choices(client, portal):
+    db.session.add(SyncRecord(installation_id=portal.id, flow="ledger_invoice_changed", object_kind="invoice",
+                              object_id="8", direction="to_platform", state="conflict", error_message="Both changed.",
+                              received={"ours": {"header": {"reference": "PO-1"}},
+                                        "theirs": {"header": {"reference": "PO-2"}},
+                                        "choices": ["Make the same edit on the platform"]}))
+    db.session.commit()
+    html = launch(client, TAB, {"ID": "8"}).get_data(as_text=True)
+    assert "PO-1" in html and "PO-2" in html and "Make the same edit on the platform" in html
+
+
+def test_sync_now_requests_a_manual_run_and_refreshes_the_panel(client, portal):
+    html = launch(client, TAB, {"ID": "9"}).get_data(as_text=True)
+    reply = client.post(f"{TAB}/9/sync", data={"token": token_in(html)}, headers={"HX-Request": "true"})
+    body = reply.get_data(as_text=True)
+    assert reply.status_code == 200 and "Sync requested." in body and "<html" not in body
+    item = db.session.scalar(db.select(WorkItem).where(WorkItem.object_key == "invoice:9"))
+    assert item.flow == "invoice_to_ledger" and item.options["manual"] is True
+    assert 'hx-trigger="every 3s"' in body  # keeps polling while it waits
+
+
+def test_a_token_for_one_invoice_does_not_sync_another(client, portal):
+    html = launch(client, TAB, {"ID": "9"}).get_data(as_text=True)
+    assert client.post(f"{TAB}/10/sync", data={"token": token_in(html)}).status_code == 401
+    assert db.session.scalar(db.select(WorkItem)) is None
+
+
+def test_the_preview_is_a_table_of_lines_tax_and_totals(client, portal, monkeypatch):
+    invoice = Invoice(key="bitrix24:7", number="", issue_date=date(2026, 11, 1), currency="EUR",
+                      party=Party(key="company:1", kind=PartyKind.COMPANY, name="Globex"),
+                      lines=[Line("Consulting", Decimal("2"), Decimal("100.00"), tax_rate=Decimal("19"),
+                                  ledger_tax_code="OUTPUT2", ledger_account_code="200"),
+                             Line("Books", Decimal("1"), Decimal("10.00"), tax_rate=Decimal("7"))])
+    monkeypatch.setattr("bridge.connectors.bitrix24.web.preview_invoice", lambda inst, pid: Preview(
+        document={}, contact={"name": "Globex Ltd", "new": False, "matched_by": "name"}, invoice=invoice))
+    html = launch(client, TAB, {"ID": "7"}).get_data(as_text=True)
+    body = client.get(f"{TAB}/7/preview", query_string={"token": token_in(html)}).get_data(as_text=True)
+    assert "Globex Ltd" in body and "OUTPUT2" in body
+    assert "€210.00" in body  # net 200 + 10
+    assert "€38.70" in body  # 38.00 + 0.70
+    assert "€248.70" in body
+    assert "No tax code is mapped for the rate 7%" in body
+
+
+def test_the_tab_speaks_the_portals_language_also_after_htmx_requests(client, portal, monkeypatch):
+    invoice = Invoice(key="bitrix24:7", number="", issue_date=date(2026, 11, 1), currency="EUR",
+                      party=Party(key="company:1", kind=PartyKind.COMPANY, name="Globex"),
+                      lines=[Line("Beratung", Decimal("1"), Decimal("1234.50"), tax_rate=Decimal("19"),
+                                  ledger_tax_code="UST19")])
+    monkeypatch.setattr("bridge.connectors.bitrix24.web.preview_invoice", lambda inst, pid: Preview(
+        document={}, contact={"name": "Globex GmbH", "new": True}, invoice=invoice))
+    html = launch(client, TAB, {"ID": "7"}, lang="de").get_data(as_text=True)
+    assert 'lang="de"' in html and "Noch nicht synchronisiert." in html and "Jetzt synchronisieren" in html
+    body = client.get(f"{TAB}/7/preview", query_string={"token": token_in(html)}).get_data(as_text=True)
+    assert "1.234,50\xa0€" in body and "(wird angelegt)" in body  # German money format
+    reply = client.post(f"{TAB}/7/sync", data={"token": token_in(html)}, headers={"HX-Request": "true"})
+    assert "Synchronisierung angefordert." in reply.get_data(as_text=True)
+
+
+def test_a_run_that_changed_nothing_still_reads_as_synced(client, portal):
+    db.session.add(Link(installation_id=portal.id, kind="invoice", platform_id="11", ledger="xero", ledger_org="t1",
+                        ledger_id="abc-11", ledger_number="INV-0011", ledger_status="DRAFT", extra={}))
+    db.session.add(SyncRecord(installation_id=portal.id, flow="invoice_to_ledger", object_kind="invoice",
+                              object_id="11", direction="to_ledger", state="skipped"))
+    db.session.commit()
+    html = launch(client, TAB, {"ID": "11"}).get_data(as_text=True)
+    assert "Synced. Nothing changed since." in html and "Nothing to sync" not in html

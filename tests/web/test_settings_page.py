@@ -1,0 +1,147 @@
+"""The settings page: forms save whole or not at all, lists come live from Bitrix24 and the ledger."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from bridge.connectors.bitrix24.mapper import Stage
+from bridge.connectors.bitrix24.platform import Bitrix24Platform
+from bridge.extensions import db
+from bridge.models import Cursor, LedgerConnection, WorkItem
+from bridge.settings import get_section
+from bridge.sync.ports import SalesAccount, TaxCode
+
+from .conftest import launch, token_in
+
+SETTINGS = "/bitrix24/app/settings"
+
+
+class FakeLedger:
+    kind = "xero"
+
+    def tax_codes(self, on=None):
+        return [TaxCode("OUTPUT2", "GST on Income", Decimal("15")), TaxCode("NONE", "No GST", Decimal("0")),
+                TaxCode("OLD", "Retired", Decimal("12.5"), active=False)]
+
+    def sales_accounts(self):
+        return [SalesAccount("200", "Sales"), SalesAccount("260", "Other Revenue")]
+
+
+class FakePlatform:
+    def stages(self):
+        return [Stage("DT31_1:N", "New", 10, None, "1"), Stage("DT31_1:P", "Paid", 20, "S", "1")]
+
+
+@pytest.fixture
+def page(client, portal, monkeypatch):
+    connection = LedgerConnection(installation_id=portal.id, ledger="xero", organisation_id="tenant-1",
+                                  organisation_name="Demo Company (NZ)")
+    db.session.add(connection)
+    db.session.commit()
+    monkeypatch.setattr("bridge.web.app_settings.ledger_for", lambda inst: (FakeLedger(), connection))
+    monkeypatch.setattr("bridge.web.app_settings.platform_for", lambda inst: FakePlatform())
+    main = launch(client, "/bitrix24/app").get_data(as_text=True)
+    assert "/bitrix24/app/settings?token=" in main
+    token = main.split("/bitrix24/app/settings?token=")[1].split('"')[0]
+    html = client.get(SETTINGS, query_string={"token": token}).get_data(as_text=True)
+    return html, token
+
+
+def loaded(html: str, section: str) -> str:
+    part = html.split(f'id="{section}"', 1)[1]
+    return token_in(part, "loaded")
+
+
+def test_the_page_offers_only_active_tax_codes_and_the_portals_stages(page):
+    html, _ = page
+    assert "OUTPUT2" in html and "NONE" in html and "OLD" not in html
+    assert "DT31_1:P" in html and "Demo Company (NZ)" in html
+    assert "/xero/settings?installation=" in html and "/oauth/bexio/connect?installation=" in html
+
+
+def test_a_tax_mapping_persists(client, portal, page):
+    html, token = page
+    reply = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["15", ""], "tax_code": ["OUTPUT2", ""],
+        "default_sales_account": "200", "product_id": ["17"], "product_account": ["260"]})
+    assert "Saved." in reply.get_data(as_text=True)
+    db.session.expire_all()
+    mapping = get_section(portal, "mapping")
+    assert mapping.tax_rates == {"15": "OUTPUT2"} and mapping.default_sales_account == "200"
+    assert mapping.sales_account_by_product == {"17": "260"}
+
+
+def test_an_inactive_code_is_refused_inline_and_nothing_is_saved(client, portal, page):
+    html, token = page
+    reply = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["12.5"], "tax_code": ["OLD"],
+        "default_sales_account": "200"})
+    body = reply.get_data(as_text=True)
+    assert "Not an active tax code in the ledger: OLD." in body and "Nothing was saved" in body
+    db.session.expire_all()
+    assert get_section(portal, "mapping").default_sales_account is None
+
+
+def test_a_bad_value_is_named_and_nothing_is_saved(client, portal, page):
+    html, token = page
+    reply = client.post(f"{SETTINGS}/invoices", data={"token": token, "loaded": loaded(html, "invoices"),
+                                                     "numbering": "random", "void_authorised_on_cancel": "on"})
+    assert reply.status_code == 422 and "Nothing was saved" in reply.get_data(as_text=True)
+    db.session.expire_all()
+    assert get_section(portal, "invoices").void_authorised_on_cancel is False
+
+
+def test_saving_one_form_leaves_the_others_on_the_page_usable_but_refuses_a_stale_one(client, portal, page):
+    html, token = page
+    first = {"token": token, "loaded": loaded(html, "general"), "enabled": "on"}
+    assert "Saved." in client.post(f"{SETTINGS}/general", data=first).get_data(as_text=True)
+    stages = {"token": token, "loaded": loaded(html, "bitrix24_stages"), "stage:DT31_1:N": "authorised"}
+    assert "Saved." in client.post(f"{SETTINGS}/bitrix24_stages", data=stages).get_data(as_text=True)
+    stale = client.post(f"{SETTINGS}/general", data={**first, "automatic_sync": "on"}).get_data(as_text=True)
+    assert "changed meanwhile" in stale
+    db.session.expire_all()
+    assert get_section(portal, "general").automatic_sync is False
+    assert Bitrix24Platform.stage_map.fget(type("P", (), {"installation": portal, "settings": {}})()) == {
+        "DT31_1:N": "authorised"}
+
+
+def test_import_and_backfill_start_and_show_progress(client, portal, page):
+    _, token = page
+    body = client.post(f"{SETTINGS}/start/backfill", data={"token": token, "since": "2026-01-01"}).get_data(as_text=True)
+    assert "Started." in body
+    item = db.session.scalar(db.select(WorkItem).where(WorkItem.flow == "invoice_backfill"))
+    assert item.options == {"manual": True, "since": "2026-01-01"}
+    assert db.session.scalar(db.select(Cursor)) is None  # showing the page wrote nothing
+    db.session.add(Cursor(scope=f"installation:{portal.id}", name="invoice_backfill",
+                          value={"running": True, "found": 120, "since": "2026-01-01"}))  # as the flow does
+    db.session.commit()
+    body = client.get(f"{SETTINGS}/progress", query_string={"token": token}).get_data(as_text=True)
+    assert "found: 120" in body and 'hx-trigger="every 2s"' in body
+
+
+def test_a_non_admin_cannot_save(client, portal, page):
+    from bridge.connectors.bitrix24.iframe import Viewer, form_token
+    from bridge.connectors.bitrix24.pages import APP_PAGES
+
+    token = form_token(Viewer(portal, 5, False, "Bob"), APP_PAGES)
+    assert client.post(f"{SETTINGS}/general", data={"token": token}).status_code == 403
+
+
+def test_a_rate_that_is_not_a_number_is_named_next_to_the_tax_table(client, portal, page):
+    html, token = page
+    body = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["fifteen"], "tax_code": ["OUTPUT2"]}
+    ).get_data(as_text=True)
+    assert 'id="err-tax_rates"' in body and "fifteen" in body  # the typed value is kept
+    db.session.expire_all()
+    assert get_section(portal, "mapping").tax_rates == {}
+
+
+def test_without_a_connection_the_page_says_what_to_do(client, portal, monkeypatch):
+    monkeypatch.setattr("bridge.web.app_settings.platform_for", lambda inst: FakePlatform())
+    main = launch(client, "/bitrix24/app").get_data(as_text=True)
+    token = main.split("/bitrix24/app/settings?token=")[1].split('"')[0]
+    html = client.get(SETTINGS, query_string={"token": token}).get_data(as_text=True)
+    assert "No accounting system is connected yet." in html and "Open Settings and connect Xero or Bexio." in html
+    assert "/oauth/xero/connect" in html or "/xero/settings?installation=" in html
