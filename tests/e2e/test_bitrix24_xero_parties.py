@@ -62,8 +62,6 @@ def test_company_exports_with_at_most_five_contact_persons(portal):
     assert set(people) <= {(f"Person{n}", "Umbrella", f"p{n}@umbrella.test") for n in range(6)}
 
 
-@pytest.mark.xfail(strict=True, reason="the Xero mapper (contact_to_xero) fills FirstName/LastName of a "
-                   "company from its first contact person; the seed and issue 5 item 3 leave them empty")
 def test_company_exports_with_its_primary_person_empty(portal):
     contact = export_umbrella(portal)
     assert not contact.get("FirstName") and not contact.get("LastName")

@@ -151,9 +151,9 @@ def party_to_contact(party: Party, name: str, *, contact_id: str | None = None,
     body: dict[str, Any] = {"Name": normalise_name(name), "ContactNumber": contact_number(party.key)}
     if contact_id:
         body["ContactID"] = contact_id
-    first, last = party.first_name, party.last_name
-    if party.kind == PartyKind.COMPANY and not (first or last) and party.contact_persons:
-        first, last = party.contact_persons[0].first_name, party.contact_persons[0].last_name
+    # A company's primary person stays empty, as the seed describes the export: its people go
+    # in ContactPersons. FirstName/LastName mark a person, so a re-import sees a contact.
+    first, last = (party.first_name, party.last_name) if party.kind == PartyKind.PERSON else ("", "")
     if first:
         body["FirstName"] = first[:255]
     if last:
