@@ -219,11 +219,20 @@ def is_ours(document: LedgerDocument, invoice: Invoice) -> bool:
         document.external_url and invoice.platform_url and document.external_url == invoice.platform_url)
 
 
-def export_party(installation: Installation, connection: LedgerConnection, ledger: Ledger, party: Party,
-                 ctx: WorkContext) -> tuple[str, str | None]:
-    """The ledger id of the invoice's customer, created or updated first."""
-    link = find_link(installation.id, "party", party.key)
-    match: PartyMatch = ledger.match_party(party, link.ledger_id if link else None)
+@dataclass
+class PartyPlan:
+    """What to do with one customer after matching: nothing (``ledger_id`` known and
+    unchanged), or a save with this key and these fingerprints."""
+
+    match: PartyMatch
+    digest: str
+    fingerprint: str
+    extra: dict
+    unchanged: bool
+
+
+def plan_party(link, party: Party, match: PartyMatch) -> PartyPlan:
+    """The one set of rules both the single and the bulk path follow."""
     if link and match.ledger_id == link.ledger_id and link.ledger_number and \
             link.ledger_number.startswith(f"{match.name} ("):
         # Found by its link, the contact is named as the customer; but it was created with a
@@ -233,17 +242,32 @@ def export_party(installation: Installation, connection: LedgerConnection, ledge
     digest = content_hash({"party": party, "name": match.name})
     fingerprint = party_fingerprint(party, match.name)
     extra = dict(link.extra or {}) if link else {}
-    if match.ledger_id and link and link.ledger_id == match.ledger_id and (
-            link.content_hash == digest or fingerprint in (extra.get("sent"), extra.get("received"))):
-        return match.ledger_id, match.warning  # unchanged, or what the ledger itself just sent us
-    key = idempotency_key(installation.id, "party", party.key, digest, ctx.item.attempts + 1)
-    result = ledger.save_party(party, match, key)
+    # Unchanged, or what the ledger itself just sent us (an import coming back).
+    unchanged = bool(match.ledger_id and link and link.ledger_id == match.ledger_id and (
+        link.content_hash == digest or fingerprint in (extra.get("sent"), extra.get("received"))))
+    return PartyPlan(match, digest, fingerprint, extra, unchanged)
+
+
+def bind_party(installation: Installation, connection: LedgerConnection, party: Party, plan: PartyPlan,
+               ledger_id: str | None) -> None:
+    bind(installation.id, connection, "party", party.key, ledger_id=ledger_id, ledger_number=plan.match.name,
+         content_hash=plan.digest, extra={**plan.extra, "sent": plan.fingerprint})
+
+
+def export_party(installation: Installation, connection: LedgerConnection, ledger: Ledger, party: Party,
+                 ctx: WorkContext) -> tuple[str, str | None]:
+    """The ledger id of the invoice's customer, created or updated first."""
+    link = find_link(installation.id, "party", party.key)
+    plan = plan_party(link, party, ledger.match_party(party, link.ledger_id if link else None))
+    if plan.unchanged:
+        return plan.match.ledger_id, plan.match.warning
+    key = idempotency_key(installation.id, "party", party.key, plan.digest, ctx.item.attempts + 1)
+    result = ledger.save_party(party, plan.match, key)
     if not result.ok:
         raise result.error or PermanentError(f"The customer \"{party.name}\" could not be saved.")
-    bind(installation.id, connection, "party", party.key, ledger_id=result.ledger_id, ledger_number=match.name,
-         content_hash=digest, extra={**extra, "sent": fingerprint})
+    bind_party(installation, connection, party, plan, result.ledger_id)
     db.session.commit()
-    return result.ledger_id, match.warning
+    return result.ledger_id, plan.match.warning
 
 
 class BulkLookups:
@@ -294,35 +318,30 @@ class BulkLookups:
             db.session.rollback()
             self.parties = {party.key: exc for _, party in items}
             return
-        to_save = []
+        to_save: list[tuple[Party, PartyPlan, str]] = []
         for (ctx, party), match in zip(items, matches):
-            link = links[party.key]
-            digest = content_hash({"party": party, "name": match.name})
-            fingerprint = party_fingerprint(party, match.name)
-            extra = dict(link.extra or {}) if link else {}
-            if match.ledger_id and link and link.ledger_id == match.ledger_id and (
-                    link.content_hash == digest or fingerprint in (extra.get("sent"), extra.get("received"))):
-                self.parties[party.key] = (match.ledger_id, match.warning)
+            plan = plan_party(links[party.key], party, match)
+            if plan.unchanged:
+                self.parties[party.key] = (plan.match.ledger_id, plan.match.warning)
                 continue
-            key = idempotency_key(installation.id, "party", party.key, digest, ctx.item.attempts + 1)
-            to_save.append((party, match, key, digest, fingerprint, extra))
+            to_save.append((party, plan, idempotency_key(installation.id, "party", party.key, plan.digest,
+                                                         ctx.item.attempts + 1)))
         if not to_save:
             return
         try:
-            results = self.ledger.save_parties([(p, m, k) for p, m, k, *_ in to_save])
+            results = self.ledger.save_parties([(party, plan.match, key) for party, plan, key in to_save])
         except Exception as exc:
             db.session.rollback()
             for party, *_ in to_save:
                 self.parties[party.key] = exc
             return
-        for (party, match, _, digest, fingerprint, extra), result in zip(to_save, results):
+        for (party, plan, _), result in zip(to_save, results):
             if not result.ok:
                 self.parties[party.key] = result.error or PermanentError(
                     f"The customer \"{party.name}\" could not be saved.")
                 continue
-            bind(installation.id, connection, "party", party.key, ledger_id=result.ledger_id,
-                 ledger_number=match.name, content_hash=digest, extra={**extra, "sent": fingerprint})
-            self.parties[party.key] = (result.ledger_id, match.warning)
+            bind_party(installation, connection, party, plan, result.ledger_id)
+            self.parties[party.key] = (result.ledger_id, plan.match.warning)
         db.session.commit()
 
     def has_party(self, party: Party) -> bool:

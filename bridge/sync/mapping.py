@@ -5,8 +5,12 @@ setting that fixes it; we never guess a tax code.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 from ..domain import Invoice, InvoiceStatus, LineKind
 from ..errors import PermanentError
+from ..settings import get_section
 from .settings import MappingSettings, rate_key
 
 
@@ -48,14 +52,13 @@ def ledger_document(installation, ledger, invoice: Invoice, party_ledger_id: str
     """The invoice as this ledger would receive it: mapping and numbering applied, then the
     ledger's own rendering. Export, preview and flow-back all go through here, so their
     content hashes agree."""
-    from dataclasses import replace
-
-    from ..settings import get_section
-
     apply_mapping(invoice, get_section(installation, "mapping"), needs_accounts=ledger.kind == "xero")
     # New ledger invoices are drafts (the seed); the platform's stage is not content: it
     # follows the ledger, and must not make an invoice look edited when it moves.
     invoice = replace(invoice, status=InvoiceStatus.DRAFT)
-    if get_section(installation, "invoices").numbering == "ledger":
+    settings = get_section(installation, "invoices")
+    if invoice.due_date is None:
+        invoice = replace(invoice, due_date=invoice.issue_date + timedelta(days=settings.due_days))
+    if settings.numbering == "ledger":
         invoice = replace(invoice, number="")  # the ledger numbers it; our key is the reference
     return invoice, ledger.preview_invoice(invoice, party_ledger_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from ..settings import SettingsModel, register_section
 
@@ -29,6 +29,9 @@ class InvoiceSyncSettings(SettingsModel):
     # "ledger": the ledger numbers invoices, our key goes in the reference and is searched
     # before any create. "platform": the ledger invoice number is the platform's number.
     numbering: Literal["ledger", "platform"] = "ledger"
+    # Days from the invoice date to its due date when the platform gives none: Xero will not
+    # approve an invoice without a due date (specs/xero/NOTES.md section 3).
+    due_days: int = Field(default=14, ge=0, le=365)
     # After a ledger invoice is created (the DG1 -> Bexio seed: issue, book the shop's
     # payment, e-mail it to the customer; Xero keeps drafts by default).
     issue_on_create: bool = False

@@ -285,8 +285,10 @@ def test_our_own_writes_are_not_echoed(portal):
     xero_flush(live)
     deliver_events(live)
     xero_flush(live)
+    # The webhook for our own write is dropped at the door (its event is not newer than the
+    # version our write returned) or, if it gets through, recognised by the flow.
     changed = records(live, flow="ledger_invoice_changed")
-    assert changed and {r.warning for r in changed} == {"Our own change coming back: nothing to do."}
+    assert {r.warning for r in changed} <= {"Our own change coming back: nothing to do."}
     exports = records(live, object_id=item["id"])
     assert [r.state for r in exports if r.state == "succeeded"] == ["succeeded"]  # one write, then only skips
     assert len(xero_invoices(live)) == 1
