@@ -19,7 +19,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from ..domain import Invoice
-from ..errors import ConflictError
+from ..errors import ConflictError, SyncError
 from ..models import Installation, Link
 from ..settings import get_section
 from .links import content_hash, jsonable
@@ -83,6 +83,11 @@ def flow_back(installation: Installation, platform: Platform, ledger: Ledger, li
     current = platform.get_invoice(link.platform_id)
     if current is None:
         return set()
+    if has_unsent_edit(installation, ledger, link, current):
+        # The platform was edited since our last write: a difference is that edit, not the
+        # ledger's. The export flow sends it or, if the ledger no longer accepts it, shows
+        # the conflict; copying the ledger's version here would silently undo the user's edit.
+        return set()
     theirs = with_platform_rates(installation, document.invoice)
     changed = changed_groups(current, theirs)
     ours = {g for g in changed if master_of(g, installation, document) == "ledger"}
@@ -103,3 +108,15 @@ def flow_back(installation: Installation, platform: Platform, ledger: Ledger, li
             choices=["Make the same edit on the platform", "Sync now to overwrite the ledger's edit"],
             fix="Decide on the invoice tab.")
     return ours
+
+
+def has_unsent_edit(installation: Installation, ledger: Ledger, link: Link, current: Invoice) -> bool:
+    if not link.content_hash:
+        return False
+    party = (link.extra or {}).get("party_ledger_id")
+    try:
+        rendered = ledger_document(installation, ledger, replace(current, lines=[replace(l) for l in current.lines]),
+                                   party)[1]
+    except SyncError:  # e.g. a rate no longer mapped: the export will say so
+        return False
+    return content_hash(rendered) != link.content_hash

@@ -64,3 +64,14 @@ def test_a_ledger_that_gives_tax_codes_not_rates_has_not_edited_the_lines(instal
     assert changed_groups(ours, with_platform_rates(installation, theirs)) == set()
     unknown = replace(ours, lines=[replace(line, tax_rate=None, ledger_tax_code="EXEMPT") for line in ours.lines])
     assert changed_groups(ours, with_platform_rates(installation, unknown)) == {"lines"}
+
+
+def test_an_unsent_platform_edit_is_never_undone_by_the_ledgers_version(fake_world, run_jobs):
+    installation, platform, ledger, ledger_id = setup(fake_world, run_jobs)
+    ledger.user_sets(InvoiceStatus.AUTHORISED)
+    ledger.user_edits(due_date=date(2026, 12, 31))
+    platform.invoices["7"] = sample_invoice(qty="9")  # edited before the ledger's webhook arrives
+    ledger_changed(installation, ledger_id, run_jobs)
+    assert platform.applied == [] and platform.invoices["7"].lines[0].quantity == 9
+    sync(installation, run_jobs)  # the edit's own event: the ledger no longer accepts it
+    assert records()[-1].state == "conflict"
