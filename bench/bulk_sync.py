@@ -54,6 +54,8 @@ def count_calls() -> None:
             CALLS["xero"] += 1
         elif f"/{ACME}/rest/" in url:
             CALLS["bitrix24"] += 1
+            method = url.split(f"/{ACME}/rest/", 1)[1].split("?", 1)[0].rstrip("/").removesuffix(".json")
+            CALLS["bitrix24:" + method] += 1
         return original(self, request, **kwargs)
 
     requests.Session.send = send
@@ -172,6 +174,7 @@ def main() -> int:
         "xero_calls_with_echoes": xero_total, "xero_calls_per_invoice_with_echoes": round(xero_total / n, 3),
         "bitrix24_calls_export": export.get("bitrix24", 0),
         "bitrix24_calls_per_invoice": round(export.get("bitrix24", 0) / n, 3),
+        "bitrix24_calls_by_method": {k.split(":", 1)[1]: v for k, v in sorted(export.items()) if k.startswith("bitrix24:")},
         "wall_seconds": round(export_seconds, 1), "lower_bound_seconds": round(bound, 1),
         "wall_over_bound": round(export_seconds / bound, 2) if bound else None,
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, SQLite",

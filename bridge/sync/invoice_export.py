@@ -157,6 +157,7 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
             p.ctx.fail(exc)
         return
     fault_point("after ledger create")
+    written: list[tuple[Prepared, WriteResult, object]] = []
     for p, result in zip(prepared, results):
         if not result.ok:
             p.ctx.fail(result.error or PermanentError("The ledger refused the invoice."))
@@ -170,12 +171,9 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
         p.record.received = jsonable(result.received or {"ledger_id": result.ledger_id, "number": result.number})
         p.record.warning = "; ".join(w for w in [p.warning, *result.warnings] if w) or None
         db.session.commit()  # the link first: what follows calls out and may fail
-        if result.ledger_id:
-            try:
-                platform_reference(platform, p.platform_id, result)
-            except SyncError as exc:  # the invoice is synced; only the link back is missing
-                p.record.warning = f"Synced, but the link could not be shown on the platform: {exc.message}"
-                db.session.commit()
+        written.append((p, result, link))
+    show_references(platform, [(p, result) for p, result, _ in written if result.ledger_id])
+    for p, result, link in written:
         try:
             steps = complete_invoice(installation, ledger, link, p.write.invoice)
         except Exception as exc:
@@ -186,11 +184,33 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
         _finish(p.record, "succeeded", None)
 
 
-def platform_reference(platform, platform_id: str, result: WriteResult) -> None:
-    """Show the ledger document on the platform (e.g. DG1's "Bexio invoice" column)."""
-    document = LedgerDocument(ledger_id=result.ledger_id or "", number=result.number or "",
-                              status=result.status, url=result.url, version=result.version)
-    platform.set_ledger_reference(platform_id, document)
+def show_references(platform, written: list[tuple[Prepared, WriteResult]]) -> None:
+    """Show each ledger document on the platform (the Xero InvoiceID on the Bitrix24 invoice,
+    DG1's "Bexio invoice" column): in one call when the platform can (Bitrix24: 50 updates per
+    request), else one by one. A failure here leaves the invoice synced; only the link back
+    is missing, and the record says so."""
+    documents = [(p.platform_id, LedgerDocument(ledger_id=result.ledger_id or "", number=result.number or "",
+                                                status=result.status, url=result.url, version=result.version))
+                 for p, result in written]
+    if not documents:
+        return
+    errors: dict[str, Exception] = {}
+    if hasattr(platform, "set_ledger_references"):
+        try:
+            errors = dict(platform.set_ledger_references(documents))
+        except SyncError as exc:
+            errors = {pid: exc for pid, _ in documents}
+    else:
+        for pid, document in documents:
+            try:
+                platform.set_ledger_reference(pid, document)
+            except SyncError as exc:
+                errors[pid] = exc
+    for p, _ in written:
+        if p.platform_id in errors:
+            message = getattr(errors[p.platform_id], "message", str(errors[p.platform_id]))
+            p.record.warning = f"Synced, but the link could not be shown on the platform: {message}"
+    db.session.commit()
 
 
 def _current_document(ledger: Ledger, link, invoice: Invoice,
@@ -407,7 +427,12 @@ def export_changed_party(ctx: WorkContext) -> None:
     installation = db.session.get(Installation, ctx.installation_id)
     platform_id = split_object_key(ctx.object_key)[1]
     record = ctx.record(object_kind="party", object_id=platform_id, direction="to_ledger")
-    party = platform_for(installation).get_party(platform_id)
+    platform = platform_for(installation)
+    if hasattr(platform, "party_key") and find_link(installation.id, "party", platform.party_key(platform_id)) is None:
+        # Most CRM customers never get an invoice: know that from our own links, without a read.
+        _finish(record, "skipped", "Not in the ledger yet: it goes there with its first invoice.")
+        return
+    party = platform.get_party(platform_id)
     link = find_link(installation.id, "party", party.key) if party else None
     if party is None or link is None or not link.ledger_id:
         _finish(record, "skipped", "Not in the ledger yet: it goes there with its first invoice.")

@@ -67,7 +67,7 @@ def choices_for(installation: Installation) -> Choices:
     db.session.commit()  # hold nothing open while Bitrix24 and the ledger answer
     found = Choices()
     found.stages = _read(found.problems, "The invoice stages of Bitrix24",
-                         lambda: platform_for(installation).stages())
+                         lambda: platform_for(installation).stages(fresh=True))
     try:
         ledger, _ = ledger_for(installation)
     except SyncError as exc:

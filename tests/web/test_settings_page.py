@@ -29,7 +29,7 @@ class FakeLedger:
 
 
 class FakePlatform:
-    def stages(self):
+    def stages(self, fresh=False):
         return [Stage("DT31_1:N", "New", 10, None, "1"), Stage("DT31_1:P", "Paid", 20, "S", "1")]
 
 

@@ -11,11 +11,14 @@ Platform ids: ``"<id>"`` smart invoice, ``"L<id>"`` legacy invoice, ``"CO:<id>"`
 """
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
+from flask import current_app
+
 from ...domain import Invoice, InvoiceStatus, Party, PartyKind, Person, Product, StockLevel
-from ...errors import PermanentError
+from ...errors import PermanentError, SyncError
 from ...models import Installation
 from ...settings import get_section
 from ...sync.ports import LedgerDocument, WriteResult
@@ -30,7 +33,13 @@ from .setup import OFFLINE_CONNECTOR
 
 CONTACT_SELECT = ["ID", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "PHONE", "ADDRESS", "ADDRESS_CITY",
                   "ADDRESS_POSTAL_CODE", "ADDRESS_PROVINCE", "ADDRESS_COUNTRY_CODE"]
-PER_INVOICE = 5  # commands per invoice in a read batch
+COMPANY_SELECT = ["*", "EMAIL", "PHONE"]  # multi-fields come back only when named (NOTES s8)
+STAGE_CACHE_SECONDS = 600
+
+
+def _stage_cache() -> dict[str, tuple[float, list[Stage]]]:
+    """Per app (so per process and per test app): member_id -> (read at, stages)."""
+    return current_app.extensions.setdefault("bitrix24_stage_cache", {})
 
 
 def _not_found(error) -> bool:
@@ -62,6 +71,7 @@ class Bitrix24Platform:
         self.sync_key = (endpoints.get("setup") or {}).get("sync_key") or SYNC_FIELD_CAMEL
         self.base_url = portal_url(endpoints.get("client_endpoint") or f"https://{installation.domain}/rest/")
         self._stages: dict[str, list[Stage]] = {}
+        self._read_items: dict[str, dict[str, Any]] = {}  # invoices as this adapter last read them
 
     @classmethod
     def build(cls, installation: Installation, connection: Any = None) -> "Bitrix24Platform":
@@ -89,17 +99,33 @@ class Bitrix24Platform:
     # Stages
     # ---------------------------------------------------------------------------------
 
-    def stages(self) -> list[Stage]:
-        """Every smart-invoice stage of every pipeline (NOTES s6: categoryId differs per portal)."""
+    def stages(self, *, fresh: bool = False, known: Iterable[str] = ()) -> list[Stage]:
+        """Every smart-invoice stage of every pipeline (NOTES s6: categoryId differs per portal).
+
+        Stages change rarely and cost two requests, so they are kept per portal for
+        ``STAGE_CACHE_SECONDS`` across flow runs; ``known`` (the stage ids about to be
+        interpreted) re-reads them at once when one is missing, e.g. a stage added a minute
+        ago, and the settings page asks for ``fresh`` ones."""
         if "SI" not in self._stages:
-            categories = self.client.call("crm.category.list", {"entityTypeId": SMART_INVOICE}).result
-            ids = [str(c["id"]) for c in (categories or {}).get("categories") or []]
-            reply = self.client.batch_all({f"c{cid}": ("crm.status.list", {
-                "filter": {"ENTITY_ID": f"SMART_INVOICE_STAGE_{cid}"}, "order": {"SORT": "ASC"}}) for cid in ids})
-            reply.raise_first()
-            rows = [dict(r, CATEGORY_ID=r.get("CATEGORY_ID") or cid) for cid in ids for r in reply.get(f"c{cid}") or []]
-            self._stages["SI"] = stages_from_status_list(rows)
+            cached = _stage_cache().get(self.member_id)
+            if cached and not fresh and time.monotonic() - cached[0] < STAGE_CACHE_SECONDS:
+                self._stages["SI"] = cached[1]
+            else:
+                self._stages["SI"] = self._read_stages()
+        if set(known) - {stage.id for stage in self._stages["SI"]}:
+            self._stages["SI"] = self._read_stages()
         return self._stages["SI"]
+
+    def _read_stages(self) -> list[Stage]:
+        categories = self.client.call("crm.category.list", {"entityTypeId": SMART_INVOICE}).result
+        ids = [str(c["id"]) for c in (categories or {}).get("categories") or []]
+        reply = self.client.batch_all({f"c{cid}": ("crm.status.list", {
+            "filter": {"ENTITY_ID": f"SMART_INVOICE_STAGE_{cid}"}, "order": {"SORT": "ASC"}}) for cid in ids})
+        reply.raise_first()
+        rows = [dict(r, CATEGORY_ID=r.get("CATEGORY_ID") or cid) for cid in ids for r in reply.get(f"c{cid}") or []]
+        stages = stages_from_status_list(rows)
+        _stage_cache()[self.member_id] = (time.monotonic(), stages)
+        return stages
 
     def legacy_stages(self) -> list[Stage]:
         if "L" not in self._stages:
@@ -117,45 +143,75 @@ class Bitrix24Platform:
     def get_invoices(self, platform_ids: list[str]) -> dict[str, Invoice | None]:
         out: dict[str, Invoice | None] = {}
         smart = [p for p in platform_ids if not p.startswith(LEGACY)]
-        per_batch = BATCH_MAX // PER_INVOICE
-        for start in range(0, len(smart), per_batch):
-            out.update(self._read_smart(smart[start:start + per_batch]))
+        for start in range(0, len(smart), BATCH_MAX):
+            out.update(self._read_smart(smart[start:start + BATCH_MAX]))
         for platform_id in platform_ids:
             if platform_id.startswith(LEGACY):
                 out[platform_id] = self._read_legacy(platform_id)
         return {p: out.get(p) for p in platform_ids}
 
     def _read_smart(self, ids: list[str]) -> dict[str, Invoice | None]:
-        commands: dict[str, tuple[str, dict[str, Any]]] = {}
-        for n, invoice_id in enumerate(ids):
-            ref = f"$result[i{n}][item]"
-            commands[f"i{n}"] = ("crm.item.get", {"entityTypeId": SMART_INVOICE, "id": invoice_id})
-            commands[f"r{n}"] = ("crm.item.productrow.list",
-                                 {"filter": {"=ownerType": PRODUCT_ROW_OWNER, "=ownerId": invoice_id}})
-            # NOTES s9: later commands may use earlier results; a 0 id just fails alone.
-            commands[f"co{n}"] = ("crm.company.get", {"id": f"{ref}[companyId]"})
-            commands[f"ct{n}"] = ("crm.contact.get", {"id": f"{ref}[contactId]"})
-            commands[f"cp{n}"] = ("crm.company.contact.items.get", {"id": f"{ref}[companyId]"})
-        reply = self.client.batch(commands)
-        people = self._people(reply, len(ids))
+        """Up to 50 invoices in two or three requests, however many there are.
+
+        1. one ``crm.item.list`` by ``@id`` for the invoices and one
+           ``crm.item.productrow.list`` per invoice (the docs require one owner per call),
+           as many as fit beside it;
+        2. the rest of the product rows, the companies and contacts (one ``@ID`` list each)
+           and each company's contact links;
+        3. the contact persons (one ``@ID`` list) and the products' catalogue sections.
+        """
+        first: dict[str, tuple[str, dict[str, Any]]] = {"items": ("crm.item.list", {
+            "entityTypeId": SMART_INVOICE, "filter": {"@id": [int(i) for i in ids]}, "select": ["*"]})}
+        rows = {f"r{invoice_id}": ("crm.item.productrow.list", {
+            "filter": {"=ownerType": PRODUCT_ROW_OWNER, "=ownerId": invoice_id}}) for invoice_id in ids}
+        room = BATCH_MAX - len(first)
+        spill = dict(list(rows.items())[room:])
+        reply = self.client.batch({**first, **dict(list(rows.items())[:room])})
+        if "items" in reply.errors:
+            raise reply.errors["items"]
+        items = {str(item["id"]): item for item in (reply.get("items") or {}).get("items") or []}
+        self._read_items.update(items)
+
+        companies = sorted({int(i.get("companyId") or 0) for i in items.values()} - {0})
+        contacts = sorted({int(i.get("contactId") or 0) for i in items.values()} - {0})
+        second = dict(spill)
+        if companies:
+            second["co"] = ("crm.company.list", {"filter": {"@ID": companies}, "select": COMPANY_SELECT})
+            second.update({f"cp{cid}": ("crm.company.contact.items.get", {"id": cid}) for cid in companies})
+        if contacts:
+            second["ct"] = ("crm.contact.list", {"filter": {"@ID": contacts}, "select": CONTACT_SELECT})
+        more = self.client.batch_all(second)
+        for part in (reply, more):
+            for key in part.results:
+                if key.startswith("r") and key in part.nexts:  # more than 50 rows: page the rest
+                    owner = key[1:]
+                    part.results[key] = {"productRows": list(self.client.list_all("crm.item.productrow.list", {
+                        "filter": {"=ownerType": PRODUCT_ROW_OWNER, "=ownerId": owner}}, key="productRows"))}
+        merged = BatchReply({**reply.results, **more.results}, {**reply.errors, **more.errors}, {}, {})
+        for key in ("co", "ct"):
+            if key in merged.errors:
+                raise merged.errors[key]
+        company_rows = {str(r["ID"]): r for r in merged.get("co") or []}
+        contact_rows = {str(r["ID"]): r for r in merged.get("ct") or []}
+        links = {str(cid): sorted(merged.get(f"cp{cid}") or [], key=lambda link: int(link.get("SORT") or 0))
+                 for cid in companies if merged.ok(f"cp{cid}")}
+        people = self._contacts({str(link["CONTACT_ID"]) for found in links.values() for link in found})
+
+        stages = self.stages(known={str(i["stageId"]) for i in items.values() if i.get("stageId")})
         out: dict[str, Invoice | None] = {}
-        for n, invoice_id in enumerate(ids):
-            error = reply.errors.get(f"i{n}")
-            if error is not None:
-                if _not_found(error):
-                    out[invoice_id] = None  # deleted
-                    continue
-                raise error
-            item = reply.get(f"i{n}")["item"]
-            rows = list((reply.get(f"r{n}") or {}).get("productRows") or [])
-            if f"r{n}" in reply.nexts:  # more than 50 rows: page the rest
-                rows += list(self.client.list_all("crm.item.productrow.list", {
-                    "filter": {"=ownerType": PRODUCT_ROW_OWNER, "=ownerId": invoice_id}},
-                    key="productRows"))[len(rows):]
+        for invoice_id in ids:
+            item = items.get(str(invoice_id))
+            if item is None:
+                out[invoice_id] = None  # deleted
+                continue
+            key = f"r{invoice_id}"
+            if key in merged.errors:
+                raise merged.errors[key]
+            product_rows = list((merged.get(key) or {}).get("productRows") or [])
             out[invoice_id] = invoice_from_item(
-                item, rows, self._party_of(item, reply, n, people), member_id=self.member_id,
-                base_url=self.base_url, stages=self.stages(), stage_map=self.stage_map, sync_key=self.sync_key,
-                language=self.installation.language)
+                item, product_rows, self._party_of(item, company_rows, contact_rows, links, people),
+                member_id=self.member_id, base_url=self.base_url, stages=stages, stage_map=self.stage_map,
+                sync_key=self.sync_key, language=self.installation.language)
         self._fill_sections([invoice for invoice in out.values() if invoice is not None])
         return out
 
@@ -178,23 +234,26 @@ class Bitrix24Platform:
         for line in lines:
             line.product_section_id = sections.get(line.product_id)
 
-    def _people(self, reply: BatchReply, count: int) -> dict[str, dict[str, Any]]:
-        """Contact persons of the companies in ``reply``, in one more request."""
-        wanted = {str(link["CONTACT_ID"]) for n in range(count) if reply.ok(f"cp{n}")
-                  for link in reply.get(f"cp{n}") or []}
-        if not wanted:
+    def _contacts(self, wanted: set[str]) -> dict[str, dict[str, Any]]:
+        """Contacts by id, 50 to a list command, all in one request."""
+        ids = sorted(wanted, key=int)
+        if not ids:
             return {}
-        rows = self.client.list_all("crm.contact.list", {"filter": {"@ID": sorted(wanted)}, "select": CONTACT_SELECT})
-        return {str(r["ID"]): r for r in rows}
+        reply = self.client.batch_all({f"p{n}": ("crm.contact.list", {
+            "filter": {"@ID": ids[n:n + BATCH_MAX]}, "select": CONTACT_SELECT}) for n in range(0, len(ids), BATCH_MAX)})
+        reply.raise_first()
+        return {str(r["ID"]): r for rows in reply.results.values() for r in rows or []}
 
-    def _party_of(self, item: dict[str, Any], reply: BatchReply, n: int,
+    def _party_of(self, item: dict[str, Any], companies: dict[str, dict[str, Any]],
+                  contacts: dict[str, dict[str, Any]], links: dict[str, list[dict[str, Any]]],
                   people: dict[str, dict[str, Any]]) -> Party | None:
-        if int(item.get("companyId") or 0) and reply.ok(f"co{n}"):
-            links = sorted(reply.get(f"cp{n}") or [], key=lambda link: int(link.get("SORT") or 0))
-            contacts = [people[str(link["CONTACT_ID"])] for link in links if str(link["CONTACT_ID"]) in people]
-            return party_from_company(reply.get(f"co{n}"), contacts, self.member_id, item.get("contactId"))
-        if int(item.get("contactId") or 0) and reply.ok(f"ct{n}"):
-            return party_from_contact(reply.get(f"ct{n}"), self.member_id)
+        company_id, contact_id = str(item.get("companyId") or 0), str(item.get("contactId") or 0)
+        if company_id != "0" and company_id in companies:
+            persons = [people[str(link["CONTACT_ID"])] for link in links.get(company_id, [])
+                       if str(link["CONTACT_ID"]) in people]
+            return party_from_company(companies[company_id], persons, self.member_id, item.get("contactId"))
+        if contact_id != "0" and contact_id in contacts:
+            return party_from_contact(contacts[contact_id], self.member_id)
         return None
 
     def _read_legacy(self, platform_id: str) -> Invoice | None:
@@ -210,7 +269,7 @@ class Bitrix24Platform:
                 return None
             raise reply.errors["i"]
         invoice = reply.get("i")
-        people = self._people(BatchReply({"cp0": reply.get("cp")} if reply.ok("cp") else {}, {}, {}, {}), 1)
+        people = self._contacts({str(link["CONTACT_ID"]) for link in reply.get("cp") or []} if reply.ok("cp") else set())
         party = None
         if int(invoice.get("UF_COMPANY_ID") or 0) and reply.ok("co"):
             party = party_from_company(reply.get("co"), list(people.values()), self.member_id, invoice.get("UF_CONTACT_ID"))
@@ -235,16 +294,19 @@ class Bitrix24Platform:
         return self.client.call("crm.item.get", {"entityTypeId": SMART_INVOICE, "id": platform_id,
                                                  "select": select}).result["item"]
 
-    def _update(self, platform_id: str, fields: dict[str, Any]) -> None:
+    @staticmethod
+    def _update_params(platform_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         # NOTES s4 loop guard: our own write carries the auth_connector the offline events were
         # bound with, so Bitrix24 does not queue it back to us; no-op saves are skipped (s6).
-        self.client.call("crm.item.update", {"entityTypeId": SMART_INVOICE, "id": platform_id, "fields": fields,
-                                             "auth_connector": OFFLINE_CONNECTOR})
+        return {"entityTypeId": SMART_INVOICE, "id": platform_id, "fields": fields, "auth_connector": OFFLINE_CONNECTOR}
+
+    def _update(self, platform_id: str, fields: dict[str, Any]) -> None:
+        self.client.call("crm.item.update", self._update_params(platform_id, fields))
 
     def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> None:
         """Move the invoice to the stage for ``status`` (settings ``stage_map`` or stage semantics)."""
         item = self._item(platform_id, ["id", "categoryId", "stageId"])
-        stages, mapping = self.stages(), self.stage_map
+        stages, mapping = self.stages(known=[str(item["stageId"])] if item.get("stageId") else []), self.stage_map
         stage = stage_for_status(status, stages, str(item.get("categoryId")), mapping)
         if stage is None:
             return  # no stage stands for this status in the invoice's pipeline
@@ -254,17 +316,47 @@ class Bitrix24Platform:
             self._update(platform_id, {"stageId": stage})
 
     def set_ledger_reference(self, platform_id: str, document: LedgerDocument) -> None:
-        """Keep the ledger's id on the invoice: ``xmlId`` by default (NOTES s6: "can hold the Xero
-        InvoiceID"), or a line in ``comments`` (setting ``ledger_reference_field``)."""
+        error = self.set_ledger_references([(platform_id, document)]).get(platform_id)
+        if error is not None:
+            raise error
+
+    def set_ledger_references(self, references: list[tuple[str, LedgerDocument]]) -> dict[str, SyncError]:
+        """Keep each ledger id on its invoice: ``xmlId`` by default (NOTES s6: "can hold the
+        Xero InvoiceID"), or a line in ``comments`` (setting ``ledger_reference_field``).
+
+        All in one request per 50 invoices, and none for an invoice that this adapter just
+        read with the reference already on it (a re-sync of an edit). Returns the errors by
+        platform id; the others were written."""
         where = self.settings.get("ledger_reference_field") or "xmlId"
+        wanted = [(pid, doc) for pid, doc in references if not pid.startswith(LEGACY)]
+        current: dict[str, dict[str, Any]] = {pid: self._read_items[pid] for pid, _ in wanted if pid in self._read_items}
         if where == "comments":
-            item = self._item(platform_id, ["id", "comments"])
-            line = f"Xero: {document.number} {document.url}".strip()
-            current = str(item.get("comments") or "")
-            if line not in current:
-                self._update(platform_id, {"comments": (current + "\n" + line).strip()})
-            return
-        self._update(platform_id, {"xmlId": document.ledger_id})
+            unread = [pid for pid, _ in wanted if pid not in current]
+            if unread:
+                reply = self.client.batch_all({pid: ("crm.item.get", {"entityTypeId": SMART_INVOICE, "id": pid,
+                                                                      "select": ["id", "comments"]}) for pid in unread})
+                current.update({pid: (reply.get(pid) or {}).get("item") or {} for pid in unread if reply.ok(pid)})
+        commands: dict[str, tuple[str, dict[str, Any]]] = {}
+        for pid, document in wanted:
+            item = current.get(pid)
+            if where == "comments":
+                line = f"Xero: {document.number} {document.url}".strip()
+                text = str((item or {}).get("comments") or "")
+                if item is None or line in text:
+                    continue
+                fields = {"comments": (text + "\n" + line).strip()}
+            else:
+                if item is not None and str(item.get("xmlId") or "") == document.ledger_id:
+                    continue
+                fields = {"xmlId": document.ledger_id}
+            commands[pid] = ("crm.item.update", self._update_params(pid, fields))
+        reply = self.client.batch_all(commands)
+        errors: dict[str, SyncError] = dict(reply.errors)
+        for pid, _ in references:
+            if pid.startswith(LEGACY):
+                errors[pid] = PermanentError("Old Bitrix24 invoices are read-only for bridge.", code="legacy_read_only",
+                                             fix="Use the new (smart) invoices in Bitrix24 CRM.")
+        return errors
 
     def apply_invoice_changes(self, platform_id: str, invoice: Invoice, groups: set[str]) -> None:
         """Flow-back of ledger edits by field group (bridge/sync/invoice_flowback.py):
@@ -298,10 +390,10 @@ class Bitrix24Platform:
         for key, kind in (("co", COMPANY), ("ct", CONTACT)):
             rows = reply.get(key) or []
             if rows:
-                return self._party_key(party_id(kind, rows[0]["ID"]))
+                return self.party_key(party_id(kind, rows[0]["ID"]))
         return None
 
-    def _party_key(self, platform_id: str) -> str:
+    def party_key(self, platform_id: str) -> str:
         """Parties are named by their domain key (``b24:<member>:CO:12``) everywhere in the
         flows, so export and import links agree."""
         return f"b24:{self.installation.account_id}:{platform_id}"
@@ -317,12 +409,7 @@ class Bitrix24Platform:
                 if _not_found(reply.errors["co"]):
                     return None
                 raise reply.errors["co"]
-            people: dict[str, dict[str, Any]] = {}
-            wanted = sorted(str(link["CONTACT_ID"]) for link in reply.get("cp") or [])
-            if wanted:
-                rows = self.client.list_all("crm.contact.list", {"filter": {"@ID": wanted},
-                                                                 "select": CONTACT_SELECT})
-                people = {str(r["ID"]): r for r in rows}
+            people = self._contacts({str(link["CONTACT_ID"]) for link in reply.get("cp") or []})
             links = sorted(reply.get("cp") or [], key=lambda link: int(link.get("SORT") or 0))
             contacts = [people[str(link["CONTACT_ID"])] for link in links if str(link["CONTACT_ID"]) in people]
             return party_from_company(reply.get("co"), contacts, self.member_id)
@@ -356,11 +443,11 @@ class Bitrix24Platform:
             if f"s{n}" in reply.errors:
                 raise reply.errors[f"s{n}"]
             if platform_id:
-                ids.append(self._party_key(party_id(*split_party_id(platform_id))))
+                ids.append(self.party_key(party_id(*split_party_id(platform_id))))
                 continue
             new_id = int(reply.get(f"s{n}"))
             kind = COMPANY if party.kind is PartyKind.COMPANY else CONTACT
-            ids.append(self._party_key(party_id(kind, new_id)))
+            ids.append(self.party_key(party_id(kind, new_id)))
             if kind == COMPANY:
                 for m, person in enumerate(company_people(party)):
                     people[f"p{n}_{m}"] = ("crm.contact.add", {"fields": person_fields(person, new_id, origin)})
