@@ -113,6 +113,9 @@ class Line:
     discount_amount: Decimal | None = None
     product_id: str | None = None
     product_section_id: str | None = None
+    # The product's section and every section above it, nearest first: a sales account set
+    # for a parent section covers its sub-sections.
+    product_sections: tuple[str, ...] = ()
     sku: str | None = None
     unit: str = ""
     # Filled by the flow from settings (tax mapping, sales-account mapping) before mapping.

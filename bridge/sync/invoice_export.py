@@ -19,6 +19,7 @@ Read top to bottom, one invoice:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from ..domain import Invoice, InvoiceStatus, Party
 from ..errors import ConflictError, PermanentError, SyncError
@@ -34,6 +35,9 @@ from .ports import InvoiceWrite, Ledger, LedgerDocument, PartyMatch, WriteResult
 from .registry import ledger_for, platform_for
 
 FLOW = "invoice_to_ledger"
+# The invoice's own "Sync with ..." box is off. "Sync now" does not override it: the box is
+# the user's decision for this invoice, and an override would be undone by the next edit.
+SYNC_OFF = "Sync is switched off for this invoice"
 BATCH = 50  # Xero takes ~50 invoices per call (specs/xero/NOTES.md section 2)
 
 
@@ -105,8 +109,8 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
                                    "sync the order by hand from the orders page.")
         return None
     if not invoice.sync_enabled:
-        _finish(record, "skipped", "Sync is switched off for this invoice: later changes are not sent."
-                if link and link.ledger_id else "Sync is switched off for this invoice.")
+        _finish(record, "skipped", f"{SYNC_OFF}: later changes are not sent." if link and link.ledger_id
+                else f"{SYNC_OFF}.")
         return None
 
     if bulk is not None and bulk.has_party(invoice.party):
@@ -404,8 +408,13 @@ class BulkLookups:
 
 
 def _summary(document: LedgerDocument) -> dict:
+    """The ledger's side of a conflict, as the user reads it (money with two decimals)."""
     return {"ledger_id": document.ledger_id, "number": document.number, "status": document.status.value,
-            "total": str(document.total), "amount_paid": str(document.amount_paid)}
+            "total": _money(document.total), "amount_paid": _money(document.amount_paid)}
+
+
+def _money(amount) -> str:
+    return str(Decimal(str(amount)).quantize(Decimal("0.01"))) if amount is not None else ""
 
 
 def _finish(record: SyncRecord, state: str, message: str | None) -> None:

@@ -24,52 +24,73 @@ from .polling import is_known
 from .registry import ledger_for, platform_for
 
 # Ledger statuses the platform follows, in the order an invoice lives them.
+BATCH = 50  # ledger invoices read per call (Xero: up to 50 IDs chunked in one GET)
 FOLLOWED = {InvoiceStatus.AUTHORISED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID,
             InvoiceStatus.VOIDED, InvoiceStatus.DELETED}
 
 
-@flow("ledger_invoice_changed")
-def follow_ledger_status(ctx: WorkContext) -> None:
-    installation = db.session.get(Installation, ctx.installation_id)
-    ledger_id = ctx.object_key.partition(":")[2]
+@flow("ledger_invoice_changed", batch=BATCH)
+def follow_ledger_status(contexts: list[WorkContext]) -> None:
+    """Up to BATCH changed ledger invoices of one installation, read in one ledger call (a
+    bulk export's own writes come back as one webhook each: read one by one they would cost
+    a call apiece). Each invoice then succeeds or fails on its own."""
+    installation = db.session.get(Installation, contexts[0].installation_id)
     ledger, connection = ledger_for(installation)
-    link = find_link_by_ledger_id(connection, "invoice", ledger_id)
-    if link is None:
-        return  # not one of ours (e.g. a bill, or an invoice made in the ledger by hand)
-    record = ctx.record(object_kind="invoice", object_id=link.platform_id, direction="to_platform")
-    documents = ledger.get_invoices([ledger_id])
-    if not documents:
-        record.state, record.warning = "skipped", "The ledger no longer has this invoice."
-        record.finished_at = utcnow()
+    linked = []
+    for ctx in contexts:
+        link = find_link_by_ledger_id(connection, "invoice", ctx.object_key.partition(":")[2])
+        if link is not None:  # else not one of ours (e.g. a bill, or an invoice made in the ledger by hand)
+            linked.append((ctx, link, ctx.record(object_kind="invoice", object_id=link.platform_id,
+                                                 direction="to_platform")))
+    if not linked:
         return
-    document = documents[0]
-    if is_known(document, link):
-        record.state, record.warning = "skipped", "Our own change coming back: nothing to do."
-        record.finished_at = utcnow()
-        return
-    previous = InvoiceStatus(link.ledger_status) if link.ledger_status else None
-    # Read before the link changes below: a lazy load would flush them, and the write
+    documents = {d.ledger_id: d for d in ledger.get_invoices(list(dict.fromkeys(l.ledger_id for _, l, _ in linked)))}
+    # Read before the links change below: a lazy load would flush them, and the write
     # transaction would then be held across the platform call (SQLite: database locked).
     follow_status = get_section(installation, "daily").sync_status
     platform = platform_for(installation)
+    for ctx, link, record in linked:
+        try:
+            follow_one(installation, platform, ledger, link, record, documents.get(link.ledger_id), follow_status)
+            db.session.commit()
+        except Exception as exc:  # this invoice's problem, not its batch's
+            db.session.rollback()
+            ctx.fail(exc)
+
+
+def follow_one(installation: Installation, platform, ledger, link, record, document, follow_status: bool) -> None:
+    if document is None:
+        _skip(record, "The ledger no longer has this invoice.")
+        return
+    if is_known(document, link):
+        _skip(record, "Our own change coming back: nothing to do.")
+        return
+    previous = InvoiceStatus(link.ledger_status) if link.ledger_status else None
     applied = flow_back(installation, platform, ledger, link, document)
-    link.ledger_version = document.version
     status_moved = document.status != previous and document.status in FOLLOWED
+    if status_moved and follow_status:
+        # The link changes below only after the platform took the move: a failure retries it.
+        # No autoflush: a pending link change must not open a write transaction that the
+        # platform call would hold (SQLite: database is locked).
+        with db.session.no_autoflush:
+            platform.set_invoice_status(link.platform_id, document.status)
+    link.ledger_version = document.version
     link.ledger_status = document.status.value
     if not status_moved and not applied:
-        record.state, record.warning = "skipped", "No change to follow."
-        record.finished_at = utcnow()
+        _skip(record, "No change to follow.")
         return
     if status_moved and not follow_status:
-        record.state, record.warning = "skipped", "Status sync is switched off in the settings."
-        record.finished_at = utcnow()
+        _skip(record, "Status sync is switched off in the settings.")
         return
-    if status_moved:
-        platform.set_invoice_status(link.platform_id, document.status)
     record.sent = {"status": document.status.value, "groups": sorted(applied)}
     record.received = {"ledger_id": document.ledger_id, "number": document.number,
                        "amount_paid": str(document.amount_paid), "amount_due": str(document.amount_due)}
     record.state = "succeeded"
+    record.finished_at = utcnow()
+
+
+def _skip(record, why: str) -> None:
+    record.state, record.warning = "skipped", why
     record.finished_at = utcnow()
 
 

@@ -22,13 +22,20 @@ def apply_mapping(invoice: Invoice, mapping: MappingSettings, *, needs_accounts:
         if needs_accounts:
             line.ledger_account_code = (
                 (line.product_id and mapping.sales_account_by_product.get(str(line.product_id)))
-                or (line.product_section_id and mapping.sales_account_by_section.get(str(line.product_section_id)))
+                or _section_account(line, mapping)
                 or mapping.default_sales_account)
             if not line.ledger_account_code:
                 raise PermanentError(
                     f"No sales account for the line \"{line.description}\".",
                     code="unmapped_account", fix="Settings > Sales accounts: choose a default sales account.")
     return invoice
+
+
+def _section_account(line, mapping: MappingSettings) -> str | None:
+    """The account of the nearest section that has one: the product's own, then its parents."""
+    sections = line.product_sections or ((line.product_section_id,) if line.product_section_id else ())
+    return next((mapping.sales_account_by_section[str(s)] for s in sections
+                 if str(s) in mapping.sales_account_by_section), None)
 
 
 def _tax_code(line, mapping: MappingSettings) -> str | None:

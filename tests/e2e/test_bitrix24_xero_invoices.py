@@ -154,7 +154,7 @@ def test_edit_of_an_approved_invoice_is_a_conflict_with_both_versions(portal):
     record = records(live, object_id=item["id"])[-1]
     assert record.state == "conflict"
     assert "authorised" in record.error_message and "not sent" in record.error_message
-    assert Decimal(record.received["theirs"]["total"]) == Decimal("2300.00")
+    assert record.received["theirs"]["total"] == "2300.00"  # as the user reads money, not "2300.0"
     ours = record.received["ours"]["body"]["Invoices"][0]["LineItems"]  # the edit that was not sent
     assert [Decimal(str(line["Quantity"])) for line in ours] == [Decimal(7)]
     assert record.received["choices"]
@@ -172,11 +172,12 @@ def test_sales_account_per_product_section_and_default(portal):
         "fields": {"title": "Accounts", "companyId": company["ID"], "currencyId": "NZD"},
         "rows": [dict(rows()[0], productName="Product 101", productId=101),
                  dict(rows()[0], productName="Product in Services", productId=103),  # section 14
+                 dict(rows()[0], productName="Workshop", productId=104),  # section 15, under 14
                  dict(rows()[0], productName="Free text")]})
     deliver_events(live)
     (invoice,) = xero_invoices(live)
     assert [(line["Description"], line["AccountCode"]) for line in invoice["LineItems"]] == [
-        ("Product 101", "260"), ("Product in Services", "270"), ("Free text", "200")]
+        ("Product 101", "260"), ("Product in Services", "270"), ("Workshop", "270"), ("Free text", "200")]
 
 
 def test_unknown_account_code_is_a_plain_error_on_the_sync_record(portal):
@@ -187,7 +188,7 @@ def test_unknown_account_code_is_a_plain_error_on_the_sync_record(portal):
     assert xero_invoices(live) == []
     record = records(live, object_id=item["id"])[-1]
     assert record.state == "failed"
-    assert record.error_message == "A line uses a sales account that does not exist (or is archived) in Xero."
+    assert record.error_message == "A line uses the sales account 999, which does not exist (or is archived) in Xero."
     assert "Settings" in record.error_fix
     assert record.ledger_messages == ["Account code '999' is not a valid code for this document."]
 

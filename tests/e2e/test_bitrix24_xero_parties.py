@@ -216,6 +216,10 @@ def test_import_by_the_seed_rule_twice_creates_nothing_new(portal):
     assert people[("Bruce", "Wayne")]["COMPANY_ID"] == companies[0]["ID"]
     assert people[("Alfred", "Pennyworth")]["COMPANY_ID"] == companies[0]["ID"]
     assert emails(people[("Alfred", "Pennyworth")]) == ["alfred@wayne.test"]
+    # Each person is bound to its Xero contact too, under an id of its own.
+    wayne = ids["Wayne Enterprises"]
+    assert people[("Alfred", "Pennyworth")]["ORIGIN_ID"] == f"{wayne}/alfred@wayne.test"
+    assert people[("Bruce", "Wayne")]["ORIGIN_ID"] == f"{wayne}/bruce@wayne.test"
     assert records(live, flow="party_import")[-1].received == {"done": 2, "created": 2, "updated": 0}
 
     ask(live, "party_import", "import:parties")

@@ -95,3 +95,27 @@ def test_a_run_that_changed_nothing_still_reads_as_synced(client, portal):
     db.session.commit()
     html = launch(client, TAB, {"ID": "11"}).get_data(as_text=True)
     assert "Synced. Nothing changed since." in html and "Nothing to sync" not in html
+
+
+def test_with_the_sync_box_off_the_tab_says_so_and_offers_no_sync_now(client, portal):
+    """"Sync now" does not override the invoice's own box: the tab says how to sync instead."""
+    db.session.add(Link(installation_id=portal.id, kind="invoice", platform_id="11", ledger="xero", ledger_org="t1",
+                        ledger_id="abc-11", ledger_number="INV-0011", ledger_status="DRAFT", extra={}))
+    db.session.add(SyncRecord(installation_id=portal.id, flow="invoice_to_ledger", object_kind="invoice",
+                              object_id="11", direction="to_ledger", state="skipped",
+                              warning="Sync is switched off for this invoice: later changes are not sent."))
+    db.session.commit()
+    html = launch(client, TAB, {"ID": "11"}).get_data(as_text=True)
+    assert "is off for this invoice: later changes are not sent to Xero" in html
+    assert "tick “Sync with Xero” on the invoice" in html
+    assert ">Sync now<" not in html and ">Retry<" not in html
+    assert "INV-0011" in html  # what was synced before stays shown
+
+
+def test_ticking_the_box_again_brings_sync_now_back(client, portal):
+    for state, warning in (("skipped", "Sync is switched off for this invoice."), ("succeeded", None)):
+        db.session.add(SyncRecord(installation_id=portal.id, flow="invoice_to_ledger", object_kind="invoice",
+                                  object_id="12", direction="to_ledger", state=state, warning=warning))
+    db.session.commit()
+    html = launch(client, TAB, {"ID": "12"}).get_data(as_text=True)
+    assert ">Sync now<" in html and "is off for this invoice" not in html

@@ -145,3 +145,15 @@ def test_without_a_connection_the_page_says_what_to_do(client, portal, monkeypat
     html = client.get(SETTINGS, query_string={"token": token}).get_data(as_text=True)
     assert "No accounting system is connected yet." in html and "Open Settings and connect Xero or Bexio." in html
     assert "/oauth/xero/connect" in html or "/xero/settings?installation=" in html
+
+
+def test_a_sales_account_that_is_not_an_active_revenue_account_is_refused_by_code(client, portal, page):
+    """The ledger offers 200 and 260 (active revenue accounts); 090 (say, a bank account) is named."""
+    html, token = page
+    reply = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["15"], "tax_code": ["OUTPUT2"],
+        "default_sales_account": "200", "section_id": ["5"], "section_account": ["090"]})
+    body = reply.get_data(as_text=True)
+    assert "Not an active sales account in the ledger: 090." in body and "Nothing was saved" in body
+    db.session.expire_all()
+    assert get_section(portal, "mapping").sales_account_by_section == {}

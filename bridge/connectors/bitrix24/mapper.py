@@ -291,7 +291,10 @@ def person_fields(person: Person, company_id: int, origin: tuple[str, str] | Non
     if person.phone:
         fields["PHONE"] = [{"VALUE": person.phone, "VALUE_TYPE": "WORK"}]
     if origin:
+        # Bound to its source too, but never equal to the ledger contact's own id (that one
+        # names the company in ``find_party``): "<contact id>/<e-mail or name>".
         fields["ORIGINATOR_ID"] = origin[0].upper()
+        fields["ORIGIN_ID"] = f"{origin[1]}/{(person.email or person.full_name).strip().casefold()}"
     return fields
 
 

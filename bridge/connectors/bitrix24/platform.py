@@ -46,6 +46,15 @@ def _not_found(error) -> bool:
     return error is not None and error.code in ("NOT_FOUND", "ERROR_ARGUMENT", "http_400", "http_404")
 
 
+def _ancestry(section_id: str | None, parents: dict[str, str]) -> tuple[str, ...]:
+    """The section and its parents, nearest first (a cycle or an unknown parent stops it)."""
+    chain: list[str] = []
+    while section_id and section_id not in chain:
+        chain.append(section_id)
+        section_id = parents.get(section_id) or None
+    return tuple(chain)
+
+
 def company_people(party: Party) -> list[Person]:
     """The contacts a new company brings (the seed's import rule): its primary person (the
     ledger contact's own first and last name, with its e-mail) and every contact person,
@@ -217,22 +226,40 @@ class Bitrix24Platform:
 
     def _fill_sections(self, invoices: list[Invoice]) -> None:
         """Product rows carry only the product id; the per-section sales account (settings
-        ``mapping.sales_account_by_section``) needs the product's catalogue section, read
-        for every product of the batch in one more request (``catalog.product.get``, which
-        unlike ``catalog.product.list`` needs no catalogue id). A product gone from the
+        ``mapping.sales_account_by_section``) needs the product's catalogue section and the
+        sections above it (an account set for "Services" covers "Services > Training").
+        One more request reads every product of the batch (``catalog.product.get``, which
+        unlike ``catalog.product.list`` needs no catalogue id) and, by reference to the first
+        product's catalogue, that catalogue's section tree. A product gone from the
         catalogue keeps no section and falls back to the default account."""
         lines = [line for invoice in invoices for line in invoice.lines if line.product_id]
         wanted = sorted({line.product_id for line in lines})
         sections: dict[str, str] = {}
-        for start in range(0, len(wanted), BATCH_MAX):
-            reply = self.client.batch({f"p{pid}": ("catalog.product.get", {"id": pid})
-                                       for pid in wanted[start:start + BATCH_MAX]})
-            for pid in wanted[start:start + BATCH_MAX]:
+        parents: dict[str, str] = {}
+        for start in range(0, len(wanted), BATCH_MAX - 1):
+            chunk = wanted[start:start + BATCH_MAX - 1]
+            commands = {f"p{pid}": ("catalog.product.get", {"id": pid}) for pid in chunk}
+            if not parents:
+                commands["tree"] = ("catalog.section.list", {
+                    "filter": {"iblockId": f"$result[p{chunk[0]}][product][iblockId]"},
+                    "select": ["id", "iblockSectionId"], "order": {"id": "ASC"}})
+            reply = self.client.batch(commands)
+            for pid in chunk:
                 product = (reply.get(f"p{pid}") or {}).get("product") if reply.ok(f"p{pid}") else None
                 if product and product.get("iblockSectionId"):
                     sections[pid] = str(product["iblockSectionId"])
+            if reply.ok("tree"):
+                rows = list((reply.get("tree") or {}).get("sections") or [])
+                if "tree" in reply.nexts:
+                    iblock = next((p for p in ((reply.get(f"p{pid}") or {}).get("product") for pid in chunk
+                                               if reply.ok(f"p{pid}")) if p), {}).get("iblockId")
+                    rows = list(self.client.list_all("catalog.section.list", {
+                        "filter": {"iblockId": iblock}, "select": ["id", "iblockSectionId"],
+                        "order": {"id": "ASC"}}, key="sections"))
+                parents.update({str(r["id"]): str(r.get("iblockSectionId") or "") for r in rows})
         for line in lines:
             line.product_section_id = sections.get(line.product_id)
+            line.product_sections = _ancestry(line.product_section_id, parents)
 
     def _contacts(self, wanted: set[str]) -> dict[str, dict[str, Any]]:
         """Contacts by id, 50 to a list command, all in one request."""

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Link, SyncRecord, WorkItem
+from ...sync.invoice_export import SYNC_OFF
 from .inbox import FLOW_INVOICE
 
 
@@ -29,6 +30,7 @@ class InvoiceSyncState:
     last_synced_at: datetime | None = None
     records: list[SyncRecord] = field(default_factory=list)  # newest first
     conflict: dict[str, Any] | None = None  # {"ours", "theirs", "choices", "message", "fix"}
+    sync_off: bool = False  # the invoice's "Sync with Xero" box is off: "Sync now" would do nothing
 
     @property
     def failed(self) -> bool:
@@ -57,6 +59,12 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
         synced = (link.extra or {}).get("synced_at")
         state.last_synced_at = datetime.fromisoformat(synced) if synced else link.updated_at
     state.records = list(records)
+    latest_export = next((r for r in records if r.direction == "to_ledger"), None)
+    if latest_export is not None and latest_export.state == "skipped" and \
+            (latest_export.warning or "").startswith(SYNC_OFF) and state.tone != "pending":
+        state.sync_off, state.tone = True, "idle"
+        state.label = (_("“Sync with Xero” is off for this invoice: later changes are not sent to Xero.")
+                       if link is not None and link.ledger_id else _("“Sync with Xero” is off for this invoice."))
     if record is not None:
         state.last_attempt_at = record.finished_at or record.created_at
         if record.state in ("failed", "retrying", "conflict"):

@@ -50,16 +50,19 @@ XERO_ERRORS = ErrorTable("Xero", [
 
 
 # Known Xero validation messages -> (what it means, what to change). Xero's own text is kept too.
+# A sentence's {name} is filled from the pattern's group of that name.
 _EXPLAINED: list[tuple[re.Pattern[str], str, str]] = [
     (re.compile(r"Invoice # must be unique", re.I),
      "An invoice with this number already exists in Xero.",
      "bridge links to the existing invoice on the next attempt; if it belongs to someone else, "
      "renumber the invoice."),
-    (re.compile(r"TaxType code '([^']*)' cannot be used with account code '([^']*)'", re.I),
-     "The tax rate and the sales account of a line do not go together in Xero.",
+    (re.compile(r"TaxType code '(?P<tax>[^']*)' cannot be used with account code '(?P<account>[^']*)'", re.I),
+     "The tax rate {tax} and the sales account {account} of a line do not go together in Xero.",
      "Change the tax mapping or the sales account in Settings."),
-    (re.compile(r"Account code '([^']*)' is not a valid code|AccountCode .* not valid|account code .* archived",
-                re.I),
+    (re.compile(r"Account code '(?P<code>[^']+)' is not a valid code", re.I),
+     "A line uses the sales account {code}, which does not exist (or is archived) in Xero.",
+     "Choose an active sales account in Settings."),
+    (re.compile(r"AccountCode .* not valid|account code .* archived", re.I),
      "A line uses a sales account that does not exist (or is archived) in Xero.",
      "Choose an active sales account in Settings."),
     (re.compile(r"TaxType .* (is not valid|does not exist)|Invalid TaxType|tax rate .* not valid", re.I),
@@ -128,8 +131,9 @@ def explain(messages: list[str]) -> tuple[str, str | None]:
     """One sentence and a fix for the first message bridge recognises."""
     for message in messages:
         for pattern, sentence, fix in _EXPLAINED:
-            if pattern.search(message):
-                return sentence, fix
+            found = pattern.search(message)
+            if found:  # a sentence names what Xero named (the account code, the tax type)
+                return sentence.format(**found.groupdict()), fix
     if messages:
         return "Xero rejected the data: " + "; ".join(messages[:3]), "Correct the data named in Xero's message and retry."
     return "Xero rejected the data.", None

@@ -38,7 +38,7 @@ def test_a_batch_with_one_bad_element_keeps_the_good_ones(ledger, mocked, api):
     first, second = result.elements
     assert first.ok and first.data["InvoiceID"] == "inv-1"
     assert not second.ok and isinstance(second.error, PermanentError)
-    assert second.error.message == "The tax rate and the sales account of a line do not go together in Xero."
+    assert second.error.message == "The tax rate OUTPUT and the sales account 200 of a line do not go together in Xero."
     assert "Settings" in second.error.fix
     assert second.error.ledger_messages == [
         "The TaxType code 'OUTPUT' cannot be used with account code '200'.",
