@@ -258,7 +258,7 @@ def blueprint(cloud: Bitrix24Cloud) -> Blueprint:
                 "companies": [parties.render(p, 4, c) for c in p.items[4].values()],
                 "stages": p.stages, "notifications": p.notifications,
                 "offline_queue": [{k: v for k, v in r.items() if not k.startswith("_")} for r in p.offline_queue],
-                "bucket": {"level": p.bucket.level, "capacity": p.bucket.capacity},
+                "bucket": {"level": p.bucket.level, "capacity": p.bucket.capacity}, "requests": p.requests,
             })
 
     # ---- event delivery switches ------------------------------------------------------

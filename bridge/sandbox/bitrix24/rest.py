@@ -48,6 +48,7 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
                 portal = cloud.portal(domain)
                 tz = portal_tz(portal.tz_minutes)
                 # NOTES s9: every HTTP request counts, the failing ones too.
+                portal.requests += 1
                 if not portal.bucket.admit(start):
                     raise query_limit()
                 params = request_params()

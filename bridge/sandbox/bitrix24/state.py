@@ -97,6 +97,7 @@ class Portal:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     next_ids: dict[str, int] = field(default_factory=dict)
     operating_blocked: dict[str, float] = field(default_factory=dict)  # method -> reset_at
+    requests: int = 0  # REST requests received (a batch is one), refused ones included
 
     def __post_init__(self) -> None:
         if self.bucket is None:

@@ -18,6 +18,14 @@ MAX_EXPORT_CALLS_PER_INVOICE = 0.1
 # Xero's webhooks for our own writes come back; those no newer than our write are dropped
 # unread, the others cost the status flow one read each (it reads one invoice per event).
 MAX_TOTAL_CALLS_PER_INVOICE = 0.3
+# Bitrix24, one by one: a read (2-3 requests) and a write-back per invoice. Batched: per 50
+# invoices 2 reads, 1 write-back of the Xero references, and 1 read when our write-back comes
+# back as an event; the portal's stages once. (The 1,000-invoice bench: docs/PERFORMANCE.md.)
+MAX_BITRIX24_REQUESTS_PER_INVOICE = 0.15
+
+
+def bitrix24_requests(live) -> int:
+    return live.control(f"bitrix24/portals/{ACME}/state", method="GET")["requests"]
 
 
 def xero_calls(live) -> int:
@@ -51,9 +59,11 @@ def test_a_hundred_invoices_for_ten_customers_cost_a_fraction_of_a_xero_call_eac
     before = xero_calls(live)
     live.control("xero/settings", json={"webhooks_enabled": False})  # queued: the export alone first
     make_invoices(live, INVOICES, CUSTOMERS)
+    portal_before = bitrix24_requests(live)
     for _ in range(3):
         deliver_events(live)
     exported = xero_calls(live) - before
+    portal_requests = bitrix24_requests(live) - portal_before
     live.control("xero/settings", json={"webhooks_enabled": True})
     settle(live)
 
@@ -66,5 +76,7 @@ def test_a_hundred_invoices_for_ten_customers_cost_a_fraction_of_a_xero_call_eac
             SyncRecord.state.in_(("failed", "conflict"))))
     assert failed == 0
     assert exported / INVOICES <= MAX_EXPORT_CALLS_PER_INVOICE, f"{exported} Xero calls to export {INVOICES}"
+    assert portal_requests / INVOICES <= MAX_BITRIX24_REQUESTS_PER_INVOICE, \
+        f"{portal_requests} Bitrix24 requests to export {INVOICES}"
     used = xero_calls(live) - before
     assert used / INVOICES <= MAX_TOTAL_CALLS_PER_INVOICE, f"{used} Xero calls for {INVOICES} invoices"
