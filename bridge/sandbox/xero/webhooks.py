@@ -61,6 +61,7 @@ class Webhooks:
         self.system = system
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._inflight = 0  # flushes under way (the background thread's included)
         self.reset()
 
     def reset(self) -> None:
@@ -115,12 +116,23 @@ class Webhooks:
             now = time.monotonic()
             due = [d for d in self.retries if not only_due or d.next_try <= now]
             self.retries = [d for d in self.retries if d not in due]
-        grouped: dict[str, list[dict]] = {}
-        for url, event in batch:
-            grouped.setdefault(url, []).append(event)
-        made = [self._new_delivery(url, events) for url, events in grouped.items()]
-        for delivery in made + due:
-            self._attempt(delivery)
+            self._inflight += 1
+        try:
+            grouped: dict[str, list[dict]] = {}
+            for url, event in batch:
+                grouped.setdefault(url, []).append(event)
+            made = [self._new_delivery(url, events) for url, events in grouped.items()]
+            for delivery in made + due:
+                self._attempt(delivery)
+        finally:
+            with self._cond:
+                self._inflight -= 1
+                self._cond.notify_all()
+        if not only_due:
+            # An explicit flush is a barrier: a POST the background thread started before it
+            # has been answered (so its events are in the app's inbox) when this returns.
+            with self._cond:
+                self._cond.wait_for(lambda: self._inflight == 0, timeout=30)
         return [d.as_dict() for d in made + due]
 
     def _new_delivery(self, url: str, events: list[dict]) -> Delivery:
