@@ -31,14 +31,17 @@ from ..settings import get_section
 from .invoice_followup import complete_invoice, pending_steps
 from .links import bind, content_hash, find_link, jsonable, party_fingerprint
 from .mapping import ledger_document
-from .ports import InvoiceWrite, Ledger, LedgerDocument, PartyMatch, WriteResult
+from .ports import UNCHANGED, InvoiceWrite, Ledger, LedgerDocument, PartyMatch, WriteResult
 from .registry import ledger_for, platform_for
 
 FLOW = "invoice_to_ledger"
 # The invoice's own "Sync with ..." box is off. "Sync now" does not override it: the box is
 # the user's decision for this invoice, and an override would be undone by the next edit.
 SYNC_OFF = "Sync is switched off for this invoice"
-BATCH = 50  # Xero takes ~50 invoices per call (specs/xero/NOTES.md section 2)
+# Xero takes up to 50 invoices per call (specs/xero/NOTES.md section 2). 49, so that reading
+# them costs whole Bitrix24 batches (50 commands: one list + one command per invoice, for the
+# product rows and again for the companies' contact links) instead of spilling one over.
+BATCH = 49
 
 
 def idempotency_key(installation_id: int, kind: str, platform_id: str, digest: str, attempt: int) -> str:
@@ -71,7 +74,7 @@ def export_invoices(contexts: list[WorkContext]) -> None:
                                        direction="to_ledger") for ctx, pid in keyed}
 
     platform = platform_for(installation)
-    invoices = platform.get_invoices([pid for _, pid in keyed])
+    invoices = read_platform(installation, platform, keyed)
     ledger, connection = ledger_for(installation)
     bulk = BulkLookups.for_batch(installation, connection, ledger, keyed, invoices)
     prepared: list[Prepared] = []
@@ -89,11 +92,35 @@ def export_invoices(contexts: list[WorkContext]) -> None:
         write_prepared(installation, connection, platform, ledger, prepared)
 
 
+def read_platform(installation: Installation, platform, keyed: list[tuple[WorkContext, str]]) -> dict:
+    """The batch's invoices from the platform. Where the platform can tell (Bitrix24), an
+    invoice still at the version our own write-back left is UNCHANGED and not read whole:
+    the event that write-back caused costs next to nothing. A manual run ("Sync now") and an
+    installation with follow-up steps (issue, payment, e-mail) always read everything."""
+    ids = [pid for _, pid in keyed]
+    if not hasattr(platform, "read_invoices"):
+        return platform.get_invoices(ids)
+    settings = get_section(installation, "invoices")
+    follow_ups = settings.issue_on_create or settings.create_payment or settings.send_by_email
+    versions: dict[str, str] = {}
+    if not follow_ups:
+        for ctx, pid in keyed:
+            link = find_link(installation.id, "invoice", pid)
+            version = (link.extra or {}).get("platform_version") if link and link.ledger_id else None
+            if version and not ctx.options.get("manual"):
+                versions[pid] = version
+    db.session.commit()  # nothing held open while the platform answers
+    return platform.read_invoices(ids, versions)
+
+
 def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, ledger: Ledger,
             connection: LedgerConnection, platform_id: str, invoice: Invoice | None,
             bulk: "BulkLookups | None" = None) -> Prepared | None:
     """Decide what to write for one invoice; None when there is nothing to write."""
     link = find_link(installation.id, "invoice", platform_id)
+    if invoice is UNCHANGED:
+        _finish(record, "skipped", "No change since the last sync.")
+        return None
     if invoice is None or invoice.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED):
         _finish(record, "skipped", "The invoice was deleted or cancelled on the platform.")
         if link and link.ledger_id:
@@ -199,11 +226,14 @@ def show_references(platform, written: list[tuple[Prepared, WriteResult]]) -> No
     if not documents:
         return
     errors: dict[str, Exception] = {}
+    versions: dict[str, str] = {}
     if hasattr(platform, "set_ledger_references"):
         try:
-            errors = dict(platform.set_ledger_references(documents))
+            results = platform.set_ledger_references(documents)
         except SyncError as exc:
-            errors = {pid: exc for pid, _ in documents}
+            results = {pid: WriteResult(ok=False, error=exc) for pid, _ in documents}
+        errors = {pid: r.error for pid, r in results.items() if not r.ok and r.error is not None}
+        versions = {pid: r.version for pid, r in results.items() if r.ok and r.version}
     else:
         for pid, document in documents:
             try:
@@ -211,6 +241,9 @@ def show_references(platform, written: list[tuple[Prepared, WriteResult]]) -> No
             except SyncError as exc:
                 errors[pid] = exc
     for p, _ in written:
+        if p.platform_id in versions:  # the platform's stamp after our write: its event is our echo
+            link = find_link(p.record.installation_id, "invoice", p.platform_id)
+            link.extra = {**(link.extra or {}), "platform_version": versions[p.platform_id]}
         if p.platform_id in errors:
             message = getattr(errors[p.platform_id], "message", str(errors[p.platform_id]))
             p.record.warning = f"Synced, but the link could not be shown on the platform: {message}"
@@ -320,7 +353,7 @@ class BulkLookups:
         candidates, first_ctx = [], {}
         for ctx, pid in keyed:
             invoice = invoices.get(pid)
-            if invoice is None or invoice.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED) \
+            if not isinstance(invoice, Invoice) or invoice.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED) \
                     or not invoice.sync_enabled:
                 continue
             candidates.append((invoice, find_link(installation.id, "invoice", pid)))

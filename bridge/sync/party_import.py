@@ -17,6 +17,7 @@ from ..faults import fault_point
 from ..jobs import WorkContext, flow
 from ..models import Installation, utcnow
 from .links import bind, find_link_by_ledger_id, party_fingerprint
+from .party_flowback import merge
 from .polling import cursor
 from .ports import LedgerParty
 from .registry import ledger_for, platform_for
@@ -46,12 +47,12 @@ def import_parties(ctx: WorkContext) -> None:
         if ledger_party.updated_at and (newest is None or ledger_party.updated_at > newest):
             newest = ledger_party.updated_at
         if len(batch) == BATCH:
-            _write_batch(installation, connection, platform, ledger.kind, batch, progress)
+            _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress)
             batch = []
             position.value = dict(progress)
             db.session.commit()
     if batch:
-        _write_batch(installation, connection, platform, ledger.kind, batch, progress)
+        _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress)
     progress.update(running=False, finished_at=utcnow().isoformat(),
                     since=newest.isoformat() if newest else progress["since"])
     position.value = dict(progress)
@@ -60,8 +61,8 @@ def import_parties(ctx: WorkContext) -> None:
     record.finished_at = utcnow()
 
 
-def _write_batch(installation, connection, platform, ledger_kind: str, batch: list[LedgerParty],
-                 progress: dict) -> None:
+def _write_batch(ctx: WorkContext, installation, connection, platform, ledger_kind: str,
+                 batch: list[LedgerParty], progress: dict) -> None:
     to_save: list[tuple] = []
     for ledger_party in batch:
         link = find_link_by_ledger_id(connection, "party", ledger_party.ledger_id)
@@ -70,13 +71,48 @@ def _write_batch(installation, connection, platform, ledger_kind: str, batch: li
         if fingerprint in (extra.get("sent"), extra.get("received")):
             continue  # our own write coming back, or nothing new
         platform_id = link.platform_id if link else platform.find_party(ledger_kind, ledger_party.ledger_id)
-        to_save.append((ledger_party, platform_id, fingerprint, extra, link is not None))
+        party = ledger_party.party
+        if link is not None and platform_id:
+            party = _by_master(ctx, installation, platform, platform_id, ledger_party)
+            if party is None:
+                bind(installation.id, connection, "party", link.platform_id, ledger_id=ledger_party.ledger_id,
+                     extra={**extra, "received": fingerprint})
+                continue  # every changed group is the platform's: nothing to write
+        to_save.append((ledger_party, platform_id, fingerprint, extra, link is not None, party))
+    db.session.commit()  # nothing held open across the platform write
     if to_save:
-        keys = platform.save_parties([(lp.party, pid, (ledger_kind, lp.ledger_id)) for lp, pid, *_ in to_save])
+        keys = platform.save_parties([(party, pid, (ledger_kind, lp.ledger_id))
+                                      for lp, pid, _, _, _, party in to_save])
         fault_point("party import before link write")
-        for (ledger_party, platform_id, fingerprint, extra, existed), key in zip(to_save, keys):
+        for (ledger_party, platform_id, fingerprint, extra, existed, _), key in zip(to_save, keys):
             bind(installation.id, connection, "party", key, ledger_id=ledger_party.ledger_id,
                  ledger_number=ledger_party.name,
                  extra={**extra, "received": fingerprint, "origin": extra.get("origin", "ledger")})
             progress["updated" if existed or platform_id else "created"] += 1
     progress["done"] += len(batch)
+
+
+def _by_master(ctx: WorkContext, installation, platform, platform_id: str, ledger_party: LedgerParty):
+    """The ledger's edit of a linked customer, with the groups the platform masters kept as
+    the platform has them; those the ledger changed become a conflict on a sync record.
+    None when nothing is left to write."""
+    current = platform.get_party(platform_id)
+    if current is None:
+        return ledger_party.party  # gone on the platform: the save says so
+    merged = merge(installation, current, ledger_party.party)
+    if merged.against:
+        record = ctx.record(object_kind="party", object_id=platform_id, direction="to_platform")
+        groups = ", ".join(sorted(merged.against))
+        record.state = "conflict"
+        record.error_code = "party_master"
+        record.error_message = (f"The customer \"{current.name}\" was edited in the ledger ({groups}), but "
+                                f"{installation.platform.title()} is the master of that part: the edit was not copied.")
+        record.error_fix = "Make the same edit on the platform, or make the ledger the master in Settings."
+        record.received = {"ours": merged.ours, "theirs": merged.theirs,
+                           "choices": ["Make the same edit on the platform",
+                                       "Make the ledger the master of this part in Settings and import again"]}
+        record.finished_at = utcnow()
+        db.session.commit()
+    if not merged.applied:
+        return None
+    return merged.party

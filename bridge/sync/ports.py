@@ -153,6 +153,17 @@ class Ledger(Protocol):
     def sales_accounts(self) -> list[SalesAccount]: ...
 
 
+class Unchanged:
+    """The platform invoice is still at the version bridge last wrote or read (typically our
+    own write-back coming back as an event): there is nothing to read or send."""
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED = Unchanged()
+
+
 @runtime_checkable
 class Platform(Protocol):
     kind: str  # "bitrix24" | "dg1"
@@ -163,8 +174,11 @@ class Platform(Protocol):
     def changed_invoices(self, since: datetime | None) -> Iterator[tuple[str, datetime | None]]: ...
     def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> None: ...
     def set_ledger_reference(self, platform_id: str, document: LedgerDocument) -> None: ...
-    # optional, for platforms that write many at once (Bitrix24 batch): errors by platform id
-    # def set_ledger_references(self, references: list[tuple[str, LedgerDocument]]) -> dict[str, SyncError]: ...
+    # Optional, for platforms that write many at once (Bitrix24 batch). A result's
+    # ``version`` is the platform's own stamp of the invoice after the write:
+    # def set_ledger_references(self, references: list[tuple[str, LedgerDocument]]) -> dict[str, WriteResult]: ...
+    # Optional: get_invoices, but an invoice still at the version given is UNCHANGED (not read whole):
+    # def read_invoices(self, platform_ids: list[str], versions: dict[str, str]) -> dict[str, Invoice | None | Unchanged]: ...
     def apply_invoice_changes(self, platform_id: str, invoice: Invoice, groups: set[str]) -> None: ...
 
     # customers (export of edits, import from the ledger, flow-back of edits)

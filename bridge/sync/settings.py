@@ -42,6 +42,12 @@ class InvoiceSyncSettings(SettingsModel):
     # Master side per field group once the ledger invoice left draft (issue: flow-back).
     header_master: Literal["platform", "ledger"] = "ledger"
     lines_master: Literal["platform", "ledger"] = "ledger"
+    # Master side per customer field group for ledger-side edits of a customer bridge links
+    # (the contact flow-back): "ledger" copies the ledger's edit to the platform; "platform"
+    # keeps the platform's value and shows the ledger's edit as a conflict.
+    name_master: Literal["platform", "ledger"] = "ledger"
+    contact_master: Literal["platform", "ledger"] = "ledger"  # e-mail and phone
+    address_master: Literal["platform", "ledger"] = "ledger"
     # Stage ids on the platform for ledger statuses (prefilled from the portal's stages).
     stage_sent: str | None = None
     stage_paid: str | None = None

@@ -217,7 +217,8 @@ def read_general(form, current: dict, choices: Choices) -> tuple[dict, dict]:
 
 
 def read_invoices(form, current: dict, choices: Choices) -> tuple[dict, dict]:
-    data = {**current, **{k: form.get(k, current.get(k)) for k in ("numbering", "header_master", "lines_master")},
+    data = {**current, **{k: form.get(k, current.get(k)) for k in ("numbering", "header_master", "lines_master",
+                                                                  "name_master", "contact_master", "address_master")},
             "void_authorised_on_cancel": _checked(form, "void_authorised_on_cancel")}
     return data, {}
 

@@ -316,3 +316,34 @@ def test_contact_edited_in_xero_flows_back_to_the_company(portal):
     assert emails(company) == ["billing@globex.test"]
     assert [c["Name"] for c in xero_contacts(live) if "Globex" in c["Name"]] == ["Globex Ltd"]
     assert [r for r in records(live, flow=None) if r.state in ("failed", "conflict")] == []
+
+
+def test_a_group_bitrix24_masters_keeps_its_value_and_the_xero_edit_is_a_conflict(portal):
+    """E-mail and phone mastered by Bitrix24, the address by Xero: an edit of both in Xero
+    brings the address across and shows the e-mail change as a conflict with both versions."""
+    from tests.e2e.test_bitrix24_xero_invoices import settings
+
+    live = portal
+    settings(live, "invoices", {"contact_master": "platform"})
+    item = new_invoice(live)
+    deliver_events(live)
+    xero_flush(live)
+    (invoice,) = xero_invoices(live)
+    live.control(f"xero/orgs/{live.tenant}/contacts/{invoice['Contact']['ContactID']}/edit", json={
+        "EmailAddress": "billing@globex.test",
+        "Addresses": [{"AddressType": "POBOX", "AddressLine1": "1 Harbour Road", "City": "Auckland",
+                       "PostalCode": "1010", "Country": "NZ"}]})
+    xero_flush(live)
+    deliver_events(live)
+    xero_flush(live)
+    company_id = next(i for i in portal_state(live)["invoices"] if int(i["id"]) == int(item["id"]))["companyId"]
+    company = next(c for c in portal_state(live)["companies"] if int(c["ID"]) == int(company_id))
+    assert "billing@globex.test" not in emails(company)  # Bitrix24 is the master of e-mail
+    assert (company.get("ADDRESS"), company.get("ADDRESS_CITY")) == ("1 Harbour Road", "Auckland")
+    (conflict,) = [r for r in records(live, flow="party_import") if r.state == "conflict"]
+    assert "contact" in conflict.error_message and "not copied" in conflict.error_message
+    assert conflict.received["theirs"]["contact"]["email"] == "billing@globex.test"
+    assert conflict.received["ours"]["contact"]["email"] != "billing@globex.test"
+    # The same Xero version imported again raises no second conflict.
+    ask(live, "party_import", "import:parties")
+    assert len([r for r in records(live, flow="party_import") if r.state == "conflict"]) == 1

@@ -32,6 +32,6 @@ def test_backfill_syncs_every_existing_invoice_once(fake_world, run_jobs):
                              {"since": "2026-01-01T00:00:00+00:00"}))
     db.session.commit()
     run_jobs()
-    assert len(ledger.invoices) == 60 and ledger.batches == [50, 10]
+    assert len(ledger.invoices) == 60 and ledger.batches == [49, 11]
     progress = db.session.scalar(select(Cursor.value).where(Cursor.name == "invoice_backfill"))
     assert progress["found"] == 60 and progress["running"] is False

@@ -157,3 +157,14 @@ def test_a_sales_account_that_is_not_an_active_revenue_account_is_refused_by_cod
     assert "Not an active sales account in the ledger: 090." in body and "Nothing was saved" in body
     db.session.expire_all()
     assert get_section(portal, "mapping").sales_account_by_section == {}
+
+
+def test_who_wins_for_each_customer_field_group_is_a_setting(client, portal, page):
+    html, token = page
+    assert 'name="contact_master"' in html and 'name="address_master"' in html and 'name="name_master"' in html
+    reply = client.post(f"{SETTINGS}/invoices", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "invoices"), "numbering": "ledger", "contact_master": "platform"})
+    assert "Saved." in reply.get_data(as_text=True)
+    db.session.expire_all()
+    saved = get_section(portal, "invoices")
+    assert (saved.contact_master, saved.name_master, saved.address_master) == ("platform", "ledger", "ledger")

@@ -12,7 +12,7 @@ from bridge.connectors.bitrix24.reconcile import reconcile_installation
 from bridge.domain import Address, InvoiceStatus, Party, PartyKind, Person
 from bridge.extensions import db
 from bridge.models import WorkItem
-from bridge.sync.ports import LedgerDocument, Platform
+from bridge.sync.ports import UNCHANGED, LedgerDocument, Platform
 
 from .conftest import ACME
 
@@ -74,6 +74,34 @@ def test_status_and_ledger_reference_are_written_back(live, installed):
     saved = next(i for i in state["invoices"] if i["id"] == item["id"])
     assert saved["stageId"] == "DT31_1:P" and saved["xmlId"] == "xero-inv-1"
     assert again.status is InvoiceStatus.PAID
+
+
+def requests_so_far(live) -> int:
+    return live.control(f"bitrix24/portals/{ACME}/state", method="GET")["requests"]
+
+
+def test_our_write_back_reads_as_unchanged_in_one_request_but_a_users_edit_is_read_whole(live, installed):
+    items = [seed_invoice(live)[0] for _ in range(3)]
+    ids = [str(i["id"]) for i in items]
+    with live.app.app_context():
+        adapter = platform(live, installed)
+        adapter.get_invoices(ids)
+        results = adapter.set_ledger_references([(pid, LedgerDocument(ledger_id=f"xero-{pid}", number=f"INV-{pid}",
+                                                                       status=InvoiceStatus.DRAFT)) for pid in ids])
+        versions = {pid: r.version for pid, r in results.items()}
+    assert all(r.ok and r.version for r in results.values())
+    # A user edits one invoice's rows, in the same second as our write-back or not.
+    live.control(f"bitrix24/portals/{ACME}/invoices/{ids[1]}", json={
+        "rows": [{"productName": "Workshop", "price": "120.00", "quantity": 3, "taxRate": 20, "taxIncluded": "Y"}]})
+    with live.app.app_context():
+        echo = platform(live, installed)  # the next run's adapter
+        before = requests_so_far(live)
+        unchanged = echo.read_invoices([ids[0], ids[2]], versions)
+        spent_on_echo = requests_so_far(live) - before
+        found = echo.read_invoices(ids, versions)
+    assert unchanged == {ids[0]: UNCHANGED, ids[2]: UNCHANGED} and spent_on_echo == 1
+    assert found[ids[0]] is UNCHANGED and found[ids[2]] is UNCHANGED
+    assert found[ids[1]].lines[0].quantity == Decimal("3")  # the edit is read, never taken for our echo
 
 
 def test_imported_parties_are_found_again_by_origin(live, installed):

@@ -18,9 +18,10 @@ MAX_EXPORT_CALLS_PER_INVOICE = 0.1
 # Xero's webhooks for our own writes come back; those no newer than our write are dropped
 # unread, the others cost the status flow one read each (it reads one invoice per event).
 MAX_TOTAL_CALLS_PER_INVOICE = 0.3
-# Bitrix24, one by one: a read (2-3 requests) and a write-back per invoice. Batched: per 50
+# Bitrix24, one by one: a read (2-3 requests) and a write-back per invoice. Batched: per 49
 # invoices 2 reads, 1 write-back of the Xero references, and 1 read when our write-back comes
-# back as an event; the portal's stages once. (The 1,000-invoice bench: docs/PERFORMANCE.md.)
+# back as an event; the portal's stages once. 100 invoices are 3 runs (49 + 49 + 2): 14
+# requests. (The 1,000-invoice bench: docs/PERFORMANCE.md.)
 MAX_BITRIX24_REQUESTS_PER_INVOICE = 0.15
 
 
