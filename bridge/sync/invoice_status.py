@@ -23,8 +23,8 @@ from .links import find_link, find_link_by_ledger_id
 from .polling import is_known
 from .registry import ledger_for, platform_for
 
-# Ledger statuses the platform follows, in the order an invoice lives them.
 BATCH = 50  # ledger invoices read per call (Xero: up to 50 IDs chunked in one GET)
+# Ledger statuses the platform follows, in the order an invoice lives them.
 FOLLOWED = {InvoiceStatus.AUTHORISED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID,
             InvoiceStatus.VOIDED, InvoiceStatus.DELETED}
 
