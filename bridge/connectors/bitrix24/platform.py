@@ -25,7 +25,7 @@ from ...models import Installation
 from ...settings import get_section
 from ...sync.ports import UNCHANGED, LedgerDocument, Unchanged, WriteResult
 from . import store
-from .client import BATCH_MAX, Bitrix24Client, BatchReply
+from .client import BATCH_MAX, Bitrix24Client
 from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE, SYNC_FIELD_CAMEL, Stage,
                      invoice_from_item, invoice_from_legacy, parse_datetime, party_fields, party_from_company,
                      party_from_contact, party_id, person_fields, portal_url, row_from_line, split_party_id,
@@ -174,7 +174,7 @@ class Bitrix24Platform:
         """``get_invoices``, except that an invoice whose ``content_version`` is still the one
         in ``versions`` (what our own write-back left) comes back as UNCHANGED, and the first
         request is the only one spent on it: the event for our write-back costs one request
-        per 50 invoices instead of two or three."""
+        per 49 invoices instead of two or three."""
         out: dict[str, Invoice | None | Unchanged] = {}
         smart = [p for p in platform_ids if not p.startswith(LEGACY)]
         per_read = BATCH_MAX - 1  # one list command beside one command per invoice
@@ -194,52 +194,50 @@ class Bitrix24Platform:
            each), and each company's contact links (one command per company);
         3. the contact persons (one ``@ID`` list) and the products' catalogue sections.
         """
-        first: dict[str, tuple[str, dict[str, Any]]] = {"items": ("crm.item.list", {
+        if len(ids) >= BATCH_MAX:
+            raise ValueError("one list command and one rows command per invoice must fit a Bitrix24 batch")
+        commands: dict[str, tuple[str, dict[str, Any]]] = {"items": ("crm.item.list", {
             "entityTypeId": SMART_INVOICE, "filter": {"@id": [int(i) for i in ids]}, "select": ["*"]})}
-        rows = {f"r{invoice_id}": ("crm.item.productrow.list", {
-            "filter": {"=ownerType": PRODUCT_ROW_OWNER, "=ownerId": invoice_id}}) for invoice_id in ids}
-        room = BATCH_MAX - len(first)
-        spill = dict(list(rows.items())[room:])
-        reply = self.client.batch({**first, **dict(list(rows.items())[:room])})
+        commands.update({f"r{invoice_id}": ("crm.item.productrow.list", {
+            "filter": {"=ownerType": PRODUCT_ROW_OWNER, "=ownerId": invoice_id}}) for invoice_id in ids})
+        reply = self.client.batch(commands)
         if "items" in reply.errors:
             raise reply.errors["items"]
         items = {str(item["id"]): item for item in (reply.get("items") or {}).get("items") or []}
         self._read_items.update(items)
-        first_rows = {key[1:]: (reply.get(key) or {}).get("productRows") for key in reply.results
-                      if key.startswith("r") and key not in reply.nexts}
-        unchanged = {pid for pid, item in items.items() if versions.get(pid) and pid in first_rows
-                     and content_version(item, first_rows[pid] or []) == versions[pid]}
-        spill = {key: command for key, command in spill.items() if key[1:] not in unchanged}
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for pid in items:
+            if f"r{pid}" in reply.errors:
+                raise reply.errors[f"r{pid}"]
+            rows[pid] = list((reply.get(f"r{pid}") or {}).get("productRows") or [])
+            if f"r{pid}" in reply.nexts:  # more than 50 rows: page the rest
+                rows[pid] = list(self.client.list_all("crm.item.productrow.list", {
+                    "filter": {"=ownerType": PRODUCT_ROW_OWNER, "=ownerId": pid}}, key="productRows"))
+        unchanged = {pid for pid, item in items.items()
+                     if versions.get(pid) and content_version(item, rows[pid]) == versions[pid]}
         items = {pid: item for pid, item in items.items() if pid not in unchanged}
 
         companies = sorted({int(i.get("companyId") or 0) for i in items.values()} - {0})
         contacts = sorted({int(i.get("contactId") or 0) for i in items.values() if not int(i.get("companyId") or 0)}
                           - {0})
-        second = dict(spill)
+        second: dict[str, tuple[str, dict[str, Any]]] = {}
         if companies:
             second["co"] = ("crm.company.list", {"filter": {"@ID": companies}, "select": COMPANY_SELECT})
             second.update({f"cp{cid}": ("crm.company.contact.items.get", {"id": cid}) for cid in companies})
         if contacts:
             second["ct"] = ("crm.contact.list", {"filter": {"@ID": contacts}, "select": CONTACT_SELECT})
         more = self.client.batch_all(second)
-        for part in (reply, more):
-            for key in part.results:
-                if key.startswith("r") and key in part.nexts:  # more than 50 rows: page the rest
-                    owner = key[1:]
-                    part.results[key] = {"productRows": list(self.client.list_all("crm.item.productrow.list", {
-                        "filter": {"=ownerType": PRODUCT_ROW_OWNER, "=ownerId": owner}}, key="productRows"))}
-        merged = BatchReply({**reply.results, **more.results}, {**reply.errors, **more.errors}, {}, {})
         for key in ("co", "ct"):
-            if key in merged.errors:
-                raise merged.errors[key]
-        company_rows = {str(r["ID"]): r for r in merged.get("co") or []}
-        contact_rows = {str(r["ID"]): r for r in merged.get("ct") or []}
-        links = {str(cid): sorted(merged.get(f"cp{cid}") or [], key=lambda link: int(link.get("SORT") or 0))
-                 for cid in companies if merged.ok(f"cp{cid}")}
+            if key in more.errors:
+                raise more.errors[key]
+        company_rows = {str(r["ID"]): r for r in more.get("co") or []}
+        contact_rows = {str(r["ID"]): r for r in more.get("ct") or []}
+        links = {str(cid): sorted(more.get(f"cp{cid}") or [], key=lambda link: int(link.get("SORT") or 0))
+                 for cid in companies if more.ok(f"cp{cid}")}
         people = self._contacts({str(link["CONTACT_ID"]) for found in links.values() for link in found})
 
-        stages = self.stages(known={str(i["stageId"]) for i in items.values() if i.get("stageId")})
-        out: dict[str, Invoice | None] = {}
+        stages = self.stages(known={str(i["stageId"]) for i in items.values() if i.get("stageId")}) if items else []
+        out: dict[str, Invoice | None | Unchanged] = {}
         for invoice_id in ids:
             if str(invoice_id) in unchanged:
                 out[invoice_id] = UNCHANGED
@@ -248,10 +246,7 @@ class Bitrix24Platform:
             if item is None:
                 out[invoice_id] = None  # deleted
                 continue
-            key = f"r{invoice_id}"
-            if key in merged.errors:
-                raise merged.errors[key]
-            product_rows = list((merged.get(key) or {}).get("productRows") or [])
+            product_rows = rows[str(invoice_id)]
             self._read_rows[str(invoice_id)] = product_rows
             out[invoice_id] = invoice_from_item(
                 item, product_rows, self._party_of(item, company_rows, contact_rows, links, people),
