@@ -9,7 +9,7 @@ frame bridge's pages) is in ``Installation.endpoints``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import current_app
 from sqlalchemy import select
@@ -120,6 +120,24 @@ def secrets_of(installation: Installation) -> TenantSecrets:
 
 def admin_origin(installation: Installation) -> str:
     return (installation.endpoints or {}).get("admin_origin") or origin_of(current_app.config["DG1_ADMIN_URL"])
+
+
+# Where DG1's "Bexio integration" menu pages are (docs/dg1.md section 6): bridge sends the
+# browser back there after Bexio's consent screen. A tenant can override it in
+# ``endpoints["admin_page"]`` with the same placeholders.
+ADMIN_PAGE = "{admin}/{tenant}/bexio/{page}?site={site}"
+
+
+def admin_page_url(installation: Installation, page: str, site: str) -> str:
+    """The DG1 admin page that frames bridge's ``page`` for ``site``. The admin panel's
+    base is ``DG1_ADMIN_URL`` when the tenant's admin origin is its origin (it may carry a
+    path, as the sandbox's does), else the tenant's own admin origin."""
+    configured = current_app.config["DG1_ADMIN_URL"].rstrip("/")
+    origin = admin_origin(installation)
+    base = configured if origin_of(configured) == origin else origin
+    template = (installation.endpoints or {}).get("admin_page") or ADMIN_PAGE
+    return template.format(admin=base, tenant=quote(installation.account_id, safe=""),
+                           page=quote(page, safe=""), site=quote(site, safe=""))
 
 
 def client_for(installation: Installation) -> DG1Client:
