@@ -111,7 +111,8 @@ def secrets_of(installation: Installation) -> TenantSecrets:
                              fix="Register it with: flask dg1 add-tenant --tenant ...")
     data = vault_for_app(current_app).read(installation.credential_id).data
     for value in data.values():
-        register_secret(value)
+        if isinstance(value, str):  # not the rotation window's end
+            register_secret(value)
     return TenantSecrets(api_key=data["api_key"], webhook_secret=data["webhook_secret"],
                          launch_secret=data["launch_secret"],
                          previous_webhook_secret=data.get("previous_webhook_secret"),
