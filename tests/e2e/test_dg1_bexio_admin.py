@@ -223,3 +223,21 @@ def test_settings_save_in_place_and_refuse_in_place(solo):  # noqa: F811
     assert "the tax value must be the same in DG1 and Bexio" in refused.text
     with live.app.app_context():
         assert get_section(find_tenant("solo"), "mapping").tax_rates == {"8.1": taxes["8.1"]}
+
+
+def test_an_unmapped_rate_shows_on_the_order_with_a_link_to_the_tax_mapping(shop):  # noqa: F811
+    with shop.app.app_context():
+        installation = find_tenant("demo")
+        mapping = get_section(installation, "mapping").model_dump(mode="json")
+        save_section(installation, "mapping", {**mapping, "tax_rates": {}})
+        db.session.commit()
+    order = place_order(shop)
+    wait_delivered(shop, 1)
+    shop.run_jobs()
+    page, token = admin_page(shop, "orders")
+    row = re.search(rf'<tr id="order-{order["id"]}".*?</tr>', page.text, re.S).group(0)
+    assert "failed" in row and "8.1 %" in row
+    link = unescape(re.search(r'<a href="([^"]+)" class="fix-link">Open the setting</a>', row).group(1))
+    assert link.endswith("#tax-mapping") and f"s={token}" in link
+    settings = requests.get(shop.app_url + link.split("#")[0], timeout=10)
+    assert settings.status_code == 200 and 'id="tax-mapping"' in settings.text
