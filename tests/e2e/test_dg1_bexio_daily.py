@@ -19,7 +19,9 @@ from bridge.settings import save_section
 from bridge.sync.status_sync import daily_status
 from tests.connectors.bexio.live_support import connect, state as bexio_state
 from tests.connectors.dg1.test_live import deliveries, place_order, wait_delivered
+from tests.e2e.test_cross_pairs import kiwi_shop  # noqa: F401  (fixture: a DG1 shop on Xero)
 from tests.e2e.test_dg1_bexio import shop  # noqa: F401  (fixture: the connected demo shop)
+from tests.e2e.test_dg1_bexio_settings import deadline_wait
 
 
 def _status_items(live) -> dict[int, WorkItem]:
@@ -133,3 +135,28 @@ def test_a_rotated_webhook_secret_keeps_dg1s_deliveries_coming_during_the_window
     (failed,) = wait_delivered(shop, 1, status="retrying")
     assert failed["attempts"][-1]["status_code"] == 401, deliveries(shop)  # refused: DG1 keeps retrying
     assert len(bexio_state(shop)["invoices"]) == 1
+
+
+def test_the_dg1_to_xero_cross_pair_still_follows_status_through_the_ledger_poll(kiwi_shop):  # noqa: F811
+    """Only DG1 <-> Bexio moved to the daily job: a DG1 shop booking into Xero still gets
+    "paid" through Xero's webhooks and the five-minute poll."""
+    from bridge.sync.polling import poll_all
+    from bridge.sync.status_sync import request_daily_status
+
+    live = kiwi_shop
+    order = live.control("dg1/tenants/kiwi/orders", json={
+        "site": "nz", "items": [{"sku": "FERN-1", "quantity": 1}], "shipments": [],
+        "payments": [{"method": "invoice", "status": "pending"}]})
+    deadline_wait(live, "kiwi")
+    live.run_jobs()
+    state = live.control(f"xero/orgs/{live.tenant}/state", method="GET")
+    (invoice,) = [i for i in state["invoices"] if i["Type"] == "ACCREC"]
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/pay", json={})
+    with live.app.app_context():
+        assert request_daily_status() == 0  # not a daily-status pair
+        assert poll_all()["connections"] == 1
+    live.run_jobs()
+    status = next(o for o in live.control("dg1/tenants/kiwi/state", method="GET")["orders"]
+                  if o["id"] == order["id"])["status"]
+    assert status == "COMPLETED"  # Xero's due date (not on the order) did not stand in the way
