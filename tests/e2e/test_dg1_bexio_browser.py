@@ -46,9 +46,15 @@ def cross_site_shop(tmp_path):
 
 
 def _wait(condition, seconds: float = 15.0):
+    """Until ``condition()`` holds; an element htmx swapped away meanwhile is looked up again."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        value = condition()
+        try:
+            value = condition()
+        except (StaleElementReferenceException, NoSuchElementException):
+            value = None
         if value:
             return value
         time.sleep(0.2)
@@ -72,7 +78,7 @@ def test_sync_order_in_the_dg1_admin_frame_updates_its_row_in_place(cross_site_s
     live.run_jobs()
     _wait(lambda: "succeeded" in browser.find_element(By.ID, row).text)  # the row polled itself
     (invoice,) = bexio_state(live)["invoices"]
-    link = browser.find_element(By.CSS_SELECTOR, f"#{row} .ledger-link a")
-    assert link.text == str(invoice["document_nr"])
+    link = _wait(lambda: browser.find_element(By.CSS_SELECTOR, f"#{row} .ledger-link a").text)
+    assert link == str(invoice["document_nr"])
     assert browser.execute_script("return window.bridgeMarker") == "same page"  # no page load
     assert axe_violations(browser) == []
