@@ -98,6 +98,21 @@ def test_a_refused_consent_comes_back_to_the_dg1_settings_with_the_reason(dg1): 
         assert find_tenant("demo").ledger_connections == []
 
 
+def test_a_failed_token_exchange_comes_back_to_the_dg1_settings_with_the_reason(dg1):  # noqa: F811
+    tab = requests.Session()
+    consent = tab.get(_connect_link(dg1), timeout=10)
+    secret = dg1.app.config["BEXIO_CLIENT_SECRET"]
+    dg1.app.config["BEXIO_CLIENT_SECRET"] = "not-the-apps-secret"  # e.g. a mistyped secret
+    try:
+        back = submit(dg1, tab, consent, "seeland:101")
+    finally:
+        dg1.app.config["BEXIO_CLIENT_SECRET"] = secret
+    assert back.url == f"{dg1.sandbox_url}/admin.dg1.ch/demo/bexio/settings?site=ch"
+    inner, _ = frame_of(dg1, back)
+    assert "Bexio was not connected." in inner.text and "invalid_client" in inner.text
+    assert "BEXIO_CLIENT" in inner.text or "Start the connection again" in inner.text
+
+
 def test_a_forged_connect_link_cannot_send_the_browser_elsewhere(dg1):  # noqa: F811
     link = _connect_link(dg1)
     forged = re.sub(r"sig=[^&]+", "sig=eyJpIjoxLCJyIjoiaHR0cHM6Ly9ldmlsLmV4YW1wbGUifQ", link)
