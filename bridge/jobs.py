@@ -13,7 +13,8 @@ Why it is shaped like this:
   at least Retry-After), paused (a spent API budget), or failed (recorded for a person).
 - The sweeper re-enqueues what a dead worker left behind; leases make that safe.
 - Periodic jobs claim their period in ``periodic_runs`` first, so N consumers that all run
-  a scheduler still run each job once per period.
+  a scheduler still run each job once per period (daily per-installation jobs claim each
+  installation instead, so a crash halfway resumes with the rest).
 """
 from __future__ import annotations
 
@@ -470,12 +471,16 @@ def prune_once(retention_days: int) -> dict[str, int]:
 # --------------------------------------------------------------------------------------
 
 
-def claim_period(job: str, period_key: str) -> bool:
+def claim_period(job: str, period_key: str, *, commit: bool = True) -> bool:
+    """Claim ``job`` for ``period_key``; False if someone already did. With ``commit=False``
+    the claim joins the caller's transaction, so it commits (or rolls back) together with
+    the work it stands for."""
     # RETURNING, not rowcount: rowcount of INSERT .. ON CONFLICT is unreliable across drivers.
     inserted = db.session.execute(_insert_ignore(PeriodicRun.__table__, {
         "job": job, "period_key": period_key, "owner": WORKER_ID,
         "started_at": now()}).returning(PeriodicRun.__table__.c.id)).scalar_one_or_none()
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return inserted is not None
 
 
@@ -484,13 +489,22 @@ def period_key(period_seconds: int, at: datetime | None = None) -> str:
     return str(int(at.timestamp()) // period_seconds)
 
 
-def periodic(cron: crontab, period_seconds: int, name: str | None = None):
-    """A Huey periodic task that runs at most once per period across all consumers."""
-    def decorate(fn: Callable[[], Any]):
+def periodic(cron: crontab, period_seconds: int, name: str | None = None, *, per_item: bool = False):
+    """A Huey periodic task that runs at most once per period across all consumers.
+
+    With ``per_item`` the whole period is not claimed up front: the job gets the period key
+    and claims each item it queues (``claim_period(f"{job}:{item}", key, commit=False)``, in
+    the transaction that queues it). A crash halfway then leaves the rest to the next
+    trigger in the period instead of skipping them until the next period, and no item runs
+    twice; such jobs are scheduled more often than their period so that a next trigger comes.
+    """
+    def decorate(fn: Callable[..., Any]):
         job = name or fn.__name__
 
         def run_once() -> Any:
             with _app_context():
+                if per_item:
+                    return fn(period_key(period_seconds))
                 if not claim_period(job, period_key(period_seconds)):
                     log.info("periodic %s: already run in this period", job)
                     return None

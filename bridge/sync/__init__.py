@@ -2,4 +2,4 @@
 
 Importing this package registers every flow with the job engine.
 """
-from . import backfill, invoice_export, invoice_status, party_import, polling, products, stock  # noqa: F401
+from . import backfill, invoice_export, invoice_status, party_import, polling, products, status_sync, stock  # noqa: F401

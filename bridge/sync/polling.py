@@ -23,6 +23,9 @@ from .registry import LEDGERS, ledger_for
 
 log = logging.getLogger(__name__)
 OVERLAP = timedelta(minutes=2)  # re-read a little: clocks differ and writes land late
+# (platform, ledger) pairs whose status follows once per day, as their product description
+# says, by their own daily job (bridge/sync/status_sync.py) rather than by this poll.
+DAILY_STATUS_PAIRS = {("dg1", "bexio")}
 
 
 def cursor(scope: str, name: str) -> Cursor:
@@ -71,7 +74,7 @@ def poll_all() -> dict[str, int]:
         Installation.state == "active", LedgerConnection.active.is_(True),
         LedgerConnection.health == "ok")).all()
     for installation, connection in rows:
-        if connection.ledger not in LEDGERS:
+        if connection.ledger not in LEDGERS or (installation.platform, connection.ledger) in DAILY_STATUS_PAIRS:
             continue
         counts["connections"] += 1
         try:

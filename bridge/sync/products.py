@@ -20,18 +20,18 @@ Read top to bottom:
 from __future__ import annotations
 
 from huey import crontab
-from sqlalchemy import select
 
 from ..domain import Product
 from ..errors import PermanentError, RetryableError, SyncError
 from ..extensions import db
 from ..faults import fault_point
-from ..jobs import WorkContext, WorkRequest, flow, periodic, request_work
+from ..jobs import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, LedgerConnection, SyncRecord, utcnow
 from ..settings import get_section
+from .daily import DAY, daily_installations, request_daily, skip_reason
 from .links import bind, content_hash, find_link, jsonable
 from .polling import cursor
-from .registry import LEDGERS, ledger_for, platform_for
+from .registry import ledger_for, platform_for
 
 FLOW = "product_to_ledger"
 ALL = "products:all"
@@ -85,16 +85,6 @@ def export_products(ctx: WorkContext) -> None:
     if only is not None and progress["failed"]:
         raise PermanentError(progress["last_error"] or "The product could not be synced.")
     _finish(record, "succeeded", None)
-
-
-def skip_reason(installation: Installation, options: dict, toggle: str, label: str) -> str | None:
-    """Why a daily job does nothing for this installation; a run by hand ignores the
-    daily switch (the seed's manual actions work whatever the schedule)."""
-    if not get_section(installation, "general").enabled:
-        return "The integration is switched off in the settings."
-    if not options.get("manual") and not getattr(get_section(installation, "daily"), toggle):
-        return f"{label} is switched off in the settings."
-    return None
 
 
 def group_products(products, currency: str | None = None) -> dict[str, list[Product]]:
@@ -182,26 +172,15 @@ def _finish(record: SyncRecord, state: str, message: str | None) -> None:
     db.session.commit()
 
 
-def daily_installations(toggle: str) -> list[int]:
-    """Active installations with a connected ledger and ``toggle`` on."""
-    rows = db.session.execute(select(Installation).join(
-        LedgerConnection, LedgerConnection.installation_id == Installation.id).where(
-        Installation.state == "active", LedgerConnection.active.is_(True))).scalars().unique().all()
-    return [i.id for i in rows if any(c.ledger in LEDGERS for c in i.ledger_connections if c.active)
-            and get_section(i, "general").enabled and getattr(get_section(i, "daily"), toggle)]
+def request_daily_products(day: str | None = None) -> int:
+    """Queue today's run for every installation that wants it and has none yet today."""
+    return request_daily("daily_products", day or period_key(DAY), daily_installations("sync_products"),
+                         product_request)
 
 
-def request_daily_products() -> int:
-    """Queue one run per installation; a run still queued or running absorbs the request."""
-    count = 0
-    for installation_id in daily_installations("sync_products"):
-        count += bool(request_work(product_request(installation_id)))
-    db.session.commit()
-    return count
-
-
-# Once per day whatever the number of consumers (the period claim), at night shop time.
-@periodic(crontab(hour="2", minute="10"), 86400, name="daily_products")
-def daily_products() -> int:
-    return request_daily_products()
-
+# Once per day per installation whatever the number of consumers (claimed per
+# installation), at night shop time; the hourly trigger after 02:10 picks up what a crash
+# left.
+@periodic(crontab(hour="2-23", minute="10"), DAY, name="daily_products", per_item=True)
+def daily_products(day: str) -> int:
+    return request_daily_products(day)

@@ -21,10 +21,10 @@ from ..domain import StockLevel
 from ..errors import PermanentError
 from ..extensions import db
 from ..faults import fault_point
-from ..jobs import WorkContext, WorkRequest, flow, periodic, request_work
+from ..jobs import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, LedgerConnection, Link, utcnow
+from .daily import DAY, daily_installations, request_daily, skip_reason
 from .polling import cursor
-from .products import daily_installations, skip_reason
 from .registry import ledger_for, platform_for
 
 FLOW = "stock_from_ledger"
@@ -137,15 +137,12 @@ def _finish(record, state: str, message: str | None) -> None:
     db.session.commit()
 
 
-def request_daily_stock() -> int:
-    count = 0
-    for installation_id in daily_installations("sync_stock"):
-        count += bool(request_work(stock_request(installation_id)))
-    db.session.commit()
-    return count
+def request_daily_stock(day: str | None = None) -> int:
+    return request_daily("daily_stock", day or period_key(DAY), daily_installations("sync_stock"), stock_request)
 
 
-# After the product sync, so that products new today already have their article.
-@periodic(crontab(hour="3", minute="10"), 86400, name="daily_stock")
-def daily_stock() -> int:
-    return request_daily_stock()
+# After the product sync, so that products new today already have their article; hourly
+# after 03:10 so that a crash halfway resumes the same day (claims are per installation).
+@periodic(crontab(hour="3-23", minute="10"), DAY, name="daily_stock", per_item=True)
+def daily_stock(day: str) -> int:
+    return request_daily_stock(day)

@@ -60,6 +60,7 @@ class BexioOptions:
     platform: str = "dg1"  # prefix of intern codes of products without a SKU
     reference_prefix: str = ""  # api_reference prefix of this installation's invoices
     tax_ids: dict[str, int] = field(default_factory=dict)  # rate ("8.1") -> tax id, for articles
+    rate_taxes: dict[str, str] = field(default_factory=dict)  # the tax mapping: rate ("8.1") -> tax id
 
     @classmethod
     def from_settings(cls, installation: Installation) -> "BexioOptions":
@@ -69,7 +70,8 @@ class BexioOptions:
                    email_subject=section.email_subject, email_message=section.email_message,
                    platform=installation.platform,
                    reference_prefix=f"{installation.platform}:{installation.account_id}:",
-                   tax_ids=dict(section.article_tax_ids))
+                   tax_ids=dict(section.article_tax_ids),
+                   rate_taxes=dict(get_section(installation, "mapping").tax_rates))
 
 
 def _stops_batch(error: SyncError) -> bool:
@@ -87,6 +89,7 @@ class BexioLedger:
         self.web_url = web_url.rstrip("/")
         self.refs = References(client)
         self._taxes_today: list[TaxCode] | None = None
+        self._sales_taxes: dict[str, TaxCode] | None = None
 
     @classmethod
     def build(cls, installation: Installation, connection: LedgerConnection) -> "BexioLedger":
@@ -197,6 +200,42 @@ class BexioLedger:
 
     def preview_invoice(self, invoice: Invoice, party_ledger_id: str | None) -> dict[str, Any]:
         return mapper.invoice_to_kb(invoice, self._invoice_refs(invoice, int(party_ledger_id or 0)))
+
+    def _date_service_taxes(self, invoice: Invoice) -> None:
+        """Shipping and payment-fee lines get the Bexio tax of their service date, as
+        product lines do (NOTES §8.3: 7.7 % and 8.1 % are separate tax records, each valid
+        in its own period).
+
+        The shipping and fee settings name one tax. It is used when the line's rate is its
+        rate and the service date lies in its period; otherwise (an order from before the
+        2024 VAT change, say) the line's own rate goes through the tax mapping, exactly as
+        a product line's does, and an unmapped rate fails naming it."""
+        for line in invoice.lines:
+            if line.kind not in (LineKind.SHIPPING, LineKind.PAYMENT_FEE) or not line.ledger_tax_code:
+                continue
+            chosen = self._sales_tax(line.ledger_tax_code)
+            rate = line.tax_rate if line.tax_rate else None
+            if chosen is not None and _valid_on(chosen, invoice.issue_date) and (rate is None or chosen.rate == rate):
+                continue
+            if rate is None:
+                continue  # no rate to go by: the setting stands, as before
+            mapped = self.options.rate_taxes.get(format(rate.normalize(), "f"))
+            if mapped is None:
+                what = "Shipping" if line.kind == LineKind.SHIPPING else "The payment fee"
+                setting = "shipping tax rate" if line.kind == LineKind.SHIPPING else "payment fee tax rate"
+                valid = f" ({chosen.name}, {_period(chosen)})" if chosen is not None else ""
+                raise PermanentError(
+                    f"{what} of this order is taxed at {rate:.2f} % on {invoice.issue_date.isoformat()}, but the "
+                    f"{setting} setting{valid} is for another rate or period, and {rate:.2f} % is not in the tax "
+                    f"mapping.", code="unmapped_tax_rate",
+                    fix=f"Settings > Taxes mapping: map {rate:.2f} % to the Bexio tax of that period.")
+            line.ledger_tax_code = mapped
+
+    def _sales_tax(self, code: str) -> TaxCode | None:
+        """Every active sales tax, whatever its period, read once per adapter."""
+        if self._sales_taxes is None:
+            self._sales_taxes = {t.code: t for t in self.tax_codes()}
+        return self._sales_taxes.get(str(code))
 
     def save_invoices(self, writes: list[InvoiceWrite]) -> list[WriteResult]:
         results: list[WriteResult] = []
@@ -464,6 +503,7 @@ class BexioLedger:
     # ======================================================================================
 
     def _invoice_refs(self, invoice: Invoice, contact_id: int) -> mapper.InvoiceRefs:
+        self._date_service_taxes(invoice)
         if self.options.currency and invoice.currency and self.options.currency.upper() != invoice.currency.upper():
             raise PermanentError(f"The order is in {invoice.currency}, but the Bexio currency setting is "
                                  f"{self.options.currency}.", code="currency_mismatch",
@@ -514,6 +554,16 @@ class BexioLedger:
 
     def _article_url(self, article_id: Any) -> str:
         return f"{self.web_url}/index.php/article/show/id/{article_id}"
+
+
+def _valid_on(tax: TaxCode, day: date) -> bool:
+    return (tax.valid_from is None or tax.valid_from <= day) and (tax.valid_to is None or day <= tax.valid_to)
+
+
+def _period(tax: TaxCode) -> str:
+    if tax.valid_to is None:
+        return f"valid from {tax.valid_from.isoformat()}" if tax.valid_from else "valid always"
+    return f"valid {tax.valid_from.isoformat() if tax.valid_from else '…'} to {tax.valid_to.isoformat()}"
 
 
 def _site_of(key: str) -> str | None:

@@ -6,6 +6,11 @@ settings page made it, so nobody can bind their Bexio company to someone else's 
 The OAuth ``state`` is signed and bound to this browser's session with a nonce; the
 code is bound to us with PKCE (S256). Tokens go straight into the vault and never to the
 browser.
+
+A link made with a ``return_to`` (the DG1 admin's Bexio settings page) brings the user back
+there after Bexio, whatever happened: the outcome (connected, refused with Bexio's reason,
+failed) is kept per installation and shown by the page they land on. Without one, the
+outcome is shown on a page of its own.
 """
 from __future__ import annotations
 
@@ -13,11 +18,12 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session
+from sqlalchemy import select
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ...errors import SyncError
 from ...extensions import db
-from ...models import Installation
+from ...models import Cursor, Installation, utcnow
 from .auth import pkce_pair
 from .connection import active_connection, disconnect, oauth_for_app, store_connection
 
@@ -26,15 +32,21 @@ bp = Blueprint("bexio", __name__)
 CONNECT_LINK_SECONDS = 24 * 3600
 STATE_SECONDS = 15 * 60  # time to sign in at Bexio and approve
 SESSION_KEY = "bexio_oauth"
+OUTCOME = "bexio_connect"  # Cursor name of the last connection attempt's result
 
 
 def _signer(purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"bexio-{purpose}")
 
 
-def connect_url(installation_id: int) -> str:
-    """The link the settings page shows as "Authenticate with Bexio"."""
-    sig = _signer("connect").dumps(installation_id)
+def connect_url(installation_id: int, return_to: str | None = None) -> str:
+    """The link the settings page shows as "Authenticate with Bexio".
+
+    ``return_to`` is where the browser goes back to after Bexio, whatever the outcome
+    (e.g. the Bexio settings page inside the DG1 admin panel); it is part of the signed
+    link, so nobody can turn the callback into a redirect to a site of their choosing."""
+    payload: Any = {"i": installation_id, "r": return_to} if return_to else installation_id
+    sig = _signer("connect").dumps(payload)
     return f"{current_app.config['PUBLIC_URL']}/oauth/bexio/connect?installation={installation_id}&sig={sig}"
 
 
@@ -54,32 +66,63 @@ def _page(title: str, message: str, *, status: int = 200, ok: bool = False, fix:
                            details=details or [], **context), status
 
 
-def _installation(raw: str | None, sig: str | None, purpose: str, max_age: int) -> Installation | None:
+def _signed(raw: str | None, sig: str | None, purpose: str, max_age: int) -> tuple[Installation | None, str | None]:
+    """The installation a signed link names (None if the link is bad) and its return URL."""
     try:
-        signed_id = _signer(purpose).loads(sig or "", max_age=max_age)
+        signed = _signer(purpose).loads(sig or "", max_age=max_age)
     except (BadSignature, SignatureExpired):
-        return None
+        return None, None
+    signed_id, return_to = (signed.get("i"), signed.get("r")) if isinstance(signed, dict) else (signed, None)
     if str(signed_id) != str(raw):
-        return None
+        return None, None
     installation = db.session.get(Installation, int(signed_id))
-    return installation if installation is not None and installation.state == "active" else None
+    return (installation if installation is not None and installation.state == "active" else None), return_to
+
+
+def _installation(raw: str | None, sig: str | None, purpose: str, max_age: int) -> Installation | None:
+    return _signed(raw, sig, purpose, max_age)[0]
+
+
+def last_outcome(installation_id: int) -> dict[str, Any] | None:
+    """The result of the installation's last connection attempt (read only), for the page
+    the user returns to: {"ok", "message", "fix", "details", "at"}."""
+    row = db.session.scalar(select(Cursor).where(Cursor.scope == f"installation:{installation_id}",
+                                                 Cursor.name == OUTCOME))
+    return dict(row.value) if row is not None and row.value else None
+
+
+def _back(installation_id: int, return_to: str, *, ok: bool, message: str, fix: str | None = None,
+          details: list[str] | None = None):
+    """Remember the outcome for the page at ``return_to``, and send the browser there."""
+    row = db.session.scalar(select(Cursor).where(Cursor.scope == f"installation:{installation_id}",
+                                                 Cursor.name == OUTCOME))
+    if row is None:
+        row = Cursor(scope=f"installation:{installation_id}", name=OUTCOME, value={})
+        db.session.add(row)
+    row.value = {"ok": ok, "message": message, "fix": fix, "details": details or [],
+                 "at": utcnow().isoformat(timespec="seconds")}
+    db.session.commit()
+    return redirect(return_to, 303)
 
 
 @bp.get("/oauth/bexio/connect")
 def connect():
-    installation = _installation(request.args.get("installation"), request.args.get("sig"), "connect",
-                                 CONNECT_LINK_SECONDS)
+    installation, return_to = _signed(request.args.get("installation"), request.args.get("sig"), "connect",
+                                      CONNECT_LINK_SECONDS)
     if installation is None:
         return _page("Bexio", "This connection link is not valid or has expired.", status=403,
                      fix="Open the Bexio settings again and press Authenticate with Bexio.")
     try:
         oauth = oauth_for_app()
     except SyncError as exc:
+        if return_to:
+            return _back(installation.id, return_to, ok=False, message=exc.message, fix=exc.fix)
         return _page("Bexio", exc.message, status=500, fix=exc.fix)
     nonce = secrets.token_urlsafe(16)
     verifier, challenge = pkce_pair()
     state = _signer("state").dumps({"i": installation.id, "n": nonce})
-    session[SESSION_KEY] = {"nonce": nonce, "verifier": verifier, "installation": installation.id}
+    session[SESSION_KEY] = {"nonce": nonce, "verifier": verifier, "installation": installation.id,
+                            "return_to": return_to}
     return redirect(oauth.authorize_url(redirect_uri=redirect_uri(), state=state, nonce=nonce,
                                         code_challenge=challenge), 302)
 
@@ -95,12 +138,15 @@ def callback():
         return _page("Bexio", "This answer from Bexio does not belong to a connection started in this browser, "
                               "or it took too long.", status=400,
                      fix="Start again from the Bexio settings page.")
+    return_to = pending.get("return_to")
     if request.args.get("error"):
         denied = request.args.get("error") == "access_denied"
-        return _page("Bexio", "The connection was not approved in Bexio." if denied else
-                     "Bexio did not grant the connection.", status=400,
-                     fix="Start again and press Allow in Bexio.",
-                     details=[request.args.get("error_description") or request.args["error"]])
+        message = "The connection was not approved in Bexio." if denied else "Bexio did not grant the connection."
+        details = [request.args.get("error_description") or request.args["error"]]
+        if return_to:
+            return _back(int(state["i"]), return_to, ok=False, message=message,
+                         fix="Press Authenticate with Bexio again and allow the access.", details=details)
+        return _page("Bexio", message, status=400, fix="Start again and press Allow in Bexio.", details=details)
     installation = db.session.get(Installation, int(state["i"]))
     if installation is None or installation.state != "active":
         return _page("Bexio", "The shop this connection was for is no longer installed.", status=400)
@@ -110,10 +156,15 @@ def callback():
                                code_verifier=pending["verifier"])
         identity = oauth.identity(token, nonce=pending["nonce"])
     except SyncError as exc:
+        if return_to:
+            return _back(installation.id, return_to, ok=False, message=exc.message, fix=exc.fix,
+                         details=exc.ledger_messages)
         return _page("Bexio", exc.message, status=502, fix=exc.fix, details=exc.ledger_messages)
     connection = store_connection(installation, identity, token)
-    return _page("Bexio connected", f"Connected to the Bexio company {connection.organisation_name or connection.organisation_id}.",
-                 ok=True, company=connection.organisation_name)
+    message = f"Connected to the Bexio company {connection.organisation_name or connection.organisation_id}."
+    if return_to:
+        return _back(installation.id, return_to, ok=True, message=message)
+    return _page("Bexio connected", message, ok=True, company=connection.organisation_name)
 
 
 @bp.post("/oauth/bexio/disconnect")

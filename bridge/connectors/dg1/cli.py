@@ -5,7 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from ...errors import SyncError
-from .tenants import add_tenant, client_for
+from .tenants import ROTATION_WINDOW, add_tenant, client_for
 
 dg1_cli = AppGroup("dg1", help="DG1 shop tenants.")
 
@@ -20,12 +20,15 @@ dg1_cli = AppGroup("dg1", help="DG1 shop tenants.")
                    "(default: the origin of DG1_ADMIN_URL).")
 @click.option("--name", default="", help="A name to show for the tenant.")
 @click.option("--check/--no-check", default=True, help="Call DG1 with the API key before saving.")
+@click.option("--rotation-hours", default=ROTATION_WINDOW // 3600, show_default=True, type=click.IntRange(0),
+              help="When the webhook secret changes, how long the previous one is still accepted.")
 def add_tenant_command(tenant: str, api_key: str, webhook_secret: str, launch_secret: str,
-                       admin_origin: str | None, name: str, check: bool) -> None:
+                       admin_origin: str | None, name: str, check: bool, rotation_hours: int) -> None:
     """Register a DG1 tenant, or replace its secrets. Secrets are stored encrypted."""
     try:
         installation = add_tenant(tenant, api_key=api_key, webhook_secret=webhook_secret,
-                                  launch_secret=launch_secret, admin_origin=admin_origin, name=name)
+                                  launch_secret=launch_secret, admin_origin=admin_origin, name=name,
+                                  rotation_window=rotation_hours * 3600)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     click.echo(f"DG1 tenant {tenant} registered (installation {installation.id}); "

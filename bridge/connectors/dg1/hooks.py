@@ -1,7 +1,8 @@
 """DG1 webhooks: verify, store in the inbox, acknowledge; and turn inbox rows into work.
 
 ``POST /hooks/dg1/<tenant_id>`` (docs/dg1.md section 5) does only what must happen before
-the 2xx: find the tenant, check the timestamp window and the HMAC over the raw body, and
+the 2xx: find the tenant, check the timestamp window and the HMAC over the raw body (with
+the current webhook secret, or the previous one during a rotation window), and
 store the event once per ``X-DG1-Delivery-Id`` (DG1 keeps that id on every retry and on a
 manual resend). Everything else happens in the inbox job below.
 """
@@ -46,8 +47,9 @@ def receive(tenant_id: str):
     if not signing.fresh(timestamp, signing.now_seconds()):
         log.info("dg1 webhook for %s refused: timestamp %r outside the window", tenant_id, timestamp)
         return _refuse(401, "timestamp missing or outside the 5-minute window")
-    secret = secrets_of(installation).webhook_secret
-    if not signing.webhook_valid(secret, timestamp, raw, request.headers.get("X-DG1-Signature")):
+    accepted = secrets_of(installation).webhook_secrets(signing.now_seconds())
+    signatures = (request.headers.get("X-DG1-Signature"), request.headers.get("X-DG1-Signature-Previous"))
+    if not signing.webhook_valid_any(accepted, timestamp, raw, signatures):
         log.info("dg1 webhook for %s refused: bad signature", tenant_id)
         return _refuse(401, "signature does not match")
     delivery_id = request.headers.get("X-DG1-Delivery-Id", "").strip()

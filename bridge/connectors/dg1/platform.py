@@ -1,11 +1,15 @@
 """``DG1Platform``: a DG1 tenant behind the ``Platform`` interface flows are written against.
 
 Orders are the platform's invoices (``platform_id`` ``<site>:<order id>``); products and
-stock span all of the tenant's sites. What DG1's API cannot do (write customers, edit
-orders) raises ``PermanentError`` with a sentence saying so, never a silent no-op.
+stock span all of the tenant's sites. What DG1's API cannot do (write customers) raises
+``PermanentError`` with a sentence saying so. Ledger edits of an invoice are not copied back
+to its order (the order is what the customer bought; DG1 changes only status and
+references): ``apply_invoice_changes`` leaves them in the ledger, logged, so that the
+status in the same run still follows.
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable, Iterator
@@ -19,6 +23,8 @@ from ...sync.ports import LedgerDocument, WriteResult
 from . import mapper
 from .client import DG1Client
 from .tenants import client_for
+
+log = logging.getLogger(__name__)
 
 # The only status bridge sets in DG1 (issue 7; docs/dg1.md section 4.4): the ledger says
 # paid -> the order is COMPLETED. COMPLETED may be set before SHIPPED.
@@ -94,8 +100,12 @@ class DG1Platform:
                 f"{prefix}_invoice_url": (document.url or None) and document.url[:255]}
 
     def apply_invoice_changes(self, platform_id: str, invoice: Invoice, groups: set[str]) -> None:
-        raise PermanentError("DG1 orders cannot be edited from the ledger: DG1's API changes only an "
-                             "order's status and references.", code="dg1_read_only")
+        """Nothing: a DG1 order is what the customer bought, and DG1's API changes only an
+        order's status and references (docs/dg1.md 4.4). What the ledger holds beyond it
+        (Xero's due date, an edit made there) stays in the ledger. Refusing here would
+        also stop the status that follows in the same run: a paid invoice would never
+        complete its order."""
+        log.info("dg1 order %s: ledger edits of %s stay in the ledger", platform_id, ", ".join(sorted(groups)))
 
     # -- customers ------------------------------------------------------------------------
     def get_party(self, platform_id: str) -> Party | None:

@@ -91,7 +91,8 @@ def parse(form, installation, sites: list[dict[str, Any]], choices: Choices) -> 
     data["invoices"]["void_authorised_on_cancel"] = True
     bexio = data["bexio"]
     bexio["user_id"] = int(form["bexio.user_id"]) if form.get("bexio.user_id", "").isdigit() else None
-    if choices.users and bexio["user_id"] not in [u for u, _ in choices.users]:
+    # None is the form's "the user who connected" choice.
+    if choices.users and bexio["user_id"] is not None and bexio["user_id"] not in [u for u, _ in choices.users]:
         errors["bexio.user_id"] = "Choose the Bexio user that orders and products are attributed to."
     bexio["language"] = form.get("bexio.language", "")
     if choices.languages and bexio["language"] not in [code for code, _ in choices.languages]:

@@ -46,6 +46,16 @@ def webhook_valid(secret: str, timestamp: str, raw_body: bytes, signature: str |
     return hmac.compare_digest(webhook_signature(secret, timestamp, raw_body).encode(), signature.strip().encode())
 
 
+def webhook_valid_any(secrets: list[str], timestamp: str, raw_body: bytes,
+                      signatures: tuple[str | None, ...]) -> bool:
+    """During a secret rotation DG1 may sign with either secret, and may send a second
+    signature (``X-DG1-Signature-Previous``) made with the old one: any pair that matches
+    is enough. Every pair is compared, so the time taken says nothing about which."""
+    results = [webhook_valid(secret, timestamp, raw_body, signature)
+               for secret in secrets for signature in signatures if signature]
+    return any(results)
+
+
 def launch_signature(secret: str, tenant: str, site: str, user: str, ts: str, page: str) -> str:
     message = "|".join((tenant, site, user, ts, page)).encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()

@@ -1,14 +1,15 @@
 """A DG1 tenant registered in bridge: its Installation row and its three secrets.
 
 A DG1 tenant has no OAuth install: its admin creates an API key, and DG1 holds a webhook
-secret and an app launch secret for the app (docs/dg1.md section 7). All three are
+secret and an app launch secret for the app (docs/dg1.md section 7). All three (and, during
+a webhook secret rotation, the previous webhook secret with the end of its window) are
 stored encrypted in one vault credential; the admin origin (the only page allowed to
 frame bridge's pages) is in ``Installation.endpoints``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import current_app
 from sqlalchemy import select
@@ -19,9 +20,15 @@ from ...models import Installation
 from ...ratelimit import limiter_for_app
 from ...redaction import register_secret
 from ...vault import vault_for_app
+from . import signing
 from .client import DG1Client
 
 PLATFORM = "dg1"
+
+
+# How long a replaced webhook secret is still accepted (docs/dg1.md section 5, "Rotating
+# the webhook secret"): DG1 may switch to the new secret at any moment in this window.
+ROTATION_WINDOW = 48 * 3600
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,16 @@ class TenantSecrets:
     api_key: str
     webhook_secret: str
     launch_secret: str
+    previous_webhook_secret: str | None = None
+    previous_valid_until: float | None = None  # unix seconds, bridge's DG1 clock
+
+    def webhook_secrets(self, now: float) -> list[str]:
+        """The secrets a webhook may be signed with at ``now``: the current one, and the
+        previous one until its rotation window ends."""
+        accepted = [self.webhook_secret]
+        if self.previous_webhook_secret and self.previous_valid_until and now <= self.previous_valid_until:
+            accepted.append(self.previous_webhook_secret)
+        return accepted
 
 
 def origin_of(url: str) -> str:
@@ -46,12 +63,17 @@ def find_tenant(tenant_id: str) -> Installation | None:
 
 
 def add_tenant(tenant_id: str, *, api_key: str, webhook_secret: str, launch_secret: str,
-               admin_origin: str | None = None, name: str = "") -> Installation:
-    """Register a tenant, or replace its secrets (a rotated key) when it exists. Commits."""
+               admin_origin: str | None = None, name: str = "",
+               rotation_window: int = ROTATION_WINDOW) -> Installation:
+    """Register a tenant, or replace its secrets (a rotated key) when it exists. Commits.
+
+    A new webhook secret does not lock out the old one at once: the old one is kept, and
+    accepted for ``rotation_window`` seconds more, so deliveries DG1 signs while it
+    switches (and its retries) still get in."""
     if not tenant_id or not api_key or not webhook_secret or not launch_secret:
         raise ValueError("tenant id, API key, webhook secret and launch secret are all required")
     origin = origin_of(admin_origin or current_app.config["DG1_ADMIN_URL"])
-    data = {"api_key": api_key, "webhook_secret": webhook_secret, "launch_secret": launch_secret}
+    data: dict = {"api_key": api_key, "webhook_secret": webhook_secret, "launch_secret": launch_secret}
     for value in data.values():
         register_secret(value)
     vault = vault_for_app(current_app)
@@ -60,6 +82,14 @@ def add_tenant(tenant_id: str, *, api_key: str, webhook_secret: str, launch_secr
     if row is None:
         row = Installation(platform=PLATFORM, account_id=tenant_id)
         db.session.add(row)
+    if row.credential_id is not None:
+        old = secrets_of(row)
+        if old.webhook_secret != webhook_secret:
+            data.update(previous_webhook_secret=old.webhook_secret,
+                        previous_valid_until=signing.now_seconds() + rotation_window)
+        elif old.previous_webhook_secret:  # the same secret again: a running rotation goes on
+            data.update(previous_webhook_secret=old.previous_webhook_secret,
+                        previous_valid_until=old.previous_valid_until)
     if row.credential_id is None:
         row.credential_id = vault.create(PLATFORM, data)
     else:
@@ -81,13 +111,34 @@ def secrets_of(installation: Installation) -> TenantSecrets:
                              fix="Register it with: flask dg1 add-tenant --tenant ...")
     data = vault_for_app(current_app).read(installation.credential_id).data
     for value in data.values():
-        register_secret(value)
+        if isinstance(value, str):  # not the rotation window's end
+            register_secret(value)
     return TenantSecrets(api_key=data["api_key"], webhook_secret=data["webhook_secret"],
-                         launch_secret=data["launch_secret"])
+                         launch_secret=data["launch_secret"],
+                         previous_webhook_secret=data.get("previous_webhook_secret"),
+                         previous_valid_until=data.get("previous_valid_until"))
 
 
 def admin_origin(installation: Installation) -> str:
     return (installation.endpoints or {}).get("admin_origin") or origin_of(current_app.config["DG1_ADMIN_URL"])
+
+
+# Where DG1's "Bexio integration" menu pages are (docs/dg1.md section 6): bridge sends the
+# browser back there after Bexio's consent screen. A tenant can override it in
+# ``endpoints["admin_page"]`` with the same placeholders.
+ADMIN_PAGE = "{admin}/{tenant}/bexio/{page}?site={site}"
+
+
+def admin_page_url(installation: Installation, page: str, site: str) -> str:
+    """The DG1 admin page that frames bridge's ``page`` for ``site``. The admin panel's
+    base is ``DG1_ADMIN_URL`` when the tenant's admin origin is its origin (it may carry a
+    path, as the sandbox's does), else the tenant's own admin origin."""
+    configured = current_app.config["DG1_ADMIN_URL"].rstrip("/")
+    origin = admin_origin(installation)
+    base = configured if origin_of(configured) == origin else origin
+    template = (installation.endpoints or {}).get("admin_page") or ADMIN_PAGE
+    return template.format(admin=base, tenant=quote(installation.account_id, safe=""),
+                           page=quote(page, safe=""), site=quote(site, safe=""))
 
 
 def client_for(installation: Installation) -> DG1Client:

@@ -4,6 +4,13 @@
 session (``session.py``); every page answers with ``frame-ancestors`` set to the tenant's
 admin origin, so no other site can frame it, and without X-Frame-Options, which would
 forbid the framing DG1 needs.
+
+Actions are htmx requests that get back a fragment of the page's own template (a block,
+rendered with jinja2-fragments' ``render_block``): a row whose sync is queued or running
+asks for itself again every two seconds until it has its result, and a run over all
+products or all orders' statuses shows its progress in place, then reloads the table.
+Without htmx (or JavaScript) the same forms post and redirect back to the page. The session
+token travels in every URL and form, never in a cookie.
 """
 from __future__ import annotations
 
@@ -11,27 +18,31 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, make_response, redirect, render_template, request, url_for
+from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from ...errors import SyncError
 from ...extensions import db
 from ...jobs import WorkRequest, request_work
 from ...installations import active_connection
-from ...models import Cursor, Installation, LedgerConnection, Link, SyncRecord
-from ...settings import StaleSettings
+from ...models import Cursor, Installation, LedgerConnection, Link, SyncRecord, WorkItem
+from ...settings import StaleSettings, get_section
 from ...sync.products import FLOW as PRODUCT_FLOW, product_request
 from ...sync.registry import ledger_for
 from ...sync.stock import FLOW as STOCK_FLOW, stock_request
-from ..bexio.web import connect_url as bexio_connect_url
+from ...sync.status_sync import FLOW as STATUS_FLOW, status_request
+from ..bexio.web import connect_url as bexio_connect_url, last_outcome as bexio_outcome
 from . import mapper, session as admin_session, settings_form, signing
 from .hooks import FLOW_INVOICE
-from .tenants import admin_origin, client_for, find_tenant, secrets_of
+from .tenants import admin_origin, admin_page_url, client_for, find_tenant, secrets_of
 
 log = logging.getLogger(__name__)
 
 PAGES = ("orders", "products", "settings")
 ORDERS_DAYS = 90  # the orders page shows what changed in the last 90 days
+PENDING = ("queued", "running", "waiting")  # work items whose result is still to come
+FINISHED_EVENT = "dg1-run-finished"  # HX-Trigger: a run over everything ended, tables reload
 
 bp = Blueprint("dg1_admin", __name__, url_prefix="/dg1")
 
@@ -92,12 +103,36 @@ def _render(page: str, current: admin_session.AdminSession, **context: Any):
     return render_template(f"dg1/{page}.html", page=page, session=current, pages=PAGES, **context)
 
 
+def _fragment(page: str, block: str, current: admin_session.AdminSession, *, trigger: str | None = None,
+              **context: Any):
+    """One block of the page's template, for htmx to swap in."""
+    response = make_response(render_block(f"dg1/{page}.html", block, page=page, session=current, pages=PAGES,
+                                          **context))
+    if trigger:
+        response.headers["HX-Trigger"] = trigger
+    return response
+
+
+def _htmx() -> bool:
+    return bool(request.headers.get("HX-Request"))
+
+
 def _links(installation_id: int, kind: str, platform_ids: list[str]) -> dict[str, Link]:
     if not platform_ids:
         return {}
     rows = db.session.scalars(select(Link).where(Link.installation_id == installation_id, Link.kind == kind,
                                                  Link.platform_id.in_(platform_ids))).all()
     return {row.platform_id: row for row in rows}
+
+
+def _pending(installation_id: int, flow_name: str, object_keys: list[str]) -> dict[str, str]:
+    """Work still to be done per object (queued, running or waiting for a retry)."""
+    if not object_keys:
+        return {}
+    rows = db.session.execute(select(WorkItem.object_key, WorkItem.state).where(
+        WorkItem.installation_id == installation_id, WorkItem.flow == flow_name,
+        WorkItem.object_key.in_(object_keys), WorkItem.state.in_(PENDING))).all()
+    return {key: state for key, state in rows}
 
 
 def ledger_link(order: dict[str, Any], link: Link | None) -> dict[str, str] | None:
@@ -113,42 +148,117 @@ def ledger_link(order: dict[str, Any], link: Link | None) -> dict[str, str] | No
     return None
 
 
-@bp.get("/orders")
-def orders():
-    current, installation = _session()
+# --------------------------------------------------------------------------------------
+# Orders
+# --------------------------------------------------------------------------------------
+
+
+def _order_rows(installation: Installation, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ids = [mapper.order_platform_id(o["site_id"], o["id"]) for o in found]
+    links = _links(installation.id, "invoice", ids)
+    records = _last_records(installation.id, ("order", "invoice"), ids)
+    pending = _pending(installation.id, FLOW_INVOICE, [f"order:{i}" for i in ids])
+    rows = []
+    for order, platform_id in zip(found, ids):
+        rows.append({"order": order, "customer": mapper.party(installation.account_id, order).name,
+                     "record": records.get(platform_id), "pending": pending.get(f"order:{platform_id}"),
+                     "ledger": ledger_link(order, links.get(platform_id))})
+    return rows
+
+
+def _orders_context(installation: Installation, current: admin_session.AdminSession) -> dict[str, Any]:
     since = datetime.fromtimestamp(signing.now_seconds(), tz=timezone.utc) - timedelta(days=ORDERS_DAYS)
-    error, rows = None, []
+    error, found = None, []
     try:
         found = list(client_for(installation).orders(current.site, updated_since=mapper.format_time(since)))
     except SyncError as exc:
-        error, found = exc, []
+        error = exc
     found.sort(key=lambda o: (o.get("placed_at") or o.get("created_at") or "", o.get("id")), reverse=True)
-    links = _links(installation.id, "invoice", [mapper.order_platform_id(o["site_id"], o["id"]) for o in found])
-    records = _last_records(installation.id, ("order", "invoice"),
-                            [mapper.order_platform_id(o["site_id"], o["id"]) for o in found])
-    for order in found:
-        customer = mapper.party(installation.account_id, order)
-        platform_id = mapper.order_platform_id(order["site_id"], order["id"])
-        rows.append({"order": order, "customer": customer.name, "record": records.get(platform_id),
-                     "ledger": ledger_link(order, links.get(platform_id))})
-    return _render("orders", current, rows=rows, error=error, message=request.args.get("message"))
+    return {"rows": _order_rows(installation, found), "error": error, "status_run": _status_run(installation)}
+
+
+def _status_run(installation: Installation) -> dict[str, Any]:
+    """The daily status sync: switched on or not, its last run's record, a run pending."""
+    last = db.session.scalars(select(SyncRecord).where(
+        SyncRecord.installation_id == installation.id, SyncRecord.flow == STATUS_FLOW)
+        .order_by(SyncRecord.id.desc()).limit(1)).first()
+    return {"enabled": get_section(installation, "daily").sync_status, "last": last,
+            "pending": _pending(installation.id, STATUS_FLOW, ["status:all"]).get("status:all")}
+
+
+@bp.get("/orders")
+def orders():
+    current, installation = _session()
+    return _render("orders", current, message=request.args.get("message"), **_orders_context(installation, current))
+
+
+@bp.get("/orders/table")
+def orders_table():
+    """The orders table again (after a status run moved orders)."""
+    current, installation = _session()
+    return _fragment("orders", "table", current, **_orders_context(installation, current))
+
+
+def _order_row(installation: Installation, current: admin_session.AdminSession, order_id: str, *,
+               message: str | None = None):
+    try:
+        order = client_for(installation).order(current.site, order_id)
+    except SyncError as exc:
+        order, message = None, exc.message
+    if order is None:
+        abort(404, "DG1 does not know this order on this site.")
+    (row,) = _order_rows(installation, [order])
+    return _fragment("orders", "order_row", current, row=row, row_message=message)
+
+
+@bp.get("/orders/<order_id>/row")
+def order_row(order_id: str):
+    """One order's row: its sync's progress, then its result and Bexio link."""
+    current, installation = _session()
+    return _order_row(installation, current, order_id)
 
 
 @bp.post("/orders/<order_id>/sync")
 def sync_order(order_id: str):
     """The orders page's "Sync order to Bexio": queues the invoice flow for the order."""
-    current, installation = _session()
-    if not admin_session.csrf_valid(current, request.form.get("csrf")):
-        abort(400, "The form expired; reload the page.")
+    current, installation = _checked_form()
     object_key = f"order:{current.site}:{order_id}"
     request_work(WorkRequest(installation.id, FLOW_INVOICE, object_key, {"manual": True, "user": current.user}))
     db.session.commit()
+    if _htmx():
+        return _order_row(installation, current, order_id)
     return redirect(url_for(".orders", s=current.token, message=f"Order {order_id} is being synced."))
 
 
-@bp.get("/products")
-def products():
+@bp.get("/orders/status")
+def status_panel():
+    """The status sync's panel, polled while a run is pending; when it ends the table
+    reloads (the run may have completed orders)."""
     current, installation = _session()
+    run = _status_run(installation)
+    finished = request.args.get("was") == "pending" and not run["pending"]
+    return _fragment("orders", "status_sync", current, status_run=run, trigger=FINISHED_EVENT if finished else None)
+
+
+@bp.post("/orders/status")
+def sync_status():
+    """"Sync status now": Bexio's paid invoices complete their DG1 orders, now rather
+    than at the daily run (only orders sent to Bexio)."""
+    current, installation = _checked_form()
+    request_work(status_request(installation.id, manual=True))
+    db.session.commit()
+    if _htmx():
+        return _fragment("orders", "status_sync", current, status_run=_status_run(installation))
+    return redirect(url_for(".orders", s=current.token, message="Order statuses are being read from Bexio."))
+
+
+# --------------------------------------------------------------------------------------
+# Products
+# --------------------------------------------------------------------------------------
+
+
+def _products_context(installation: Installation, current: admin_session.AdminSession,
+                      only: str | None = None) -> dict[str, Any]:
     error, everything = None, []
     try:
         client = client_for(installation)
@@ -159,26 +269,76 @@ def products():
     shared = mapper.shared_skus(everything)
     here = [p for p in everything if p.get("site_id") == current.site]
     keys = [mapper.product_key(installation.account_id, p) for p in here]
+    if only is not None:
+        here, keys = [p for p, k in zip(here, keys) if k == only], [k for k in keys if k == only]
     links = _links(installation.id, "product", keys)
     records = _last_records(installation.id, ("product",), keys)
     stock = _last_records(installation.id, ("stock",), keys)
+    pending = _pending(installation.id, PRODUCT_FLOW, [f"product:{k}" for k in keys])
+    pending_stock = _pending(installation.id, STOCK_FLOW, [f"stock:{k}" for k in keys])
     rows = [{"product": p, "key": key, "shared_with": [s for s in shared.get(p.get("sku") or "", []) if s != current.site],
-             "link": links.get(key), "record": records.get(key), "stock_record": stock.get(key)}
+             "link": links.get(key), "record": records.get(key), "stock_record": stock.get(key),
+             "pending": pending.get(f"product:{key}") or pending_stock.get(f"stock:{key}")}
             for p, key in zip(here, keys)]
-    return _render("products", current, rows=rows, shared=shared, error=error, message=request.args.get("message"),
-                   runs=_runs(installation))
+    return {"rows": rows, "shared": shared, "error": error, "runs": _runs(installation)}
+
+
+@bp.get("/products")
+def products():
+    current, installation = _session()
+    return _render("products", current, message=request.args.get("message"),
+                   **_products_context(installation, current))
+
+
+@bp.get("/products/table")
+def products_table():
+    current, installation = _session()
+    return _fragment("products", "table", current, **_products_context(installation, current))
+
+
+@bp.get("/products/row")
+def product_row():
+    current, installation = _session()
+    key = _product_key(installation, request.args.get("key"))
+    return _product_row(installation, current, key)
+
+
+def _product_row(installation: Installation, current: admin_session.AdminSession, key: str):
+    context = _products_context(installation, current, only=key)
+    if context["error"] is not None:
+        abort(502, context["error"].message)
+    if not context["rows"]:
+        abort(404, "This product is no longer on this site.")
+    return _fragment("products", "product_row", current, row=context["rows"][0])
 
 
 def _runs(installation: Installation) -> dict[str, dict]:
-    """Progress of the product and stock runs, from their cursors (read only: a page view
-    never writes)."""
+    """Progress of the product and stock runs over everything, from their cursors, their
+    work items and their last records (read only: a page view never writes)."""
     connection = active_connection(installation)
-    if connection is None:
-        return {}
-    rows = db.session.scalars(select(Cursor).where(
-        Cursor.scope == f"installation:{installation.id}",
-        Cursor.name.in_([f"{PRODUCT_FLOW}:{connection.id}", f"{STOCK_FLOW}:{connection.id}"]))).all()
-    return {row.name.partition(":")[0]: dict(row.value or {}) for row in rows}
+    runs: dict[str, dict] = {PRODUCT_FLOW: {}, STOCK_FLOW: {}}
+    if connection is not None:
+        rows = db.session.scalars(select(Cursor).where(
+            Cursor.scope == f"installation:{installation.id}",
+            Cursor.name.in_([f"{PRODUCT_FLOW}:{connection.id}", f"{STOCK_FLOW}:{connection.id}"]))).all()
+        for row in rows:
+            runs[row.name.partition(":")[0]] = dict(row.value or {})
+    pending = {**_pending(installation.id, PRODUCT_FLOW, ["products:all"]),
+               **_pending(installation.id, STOCK_FLOW, ["stock:all"])}
+    records = _last_records(installation.id, ("products", "stock"), ["all"], by_kind=True)
+    for name, key, kind in ((PRODUCT_FLOW, "products:all", "products"), (STOCK_FLOW, "stock:all", "stock")):
+        runs[name]["pending"] = pending.get(key)
+        runs[name]["record"] = records.get(kind)
+    return runs
+
+
+@bp.get("/products/runs")
+def products_runs():
+    """The runs' progress, polled while one is pending; its end reloads the table."""
+    current, installation = _session()
+    runs = _runs(installation)
+    finished = request.args.get("was") == "pending" and not any(r.get("pending") for r in runs.values())
+    return _fragment("products", "runs", current, runs=runs, trigger=FINISHED_EVENT if finished else None)
 
 
 def _checked_form() -> tuple[admin_session.AdminSession, Installation]:
@@ -189,14 +349,15 @@ def _checked_form() -> tuple[admin_session.AdminSession, Installation]:
     return current, installation
 
 
-def _last_records(installation_id: int, kinds: tuple[str, ...], object_ids: list[str]) -> dict[str, SyncRecord]:
-    """The newest sync record per object: the result a manual action shows."""
+def _last_records(installation_id: int, kinds: tuple[str, ...], object_ids: list[str], *,
+                  by_kind: bool = False) -> dict[str, SyncRecord]:
+    """The newest sync record per object (or per kind): the result a manual action shows."""
     if not object_ids:
         return {}
     rows = db.session.scalars(select(SyncRecord).where(
         SyncRecord.installation_id == installation_id, SyncRecord.object_kind.in_(kinds),
         SyncRecord.object_id.in_(object_ids)).order_by(SyncRecord.id)).all()
-    return {row.object_id: row for row in rows}
+    return {(row.object_kind if by_kind else row.object_id): row for row in rows}
 
 
 def _product_key(installation: Installation, value: str | None) -> str:
@@ -213,6 +374,9 @@ def sync_product():
     key = _product_key(installation, request.form.get("key")) if request.form.get("key") else None
     request_work(product_request(installation.id, key, manual=True))
     db.session.commit()
+    if _htmx():
+        return _product_row(installation, current, key) if key else \
+            _fragment("products", "runs", current, runs=_runs(installation))
     what = f"The product {request.form.get('name') or key} is" if key else "All products are"
     return redirect(url_for(".products", s=current.token, message=f"{what} being synced to Bexio."))
 
@@ -224,8 +388,16 @@ def sync_stock():
     key = _product_key(installation, request.form.get("key")) if request.form.get("key") else None
     request_work(stock_request(installation.id, key, manual=True))
     db.session.commit()
+    if _htmx():
+        return _product_row(installation, current, key) if key else \
+            _fragment("products", "runs", current, runs=_runs(installation))
     what = f"Stock of {request.form.get('name') or key} is" if key else "Stock of all synced products is"
     return redirect(url_for(".products", s=current.token, message=f"{what} being read from Bexio."))
+
+
+# --------------------------------------------------------------------------------------
+# Settings
+# --------------------------------------------------------------------------------------
 
 
 def _settings_context(installation: Installation, current: admin_session.AdminSession) -> dict[str, Any]:
@@ -247,8 +419,12 @@ def _settings_context(installation: Installation, current: admin_session.AdminSe
         except SyncError as exc:
             error = error or exc
     choices = settings_form.load_choices(ledger)
+    # Bexio's sign-in refuses to be framed: the whole admin tab goes there, and comes back
+    # to this page inside DG1 (its outcome shown here).
+    return_to = admin_page_url(installation, "settings", current.site)
     return {"sites": sites, "products": everything, "connections": connections, "choices": choices,
-            "error": error or choices.error, "connect_url": bexio_connect_url(installation.id),
+            "error": error or choices.error, "connect_url": bexio_connect_url(installation.id, return_to),
+            "outcome": bexio_outcome(installation.id),
             "webhook_url": f"{current_app.config['PUBLIC_URL']}/hooks/dg1/{installation.account_id}",
             "version": installation.settings.version if installation.settings else None,
             "tax_label": settings_form.tax_label}
@@ -276,11 +452,20 @@ def save_settings():
         except StaleSettings as exc:
             errors = {"form": str(exc)}
         else:
+            if _htmx():
+                values = settings_form.current(installation)
+                context.update(version=installation.settings.version if installation.settings else None)
+                return _fragment("settings", "form", current, values=values, errors={}, saved=True,
+                                 rates=settings_form.shop_rates(context["products"], values["mapping"]["tax_rates"]),
+                                 **context)
             return redirect(url_for(".settings", s=current.token, message="Settings saved."))
     elif context["error"] is not None:
         errors = {"form": "The settings were not saved: the shop or Bexio could not be read to check them."}
     db.session.rollback()
     rates = [request.form.get(f"tax_rate.{i}", "") for i in range(len(request.form)) if f"tax_rate.{i}" in request.form]
+    if _htmx():  # htmx swaps 2xx answers only: the refused form comes back as content
+        return _fragment("settings", "form", current, values=data, rates=rates, errors=errors,
+                         submitted=request.form, **context)
     return _render("settings", current, values=data, rates=rates, errors=errors, submitted=request.form,
                    **context), 422
 

@@ -116,3 +116,40 @@ def test_the_signature_helper_matches_the_documented_example():
     assert signing.webhook_signature(WEBHOOK_SECRET, str(EXAMPLE_TS), BODY) == SIGNATURE
     assert signing.webhook_valid(WEBHOOK_SECRET, str(EXAMPLE_TS), BODY, SIGNATURE)
     assert not signing.webhook_valid(WEBHOOK_SECRET, str(EXAMPLE_TS), BODY, "ümlaut")
+
+
+def _signed_with(secret: str, ts: int, **extra) -> dict[str, str]:
+    return headers(ts, signing.webhook_signature(secret, str(ts), BODY), **extra)
+
+
+def test_during_a_rotation_window_the_previous_webhook_secret_is_still_accepted(client, tenant, clock):
+    from bridge.connectors.dg1.tenants import add_tenant
+
+    # bridge learns the new secret first; DG1 still signs with the old one for a while.
+    add_tenant("demo", api_key="k", webhook_secret="whs-new", launch_secret="ls", rotation_window=3600)
+    old = client.post("/hooks/dg1/demo", data=BODY, headers=_signed_with(WEBHOOK_SECRET, EXAMPLE_TS, delivery="a"))
+    assert old.status_code == 200
+    new = client.post("/hooks/dg1/demo", data=BODY, headers=_signed_with("whs-new", EXAMPLE_TS, delivery="b"))
+    assert new.status_code == 200
+    # DG1 may also send both signatures: the new one, and the previous one in its own header.
+    both = {**_signed_with("whs-unknown-to-bridge", EXAMPLE_TS, delivery="c"),
+            "X-DG1-Signature-Previous": signing.webhook_signature(WEBHOOK_SECRET, str(EXAMPLE_TS), BODY)}
+    assert client.post("/hooks/dg1/demo", data=BODY, headers=both).status_code == 200
+
+    clock.t = EXAMPLE_TS + 10 + 3601  # the window is over
+    late = EXAMPLE_TS + 3611
+    refused = client.post("/hooks/dg1/demo", data=BODY, headers=_signed_with(WEBHOOK_SECRET, late, delivery="d"))
+    assert refused.status_code == 401
+    assert client.post("/hooks/dg1/demo", data=BODY, headers=_signed_with("whs-new", late, delivery="e")).status_code == 200
+    assert {row.dedup_key for row in inbox()} == {"dg1:demo:a", "dg1:demo:b", "dg1:demo:c", "dg1:demo:e"}
+
+
+def test_registering_the_same_secrets_again_does_not_extend_or_end_a_rotation(client, tenant, clock):
+    from bridge.connectors.dg1.tenants import add_tenant, secrets_of
+
+    add_tenant("demo", api_key="k", webhook_secret="whs-new", launch_secret="ls", rotation_window=3600)
+    clock.t += 1800
+    installation = add_tenant("demo", api_key="k2", webhook_secret="whs-new", launch_secret="ls")
+    secrets = secrets_of(installation)
+    assert secrets.webhook_secrets(clock.t) == ["whs-new", WEBHOOK_SECRET]
+    assert secrets.webhook_secrets(clock.t + 1801) == ["whs-new"]  # the first window's end stands
