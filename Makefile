@@ -36,7 +36,7 @@ bench: install
 
 ## After changing a page's words: extract, merge into each language, compile (commit the .po and .mo)
 translations: install
-	$(VENV)/bin/pybabel extract -F babel.cfg -o translations/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations
 	$(VENV)/bin/pybabel compile -d translations
 

@@ -3,8 +3,10 @@
 Bitrix24 names the user's language in every launch (``LANG`` in the query string,
 NOTES s2); the iframe trust (``bitrix24/iframe.py``) keeps it in the request (``g``) and
 in the signed form tokens, so htmx requests after the launch stay in that language.
+The operator console is outside any portal: it follows the browser's Accept-Language.
 Numbers, dates and money go through Babel's formatters (``format_decimal``,
-``format_currency``, ``format_datetime`` in templates), never ``strftime``.
+``format_currency``; in templates the filters ``decimalformat``, ``currencyformat``,
+``datetimeformat``), never ``strftime`` or ``str.format``.
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ def portal_language(raw: str | None) -> str:
 
 
 def select_locale() -> str:
+    if request.blueprint == "operator":
+        return request.accept_languages.best_match(LANGUAGES) or "en"
     chosen = g.get("bridge_lang")
     if chosen:
         return portal_language(chosen)

@@ -65,7 +65,7 @@ def test_signs_in_and_shows_every_installation_with_its_health(client, operator,
     assert page.status_code == 200
     assert "2 installations" in page.text
     assert "acme.bitrix24.com" in page.text and "shop.example" in page.text
-    assert "needs reconnect" in page.text and "xero: 4321" in page.text and "bitrix24: no daily figure" in page.text
+    assert "needs reconnect" in page.text and "xero: 4,321" in page.text and "bitrix24: no daily figure" in page.text
     assert page.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
     acme_id, _ = two_installations
     detail = client.get(f"/operator/installations/{acme_id}")
