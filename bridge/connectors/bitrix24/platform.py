@@ -101,6 +101,12 @@ class Bitrix24Platform:
             self._stages["SI"] = stages_from_status_list(rows)
         return self._stages["SI"]
 
+    def tax_rates(self) -> list:
+        """The portal's active VAT rates (crm.vat.list), for the settings' tax mapping."""
+        from .vat import read_rates
+
+        return read_rates(self.client)
+
     def legacy_stages(self) -> list[Stage]:
         if "L" not in self._stages:
             rows = self.client.call("crm.status.list", {"filter": {"ENTITY_ID": "INVOICE_STATUS"}}).result or []
