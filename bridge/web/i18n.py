@@ -10,6 +10,9 @@ Numbers, dates and money go through Babel's formatters (``format_decimal``,
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
+from babel.numbers import format_percent
 from flask import Flask, g, request
 from flask_babel import Babel, get_locale
 
@@ -36,6 +39,11 @@ def select_locale() -> str:
 def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(PROJECT_ROOT / "translations"))
     Babel(app, locale_selector=select_locale)
+
+    @app.template_filter("percent")
+    def percent(value: Decimal | int | str) -> str:
+        """A tax rate given in percent, the locale's way and with its decimals: 8.1 -> "8.1%" / "8,1 %"."""
+        return format_percent(Decimal(str(value)) / 100, locale=str(get_locale() or "en"), decimal_quantization=False)
 
     @app.context_processor
     def page_language() -> dict[str, str]:

@@ -78,6 +78,7 @@ class Portal:
     plan: str = "professional"
     status: str = "L"               # NOTES s2: L local app
     tz_minutes: int = 180
+    language: str = "en"            # the users' language: LANG of every app page, LANGUAGE_ID of events
     category_id: int = 1            # NOTES s6: smart-invoice categoryId differs per portal
     deleted: bool = False
     bucket: LeakyBucket = None  # type: ignore[assignment]
