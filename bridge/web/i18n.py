@@ -10,11 +10,12 @@ Numbers, dates and money go through Babel's formatters (``format_decimal``,
 """
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from babel.numbers import format_percent
 from flask import Flask, g, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_datetime, get_locale
 
 from ..config import PROJECT_ROOT
 
@@ -44,6 +45,14 @@ def init_i18n(app: Flask) -> None:
     def percent(value: Decimal | int | str) -> str:
         """A tax rate given in percent, the locale's way and with its decimals: 8.1 -> "8.1%" / "8,1 %"."""
         return format_percent(Decimal(str(value)) / 100, locale=str(get_locale() or "en"), decimal_quantization=False)
+
+    @app.template_filter("when")
+    def when(value: datetime | str | None, width: str = "short") -> str:
+        """A moment stored as ISO text (a cursor's ``finished_at``) or a datetime, the locale's way."""
+        if not value:
+            return ""
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return format_datetime(moment, width)
 
     @app.context_processor
     def page_language() -> dict[str, str]:

@@ -11,7 +11,7 @@ from bridge.dashboard.refresh import request_refresh
 from bridge.extensions import db
 from bridge.models import LedgerConnection
 
-from .conftest import ACME
+from .conftest import ACME, save_page
 from .test_bitrix24_app import assert_accessible, enter_app_frame, open_main_page, text_of, wait_for
 
 GERMAN_DATE = re.compile(r"\b\d{2}\.\d{2}\.\d{4}\b")
@@ -53,7 +53,7 @@ def test_a_german_portal_sees_german_words_and_german_numbers(portal, browser, s
     assert "1.234,50" in preview and "1,234.50" not in preview, preview
     assert browser.find_element(By.XPATH, "//button[normalize-space()='Jetzt synchronisieren']")
     assert_accessible(browser, "invoice tab (de)")
-    browser.save_screenshot(str(screenshots / "invoice-tab-de.png"))
+    save_page(browser, screenshots / "invoice-tab-de.png")
 
     # The settings: German headings; the portal's VAT rates offered with German percents.
     open_main_page(live, browser)
@@ -81,4 +81,4 @@ def test_a_german_portal_sees_german_words_and_german_numbers(portal, browser, s
     axis = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".chart svg > text")]
     assert axis and all(re.fullmatch(r"\d{1,2}\. \w+\.?", label) for label in axis), axis  # "22. Nov."
     assert_accessible(browser, "dashboard (de)")
-    browser.save_screenshot(str(screenshots / "dashboard-de.png"))
+    save_page(browser, screenshots / "dashboard-de.png")
