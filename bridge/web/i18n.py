@@ -16,10 +16,19 @@ from decimal import Decimal
 from babel.numbers import format_percent
 from flask import Flask, g, request
 from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
 
 from ..config import PROJECT_ROOT
 
 LANGUAGES = ("en", "de")
+
+# The states and health words the pages show (sync records, installations, connections);
+# ``state_word`` in templates, unknown values as they are.
+STATE_WORDS = {
+    "running": _l("running"), "succeeded": _l("succeeded"), "retrying": _l("retrying"), "failed": _l("failed"),
+    "conflict": _l("conflict"), "skipped": _l("skipped"), "active": _l("active"), "uninstalled": _l("uninstalled"),
+    "ok": _l("ok"), "error": _l("error"), "needs_reconnect": _l("needs reconnect"), "paused": _l("paused"),
+}
 
 
 def portal_language(raw: str | None) -> str:
@@ -45,6 +54,12 @@ def init_i18n(app: Flask) -> None:
     def percent(value: Decimal | int | str) -> str:
         """A tax rate given in percent, the locale's way and with its decimals: 8.1 -> "8.1%" / "8,1 %"."""
         return format_percent(Decimal(str(value)) / 100, locale=str(get_locale() or "en"), decimal_quantization=False)
+
+    @app.template_filter("state_word")
+    def state_word(value: str | None) -> str:
+        value = value or ""
+        word = STATE_WORDS.get(value)
+        return str(word) if word is not None else value.replace("_", " ")
 
     @app.template_filter("when")
     def when(value: datetime | str | None, width: str = "short") -> str:

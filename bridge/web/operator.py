@@ -20,12 +20,12 @@ from typing import Any, Callable
 import click
 from flask import Blueprint, Response, abort, current_app, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import alerts
+from .i18n import STATE_WORDS
 from ..dashboard.models import Operator
 from ..errors import RetryableError
 from ..ratelimit import Limits, limiter_for_app
@@ -183,19 +183,8 @@ def installation(installation_id: int):
                  states=STATES)
 
 
-# The sync record states, in words (the filter's list and the log's column).
-STATES = {"running": _l("running"), "succeeded": _l("succeeded"), "retrying": _l("retrying"), "failed": _l("failed"),
-          "conflict": _l("conflict"), "skipped": _l("skipped")}
-INSTALLATION_STATES = {"active": _l("active"), "uninstalled": _l("uninstalled")}
-HEALTH = {"ok": _l("ok"), "error": _l("error"), "needs_reconnect": _l("needs reconnect"), "paused": _l("paused")}
-
-
-@bp.app_template_filter("operator_word")
-def operator_word(value: str | None) -> str:
-    """A state or health in the console's language; unknown values as they are."""
-    value = value or ""
-    word = STATES.get(value) or HEALTH.get(value) or INSTALLATION_STATES.get(value)
-    return str(word) if word is not None else value.replace("_", " ")
+# The sync record states, in the console's language (the filter's list).
+STATES = {state: STATE_WORDS[state] for state in ("running", "succeeded", "retrying", "failed", "conflict", "skipped")}
 
 
 # --------------------------------------------------------------------------------------

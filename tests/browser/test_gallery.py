@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from selenium.webdriver.common.by import By
 
+from tests.connectors.dg1.test_live import place_order, wait_delivered
 from tests.e2e.test_dg1_bexio import shop  # noqa: F401  (the demo shop connected to Bexio)
 
 from bridge.connectors.bitrix24 import store
@@ -29,7 +30,7 @@ def test_the_dashboard_opens_from_crm_analytics(portal, browser, screenshots):
     assert browser.find_element(By.ID, "count").text.startswith("310 transactions; page 1 of 7")
     assert "Money in (NZD)" in text_of(browser) and "NZ$" in browser.find_element(By.CSS_SELECTOR, ".totals").text
     assert_accessible(browser, "dashboard")
-    save_page(browser, screenshots / "dashboard.png")
+    save_page(browser, screenshots / "dashboard.png", max_height=1600)
 
 
 def test_the_operator_console_and_the_dg1_admin_pages(shop, browser, screenshots):  # noqa: F811
@@ -46,6 +47,8 @@ def test_the_operator_console_and_the_dg1_admin_pages(shop, browser, screenshots
     new_invoice(live)
     new_invoice(live, tax_rate=9)  # no tax code for 9 %: a failure the console shows
     live.control("bitrix24/events/wait", json={"timeout": 10})
+    place_order(live)  # a completed DG1 order becomes a Bexio invoice: the orders page shows it
+    wait_delivered(live, 1)
     live.run_jobs()
     created = live.app.test_cli_runner().invoke(args=["operator", "create", OPERATOR, "--password", PASSWORD])
     assert created.exit_code == 0, created.output

@@ -81,4 +81,4 @@ def test_a_german_portal_sees_german_words_and_german_numbers(portal, browser, s
     axis = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".chart svg > text")]
     assert axis and all(re.fullmatch(r"\d{1,2}\. \w+\.?", label) for label in axis), axis  # "22. Nov."
     assert_accessible(browser, "dashboard (de)")
-    save_page(browser, screenshots / "dashboard-de.png")
+    save_page(browser, screenshots / "dashboard-de.png", max_height=1600)
