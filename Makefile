@@ -40,7 +40,7 @@ translations: install
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations
 	$(VENV)/bin/pybabel compile -d translations
 
-## Screenshots of each Bitrix24 app page into docs/screenshots/ (headless Chromium)
+## Screenshots of every page (Bitrix24 app, dashboard, operator console, DG1 admin) into docs/screenshots/ (headless Chromium)
 screenshots: install
 	BRIDGE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/browser
 
