@@ -145,7 +145,8 @@ def save_page(driver, path: Path, frame_css: str | None = "iframe[data-frame]", 
             break
         full = again
         time.sleep(0.25)
-    driver.set_window_size(width, min(max(full + 40, height), max_height))
+    chrome = height - driver.execute_script("return window.innerHeight")  # the window's own bars
+    driver.set_window_size(width, min(max(full + chrome, height), max_height + chrome))
     try:
         driver.save_screenshot(str(path))
     finally:
