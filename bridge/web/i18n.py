@@ -63,11 +63,12 @@ def init_i18n(app: Flask) -> None:
 
     @app.template_filter("when")
     def when(value: datetime | str | None, width: str = "short") -> str:
-        """A moment stored as ISO text (a cursor's ``finished_at``) or a datetime, the locale's way."""
+        """A moment (a datetime, or ISO text such as a cursor's ``finished_at``) the locale's
+        way, saying its zone: bridge does not know the viewer's, so it shows UTC as UTC."""
         if not value:
             return ""
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return format_datetime(moment, width)
+        return f"{format_datetime(moment, width)} UTC"
 
     @app.context_processor
     def page_language() -> dict[str, str]:
