@@ -5,8 +5,8 @@ NOTES s2); the iframe trust (``bitrix24/iframe.py``) keeps it in the request (``
 in the signed form tokens, so htmx requests after the launch stay in that language.
 The operator console is outside any portal: it follows the browser's Accept-Language.
 Numbers, dates and money go through Babel's formatters (``format_decimal``,
-``format_currency``; in templates the filters ``decimalformat``, ``currencyformat``,
-``datetimeformat``), never ``strftime`` or ``str.format``.
+``format_currency``; in templates the filters ``decimalformat``, ``currencyformat``, ``percent``,
+``when``), never ``strftime`` or ``str.format``.
 """
 from __future__ import annotations
 
