@@ -89,6 +89,8 @@ def test_a_changed_setting_persists_and_the_pages_pass_axe(portal, browser, scre
     live.control("bitrix24/events/wait", json={"timeout": 10})
     live.run_jobs()
     open_main_page(live, browser)
+    assert "Invoice tab: bound" in text_of(browser)
+    assert "Xero transactions in CRM > Analytics: bound" in text_of(browser)  # bound at install
     assert_accessible(browser, "main page")
     save_page(browser, screenshots / "main-page.png")
     browser.find_element(By.LINK_TEXT, "Settings").click()
