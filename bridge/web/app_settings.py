@@ -180,7 +180,9 @@ def save(section: str):
     except LaunchRefused as exc:
         return _refused(exc)
     installation = viewer.installation
-    choices = choices_for(installation) if section in (STAGES, "mapping") else Choices()
+    # The lists are read when the form needs them, or when the whole page comes back (no htmx).
+    whole_page = not request.headers.get("HX-Request")
+    choices = choices_for(installation) if section in (STAGES, "mapping") or whole_page else Choices()
     current = get_section(installation, section).model_dump(mode="json")
     data, errors = FORM_READERS[section](request.form, current, choices)
     saved = None

@@ -189,3 +189,11 @@ def test_when_the_portal_does_not_answer_the_rates_are_typed_and_the_page_says_w
     assert "Saved." in reply.get_data(as_text=True)
     db.session.expire_all()
     assert get_section(portal, "mapping").tax_rates == {"7.7": "OUTPUT2"}
+
+
+def test_without_htmx_the_whole_page_comes_back_with_its_lists(client, portal, page):
+    html, token = page
+    body = client.post(f"{SETTINGS}/general", data={"token": token, "loaded": loaded(html, "general"),
+                                                    "enabled": "on"}).get_data(as_text=True)
+    assert "Saved." in body
+    assert '<option value="15"' in body and "OUTPUT2" in body  # the mapping form still offers the lists
