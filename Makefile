@@ -36,11 +36,11 @@ bench: install
 
 ## After changing a page's words: extract, merge into each language, compile (commit the .po and .mo)
 translations: install
-	$(VENV)/bin/pybabel extract -F babel.cfg -o translations/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations
 	$(VENV)/bin/pybabel compile -d translations
 
-## Screenshots of each Bitrix24 app page into docs/screenshots/ (headless Chromium)
+## Screenshots of every page (Bitrix24 app, dashboard, operator console, DG1 admin) into docs/screenshots/ (headless Chromium)
 screenshots: install
 	BRIDGE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/browser
 

@@ -12,27 +12,37 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Mapping
 
+from babel.dates import format_skeleton
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, case, func, select
 
 from ..extensions import db
 from .models import LedgerTransaction, from_e4
 
 PAGE_SIZE = 50
-KINDS = {"": "Bank transactions and payments", "bank_transaction": "Bank transactions", "payment": "Payments"}
+# Labels are lazy: they are read in the viewer's language when a page renders them.
+KINDS = {"": _l("Bank transactions and payments"), "bank_transaction": _l("Bank transactions"),
+         "payment": _l("Payments")}
 STATUSES = ("AUTHORISED", "DELETED", "VOIDED")
+STATUS_LABELS = {"AUTHORISED": _l("Authorised"), "DELETED": _l("Deleted"), "VOIDED": _l("Voided")}
 TYPE_LABELS = {  # Xero's BankTransaction Type and Payment PaymentType, in words
-    "RECEIVE": "Money received", "SPEND": "Money spent", "RECEIVE-TRANSFER": "Transfer in",
-    "SPEND-TRANSFER": "Transfer out", "RECEIVE-OVERPAYMENT": "Overpayment received",
-    "SPEND-OVERPAYMENT": "Overpayment paid", "RECEIVE-PREPAYMENT": "Prepayment received",
-    "SPEND-PREPAYMENT": "Prepayment paid", "ACCRECPAYMENT": "Customer payment",
-    "ACCPAYPAYMENT": "Supplier payment", "ARCREDITPAYMENT": "Customer refund", "APCREDITPAYMENT": "Supplier refund",
-    "AROVERPAYMENTPAYMENT": "Overpayment refunded", "APOVERPAYMENTPAYMENT": "Overpayment refund received",
-    "ARPREPAYMENTPAYMENT": "Prepayment refunded", "APPREPAYMENTPAYMENT": "Prepayment refund received",
+    "RECEIVE": _l("Money received"), "SPEND": _l("Money spent"), "RECEIVE-TRANSFER": _l("Transfer in"),
+    "SPEND-TRANSFER": _l("Transfer out"), "RECEIVE-OVERPAYMENT": _l("Overpayment received"),
+    "SPEND-OVERPAYMENT": _l("Overpayment paid"), "RECEIVE-PREPAYMENT": _l("Prepayment received"),
+    "SPEND-PREPAYMENT": _l("Prepayment paid"), "ACCRECPAYMENT": _l("Customer payment"),
+    "ACCPAYPAYMENT": _l("Supplier payment"), "ARCREDITPAYMENT": _l("Customer refund"),
+    "APCREDITPAYMENT": _l("Supplier refund"), "AROVERPAYMENTPAYMENT": _l("Overpayment refunded"),
+    "APOVERPAYMENTPAYMENT": _l("Overpayment refund received"), "ARPREPAYMENTPAYMENT": _l("Prepayment refunded"),
+    "APPREPAYMENTPAYMENT": _l("Prepayment refund received"),
 }
 
 
+def status_label(value: str) -> str:
+    return str(STATUS_LABELS.get(value, value.capitalize()))
+
+
 def type_label(value: str) -> str:
-    return TYPE_LABELS.get(value, value.replace("-", " ").capitalize())
+    return str(TYPE_LABELS.get(value, value.replace("-", " ").capitalize()))
 
 
 @dataclass
@@ -59,7 +69,7 @@ def _date(form: Mapping[str, str], name: str, errors: dict[str, str]) -> date | 
     try:
         return date.fromisoformat(value)
     except ValueError:
-        errors[name] = "Enter a date as YYYY-MM-DD."
+        errors[name] = str(_l("Enter a date as YYYY-MM-DD."))
         return None
 
 
@@ -70,13 +80,13 @@ def parse_filters(form: Mapping[str, str]) -> Filters:
                       status=(form.get("status") or "").strip().upper(), kind=(form.get("kind") or "").strip(),
                       errors=errors)
     if filters.status and filters.status not in STATUSES:
-        errors["status"] = "Choose a status from the list."
+        errors["status"] = str(_l("Choose a status from the list."))
         filters.status = ""
     if filters.kind not in KINDS:
-        errors["kind"] = "Choose what to show from the list."
+        errors["kind"] = str(_l("Choose what to show from the list."))
         filters.kind = ""
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        errors["date_to"] = "The end date is before the start date."
+        errors["date_to"] = str(_l("The end date is before the start date."))
         filters.date_to = None
     try:
         filters.page = max(int(form.get("page") or 1), 1)
@@ -162,20 +172,25 @@ def bank_accounts(connection_id: int) -> list[tuple[str, str]]:
     return sorted(found.items())
 
 
-def periods(daily: dict[date, tuple[Decimal, Decimal]], start: date | None, end: date | None) -> list[dict[str, Any]]:
-    """Bucket the per-day sums: days for up to 31 days, weeks up to 26 weeks, else months."""
+def periods(daily: dict[date, tuple[Decimal, Decimal]], start: date | None, end: date | None,
+            locale: str = "en") -> list[dict[str, Any]]:
+    """Bucket the per-day sums: days for up to 31 days, weeks up to 26 weeks, else months.
+    Labels are in ``locale``: "Nov 22" / "22. Nov." for days and weeks, "Nov 2026" / "Nov. 2026" for months."""
     if not daily and not (start and end):
         return []
     first = start or min(daily)
     last = end or max(daily)
     span = (last - first).days + 1
     if span <= 31:
-        key, label = (lambda d: d), (lambda d: d.strftime("%d %b"))
+        key = lambda d: d  # noqa: E731
     elif span <= 26 * 7:
         key = lambda d: d - timedelta(days=d.weekday())  # noqa: E731  (weeks start on Monday)
-        label = lambda d: d.strftime("%d %b")  # noqa: E731
     else:
-        key, label = (lambda d: d.replace(day=1)), (lambda d: d.strftime("%b %Y"))
+        key = lambda d: d.replace(day=1)  # noqa: E731
+    skeleton = "yMMM" if span > 26 * 7 else "MMMd"
+
+    def label(d: date) -> str:
+        return format_skeleton(skeleton, d, locale=locale)
     buckets: dict[date, list[Decimal]] = defaultdict(lambda: [Decimal("0"), Decimal("0")])
     cursor_day = key(first)
     while cursor_day <= last:  # every period, also the empty ones
@@ -186,3 +201,4 @@ def periods(daily: dict[date, tuple[Decimal, Decimal]], start: date | None, end:
         bucket[0] += money_in
         bucket[1] += money_out
     return [{"start": k, "label": label(k), "in": v[0], "out": v[1]} for k, v in sorted(buckets.items())]
+

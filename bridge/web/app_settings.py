@@ -32,6 +32,7 @@ from ..models import Cursor, Installation
 from ..ratelimit import limiter_for_app
 from ..settings import SettingsError, StaleSettings, get_section, save_section
 from ..sync.registry import ledger_for, platform_for
+from ..sync.settings import rate_key
 
 bp = Blueprint("app_settings", __name__)
 
@@ -50,6 +51,10 @@ class Choices:
     """The lists the forms offer, read live; ``problems`` says what could not be read."""
 
     stages: list[Any] = field(default_factory=list)
+    # The portal's VAT rates (crm.vat.list): None when not read, so the form asks for a typed
+    # percent instead; ``rates_failed`` says the portal was asked and did not answer.
+    portal_rates: list[Any] | None = None
+    rates_failed: bool = False
     tax_codes: list[Any] = field(default_factory=list)
     accounts: list[Any] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -66,15 +71,27 @@ def _read(problems: list[str], what: str, read: Callable[[], list]) -> list:
 def choices_for(installation: Installation) -> Choices:
     db.session.commit()  # hold nothing open while Bitrix24 and the ledger answer
     found = Choices()
-    found.stages = _read(found.problems, "The invoice stages of Bitrix24",
-                         lambda: platform_for(installation).stages(fresh=True))
     try:
-        ledger, _ = ledger_for(installation)
+        platform = platform_for(installation)
+    except SyncError as exc:
+        found.problems.append(exc.message)
+        found.rates_failed = True
+        return found
+    found.stages = _read(found.problems, _("The invoice stages of Bitrix24"), lambda: platform.stages(fresh=True))
+    before = len(found.problems)
+    rates = _read(found.problems, _("The VAT rates of Bitrix24"), platform.tax_rates)
+    if len(found.problems) > before:
+        found.rates_failed = True
+    else:
+        found.portal_rates = rates
+    try:
+        ledger = ledger_for(installation)[0]
     except SyncError as exc:
         found.problems.append(exc.message + (f" {exc.fix}" if exc.fix else ""))
         return found
-    found.tax_codes = [t for t in _read(found.problems, "The tax codes of the ledger", ledger.tax_codes) if t.active]
-    found.accounts = [a for a in _read(found.problems, "The sales accounts of the ledger", ledger.sales_accounts)
+    found.tax_codes = [t for t in _read(found.problems, _("The tax codes of the ledger"), ledger.tax_codes)
+                       if t.active]
+    found.accounts = [a for a in _read(found.problems, _("The sales accounts of the ledger"), ledger.sales_accounts)
                       if a.active]
     return found
 
@@ -163,7 +180,9 @@ def save(section: str):
     except LaunchRefused as exc:
         return _refused(exc)
     installation = viewer.installation
-    choices = choices_for(installation) if section in (STAGES, "mapping") else Choices()
+    # The lists are read when the form needs them, or when the whole page comes back (no htmx).
+    whole_page = not request.headers.get("HX-Request")
+    choices = choices_for(installation) if section in (STAGES, "mapping") or whole_page else Choices()
     current = get_section(installation, section).model_dump(mode="json")
     data, errors = FORM_READERS[section](request.form, current, choices)
     saved = None
@@ -239,6 +258,11 @@ def read_mapping(form, current: dict, choices: Choices) -> tuple[dict, dict]:
             "sales_account_by_product": _rows(form, "product_id", "product_account"),
             "sales_account_by_section": _rows(form, "section_id", "section_account")}
     errors: dict[str, str] = {}
+    if choices.portal_rates is not None:  # read live: only the portal's rates (or ones mapped before)
+        offered = {r.key for r in choices.portal_rates} | set(current.get("tax_rates") or {})
+        unknown = sorted({rate for rate in data["tax_rates"] if _rate_key_or_none(rate) not in offered})
+        if unknown:
+            errors["tax_rates"] = _("Not a VAT rate of this Bitrix24 portal: %(rates)s.", rates=", ".join(unknown))
     codes = {t.code for t in choices.tax_codes}
     accounts = {a.code for a in choices.accounts}
     if codes:
@@ -253,6 +277,13 @@ def read_mapping(form, current: dict, choices: Choices) -> tuple[dict, dict]:
             errors["default_sales_account"] = _("Not an active sales account in the ledger: %(codes)s.",
                                                 codes=", ".join(bad))
     return data, errors
+
+
+def _rate_key_or_none(rate: str) -> str | None:
+    try:
+        return rate_key(rate) if rate != "none" else "none"
+    except ValueError:
+        return None  # refused below with the section's own message
 
 
 FORM_READERS = {"general": read_general, "invoices": read_invoices, STAGES: read_stages, "mapping": read_mapping}

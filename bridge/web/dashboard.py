@@ -8,10 +8,12 @@ that was never filled asks for a refresh and tells the user it is on its way.
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
+from flask_babel import get_locale
 from jinja2_fragments.flask import render_block
 
 from ..connectors.bitrix24.iframe import (LaunchRefused, Viewer, authenticate, check_form_token, form_token,
                                           framed, launch_params)
+from ..connectors.bitrix24.pages import APP_PAGES
 from ..connectors.xero.connection import active_connection
 from ..dashboard import chart, queries
 from ..dashboard import refresh  # noqa: F401  (registers the refresh flow and its periodic job)
@@ -32,9 +34,9 @@ def _refused(exc: LaunchRefused) -> Response:
 def _context(viewer: Viewer, form) -> dict:
     connection = active_connection(viewer.installation.id)
     filters = queries.parse_filters(form)
-    context = {"viewer": viewer, "token": form_token(viewer, TOKEN_OBJECT), "connection": connection,
-               "filters": filters, "kinds": queries.KINDS, "statuses": queries.STATUSES,
-               "bx24_js": current_app.config["BITRIX24_JS_URL"], "lang": viewer.lang[:2]}
+    context = {"viewer": viewer, "token": form_token(viewer, TOKEN_OBJECT), "app_token": form_token(viewer, APP_PAGES),
+               "connection": connection, "filters": filters, "kinds": queries.KINDS, "statuses": queries.STATUSES,
+               "status_label": queries.status_label, "bx24_js": current_app.config["BITRIX24_JS_URL"]}
     if connection is None:
         return context
     refreshed = last_refreshed(connection)
@@ -42,7 +44,7 @@ def _context(viewer: Viewer, form) -> dict:
         request_refresh(connection)
         db.session.commit()
     result = queries.run(connection.id, filters)
-    periods = queries.periods(result.daily, filters.date_from, filters.date_to)
+    periods = queries.periods(result.daily, filters.date_from, filters.date_to, locale=str(get_locale() or "en"))
     accounts = queries.bank_accounts(connection.id)
     context.update(result=result, refreshed=refreshed, accounts=accounts, account_names=dict(accounts),
                    periods=periods, chart=chart.bars(periods), type_label=queries.type_label)
@@ -58,9 +60,13 @@ def _render(viewer: Viewer, form) -> Response:
 
 @bp.route("/bitrix24/dashboard", methods=["GET", "POST"])
 def page():
-    """The launch from Bitrix24 (app page or the CRM analytics menu)."""
+    """The launch from Bitrix24 (the CRM analytics menu), or a link from the app's own pages,
+    which carries their signed token (``?token=``) instead of a launch."""
     try:
-        viewer = authenticate(launch_params())
+        if request.method == "GET" and request.args.get("token"):
+            viewer = check_form_token(request.args.get("token"), APP_PAGES)
+        else:
+            viewer = authenticate(launch_params())
     except LaunchRefused as exc:
         return _refused(exc)
     # No filters from the launch: its form is Bitrix24's (it even has a "status" field).

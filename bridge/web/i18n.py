@@ -3,17 +3,32 @@
 Bitrix24 names the user's language in every launch (``LANG`` in the query string,
 NOTES s2); the iframe trust (``bitrix24/iframe.py``) keeps it in the request (``g``) and
 in the signed form tokens, so htmx requests after the launch stay in that language.
+The operator console is outside any portal: it follows the browser's Accept-Language.
 Numbers, dates and money go through Babel's formatters (``format_decimal``,
-``format_currency``, ``format_datetime`` in templates), never ``strftime``.
+``format_currency``; in templates the filters ``decimalformat``, ``currencyformat``, ``percent``,
+``when``), never ``strftime`` or ``str.format``.
 """
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
+
+from babel.numbers import format_percent
 from flask import Flask, g, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
 
 from ..config import PROJECT_ROOT
 
 LANGUAGES = ("en", "de")
+
+# The states and health words the pages show (sync records, installations, connections);
+# ``state_word`` in templates, unknown values as they are.
+STATE_WORDS = {
+    "running": _l("running"), "succeeded": _l("succeeded"), "retrying": _l("retrying"), "failed": _l("failed"),
+    "conflict": _l("conflict"), "skipped": _l("skipped"), "active": _l("active"), "uninstalled": _l("uninstalled"),
+    "ok": _l("ok"), "error": _l("error"), "needs_reconnect": _l("needs reconnect"), "paused": _l("paused"),
+}
 
 
 def portal_language(raw: str | None) -> str:
@@ -23,6 +38,8 @@ def portal_language(raw: str | None) -> str:
 
 
 def select_locale() -> str:
+    if request.blueprint == "operator":
+        return request.accept_languages.best_match(LANGUAGES) or "en"
     chosen = g.get("bridge_lang")
     if chosen:
         return portal_language(chosen)
@@ -32,6 +49,26 @@ def select_locale() -> str:
 def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(PROJECT_ROOT / "translations"))
     Babel(app, locale_selector=select_locale)
+
+    @app.template_filter("percent")
+    def percent(value: Decimal | int | str) -> str:
+        """A tax rate given in percent, the locale's way and with its decimals: 8.1 -> "8.1%" / "8,1 %"."""
+        return format_percent(Decimal(str(value)) / 100, locale=str(get_locale() or "en"), decimal_quantization=False)
+
+    @app.template_filter("state_word")
+    def state_word(value: str | None) -> str:
+        value = value or ""
+        word = STATE_WORDS.get(value)
+        return str(word) if word is not None else value.replace("_", " ")
+
+    @app.template_filter("when")
+    def when(value: datetime | str | None, width: str = "short") -> str:
+        """A moment (a datetime, or ISO text such as a cursor's ``finished_at``) the locale's
+        way, saying its zone: bridge does not know the viewer's, so it shows UTC as UTC."""
+        if not value:
+            return ""
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return f"{format_datetime(moment, width)} UTC"
 
     @app.context_processor
     def page_language() -> dict[str, str]:

@@ -19,11 +19,13 @@ from typing import Any, Callable
 
 import click
 from flask import Blueprint, Response, abort, current_app, g, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import alerts
+from .i18n import STATE_WORDS
 from ..dashboard.models import Operator
 from ..errors import RetryableError
 from ..ratelimit import Limits, limiter_for_app
@@ -61,6 +63,7 @@ def _current() -> tuple[Operator, str] | None:
 
 
 def _secure(response: Response) -> Response:
+    response.headers["Vary"] = "Accept-Language, Cookie"  # the console speaks the browser's language
     response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Cache-Control"] = "no-store"
@@ -81,7 +84,7 @@ def signed_in(view: Callable[..., Any]) -> Callable[..., Any]:
             return _secure(redirect(url_for("operator.login")))
         g.operator, g.operator_csrf = session
         if request.method == "POST" and not hmac.compare_digest(request.form.get("csrf", ""), g.operator_csrf):
-            abort(400, "The form's security token is missing or wrong. Reload the page.")
+            abort(400, _("The form's security token is missing or wrong. Reload the page."))
         return view(*args, **kwargs)
     return wrapper
 
@@ -94,12 +97,13 @@ def login():
         # SameSite=Strict plus the Origin check below keeps other sites from signing people in.
         origin = request.headers.get("Origin")
         if origin and origin.rstrip("/") != request.host_url.rstrip("/"):
-            abort(400, "Sign in from the console's own page.")
+            abort(400, _("Sign in from the console's own page."))
         try:
             limiter_for_app(current_app._get_current_object()).take(f"operator-login:{request.remote_addr}", LOGIN_LIMITS)
         except RetryableError as exc:
             wait = max(int((exc.retry_after or 60) // 60), 1)
-            return _page("operator/login.html", 429, error=f"Too many attempts. Try again in {wait} minute(s).")
+            return _page("operator/login.html", 429, error=_("Too many attempts. Try again in %(minutes)s minute(s).",
+                                                             minutes=wait))
         email = (request.form.get("email") or "").strip().lower()
         operator = db.session.scalar(select(Operator).where(Operator.email == email))
         password = request.form.get("password") or ""
@@ -114,7 +118,7 @@ def login():
                                 httponly=True, samesite="Strict",
                                 secure=current_app.config["PUBLIC_URL"].startswith("https://"))
             return _secure(response)
-        error = "The e-mail address or the password is not right."
+        error = _("The e-mail address or the password is not right.")
     return _page("operator/login.html", 401 if error else 200, error=error)
 
 
@@ -176,7 +180,11 @@ def installation(installation_id: int):
     return _page("operator/installation.html", installation=row, connections=row.ledger_connections,
                  budgets=_budgets(row), records=records[:LOG_PAGE], more=len(records) > LOG_PAGE, page=page,
                  state=state, failures=_failures([row.id]).get(row.id, 0), alerts=alerts.recent(row.id),
-                 states=("running", "succeeded", "retrying", "failed", "conflict", "skipped"))
+                 states=STATES)
+
+
+# The sync record states, in the console's language (the filter's list).
+STATES = {state: STATE_WORDS[state] for state in ("running", "succeeded", "retrying", "failed", "conflict", "skipped")}
 
 
 # --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,30 @@ def axe_violations(driver, impacts=("serious", "critical")) -> list[dict]:
         "const done = arguments[arguments.length - 1];"
         "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations)).catch(e => done([{id: 'axe-error', impact: 'critical', description: String(e), nodes: []}]));")
     return [v for v in result if v.get("impact") in impacts]
+
+
+def save_page(driver, path: Path, frame_css: str | None = "iframe[data-frame]", max_height: int = 2400) -> None:
+    """A screenshot of the whole page the user scrolls (the portal's, with the app's frame
+    grown to its content by BX24.fitWindow), not only the window's first 1000 pixels.
+    Called from inside the app's frame, it comes back into that frame afterwards."""
+    from selenium.webdriver.common.by import By
+
+    inside = driver.execute_script("return window.self !== window.top")
+    driver.switch_to.default_content()
+    width, height = driver.get_window_size()["width"], driver.get_window_size()["height"]
+    measure = "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)"
+    full = 0
+    for _ in range(20):  # until the frame has stopped growing (htmx fragments arrive, BX24.fitWindow follows)
+        again = driver.execute_script(measure)
+        if again == full:
+            break
+        full = again
+        time.sleep(0.25)
+    chrome = height - driver.execute_script("return window.innerHeight")  # the window's own bars
+    driver.set_window_size(width, min(max(full + chrome, height), max_height + chrome))
+    try:
+        driver.save_screenshot(str(path))
+    finally:
+        driver.set_window_size(width, height)
+        if inside and frame_css:
+            driver.switch_to.frame(driver.find_element(By.CSS_SELECTOR, frame_css))

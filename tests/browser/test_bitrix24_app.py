@@ -4,7 +4,7 @@ from __future__ import annotations
 from bridge.extensions import db
 from bridge.settings import get_section
 
-from .conftest import ACME, axe_violations
+from .conftest import ACME, axe_violations, save_page
 
 WAIT = 20  # seconds a page may take to appear (htmx polls every 2-3 s)
 
@@ -71,7 +71,7 @@ def test_invoice_tab_shows_xero_and_sync_now_works(portal, browser, screenshots)
     assert link.text.startswith("INV-") and link.get_attribute("href").startswith("http")
     state = live.control(f"xero/orgs/{live.tenant}/state", method="GET")
     assert [i["Status"] for i in state["invoices"] if i["Type"] == "ACCREC"] == ["DRAFT"]
-    browser.save_screenshot(str(screenshots / "invoice-tab.png"))
+    save_page(browser, screenshots / "invoice-tab.png")
 
 
 def open_main_page(live, browser) -> None:
@@ -89,13 +89,15 @@ def test_a_changed_setting_persists_and_the_pages_pass_axe(portal, browser, scre
     live.control("bitrix24/events/wait", json={"timeout": 10})
     live.run_jobs()
     open_main_page(live, browser)
+    assert "Invoice tab: bound" in text_of(browser)
+    assert "Xero transactions in CRM > Analytics: bound" in text_of(browser)  # bound at install
     assert_accessible(browser, "main page")
-    browser.save_screenshot(str(screenshots / "main-page.png"))
+    save_page(browser, screenshots / "main-page.png")
     browser.find_element(By.LINK_TEXT, "Settings").click()
     wait_for(browser, lambda d: "Taxes and sales accounts" in text_of(d))
     assert "Bridge Demo (NZ)" in text_of(browser)
     assert_accessible(browser, "settings")
-    browser.save_screenshot(str(screenshots / "settings.png"))
+    save_page(browser, screenshots / "settings.png")
 
     Select(browser.find_element(By.ID, "numbering")).select_by_value("platform")
     browser.find_element(By.CSS_SELECTOR, "#invoices button[type=submit]").click()
@@ -110,8 +112,19 @@ def test_a_changed_setting_persists_and_the_pages_pass_axe(portal, browser, scre
     wait_for(browser, lambda d: "Taxes and sales accounts" in text_of(d))
     assert Select(browser.find_element(By.ID, "numbering")).first_selected_option.get_attribute("value") == "platform"
 
+    browser.switch_to.default_content()
+    settings_height = browser.find_element(By.CSS_SELECTOR, "iframe[data-frame]").size["height"]
+    browser.switch_to.frame(browser.find_element(By.CSS_SELECTOR, "iframe[data-frame]"))
     browser.find_element(By.LINK_TEXT, "Sync log").click()
     wait_for(browser, lambda d: "Download as CSV" in text_of(d))
+    # The frame follows each page's content: shorter after the long settings, and never a
+    # scrollbar inside the portal's own.
+    browser.switch_to.default_content()
+    frame = browser.find_element(By.CSS_SELECTOR, "iframe[data-frame]")
+    wait_for(browser, lambda d: frame.size["height"] < settings_height)
+    browser.switch_to.frame(frame)
+    assert browser.execute_script(
+        "return document.documentElement.scrollHeight <= document.documentElement.clientHeight + 1")
     assert browser.find_elements(By.XPATH, "//button[normalize-space()='Retry']")  # the failed invoice
     assert_accessible(browser, "sync log")
-    browser.save_screenshot(str(screenshots / "sync-log.png"))
+    save_page(browser, screenshots / "sync-log.png")

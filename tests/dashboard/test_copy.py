@@ -108,3 +108,13 @@ def test_periods_are_days_weeks_or_months_and_keep_empty_ones():
     assert len(months) == 12 and months[9]["in"] == Decimal("7")
     weeks = queries.periods(daily, date(2026, 9, 1), date(2026, 11, 30))
     assert sum(p["out"] for p in weeks) == Decimal("1") and len(weeks) == 14
+
+
+def test_period_labels_are_in_the_viewers_language():
+    daily = {date(2026, 3, 2): (Decimal("5"), Decimal("1"))}
+    assert [p["label"] for p in queries.periods(daily, date(2026, 3, 1), date(2026, 3, 3))] == [
+        "Mar 1", "Mar 2", "Mar 3"]
+    assert [p["label"] for p in queries.periods(daily, date(2026, 3, 1), date(2026, 3, 3), locale="de")] == [
+        "1. März", "2. März", "3. März"]
+    months = queries.periods(daily, date(2026, 1, 1), date(2026, 12, 31), locale="de")
+    assert months[2]["label"] == "März 2026" and months[10]["label"] == "Nov. 2026"

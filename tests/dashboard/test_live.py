@@ -34,11 +34,11 @@ def filtered(live, token, **form):
 
 
 def count_of(page: str) -> int:
-    return int(re.search(r'id="count"[^>]*>([\d,]+) transaction', page).group(1).replace(",", ""))
+    return int(re.search(r'id="count"[^>]*data-count="(\d+)"', page).group(1))
 
 
 def total(page: str, which: str, currency: str = "NZD") -> Decimal:
-    return Decimal(re.search(rf'data-total-{which}="{currency}">([-\d,.]+)<', page).group(1).replace(",", ""))
+    return Decimal(re.search(rf'data-total-{which}="{currency}" data-value="([-\d.]+)"', page).group(1))
 
 
 def row_ids(page: str) -> list[str]:

@@ -65,7 +65,7 @@ def test_signs_in_and_shows_every_installation_with_its_health(client, operator,
     assert page.status_code == 200
     assert "2 installations" in page.text
     assert "acme.bitrix24.com" in page.text and "shop.example" in page.text
-    assert "needs reconnect" in page.text and "xero: 4321" in page.text and "bitrix24: no daily figure" in page.text
+    assert "needs reconnect" in page.text and "xero: 4,321" in page.text and "bitrix24: no daily figure" in page.text
     assert page.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
     acme_id, _ = two_installations
     detail = client.get(f"/operator/installations/{acme_id}")
@@ -104,3 +104,27 @@ def test_guessing_passwords_is_slowed_down(client, operator):
     answers = [sign_in(client, operator, f"guess {i}").status_code for i in range(11)]
     assert answers[:10] == [401] * 10 and answers[10] == 429
     assert sign_in(client, operator).status_code == 429  # even the right password waits now
+
+
+def test_the_console_speaks_the_browsers_language(client, operator, two_installations):
+    from flask_babel import refresh
+
+    def ask(method, path, language, **kwargs):
+        refresh()  # these tests share one app context; a real request has its own locale
+        return getattr(client, method)(path, headers={"Accept-Language": language}, **kwargs)
+
+    german = "de-CH,de;q=0.9,en;q=0.5"
+    login = ask("get", "/operator/login", german)
+    assert '<html lang="de">' in login.text and "Anmelden" in login.text and "Passwort" in login.text
+    wrong = ask("post", "/operator/login", german, data={"email": operator, "password": "wrong password!"})
+    assert "Die E-Mail-Adresse oder das Passwort ist nicht richtig." in wrong.text
+    ask("post", "/operator/login", german, data={"email": operator, "password": PASSWORD})
+    page = ask("get", "/operator/", german)
+    assert "2 Installationen." in page.text and "muss neu verbunden werden" in page.text
+    assert "xero: 4.321" in page.text  # German digit grouping
+    assert "Accept-Language" in page.headers["Vary"]
+    acme_id, _ = two_installations
+    detail = ask("get", f"/operator/installations/{acme_id}", german).text
+    assert "1 Fehler in 24 h" in detail and "fehlgeschlagen" in detail
+    english = ask("get", "/operator/", "fr-FR,en;q=0.8").text
+    assert '<html lang="en">' in english and "2 installations." in english  # no French: English

@@ -48,3 +48,16 @@ def test_a_connection_to_renew_is_said_above_the_figures(client, installation, t
     page = client.post("/bitrix24/dashboard/results", data={"token": token})
     assert "must be renewed: these figures are not being updated" in page.text
     assert db.session.query(WorkItem).count() == 0  # no refresh bound to fail
+
+
+def test_the_apps_menu_opens_the_dashboard_with_its_token_and_only_with_it(app, client, installation):
+    from bridge.connectors.bitrix24.pages import APP_PAGES
+
+    with app.test_request_context():
+        app_token = form_token(Viewer(installation, 1, True, "Admin", lang="de"), APP_PAGES)
+        invoice_token = form_token(Viewer(installation, 1, True, "Admin"), "invoice:5")
+    page = client.get("/bitrix24/dashboard", query_string={"token": app_token})
+    assert page.status_code == 200 and "Xero-Transaktionen" in page.text  # the language of the launch
+    assert f'/bitrix24/app/settings?token={app_token}' in page.text  # the app's menu on the page
+    assert client.get("/bitrix24/dashboard", query_string={"token": invoice_token}).status_code == 401
+    assert client.get("/bitrix24/dashboard").status_code == 400  # no launch, no token

@@ -46,3 +46,12 @@ def test_bx24_library_is_served_where_apps_load_it(sandbox):
     assert script.headers["Content-Type"].startswith("application/javascript")
     for name in ("installFinish", "callMethod", "fitWindow", "resizeWindow", "getAuth", "placement"):
         assert name in script.text
+
+
+def test_a_german_portal_opens_the_app_pages_with_lang_de(sandbox):
+    control(sandbox, f"/portals/{ACME}/settings", language="de")
+    page = requests.post(f"{sandbox.url}/{ACME}/marketplace/local/install", timeout=10).text
+    frame_src = re.search(r'src="(/acme\.bitrix24\.com/_portal/frame/[^"]+)"', page).group(1)
+    document = requests.get(f"{sandbox.url}{frame_src}", timeout=10).text
+    assert "LANG=de" in document and "LANG=en" not in document
+    assert '"LANG": "de"' in page  # what BX24.getLang() answers inside the frame

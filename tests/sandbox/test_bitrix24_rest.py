@@ -169,3 +169,20 @@ def test_webhook_mode_works_for_crm_but_not_for_bindings(sandbox):
                          timeout=10).json()["error"] == "WRONG_AUTH_TYPE"
     wrong = requests.post(f"{sandbox.url}/{ACME}/rest/1/wrongsecret/app.info", timeout=10)
     assert (wrong.status_code, wrong.json()["error"]) == (401, "NO_AUTH_FOUND")
+
+
+def test_vat_rates_are_listed_as_crm_vat_list_answers(sandbox):
+    token = install_tokens(sandbox)["auth"]["access_token"]
+    every = rest(sandbox, ACME, "crm.vat.list", token).json()
+    assert every["total"] == len(every["result"]) == 6
+    no_vat = every["result"][0]
+    assert (no_vat["NAME"], no_vat["RATE"], no_vat["ACTIVE"]) == ("No VAT", None, "Y")
+    assert set(no_vat) == {"ID", "TIMESTAMP_X", "ACTIVE", "C_SORT", "NAME", "RATE"} and isinstance(no_vat["ID"], str)
+    active = rest(sandbox, ACME, "crm.vat.list", token, filter={"ACTIVE": "Y"}, select=["ID", "NAME", "RATE"],
+                  order={"ID": "ASC"}).json()["result"]
+    assert [r["RATE"] for r in active] == [None, "0.00", "9.00", "15.00", "19.00"]
+    assert set(active[1]) == {"ID", "NAME", "RATE"}
+    one = rest(sandbox, ACME, "crm.vat.get", token, id=active[3]["ID"]).json()["result"]
+    assert one["NAME"] == "VAT 15%"
+    missing = rest(sandbox, ACME, "crm.vat.get", token, id="999")
+    assert (missing.status_code, missing.json()["error"]) == (400, "NOT_FOUND")

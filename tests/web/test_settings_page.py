@@ -7,6 +7,8 @@ import pytest
 
 from bridge.connectors.bitrix24.mapper import Stage
 from bridge.connectors.bitrix24.platform import Bitrix24Platform
+from bridge.connectors.bitrix24.vat import rates_from_list
+from bridge.errors import RetryableError
 from bridge.extensions import db
 from bridge.models import Cursor, LedgerConnection, WorkItem
 from bridge.settings import get_section
@@ -31,6 +33,17 @@ class FakeLedger:
 class FakePlatform:
     def stages(self, fresh=False):
         return [Stage("DT31_1:N", "New", 10, None, "1"), Stage("DT31_1:P", "Paid", 20, "S", "1")]
+
+    def tax_rates(self):  # as crm.vat.list answers: "No VAT" (RATE null) and a retired rate are not offered
+        return rates_from_list([{"ID": "1", "NAME": "No VAT", "RATE": None, "ACTIVE": "Y"},
+                                {"ID": "2", "NAME": "GST 15%", "RATE": "15.00", "ACTIVE": "Y"},
+                                {"ID": "3", "NAME": "Reduced 12.5%", "RATE": "12.50", "ACTIVE": "Y"},
+                                {"ID": "4", "NAME": "Old 10%", "RATE": "10.00", "ACTIVE": "N"}])
+
+
+class UnreachablePlatform(FakePlatform):
+    def tax_rates(self):
+        raise RetryableError("Bitrix24 did not answer.", code="timeout")
 
 
 @pytest.fixture
@@ -145,6 +158,45 @@ def test_without_a_connection_the_page_says_what_to_do(client, portal, monkeypat
     html = client.get(SETTINGS, query_string={"token": token}).get_data(as_text=True)
     assert "No accounting system is connected yet." in html and "Open Settings and connect Xero or Bexio." in html
     assert "/oauth/xero/connect" in html or "/xero/settings?installation=" in html
+
+
+def test_the_tax_rates_are_the_portals_own_offered_as_a_list(page):
+    html, _ = page
+    rate_cell = html.split('id="tax-rate-1"', 1)[1].split("</select>", 1)[0]
+    assert '<option value="15"' in rate_cell and "GST 15%" in rate_cell and '<option value="12.5"' in rate_cell
+    assert "Old 10%" not in rate_cell and "No VAT" not in rate_cell
+    assert 'name="tax_rate" value=' not in html  # no typing while the portal answers
+
+
+def test_a_rate_the_portal_does_not_have_is_refused(client, portal, page):
+    html, token = page
+    body = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["10"], "tax_code": ["OUTPUT2"]}
+    ).get_data(as_text=True)
+    assert "Not a VAT rate of this Bitrix24 portal: 10." in body and "Nothing was saved" in body
+    db.session.expire_all()
+    assert get_section(portal, "mapping").tax_rates == {}
+
+
+def test_when_the_portal_does_not_answer_the_rates_are_typed_and_the_page_says_why(client, portal, page, monkeypatch):
+    _, token = page
+    monkeypatch.setattr("bridge.web.app_settings.platform_for", lambda inst: UnreachablePlatform())
+    html = client.get(SETTINGS, query_string={"token": token}).get_data(as_text=True)
+    assert "The VAT rates of Bitrix24: Bitrix24 did not answer." in html
+    assert "could not be read" in html and 'name="tax_rate" value="" inputmode="decimal"' in html
+    reply = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["7.7"], "tax_code": ["OUTPUT2"]})
+    assert "Saved." in reply.get_data(as_text=True)
+    db.session.expire_all()
+    assert get_section(portal, "mapping").tax_rates == {"7.7": "OUTPUT2"}
+
+
+def test_without_htmx_the_whole_page_comes_back_with_its_lists(client, portal, page):
+    html, token = page
+    body = client.post(f"{SETTINGS}/general", data={"token": token, "loaded": loaded(html, "general"),
+                                                    "enabled": "on"}).get_data(as_text=True)
+    assert "Saved." in body
+    assert '<option value="15"' in body and "OUTPUT2" in body  # the mapping form still offers the lists
 
 
 def test_a_sales_account_that_is_not_an_active_revenue_account_is_refused_by_code(client, portal, page):

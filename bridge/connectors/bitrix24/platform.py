@@ -32,6 +32,7 @@ from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE,
                      stage_for_status, stages_from_status_list, status_for_stage)
 from .settings import SECTION as STAGE_SECTION
 from .setup import OFFLINE_CONNECTOR
+from .vat import read_rates
 
 CONTACT_SELECT = ["ID", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "PHONE", "ADDRESS", "ADDRESS_CITY",
                   "ADDRESS_POSTAL_CODE", "ADDRESS_PROVINCE", "ADDRESS_COUNTRY_CODE"]
@@ -153,6 +154,10 @@ class Bitrix24Platform:
         stages = stages_from_status_list(rows)
         _stage_cache()[self.member_id] = (time.monotonic(), stages)
         return stages
+
+    def tax_rates(self) -> list:
+        """The portal's active VAT rates (crm.vat.list), for the settings' tax mapping."""
+        return read_rates(self.client)
 
     def legacy_stages(self) -> list[Stage]:
         if "L" not in self._stages:

@@ -20,7 +20,7 @@ def install_params(cloud: Bitrix24Cloud, portal, user_id: int, placement: str = 
     """Query string and form body of an iframe page POST (NOTES s2 "What every iframe page receives")."""
     import json
     pair = cloud.mint(portal, user_id)
-    query = {"DOMAIN": portal.domain, "PROTOCOL": cloud.protocol(), "LANG": "en", "APP_SID": new_token()[:32]}
+    query = {"DOMAIN": portal.domain, "PROTOCOL": cloud.protocol(), "LANG": portal.language, "APP_SID": new_token()[:32]}
     form = {"AUTH_ID": pair["access_token"], "AUTH_EXPIRES": str(pair["expires_in"]), "REFRESH_ID": pair["refresh_token"],
             "SERVER_ENDPOINT": cloud.server_endpoint(), "APPLICATION_TOKEN": portal.installation.application_token,
             "APPLICATION_SCOPE": ",".join(cloud.app.scopes), "member_id": portal.member_id, "status": portal.status,
@@ -34,7 +34,7 @@ def finish_install(cloud: Bitrix24Cloud, portal, user_id: int) -> None:
         return
     portal.installation.installed = True
     cloud.emit(portal, "ONAPPINSTALL", {"VERSION": str(cloud.app.version), "ACTIVE": "Y", "INSTALLED": "Y",
-                                         "LANGUAGE_ID": "en"}, user_id)
+                                         "LANGUAGE_ID": portal.language}, user_id)
 
 
 def uninstall(cloud: Bitrix24Cloud, portal, clean: bool) -> None:
@@ -86,12 +86,14 @@ def blueprint(cloud: Bitrix24Cloud) -> Blueprint:
             if "plan" in b:
                 portal.plan = b["plan"]
                 portal.bucket = bucket_for_plan(portal.plan)
+            if "language" in b:  # "de": the app's pages open with LANG=de
+                portal.language = str(b["language"])
             if "deleted" in b:
                 portal.deleted = bool(b["deleted"])  # then every call answers PORTAL_DELETED
             if "operation_time_limit" in b:  # {"method": "crm.item.update", "seconds": 600}
                 spec = b["operation_time_limit"]
                 portal.operating_blocked[spec["method"].lower()] = cloud.host.clock.time() + float(spec.get("seconds", 600))
-            return json_response({"plan": portal.plan, "deleted": portal.deleted,
+            return json_response({"plan": portal.plan, "deleted": portal.deleted, "language": portal.language,
                                   "bucket": {"capacity": portal.bucket.capacity, "drain": portal.bucket.drain_per_second}})
 
     @bp.post("/app")

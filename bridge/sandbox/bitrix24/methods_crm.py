@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import invoices, parties
-from .errors import RestError, bad_argument
+from .errors import RestError, bad_argument, not_found
 from .filters import as_list, matches, order_rows, page, select_fields
 from .registry import Listed, method
 
@@ -212,6 +212,25 @@ def status_list(cloud, ctx, params):
 def status_entity_items(cloud, ctx, params):
     entity = params.get("entityId")
     return [s for s in ctx.portal.stages if s["ENTITY_ID"] == entity]
+
+
+# ---- VAT rates (crm.vat.*: the rates a product row's taxRate is chosen from) ---------------
+
+@method("crm.vat.list", scope="crm")
+def vat_list(cloud, ctx, params):
+    rows = order_rows([r for r in ctx.portal.vat_rates if matches(r, params.get("filter"))],
+                      params.get("order") or {"C_SORT": "ASC"}, default="ID")
+    select = as_list(params.get("select"))
+    return Listed([select_fields(r, select, always=("ID",)) for r in rows], {"total": len(rows)})
+
+
+@method("crm.vat.get", scope="crm")
+def vat_get(cloud, ctx, params):
+    wanted = str(params.get("id", params.get("ID")) or "")
+    row = next((r for r in ctx.portal.vat_rates if r["ID"] == wanted), None)
+    if row is None:
+        raise not_found("The VAT rate is not found.")
+    return dict(row)
 
 
 # ---- contacts and companies (NOTES s8) --------------------------------------------------

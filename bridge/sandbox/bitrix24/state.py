@@ -78,6 +78,7 @@ class Portal:
     plan: str = "professional"
     status: str = "L"               # NOTES s2: L local app
     tz_minutes: int = 180
+    language: str = "en"            # the users' language: LANG of every app page, LANGUAGE_ID of events
     category_id: int = 1            # NOTES s6: smart-invoice categoryId differs per portal
     deleted: bool = False
     bucket: LeakyBucket = None  # type: ignore[assignment]
@@ -95,6 +96,7 @@ class Portal:
     products: dict[int, dict[str, Any]] = field(default_factory=dict)
     sections: dict[int, dict[str, Any]] = field(default_factory=dict)
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    vat_rates: list[dict[str, Any]] = field(default_factory=list)  # crm.vat.list rows (UPPER_CASE, strings)
     next_ids: dict[str, int] = field(default_factory=dict)
     operating_blocked: dict[str, float] = field(default_factory=dict)  # method -> reset_at
     requests: int = 0  # REST requests received (a batch is one), refused ones included
@@ -149,6 +151,15 @@ def seed_catalog(portal: Portal) -> None:
                                 "vatId": 1, "vatIncluded": "N"}
 
 
+def seed_vat_rates(portal: Portal) -> None:
+    """The portal's VAT rates as crm.vat.list returns them: ID and RATE as strings, RATE null
+    for "No VAT", and one retired rate (ACTIVE "N") that a form must not offer."""
+    rows = [("No VAT", None, "Y", 100), ("VAT 0%", "0.00", "Y", 200), ("VAT 9%", "9.00", "Y", 300),
+            ("VAT 15%", "15.00", "Y", 400), ("VAT 19%", "19.00", "Y", 500), ("VAT 18% (until 2018)", "18.00", "N", 600)]
+    portal.vat_rates = [{"ID": str(portal.next_id("vat")), "TIMESTAMP_X": "2024-01-01T00:00:00+03:00", "ACTIVE": active,
+                         "C_SORT": str(sort), "NAME": name, "RATE": rate} for name, rate, active, sort in rows]
+
+
 def make_portal(domain: str, member_id: str, plan: str = "professional", category_id: int = 1,
                 tz_minutes: int = 180, webhook_secret: str | None = None) -> Portal:
     portal = Portal(domain=domain, member_id=member_id, plan=plan, category_id=category_id, tz_minutes=tz_minutes)
@@ -156,6 +167,7 @@ def make_portal(domain: str, member_id: str, plan: str = "professional", categor
     portal.users[2] = User(2, "Bob", "Sales", f"bob@{domain}", False)
     seed_stages(portal)
     seed_catalog(portal)
+    seed_vat_rates(portal)
     if webhook_secret:
         portal.webhooks[webhook_secret] = Webhook(1, webhook_secret, ["crm", "user_brief", "catalog", "im"])
     return portal

@@ -103,7 +103,7 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
         query, form = install_params(cloud, portal, USER_ID, placement, options)
         key = new_token()[:20]
         frames[key] = {"url": url, "query": query, "form": form}
-        frame_data[key] = {**form, "DOMAIN": portal.domain, "LANG": "en", "MEMBER_ID": portal.member_id,
+        frame_data[key] = {**form, "DOMAIN": portal.domain, "LANG": portal.language, "MEMBER_ID": portal.member_id,
                            "PLACEMENT_OPTIONS": options or {}, "IS_ADMIN": portal.users[USER_ID].admin}
         return f'<iframe data-frame="{key}" name="frame-{key}" src="/{portal.domain}/_portal/frame/{key}"></iframe>'
 
