@@ -13,7 +13,8 @@ import logging
 import secrets
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
@@ -74,7 +75,13 @@ def _installation_from_request() -> Installation:
     installation = db.session.get(Installation, installation_id)
     if installation is None or installation.state != "active":
         abort(404)
+    speak(installation)
     return installation
+
+
+def speak(installation: Installation) -> None:
+    """The page in the portal's language (kept from the launch that installed the app)."""
+    g.bridge_lang = installation.language or "en"
 
 
 def _redirect_uri() -> str:
@@ -132,6 +139,7 @@ def callback():
     installation = db.session.get(Installation, int(state["i"]))
     if installation is None:
         abort(404)
+    speak(installation)
     if request.args.get("error"):
         # The user cancelled at Xero (access_denied), or Xero refused the request (invalid_scope...).
         return _render_settings(installation, error=_callback_error(request.args["error"]), status=400)
@@ -143,13 +151,13 @@ def callback():
     except SyncError as exc:
         return _render_settings(installation, error=f"{exc.message} {' '.join(exc.ledger_messages)}", status=502)
     if not organisations:
-        return _render_settings(installation, error="No Xero organisation was chosen. Connect again and pick one.",
+        return _render_settings(installation, error=_("No Xero organisation was chosen. Connect again and pick one."),
                                 status=400)
     credential_id = vault_for_app(current_app).create("xero", tokens)
     db.session.commit()
     if len(organisations) == 1:
         _attach(installation, credential_id, organisations[0])
-        return redirect(signed_settings_url(installation.id, message=f"Connected to {organisations[0].tenant_name}."))
+        return redirect(signed_settings_url(installation.id, message=_("Connected to %(name)s.", name=organisations[0].tenant_name)))
     session[PENDING] = {"installation": installation.id, "credential": credential_id,
                         "organisations": [{"id": o.id, "tenant_id": o.tenant_id, "name": o.tenant_name}
                                           for o in organisations]}
@@ -158,11 +166,11 @@ def callback():
 
 def _callback_error(code: str) -> str:
     if code == "access_denied":
-        return "The connection was cancelled in Xero. Nothing was changed."
+        return _("The connection was cancelled in Xero. Nothing was changed.")
     if code in ("invalid_scope", "unauthorized_client"):
-        return (f"Xero refused the request ({code}). Check the Xero app's type and scopes "
-                "(see docs/xero.md, Creating a Xero app).")
-    return f"Xero did not authorise the connection ({code})."
+        return _("Xero refused the request (%(code)s). Check the Xero app's type and scopes "
+                 "(see docs/xero.md, Creating a Xero app).", code=code)
+    return _("Xero did not authorise the connection (%(code)s).", code=code)
 
 
 @bp.post("/oauth/xero/choose")
@@ -171,13 +179,13 @@ def choose():
     installation = _installation_from_request()
     pending = session.get(PENDING)
     if not pending or pending.get("installation") != installation.id:
-        return _render_settings(installation, error="That choice has expired. Connect again.", status=400)
+        return _render_settings(installation, error=_("That choice has expired. Connect again."), status=400)
     chosen = next((o for o in pending["organisations"] if o["tenant_id"] == request.form.get("tenant_id")), None)
     if chosen is None:
-        return _render_settings(installation, error="Choose one of the organisations listed.", status=400)
+        return _render_settings(installation, error=_("Choose one of the organisations listed."), status=400)
     session.pop(PENDING, None)
     _attach(installation, pending["credential"], XeroConnection(chosen["id"], chosen["tenant_id"], chosen["name"]))
-    return redirect(signed_settings_url(installation.id, message=f"Connected to {chosen['name']}."))
+    return redirect(signed_settings_url(installation.id, message=_("Connected to %(name)s.", name=chosen["name"])))
 
 
 def _attach(installation: Installation, credential_id: int, organisation: XeroConnection) -> LedgerConnection:
@@ -225,7 +233,7 @@ def disconnect():
     installation = _installation_from_request()
     connection = active_connection(installation.id)
     if connection is None:
-        return redirect(signed_settings_url(installation.id, message="Xero was not connected."))
+        return redirect(signed_settings_url(installation.id, message=_("Xero was not connected.")))
     problems = _disconnect_remote(connection)
     credential_id = connection.credential_id
     connection.active = False
@@ -234,7 +242,7 @@ def disconnect():
     if credential_id:
         _drop_unused_credential(credential_id)
     db.session.commit()
-    message = f"Disconnected from {connection.organisation_name}."
+    message = _("Disconnected from %(name)s.", name=connection.organisation_name)
     if problems:
         message += " " + problems
     return redirect(signed_settings_url(installation.id, message=message))
@@ -257,8 +265,8 @@ def _disconnect_remote(connection: LedgerConnection) -> str:
         return ""  # the authorisation was already gone at Xero
     except SyncError as exc:
         log.warning("Xero disconnect of %s: %s", connection.organisation_id, exc.message)
-        return ("Xero could not be told (" + exc.message + "); remove bridge under Settings > Connected apps "
-                "in Xero if it is still listed.")
+        return _("Xero could not be told (%(reason)s); remove bridge under Settings > Connected apps "
+                 "in Xero if it is still listed.", reason=exc.message)
     return ""
 
 

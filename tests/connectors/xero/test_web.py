@@ -73,3 +73,14 @@ def test_one_organisation_connects_without_a_choice(app, client, installation, m
     row = db.session.scalars(db.select(LedgerConnection)).one()
     assert (row.organisation_id, row.connection_ref, row.active) == (TENANT, "conn-9", True)
     assert b"r-1" not in answer.data and access.encode() not in answer.data  # tokens never reach the browser
+
+
+def test_the_page_speaks_the_portals_language(app, client, installation):
+    """Opened from a German portal's settings, the Xero page is German too (the install's LANG)."""
+    installation.language = "de"
+    db.session.commit()
+    page = client.get(settings_url(app, installation.id)).get_data(as_text=True)
+    assert "Nicht verbunden." in page and "Xero verbinden" in page and "Not connected." not in page
+    state = start_connect(app, client, installation)
+    cancelled = client.get(f"/oauth/xero/callback?error=access_denied&state={state}").get_data(as_text=True)
+    assert "Die Verbindung wurde in Xero abgebrochen." in cancelled
