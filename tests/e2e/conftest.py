@@ -31,7 +31,8 @@ def portal(live):
     require(xero_spec.spec_dir() is not None, "Xero specs not found (XERO_SPEC_DIR)")
     # A real portal refuses http/localhost handlers; the test app runs on http://localhost.
     live.control("bitrix24/settings", json={"allow_insecure_handlers": True})
-    auth = live.control(f"bitrix24/portals/{ACME}/install", json={"mode": "page"})["auth"]
+    live.installed = live.control(f"bitrix24/portals/{ACME}/install", json={"mode": "page"})
+    auth = live.installed["auth"]
     with live.app.app_context():
         installation_id = store.find(auth["member_id"]).id
     _connect_in_browser(live, installation_id, "Bridge Demo (NZ)")
