@@ -279,7 +279,7 @@ def fingerprint(live, side: Side) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------
 
 
-def guesses(live, arg: str, victim: Side) -> list[str]:
+def guesses(arg: str, victim: Side) -> list[str]:
     """Values to put in a URL argument: the victim's ids (sequential ids guessed around them)."""
     if arg in ("record_id",):
         return [str(i) for i in victim.records] + [str(max(victim.records) + 1)]
@@ -345,9 +345,12 @@ def dg1_webhooks(live, attacker: Side, victim: Side) -> Iterator[tuple[str, str,
     with live.app.app_context():
         secret = secrets_of(find_tenant(attacker.shop)).webhook_secret
     ts = str(int(live.sandbox.clock.time()))
-    for url_tenant, body_tenant in ((victim.shop, victim.shop), (attacker.shop, victim.shop)):
-        body = json.dumps({"topic": "order.updated", "tenant_id": body_tenant, "site_id": "ch",
-                           "data": {"order_id": victim.orders[0]}}).encode()
+    # Signed with the attacker's own secret: for the victim's URL; for its own URL naming the
+    # victim in the body; for its own URL naming the victim's order only (stored for the
+    # attacker, whose DG1 key cannot read that order: the sweep's run_jobs proves it).
+    for url_tenant, body_tenant in ((victim.shop, victim.shop), (attacker.shop, victim.shop), (attacker.shop, None)):
+        event = {"topic": "order.updated", "site_id": "ch", "data": {"order_id": victim.orders[0]}}
+        body = json.dumps({**event, "tenant_id": body_tenant} if body_tenant else event).encode()
         headers = {"X-DG1-Timestamp": ts, "X-DG1-Signature": signing.webhook_signature(secret, ts, body),
                    "X-DG1-Delivery-Id": f"forged-{url_tenant}-{body_tenant}", "X-DG1-Topic": "order.updated",
                    "Content-Type": "application/json"}
@@ -364,7 +367,7 @@ def _path(rule, values: dict[str, str]) -> str:
 def _fillings(live, rule, victim: Side) -> list[dict[str, str]]:
     fills: list[dict[str, str]] = [{}]
     for arg in sorted(rule.arguments):
-        fills = [dict(f, **{arg: value}) for f in fills for value in guesses(live, arg, victim)]
+        fills = [dict(f, **{arg: value}) for f in fills for value in guesses(arg, victim)]
     return fills
 
 
@@ -376,9 +379,9 @@ class Answer:
     headers: dict[str, str]
 
 
-def sweep(live, attacker: Side, victim: Side, session: requests.Session | None = None) -> list[Answer]:
+def sweep(live, attacker: Side, victim: Side) -> list[Answer]:
     """Call every route with everything the attacker holds, aimed at the victim."""
-    http = session or requests.Session()
+    http = requests.Session()
     answers: list[Answer] = []
     held = list(credentials(live, attacker, victim))
     for rule in live.app.url_map.iter_rules():
