@@ -59,6 +59,8 @@ def receive(tenant_id: str):
         return _refuse(400, "body is not a DG1 event")
     if not delivery_id:
         return _refuse(400, "X-DG1-Delivery-Id is missing")
+    if "\x00" in site_id + order_id + topic + delivery_id:
+        return _refuse(400, "a NUL character in the event")  # PostgreSQL text cannot hold it
     if body.get("tenant_id") not in (None, tenant_id):
         return _refuse(400, "event is for another tenant")
     if topic not in TOPICS:
