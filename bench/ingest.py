@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -32,6 +33,7 @@ TOKEN = "bench-application-token"
 DURATION = os.environ.get("BENCH_DURATION", "15s")
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "2"))
+THREADS = int(os.environ.get("BENCH_WEB_THREADS", "4"))
 PORT = int(os.environ.get("BENCH_PORT", "5090"))
 
 # Each request a new event: thread number and counter go into the invoice id and ts (each
@@ -92,6 +94,49 @@ with app.app_context():
                               text=True).stdout.strip().splitlines()[-1])
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (``/proc/<pid>/stat`` fields 14 and 15)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and its children (gunicorn's master and workers)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == root:
+                    children.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return [root, *children]
+
+
+def database_backends(env: dict[str, str]) -> list[int]:
+    """The PostgreSQL server processes serving this database's connections (same machine)."""
+    if not env["DATABASE_URL"].startswith("postgresql"):
+        return []
+    code = """
+from bridge import create_app
+from bridge.extensions import db
+from sqlalchemy import text
+app = create_app()
+with app.app_context():
+    print(" ".join(str(p) for p in db.session.scalars(text(
+        "select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"))))
+"""
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT, capture_output=True,
+                         text=True).stdout.strip().splitlines()
+    return [int(p) for p in (out[-1].split() if out else [])]
+
+
 def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -105,7 +150,7 @@ def main() -> int:
         env["HUEY_SQLITE_PATH"] = str(work / "huey.db")
     setup(env)
     server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{PORT}",
-                               "--workers", str(WORKERS), "--threads", "4", "--log-level", "warning", "app:app"],
+                               "--workers", str(WORKERS), "--threads", str(THREADS), "--log-level", "warning", "app:app"],
                               env=env, cwd=ROOT)
     try:
         for _ in range(100):
@@ -116,8 +161,14 @@ def main() -> int:
                 time.sleep(0.1)
         script = work / "ingest.lua"
         script.write_text(WRK_SCRIPT)
+        web_before = sum(cpu_seconds(p) for p in process_tree(server.pid))
+        wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", "-s", str(script),
                               f"http://127.0.0.1:{PORT}"], capture_output=True, text=True, check=True).stdout
+        wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        web_cpu = sum(cpu_seconds(p) for p in process_tree(server.pid)) - web_before
+        wrk_cpu = (wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime)
+        db_cpu = sum(cpu_seconds(p) for p in database_backends(env))  # connections opened by this run
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -129,7 +180,14 @@ def main() -> int:
               "stored_in_inbox": stored, "lost": max(answered_ok - stored, 0),
               "requests_per_second": round(int(total) / float(seconds), 1),
               "p50_ms": float(p50), "p99_ms": float(p99), "connections": CONNECTIONS, "web_workers": WORKERS,
-              "cpus": os.cpu_count()}
+              "web_threads": THREADS, "cpus": os.cpu_count(),
+              # CPU per request, whatever else the machine runs: what bounds the rate on idle cores.
+              "cpu_ms_per_request": {"web": round(web_cpu * 1000 / int(total), 3),
+                                     "database_backends": round(db_cpu * 1000 / int(total), 3) if db_cpu else None,
+                                     "wrk": round(wrk_cpu * 1000 / int(total), 3)},
+              "load_average_1m": round(os.getloadavg()[0], 2)}
+    cpu = sum(v for v in result["cpu_ms_per_request"].values() if v)
+    result["cpu_bound_requests_per_second"] = round((os.cpu_count() or 1) * 1000 / cpu) if cpu else None
     print(json.dumps(result))
     return 0 if result["lost"] == 0 else 1
 

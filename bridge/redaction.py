@@ -17,6 +17,10 @@ _PATTERNS = [
     re.compile(r"(?i)((?:access_token|refresh_token|client_secret|application_token|auth_id|refresh_id|"
                r"id_token|code|password|api_key|secret)[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"),
     re.compile(r"(?i)(auth\[(?:access_token|refresh_token|application_token)\]=)[^&\s]+"),
+    # Signed links in URLs, as access log lines print them: the DG1 admin session (s=), the
+    # Xero/Bexio settings links (sig=), the Bitrix24 pages' form tokens (token=) and the
+    # OAuth state. Each opens an installation's pages for hours.
+    re.compile(r"([?&](?:s|sig|token|state)=)[^&\s\"']+"),
 ]
 
 _known: set[str] = set()

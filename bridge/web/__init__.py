@@ -15,8 +15,12 @@ BLUEPRINTS: list[tuple[str, str]] = [
 
 
 def register_blueprints(app) -> None:
+    from .framing import init_framing
     from .i18n import init_i18n
+    from .inbound import init_inbound_checks
 
+    init_framing(app)  # frame-ancestors 'none' wherever a page sets no policy of its own
+    init_inbound_checks(app)  # a NUL in the path, query or form: 400 before any view (PostgreSQL cannot store it)
     init_i18n(app)  # the pages' language (portal LANG) and locale formats, before any page renders
     for module_name, attribute in BLUEPRINTS:
         module = importlib.import_module(module_name)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from selenium.webdriver.common.by import By
 
 from tests.connectors.dg1.test_live import place_order, wait_delivered
-from tests.e2e.test_dg1_bexio import shop  # noqa: F401  (the demo shop connected to Bexio)
+from tests.e2e.conftest import shop  # noqa: F401  (the demo shop connected to Bexio)
 
 from bridge.connectors.bitrix24 import store
 from bridge.extensions import db

@@ -6,38 +6,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
-from bridge.connectors.bitrix24 import store
 from bridge.extensions import db
 from bridge.models import SyncRecord
-from bridge.settings import save_section
-from tests.connectors.xero.test_end_to_end import _connect_in_browser, _org
-from tests.support import xero_spec
-from tests.conftest import require
-
-ACME = "acme.bitrix24.com"
-
-
-@pytest.fixture
-def portal(live):
-    """The app installed in the sandbox portal through its install page, Xero connected
-    through the consent page, taxes and the sales account mapped."""
-    require(xero_spec.spec_dir() is not None, "Xero specs not found (XERO_SPEC_DIR)")
-    # A real portal refuses http/localhost handlers; the test app runs on http://localhost.
-    live.control("bitrix24/settings", json={"allow_insecure_handlers": True})
-    auth = live.control(f"bitrix24/portals/{ACME}/install", json={"mode": "page"})["auth"]
-    with live.app.app_context():
-        installation_id = store.find(auth["member_id"]).id
-    _connect_in_browser(live, installation_id, "Bridge Demo (NZ)")
-    with live.app.app_context():
-        installation = store.find(auth["member_id"])
-        save_section(installation, "mapping", {"tax_rates": {"15": "OUTPUT2"}, "default_sales_account": "200"})
-        db.session.commit()
-    live.tenant = _org(live, "Bridge Demo (NZ)")
-    live.member_id = auth["member_id"]
-    return live
+from tests.e2e.conftest import ACME
 
 
 def new_invoice(live, quantity=2) -> dict:

@@ -15,7 +15,7 @@ from bridge.jobs import WorkRequest, request_work
 from bridge.models import SyncRecord
 from bridge.settings import save_section
 from bridge.sync.preview import preview_invoice
-from tests.e2e.test_bitrix24_xero import ACME, deliver_events, new_invoice, portal, stage_of, xero_invoices  # noqa: F401
+from tests.e2e.test_bitrix24_xero import ACME, deliver_events, new_invoice, stage_of, xero_invoices  # noqa: F401
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import requests
 
 from bridge import faults
 from bridge.sync.polling import poll_all
-from tests.e2e.test_bitrix24_xero import ACME, deliver_events, new_invoice, portal, stage_of, xero_invoices  # noqa: F401
+from tests.e2e.test_bitrix24_xero import ACME, deliver_events, new_invoice, stage_of, xero_invoices  # noqa: F401
 from tests.e2e.test_bitrix24_xero_invoices import ask, edit_invoice, records, rows, xero_api, xero_flush
 
 

@@ -16,7 +16,7 @@ from tests.conftest import require
 from tests.connectors.bexio.live_support import approve_page, ledger as bexio_ledger, state as bexio_state, submit
 from tests.connectors.xero.test_end_to_end import _connect_in_browser, _org
 from tests.e2e.test_bitrix24_xero import ACME, deliver_events
-from tests.e2e.test_dg1_bexio import Connected
+from tests.e2e.conftest import Connected
 from tests.e2e.test_dg1_bexio_settings import deadline_wait
 from tests.support import xero_spec
 

@@ -7,17 +7,15 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
-from bridge.connectors.dg1.demo import seed_demo_tenant
 from bridge.connectors.dg1.tenants import find_tenant
 from bridge.extensions import db
 from bridge.models import SyncRecord
 from bridge.settings import save_section
 from bridge.sync.polling import poll_all
 from bridge.sync.status_sync import request_daily_status
-from tests.connectors.bexio.live_support import approve_page, ledger as bexio_ledger, state as bexio_state, submit
+from tests.connectors.bexio.live_support import state as bexio_state
 from tests.connectors.dg1.test_live import order_state, place_order, wait_delivered
 
 
@@ -30,36 +28,6 @@ def wait_attempts(live, delivery_id: str, count: int) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"delivery {delivery_id} was not resent")
-
-
-class Connected:
-    def __init__(self, installation_id, connection_id):
-        self.installation_id, self.connection_id = installation_id, connection_id
-
-
-@pytest.fixture
-def shop(live):
-    """The sandbox DG1 tenant ``demo`` installed, connected to the Bexio company
-    ``seeland`` through the real consent page, with its taxes mapped."""
-    live.app.config["DG1_CLOCK"] = live.sandbox.clock.time
-    with live.app.app_context():
-        list(seed_demo_tenant())
-        installation_id = find_tenant("demo").id
-    browser, page = approve_page(live, installation_id)
-    assert submit(live, browser, page, "seeland:101").status_code == 200
-    with live.app.app_context():
-        installation = find_tenant("demo")
-        connection = installation.ledger_connections[0]
-        taxes = bexio_ledger(live, Connected(installation.id, connection.id)).tax_codes()
-        by_rate = {str(t.rate.normalize()): t.code for t in taxes}
-        save_section(installation, "mapping", {"tax_rates": by_rate, "shipping_tax": by_rate["8.1"],
-                                               "payment_fee_tax": by_rate["8.1"]})
-        save_section(installation, "invoices", {"create_payment": True, "send_by_email": True})
-        save_section(installation, "bexio", {"language": "de", "currency": "CHF",
-                                             "email_message": "Ihre Rechnung: [Network Link]"})
-        db.session.commit()
-    yield live
-    live.sandbox.systems["dg1"].reset()
 
 
 def test_a_completed_order_becomes_one_issued_paid_emailed_bexio_invoice(shop):

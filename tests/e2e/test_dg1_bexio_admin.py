@@ -15,7 +15,7 @@ from bridge.extensions import db
 from bridge.settings import get_section, save_section
 from tests.connectors.bexio.live_support import state as bexio_state, submit
 from tests.connectors.dg1.test_live import dg1, order_state, place_order, wait_delivered  # noqa: F401  (fixture)
-from tests.e2e.test_dg1_bexio import shop  # noqa: F401  (fixture)
+
 from tests.e2e.test_dg1_bexio_settings import solo, taxes_by_rate  # noqa: F401  (fixture)
 
 HX = {"HX-Request": "true"}

@@ -16,7 +16,7 @@ from bridge.settings import save_section
 from tests.browser.conftest import axe_violations, browser, start_cross_site  # noqa: F401  (fixture)
 from tests.connectors.bexio.live_support import approve_page, ledger as bexio_ledger, state as bexio_state, submit
 from tests.connectors.dg1.test_live import place_order, wait_delivered
-from tests.e2e.test_dg1_bexio import Connected
+from tests.e2e.conftest import Connected
 
 
 @pytest.fixture

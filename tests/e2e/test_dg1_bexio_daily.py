@@ -20,7 +20,7 @@ from bridge.sync.status_sync import daily_status
 from tests.connectors.bexio.live_support import connect, state as bexio_state
 from tests.connectors.dg1.test_live import deliveries, place_order, wait_delivered
 from tests.e2e.test_cross_pairs import kiwi_shop  # noqa: F401  (fixture: a DG1 shop on Xero)
-from tests.e2e.test_dg1_bexio import shop  # noqa: F401  (fixture: the connected demo shop)
+
 from tests.e2e.test_dg1_bexio_settings import deadline_wait
 
 

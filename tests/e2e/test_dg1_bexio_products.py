@@ -19,7 +19,6 @@ from bridge.sync import products as product_flow
 from bridge.sync.products import daily_products, product_request, request_daily_products
 from bridge.sync.stock import request_daily_stock, stock_request
 from tests.connectors.bexio.live_support import state as bexio_state
-from tests.e2e.test_dg1_bexio import shop  # noqa: F401  (the connected demo shop)
 
 
 def dg1_products(live) -> list[dict]:

@@ -20,7 +20,7 @@ from bridge.models import Installation, SyncRecord
 from bridge.settings import get_section, save_section
 from tests.connectors.bexio.live_support import approve_page, ledger as bexio_ledger, state as bexio_state, submit
 from tests.connectors.dg1.test_live import order_state, place_order, wait_delivered
-from tests.e2e.test_dg1_bexio import Connected, shop  # noqa: F401  (the connected demo shop)
+from tests.e2e.conftest import Connected
 
 TIMEOUT = 10
 

@@ -19,7 +19,7 @@ from bridge import jobs
 from bridge.extensions import db, huey
 from bridge.models import InboxEvent, WorkItem, utcnow
 from tests.connectors.dg1.test_live import order_state, place_order, wait_delivered
-from tests.e2e.test_dg1_bexio import shop  # noqa: F401  (fixture)
+from tests.e2e.conftest import shop  # noqa: F401  (fixture)
 from tests.connectors.bexio.live_support import state as bexio_state
 
 POINTS = ["before ledger write", "after ledger create", "before link write", "after issue", "after payment",

@@ -16,7 +16,7 @@ from typing import Mapping
 from flask import current_app
 
 from ...errors import SyncError
-from ...jobs import record_inbound
+from ...jobs import record_inbound, store_callback
 from . import store
 from .client import refresh_tokens
 from .mapper import LEGACY, SMART_INVOICE
@@ -91,6 +91,13 @@ def receive(form: Mapping[str, str]) -> tuple[int, str]:
         raise CallbackRefused(400, "malformed field event")
     member_id = _field(form, "auth[member_id]")
     application_token = _field(form, "auth[application_token]")
+    callback = _entity_callback(form, event, member_id)
+    if callback is not None:
+        # The hot path: verify and store in one statement (bridge/jobs.py store_callback).
+        payload = json.dumps({k: v for k, v in form.items() if k not in _SECRET_KEYS}, sort_keys=True)
+        if store_callback(SOURCE, callback.dedup_key, store.owner(member_id, application_token), topic=event,
+                          object_key=callback.object_key, payload=payload) is not None:
+            return 200, "stored"
     installation = store.verify(member_id, application_token)
     if installation is None:
         if event == "ONAPPINSTALL" and form.get("auth[refresh_token]"):
@@ -102,9 +109,22 @@ def receive(form: Mapping[str, str]) -> tuple[int, str]:
         return 200, "uninstalled"
     if event == "ONAPPINSTALL":
         return 200, "installed"
+    if callback is None:
+        return 200, "ignored"
+    # Verified, and not stored above: a duplicate (record_inbound may reopen it).
+    payload = json.dumps({k: v for k, v in form.items() if k not in _SECRET_KEYS}, sort_keys=True)
+    stored = record_inbound(SOURCE, callback.dedup_key, installation_id=installation.id, topic=event,
+                            object_key=callback.object_key, payload=payload)
+    return 200, "stored" if stored else "duplicate"
+
+
+def _entity_callback(form: Mapping[str, str], event: str, member_id: str) -> Callback | None:
+    """The object event a callback reports, or None for events that store nothing
+    (install, uninstall, other smart processes, families bridge does not follow).
+    Malformed fields of an object event are refused before anything is looked up."""
     spec = family(event)
     if spec is None:
-        return 200, "ignored"
+        return None
     kind, entity_type = spec
     ts = _field(form, "ts", _DIGITS)
     entity_id = _field(form, "data[FIELDS][ID]", _DIGITS)
@@ -112,12 +132,8 @@ def receive(form: Mapping[str, str]) -> tuple[int, str]:
         # NOTES s4: ONCRMDYNAMICITEM* fire for every smart process; keep invoices (31) only.
         entity_type = _field(form, "data[FIELDS][ENTITY_TYPE_ID]", _DIGITS)
         if entity_type != str(SMART_INVOICE):
-            return 200, "ignored"
-    callback = Callback(event, member_id, ts, kind, entity_type, entity_id)
-    payload = json.dumps({k: v for k, v in form.items() if k not in _SECRET_KEYS}, sort_keys=True)
-    stored = record_inbound(SOURCE, callback.dedup_key, installation_id=installation.id, topic=event,
-                            object_key=callback.object_key, payload=payload)
-    return 200, "stored" if stored else "duplicate"
+            return None
+    return Callback(event, member_id, ts, kind, entity_type, entity_id)
 
 
 def _install_from_event(form: Mapping[str, str], member_id: str, application_token: str) -> tuple[int, str]:

@@ -43,6 +43,12 @@ def find(member_id: str) -> Installation | None:
                                                         Installation.account_id == member_id))
 
 
+def owner(member_id: str, application_token: str) -> dict[str, str]:
+    """``verify`` as column values, for the callback hot path (``jobs.store_callback``):
+    the active installation of this portal whose stored token hash is this token's."""
+    return {"platform": PLATFORM, "account_id": member_id, "app_token_hash": hash_token(application_token)}
+
+
 def verify(member_id: str | None, application_token: str | None) -> Installation | None:
     """The active installation whose stored application_token matches; None otherwise
     (NOTES s4 "Authenticity", s5: iframe pages too)."""

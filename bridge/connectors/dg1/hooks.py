@@ -16,7 +16,7 @@ from flask import Blueprint, jsonify, request
 
 from ...errors import PermanentError
 from ...extensions import db
-from ...jobs import WorkRequest, inbox_handler, record_inbound
+from ...jobs import WorkRequest, inbox_handler, record_inbound, store_callback
 from ...models import InboxEvent, Installation
 from . import signing
 from .mapper import split_platform_id
@@ -61,12 +61,20 @@ def receive(tenant_id: str):
         return _refuse(400, "body is not a DG1 event")
     if not delivery_id:
         return _refuse(400, "X-DG1-Delivery-Id is missing")
+    if "\x00" in site_id + order_id + topic + delivery_id:
+        return _refuse(400, "a NUL character in the event")  # PostgreSQL text cannot hold it
     if body.get("tenant_id") not in (None, tenant_id):
         return _refuse(400, "event is for another tenant")
     if topic not in TOPICS:
         return jsonify(ok=True, ignored=topic), 200  # acknowledged so DG1 does not retry it
-    created = record_inbound(SOURCE, f"dg1:{tenant_id}:{delivery_id}", installation_id=installation.id,
-                             topic=topic, object_key=f"order:{site_id}:{order_id}", payload=raw.decode())
+    dedup_key, object_key = f"dg1:{tenant_id}:{delivery_id}", f"order:{site_id}:{order_id}"
+    # One autocommitted statement for a new delivery (bridge/jobs.py store_callback); a
+    # repeated delivery id takes record_inbound's duplicate handling.
+    if store_callback(SOURCE, dedup_key, {"id": installation.id}, topic=topic, object_key=object_key,
+                      payload=raw.decode()) is not None:
+        return jsonify(ok=True, duplicate=False), 200
+    created = record_inbound(SOURCE, dedup_key, installation_id=installation.id, topic=topic, object_key=object_key,
+                             payload=raw.decode())
     return jsonify(ok=True, duplicate=not created), 200
 
 

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from bridge.extensions import db
 from bridge.models import SyncRecord
-from tests.e2e.test_bitrix24_xero import ACME, deliver_events, portal, xero_invoices  # noqa: F401  (fixture)
+from tests.e2e.conftest import portal  # noqa: F401  (fixture)
+from tests.e2e.test_bitrix24_xero import ACME, deliver_events, xero_invoices
 
 INVOICES, CUSTOMERS = 100, 10
 # One by one, an export costs 2-3 Xero calls (match_party's lookups, find_invoice, the write).
