@@ -190,7 +190,8 @@ def test_postgres_restarted_under_load_loses_nothing_and_duplicates_nothing(pg, 
     loader.join(timeout=30)
     live.control("bitrix24/events/wait", json={"timeout": 30})
     worker.stopping.set()
-    worker.join(timeout=60)
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "the worker did not stop"
 
     deliveries = [d for d in live.control("bitrix24/events/log", method="GET")
                   if d["member_id"] == live.member_id and dict(map(tuple, d["form"])).get("event", "")
