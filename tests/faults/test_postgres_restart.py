@@ -235,7 +235,12 @@ def test_postgres_restarted_under_load_loses_nothing_and_duplicates_nothing(pg, 
     assert [(r.flow, r.object_id, r.error_message) for r in failed] == []
     assert unlinked == [], history
     for item in before:  # approved in Xero during the outage: found by the poll
-        assert stage_of(live, item["id"]).endswith(":S")
+        with live.app.app_context():
+            link = db.session.scalar(select(Link).where(Link.kind == "invoice", Link.platform_id == str(item["id"])))
+            history = [(r.flow, r.object_id, r.state, r.error_message, r.warning) for r in db.session.scalars(
+                select(SyncRecord).where(SyncRecord.object_id.in_([str(item["id"]), link.ledger_id]))
+                .order_by(SyncRecord.id))]
+        assert stage_of(live, item["id"]).endswith(":S"), (link.ledger_status, history)
     print(f"\nFIGURES postgres restart: {len(deliveries)} invoice events sent, {len(answered)} answered 2xx "
           f"(all processed), {len(refused)} refused with 503 and recovered by the reconcile; "
           f"{sum(1 for w in webhooks if not w['delivered'])} Xero webhook deliveries refused, recovered by the poll; "
