@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -37,15 +37,9 @@ def time_passes(live, seconds: float) -> None:
         db.session.execute(update(WorkItem).where(WorkItem.state == "waiting").values(next_attempt_at=jobs.now()))
         db.session.execute(text("UPDATE rate_budgets SET paused_until = NULL"))
         db.session.commit()
-        for task in huey.read_schedule(huey._get_timestamp() + _delta(seconds + 86400)):
+        for task in huey.read_schedule(huey._get_timestamp() + timedelta(seconds=seconds + 86400)):
             huey.enqueue(task)
         jobs.sweep_once()
-
-
-def _delta(seconds: float):
-    from datetime import timedelta
-
-    return timedelta(seconds=seconds)
 
 
 def run_until_quiet(live, rounds: int = 30) -> None:

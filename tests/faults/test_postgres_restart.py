@@ -141,6 +141,34 @@ def stage_of(live, item_id) -> str:
     return next(i for i in state["invoices"] if int(i["id"]) == int(item_id))["stageId"]
 
 
+def outage(live, pg, loading, loader) -> None:
+    """Under load for a while; the cluster stopped, requests refused while it is down, Xero
+    approvals whose webhooks find bridge down; started again; under load again."""
+    time.sleep(3)
+    pg.stop()
+    try:
+        time.sleep(1)
+        # While it is down: every kind of request gets a 503 with Retry-After, no stack.
+        callback = requests.post(f"{live.app_url}/hooks/bitrix24", timeout=10, data={
+            "event": "ONCRMDYNAMICITEMUPDATE", "data[FIELDS][ID]": "1", "data[FIELDS][ENTITY_TYPE_ID]": "31",
+            "ts": str(int(time.time())), "auth[member_id]": live.member_id,
+            "auth[application_token]": "whatever-it-is"})
+        assert callback.status_code == 503
+        assert callback.headers["Retry-After"].isdigit()
+        assert "Traceback" not in callback.text and "OperationalError" not in callback.text
+        assert requests.get(f"{live.app_url}/healthz", timeout=10).status_code == 503
+        for invoice in xero_invoices(live):  # approved in Xero now: the webhooks find bridge down
+            live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
+        live.control("xero/webhooks/flush")
+        time.sleep(3)  # the sandbox's webhook retries (0.2 + 0.5 + 1 s) are spent
+    finally:
+        pg.start()
+    time.sleep(3)  # under load again, on the restarted server: no restart of bridge
+    loading.set()
+    loader.join(timeout=30)
+    live.control("bitrix24/events/wait", json={"timeout": 30})
+
+
 def test_postgres_restarted_under_load_loses_nothing_and_duplicates_nothing(pg, portal):
     live = portal
     company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {
@@ -165,32 +193,13 @@ def test_postgres_restarted_under_load_loses_nothing_and_duplicates_nothing(pg, 
     worker.start()
     loader = threading.Thread(target=load, daemon=True)
     loader.start()
-    time.sleep(3)  # under load
-
-    pg.stop()
     try:
-        time.sleep(1)
-        # While it is down: every kind of request gets a 503 with Retry-After, no stack.
-        callback = requests.post(f"{live.app_url}/hooks/bitrix24", timeout=10, data={
-            "event": "ONCRMDYNAMICITEMUPDATE", "data[FIELDS][ID]": "1", "data[FIELDS][ENTITY_TYPE_ID]": "31",
-            "ts": str(int(time.time())), "auth[member_id]": live.member_id,
-            "auth[application_token]": "whatever-it-is"})
-        assert callback.status_code == 503
-        assert callback.headers["Retry-After"].isdigit()
-        assert "Traceback" not in callback.text and "OperationalError" not in callback.text
-        assert requests.get(f"{live.app_url}/healthz", timeout=10).status_code == 503
-        for invoice in xero_invoices(live):  # approved in Xero now: the webhooks find bridge down
-            live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
-        live.control("xero/webhooks/flush")
-        time.sleep(3)  # the sandbox's webhook retries (0.2 + 0.5 + 1 s) are spent
-    finally:
-        pg.start()
-    time.sleep(3)  # under load again, on the restarted server: no restart of bridge
-    loading.set()
-    loader.join(timeout=30)
-    live.control("bitrix24/events/wait", json={"timeout": 30})
-    worker.stopping.set()
-    worker.join(timeout=120)
+        outage(live, pg, loading, loader)
+    finally:  # whatever happened, no thread of this test outlives it
+        loading.set()
+        worker.stopping.set()
+        loader.join(timeout=30)
+        worker.join(timeout=120)
     assert not worker.is_alive(), "the worker did not stop"
 
     deliveries = [d for d in live.control("bitrix24/events/log", method="GET")

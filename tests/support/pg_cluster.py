@@ -61,11 +61,15 @@ class Cluster:
         self.port = _free_port()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
-    def _run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    def _run(self, *args: str, check: bool = True, timeout: float = 240) -> subprocess.CompletedProcess:
         command = [str(self.bin / args[0]), *args[1:]]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, check=check, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"{' '.join(args[:1])} failed ({result.returncode}): {result.stdout}{result.stderr}\n"
+                               f"server log:\n{self.log()[-3000:]}")
+        return result
 
     def __enter__(self) -> "Cluster":
         if os.geteuid() == 0:
@@ -81,12 +85,12 @@ class Cluster:
     def start(self) -> None:
         options = (self.dir / "options").read_text()
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "server.log"), "-w",
-                  "-t", "60", "start")
+                  "-t", "180", "start")
 
     def stop(self, mode: str = "fast") -> None:
         """``fast`` ends every session at once, as a restart by an operator or a crash of
         the server would for the clients."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "180", "stop")
 
     def restart(self, down_for: float = 0.0) -> None:
         self.stop()
