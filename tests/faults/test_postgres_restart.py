@@ -89,22 +89,27 @@ def new_invoice(live, n: int, company_id: str) -> dict:
 
 class Worker(threading.Thread):
     """A consumer draining the queue without pause; a task that dies with the database is
-    simply gone, as in a real consumer (the sweeper finds its work later)."""
+    simply gone, as in a real consumer (the sweeper finds its work later). ``crashes``
+    counts them (Huey's "error" signal)."""
 
     def __init__(self, live) -> None:
         super().__init__(daemon=True)
         self.live, self.stopping, self.crashes = live, threading.Event(), 0
 
+    def _crashed(self, signal, task, *args) -> None:
+        self.crashes += 1
+
     def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                if self.live.run_jobs() == 0:
-                    time.sleep(0.1)
-            except Exception:  # the database went away under a task
-                self.crashes += 1
-                with self.live.app.app_context():
-                    db.session.remove()
-                time.sleep(0.2)
+        huey.signal("error")(self._crashed)
+        try:
+            while not self.stopping.is_set():
+                try:
+                    if self.live.run_jobs() == 0:
+                        time.sleep(0.1)
+                except Exception:  # the database went away outside a task
+                    time.sleep(0.2)
+        finally:
+            huey.disconnect_signal(self._crashed)
 
 
 def settle(live, timeout: float = 120) -> None:
@@ -254,5 +259,5 @@ def test_postgres_restarted_under_load_loses_nothing_and_duplicates_nothing(pg, 
     print(f"\nFIGURES postgres restart: {len(deliveries)} invoice events sent, {len(answered)} answered 2xx "
           f"(all processed), {len(refused)} refused with 503 and recovered by the reconcile; "
           f"{sum(1 for w in webhooks if not w['delivered'])} Xero webhook deliveries refused, recovered by the poll; "
-          f"{len(in_portal)} invoices, each once in Xero; {worker.crashes} worker task runs died with the database")
+          f"{len(in_portal)} invoices, each once in Xero; {worker.crashes} tasks died with the database (their work revived by the sweeper)")
     assert "database system is shut down" in pg.log() or "shutting down" in pg.log()
