@@ -28,6 +28,12 @@ run: install
 test: install
 	$(PY) -m pytest -q
 
+## The slow suites (minutes each): PostgreSQL restarted under load, ledger storms, the
+## scale-out run (needs DATABASE_URL=postgresql... and TEST_REDIS_URL, else it skips), the
+## benches at a CI size. .ci/run runs it after the two `make test` passes.
+test-slow: install
+	$(PY) -m pytest -q -m slow
+
 ## Benchmarks (figures in docs/PERFORMANCE.md); the ingest one needs wrk (apt-get install wrk)
 bench: install
 	$(PY) bench/ingest.py

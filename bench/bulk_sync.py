@@ -9,7 +9,11 @@ to the moment every one of them is in Xero:
   cross-checked against the calls bridge's HTTP clients sent;
 - Bitrix24 REST calls per invoice: counted at bridge's HTTP client (a ``batch`` is one);
 - wall time, against the lower bound the limits set for the calls made: Xero's minute
-  window allows 60 calls in any 60 s, Bitrix24's bucket ``50 + 2/s``.
+  window allows 60 calls in any 60 s, Bitrix24's bucket ``50 + 2/s``;
+- peak memory (resident set): the web server, the job runner and the sandboxes share this
+  one process here, so its peak RSS is an upper bound for each of the web and worker
+  processes of a real deployment; the RSS once set up (app, sandboxes, invoices in the
+  portal) is given beside it, so the growth the run itself causes is visible.
 
 The export is measured with Xero's webhooks held (the export alone), then the webhooks for
 our own writes are released and their cost is reported separately.
@@ -29,6 +33,7 @@ import logging
 import math
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -115,6 +120,19 @@ def run_until_idle(live, timeout: float) -> None:
                 huey.enqueue(task)
 
 
+def rss_mb() -> float:
+    """This process's resident set now (Linux /proc), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far (``ru_maxrss`` is KiB on Linux), in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def lower_bound(xero_calls: int, bitrix_calls: int) -> float:
     """Seconds the limits require for these calls: Xero 60 in any 60 s; Bitrix24 50 + 2/s."""
     xero = max(0, math.ceil(xero_calls / 60) - 1) * 60.0
@@ -142,11 +160,13 @@ def main() -> int:
             live.control("xero/settings", json={"webhooks_enabled": False})  # held: the export alone
             make_invoices(live, args.invoices, args.customers)
             CALLS.clear()
+            rss_before = rss_mb()
             xero_before = xero_day_count(live)
             started = time.monotonic()
             run_until_idle(live, timeout=3600)
             export_seconds = time.monotonic() - started
             export = dict(CALLS)
+            peak_export = peak_rss_mb()
             xero_export = xero_day_count(live) - xero_before
 
             live.control("xero/settings", json={"webhooks_enabled": True})
@@ -177,6 +197,8 @@ def main() -> int:
         "bitrix24_calls_by_method": {k.split(":", 1)[1]: v for k, v in sorted(export.items()) if k.startswith("bitrix24:")},
         "wall_seconds": round(export_seconds, 1), "lower_bound_seconds": round(bound, 1),
         "wall_over_bound": round(export_seconds / bound, 2) if bound else None,
+        "rss_mb_set_up": round(rss_before, 1), "peak_rss_mb_export": round(peak_export, 1),
+        "peak_rss_mb_with_echoes": round(peak_rss_mb(), 1),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, SQLite",
     }
     print(json.dumps(result))

@@ -366,11 +366,14 @@ class BulkLookups:
         if not all(hasattr(ledger, name) for name in ("match_parties", "save_parties", "find_invoices")):
             return None
         candidates, first_ctx = [], {}
+        ledger_numbers = get_section(installation, "invoices").numbering == "ledger"
         for ctx, pid in keyed:
             invoice = invoices.get(pid)
             if not isinstance(invoice, Invoice) or invoice.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED) \
                     or not invoice.sync_enabled:
                 continue
+            if ledger_numbers:  # looked up as the ledger received it (``ledger_document``): by reference
+                invoice = replace(invoice, number="")
             candidates.append((invoice, find_link(installation.id, "invoice", pid)))
             first_ctx.setdefault(invoice.party.key, (ctx, invoice.party))
         bulk = cls(ledger, candidates)

@@ -6,6 +6,7 @@ import importlib
 # module path -> attribute holding the Blueprint
 BLUEPRINTS: list[tuple[str, str]] = [
     ("bridge.web.health", "bp"),
+    ("bridge.web.unavailable", "bp"),  # 503 + Retry-After while the database is unreachable
     ("bridge.web.landing", "bp"),
     ("bridge.web.dashboard", "bp"),
     ("bridge.web.operator", "bp"),

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask_babel import gettext as _
+from flask_babel import format_datetime, gettext as _
 from sqlalchemy import select
 
 from ...extensions import db
@@ -67,7 +67,14 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
                        if link is not None and link.ledger_id else _("“Sync with Xero” is off for this invoice."))
     if record is not None:
         state.last_attempt_at = record.finished_at or record.created_at
-        if record.state in ("failed", "retrying", "conflict"):
+        if record.state == "retrying" and record.retry_at is not None and (item is None or item.state == "waiting"):
+            # A ledger outage or limit is not a failure the user must act on: bridge waits
+            # (never sooner than the ledger's Retry-After) and tries again by itself.
+            state.label = _("Waiting, retrying at %(time)s: %(reason)s",
+                            time=format_datetime(record.retry_at, "short"), reason=record.error_message or "")
+            state.tone = "pending"
+            state.retry_at = record.retry_at
+        elif record.state in ("failed", "retrying", "conflict"):
             state.error, state.error_fix = record.error_message, record.error_fix
             state.ledger_messages = list(record.ledger_messages or [])
             state.retry_at = record.retry_at

@@ -40,6 +40,7 @@ class System:
         self._release.set()
         self._key_locks: dict[tuple, threading.Lock] = {}
         self.extra_redirect_uris: list[str] = []
+        self.outages: list[dict] = []
         self._fresh_state()
 
     def _fresh_state(self) -> None:
@@ -84,6 +85,7 @@ class System:
             self.settings = XeroSettings.from_env()
             self.limiter = RateLimiter(self.host.clock.time, self.settings)
             self.extra_redirect_uris = []
+            self.outages = []
             self._fresh_state()
         self.webhooks.reset()
         self._release.set()
@@ -98,6 +100,29 @@ class System:
             self._release.clear()
         else:
             self._release.set()
+
+    def add_outage(self, status: int, seconds: float, retry_after: int | None = None) -> dict:
+        """Answer every accounting call with ``status`` for ``seconds`` of sandbox time,
+        starting where the previous outage ends (so a test can queue "503 for 3 minutes,
+        then 429 for 2"). NOTES section 8: a 503 is Xero's "Not Available" or
+        "Organisation offline", plain text; a 429 carries Retry-After and
+        X-Rate-Limit-Problem."""
+        with self.host.lock:
+            start = max([self.host.clock.time(), *(o["until"] for o in self.outages)])
+            outage = {"status": status, "from": start, "until": start + seconds, "retry_after": retry_after,
+                      "refused": 0}
+            self.outages.append(outage)
+            return dict(outage)
+
+    def outage_now(self) -> dict | None:
+        """The outage in force now (counting the call it refuses), or None."""
+        now = self.host.clock.time()
+        with self.host.lock:
+            for outage in self.outages:
+                if outage["from"] <= now < outage["until"]:
+                    outage["refused"] += 1
+                    return dict(outage)
+        return None
 
     def wait_if_held(self) -> None:
         self._release.wait(timeout=HOLD_TIMEOUT)

@@ -68,6 +68,9 @@ def handle(system: "System", parts: list[str]) -> Response:
         if entry is not None and not _scope_ok(grant.scopes, entry[1], entry[2], request.method != "GET"):
             return _forbidden()
         day_limit = org.day_limit
+    outage = system.outage_now()
+    if outage is not None:  # a fault a test injected (control: POST /outage); refused calls do not count
+        return _outage_response(outage)
     decision = system.limiter.acquire(grant.client_id, tenant_id, day_limit)
     if not decision.allowed:
         return respond(problem(429, "Too Many Requests", f"Rate limit exceeded: {decision.problem}"), 429,
@@ -81,6 +84,18 @@ def handle(system: "System", parts: list[str]) -> Response:
     for key, value in decision.headers.items():
         resp.headers[key] = value
     return resp
+
+
+def _outage_response(outage: dict) -> Response:
+    headers = {}
+    if outage["retry_after"] is not None:
+        headers["Retry-After"] = str(outage["retry_after"])
+    if outage["status"] == 429:
+        headers["X-Rate-Limit-Problem"] = "minute"
+        return respond(problem(429, "Too Many Requests", "Rate limit exceeded: minute"), 429, headers,
+                       force_json=True)
+    # NOTES section 8: an outage answers plain text, not JSON.
+    return Response("Organisation offline", status=outage["status"], mimetype="text/plain", headers=headers)
 
 
 def _idempotent(system: "System", client_id: str, tenant_id: str, run: Callable[[], Response]) -> Response:

@@ -245,6 +245,23 @@ def make_blueprint(system: "System") -> Blueprint:
         system.hold(bool((request.get_json(silent=True) or {}).get("on", True)))
         return jsonify(held=not system._release.is_set())
 
+    @bp.post("/outage")
+    def outage():
+        body = request.get_json(silent=True) or {}
+        if body.get("clear"):
+            system.outages = []
+            return jsonify(outages=[])
+        status = int(body.get("status", 503))
+        if status not in (429, 500, 502, 503, 504):
+            return jsonify(error="status must be 429, 500, 502, 503 or 504"), 400
+        retry_after = body.get("retry_after")
+        system.add_outage(status, float(body.get("seconds", 60)), int(retry_after) if retry_after is not None else None)
+        return jsonify(outages=system.outages)
+
+    @bp.get("/outage")
+    def outages():
+        return jsonify(outages=system.outages, now=system.host.clock.time())
+
     @bp.get("/limits")
     def limits():
         return jsonify(system.limiter.snapshot())

@@ -38,6 +38,10 @@ class RateLimiter:
         self.day: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self.app_minute: dict[str, deque[float]] = defaultdict(deque)
         self.inflight: dict[tuple[str, str], int] = defaultdict(int)
+        # What a test reads to see that a client kept to the limits: the most calls ever in
+        # flight at once, and the calls refused, by problem.
+        self.max_inflight: dict[tuple[str, str], int] = defaultdict(int)
+        self.refused: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     @staticmethod
     def _trim(window: deque[float], now: float, span: float) -> None:
@@ -61,6 +65,7 @@ class RateLimiter:
                         "X-AppMinLimit-Remaining": str(max(s.app_minute_limit - len(app), 0))}
 
             def refuse(problem: str, window: deque[float] | None, span: float) -> Decision:
+                self.refused[key][problem] += 1
                 wait = 1 if window is None else max(1, math.ceil(window[0] + span - now))
                 return Decision(False, {**headers(), "Retry-After": str(wait), "X-Rate-Limit-Problem": problem},
                                 problem, wait)
@@ -77,6 +82,7 @@ class RateLimiter:
             day.append(now)
             app.append(now)
             self.inflight[key] += 1
+            self.max_inflight[key] = max(self.max_inflight[key], self.inflight[key])
             return Decision(True, headers())
 
     def release(self, client_id: str, tenant_id: str) -> None:
@@ -88,4 +94,6 @@ class RateLimiter:
         with self._lock:
             return {"inflight": {f"{c}/{t}": n for (c, t), n in self.inflight.items() if n},
                     "minute": {f"{c}/{t}": len(w) for (c, t), w in self.minute.items()},
-                    "day": {f"{c}/{t}": len(w) for (c, t), w in self.day.items()}}
+                    "day": {f"{c}/{t}": len(w) for (c, t), w in self.day.items()},
+                    "max_inflight": {f"{c}/{t}": n for (c, t), n in self.max_inflight.items()},
+                    "refused": {f"{c}/{t}": dict(r) for (c, t), r in self.refused.items()}}

@@ -1,0 +1,53 @@
+"""The benchmarks at a size CI can afford, so a change that breaks one (or makes it lose or
+duplicate work) fails the slow suite. The published figures come from the full-size runs
+(`make bench`, docs/PERFORMANCE.md); these runs only check that each bench still completes
+and its correctness counters hold."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require
+from tests.support import xero_spec
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench(*args: str, timeout: float = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in ("BRIDGE_ENV", "DATABASE_URL", "REDIS_URL")}
+    environment.update(env or {})
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=environment, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_bulk_sync_of_a_hundred_invoices_syncs_all_within_the_call_targets():
+    require(xero_spec.spec_dir() is not None, "Xero specs not found (XERO_SPEC_DIR)")
+    run = _bench("bench/bulk_sync.py", "--invoices", "100", "--customers", "10")
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert figures["in_xero"] == figures["linked"] == 100 and figures["failed"] == 0
+    assert figures["xero_calls_export"] == figures["xero_calls_export_client"]
+    assert figures["xero_calls_per_invoice_export"] <= 0.1
+    assert 0 < figures["rss_mb_set_up"] <= figures["peak_rss_mb_export"] <= figures["peak_rss_mb_with_echoes"]
+
+
+def test_dashboard_bench_completes():
+    run = _bench("bench/dashboard.py", "--rows", "5000", "--repeat", "5", timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    assert "p95" in run.stdout
+
+
+def test_ingest_bench_loses_no_callback():
+    require(shutil.which("wrk") is not None, "wrk is not installed (apt-get install wrk)")
+    run = _bench("bench/ingest.py", timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert figures["lost"] == 0 and figures["answered_2xx"] > 0
