@@ -28,6 +28,7 @@ from ..faults import fault_point
 from ..jobs import WorkContext, WorkRequest, flow, request_work
 from ..models import Installation, LedgerConnection, SyncRecord, utcnow
 from ..settings import get_section
+from .invoice_flowback import changed_groups, with_platform_rates
 from .invoice_followup import complete_invoice, pending_steps
 from .links import bind, content_hash, find_link, jsonable, party_fingerprint
 from .mapping import ledger_document
@@ -174,6 +175,18 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
 
     existing = _current_document(ledger, link, invoice, bulk)
     if existing is not None and not existing.status.is_editable:
+        if not (link and link.ledger_id) and _unchanged_in_ledger(installation, invoice, existing):
+            # An earlier attempt made it and died before writing the link; the ledger has
+            # approved it since. Ours and unchanged: bind it, there is no edit to refuse.
+            bind(installation.id, connection, "invoice", platform_id, ledger_id=existing.ledger_id,
+                 ledger_number=existing.number, ledger_status=existing.status.value,
+                 ledger_version=existing.version, content_hash=digest,
+                 extra={"url": existing.url, "synced_at": utcnow().isoformat(), "party_ledger_id": party_id})
+            record.received = {"ledger_id": existing.ledger_id, "number": existing.number,
+                               "status": existing.status.value}
+            _finish(record, "succeeded", f"Found in {ledger.kind.title()} as {existing.status.value}, made by an "
+                                         f"earlier attempt: linked, nothing sent.")
+            return None
         raise ConflictError(
             f"{ledger.kind.title()} has this invoice as {existing.status.value}: it no longer accepts "
             f"changes, so the edit was not sent.",
@@ -282,6 +295,14 @@ def _current_document(ledger: Ledger, link, invoice: Invoice,
                      "Delete or renumber the other invoice in the ledger"],
             fix="Settings > Numbering, or renumber one of the two invoices.")
     return found
+
+
+def _unchanged_in_ledger(installation: Installation, invoice: Invoice, document: LedgerDocument) -> bool:
+    """The ledger's invoice says what ours would (dates, currency, lines; tax codes read back
+    as rates through the mapping): the same invoice, not an edit."""
+    if document.invoice is None:
+        return False
+    return not changed_groups(invoice, with_platform_rates(installation, document.invoice))
 
 
 def is_ours(document: LedgerDocument, invoice: Invoice) -> bool:

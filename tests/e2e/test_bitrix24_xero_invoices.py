@@ -318,3 +318,23 @@ def test_crash_before_link_write_then_retry_after_idempotency_window_makes_no_se
     first, retry = records(live, object_id=item["id"])[:2]
     assert first.state == "retrying" and "before link write" in first.error_message
     assert retry.state == "succeeded" and retry.idempotency_key != first.idempotency_key
+
+
+def test_crash_before_link_write_then_approved_in_xero_is_linked_not_a_conflict(portal):
+    """The link write is lost, and before the retry someone approves the invoice in Xero: the
+    retry finds it by its reference, sees the same content, and links it; no edit is claimed."""
+    live = portal
+    item = quiet_invoice(live)
+    faults.arm("before link write", times=1)
+    try:
+        ask(live, "invoice_to_ledger", f"invoice:{item['id']}")
+    finally:
+        faults.disarm("before link write")
+    (invoice,) = xero_invoices(live)
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
+    ask(live, "invoice_to_ledger", f"invoice:{item['id']}")
+    retry = records(live, object_id=item["id"])[-1]
+    assert retry.state == "succeeded" and "earlier attempt: linked, nothing sent" in retry.warning
+    assert [(i["InvoiceID"], i["Status"]) for i in xero_invoices(live)] == [(invoice["InvoiceID"], "AUTHORISED")]
+    edit_invoice(live, item["id"], rows=rows(quantity=9))  # from now on, a real edit is a conflict
+    assert records(live, object_id=item["id"])[-1].state == "conflict"
