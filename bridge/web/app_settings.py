@@ -129,7 +129,9 @@ def links(installation: Installation) -> dict[str, str]:
 
 def _context(viewer: Viewer, **extra: Any) -> dict[str, Any]:
     installation = viewer.installation
-    context = {"viewer": viewer, "token": form_token(viewer, APP_PAGES), "links": links(installation),
+    # The signed connect links act for the installation: administrators only, like Save.
+    context = {"viewer": viewer, "token": form_token(viewer, APP_PAGES),
+               "links": links(installation) if viewer.is_admin else {},
                "health": connection_health(installation), "progress": progress(installation),
                "digests": {name: section_digest(installation, name) for name in SECTIONS}, "failed": None,
                "statuses": [s.value for s in InvoiceStatus], "errors": {}, "saved": None, "notice": {},

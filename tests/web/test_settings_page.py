@@ -220,3 +220,15 @@ def test_who_wins_for_each_customer_field_group_is_a_setting(client, portal, pag
     db.session.expire_all()
     saved = get_section(portal, "invoices")
     assert (saved.contact_master, saved.name_master, saved.address_master) == ("platform", "ledger", "ledger")
+
+
+def test_a_non_admin_gets_no_signed_link_to_connect_or_disconnect_the_ledger(client, portal, page):
+    from bridge.connectors.bitrix24.iframe import Viewer, form_token
+    from bridge.connectors.bitrix24.pages import APP_PAGES
+
+    admin_html, _ = page
+    assert "/xero/settings?installation=" in admin_html
+    token = form_token(Viewer(portal, 5, False, "Bob"), APP_PAGES)
+    html = client.get(SETTINGS, query_string={"token": token}).get_data(as_text=True)
+    assert "/xero/settings?installation=" not in html and "/oauth/bexio/connect" not in html
+    assert "An administrator of the portal connects" in html
