@@ -67,6 +67,10 @@ def install():
             raise LaunchRefused(401, "Bitrix24 did not confirm this installation: " + exc.message) from exc
         if tokens.get("member_id") != params["member_id"] or not tokens.get("client_endpoint"):
             raise LaunchRefused(401, "Bitrix24 did not confirm this installation (another portal's tokens).")
+        if f"/{params['DOMAIN'].lower()}/" not in tokens["client_endpoint"].lower():
+            # The name shown for the installation (operator console, alerts) is the portal's
+            # own address as its OAuth server gives it, not whatever the form claims.
+            raise LaunchRefused(401, "Bitrix24 did not confirm this installation (DOMAIN is not the portal's address).")
         installation = store.save_oauth(member_id=params["member_id"], domain=params["DOMAIN"], tokens=tokens,
                                         application_token=params["APPLICATION_TOKEN"],
                                         language=params.get("LANG") or "en")

@@ -104,3 +104,16 @@ def test_the_demo_seeder_installs_the_app_headlessly(live):
         assert "already installed" in list(seed())[0]
     state = portal_state(live)
     assert state["installation"]["installed"] and state["placements"]
+
+
+def test_install_page_refuses_a_domain_that_is_not_the_portals_address(live, installed):
+    """Valid tokens of acme with DOMAIN claiming another portal: the name shown for the
+    installation (operator console, alerts) must be the portal's own."""
+    pair = live.control(f"bitrix24/portals/{ACME}/tokens", json={"user_id": 1})
+    form = dict(installed["form"], AUTH_ID=pair["access_token"], REFRESH_ID=pair["refresh_token"],
+                DOMAIN="globex.bitrix24.de")
+    query = dict(installed["query"], DOMAIN="globex.bitrix24.de")
+    response = requests.post(f"{live.app_url}/bitrix24/install", params=query, data=form, timeout=10)
+    assert response.status_code == 401 and "DOMAIN is not the portal" in response.text
+    with live.app.app_context():
+        assert store.find(installed["auth"]["member_id"]).domain == ACME
