@@ -13,7 +13,8 @@ from sqlalchemy import update
 from bridge import faults, jobs
 from bridge.extensions import db, huey
 from bridge.models import WorkItem
-from tests.e2e.test_bitrix24_xero import ACME, deliver_events, portal, xero_invoices  # noqa: F401  (fixture)
+from tests.e2e.conftest import portal  # noqa: F401  (fixture)
+from tests.e2e.test_bitrix24_xero import ACME, deliver_events, xero_invoices
 
 
 def test_a_crash_after_the_batch_write_makes_no_second_invoice_on_retry(portal):  # noqa: F811

@@ -21,8 +21,8 @@ from bridge.extensions import db, huey
 from bridge.models import Link, SyncRecord, WorkItem
 from tests.connectors.bexio.live_support import state as bexio_state
 from tests.connectors.dg1.test_live import order_state, place_order, wait_delivered
-from tests.e2e.test_bitrix24_xero import ACME, portal, xero_invoices  # noqa: F401  (fixture)
-from tests.e2e.test_dg1_bexio import shop  # noqa: F401  (fixture)
+from tests.e2e.conftest import portal, shop  # noqa: F401  (fixtures)
+from tests.e2e.test_bitrix24_xero import ACME, xero_invoices
 
 pytestmark = pytest.mark.slow
 
