@@ -8,7 +8,8 @@ Afterwards the inbox is counted: every request answered 2xx must be there ("zero
     .venv/bin/python bench/ingest.py                      # embedded: SQLite + Huey on SQLite
     DATABASE_URL=postgresql+psycopg://... REDIS_URL=redis://... .venv/bin/python bench/ingest.py
 
-Needs wrk (Debian package ``wrk``). Prints one JSON line; docs/PERFORMANCE.md has figures.
+Needs wrk (Debian package ``wrk``). Prints one JSON line per connection count
+(``BENCH_CONNECTIONS``, default 16 and 32); docs/PERFORMANCE.md has figures.
 """
 from __future__ import annotations
 
@@ -31,13 +32,16 @@ ROOT = Path(__file__).resolve().parent.parent
 MEMBER = "bench-member-0001"
 TOKEN = "bench-application-token"
 DURATION = os.environ.get("BENCH_DURATION", "15s")
-CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
-WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "2"))
-THREADS = int(os.environ.get("BENCH_WEB_THREADS", "4"))
+# wrk keeps each connection busy (a closed loop): the mean latency is connections / rate, so
+# one figure at one connection count says little. Each count is one run against the same server.
+CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "16,32").split(",")]
+# docs/deploy.md: workers = cores + 1, two threads each (measured best for callbacks on 2 cores).
+WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", str((os.cpu_count() or 1) + 1)))
+THREADS = int(os.environ.get("BENCH_WEB_THREADS", "2"))
 PORT = int(os.environ.get("BENCH_PORT", "5090"))
 
-# Each request a new event: thread number and counter go into the invoice id and ts (each
-# wrk thread has its own Lua state and the same random seed, so random ids would repeat).
+# Each request a new event: run, thread number and counter go into the invoice id and ts
+# (each wrk thread has its own Lua state and the same random seed, so random ids would repeat).
 WRK_SCRIPT = """
 local threads = 0
 setup = function(thread)
@@ -47,7 +51,7 @@ end
 counter = 0
 request = function()
   counter = counter + 1
-  local id = tostring(tid) .. string.format("%%09d", counter)
+  local id = "%(run)d" .. tostring(tid) .. string.format("%%09d", counter)
   local body = "event=ONCRMDYNAMICITEMUPDATE&event_handler_id=5&data[FIELDS][ID]=" .. id ..
     "&data[FIELDS][ENTITY_TYPE_ID]=31&ts=" .. id ..
     "&auth[domain]=bench.bitrix24.com&auth[member_id]=%(member)s&auth[application_token]=%(token)s" ..
@@ -59,7 +63,7 @@ done = function(summary, latency, requests)
     summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.duration / 1000000))
 end
-""" % {"member": MEMBER, "token": TOKEN}
+"""
 
 
 def setup(env: dict[str, str]) -> None:
@@ -159,27 +163,40 @@ def main() -> int:
                     break
             except requests.RequestException:
                 time.sleep(0.1)
-        script = work / "ingest.lua"
-        script.write_text(WRK_SCRIPT)
-        web_before = sum(cpu_seconds(p) for p in process_tree(server.pid))
-        wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", "-s", str(script),
-                              f"http://127.0.0.1:{PORT}"], capture_output=True, text=True, check=True).stdout
-        wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        web_cpu = sum(cpu_seconds(p) for p in process_tree(server.pid)) - web_before
-        wrk_cpu = (wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime)
-        db_cpu = sum(cpu_seconds(p) for p in database_backends(env))  # connections opened by this run
+        results = []
+        for run, connections in enumerate(CONNECTIONS, start=1):
+            script = work / f"ingest-{run}.lua"
+            script.write_text(WRK_SCRIPT % {"member": MEMBER, "token": TOKEN, "run": run})
+            results.append(load(env, server.pid, script, connections))
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+    for result in results:
+        print(json.dumps(result))
+    return 0 if all(r["lost"] == 0 for r in results) else 1
+
+
+def load(env: dict[str, str], server_pid: int, script: Path, connections: int) -> dict:
+    """One wrk run at ``connections``; the inbox is counted before and after it."""
+    stored_before = count_inbox(env)
+    backends_before = {p: cpu_seconds(p) for p in database_backends(env)}
+    web_before = sum(cpu_seconds(p) for p in process_tree(server_pid))
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{DURATION}", "--latency", "-s", str(script),
+                          f"http://127.0.0.1:{PORT}"], capture_output=True, text=True, check=True).stdout
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    web_cpu = sum(cpu_seconds(p) for p in process_tree(server_pid)) - web_before
+    wrk_cpu = (wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime)
+    db_cpu = sum(cpu_seconds(p) - backends_before.get(p, 0.0) for p in database_backends(env))
+    time.sleep(1)  # requests in flight when wrk stopped are answered and stored too
+    stored = count_inbox(env) - stored_before
     total, status_errors, socket_errors, p50, p99, seconds = re.search(r"BENCH (.*)", out).group(1).split()
     answered_ok = int(total) - int(status_errors)
-    stored = count_inbox(env)
     result = {"backend": "postgresql+redis" if env.get("REDIS_URL") else "sqlite+huey-sqlite",
               "requests": int(total), "answered_2xx": answered_ok, "socket_errors": int(socket_errors),
               "stored_in_inbox": stored, "lost": max(answered_ok - stored, 0),
               "requests_per_second": round(int(total) / float(seconds), 1),
-              "p50_ms": float(p50), "p99_ms": float(p99), "connections": CONNECTIONS, "web_workers": WORKERS,
+              "p50_ms": float(p50), "p99_ms": float(p99), "connections": connections, "web_workers": WORKERS,
               "web_threads": THREADS, "cpus": os.cpu_count(),
               # CPU per request, whatever else the machine runs: what bounds the rate on idle cores.
               "cpu_ms_per_request": {"web": round(web_cpu * 1000 / int(total), 3),
@@ -188,8 +205,7 @@ def main() -> int:
               "load_average_1m": round(os.getloadavg()[0], 2)}
     cpu = sum(v for v in result["cpu_ms_per_request"].values() if v)
     result["cpu_bound_requests_per_second"] = round((os.cpu_count() or 1) * 1000 / cpu) if cpu else None
-    print(json.dumps(result))
-    return 0 if result["lost"] == 0 else 1
+    return result
 
 
 if __name__ == "__main__":
