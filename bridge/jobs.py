@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator
 
 from flask import current_app, has_app_context
 from huey import crontab
-from sqlalchemy import bindparam, event, literal, select, update
+from sqlalchemy import bindparam, case, event, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -373,14 +373,17 @@ class WorkContext:
         """This item failed (the others of its batch may not have)."""
         self.failure = error
 
-    def record(self, *, object_kind: str, object_id: str, direction: str, flow: str | None = None) -> SyncRecord:
+    def record(self, *, object_kind: str, object_id: str, direction: str, flow: str | None = None,
+               commit: bool = True) -> SyncRecord:
+        """Open a record. Committed at once: the user sees it running, and a failure later in
+        the flow (which rolls back) still has a record to report on. A batch flow opening one
+        per item passes ``commit=False`` and commits them together before it goes on."""
         record = SyncRecord(installation_id=self.installation_id, work_item_id=self.item.id,
                             flow=flow or self.item.flow, object_kind=object_kind, object_id=object_id,
                             direction=direction, state="running", attempt=self.item.attempts + 1)
         db.session.add(record)
-        # Committed at once: the user sees it running, and a failure later in the flow (which
-        # rolls back) still has a record to report on.
-        db.session.commit()
+        if commit:
+            db.session.commit()
         self.records.append(record)
         return record
 
@@ -415,7 +418,10 @@ def _claim_siblings(item: WorkItem, limit: int) -> list[WorkItem]:
         .values(state="running", dirty=False, lease_until=t + WORK_LEASE, runs=WorkItem.runs + 1, last_run_at=t)
         .returning(WorkItem.id)).scalars().all()
     db.session.commit()
-    return [db.session.get(WorkItem, i) for i in ids]
+    if not ids:
+        return []
+    loaded = {i.id: i for i in db.session.scalars(select(WorkItem).where(WorkItem.id.in_(ids)))}
+    return [loaded[i] for i in ids]
 
 
 def execute_work(item_id: int) -> str | None:
@@ -437,9 +443,31 @@ def execute_work(item_id: int) -> str | None:
         db.session.rollback()
         outcomes = [_settle_failure(i, ctx, exc) for i, ctx in zip(ids, contexts)]
         return outcomes[0]
-    outcomes = [_settle_failure(i, ctx, ctx.failure) if ctx.failure is not None
-                else _settle(i, "idle", attempts=0) for i, ctx in zip(ids, contexts)]
+    settled = _settle_succeeded([i for i, ctx in zip(ids, contexts) if ctx.failure is None])
+    outcomes = [_settle_failure(i, ctx, ctx.failure) if ctx.failure is not None else settled[i]
+                for i, ctx in zip(ids, contexts)]
     return outcomes[0]
+
+
+def _settle_succeeded(ids: list[int]) -> dict[int, str]:
+    """Settle the items that ran through: idle, or queued again when a change came in while
+    they ran (``dirty``). One statement for the whole batch (each row decided atomically: a
+    request marking it dirty meanwhile either lands before, and it is re-run, or finds it
+    idle and queues it itself)."""
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        update(WorkItem).where(WorkItem.id.in_(ids))
+        .values(state=case((WorkItem.dirty.is_(True), "queued"), else_="idle"), dirty=False, lease_until=None,
+                next_attempt_at=None, attempts=0, updated_at=now())
+        .returning(WorkItem.id, WorkItem.state)).all()
+    db.session.commit()
+    outcomes = {}
+    for item_id, state in rows:
+        outcomes[item_id] = "rerun" if state == "queued" else state
+        if state == "queued":
+            run_work(item_id)
+    return outcomes
 
 
 def _settle(item_id: int, state: str, *, attempts: int | None = None,

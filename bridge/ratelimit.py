@@ -1,4 +1,5 @@
-"""API budgets shared by every process: token buckets, concurrency caps, header budgets.
+"""API budgets shared by every process: token buckets, sliding windows, concurrency caps,
+header budgets.
 
 Each external API has limits per key (a Xero organisation, a Bitrix24 portal, a Bexio
 company), and they hold across all web and worker processes, so the state cannot live in
@@ -26,11 +27,20 @@ from .errors import BudgetExhausted, RetryableError
 
 @dataclass(frozen=True)
 class Limits:
-    """What one key may do. ``rate`` calls per second refill a bucket of ``burst``."""
+    """What one key may do. ``rate`` calls per second refill a bucket of ``burst``; or, with
+    ``window`` set, at most ``burst`` calls in any ``window`` seconds (``rate`` unused).
+
+    The window is for APIs that count calls in a rolling window (Xero: 60 in any 60 s). A
+    bucket can only approximate that from below: it passes its burst plus a window's refill
+    in any window, so it must keep both at half the limit and makes a run of 60 calls wait
+    a minute that Xero would have taken at once. The window keeps the time of each of the
+    last ``burst`` calls, taken when the call is sent (after its concurrency slot), so it
+    passes exactly what the API counts."""
 
     rate: float
     burst: int
     concurrency: int | None = None
+    window: float | None = None
     # A call never waits longer than this for a token or a slot inside a job; beyond it
     # the job is rescheduled instead of holding a worker.
     max_wait: float = 10.0
@@ -62,7 +72,7 @@ class Limiter:
             if paused and paused > now:
                 raise BudgetExhausted(f"API budget for {key} paused", resume_at=_fmt(paused),
                                       retry_after=paused - now)
-            wait = self._try_take(key, limits, now)
+            wait = self._try_window(key, limits, now) if limits.window else self._try_take(key, limits, now)
             if wait <= 0:
                 return
             if now + wait > deadline:
@@ -92,7 +102,15 @@ class Limiter:
 
     @contextmanager
     def call(self, key: str, limits: Limits) -> Iterator[None]:
-        """Both: a token, then a concurrency slot for the duration of the call."""
+        """Both: a token and a concurrency slot for the duration of the call. A window's
+        token is taken once the slot is held, so the time it keeps is the time of sending
+        (a call that waited for a slot after its token would reach the API later than its
+        place in the window says)."""
+        if limits.window:
+            with self.slot(key, limits):
+                self.take(key, limits)
+                yield
+            return
         self.take(key, limits)
         with self.slot(key, limits):
             yield
@@ -105,6 +123,7 @@ class Limiter:
 
     # backend hooks
     def _try_take(self, key: str, limits: Limits, now: float) -> float: raise NotImplementedError
+    def _try_window(self, key: str, limits: Limits, now: float) -> float: raise NotImplementedError
     def _try_slot(self, key: str, holder: str, limits: Limits) -> bool: raise NotImplementedError
     def _release_slot(self, key: str, holder: str) -> None: raise NotImplementedError
     def _set_pause(self, key: str, until: float, reason: str) -> None: raise NotImplementedError
@@ -142,6 +161,26 @@ class DatabaseLimiter(Limiter):
             current = conn.execute(text(f"SELECT {available} FROM rate_budgets WHERE key = :k"),
                                    params).scalar_one()
         return max((1 - float(current)) / limits.rate, 0.001)
+
+    def _try_window(self, key: str, limits: Limits, now: float) -> float:
+        """The window's calls are rows of ``concurrency_slots`` under ``window:<key>`` that
+        expire ``window`` seconds after their call: a slot nobody releases."""
+        with self.engine.begin() as conn:
+            self._ensure(conn, key, None, now)
+            conn.execute(text("UPDATE rate_budgets SET observed_at = observed_at WHERE key = :k"), {"k": key})
+            window_key = "window:" + key
+            conn.execute(text("DELETE FROM concurrency_slots WHERE key = :k AND expires_at <= :now"),
+                         {"k": window_key, "now": now})
+            taken = conn.execute(text(
+                "INSERT INTO concurrency_slots (key, holder, expires_at) "
+                "SELECT :k, :h, :exp WHERE (SELECT count(*) FROM concurrency_slots WHERE key = :k2) < :cap"),
+                {"k": window_key, "k2": window_key, "h": uuid.uuid4().hex, "exp": now + limits.window,
+                 "cap": limits.burst}).rowcount
+            if taken:
+                return 0.0
+            oldest = conn.execute(text("SELECT min(expires_at) FROM concurrency_slots WHERE key = :k"),
+                                  {"k": window_key}).scalar_one()
+        return max(float(oldest) - now, 0.001)
 
     def _try_slot(self, key: str, holder: str, limits: Limits) -> bool:
         now = self.clock()
@@ -215,6 +254,19 @@ redis.call('HSET', key, 'tokens', tokens, 'refilled_at', now)
 return tostring((1 - tokens) / rate)
 """
 
+_WINDOW_LUA = """
+local key = KEYS[1]
+local now, window, cap, call = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+if redis.call('ZCARD', key) < cap then
+  redis.call('ZADD', key, now + window, call)
+  redis.call('EXPIRE', key, math.ceil(window) + 1)
+  return '0'
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return tostring(math.max(tonumber(oldest[2]) - now, 0.001))
+"""
+
 _SLOT_LUA = """
 local key = KEYS[1]
 local now, ttl, cap, holder = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
@@ -236,10 +288,15 @@ class RedisLimiter(Limiter):
         super().__init__(**kwargs)
         self.redis = client
         self._take = client.register_script(_TAKE_LUA)
+        self._window = client.register_script(_WINDOW_LUA)
         self._slot = client.register_script(_SLOT_LUA)
 
     def _try_take(self, key: str, limits: Limits, now: float) -> float:
         return float(self._take(keys=[self.prefix + "bucket:" + key], args=[now, limits.rate, limits.burst]))
+
+    def _try_window(self, key: str, limits: Limits, now: float) -> float:
+        return float(self._window(keys=[self.prefix + "window:" + key],
+                                  args=[now, limits.window, limits.burst, uuid.uuid4().hex]))
 
     def _try_slot(self, key: str, holder: str, limits: Limits) -> bool:
         return bool(self._slot(keys=[self.prefix + "slots:" + key],

@@ -39,6 +39,7 @@ FLOW = "invoice_to_ledger"
 # The invoice's own "Sync with ..." box is off. "Sync now" does not override it: the box is
 # the user's decision for this invoice, and an override would be undone by the next edit.
 SYNC_OFF = "Sync is switched off for this invoice"
+UNCHANGED_MESSAGE = "No change since the last sync."
 # Xero takes up to 50 invoices per call (specs/xero/NOTES.md section 2). 49, so that reading
 # them costs whole Bitrix24 batches (50 commands: one list + one command per invoice, for the
 # product rows and again for the companies' contact links) instead of spilling one over.
@@ -87,10 +88,19 @@ def _export_invoices(contexts: list[WorkContext]) -> None:
     installation = db.session.get(Installation, contexts[0].installation_id)
     keyed = [(ctx, split_object_key(ctx.object_key)[1]) for ctx in contexts]
     records = {ctx.item.id: ctx.record(object_kind=split_object_key(ctx.object_key)[0], object_id=pid,
-                                       direction="to_ledger") for ctx, pid in keyed}
+                                       direction="to_ledger", commit=False) for ctx, pid in keyed}
+    db.session.commit()  # one commit for the batch's records
 
     platform = platform_for(installation)
     invoices = read_platform(installation, platform, keyed)
+    # The echoes of our own write-back: closed together, one commit (most of a batch, often).
+    unchanged = [(ctx, pid) for ctx, pid in keyed if invoices.get(pid) is UNCHANGED]
+    for ctx, _ in unchanged:
+        _finish(records[ctx.item.id], "skipped", UNCHANGED_MESSAGE, commit=False)
+    db.session.commit()
+    keyed = [(ctx, pid) for ctx, pid in keyed if invoices.get(pid) is not UNCHANGED]
+    if not keyed:
+        return
     ledger, connection = ledger_for(installation)
     bulk = BulkLookups.for_batch(installation, connection, ledger, keyed, invoices)
     prepared: list[Prepared] = []
@@ -135,7 +145,7 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
     """Decide what to write for one invoice; None when there is nothing to write."""
     link = find_link(installation.id, "invoice", platform_id)
     if invoice is UNCHANGED:
-        _finish(record, "skipped", "No change since the last sync.")
+        _finish(record, "skipped", UNCHANGED_MESSAGE)
         return None
     if invoice is None or invoice.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED):
         _finish(record, "skipped", "The invoice was deleted or cancelled on the platform.")
@@ -229,8 +239,8 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
                     "party_ledger_id": p.write.party_ledger_id})
         p.record.received = jsonable(result.received or {"ledger_id": result.ledger_id, "number": result.number})
         p.record.warning = "; ".join(w for w in [p.warning, *result.warnings] if w) or None
-        db.session.commit()  # the link first: what follows calls out and may fail
         written.append((p, result, link))
+    db.session.commit()  # the links first, all in one commit: what follows calls out and may fail
     show_references(platform, [(p, result) for p, result, _ in written if result.ledger_id])
     for p, result, link in written:
         try:
@@ -240,7 +250,8 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
             continue
         if steps:
             p.record.received = {**(p.record.received or {}), "steps": steps}
-        _finish(p.record, "succeeded", None)
+        _finish(p.record, "succeeded", None, commit=False)
+    db.session.commit()
 
 
 def show_references(platform, written: list[tuple[Prepared, WriteResult]]) -> None:
@@ -489,13 +500,15 @@ def _money(amount) -> str:
     return str(Decimal(str(amount)).quantize(Decimal("0.01"))) if amount is not None else ""
 
 
-def _finish(record: SyncRecord, state: str, message: str | None) -> None:
-    """Close the record; ``message`` says why a skip happened, in the user's words."""
+def _finish(record: SyncRecord, state: str, message: str | None, *, commit: bool = True) -> None:
+    """Close the record; ``message`` says why a skip happened, in the user's words. A batch
+    closing many passes ``commit=False`` and commits once."""
     record.state = state
     if message:
         record.warning = message
     record.finished_at = utcnow()
-    db.session.commit()
+    if commit:
+        db.session.commit()
 
 
 @flow("party_to_ledger")
