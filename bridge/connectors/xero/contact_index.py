@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import or_, select, update
 
 from ...extensions import db
+from ...insert_ignore import insert_ignore
 from ...models import utcnow
 from . import mapper
 from .models import XeroContact, XeroContactIndexState
@@ -96,7 +97,10 @@ class ContactIndex:
         db.session.commit()  # no transaction held across the call
         contacts = list(client.contacts(since=since, include_archived=True))
         self.upsert(contacts, commit=False)
-        state = self._state() or XeroContactIndexState(organisation_id=self.organisation_id)
+        # Two workers may read an organisation for the first time at once: one row for both.
+        db.session.execute(insert_ignore(XeroContactIndexState.__table__).values(
+            organisation_id=self.organisation_id, loaded=False, stale=False))
+        state = self._state()
         newest = max((mapper.parse_datetime(c.get("UpdatedDateUTC")) for c in contacts
                       if c.get("UpdatedDateUTC")), default=None)
         if newest is not None and (state.read_from is None or newest > state.read_from):
@@ -112,11 +116,13 @@ class ContactIndex:
         by_id = {c["ContactID"]: c for c in contacts if c and c.get("ContactID")}
         if not by_id:
             return
+        # Rows another worker may be inserting at the same moment: inserted if missing, then read.
+        db.session.execute(insert_ignore(XeroContact.__table__),
+                           [{"organisation_id": self.organisation_id, "contact_id": contact_id} for contact_id in by_id])
         existing = {row.contact_id: row for row in db.session.scalars(select(XeroContact).where(
             XeroContact.organisation_id == self.organisation_id, XeroContact.contact_id.in_(list(by_id))))}
         for contact_id, contact in by_id.items():
-            row = existing.get(contact_id) or XeroContact(organisation_id=self.organisation_id,
-                                                          contact_id=contact_id)
+            row = existing[contact_id]
             updated = mapper.parse_datetime(contact.get("UpdatedDateUTC"))
             if row.updated_at is not None and updated is not None and updated < row.updated_at:
                 continue  # an older copy (e.g. a slow page) never overwrites a newer one
