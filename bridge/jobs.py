@@ -34,16 +34,21 @@ from huey import crontab
 from sqlalchemy import bindparam, case, event, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from .errors import BudgetExhausted, ConflictError, PermanentError, RetryableError, SyncError
 from .extensions import db, huey
+from .insert_ignore import insert_ignore
 from .models import InboxEvent, PeriodicRun, SyncRecord, WorkItem, utcnow
 
 log = logging.getLogger(__name__)
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 INBOX_LEASE = timedelta(minutes=5)
+# Events translated per commit (see _claim_inbox_siblings), the size of the invoice export's runs.
+INBOX_BATCH = 49
+# A retry's task may fire a moment before the time it was scheduled for (the scheduler ticks).
+RETRY_EARLY = timedelta(seconds=2)
 WORK_LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 12
 BACKOFF_BASE = 30.0  # seconds; doubles per attempt
@@ -66,12 +71,18 @@ InboxHandler = Callable[[InboxEvent], list[WorkRequest]]
 FlowRunner = Callable[["WorkContext"], None]
 
 INBOX_HANDLERS: dict[str, InboxHandler] = {}
+# Sources whose handler only reads our own database: their events are translated a batch
+# per commit. A handler that calls out (DG1 reads the order) must not run while the batch's
+# writes hold the database (SQLite has one writer), so it handles one event per commit.
+BATCHED_INBOX_SOURCES: set[str] = set()
 FLOWS: dict[str, FlowRunner] = {}
 
 
-def inbox_handler(source: str) -> Callable[[InboxHandler], InboxHandler]:
+def inbox_handler(source: str, *, batched: bool = False) -> Callable[[InboxHandler], InboxHandler]:
     def register(fn: InboxHandler) -> InboxHandler:
         INBOX_HANDLERS[source] = fn
+        if batched:
+            BATCHED_INBOX_SOURCES.add(source)
         return fn
     return register
 
@@ -149,9 +160,7 @@ def now() -> datetime:
 
 
 def _insert_ignore(table, values: dict[str, Any]):
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).values(**values).on_conflict_do_nothing()
+    return insert_ignore(table).values(**values)
 
 
 def record_inbound(source: str, dedup_key: str, *, installation_id: int | None, topic: str,
@@ -291,6 +300,13 @@ def store_callback(source: str, dedup_key: str, owner: dict[str, str], *, topic:
 
 def _claim_inbox(event_id: int) -> InboxEvent | None:
     t = now()
+    # Most tasks of a burst find their event translated already, with a batch (below): a read
+    # tells them so without taking the database's write lock.
+    state, lease_until = db.session.execute(select(InboxEvent.state, InboxEvent.lease_until)
+                                            .where(InboxEvent.id == event_id)).first() or (None, None)
+    db.session.commit()
+    if state not in ("pending", "processing") or (state == "processing" and lease_until and lease_until >= t):
+        return None
     claimed = db.session.execute(
         update(InboxEvent)
         .where(InboxEvent.id == event_id)
@@ -302,20 +318,61 @@ def _claim_inbox(event_id: int) -> InboxEvent | None:
     return db.session.get(InboxEvent, event_id) if claimed else None
 
 
+def _claim_inbox_siblings(event: InboxEvent, limit: int) -> list[InboxEvent]:
+    """Claim up to ``limit`` more pending events of the same source and installation: a burst
+    of callbacks (a thousand invoices created by an import) is translated a batch at a time,
+    one commit for the batch instead of two per event. Their own tasks find them done."""
+    if limit <= 0 or event.installation_id is None or event.source not in BATCHED_INBOX_SOURCES:
+        return []
+    t = now()
+    candidates = (select(InboxEvent.id).where(InboxEvent.source == event.source,
+                                              InboxEvent.installation_id == event.installation_id,
+                                              InboxEvent.state == "pending")
+                  .order_by(InboxEvent.id).limit(limit).scalar_subquery())
+    ids = db.session.execute(
+        update(InboxEvent).where(InboxEvent.id.in_(candidates), InboxEvent.state == "pending")
+        .values(state="processing", lease_until=t + INBOX_LEASE, attempts=InboxEvent.attempts + 1)
+        .returning(InboxEvent.id)).scalars().all()
+    db.session.commit()
+    if not ids:
+        return []
+    return list(db.session.scalars(select(InboxEvent).where(InboxEvent.id.in_(ids)).order_by(InboxEvent.id)))
+
+
 def handle_inbox_event(event_id: int) -> None:
+    """Translate the event (and pending ones of its installation, see
+    ``_claim_inbox_siblings``) into work requests. The batch commits once; if that fails,
+    each event is handled on its own, so one bad event holds up none of the others."""
     inbox_event = _claim_inbox(event_id)
     if inbox_event is None:
         return  # done already, or another worker holds it
-    handler = INBOX_HANDLERS.get(inbox_event.source)
+    events = [inbox_event, *_claim_inbox_siblings(inbox_event, INBOX_BATCH - 1)]
+    if len(events) > 1:
+        try:
+            for claimed in events:
+                _translate(claimed)
+            db.session.commit()
+            return
+        except Exception:  # noqa: BLE001 - retried one by one below, each error on its own event
+            db.session.rollback()
+    for claimed in events:
+        _handle_claimed(claimed.id)
+
+
+def _translate(event: InboxEvent) -> None:
+    handler = INBOX_HANDLERS.get(event.source)
+    if handler is None:
+        raise PermanentError(f"No handler for {event.source} events.")
+    for request in handler(event):
+        request_work(request)
+    event.state = "done"
+    event.processed_at = now()
+    event.last_error = None
+
+
+def _handle_claimed(event_id: int) -> None:
     try:
-        if handler is None:
-            raise PermanentError(f"No handler for {inbox_event.source} events.")
-        requests_ = handler(inbox_event)
-        for request in requests_:
-            request_work(request)
-        inbox_event.state = "done"
-        inbox_event.processed_at = now()
-        inbox_event.last_error = None
+        _translate(db.session.get(InboxEvent, event_id))
         db.session.commit()
     except Exception as exc:  # recorded on the row; the sweeper retries non-permanent ones
         db.session.rollback()
@@ -396,25 +453,77 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
 
 
 def _claim_work(item_id: int) -> WorkItem | None:
+    """Claim a queued item, or a waiting one whose retry is due: the task scheduled for its
+    retry runs it then (the sweeper is only the safety net, a minute later).
+
+    Most tasks of a burst find their item taken by a batch already: reads tell them so,
+    without taking the database's write lock."""
     t = now()
-    claimed = db.session.execute(
-        update(WorkItem).where(WorkItem.id == item_id, WorkItem.state == "queued")
-        .values(state="running", dirty=False, lease_until=t + WORK_LEASE, runs=WorkItem.runs + 1,
-                last_run_at=t)).rowcount
+    owner = db.session.execute(select(WorkItem.installation_id, WorkItem.flow)
+                               .where(WorkItem.id == item_id, _ready(t))).first()
+    batched = owner is not None and BATCH_SIZES.get(owner.flow, 1) > 1
+    if owner is None or (batched and db.session.scalar(select(_batch_running(owner.installation_id, owner.flow, t)))):
+        db.session.commit()
+        return None  # done, not due, or a run of its batch flow is going on and starts the next
+    claim = update(WorkItem).where(WorkItem.id == item_id, _ready(t))
+    if batched:
+        _lock_installation(owner.installation_id)
+        claim = claim.where(~_batch_running(owner.installation_id, owner.flow, t))
+    claimed = db.session.execute(claim.values(state="running", dirty=False, lease_until=t + WORK_LEASE,
+                                              runs=WorkItem.runs + 1, last_run_at=t)).rowcount
     db.session.commit()
     return db.session.get(WorkItem, item_id) if claimed else None
 
 
+def _ready(t: datetime):
+    """Queued, or waiting with its retry due."""
+    return (WorkItem.state == "queued") | ((WorkItem.state == "waiting") & (WorkItem.next_attempt_at <= t + RETRY_EARLY))
+
+
+def _batch_running(installation_id: int, flow: str, t: datetime):
+    """One run at a time of a batch flow per installation. Runs side by side would split what
+    is queued into small batches (more API calls, and Xero's minute spent sooner) and race
+    each other to create the same customer; one run takes everything ready, 49 at a time,
+    and starts the next when it ends (``_start_next_batch``). A run whose worker died holds
+    nothing once its lease has run out."""
+    other = aliased(WorkItem)
+    return (select(other.id).where(other.installation_id == installation_id, other.flow == flow,
+                                   other.state == "running", other.lease_until > t).exists())
+
+
+def _lock_installation(installation_id: int) -> None:
+    """On PostgreSQL, claims for one installation queue on its row, so two cannot both see no
+    run going (SQLite writes one at a time anyway and ignores the lock)."""
+    from .models import Installation
+
+    db.session.execute(select(Installation.id).where(Installation.id == installation_id).with_for_update())
+
+
+def _start_next_batch(installation_id: int, flow: str) -> None:
+    """After a batch run: the oldest item ready for the same flow starts the next one (a due
+    retry too: its own task may have found this run going and left)."""
+    next_id = db.session.scalar(select(WorkItem.id).where(
+        WorkItem.installation_id == installation_id, WorkItem.flow == flow, _ready(now()))
+        .order_by(WorkItem.updated_at, WorkItem.id).limit(1))
+    db.session.commit()
+    if next_id is not None:
+        run_work(next_id)
+
+
 def _claim_siblings(item: WorkItem, limit: int) -> list[WorkItem]:
-    """Claim up to ``limit`` more queued items of the same installation and flow."""
+    """Claim up to ``limit`` more ready items of the same installation and flow, in the order
+    they were queued: an item queued again by the echo of our own write-back waits behind
+    the invoices not yet sent (by id, the echoes of the first batches filled later batches
+    with nothing to send, and each such batch still cost its ledger calls). Due retries come
+    along, so a batch that waited out a limit goes on as a batch."""
     if limit <= 0:
         return []
     t = now()
     candidates = (select(WorkItem.id).where(WorkItem.installation_id == item.installation_id,
-                                            WorkItem.flow == item.flow, WorkItem.state == "queued")
-                  .order_by(WorkItem.id).limit(limit).scalar_subquery())
+                                            WorkItem.flow == item.flow, _ready(t))
+                  .order_by(WorkItem.updated_at, WorkItem.id).limit(limit).scalar_subquery())
     ids = db.session.execute(
-        update(WorkItem).where(WorkItem.id.in_(candidates), WorkItem.state == "queued")
+        update(WorkItem).where(WorkItem.id.in_(candidates), _ready(t))
         .values(state="running", dirty=False, lease_until=t + WORK_LEASE, runs=WorkItem.runs + 1, last_run_at=t)
         .returning(WorkItem.id)).scalars().all()
     db.session.commit()
@@ -429,8 +538,18 @@ def execute_work(item_id: int) -> str | None:
     item = _claim_work(item_id)
     if item is None:
         return None
-    runner = FLOWS.get(item.flow)
     batch = BATCH_SIZES.get(item.flow, 1)
+    if batch == 1:
+        return _execute_claimed(item, 1)
+    installation_id, flow = item.installation_id, item.flow
+    try:
+        return _execute_claimed(item, batch)
+    finally:
+        _start_next_batch(installation_id, flow)
+
+
+def _execute_claimed(item: WorkItem, batch: int) -> str | None:
+    runner = FLOWS.get(item.flow)
     items = [item, *_claim_siblings(item, batch - 1)] if runner and batch > 1 else [item]
     contexts = [WorkContext(i) for i in items]
     ids = [i.id for i in items]

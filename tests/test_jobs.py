@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from bridge import jobs
@@ -81,6 +82,106 @@ def test_many_events_on_few_objects_coalesce_into_few_runs(installation, registr
     assert counts["run_work"] == len(seen)
 
 
+@pytest.fixture
+def batched_test_source(registry):
+    jobs.BATCHED_INBOX_SOURCES.add("test")
+    yield registry
+    jobs.BATCHED_INBOX_SOURCES.discard("test")
+
+
+def test_a_burst_of_events_is_translated_a_batch_per_commit(installation, batched_test_source, run_jobs):
+    """A thousand invoices imported at once are a thousand callbacks: translated a batch per
+    commit, every one done, every object's work requested once."""
+    for n in range(120):
+        ingest(installation, f"burst-{n}", f"invoice:{n}")
+    commits: list[object] = []
+    session, count_commit = db.session.registry(), commits.append
+    sa_event.listen(session, "after_commit", count_commit)
+    try:
+        jobs.handle_inbox_event(db.session.scalar(select(func.min(InboxEvent.id))))
+    finally:
+        sa_event.remove(session, "after_commit", count_commit)
+    states = dict(db.session.execute(select(InboxEvent.state, func.count()).group_by(InboxEvent.state)).all())
+    assert states == {"done": jobs.INBOX_BATCH, "pending": 120 - jobs.INBOX_BATCH}
+    assert len(commits) <= 4  # read, claim, claim the batch, translate it (was 2 per event)
+    run_jobs()
+    assert db.session.scalar(select(func.count()).select_from(InboxEvent).where(InboxEvent.state != "done")) == 0
+    assert db.session.scalar(select(func.count()).select_from(WorkItem)) == 120
+
+
+def test_a_bad_event_in_a_batch_fails_alone(installation, batched_test_source, run_jobs):
+    seen, _ = batched_test_source
+    original = jobs.INBOX_HANDLERS["test"]
+
+    def translate(event: InboxEvent):
+        if event.object_key == "invoice:3":
+            raise PermanentError("This event names an invoice type we do not know.")
+        return original(event)
+
+    jobs.INBOX_HANDLERS["test"] = translate
+    for n in range(6):
+        ingest(installation, f"mixed-{n}", f"invoice:{n}")
+    run_jobs()
+    failed = db.session.scalars(select(InboxEvent).where(InboxEvent.state == "failed")).all()
+    assert [e.object_key for e in failed] == ["invoice:3"]
+    assert "invoice type we do not know" in failed[0].last_error
+    assert sorted(seen) == ["invoice:0", "invoice:1", "invoice:2", "invoice:4", "invoice:5"]
+
+
+def test_events_of_a_source_that_calls_out_are_not_batched(installation, registry, run_jobs):
+    for n in range(3):
+        ingest(installation, f"single-{n}", f"invoice:{n}")
+    jobs.handle_inbox_event(db.session.scalar(select(func.min(InboxEvent.id))))
+    states = sorted(db.session.scalars(select(InboxEvent.state)).all())
+    assert states == ["done", "pending", "pending"]
+
+
+@pytest.fixture
+def batch_flow():
+    """A batch flow (3 items a run) that records the batches it got."""
+    batches: list[list[str]] = []
+    jobs.FLOWS["test_batch"] = lambda contexts: batches.append([c.object_key for c in contexts])
+    jobs.BATCH_SIZES["test_batch"] = 3
+    yield batches
+    jobs.FLOWS.pop("test_batch", None)
+    jobs.BATCH_SIZES.pop("test_batch", None)
+
+
+def test_one_batch_run_at_a_time_per_installation_takes_all_that_is_queued(installation, batch_flow, run_jobs):
+    """Side-by-side runs of a batch flow split the queue into small batches (more ledger calls)
+    and race to create the same customer: a second run waits, and the first one, when it
+    ends, starts the next with everything queued meanwhile."""
+    first = jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", "invoice:1"))
+    db.session.commit()
+    item = db.session.get(WorkItem, first)
+    item.state, item.lease_until = "running", utcnow() + timedelta(minutes=5)  # a run going on elsewhere
+    db.session.commit()
+    for n in range(2, 9):
+        jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", f"invoice:{n}"))
+    db.session.commit()
+    run_jobs()
+    assert batch_flow == []  # each task found the run going and left its item queued
+    assert db.session.scalar(select(func.count()).select_from(WorkItem).where(WorkItem.state == "queued")) == 7
+    item.state = "idle"  # the other run ends; it starts the next one
+    db.session.commit()
+    jobs._start_next_batch(installation.id, "test_batch")
+    run_jobs()
+    assert batch_flow == [["invoice:2", "invoice:3", "invoice:4"], ["invoice:5", "invoice:6", "invoice:7"],
+                          ["invoice:8"]]
+
+
+def test_a_run_whose_worker_died_holds_nothing_after_its_lease(installation, batch_flow, run_jobs):
+    first = jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", "invoice:1"))
+    db.session.commit()
+    item = db.session.get(WorkItem, first)
+    item.state, item.lease_until = "running", utcnow() - timedelta(seconds=1)  # its lease ran out
+    db.session.commit()
+    jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", "invoice:2"))
+    db.session.commit()
+    run_jobs()
+    assert batch_flow == [["invoice:2"]]
+
+
 def test_retryable_error_waits_with_backoff_and_keeps_the_record(installation, registry, run_jobs):
     _, behaviour = registry
     behaviour["invoice:1"] = RetryableError("Xero is down", retry_after=120)
@@ -92,6 +193,25 @@ def test_retryable_error_waits_with_backoff_and_keeps_the_record(installation, r
     record = db.session.scalar(select(SyncRecord))
     assert record.state == "retrying" and record.error_message == "Xero is down"
     assert huey.scheduled_count() == 1
+
+
+def test_a_retry_runs_when_its_scheduled_task_fires_without_waiting_for_the_sweeper(installation, registry,
+                                                                                 run_jobs):
+    seen, behaviour = registry
+    behaviour["invoice:1"] = RetryableError("Xero is down", retry_after=120)
+    ingest(installation, "e1")
+    run_jobs()
+    item = db.session.scalar(select(WorkItem))
+    assert item.state == "waiting"
+    jobs.execute_work(item.id)  # the scheduled task firing early (a clock skew): not yet
+    assert len(seen) == 1
+    del behaviour["invoice:1"]
+    item.next_attempt_at = utcnow() - timedelta(seconds=1)  # its time has come
+    db.session.commit()
+    jobs.execute_work(item.id)  # what the scheduled task does then
+    db.session.refresh(item)
+    assert len(seen) == 2 and item.state == "idle"
+    assert db.session.scalars(select(SyncRecord.state).order_by(SyncRecord.id)).all() == ["retrying", "succeeded"]
 
 
 def test_backoff_grows_exponentially_and_honours_retry_after():

@@ -42,7 +42,7 @@ def _general(installation_id: int):
     return get_section(installation, "general")
 
 
-@inbox_handler("bitrix24")
+@inbox_handler("bitrix24", batched=True)  # reads our database only
 def translate(event: InboxEvent) -> list[WorkRequest]:
     installation = db.session.get(Installation, event.installation_id) if event.installation_id else None
     if installation is None or installation.state != "active" or not event.object_key:

@@ -120,7 +120,7 @@ def _already_held(installation_id: int, data: dict[str, Any]) -> bool:
     return version is not None and event_date <= version
 
 
-@inbox_handler(SOURCE)
+@inbox_handler(SOURCE, batched=True)  # reads and marks our database only
 def work_for_event(row: InboxEvent) -> list[WorkRequest]:
     """A stored event -> one run of the matching flow per installation using that organisation.
 
