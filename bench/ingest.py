@@ -28,6 +28,8 @@ from pathlib import Path
 import requests
 from cryptography.fernet import Fernet
 
+from procstat import cpu_seconds, process_tree
+
 ROOT = Path(__file__).resolve().parent.parent
 MEMBER = "bench-member-0001"
 TOKEN = "bench-application-token"
@@ -96,31 +98,6 @@ with app.app_context():
 """
     return int(subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT, capture_output=True,
                               text=True).stdout.strip().splitlines()[-1])
-
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used (``/proc/<pid>/stat`` fields 14 and 15)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def process_tree(root: int) -> list[int]:
-    """``root`` and its children (gunicorn's master and workers)."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == root:
-                    children.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue
-    return [root, *children]
 
 
 def database_backends(env: dict[str, str]) -> list[int]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ from bridge.settings import save_section
 from tests.conftest import require
 from tests.support import xero_spec
 from tests.support.live import Live
-from tests.support.servers import serve_in_thread
+from tests.support.servers import free_port, serve_in_thread
 
 pytestmark = pytest.mark.slow
 
@@ -46,12 +45,6 @@ BIN = Path(sys.executable).parent
 ACME = "acme.bitrix24.com"
 INVOICES = 100
 CUSTOMERS = 10
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_until(check, timeout: float, what: str, every: float = 1.0):
@@ -77,7 +70,7 @@ def scaled_out(tmp_path):
 
     redis.Redis.from_url(redis_url).flushdb()  # the queue and the budgets start empty
 
-    port = _free_port()
+    port = free_port()
     app_url = f"http://localhost:{port}"  # Xero allows http redirect URIs only on localhost
     sandbox = SandboxHost(app_url=app_url, public_url="")
     sandbox_server = serve_in_thread(create_sandbox_app(sandbox))

@@ -16,7 +16,7 @@ from bridge import create_app
 from bridge.extensions import db, huey
 from bridge.jobs import run_queued_tasks
 from bridge.sandbox import SandboxHost, create_sandbox_app
-from tests.support.servers import RunningServer, serve_in_thread
+from tests.support.servers import RunningProcess, RunningServer, sandbox_in_process, serve_in_thread
 
 
 class _Deferred:
@@ -33,8 +33,8 @@ class Live:
     app: Any
     app_url: str
     sandbox_url: str
-    sandbox: SandboxHost
-    servers: list[RunningServer]
+    sandbox: SandboxHost | None  # None when the sandbox runs in its own process
+    servers: list[RunningServer | RunningProcess]
 
     def run_jobs(self) -> int:
         with self.app.app_context():
@@ -51,16 +51,22 @@ class Live:
             server.stop()
 
 
-def start_live(tmp_path, database_url: str, app_host: str = "localhost", **config: Any) -> Live:
+def start_live(tmp_path, database_url: str, app_host: str = "localhost", *, sandbox_process: bool = False,
+               **config: Any) -> Live:
     """Start both. ``app_host`` is ``localhost`` because Xero allows http redirect URIs
-    only there (specs/xero/NOTES.md section 1)."""
+    only there (specs/xero/NOTES.md section 1). ``sandbox_process`` runs the sandbox in a
+    process of its own (reached only through its control endpoints)."""
     deferred_app = _Deferred()
     app_server = serve_in_thread(deferred_app, host="127.0.0.1")
     port = app_server.server.server_port
     app_url = f"http://{app_host}:{port}"
-    sandbox = SandboxHost(app_url=app_url, public_url="")
-    sandbox_server = serve_in_thread(create_sandbox_app(sandbox))
-    sandbox.public_url = sandbox_server.url
+    sandbox: SandboxHost | None = None
+    if sandbox_process:
+        sandbox_server: RunningServer | RunningProcess = sandbox_in_process(app_url)
+    else:
+        sandbox = SandboxHost(app_url=app_url, public_url="")
+        sandbox_server = serve_in_thread(create_sandbox_app(sandbox))
+        sandbox.public_url = sandbox_server.url
     app = create_app({"BRIDGE_ENV": "test", "INSTANCE_PATH": str(tmp_path / "instance"),
                       "DATABASE_URL": database_url, "SANDBOX_URL": sandbox_server.url,
                       "PUBLIC_URL": app_url, **config})

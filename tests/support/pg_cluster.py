@@ -12,11 +12,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tests.support.servers import free_port
 
 
 def binaries() -> Path | None:
@@ -45,12 +46,6 @@ def usable() -> tuple[bool, str]:
     return True, ""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Cluster:
     """``with Cluster() as pg: pg.url ... pg.restart()``."""
 
@@ -58,7 +53,7 @@ class Cluster:
         self.bin = binaries()
         self.dir = Path(tempfile.mkdtemp(prefix="bridge-pg-"))
         self.data = self.dir / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str, check: bool = True, timeout: float = 240) -> subprocess.CompletedProcess:
