@@ -116,12 +116,14 @@ def settle(live, timeout: float = 120) -> None:
     """What the sweeper and the queue do over the next minutes, compressed: revive work of
     dead tasks, run everything, until nothing is pending or waiting."""
     deadline = time.monotonic() + timeout
+    history: list[tuple[int, int, int, int]] = []  # per pass: tasks run, open inbox, open work, scheduled
     while time.monotonic() < deadline:
         live.control("bitrix24/events/wait", json={"timeout": 10})
         live.run_jobs()
         with live.app.app_context():
-            for task in huey.read_schedule(huey._get_timestamp() + timedelta(hours=1)):
-                huey.enqueue(task)  # retries waiting for their time: due now
+            for task in huey.read_schedule(huey._get_timestamp() + timedelta(days=7)):  # beyond any backoff
+                task.eta = None  # retries waiting for their time: due now (Huey puts a task whose
+                huey.enqueue(task)  # time has not come back in the schedule instead of running it)
             db.session.execute(WorkItem.__table__.update().where(WorkItem.state == "waiting")
                                .values(next_attempt_at=jobs.now()))
             db.session.commit()
@@ -130,10 +132,20 @@ def settle(live, timeout: float = 120) -> None:
                 InboxEvent.state.in_(("pending", "processing"))))
             open_work = db.session.scalar(select(func.count()).select_from(WorkItem).where(
                 WorkItem.state.in_(("queued", "running", "waiting"))))
-        if live.run_jobs() == 0 and not open_inbox and not open_work and not huey.scheduled():
+        ran = live.run_jobs()
+        history.append((ran, open_inbox, open_work, len(huey.scheduled())))
+        if ran == 0 and not open_inbox and not open_work and not huey.scheduled():
             return
         time.sleep(0.5)
-    raise AssertionError("work still open after the outage")
+    with live.app.app_context():
+        still_open = db.session.execute(select(WorkItem.flow, WorkItem.state, WorkItem.object_key, WorkItem.lease_until,
+                                               WorkItem.next_attempt_at).where(
+            WorkItem.state.in_(("queued", "running", "waiting")))).all()
+        inbox = db.session.execute(select(InboxEvent.source, InboxEvent.state, InboxEvent.last_error).where(
+            InboxEvent.state.in_(("pending", "processing")))).all()
+    raise AssertionError(f"work still open after the outage: {still_open[:10]} inbox: {inbox[:5]}; "
+                         f"last passes (ran, inbox, work, scheduled): {history[-8:]}; "
+                         f"scheduled: {[t.name for t in huey.scheduled()][:5]}")
 
 
 def xero_invoices(live) -> list[dict]:

@@ -36,14 +36,14 @@ from .oauth import TokenSource, make_session
 
 log = logging.getLogger(__name__)
 
-# NOTES 7: 60 calls in any 60 seconds and 5 concurrent per organisation. Kept as Xero counts
-# it, a sliding window of the last 60 calls (a token bucket must stay at half the limit to
-# never exceed it: see Limits); the window is 61 s, one second for the way to Xero, whose
-# clock starts when a call arrives. The exact remaining minute budget also comes back in
-# X-MinLimit-Remaining and a 429.
-XERO_WINDOW_SECONDS = 61.0
-XERO_LIMITS = Limits(rate=60 / XERO_WINDOW_SECONDS, burst=60, concurrency=5, max_wait=10.0,
-                     window=XERO_WINDOW_SECONDS)
+# NOTES 7: 60 calls in any 60 seconds and 5 concurrent per organisation. A token bucket
+# lets through its burst plus what refills during the window, so burst + 60 x rate must not
+# exceed 60: 30 at once, then one call every two seconds. The exact rule, a sliding window of
+# the last 60 calls (``Limits(window=61.0, burst=60)``, tested in tests/test_ratelimit.py),
+# halves a bulk run's wall time, but the PostgreSQL-restart test failed with it in 2 of 7
+# runs (retries stalled a whole window); it stays off until that is understood. The exact
+# remaining minute budget also comes back in X-MinLimit-Remaining and a 429.
+XERO_LIMITS = Limits(rate=0.5, burst=30, concurrency=5, max_wait=10.0)
 BATCH_SIZE = 50  # NOTES 2: about 50 objects per write; IDs= breaks beyond ~52 GUIDs
 PAGE_SIZE = 1000  # NOTES 2: the maximum pageSize since July 2024
 IDEMPOTENCY_KEY_MAX = 128  # NOTES 2
