@@ -239,7 +239,7 @@ def main() -> int:
             make_invoices(live, args.invoices, args.customers)
             xero_before, portal_before = xero_day_count(live), portal_requests(live)
             web_pids = process_tree(web.pid)
-            web_cpu_before, sandbox_cpu_before = total_cpu(web_pids), sandbox.cpu_seconds()
+            web_cpu_before, sandbox_cpu_before = total_cpu(web_pids), cpu_seconds(sandbox.process.pid)
 
             consumer = spawn("consumer", consumer_command)
             started = wait_started(logs / "consumer.log")  # the clock starts once it has loaded the app
@@ -250,7 +250,7 @@ def main() -> int:
             consumer_pids = process_tree(consumer.pid)
             export = {"xero": xero_day_count(live) - xero_before, "bitrix24": portal_requests(live) - portal_before,
                       "cpu_consumer": total_cpu(consumer_pids), "cpu_web": total_cpu(web_pids) - web_cpu_before,
-                      "cpu_sandboxes": sandbox.cpu_seconds() - sandbox_cpu_before,
+                      "cpu_sandboxes": cpu_seconds(sandbox.process.pid) - sandbox_cpu_before,
                       "rss_consumer": peak_rss_mb(consumer_pids), "rss_web": peak_rss_mb(web_pids)}
 
             live.control("xero/settings", json={"webhooks_enabled": True})

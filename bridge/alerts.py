@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 from .dashboard.models import SentAlert
 from .errors import ConflictError, NeedsReconnect, PermanentError, SyncError
 from .extensions import db, huey
-from .jobs import _app_context, _insert_ignore, enqueue_after_commit, periodic
+from .insert_ignore import insert_ignore
+from .jobs import _app_context, enqueue_after_commit, periodic
 from .models import Installation, LedgerConnection, SyncRecord, utcnow
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def today() -> str:
 
 def claim(installation_id: int, cause: str, message: str) -> int | None:
     """The alert's row for today, or None when this cause was already alerted today."""
-    alert_id = db.session.execute(_insert_ignore(SentAlert.__table__, {
+    alert_id = db.session.execute(insert_ignore(SentAlert.__table__).values({
         "installation_id": installation_id, "cause": cause[:150], "day": today(), "message": message,
         "channels": "", "sent_at": utcnow()}).returning(SentAlert.__table__.c.id)).scalar_one_or_none()
     db.session.commit()

@@ -159,10 +159,6 @@ def now() -> datetime:
 # --------------------------------------------------------------------------------------
 
 
-def _insert_ignore(table, values: dict[str, Any]):
-    return insert_ignore(table).values(**values)
-
-
 def record_inbound(source: str, dedup_key: str, *, installation_id: int | None, topic: str,
                    object_key: str | None, payload: str) -> bool:
     """Store a verified callback once. Returns False for a duplicate (no new row; a job only
@@ -170,7 +166,7 @@ def record_inbound(source: str, dedup_key: str, *, installation_id: int | None, 
 
     Commits. The processing task is enqueued after the commit.
     """
-    stmt = _insert_ignore(InboxEvent.__table__, {
+    stmt = insert_ignore(InboxEvent.__table__).values({
         "source": source, "dedup_key": dedup_key[:255], "installation_id": installation_id, "topic": topic,
         "object_key": object_key, "payload": payload, "state": "pending", "attempts": 0,
         "received_at": now()}).returning(InboxEvent.__table__.c.id)
@@ -399,7 +395,7 @@ def request_work(request: WorkRequest) -> int | None:
     values = {"installation_id": request.installation_id, "flow": request.flow,
               "object_key": request.object_key, "state": "idle", "dirty": False, "attempts": 0,
               "runs": 0, "options": request.options, "created_at": now(), "updated_at": now()}
-    db.session.execute(_insert_ignore(WorkItem.__table__, values))
+    db.session.execute(insert_ignore(WorkItem.__table__).values(values))
     item_id = db.session.execute(select(WorkItem.id).where(
         WorkItem.installation_id == request.installation_id, WorkItem.flow == request.flow,
         WorkItem.object_key == request.object_key)).scalar_one()
@@ -732,7 +728,7 @@ def claim_period(job: str, period_key: str, *, commit: bool = True) -> bool:
     the claim joins the caller's transaction, so it commits (or rolls back) together with
     the work it stands for."""
     # RETURNING, not rowcount: rowcount of INSERT .. ON CONFLICT is unreliable across drivers.
-    inserted = db.session.execute(_insert_ignore(PeriodicRun.__table__, {
+    inserted = db.session.execute(insert_ignore(PeriodicRun.__table__).values({
         "job": job, "period_key": period_key, "owner": WORKER_ID,
         "started_at": now()}).returning(PeriodicRun.__table__.c.id)).scalar_one_or_none()
     if commit:

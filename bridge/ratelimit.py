@@ -163,40 +163,33 @@ class DatabaseLimiter(Limiter):
         return max((1 - float(current)) / limits.rate, 0.001)
 
     def _try_window(self, key: str, limits: Limits, now: float) -> float:
-        """The window's calls are rows of ``concurrency_slots`` under ``window:<key>`` that
-        expire ``window`` seconds after their call: a slot nobody releases."""
-        with self.engine.begin() as conn:
-            self._ensure(conn, key, None, now)
-            conn.execute(text("UPDATE rate_budgets SET observed_at = observed_at WHERE key = :k"), {"k": key})
-            window_key = "window:" + key
-            conn.execute(text("DELETE FROM concurrency_slots WHERE key = :k AND expires_at <= :now"),
-                         {"k": window_key, "now": now})
-            taken = conn.execute(text(
-                "INSERT INTO concurrency_slots (key, holder, expires_at) "
-                "SELECT :k, :h, :exp WHERE (SELECT count(*) FROM concurrency_slots WHERE key = :k2) < :cap"),
-                {"k": window_key, "k2": window_key, "h": uuid.uuid4().hex, "exp": now + limits.window,
-                 "cap": limits.burst}).rowcount
-            if taken:
-                return 0.0
-            oldest = conn.execute(text("SELECT min(expires_at) FROM concurrency_slots WHERE key = :k"),
-                                  {"k": window_key}).scalar_one()
-        return max(float(oldest) - now, 0.001)
+        """The window's calls are entries under ``window:<key>`` that expire ``window`` seconds
+        after their call: slots nobody releases."""
+        return self._add_expiring(key, "window:" + key, uuid.uuid4().hex, now, now + limits.window, limits.burst)
 
     def _try_slot(self, key: str, holder: str, limits: Limits) -> bool:
         now = self.clock()
+        return self._add_expiring(key, key, holder, now, now + limits.slot_ttl, limits.concurrency) == 0
+
+    def _add_expiring(self, key: str, entries: str, holder: str, now: float, expires_at: float, cap: int) -> float:
+        """Add an entry to ``entries`` in ``concurrency_slots`` if fewer than ``cap`` are
+        unexpired; returns 0 when added, else the seconds until the oldest expires."""
         with self.engine.begin() as conn:
             self._ensure(conn, key, None, now)
             # Lock the key's budget row first: concurrent acquirers queue here, so the
             # count below cannot be read by two of them at once (PostgreSQL READ COMMITTED).
             conn.execute(text("UPDATE rate_budgets SET observed_at = observed_at WHERE key = :k"), {"k": key})
-            conn.execute(text("DELETE FROM concurrency_slots WHERE key = :k AND expires_at < :now"),
-                         {"k": key, "now": now})
-            inserted = conn.execute(text(
+            conn.execute(text("DELETE FROM concurrency_slots WHERE key = :k AND expires_at <= :now"),
+                         {"k": entries, "now": now})
+            added = conn.execute(text(
                 "INSERT INTO concurrency_slots (key, holder, expires_at) "
                 "SELECT :k, :h, :exp WHERE (SELECT count(*) FROM concurrency_slots WHERE key = :k2) < :cap"),
-                {"k": key, "k2": key, "h": holder, "exp": now + limits.slot_ttl,
-                 "cap": limits.concurrency}).rowcount
-        return bool(inserted)
+                {"k": entries, "k2": entries, "h": holder, "exp": expires_at, "cap": cap}).rowcount
+            if added:
+                return 0.0
+            oldest = conn.execute(text("SELECT min(expires_at) FROM concurrency_slots WHERE key = :k"),
+                                  {"k": entries}).scalar_one()
+        return max(float(oldest) - now, 0.001)
 
     def _release_slot(self, key: str, holder: str) -> None:
         with self.engine.begin() as conn:
@@ -254,28 +247,20 @@ redis.call('HSET', key, 'tokens', tokens, 'refilled_at', now)
 return tostring((1 - tokens) / rate)
 """
 
-_WINDOW_LUA = """
-local key = KEYS[1]
-local now, window, cap, call = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-if redis.call('ZCARD', key) < cap then
-  redis.call('ZADD', key, now + window, call)
-  redis.call('EXPIRE', key, math.ceil(window) + 1)
-  return '0'
-end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-return tostring(math.max(tonumber(oldest[2]) - now, 0.001))
-"""
-
-_SLOT_LUA = """
+# An entry in a sorted set scored by its expiry, if fewer than ``cap`` are unexpired: '0' when
+# added, else the seconds until the oldest expires. Concurrency slots (released by their
+# holder) and a window's calls (never released) are both such entries.
+_ADD_EXPIRING_LUA = """
 local key = KEYS[1]
 local now, ttl, cap, holder = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
 if redis.call('ZCARD', key) < cap then
   redis.call('ZADD', key, now + ttl, holder)
-  return 1
+  redis.call('EXPIRE', key, math.ceil(ttl) + 1)
+  return '0'
 end
-return 0
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return tostring(math.max(tonumber(oldest[2]) - now, 0.001))
 """
 
 
@@ -288,19 +273,18 @@ class RedisLimiter(Limiter):
         super().__init__(**kwargs)
         self.redis = client
         self._take = client.register_script(_TAKE_LUA)
-        self._window = client.register_script(_WINDOW_LUA)
-        self._slot = client.register_script(_SLOT_LUA)
+        self._add_expiring = client.register_script(_ADD_EXPIRING_LUA)
 
     def _try_take(self, key: str, limits: Limits, now: float) -> float:
         return float(self._take(keys=[self.prefix + "bucket:" + key], args=[now, limits.rate, limits.burst]))
 
     def _try_window(self, key: str, limits: Limits, now: float) -> float:
-        return float(self._window(keys=[self.prefix + "window:" + key],
-                                  args=[now, limits.window, limits.burst, uuid.uuid4().hex]))
+        return float(self._add_expiring(keys=[self.prefix + "window:" + key],
+                                        args=[now, limits.window, limits.burst, uuid.uuid4().hex]))
 
     def _try_slot(self, key: str, holder: str, limits: Limits) -> bool:
-        return bool(self._slot(keys=[self.prefix + "slots:" + key],
-                               args=[self.clock(), limits.slot_ttl, limits.concurrency, holder]))
+        return float(self._add_expiring(keys=[self.prefix + "slots:" + key],
+                                        args=[self.clock(), limits.slot_ttl, limits.concurrency, holder])) == 0
 
     def _release_slot(self, key: str, holder: str) -> None:
         self.redis.zrem(self.prefix + "slots:" + key, holder)

@@ -67,11 +67,15 @@ def find_link(installation_id: int, kind: str, platform_id: str) -> Link | None:
         link = memo[key]
         if link is None or inspect(link).persistent:
             return link
-    link = db.session.scalar(select(Link).where(Link.installation_id == installation_id, Link.kind == kind,
-                                                Link.platform_id == platform_id))
+    link = _read_link(installation_id, kind, platform_id)
     if memo is not None:
         memo[key] = link
     return link
+
+
+def _read_link(installation_id: int, kind: str, platform_id: str) -> Link | None:
+    return db.session.scalar(select(Link).where(Link.installation_id == installation_id, Link.kind == kind,
+                                                Link.platform_id == platform_id))
 
 
 def find_link_by_ledger_id(connection: LedgerConnection, kind: str, ledger_id: str) -> Link | None:
@@ -88,8 +92,7 @@ def bind(installation_id: int, connection: LedgerConnection, kind: str, platform
         db.session.execute(insert_ignore(Link.__table__).values(
             installation_id=installation_id, kind=kind, platform_id=platform_id, ledger=connection.ledger,
             ledger_org=connection.organisation_id, extra={}))
-        link = db.session.scalar(select(Link).where(Link.installation_id == installation_id, Link.kind == kind,
-                                                    Link.platform_id == platform_id))
+        link = _read_link(installation_id, kind, platform_id)
         memo = db.session.info.get(_MEMO)
         if memo is not None:
             memo[(installation_id, kind, platform_id)] = link

@@ -51,13 +51,6 @@ class RunningProcess:
             self.process.kill()
             self.process.wait(timeout=10)
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU the process has used so far (Linux ``/proc``)."""
-        import os
-
-        fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
 
 def sandbox_in_process(app_url: str, timeout: float = 30.0, log: Path | None = None) -> RunningProcess:
     """``python -m bridge.sandbox serve`` on a free port: the simulated systems on their own
