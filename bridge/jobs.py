@@ -22,6 +22,7 @@ import logging
 import os
 import random
 import socket
+import time
 import traceback
 import weakref
 from contextlib import contextmanager, nullcontext
@@ -31,7 +32,7 @@ from typing import Any, Callable, Iterator
 
 from flask import current_app, has_app_context
 from huey import crontab
-from sqlalchemy import bindparam, case, event, literal, select, update
+from sqlalchemy import bindparam, case, event, func, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
@@ -50,6 +51,8 @@ INBOX_BATCH = 49
 # A retry's task may fire a moment before the time it was scheduled for (the scheduler ticks).
 RETRY_EARLY = timedelta(seconds=2)
 WORK_LEASE = timedelta(minutes=10)
+# How long one task goes on running an installation's next batches (_run_batches).
+DRAIN_SECONDS = 30.0
 MAX_ATTEMPTS = 12
 BACKOFF_BASE = 30.0  # seconds; doubles per attempt
 BACKOFF_CAP = 6 * 3600.0
@@ -336,40 +339,71 @@ def _claim_inbox_siblings(event: InboxEvent, limit: int) -> list[InboxEvent]:
 
 
 def handle_inbox_event(event_id: int) -> None:
-    """Translate the event (and pending ones of its installation, see
-    ``_claim_inbox_siblings``) into work requests. The batch commits once; if that fails,
-    each event is handled on its own, so one bad event holds up none of the others."""
+    """Translate the event (with a batch of its installation's pending ones), then start the
+    work it asked for.
+
+    The work starts here, not behind the burst's own event tasks in the queue (a thousand
+    invoices imported at once put a thousand tasks ahead of any work task: four seconds
+    before the first run). The rest of the burst is translated meanwhile by those tasks;
+    an event that a run has already covered (stored before the run began reading) asks for
+    no second run (``request_work``)."""
+    for item_id in _first_per_batch_flow(translate_inbox_events(event_id)):
+        execute_work(item_id)
+
+
+def translate_inbox_events(event_id: int) -> list[tuple[int, str]]:
+    """Translate the event into work requests, and with it a batch of pending events of its
+    installation (``_claim_inbox_siblings``). Returns the work items newly queued (id and
+    flow; their tasks are enqueued)."""
     inbox_event = _claim_inbox(event_id)
     if inbox_event is None:
-        return  # done already, or another worker holds it
-    events = [inbox_event, *_claim_inbox_siblings(inbox_event, INBOX_BATCH - 1)]
+        return []  # done already, or another worker holds it
+    return _translate_batch([inbox_event, *_claim_inbox_siblings(inbox_event, INBOX_BATCH - 1)])
+
+
+def _translate_batch(events: list[InboxEvent]) -> list[tuple[int, str]]:
+    """Translate and commit; the work items newly queued (id and flow). The batch commits
+    once; if that fails, each of its events is handled on its own, so one bad event holds
+    up none of the others."""
     if len(events) > 1:
         try:
-            for claimed in events:
-                _translate(claimed)
+            requested = [queued for claimed in events for queued in _translate(claimed)]
             db.session.commit()
-            return
+            return requested
         except Exception:  # noqa: BLE001 - retried one by one below, each error on its own event
             db.session.rollback()
-    for claimed in events:
-        _handle_claimed(claimed.id)
+    return [queued for claimed in events for queued in _handle_claimed(claimed.id)]
 
 
-def _translate(event: InboxEvent) -> None:
+def _first_per_batch_flow(requested: list[tuple[int, str]]) -> list[int]:
+    """One of the work items newly queued per batch flow (its run claims the others);
+    single-item flows are left to their own tasks."""
+    first: dict[str, int] = {}
+    for item_id, flow_name in requested:
+        if BATCH_SIZES.get(flow_name, 1) > 1:
+            first.setdefault(flow_name, item_id)
+    return list(first.values())
+
+
+def _translate(event: InboxEvent) -> list[tuple[int, str]]:
     handler = INBOX_HANDLERS.get(event.source)
     if handler is None:
         raise PermanentError(f"No handler for {event.source} events.")
-    for request in handler(event):
-        request_work(request)
+    # A re-opened event (``record_inbound``: a second change behind the same dedup key) kept
+    # its old id, which no longer says when the change came: it counts as news.
+    seen_as = None if event.processed_at else event.id
+    requested = [(request_work(request, event_id=seen_as), request.flow) for request in handler(event)]
     event.state = "done"
     event.processed_at = now()
     event.last_error = None
+    return [(item_id, flow_name) for item_id, flow_name in requested if item_id is not None]
 
 
-def _handle_claimed(event_id: int) -> None:
+def _handle_claimed(event_id: int) -> list[tuple[int, str]]:
     try:
-        _translate(db.session.get(InboxEvent, event_id))
+        requested = _translate(db.session.get(InboxEvent, event_id))
         db.session.commit()
+        return requested
     except Exception as exc:  # recorded on the row; the sweeper retries non-permanent ones
         db.session.rollback()
         inbox_event = db.session.get(InboxEvent, event_id)
@@ -379,6 +413,7 @@ def _handle_claimed(event_id: int) -> None:
         inbox_event.lease_until = None
         db.session.commit()
         log.warning("inbox event %s: %s", event_id, inbox_event.last_error)
+        return []
 
 
 # --------------------------------------------------------------------------------------
@@ -386,11 +421,18 @@ def _handle_claimed(event_id: int) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def request_work(request: WorkRequest) -> int | None:
+def request_work(request: WorkRequest, *, event_id: int | None = None) -> int | None:
     """Ask for one run of ``request.flow`` on an object; coalesces with pending work.
 
+    ``event_id``: the stored event that asks. An event a run has covered already asks for
+    nothing: one stored before that run was claimed (``WorkItem.covered_through``) told of
+    a change made before the run read the object. Without this, a burst translated while
+    its first runs go on (``handle_inbox_event``) would run its objects twice. Ids, not
+    clocks, decide: event ids are handed out in the order the callbacks arrive, the same
+    on every host.
+
     Returns the work item id when a run was newly queued (its task is enqueued after
-    commit), None when the request merged into work already queued or running.
+    commit), None when the request merged into work already queued, running or done.
     """
     values = {"installation_id": request.installation_id, "flow": request.flow,
               "object_key": request.object_key, "state": "idle", "dirty": False, "attempts": 0,
@@ -399,16 +441,22 @@ def request_work(request: WorkRequest) -> int | None:
     item_id = db.session.execute(select(WorkItem.id).where(
         WorkItem.installation_id == request.installation_id, WorkItem.flow == request.flow,
         WorkItem.object_key == request.object_key)).scalar_one()
+    news = func.coalesce(WorkItem.covered_through, 0) < event_id if event_id is not None else true()
     queued = db.session.execute(
-        update(WorkItem).where(WorkItem.id == item_id, WorkItem.state.in_(("idle", "waiting")))
+        update(WorkItem).where(WorkItem.id == item_id, WorkItem.state.in_(("idle", "waiting")), news)
         .values(state="queued", next_attempt_at=None, options=request.options or WorkItem.options,
                 updated_at=now())).rowcount
     if queued:
         enqueue_after_commit(run_work, item_id)
         return item_id
-    db.session.execute(update(WorkItem).where(WorkItem.id == item_id, WorkItem.state == "running")
+    db.session.execute(update(WorkItem).where(WorkItem.id == item_id, WorkItem.state == "running", news)
                        .values(dirty=True))
     return None
+
+
+def _covered_through():
+    """What a run claimed now covers: every event stored so far (see ``request_work``)."""
+    return select(func.max(InboxEvent.id)).scalar_subquery()
 
 
 class WorkContext:
@@ -466,7 +514,8 @@ def _claim_work(item_id: int) -> WorkItem | None:
         _lock_installation(owner.installation_id)
         claim = claim.where(~_batch_running(owner.installation_id, owner.flow, t))
     claimed = db.session.execute(claim.values(state="running", dirty=False, lease_until=t + WORK_LEASE,
-                                              runs=WorkItem.runs + 1, last_run_at=t)).rowcount
+                                              runs=WorkItem.runs + 1, last_run_at=t,
+                                              covered_through=_covered_through())).rowcount
     db.session.commit()
     return db.session.get(WorkItem, item_id) if claimed else None
 
@@ -480,7 +529,7 @@ def _batch_running(installation_id: int, flow: str, t: datetime):
     """One run at a time of a batch flow per installation. Runs side by side would split what
     is queued into small batches (more API calls, and Xero's minute spent sooner) and race
     each other to create the same customer; one run takes everything ready, 49 at a time,
-    and starts the next when it ends (``_start_next_batch``). A run whose worker died holds
+    and runs the next ones when it ends (``_run_batches``). A run whose worker died holds
     nothing once its lease has run out."""
     other = aliased(WorkItem)
     return (select(other.id).where(other.installation_id == installation_id, other.flow == flow,
@@ -495,15 +544,39 @@ def _lock_installation(installation_id: int) -> None:
     db.session.execute(select(Installation.id).where(Installation.id == installation_id).with_for_update())
 
 
-def _start_next_batch(installation_id: int, flow: str) -> None:
-    """After a batch run: the oldest item ready for the same flow starts the next one (a due
-    retry too: its own task may have found this run going and left)."""
+def _next_ready(installation_id: int, flow: str) -> int | None:
+    """The oldest item ready for the flow (a due retry too: its own task may have found a
+    run going and left)."""
     next_id = db.session.scalar(select(WorkItem.id).where(
         WorkItem.installation_id == installation_id, WorkItem.flow == flow, _ready(now()))
         .order_by(WorkItem.updated_at, WorkItem.id).limit(1))
     db.session.commit()
-    if next_id is not None:
-        run_work(next_id)
+    return next_id
+
+
+def _run_batches(item: WorkItem, batch: int) -> str | None:
+    """Run the claimed item's batch, then the next batches of its installation and flow, one
+    after the other in this task, for up to DRAIN_SECONDS; then the next one is enqueued
+    (so a long backlog does not hold a worker thread for good, and other installations'
+    tasks get their turn). Returns how the first item settled.
+
+    Enqueueing each next batch instead would put it behind everything queued meanwhile: a
+    burst's thousand event tasks, a second each way for every batch. A batch that ended
+    waiting (a limit, an outage) stops the run: its retry is scheduled, and the next batch
+    is enqueued rather than tried at once (it would read the platform only to meet the same
+    limit)."""
+    installation_id, flow = item.installation_id, item.flow
+    deadline = time.monotonic() + DRAIN_SECONDS
+    first = outcome = _execute_claimed(item, batch)
+    while (next_id := _next_ready(installation_id, flow)) is not None:
+        if outcome == "waiting" or time.monotonic() >= deadline:
+            run_work(next_id)
+            break
+        next_item = _claim_work(next_id)
+        if next_item is None:
+            break  # another run has it, and goes on from there
+        outcome = _execute_claimed(next_item, batch)
+    return first
 
 
 def _claim_siblings(item: WorkItem, limit: int) -> list[WorkItem]:
@@ -520,7 +593,8 @@ def _claim_siblings(item: WorkItem, limit: int) -> list[WorkItem]:
                   .order_by(WorkItem.updated_at, WorkItem.id).limit(limit).scalar_subquery())
     ids = db.session.execute(
         update(WorkItem).where(WorkItem.id.in_(candidates), _ready(t))
-        .values(state="running", dirty=False, lease_until=t + WORK_LEASE, runs=WorkItem.runs + 1, last_run_at=t)
+        .values(state="running", dirty=False, lease_until=t + WORK_LEASE, runs=WorkItem.runs + 1, last_run_at=t,
+                covered_through=_covered_through())
         .returning(WorkItem.id)).scalars().all()
     db.session.commit()
     if not ids:
@@ -537,11 +611,7 @@ def execute_work(item_id: int) -> str | None:
     batch = BATCH_SIZES.get(item.flow, 1)
     if batch == 1:
         return _execute_claimed(item, 1)
-    installation_id, flow = item.installation_id, item.flow
-    try:
-        return _execute_claimed(item, batch)
-    finally:
-        _start_next_batch(installation_id, flow)
+    return _run_batches(item, batch)
 
 
 def _execute_claimed(item: WorkItem, batch: int) -> str | None:

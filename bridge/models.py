@@ -214,6 +214,9 @@ class WorkItem(Timestamps, db.Model):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     runs: Mapped[int] = mapped_column(Integer, default=0)
+    # The newest inbox event stored when the last run was claimed: the events up to it told
+    # of changes that run read (``jobs.request_work``).
+    covered_through: Mapped[int | None] = mapped_column(BigInteger)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 

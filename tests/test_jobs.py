@@ -109,6 +109,42 @@ def test_a_burst_of_events_is_translated_a_batch_per_commit(installation, batche
     assert db.session.scalar(select(func.count()).select_from(WorkItem)) == 120
 
 
+def test_a_burst_starts_its_batch_work_at_once_and_runs_no_object_twice(
+        installation, batched_test_source, batch_flow, run_jobs):
+    """The work starts in the task that translated the burst's first batch, not behind the
+    burst's own event tasks; the events translated after a run began, but stored before it,
+    ask for no second run (that run read what they tell of)."""
+    jobs.INBOX_HANDLERS["test"] = lambda event: [jobs.WorkRequest(event.installation_id, "test_batch",
+                                                                  event.object_key)]
+    for n in range(60):
+        ingest(installation, f"burst-{n}", f"invoice:{n % 7}")  # eight or nine events per invoice
+    jobs.handle_inbox_event(db.session.scalar(select(func.min(InboxEvent.id))))
+    assert [key for run in batch_flow for key in run] == [f"invoice:{n}" for n in range(7)]  # each once
+    assert [len(run) for run in batch_flow] == [3, 3, 1]  # one run after the other, in this task
+    assert db.session.scalar(select(func.count()).select_from(InboxEvent).where(InboxEvent.state == "pending")) == 11
+    with jobs.counting_task_runs() as counts:
+        run_jobs()  # the rest of the burst: translated, covered by those runs
+    assert len(batch_flow) == 3
+    assert counts["process_inbox"] == 60 and counts["run_work"] == 7
+    ingest(installation, "after-the-runs", "invoice:3")  # a change after they read: a run
+    run_jobs()
+    assert batch_flow[3:] == [["invoice:3"]]
+
+
+def test_an_event_stored_during_a_run_runs_its_object_again(installation, registry, run_jobs):
+    seen, behaviour = registry
+
+    def edited_meanwhile(ctx):
+        if len(seen) == 1:
+            ingest(installation, "edit-during-run", "invoice:1")
+            jobs.handle_inbox_event(db.session.scalar(select(InboxEvent.id).where(
+                InboxEvent.dedup_key == "edit-during-run")))
+    behaviour["invoice:1"] = edited_meanwhile
+    ingest(installation, "first", "invoice:1")
+    run_jobs()
+    assert seen == ["invoice:1", "invoice:1"]
+
+
 def test_a_bad_event_in_a_batch_fails_alone(installation, batched_test_source, run_jobs):
     seen, _ = batched_test_source
     original = jobs.INBOX_HANDLERS["test"]
@@ -162,12 +198,45 @@ def test_one_batch_run_at_a_time_per_installation_takes_all_that_is_queued(insta
     run_jobs()
     assert batch_flow == []  # each task found the run going and left its item queued
     assert db.session.scalar(select(func.count()).select_from(WorkItem).where(WorkItem.state == "queued")) == 7
-    item.state = "idle"  # the other run ends; it starts the next one
+    item.state = "idle"  # the other run ends; it runs the next ones
     db.session.commit()
-    jobs._start_next_batch(installation.id, "test_batch")
-    run_jobs()
+    jobs.execute_work(db.session.scalar(select(func.min(WorkItem.id)).where(WorkItem.state == "queued")))
     assert batch_flow == [["invoice:2", "invoice:3", "invoice:4"], ["invoice:5", "invoice:6", "invoice:7"],
                           ["invoice:8"]]
+
+
+def test_a_run_goes_on_with_the_next_batches_for_a_while_then_enqueues_the_next(
+        installation, batch_flow, run_jobs, monkeypatch):
+    for n in range(1, 8):
+        jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", f"invoice:{n}"))
+    db.session.commit()
+    monkeypatch.setattr(jobs, "DRAIN_SECONDS", 0.0)  # its time is up after the first batch
+    first = db.session.scalar(select(func.min(WorkItem.id)))
+    with jobs.counting_task_runs() as counts:
+        jobs.execute_work(first)
+        assert len(batch_flow) == 1 and huey.pending_count() == 8  # the item tasks and the next batch's
+        run_jobs()
+    assert [len(run) for run in batch_flow] == [3, 3, 1]
+    assert counts["run_work"] == 7 + 2  # the items' own tasks, and one per batch after the first
+
+
+def test_a_batch_that_ends_waiting_leaves_the_next_to_the_queue(installation, batch_flow, run_jobs):
+    """A limit or an outage ends a batch waiting: the run stops there instead of trying the next
+    batches at once (each would read the platform before meeting the same limit)."""
+    def limited(contexts):
+        batch_flow.append([c.object_key for c in contexts])
+        raise RetryableError("Xero's minute is spent", retry_after=30, code="rate_limited")
+    jobs.FLOWS["test_batch"] = limited
+    for n in range(1, 8):
+        jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", f"invoice:{n}"))
+    db.session.commit()
+    huey.flush()
+    jobs.execute_work(db.session.scalar(select(func.min(WorkItem.id))))
+    assert batch_flow == [["invoice:1", "invoice:2", "invoice:3"]]
+    first_four = db.session.scalars(select(WorkItem.id).order_by(WorkItem.id).limit(4)).all()
+    assert sorted((t.args[0], t.eta is not None) for t in huey.pending()) == [
+        (first_four[0], True), (first_four[1], True), (first_four[2], True),  # their retries, in 30 s
+        (first_four[3], False)]  # the next batch, enqueued to run now
 
 
 def test_a_run_whose_worker_died_holds_nothing_after_its_lease(installation, batch_flow, run_jobs):

@@ -50,7 +50,7 @@ def test_a_worker_killed_at_each_step_leaves_no_duplicate(shop, point):  # noqa:
     order = place_order(live)
     wait_delivered(live, 1)
     with live.app.app_context():
-        jobs.handle_inbox_event(db.session.scalar(select(InboxEvent.id)))  # the web side: work is queued
+        jobs.translate_inbox_events(db.session.scalar(select(InboxEvent.id)))  # work queued, not started
         item_id = db.session.scalar(select(WorkItem.id).where(WorkItem.flow == "invoice_to_ledger"))
     huey.flush()  # that task is the killed worker's
 

@@ -5,7 +5,8 @@ Flow names (the flows themselves live in ``bridge.sync``):
   invoice was added, changed or deleted; the flow reads its current state (the event only
   says "this id changed", NOTES s4) and hands a deletion to the cancellation flow;
 - ``party_to_ledger`` on ``party:CO:<id>`` / ``party:C:<id>``: a company or contact changed
-  (e.g. renamed); the flow updates its ledger contact if it has one.
+  (e.g. renamed); the flow updates its ledger contact if it has one. Added and deleted ones
+  ask for nothing (see ``requests_for``).
 
 Many events on one object coalesce in ``request_work`` (one pending run per object).
 """
@@ -31,8 +32,10 @@ def requests_for(installation_id: int, event: str, object_key: str) -> list[Work
     if object_key.startswith("invoice:"):
         return [WorkRequest(installation_id, FLOW_INVOICE, object_key)] if general.automatic_sync else []
     kind, _, entity_id = object_key.partition(":")
-    if kind in PARTY_KINDS and not event.upper().endswith("DELETE"):
-        # A deleted CRM record keeps its ledger contact: the ledger's history needs it.
+    if kind in PARTY_KINDS and not event.upper().endswith(("DELETE", "ADD")):
+        # A deleted CRM record keeps its ledger contact: the ledger's history needs it. A new
+        # one is in no ledger yet (it goes there with its first invoice, read then; or it is
+        # the echo of our own import from the ledger): reading it now would be wasted.
         return [WorkRequest(installation_id, FLOW_PARTY, f"party:{PARTY_KINDS[kind]}:{entity_id}")]
     return []
 

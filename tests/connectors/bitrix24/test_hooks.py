@@ -89,11 +89,14 @@ def test_contact_and_deletion_events_become_their_flows(client, portal, placehol
     client.post("/hooks/bitrix24", data=notes_body(event="ONCRMCONTACTUPDATE", item_id=7), content_type=FORM)
     client.post("/hooks/bitrix24", data=notes_body(event="ONCRMDYNAMICITEMDELETE", item_id=24), content_type=FORM)
     client.post("/hooks/bitrix24", data=notes_body(event="ONCRMCOMPANYDELETE", item_id=3), content_type=FORM)
+    client.post("/hooks/bitrix24", data=notes_body(event="ONCRMCOMPANYADD", item_id=5), content_type=FORM)
     run_jobs()
     # A deleted invoice is read by the export flow (which hands it to cancellation); a
-    # deleted company keeps its ledger contact, so it asks for nothing.
+    # deleted company keeps its ledger contact, so it asks for nothing; nor does a new one
+    # (in no ledger yet: it goes there with its first invoice, read then).
     assert sorted(runs) == [("invoice_to_ledger", "invoice:24"), ("party_to_ledger", "party:C:7")]
     assert db.session.scalar(select(WorkItem).where(WorkItem.object_key == "company:3")) is None
+    assert db.session.scalar(select(WorkItem).where(WorkItem.object_key.like("party:CO:%"))) is None
 
 
 def test_thousand_updates_on_fifty_invoices_make_at_most_a_hundred_runs(client, portal, placeholder_flows, run_jobs):
