@@ -362,12 +362,12 @@ def translate_inbox_events(event_id: int) -> list[tuple[int, str]]:
 
 
 def _translate_batch(events: list[InboxEvent]) -> list[tuple[int, str]]:
-    """Translate and commit; the work items newly queued (id and flow). The batch commits
-    once; if that fails, each of its events is handled on its own, so one bad event holds
-    up none of the others."""
+    """Translate and commit; the work items newly queued (id and flow). The batch's work
+    is asked for at once and commits once; if that fails, each of its events is handled on
+    its own, so one bad event holds up none of the others."""
     if len(events) > 1:
         try:
-            requested = [queued for claimed in events for queued in _translate(claimed)]
+            requested = request_work_many([ask for claimed in events for ask in _asks(claimed)])
             db.session.commit()
             return requested
         except Exception:  # noqa: BLE001 - retried one by one below, each error on its own event
@@ -385,23 +385,25 @@ def _first_per_batch_flow(requested: list[tuple[int, str]]) -> list[int]:
     return list(first.values())
 
 
-def _translate(event: InboxEvent) -> list[tuple[int, str]]:
+def _asks(event: InboxEvent) -> list[tuple[WorkRequest, int | None]]:
+    """The event's work requests, each with the event id it counts as (``request_work``);
+    marks the event done (committed with its requests)."""
     handler = INBOX_HANDLERS.get(event.source)
     if handler is None:
         raise PermanentError(f"No handler for {event.source} events.")
     # A re-opened event (``record_inbound``: a second change behind the same dedup key) kept
     # its old id, which no longer says when the change came: it counts as news.
     seen_as = None if event.processed_at else event.id
-    requested = [(request_work(request, event_id=seen_as), request.flow) for request in handler(event)]
+    asks = [(request, seen_as) for request in handler(event)]
     event.state = "done"
     event.processed_at = now()
     event.last_error = None
-    return [(item_id, flow_name) for item_id, flow_name in requested if item_id is not None]
+    return asks
 
 
 def _handle_claimed(event_id: int) -> list[tuple[int, str]]:
     try:
-        requested = _translate(db.session.get(InboxEvent, event_id))
+        requested = request_work_many(_asks(db.session.get(InboxEvent, event_id)))
         db.session.commit()
         return requested
     except Exception as exc:  # recorded on the row; the sweeper retries non-permanent ones
@@ -434,24 +436,54 @@ def request_work(request: WorkRequest, *, event_id: int | None = None) -> int | 
     Returns the work item id when a run was newly queued (its task is enqueued after
     commit), None when the request merged into work already queued, running or done.
     """
-    values = {"installation_id": request.installation_id, "flow": request.flow,
-              "object_key": request.object_key, "state": "idle", "dirty": False, "attempts": 0,
-              "runs": 0, "options": request.options, "created_at": now(), "updated_at": now()}
-    db.session.execute(insert_ignore(WorkItem.__table__).values(values))
-    item_id = db.session.execute(select(WorkItem.id).where(
-        WorkItem.installation_id == request.installation_id, WorkItem.flow == request.flow,
-        WorkItem.object_key == request.object_key)).scalar_one()
-    news = func.coalesce(WorkItem.covered_through, 0) < event_id if event_id is not None else true()
-    queued = db.session.execute(
-        update(WorkItem).where(WorkItem.id == item_id, WorkItem.state.in_(("idle", "waiting")), news)
-        .values(state="queued", next_attempt_at=None, options=request.options or WorkItem.options,
-                updated_at=now())).rowcount
-    if queued:
+    queued = request_work_many([(request, event_id)])
+    return queued[0][0] if queued else None
+
+
+def request_work_many(asks: list[tuple[WorkRequest, int | None]]) -> list[tuple[int, str]]:
+    """``request_work`` for many requests (a batch of translated events) in four statements
+    instead of three or four per request. Returns the items newly queued (id and flow)."""
+    if not asks:
+        return []
+    t = now()
+    # Per object: the newest event asking, or None when something asks that is no event
+    # (always news); the options of the last request that has any.
+    newest: dict[tuple[int, str, str], int | None] = {}
+    options: dict[tuple[int, str, str], dict[str, Any]] = {}
+    for request, event_id in asks:
+        key = (request.installation_id, request.flow, request.object_key)
+        if event_id is None or (key in newest and newest[key] is None):
+            newest[key] = None
+        else:
+            newest[key] = max(newest.get(key) or 0, event_id)
+        if request.options:
+            options[key] = request.options
+    db.session.execute(insert_ignore(WorkItem.__table__), [
+        {"installation_id": key[0], "flow": key[1], "object_key": key[2], "state": "idle", "dirty": False,
+         "attempts": 0, "runs": 0, "options": options.get(key, {}), "created_at": t, "updated_at": t}
+        for key in newest])
+    ids = {(row.installation_id, row.flow, row.object_key): row.id for row in db.session.execute(
+        select(WorkItem.id, WorkItem.installation_id, WorkItem.flow, WorkItem.object_key).where(
+            WorkItem.installation_id.in_({key[0] for key in newest}), WorkItem.flow.in_({key[1] for key in newest}),
+            WorkItem.object_key.in_({key[2] for key in newest})))
+        if (row.installation_id, row.flow, row.object_key) in newest}
+    always = [ids[key] for key, event_id in newest.items() if event_id is None]
+    by_event = {ids[key]: event_id for key, event_id in newest.items() if event_id is not None}
+    news = WorkItem.id.in_(always)
+    if by_event:
+        news = news | (WorkItem.id.in_(list(by_event)) &
+                       (func.coalesce(WorkItem.covered_through, 0) < case(by_event, value=WorkItem.id)))
+    queued = set(db.session.execute(
+        update(WorkItem).where(news, WorkItem.state.in_(("idle", "waiting")))
+        .values(state="queued", next_attempt_at=None, updated_at=t).returning(WorkItem.id)).scalars())
+    for key, value in options.items():  # a manual run's options (rare: one request at a time)
+        if ids[key] in queued:
+            db.session.execute(update(WorkItem).where(WorkItem.id == ids[key]).values(options=value))
+    db.session.execute(update(WorkItem).where(news, WorkItem.state == "running").values(dirty=True))
+    for item_id in sorted(queued):
         enqueue_after_commit(run_work, item_id)
-        return item_id
-    db.session.execute(update(WorkItem).where(WorkItem.id == item_id, WorkItem.state == "running", news)
-                       .values(dirty=True))
-    return None
+    flows = {item_id: key[1] for key, item_id in ids.items()}
+    return [(item_id, flows[item_id]) for item_id in sorted(queued)]
 
 
 def _covered_through():

@@ -38,10 +38,14 @@ BATCH_MAX = 50  # NOTES s9
 PAGE_SIZE = 50  # NOTES s9
 REDIRECTS = (301, 302, 303, 307, 308)
 # NOTES s9: the portal's leaky bucket drains 2/s and holds 50 (Enterprise: 5/s, 250). Our
-# bucket refills at the same rate but keeps a few requests of headroom: requests reach the
-# portal with network jitter (two sent 0.5 s apart may arrive 0.3 s apart), and a bucket
-# run exactly full would then overflow by one.
-HEADROOM = 5
+# bucket refills at the same rate and counts a request when it takes its place, before
+# sending it; the portal counts it on arrival. A request arriving d seconds after its place
+# was taken can leave the portal's bucket up to 2 x d requests fuller than ours, so ours
+# keeps a few in hand: 3 cover 1.5 s between taking a place and arriving (a slow
+# connection, a busy worker), enough that the portal's 503 is never reached, and little
+# enough that a bulk run is not slowed for nothing (each request of headroom costs half a
+# second once the bucket is spent).
+HEADROOM = 3
 DEFAULT_LIMITS = Limits(rate=2.0, burst=50 - HEADROOM)
 ENTERPRISE_LIMITS = Limits(rate=5.0, burst=250 - 2 * HEADROOM)
 

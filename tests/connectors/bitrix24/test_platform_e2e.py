@@ -153,7 +153,7 @@ def test_offline_events_are_drained_into_work(live, installed, placeholder_flows
     with live.app.app_context():
         counts = reconcile_installation(store.find(installed["auth"]["member_id"]))
         keys = set(db.session.scalars(select(WorkItem.object_key)))
-    assert counts["offline"] >= 3
+    assert counts["offline"] >= 1  # the invoice's event (a new company or contact asks for nothing)
     assert {f"invoice:{item['id']}", f"party:CO:{company['ID']}", f"party:C:{contact['ID']}"} <= keys
     assert live.control(f"bitrix24/portals/{ACME}/state", method="GET")["offline_queue"] == []
 
