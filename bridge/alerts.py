@@ -26,7 +26,7 @@ from .errors import ConflictError, NeedsReconnect, PermanentError, SyncError
 from .extensions import db, huey
 from .insert_ignore import insert_ignore
 from .jobs import _app_context, enqueue_after_commit, periodic
-from .models import Installation, LedgerConnection, SyncRecord, utcnow
+from .models import Installation, SyncRecord, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator
 
 from flask import current_app, has_app_context
 from huey import crontab
-from sqlalchemy import bindparam, case, event, func, literal, select, true, update
+from sqlalchemy import bindparam, case, event, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
