@@ -38,6 +38,7 @@ def time_passes(live, seconds: float) -> None:
         db.session.execute(text("UPDATE rate_budgets SET paused_until = NULL"))
         db.session.commit()
         for task in huey.read_schedule(huey._get_timestamp() + timedelta(seconds=seconds + 86400)):
+            task.eta = None  # due now (Huey puts a task whose time has not come back in the schedule)
             huey.enqueue(task)
         jobs.sweep_once()
 

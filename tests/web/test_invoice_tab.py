@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 from bridge.domain import Invoice, Line, Party, PartyKind
 from bridge.extensions import db
@@ -85,6 +85,21 @@ def test_the_tab_speaks_the_portals_language_also_after_htmx_requests(client, po
     assert "1.234,50\xa0€" in body and "(wird angelegt)" in body  # German money format
     reply = client.post(f"{TAB}/7/sync", data={"token": token_in(html)}, headers={"HX-Request": "true"})
     assert "Synchronisierung angefordert." in reply.get_data(as_text=True)
+
+
+def test_an_invoice_queued_behind_a_run_says_until_when_at_the_latest(client, portal):
+    """One batch run per installation at a time: an invoice behind it says so, and by when it
+    goes on even if that run's worker was lost (its lease), not just "waiting"."""
+    started = datetime(2026, 11, 22, 9, 15, tzinfo=timezone.utc)
+    db.session.add(WorkItem(installation_id=portal.id, flow="invoice_to_ledger", object_key="invoice:12",
+                            state="running", last_run_at=started, lease_until=started + timedelta(minutes=10)))
+    db.session.add(WorkItem(installation_id=portal.id, flow="invoice_to_ledger", object_key="invoice:13",
+                            state="queued"))
+    db.session.commit()
+    html = launch(client, TAB, {"ID": "13"}).get_data(as_text=True)
+    assert "behind other invoices whose sync started at 11/22/26, 9:15" in html
+    assert "goes on by 11/22/26, 9:25" in html
+    assert "Syncing now." in launch(client, TAB, {"ID": "12"}).get_data(as_text=True)
 
 
 def test_a_run_that_changed_nothing_still_reads_as_synced(client, portal):

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import format_datetime, gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Link, SyncRecord, WorkItem
@@ -87,6 +87,22 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
 
 
 RECORDS_SHOWN = 10
+
+
+def _queued(item: WorkItem) -> InvoiceSyncState:
+    """Queued: behind a run of other invoices, if one is going (one batch run per installation
+    at a time). Its worker may have stopped (a restart, a crash), and then the queue waits
+    for the run's lease: the tab says until when at the latest, so that a wait is never
+    mistaken for a stuck sync."""
+    started, latest = db.session.execute(select(func.min(WorkItem.last_run_at), func.max(WorkItem.lease_until)).where(
+        WorkItem.installation_id == item.installation_id, WorkItem.flow == item.flow,
+        WorkItem.state == "running")).one()
+    if latest is None:
+        return InvoiceSyncState(_("Waiting to sync."), "pending")
+    return InvoiceSyncState(_("Waiting to sync, behind other invoices whose sync started at %(started)s. If that "
+                              "sync has stopped (a restart of bridge's worker), this one goes on by %(latest)s at "
+                              "the latest.", started=format_datetime(started, "short"),
+                              latest=format_datetime(latest, "short")), "pending")
 # Xero's own deep link to an invoice (used when the export did not keep the URL it was given).
 XERO_INVOICE_URL = "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID={id}"
 
@@ -103,7 +119,7 @@ def ledger_url(link: Link) -> str | None:
 
 def _label(item: WorkItem | None, record: SyncRecord | None) -> InvoiceSyncState:
     if item is not None and item.state == "queued":
-        return InvoiceSyncState(_("Waiting to sync."), "pending")
+        return _queued(item)
     if item is not None and item.state == "running":
         return InvoiceSyncState(_("Syncing now."), "pending")
     if item is not None and item.state == "waiting":
