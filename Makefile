@@ -39,6 +39,7 @@ bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/bulk_sync.py
+	$(PY) bench/contact_import.py
 
 ## After changing a page's words: extract, merge into each language, compile (commit the .po and .mo)
 translations: install

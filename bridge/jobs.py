@@ -521,6 +521,14 @@ class WorkContext:
         return record
 
 
+def renew_lease(ctx: WorkContext) -> None:
+    """For a run that goes on for long (an import of 10,000 contacts: minutes at the
+    platform's pace): without a renewed lease, the sweeper would take it for a dead worker's
+    run after WORK_LEASE and start a second one beside it. Call it at each checkpoint."""
+    db.session.execute(update(WorkItem).where(WorkItem.id == ctx.item.id, WorkItem.state == "running")
+                       .values(lease_until=now() + WORK_LEASE))
+
+
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     """Exponential backoff with jitter, never sooner than the server asked."""
     delay = min(BACKOFF_BASE * (2 ** max(attempt - 1, 0)), BACKOFF_CAP)

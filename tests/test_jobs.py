@@ -239,6 +239,23 @@ def test_a_batch_that_ends_waiting_leaves_the_next_to_the_queue(installation, ba
         (first_four[3], False)]  # the next batch, enqueued to run now
 
 
+def test_a_long_run_renews_its_lease_so_the_sweeper_starts_no_second_one(installation, registry, run_jobs):
+    seen, behaviour = registry
+    swept: list[dict] = []
+
+    def long_run(ctx):
+        item = db.session.get(WorkItem, ctx.item.id)
+        item.lease_until = utcnow() - timedelta(seconds=1)  # WORK_LEASE has passed: minutes of import
+        db.session.commit()
+        jobs.renew_lease(ctx)  # its checkpoint
+        db.session.commit()
+        swept.append(jobs.sweep_once())
+    behaviour["invoice:1"] = long_run
+    ingest(installation, "e1")
+    run_jobs()
+    assert swept == [{"inbox": 0, "work": 0}] and seen == ["invoice:1"]
+
+
 def test_a_run_whose_worker_died_holds_nothing_after_its_lease(installation, batch_flow, run_jobs):
     first = jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", "invoice:1"))
     db.session.commit()

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from ..extensions import db
 from ..faults import fault_point
-from ..jobs import WorkContext, flow
+from ..jobs import WorkContext, flow, renew_lease
 from ..models import Installation, utcnow
 from .links import bind, find_link_by_ledger_id, party_fingerprint
 from .party_flowback import merge
@@ -50,6 +50,7 @@ def import_parties(ctx: WorkContext) -> None:
             _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress)
             batch = []
             position.value = dict(progress)
+            renew_lease(ctx)
             db.session.commit()
     if batch:
         _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress)
@@ -64,13 +65,18 @@ def import_parties(ctx: WorkContext) -> None:
 def _write_batch(ctx: WorkContext, installation, connection, platform, ledger_kind: str,
                  batch: list[LedgerParty], progress: dict) -> None:
     to_save: list[tuple] = []
+    links = {lp.ledger_id: find_link_by_ledger_id(connection, "party", lp.ledger_id) for lp in batch}
+    # Not linked: carried by the platform already (an import that crashed before its link
+    # write, or a second bridge)? One lookup for the batch.
+    carried = platform.find_parties(ledger_kind, [lid for lid, link in links.items() if link is None]) \
+        if None in links.values() else {}
     for ledger_party in batch:
-        link = find_link_by_ledger_id(connection, "party", ledger_party.ledger_id)
+        link = links[ledger_party.ledger_id]
         fingerprint = party_fingerprint(ledger_party.party)
         extra = dict(link.extra or {}) if link else {}
         if fingerprint in (extra.get("sent"), extra.get("received")):
             continue  # our own write coming back, or nothing new
-        platform_id = link.platform_id if link else platform.find_party(ledger_kind, ledger_party.ledger_id)
+        platform_id = link.platform_id if link else carried.get(ledger_party.ledger_id)
         party = ledger_party.party
         if link is not None and platform_id:
             party = _by_master(ctx, installation, platform, platform_id, ledger_party)

@@ -5,6 +5,7 @@ and its correctness counters hold."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -38,6 +39,19 @@ def test_bulk_sync_of_a_hundred_invoices_syncs_all_within_the_call_targets():
     for process in ("consumer", "web"):  # measured in the processes themselves (gunicorn, huey_consumer)
         assert 0 < figures["peak_rss_mb_export"][process] <= figures["peak_rss_mb_with_echoes"][process]
     assert figures["cpu_seconds_export"]["consumer"] > 0
+
+
+def test_contact_import_bench_imports_every_contact_once_in_few_calls():
+    require(xero_spec.spec_dir() is not None, "Xero specs not found (XERO_SPEC_DIR)")
+    run = _bench("bench/contact_import.py", "--contacts", "300")
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert figures["first_run"]["created"] == figures["xero_contacts"] >= 300
+    assert figures["second_run"]["created"] == 0 and figures["second_run_calls"]["bitrix24"] == 0
+    # Per 50 contacts: one lookup, one write, one write of the companies' people (a lookup per
+    # contact made it 52 requests per 50).
+    assert figures["bitrix24_calls"] <= 3 * math.ceil(figures["xero_contacts"] / 50)
+    assert figures["xero_calls"] == figures["xero_calls_lower_bound"]
 
 
 def test_dashboard_bench_completes():

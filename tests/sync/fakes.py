@@ -20,6 +20,7 @@ class FakePlatform:
         self.statuses: dict[str, InvoiceStatus] = {}
         self.parties = {}
         self.save_calls = 0
+        self.find_calls = 0
         self.applied: list[list[str]] = []
 
     def get_invoice(self, platform_id):
@@ -53,11 +54,10 @@ class FakePlatform:
     # customers: platform key -> (party, origin)
     parties: dict
 
-    def find_party(self, ledger_kind, ledger_id):
-        for key, (_, origin) in self.parties.items():
-            if origin == (ledger_kind, ledger_id):
-                return key
-        return None
+    def find_parties(self, ledger_kind, ledger_ids):
+        self.find_calls += 1
+        return {origin[1]: key for key, (_, origin) in self.parties.items()
+                if origin[0] == ledger_kind and origin[1] in ledger_ids}
 
     def save_parties(self, items):
         self.save_calls += 1

@@ -25,6 +25,7 @@ def test_import_creates_each_customer_once_in_batches_of_50(fake_world, run_jobs
     fill(ledger, 120)
     start_import(installation, run_jobs)
     assert len(platform.parties) == 120 and platform.save_calls == 3
+    assert platform.find_calls == 3  # the platform asked once per batch whether it carries them already
     progress = db.session.scalar(select(Cursor.value).where(Cursor.name.like("party_import:%")))
     assert (progress["done"], progress["created"], progress["running"]) == (120, 120, False)
     start_import(installation, run_jobs)

@@ -250,7 +250,7 @@ def party_fields(party: Party, origin: tuple[str, str] | None,
                  existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``fields`` for crm.company.add/update or crm.contact.add/update (UPPER_CASE, NOTES s8).
 
-    ``origin`` (ledger kind, ledger id) goes to ORIGINATOR_ID/ORIGIN_ID, which ``find_party``
+    ``origin`` (ledger kind, ledger id) goes to ORIGINATOR_ID/ORIGIN_ID, which ``find_parties``
     looks up so that a repeated import updates instead of duplicating.
     """
     fields: dict[str, Any] = {}
@@ -292,7 +292,7 @@ def person_fields(person: Person, company_id: int, origin: tuple[str, str] | Non
         fields["PHONE"] = [{"VALUE": person.phone, "VALUE_TYPE": "WORK"}]
     if origin:
         # Bound to its source too, but never equal to the ledger contact's own id (that one
-        # names the company in ``find_party``): "<contact id>/<e-mail or name>".
+        # names the company in ``find_parties``): "<contact id>/<e-mail or name>".
         fields["ORIGINATOR_ID"] = origin[0].upper()
         fields["ORIGIN_ID"] = f"{origin[1]}/{(person.email or person.full_name).strip().casefold()}"
     return fields

@@ -452,18 +452,26 @@ class Bitrix24Platform:
     # Parties (Xero import, NOTES s8)
     # ---------------------------------------------------------------------------------
 
-    def find_party(self, ledger_kind: str, ledger_id: str) -> str | None:
-        flt = {"ORIGINATOR_ID": ledger_kind.upper(), "ORIGIN_ID": ledger_id}
-        reply = self.client.batch({
-            "co": ("crm.company.list", {"filter": flt, "select": ["ID"]}),
-            "ct": ("crm.contact.list", {"filter": flt, "select": ["ID"]}),
-        })
-        reply.raise_first()
-        for key, kind in (("co", COMPANY), ("ct", CONTACT)):
-            rows = reply.get(key) or []
-            if rows:
-                return self.party_key(party_id(kind, rows[0]["ID"]))
-        return None
+    def find_parties(self, ledger_kind: str, ledger_ids: list[str]) -> dict[str, str]:
+        """Which of these ledger contacts the portal carries already (ORIGINATOR_ID /
+        ORIGIN_ID, set when they were imported), as {ledger id: party key}: a company before
+        a contact. One request per 50 ids (a list of companies and one of contacts by
+        ``@ORIGIN_ID``), where one each cost an import of 10,000 contacts 10,000 requests."""
+        found: dict[str, str] = {}
+        wanted = sorted(set(ledger_ids))
+        for start in range(0, len(wanted), BATCH_MAX):
+            flt = {"ORIGINATOR_ID": ledger_kind.upper(), "@ORIGIN_ID": wanted[start:start + BATCH_MAX]}
+            lists = {"co": ("crm.company.list", {"filter": flt, "select": ["ID", "ORIGIN_ID"], "order": {"ID": "ASC"}}),
+                     "ct": ("crm.contact.list", {"filter": flt, "select": ["ID", "ORIGIN_ID"], "order": {"ID": "ASC"}})}
+            reply = self.client.batch(lists)
+            reply.raise_first()
+            for key, kind in (("co", COMPANY), ("ct", CONTACT)):
+                rows = list(reply.get(key) or [])
+                if key in reply.nexts:  # more than 50 matches: the same contact imported twice before
+                    rows = list(self.client.list_all(*lists[key]))
+                for row in rows:
+                    found.setdefault(str(row.get("ORIGIN_ID")), self.party_key(party_id(kind, row["ID"])))
+        return found
 
     def party_key(self, platform_id: str) -> str:
         """Parties are named by their domain key (``b24:<member>:CO:12``) everywhere in the

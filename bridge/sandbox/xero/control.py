@@ -180,13 +180,23 @@ def make_blueprint(system: "System") -> Blueprint:
 
     @bp.post("/orgs/<tenant_id>/seed")
     def seed(tenant_id: str):
-        """N bank transactions and N paid invoices, spread over the last 90 days (no webhooks)."""
+        """N bank transactions and N paid invoices, spread over the last 90 days; N contacts,
+        every other one a company with a contact person (no webhooks)."""
         org = org_or_404(tenant_id)
         body = request.get_json(silent=True) or {}
         rng = random.Random(body.get("seed", 1))
         n_bank, n_pay = int(body.get("bank_transactions", 0)), int(body.get("payments", 0))
         with host.lock:
             ctx = user_ctx(org)
+            for i in range(int(body.get("contacts", 0))):
+                if i % 2:
+                    contacts.apply(ctx, {"Name": f"Person {i:05d}", "FirstName": "Person", "LastName": f"{i:05d}",
+                                         "EmailAddress": f"person{i}@people.test"}, None)
+                else:
+                    contacts.apply(ctx, {"Name": f"Company {i:05d} Ltd", "FirstName": "Owner", "LastName": f"{i:05d}",
+                                         "EmailAddress": f"ap{i}@company.test",
+                                         "ContactPersons": [{"FirstName": "Clerk", "LastName": f"{i:05d}",
+                                                             "EmailAddress": f"clerk{i}@company.test"}]}, None)
             customers = [contacts.apply(ctx, {"Name": f"Seed Customer {uuid.uuid4().hex[:8]}"}, None)
                          for _ in range(5)]
             sales = org.default_sales_tax
@@ -208,7 +218,8 @@ def make_blueprint(system: "System") -> Blueprint:
                 payments.create(ctx, {"Invoice": {"InvoiceID": inv["InvoiceID"]}, "Account": {"Code": "090"},
                                       "Amount": inv["AmountDue"], "Date": when.isoformat()})
             ctx.events.clear()
-        return jsonify(bank_transactions=len(org.bank_transactions), payments=len(org.payments))
+        return jsonify(bank_transactions=len(org.bank_transactions), payments=len(org.payments),
+                       contacts=len(org.contacts))
 
     @bp.get("/orgs/<tenant_id>/state")
     def state(tenant_id: str):

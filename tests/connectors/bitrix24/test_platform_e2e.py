@@ -114,9 +114,7 @@ def test_imported_parties_are_found_again_by_origin(live, installed):
         ids = adapter.save_parties([(company, None, ("xero", "c1")), (person, None, ("xero", "c2"))])
         member = installed["auth"]["member_id"]
         assert ids[0].startswith(f"b24:{member}:CO:") and ids[1].startswith(f"b24:{member}:C:")
-        assert adapter.find_party("xero", "c1") == ids[0]
-        assert adapter.find_party("xero", "c2") == ids[1]
-        assert adapter.find_party("xero", "nope") is None
+        assert adapter.find_parties("xero", ["c1", "c2", "nope"]) == {"c1": ids[0], "c2": ids[1]}
         assert adapter.save_party(company, ids[0], ("xero", "c1")) == ids[0]  # update: no duplicate e-mail
     state = live.control(f"bitrix24/portals/{ACME}/state", method="GET")
     globex = next(c for c in state["companies"] if c["TITLE"] == "Globex AG")

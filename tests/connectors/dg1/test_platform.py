@@ -116,4 +116,4 @@ def test_what_dg1_cannot_do_is_refused_in_words():
     # does not fail either: the paid status of the same run must still reach the order.
     with responses.RequestsMock():  # any call to DG1 would fail here
         assert platform.apply_invoice_changes("ch:1", None, {"lines"}) is None
-    assert platform.find_party("bexio", "1") is None
+    assert platform.find_parties("bexio", ["1"]) == {}
