@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
+
 from ..extensions import db
 from ..faults import fault_point
 from ..jobs import WorkContext, flow, renew_lease
-from ..models import Installation, utcnow
+from ..models import Installation, Link, utcnow
 from .links import bind, find_link_by_ledger_id, party_fingerprint
 from .party_flowback import merge
 from .polling import cursor
@@ -38,6 +40,10 @@ def import_parties(ctx: WorkContext) -> None:
     record = ctx.record(object_kind="import", object_id="parties", direction="to_platform")
     db.session.commit()
 
+    # A first import (no customer of this ledger linked yet) learns what the platform carries
+    # from the ledger already in one listing (one request on an empty portal) instead of a
+    # lookup per 50 (200 requests for 10,000 contacts: half again the writes).
+    carried = platform.find_parties(ledger.kind, None) if not _any_party_linked(connection) else None
     batch: list[LedgerParty] = []
     newest = since
     for ledger_party in ledger.changed_parties(since):
@@ -47,13 +53,13 @@ def import_parties(ctx: WorkContext) -> None:
         if ledger_party.updated_at and (newest is None or ledger_party.updated_at > newest):
             newest = ledger_party.updated_at
         if len(batch) == BATCH:
-            _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress)
+            _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress, carried)
             batch = []
             position.value = dict(progress)
             renew_lease(ctx)
             db.session.commit()
     if batch:
-        _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress)
+        _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress, carried)
     progress.update(running=False, finished_at=utcnow().isoformat(),
                     since=newest.isoformat() if newest else progress["since"])
     position.value = dict(progress)
@@ -62,14 +68,23 @@ def import_parties(ctx: WorkContext) -> None:
     record.finished_at = utcnow()
 
 
+def _any_party_linked(connection) -> bool:
+    return db.session.scalar(select(Link.id).where(
+        Link.ledger == connection.ledger, Link.ledger_org == connection.organisation_id,
+        Link.kind == "party").limit(1)) is not None
+
+
 def _write_batch(ctx: WorkContext, installation, connection, platform, ledger_kind: str,
-                 batch: list[LedgerParty], progress: dict) -> None:
+                 batch: list[LedgerParty], progress: dict, carried: dict[str, str] | None) -> None:
+    """``carried``: what the platform carries from the ledger, listed at the start of a first
+    import; None to ask per batch."""
     to_save: list[tuple] = []
     links = {lp.ledger_id: find_link_by_ledger_id(connection, "party", lp.ledger_id) for lp in batch}
-    # Not linked: carried by the platform already (an import that crashed before its link
-    # write, or a second bridge)? One lookup for the batch.
-    carried = platform.find_parties(ledger_kind, [lid for lid, link in links.items() if link is None]) \
-        if None in links.values() else {}
+    if carried is None:
+        # Not linked: carried by the platform already (an import that crashed before its
+        # link write, or a second bridge)? One lookup for the batch.
+        carried = platform.find_parties(ledger_kind, [lid for lid, link in links.items() if link is None]) \
+            if None in links.values() else {}
     for ledger_party in batch:
         link = links[ledger_party.ledger_id]
         fingerprint = party_fingerprint(ledger_party.party)

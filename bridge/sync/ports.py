@@ -183,7 +183,8 @@ class Platform(Protocol):
 
     # customers (export of edits, import from the ledger, flow-back of edits)
     def get_party(self, platform_id: str) -> Party | None: ...  # None: deleted
-    def find_parties(self, ledger_kind: str, ledger_ids: list[str]) -> dict[str, str]: ...  # ledger id -> key
+    # ledger id -> platform key of those the platform carries (None: all it carries from that ledger)
+    def find_parties(self, ledger_kind: str, ledger_ids: list[str] | None) -> dict[str, str]: ...
     def save_party(self, party: Party, platform_id: str | None, origin: tuple[str, str]) -> str: ...
     def save_parties(self, parties: list[tuple[Party, str | None, tuple[str, str]]]) -> list[str]: ...
 

@@ -57,7 +57,7 @@ class FakePlatform:
     def find_parties(self, ledger_kind, ledger_ids):
         self.find_calls += 1
         return {origin[1]: key for key, (_, origin) in self.parties.items()
-                if origin[0] == ledger_kind and origin[1] in ledger_ids}
+                if origin[0] == ledger_kind and (ledger_ids is None or origin[1] in ledger_ids)}
 
     def save_parties(self, items):
         self.save_calls += 1

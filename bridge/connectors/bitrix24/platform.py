@@ -452,22 +452,28 @@ class Bitrix24Platform:
     # Parties (Xero import, NOTES s8)
     # ---------------------------------------------------------------------------------
 
-    def find_parties(self, ledger_kind: str, ledger_ids: list[str]) -> dict[str, str]:
+    def find_parties(self, ledger_kind: str, ledger_ids: list[str] | None) -> dict[str, str]:
         """Which of these ledger contacts the portal carries already (ORIGINATOR_ID /
         ORIGIN_ID, set when they were imported), as {ledger id: party key}: a company before
         a contact. One request per 50 ids (a list of companies and one of contacts by
-        ``@ORIGIN_ID``), where one each cost an import of 10,000 contacts 10,000 requests."""
+        ``@ORIGIN_ID``), where one each cost an import of 10,000 contacts 10,000 requests.
+        ``None``: every one the portal carries from that ledger, a page of 50 per request
+        (one request when there are none: a first import)."""
+        select_ = {"select": ["ID", "ORIGIN_ID"], "order": {"ID": "ASC"}}
+        chunks = [None] if ledger_ids is None else [
+            sorted(set(ledger_ids))[start:start + BATCH_MAX] for start in range(0, len(set(ledger_ids)), BATCH_MAX)]
         found: dict[str, str] = {}
-        wanted = sorted(set(ledger_ids))
-        for start in range(0, len(wanted), BATCH_MAX):
-            flt = {"ORIGINATOR_ID": ledger_kind.upper(), "@ORIGIN_ID": wanted[start:start + BATCH_MAX]}
-            lists = {"co": ("crm.company.list", {"filter": flt, "select": ["ID", "ORIGIN_ID"], "order": {"ID": "ASC"}}),
-                     "ct": ("crm.contact.list", {"filter": flt, "select": ["ID", "ORIGIN_ID"], "order": {"ID": "ASC"}})}
+        for chunk in chunks:
+            flt: dict[str, Any] = {"ORIGINATOR_ID": ledger_kind.upper()}
+            if chunk is not None:
+                flt["@ORIGIN_ID"] = chunk
+            lists = {"co": ("crm.company.list", {"filter": flt, **select_}),
+                     "ct": ("crm.contact.list", {"filter": flt, **select_})}
             reply = self.client.batch(lists)
             reply.raise_first()
             for key, kind in (("co", COMPANY), ("ct", CONTACT)):
                 rows = list(reply.get(key) or [])
-                if key in reply.nexts:  # more than 50 matches: the same contact imported twice before
+                if key in reply.nexts:  # more than a page: the rest page by page
                     rows = list(self.client.list_all(*lists[key]))
                 for row in rows:
                     found.setdefault(str(row.get("ORIGIN_ID")), self.party_key(party_id(kind, row["ID"])))

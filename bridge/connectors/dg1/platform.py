@@ -111,7 +111,7 @@ class DG1Platform:
     def get_party(self, platform_id: str) -> Party | None:
         return None  # DG1 has no customer API: customers travel with their orders only
 
-    def find_parties(self, ledger_kind: str, ledger_ids: list[str]) -> dict[str, str]:
+    def find_parties(self, ledger_kind: str, ledger_ids: list[str] | None) -> dict[str, str]:
         return {}  # DG1 has no customer API: no ledger contact is ever linked to a DG1 one
 
     def save_party(self, party: Party, platform_id: str | None, origin: tuple[str, str]) -> str:
