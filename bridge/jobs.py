@@ -602,9 +602,8 @@ def _run_batches(item: WorkItem, batch: int) -> str | None:
 
     Enqueueing each next batch instead would put it behind everything queued meanwhile: a
     burst's thousand event tasks, a second each way for every batch. A batch that ended
-    waiting (a limit, an outage) stops the run: its retry is scheduled, and the next batch
-    is enqueued rather than tried at once (it would read the platform only to meet the same
-    limit)."""
+    waiting (a limit, an outage) ends the loop: its retry is scheduled and the next batch
+    goes to the queue, so this thread does not wait out the same limit batch after batch."""
     installation_id, flow = item.installation_id, item.flow
     deadline = time.monotonic() + DRAIN_SECONDS
     first = outcome = _execute_claimed(item, batch)

@@ -88,6 +88,19 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
 
 RECORDS_SHOWN = 10
 
+# Xero's own deep link to an invoice (used when the export did not keep the URL it was given).
+XERO_INVOICE_URL = "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID={id}"
+
+
+def ledger_url(link: Link) -> str | None:
+    """The URL the ledger gave at export (``extra["url"]``), else one built from its id."""
+    url = (link.extra or {}).get("url")
+    if url:
+        return str(url)
+    if link.ledger == "xero" and link.ledger_id:
+        return XERO_INVOICE_URL.format(id=link.ledger_id)
+    return None
+
 
 def _queued(item: WorkItem) -> InvoiceSyncState:
     """Queued: behind a run of other invoices, if one is going (one batch run per installation
@@ -103,18 +116,6 @@ def _queued(item: WorkItem) -> InvoiceSyncState:
                               "sync has stopped (a restart of bridge's worker), this one goes on by %(latest)s at "
                               "the latest.", started=format_datetime(started, "short"),
                               latest=format_datetime(latest, "short")), "pending")
-# Xero's own deep link to an invoice (used when the export did not keep the URL it was given).
-XERO_INVOICE_URL = "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID={id}"
-
-
-def ledger_url(link: Link) -> str | None:
-    """The URL the ledger gave at export (``extra["url"]``), else one built from its id."""
-    url = (link.extra or {}).get("url")
-    if url:
-        return str(url)
-    if link.ledger == "xero" and link.ledger_id:
-        return XERO_INVOICE_URL.format(id=link.ledger_id)
-    return None
 
 
 def _label(item: WorkItem | None, record: SyncRecord | None) -> InvoiceSyncState:
