@@ -4,8 +4,9 @@ organisation; Bitrix24 a leaky bucket of 50 draining 2 requests a second).
 
 Half the contacts are companies with a contact person (each becomes a Bitrix24 company and
 two contacts linked to it: its primary person and the contact person), half are people (a
-Bitrix24 contact each); the sandbox organisation's own few contacts come along. The import is started as the settings page's button starts it and
-runs to its end; then it is run once more, which must create nothing.
+Bitrix24 contact each); the sandbox's seed adds 5 more (its counterparties for seeded
+transactions). The import is started as the settings page's button starts it and runs to
+its end; then it is run once more, which must create nothing.
 
 Measured:
 

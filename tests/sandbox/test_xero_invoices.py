@@ -164,9 +164,17 @@ def test_payments_pay_the_invoice_and_are_listed(xero):
     assert listed["pagination"]["itemCount"] == 2 and len(listed["Payments"]) == 1
 
 
+def test_contacts_seeded_half_companies_with_a_person_half_people(xero):
+    assert xero.control("POST", f"orgs/{xero.tenant_id}/seed", json={"contacts": 4}).json()["contacts"] == 4 + 5
+    listed = [c for c in xero.call("GET", "Contacts").json()["Contacts"] if not c["Name"].startswith("Seed Customer")]
+    companies = [c for c in listed if c["Name"].endswith("Ltd")]
+    assert len(companies) == 2 and all(len(c["ContactPersons"]) == 1 for c in companies)
+    assert sorted(c["Name"] for c in listed if c not in companies) == ["Person 00001", "Person 00003"]
+
+
 def test_bank_transactions_seeded_paged_filtered_and_incremental(xero):
     seeded = xero.control("POST", f"orgs/{xero.tenant_id}/seed", json={"bank_transactions": 1200, "payments": 30})
-    assert seeded.json() == {"bank_transactions": 1200, "payments": 30}
+    assert seeded.json() == {"bank_transactions": 1200, "payments": 30, "contacts": 5}  # 5 counterparties
     page = xero.call("GET", "BankTransactions", params={"page": 2, "pageSize": 1000}).json()
     assert page["pagination"]["itemCount"] == 1200 and len(page["BankTransactions"]) == 200
     spend = xero.call("GET", "BankTransactions", params={"where": 'Type=="SPEND" AND Status=="AUTHORISED"'}).json()

@@ -180,8 +180,9 @@ def make_blueprint(system: "System") -> Blueprint:
 
     @bp.post("/orgs/<tenant_id>/seed")
     def seed(tenant_id: str):
-        """N bank transactions and N paid invoices, spread over the last 90 days; N contacts,
-        every other one a company with a contact person (no webhooks)."""
+        """N bank transactions and N paid invoices, spread over the last 90 days, with 5
+        contacts as their counterparties; N more contacts, every other one a company with a
+        contact person (no webhooks)."""
         org = org_or_404(tenant_id)
         body = request.get_json(silent=True) or {}
         rng = random.Random(body.get("seed", 1))
@@ -198,7 +199,7 @@ def make_blueprint(system: "System") -> Blueprint:
                                          "ContactPersons": [{"FirstName": "Clerk", "LastName": f"{i:05d}",
                                                              "EmailAddress": f"clerk{i}@company.test"}]}, None)
             customers = [contacts.apply(ctx, {"Name": f"Seed Customer {uuid.uuid4().hex[:8]}"}, None)
-                         for _ in range(5)]
+                         for _ in range(5)]  # the transactions' counterparties
             sales = org.default_sales_tax
             for i in range(n_bank):
                 when = ctx.today - timedelta(days=rng.randint(0, 90))
