@@ -74,6 +74,35 @@ def test_invoice_tab_shows_xero_and_sync_now_works(portal, browser, screenshots)
     save_page(browser, screenshots / "invoice-tab.png")
 
 
+def test_an_invoice_queued_behind_a_run_says_until_when_in_the_tab(portal, browser, screenshots):
+    """One batch run per installation at a time: an invoice behind a run that may have lost its
+    worker says when that run started and by when it goes on at the latest."""
+    from datetime import timedelta
+
+    from selenium.webdriver.common.by import By
+
+    from bridge.models import WorkItem, utcnow
+
+    live = portal
+    live.control("bitrix24/events/auto", json={"on": False})
+    running, queued = new_invoice(live), new_invoice(live)
+    with live.app.app_context():
+        started = utcnow()
+        db.session.add(WorkItem(installation_id=live.installation_id, flow="invoice_to_ledger",
+                                object_key=f"invoice:{running['id']}", state="running", last_run_at=started,
+                                lease_until=started + timedelta(minutes=10)))
+        db.session.add(WorkItem(installation_id=live.installation_id, flow="invoice_to_ledger",
+                                object_key=f"invoice:{queued['id']}", state="queued"))
+        db.session.commit()
+    browser.get(f"{live.sandbox_url}/{ACME}/crm/type/31/details/{queued['id']}/")
+    browser.find_elements(By.CSS_SELECTOR, ".tabs a")[-1].click()
+    enter_app_frame(browser)
+    wait_for(browser, lambda d: "behind other invoices whose sync started at" in text_of(d))
+    assert "goes on by" in text_of(browser) and "at the latest" in text_of(browser)
+    assert_accessible(browser, "invoice tab, queued behind a run")
+    save_page(browser, screenshots / "invoice-tab-queued.png")
+
+
 def open_main_page(live, browser) -> None:
     browser.get(f"{live.sandbox_url}/{ACME}/marketplace/app/")
     enter_app_frame(browser)
