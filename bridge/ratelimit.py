@@ -13,6 +13,7 @@ SQLite and PostgreSQL execute under a row/database write lock.
 """
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from contextlib import contextmanager
@@ -45,6 +46,9 @@ class Limits:
     # the job is rescheduled instead of holding a worker.
     max_wait: float = 10.0
     slot_ttl: float = 120.0  # a crashed holder's slot frees itself after this
+    # The limit in a user's words, for the sync log and the invoice tab while bridge waits
+    # ("Xero's limit of 60 calls a minute per organisation"); the budget key if empty.
+    name: str = ""
 
 
 class Clock(Protocol):
@@ -76,7 +80,8 @@ class Limiter:
             if wait <= 0:
                 return
             if now + wait > deadline:
-                raise RetryableError(f"rate limit for {key}: next call possible in {wait:.1f}s",
+                raise RetryableError(f"{limits.name or 'The rate limit of ' + key} is reached for now: the next "
+                                     f"call is possible in {math.ceil(wait)} s. bridge waits and goes on by itself.",
                                      retry_after=wait, code="rate_limited")
             self.sleep(wait)
 
@@ -91,8 +96,8 @@ class Limiter:
         delay = 0.02
         while not self._try_slot(key, holder, limits):
             if self.clock() > deadline:
-                raise RetryableError(f"{limits.concurrency} calls already in flight for {key}",
-                                     retry_after=1.0, code="concurrency")
+                raise RetryableError(f"{limits.concurrency} calls are already in flight ({limits.name or key}). "
+                                     f"bridge waits and goes on by itself.", retry_after=1.0, code="concurrency")
             self.sleep(delay)
             delay = min(delay * 2, 0.5)
         try:

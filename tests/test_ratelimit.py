@@ -53,6 +53,17 @@ def test_a_wait_beyond_max_wait_reschedules_instead_of_blocking(limiter):
     assert 55 <= caught.value.retry_after <= 60
 
 
+def test_a_wait_is_told_in_the_limits_own_words_not_its_internal_key(limiter):
+    """What the sync log and the invoice tab show while bridge waits out a limit."""
+    lim, _ = limiter
+    limits = Limits(rate=1 / 60, burst=1, max_wait=5, name="Xero's limit of 60 calls a minute per organisation")
+    lim.take("xero:2f6c0d6a", limits)
+    with pytest.raises(RetryableError) as caught:
+        lim.take("xero:2f6c0d6a", limits)
+    assert caught.value.message.startswith("Xero's limit of 60 calls a minute per organisation is reached for now")
+    assert "goes on by itself" in caught.value.message and "2f6c0d6a" not in caught.value.message
+
+
 def test_a_window_passes_its_calls_at_once_and_the_next_when_the_first_leaves(limiter):
     """Xero counts 60 calls in any 60 s: all 60 go at once, the 61st waits for the first
     call's minute to end, never longer, and no 60-second span ever holds more than 60."""

@@ -33,7 +33,8 @@ from .errors import BEXIO_ERRORS
 
 # NOTES §2: the number is not published. 3 calls a second (180 a minute) with a burst of
 # 20 stays clear of any limit seen so far; the RateLimit-* headers correct us if not.
-BEXIO_LIMITS = Limits(rate=3.0, burst=20, max_wait=10.0)
+BEXIO_LIMITS = Limits(rate=3.0, burst=20, max_wait=10.0,
+                      name="bridge's pace for Bexio (3 requests a second per company)")
 MAX_PAGE = 2000  # NOTES §2 "Pagination"
 DEFAULT_PAGE = 500
 

@@ -46,8 +46,9 @@ REDIRECTS = (301, 302, 303, 307, 308)
 # enough that a bulk run is not slowed for nothing (each request of headroom costs half a
 # second once the bucket is spent).
 HEADROOM = 3
-DEFAULT_LIMITS = Limits(rate=2.0, burst=50 - HEADROOM)
-ENTERPRISE_LIMITS = Limits(rate=5.0, burst=250 - 2 * HEADROOM)
+DEFAULT_LIMITS = Limits(rate=2.0, burst=50 - HEADROOM, name="Bitrix24's limit of 2 requests a second per portal")
+ENTERPRISE_LIMITS = Limits(rate=5.0, burst=250 - 2 * HEADROOM,
+                           name="Bitrix24's limit of 5 requests a second per portal (Enterprise)")
 
 
 def limits_for_plan(plan: str | None) -> Limits:

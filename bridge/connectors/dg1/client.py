@@ -23,7 +23,7 @@ from .errors import DG1_ERRORS
 # docs/dg1.md section 2: 10 requests per second per tenant in a *sliding* one-second
 # window. A token bucket lets ``burst + rate`` calls into any one-second window, so
 # 1 + 8 = 9 stays under it with a margin for network jitter.
-DG1_LIMITS = Limits(rate=8.0, burst=1, max_wait=10.0)
+DG1_LIMITS = Limits(rate=8.0, burst=1, max_wait=10.0, name="DG1's limit of 10 requests a second per shop")
 PAGE_LIMIT = 100  # docs/dg1.md section 4: limit is 1-100
 STOCK_BATCH = 100  # docs/dg1.md section 4.6: at most 100 items per PUT
 # A 429 (Retry-After: 1) or a 503 with a short Retry-After is waited out in place, a few

@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 # from below (30 at once, then one every 2 s, so that burst + refill never exceed 60 in any
 # minute) and made a bulk run of 51 calls wait 42 s. The exact remaining minute budget also
 # comes back in X-MinLimit-Remaining and a 429.
-XERO_LIMITS = Limits(rate=60 / 61, burst=60, concurrency=5, max_wait=10.0, window=61.0)
+XERO_LIMITS = Limits(rate=60 / 61, burst=60, concurrency=5, max_wait=10.0, window=61.0,
+                     name="Xero's limit of 60 calls a minute and 5 at once per organisation")
 BATCH_SIZE = 50  # NOTES 2: about 50 objects per write; IDs= breaks beyond ~52 GUIDs
 PAGE_SIZE = 1000  # NOTES 2: the maximum pageSize since July 2024
 IDEMPOTENCY_KEY_MAX = 128  # NOTES 2
