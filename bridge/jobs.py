@@ -798,13 +798,20 @@ def sweep_once() -> dict[str, int]:
     for event_id in stale_inbox:
         process_inbox(event_id)
         counts["inbox"] += 1
-    # Running items whose lease ran out belonged to a dead worker; waiting items are due.
-    revived = db.session.execute(
-        update(WorkItem).where(
-            ((WorkItem.state == "running") & (WorkItem.lease_until < t)) |
-            ((WorkItem.state == "waiting") & (WorkItem.next_attempt_at <= t)))
+    # Running items whose lease ran out belonged to a dead worker: their attempt counts (so
+    # its retry writes under a new idempotency key, and an item that kills its worker every
+    # time still runs into MAX_ATTEMPTS), and its records say it was interrupted.
+    interrupted = db.session.execute(
+        update(WorkItem).where(WorkItem.state == "running", WorkItem.lease_until < t)
+        .values(state="queued", lease_until=None, updated_at=t, attempts=WorkItem.attempts + 1)
+        .returning(WorkItem.id)).scalars().all()
+    if interrupted:
+        close_interrupted_records(interrupted, t)
+    due = db.session.execute(
+        update(WorkItem).where(WorkItem.state == "waiting", WorkItem.next_attempt_at <= t)
         .values(state="queued", lease_until=None, updated_at=t)
         .returning(WorkItem.id)).scalars().all()
+    revived = [*interrupted, *due]
     lost = db.session.scalars(select(WorkItem.id).where(
         WorkItem.state == "queued", WorkItem.updated_at < t - timedelta(minutes=2))).all()
     db.session.commit()
@@ -812,6 +819,18 @@ def sweep_once() -> dict[str, int]:
         run_work(item_id)
         counts["work"] += 1
     return counts
+
+
+INTERRUPTED_MESSAGE = ("This attempt was interrupted: the worker running it stopped (a restart, a crash or a lost "
+                       "database connection). It is being run again; nothing it did is repeated.")
+
+
+def close_interrupted_records(item_ids: list[int], t: datetime) -> None:
+    """A dead worker's sync records would read "running" for ever: they are closed as
+    retrying, with the reason, when the sweeper hands their work out again."""
+    db.session.execute(update(SyncRecord).where(SyncRecord.work_item_id.in_(item_ids), SyncRecord.state == "running")
+                       .values(state="retrying", error_code="interrupted", error_message=INTERRUPTED_MESSAGE,
+                               retry_at=t, finished_at=t))
 
 
 def prune_once(retention_days: int) -> dict[str, int]:

@@ -379,6 +379,27 @@ def test_sweeper_revives_running_work_of_a_dead_worker_and_due_retries(installat
     assert sorted(seen) == ["invoice:1", "invoice:1", "invoice:2", "invoice:2"]
 
 
+def test_a_dead_workers_attempt_is_counted_and_its_record_says_it_was_interrupted(installation, registry, run_jobs):
+    """A killed worker's sync record would otherwise read "running" for ever in the sync log."""
+    ingest(installation, "e1", "invoice:1")
+    run_jobs()
+    item = db.session.scalar(select(WorkItem))
+    item.state, item.lease_until, item.attempts = "running", utcnow() - timedelta(seconds=1), 0
+    db.session.add(SyncRecord(installation_id=installation.id, work_item_id=item.id, flow=item.flow,
+                              object_kind="invoice", object_id="1", direction="to_ledger", state="running"))
+    db.session.add(SyncRecord(installation_id=installation.id, work_item_id=item.id, flow=item.flow,
+                              object_kind="invoice", object_id="1", direction="to_ledger", state="succeeded"))
+    db.session.commit()
+    huey.flush()
+    assert jobs.sweep_once()["work"] == 1
+    db.session.expire_all()
+    assert db.session.get(WorkItem, item.id).attempts == 1
+    states = [(r.state, r.error_code) for r in db.session.scalars(select(SyncRecord).order_by(SyncRecord.id))]
+    assert states[-2:] == [("retrying", "interrupted"), ("succeeded", None)]
+    message = db.session.scalar(select(SyncRecord.error_message).where(SyncRecord.state == "retrying"))
+    assert message.startswith("This attempt was interrupted: the worker running it stopped")
+
+
 def test_a_duplicate_run_task_is_a_no_op(installation, registry, run_jobs):
     seen, _ = registry
     ingest(installation, "e1")

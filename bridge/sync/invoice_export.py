@@ -119,6 +119,7 @@ def _export_invoices(contexts: list[WorkContext]) -> None:
             prepared.append(ready)
     if prepared:
         write_prepared(installation, connection, platform, ledger, prepared)
+    show_missing_references(installation, platform, keyed, records)
 
 
 def read_platform(installation: Installation, platform, keyed: list[tuple[WorkContext, str]]) -> dict:
@@ -244,7 +245,9 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
         p.record.warning = "; ".join(w for w in [p.warning, *result.warnings] if w) or None
         written.append((p, result, link))
     db.session.commit()  # the links first, all in one commit: what follows calls out and may fail
-    show_references(platform, [(p, result) for p, result, _ in written if result.ledger_id])
+    show_references(platform, [(p.platform_id, p.record, LedgerDocument(
+        ledger_id=result.ledger_id, number=result.number or "", status=result.status, url=result.url,
+        version=result.version)) for p, result, _ in written if result.ledger_id])
     for p, result, link in written:
         try:
             steps = complete_invoice(installation, ledger, link, p.write.invoice)
@@ -257,16 +260,17 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
     db.session.commit()
 
 
-def show_references(platform, written: list[tuple[Prepared, WriteResult]]) -> None:
+def show_references(platform, shown: list[tuple[str, SyncRecord, LedgerDocument]]) -> None:
     """Show each ledger document on the platform (the Xero InvoiceID on the Bitrix24 invoice,
     DG1's "Bexio invoice" column): in one call when the platform can (Bitrix24: 50 updates per
     request), else one by one. A failure here leaves the invoice synced; only the link back
-    is missing, and the record says so."""
-    documents = [(p.platform_id, LedgerDocument(ledger_id=result.ledger_id or "", number=result.number or "",
-                                                status=result.status, url=result.url, version=result.version))
-                 for p, result in written]
+    is missing, and the record says so. Each link remembers the reference shown
+    (``extra["reference_shown"]``), so a run cut off before this step shows it next time
+    (``show_missing_references``)."""
+    documents = [(platform_id, document) for platform_id, _, document in shown]
     if not documents:
         return
+    fault_point("before reference write-back")
     errors: dict[str, Exception] = {}
     versions: dict[str, str] = {}
     if hasattr(platform, "set_ledger_references"):
@@ -282,14 +286,38 @@ def show_references(platform, written: list[tuple[Prepared, WriteResult]]) -> No
                 platform.set_ledger_reference(pid, document)
             except SyncError as exc:
                 errors[pid] = exc
-    for p, _ in written:
-        if p.platform_id in versions:  # the platform's stamp after our write: its event is our echo
-            link = find_link(p.record.installation_id, "invoice", p.platform_id)
-            link.extra = {**(link.extra or {}), "platform_version": versions[p.platform_id]}
-        if p.platform_id in errors:
-            message = getattr(errors[p.platform_id], "message", str(errors[p.platform_id]))
-            p.record.warning = f"Synced, but the link could not be shown on the platform: {message}"
+    for platform_id, record, document in shown:
+        link = find_link(record.installation_id, "invoice", platform_id)
+        if platform_id in versions:  # the platform's stamp after our write: its event is our echo
+            link.extra = {**(link.extra or {}), "platform_version": versions[platform_id]}
+        if platform_id in errors:
+            message = getattr(errors[platform_id], "message", str(errors[platform_id]))
+            record.warning = f"Synced, but the link could not be shown on the platform: {message}"
+        else:
+            link.extra = {**(link.extra or {}), "reference_shown": document.ledger_id}
+    fault_point("after reference write-back")
     db.session.commit()
+
+
+def show_missing_references(installation: Installation, platform, keyed: list[tuple[WorkContext, str]],
+                            records: dict[int, SyncRecord]) -> None:
+    """The references of linked invoices that the platform does not show yet: a run stopped
+    between the link write and the write-back (a dead worker), or the write-back failed.
+    Costs nothing on Bitrix24 for an invoice this run read with the reference on it."""
+    missing = []
+    for ctx, platform_id in keyed:
+        link = find_link(installation.id, "invoice", platform_id)
+        if ctx.failure is None and link is not None and link.ledger_id and \
+                (link.extra or {}).get("reference_shown") != link.ledger_id:
+            missing.append((platform_id, records[ctx.item.id], linked_document(link)))
+    show_references(platform, missing)
+
+
+def linked_document(link) -> LedgerDocument:
+    extra = link.extra or {}
+    return LedgerDocument(ledger_id=link.ledger_id, number=link.ledger_number or "",
+                          status=InvoiceStatus(link.ledger_status or "draft"), url=extra.get("url") or "",
+                          version=link.ledger_version)
 
 
 def _current_document(ledger: Ledger, link, invoice: Invoice,
@@ -372,6 +400,7 @@ def export_party(installation: Installation, connection: LedgerConnection, ledge
     result = ledger.save_party(party, plan.match, key)
     if not result.ok:
         raise result.error or PermanentError(f"The customer \"{party.name}\" could not be saved.")
+    fault_point("after customer create")
     bind_party(installation, connection, party, plan, result.ledger_id)
     db.session.commit()
     return result.ledger_id, plan.match.warning
@@ -445,6 +474,7 @@ class BulkLookups:
             for party, *_ in to_save:
                 self.parties[party.key] = exc
             return
+        fault_point("after customer create")
         for (party, plan, _), result in zip(to_save, results):
             if not result.ok:
                 self.parties[party.key] = result.error or PermanentError(

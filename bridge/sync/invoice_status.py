@@ -15,6 +15,7 @@ from __future__ import annotations
 from ..domain import InvoiceStatus
 from ..errors import ConflictError
 from ..extensions import db
+from ..faults import fault_point
 from ..jobs import WorkContext, flow
 from ..models import Installation, utcnow
 from ..settings import get_section
@@ -74,6 +75,7 @@ def follow_one(installation: Installation, platform, ledger, link, record, docum
         # platform call would hold (SQLite: database is locked).
         with db.session.no_autoflush:
             platform.set_invoice_status(link.platform_id, document.status)
+        fault_point("after stage move")
     link.ledger_version = document.version
     link.ledger_status = document.status.value
     if not status_moved and not applied:

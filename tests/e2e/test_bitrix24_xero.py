@@ -35,9 +35,13 @@ def xero_invoices(live) -> list[dict]:
     return [i for i in state["invoices"] if i["Type"] == "ACCREC"]
 
 
-def stage_of(live, item_id) -> str:
+def portal_invoice(live, item_id) -> dict:
     state = live.control(f"bitrix24/portals/{ACME}/state", method="GET")
-    return next(i for i in state["invoices"] if int(i["id"]) == int(item_id))["stageId"]
+    return next(i for i in state["invoices"] if int(i["id"]) == int(item_id))
+
+
+def stage_of(live, item_id) -> str:
+    return portal_invoice(live, item_id)["stageId"]
 
 
 def test_invoice_life_create_edit_approve_pay(portal):

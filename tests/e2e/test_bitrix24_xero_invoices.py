@@ -15,7 +15,8 @@ from bridge.jobs import WorkRequest, request_work
 from bridge.models import SyncRecord
 from bridge.settings import save_section
 from bridge.sync.preview import preview_invoice
-from tests.e2e.test_bitrix24_xero import ACME, deliver_events, new_invoice, stage_of, xero_invoices  # noqa: F401
+from tests.e2e.test_bitrix24_xero import (ACME, deliver_events, new_invoice, portal_invoice, stage_of,  # noqa: F401
+                                         xero_invoices)
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -333,8 +334,10 @@ def test_crash_before_link_write_then_approved_in_xero_is_linked_not_a_conflict(
     (invoice,) = xero_invoices(live)
     live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
     ask(live, "invoice_to_ledger", f"invoice:{item['id']}")
-    retry = records(live, object_id=item["id"])[-1]
+    first, retry = records(live, object_id=item["id"])[:2]
+    assert first.state == "retrying"
     assert retry.state == "succeeded" and "earlier attempt: linked, nothing sent" in retry.warning
     assert [(i["InvoiceID"], i["Status"]) for i in xero_invoices(live)] == [(invoice["InvoiceID"], "AUTHORISED")]
+    assert portal_invoice(live, item["id"])["xmlId"] == invoice["InvoiceID"]  # shown on the Bitrix24 invoice too
     edit_invoice(live, item["id"], rows=rows(quantity=9))  # from now on, a real edit is a conflict
     assert records(live, object_id=item["id"])[-1].state == "conflict"

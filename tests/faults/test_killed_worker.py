@@ -1,4 +1,5 @@
-"""A worker killed at each step of the order flow leaves no duplicate after restart.
+"""A worker killed at each step of the DG1 -> Bexio order flow leaves no duplicate after restart
+(the Bitrix24 -> Xero invoice flow: test_killed_worker_invoice.py).
 
 The flow runs in a separate process that is killed outright (SIGKILL, as a power cut or the
 OOM killer would) at a named fault point; then the sweeper finds the abandoned work and a
@@ -17,7 +18,7 @@ from sqlalchemy import select
 
 from bridge import jobs
 from bridge.extensions import db, huey
-from bridge.models import InboxEvent, WorkItem, utcnow
+from bridge.models import InboxEvent, SyncRecord, WorkItem, utcnow
 from tests.connectors.dg1.test_live import order_state, place_order, wait_delivered
 from tests.e2e.conftest import shop  # noqa: F401  (fixture)
 from tests.connectors.bexio.live_support import state as bexio_state
@@ -74,3 +75,6 @@ def test_a_worker_killed_at_each_step_leaves_no_duplicate(shop, point):  # noqa:
     if point != "after email":  # the only step allowed to be reported instead of repeated
         assert len(company["sent_emails"]) == 1
     assert order_state(live, order["id"])["external_refs"]["bexio_invoice_id"] == str(invoice["id"])
+    with live.app.app_context():  # the killed attempt reads as interrupted, not as running for ever
+        states = [r.state for r in db.session.scalars(select(SyncRecord).order_by(SyncRecord.id))]
+    assert "running" not in states and "failed" not in states, states

@@ -17,6 +17,7 @@ from ...sync.ports import (InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch
                            WriteResult)
 from . import mapper, matching
 from .client import BATCH_SIZE, XeroClient, chunked, encode_json, jsonable, where_string
+from .client import idempotency_key as key_within_limit
 from .contact_index import ContactIndex
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,8 @@ class XeroLedger:
             warnings.append("The Xero contact was archived; it has been restored.")
         if match.warning:
             warnings.insert(0, match.warning)
-        result = self.client.save_contacts([body], idempotency_key, create=match.ledger_id is None)
+        result = self.client.save_contacts([body], self._batch_key([idempotency_key], match.ledger_id is None,
+                                                                   kind="con"), create=match.ledger_id is None)
         element = result.elements[0]
         sent = {"method": "PUT" if match.ledger_id is None else "POST", "path": "Contacts",
                 "idempotency_key": result.idempotency_key, "body": jsonable(body)}
@@ -329,8 +331,14 @@ class XeroLedger:
 
     @staticmethod
     def _batch_key(keys: list[str], create: bool, kind: str = "inv") -> str:
+        """The request's Idempotency-Key, from its writes' keys and its method. Xero refuses
+        a key it has seen with another request ("already been used with a different
+        request"): a create sent by a worker that died, and its retry's update of the
+        contact or invoice that create made (found by our key), are two requests."""
+        if len(keys) == 1:
+            return keys[0] if create else key_within_limit(f"{keys[0]}-update")
         digest = hashlib.sha256(("PUT" if create else "POST").encode() + "|".join(keys).encode()).hexdigest()
-        return keys[0] if len(keys) == 1 else f"{kind}-batch-{digest[:40]}"
+        return f"{kind}-batch-{digest[:40]}"
 
     @staticmethod
     def _sent(create: bool, key: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -91,6 +91,23 @@ def test_same_name_with_a_different_email_gets_a_distinct_name_and_a_warning(led
     assert mocked.calls[-1].request.headers["Idempotency-Key"] == "party-key-1"
 
 
+def test_a_create_and_the_update_of_what_it_made_never_share_an_idempotency_key(ledger, mocked, api):
+    """A worker that dies after Xero created the contact leaves its retry the same flow key;
+    the retry finds the contact and updates it. Xero refuses a key used before with another
+    request, so the update must go under a key of its own (single and batched alike)."""
+    made = {"ContactID": "c-new", "Name": "Acme Ltd", "ContactNumber": KEY, "StatusAttributeString": "OK"}
+    mocked.put(f"{api}/Contacts", json=envelope("Contacts", [made]))
+    mocked.post(f"{api}/Contacts", json=envelope("Contacts", [made]))
+    assert ledger.save_party(party(), PartyMatch(None, "Acme Ltd"), "party-key-1").ok
+    assert ledger.save_party(party(), PartyMatch("c-new", "Acme Ltd", "external_key"), "party-key-1").ok
+    assert ledger.save_parties([(party(), PartyMatch("c-new", "Acme Ltd", "external_key"), "party-key-1")])[0].ok
+    put, post, batched_post = (call.request for call in mocked.calls[-3:])
+    assert (put.method, post.method, batched_post.method) == ("PUT", "POST", "POST")
+    assert put.headers["Idempotency-Key"] == "party-key-1"
+    assert post.headers["Idempotency-Key"] != "party-key-1"
+    assert batched_post.headers["Idempotency-Key"] == post.headers["Idempotency-Key"]  # the same request again
+
+
 def test_a_name_taken_by_another_of_our_records_is_also_disambiguated(ledger, mocked, api):
     ours_other = {"ContactID": "c-p", "Name": "Acme Ltd", "ContactNumber": "b24:member1:C:12", "ContactStatus": "ACTIVE"}
     contacts_api(mocked, api, by_name={"Acme Ltd": [ours_other]})
