@@ -400,6 +400,24 @@ def test_a_dead_workers_attempt_is_counted_and_its_record_says_it_was_interrupte
     assert message.startswith("This attempt was interrupted: the worker running it stopped")
 
 
+def test_work_that_kills_its_worker_every_time_ends_as_a_failure_a_person_sees(installation, registry, run_jobs):
+    """Without a limit it would be handed out for ever, one interrupted record per lease."""
+    ingest(installation, "e1", "invoice:1")
+    run_jobs()
+    item = db.session.scalar(select(WorkItem))
+    item.state, item.lease_until, item.attempts = "running", utcnow() - timedelta(seconds=1), jobs.MAX_ATTEMPTS - 1
+    db.session.commit()
+    huey.flush()
+    assert jobs.sweep_once()["work"] == 0  # not handed out again
+    db.session.expire_all()
+    assert (db.session.get(WorkItem, item.id).state, db.session.get(WorkItem, item.id).attempts) == ("idle", 0)
+    record = db.session.scalars(select(SyncRecord).order_by(SyncRecord.id.desc())).first()
+    assert (record.state, record.object_id) == ("failed", "1")
+    assert record.error_message.startswith(f"Gave up after {jobs.MAX_ATTEMPTS} attempts: the worker stopped")
+    assert "press Retry" in record.error_fix
+    assert [task.name for task in huey.pending() if "alert" in task.name] == ["deliver_alert"]  # a person is told
+
+
 def test_a_duplicate_run_task_is_a_no_op(installation, registry, run_jobs):
     seen, _ = registry
     ingest(installation, "e1")
