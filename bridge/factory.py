@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import PROJECT_ROOT, Config
 from .extensions import db, migrate
+from .numbers import DatabaseIdConverter
 from .redaction import install_redaction
 
 
@@ -41,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.from_mapping(settings)
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     app.config.setdefault("BRIDGE_PLUGINS", os.environ.get("BRIDGE_PLUGINS", ""))
     install_redaction(app)
 

@@ -27,3 +27,17 @@ def test_a_stale_form_is_refused(installation):
     save_section(installation, "general", {"enabled": True}, expected_version=version)
     with pytest.raises(StaleSettings):
         save_section(installation, "general", {"enabled": False}, expected_version=version)
+
+
+@pytest.mark.parametrize("rate", ["1e9999999", "1e999999", "NaN", "-Infinity", "5000"])
+def test_a_tax_rate_that_is_no_tax_rate_is_refused_and_nothing_is_saved(installation, rate):
+    """"1e9999999" was a 500 (decimal.Overflow got past the validator); "1e999999" was stored
+    as a mapping key a million digits long."""
+    with pytest.raises(SettingsError):
+        save_section(installation, "mapping", {"tax_rates": {"15": "OUTPUT2", rate: "OUTPUT2"}})
+    assert get_section(installation, "mapping").tax_rates == {}
+
+
+def test_tax_rates_are_kept_by_their_normalised_percent(installation):
+    save_section(installation, "mapping", {"tax_rates": {"8.10": "UN81", "none": "NONE", "0": "ZERO"}})
+    assert get_section(installation, "mapping").tax_rates == {"8.1": "UN81", "none": "NONE", "0": "ZERO"}

@@ -5,12 +5,15 @@ same tax mapping serves Bitrix24 -> Xero and DG1 -> Bexio.
 """
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from ..settings import SettingsModel, register_section
+
+
+MAX_RATE = Decimal(1000)  # percent: no tax is near it; a mapping key past it is a typing error
 
 
 def rate_key(rate: Decimal | str | float | None) -> str:
@@ -19,7 +22,7 @@ def rate_key(rate: Decimal | str | float | None) -> str:
         return "none"
     try:
         value = Decimal(str(rate)).normalize()
-    except InvalidOperation:
+    except ArithmeticError:  # InvalidOperation, and Overflow for "1e9999999" (was a 500 in forms)
         raise ValueError(f"{rate!r} is not a tax rate") from None
     return format(value, "f")
 
@@ -68,7 +71,11 @@ class MappingSettings(SettingsModel):
     @field_validator("tax_rates")
     @classmethod
     def normalise_rates(cls, value: dict[str, str]) -> dict[str, str]:
-        return {rate_key(rate) if rate != "none" else "none": code for rate, code in value.items()}
+        keys = {rate: rate_key(rate) if rate != "none" else "none" for rate in value}
+        for rate, key in keys.items():  # "NaN", or "1e999999" stored as a key of a million digits
+            if key != "none" and not (Decimal(key).is_finite() and abs(Decimal(key)) < MAX_RATE):
+                raise ValueError(f"{rate!r} is not a tax rate")
+        return {keys[rate]: code for rate, code in value.items()}
 
 
 @register_section("daily")

@@ -31,6 +31,7 @@ from ..errors import RetryableError
 from ..ratelimit import Limits, limiter_for_app
 from ..extensions import db
 from ..models import Installation, LedgerConnection, RateBudget, SyncRecord, WorkItem, utcnow
+from ..numbers import page_number
 
 bp = Blueprint("operator", __name__, url_prefix="/operator", cli_group="operator")
 COOKIE = "bridge_operator"
@@ -168,10 +169,7 @@ def installation(installation_id: int):
     if row is None:
         abort(404)
     state = request.args.get("state", "")
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page"))
     query = select(SyncRecord).where(SyncRecord.installation_id == row.id)
     if state:
         query = query.where(SyncRecord.state == state)

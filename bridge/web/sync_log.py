@@ -23,6 +23,7 @@ from ..connectors.bitrix24.pages import APP_PAGES
 from ..extensions import db
 from ..jobs import WorkRequest, request_work
 from ..models import SyncRecord, WorkItem
+from ..numbers import page_number
 
 bp = Blueprint("sync_log", __name__)
 
@@ -45,7 +46,7 @@ class Filters:
     def from_args(cls, args) -> "Filters":
         return cls(state=args.get("state", "") if args.get("state") in STATES else "", flow=args.get("flow", ""),
                    since=_date(args.get("since")), until=_date(args.get("until")),
-                   page=max(int(args.get("page") or 1), 1) if str(args.get("page") or "1").isdigit() else 1)
+                   page=page_number(args.get("page")))
 
     def query(self, installation_id: int) -> Select:
         query = select(SyncRecord).where(SyncRecord.installation_id == installation_id)

@@ -72,6 +72,16 @@ def test_signs_in_and_shows_every_installation_with_its_health(client, operator,
     assert "the account code is archived" in detail.text and "Xero refused the refresh token." in detail.text
 
 
+def test_an_id_or_page_past_what_a_database_holds_is_a_404_or_the_first_page(client, operator, two_installations):
+    """Past 64 bits PostgreSQL refuses the number ("bigint out of range"): both were 500s there."""
+    sign_in(client, operator)
+    acme_id, _ = two_installations
+    assert client.get(f"/operator/installations/{2**64}").status_code == 404
+    for page in ("10" * 20, "²"):
+        detail = client.get(f"/operator/installations/{acme_id}", query_string={"page": page})
+        assert detail.status_code == 200 and "the account code is archived" in detail.text
+
+
 def test_sign_out_needs_the_csrf_token(client, operator, two_installations):
     sign_in(client, operator)
     assert client.post("/operator/logout", data={}).status_code == 400

@@ -38,6 +38,15 @@ def test_pages_of_fifty_newest_first(client, token):
     assert "Page 2 of 2" in body and "<html" not in body and body.count("<tr class=") == 13
 
 
+@pytest.mark.parametrize("page", ["²", "9" * 5000, str(2**64)])
+def test_a_page_that_is_no_page_number_shows_the_first_page(client, token, page):
+    """Each was a 500 ("²".isdigit() is true, int() refuses it; past 64 bits PostgreSQL does)."""
+    for path in (LOG, LOG + ".csv"):
+        response = client.get(path, query_string={"token": token, "page": page})
+        assert response.status_code == 200, path
+    assert "Page 1 of 2" in client.get(LOG, query_string={"token": token, "page": page}).text
+
+
 def test_filters_by_state_and_date(client, token):
     body = client.get(LOG, query_string={"token": token, "state": "failed"}).get_data(as_text=True)
     assert "3 records." in body

@@ -25,6 +25,7 @@ from oauthlib.oauth2 import OAuth2Error
 from requests_oauthlib import OAuth2Session
 
 from ...errors import NeedsReconnect, PermanentError, RetryableError
+from ...numbers import whole_number
 
 # NOTES §1 "Scope set for this app": accounting covers taxes, accounts and currencies;
 # bank_account_show lets invoices and payments name a bank account; a write scope implies
@@ -199,7 +200,7 @@ class BexioOAuth:
                                  fix="Connect again and allow the company profile permission.")
         user = claims.get("company_user_id")
         return BexioIdentity(company_id=str(claims["company_id"]), company_name=str(claims.get("company_name") or ""),
-                             user_id=int(user) if str(user or "").isdigit() else None,
+                             user_id=whole_number(user),
                              email=str(claims.get("email") or ""), login_id=str(claims.get("login_id") or
                                                                                 claims.get("sub") or ""))
 

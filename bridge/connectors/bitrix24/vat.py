@@ -29,9 +29,9 @@ def rates_from_list(rows: Iterable[Mapping[str, Any]]) -> list[PortalTaxRate]:
             continue
         try:
             rate = Decimal(str(row["RATE"]))
-        except InvalidOperation:
+            key = rate_key(rate)
+        except (InvalidOperation, ValueError):  # not a rate at all, or beyond Decimal ("1e9999999")
             continue
-        key = rate_key(rate)
         found.setdefault(key, PortalTaxRate(key, str(row.get("NAME") or f"{key}%"), rate))
     return sorted(found.values(), key=lambda r: r.rate)
 

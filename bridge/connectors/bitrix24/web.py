@@ -16,6 +16,7 @@ from ...errors import SyncError
 from ...extensions import db
 from ...jobs import WorkRequest, request_work
 from ...models import SyncRecord, WorkItem
+from ...numbers import whole_number
 from ...sync.preview import preview_invoice
 from ...web.preview_table import preview_table
 from . import hooks, setup, store
@@ -140,7 +141,7 @@ def repair():
 
 def _invoice_id(options: dict) -> str:
     invoice_id = str(options.get("ID") or "")  # NOTES s5: {"ID": "<invoice id>", "URI": ...}
-    if not invoice_id.isdigit():
+    if whole_number(invoice_id) is None:
         raise LaunchRefused(400, "PLACEMENT_OPTIONS from Bitrix24 lacks the invoice ID.")
     return invoice_id
 
@@ -161,7 +162,7 @@ def _tab(viewer: Viewer, invoice_id: str, notice: str | None = None) -> Response
 
 
 def _tab_viewer(invoice_id: str, token: str | None) -> Viewer:
-    if not invoice_id.isdigit():
+    if whole_number(invoice_id) is None:
         raise LaunchRefused(400, "Not an invoice id.")
     return check_form_token(token, f"invoice:{invoice_id}")
 

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from ...errors import SyncError
 from ...extensions import db
+from ...numbers import whole_number
 from ...settings import SECTIONS, StaleSettings, get_section, save_section
 from ...sync.ports import TaxCode
 from ...sync.settings import rate_key
@@ -90,7 +91,7 @@ def parse(form, installation, sites: list[dict[str, Any]], choices: Choices) -> 
     # not (payments make it a manual action instead); the form has no switch for it.
     data["invoices"]["void_authorised_on_cancel"] = True
     bexio = data["bexio"]
-    bexio["user_id"] = int(form["bexio.user_id"]) if form.get("bexio.user_id", "").isdigit() else None
+    bexio["user_id"] = whole_number(form.get("bexio.user_id", ""))
     # None is the form's "the user who connected" choice.
     if choices.users and bexio["user_id"] is not None and bexio["user_id"] not in [u for u, _ in choices.users]:
         errors["bexio.user_id"] = "Choose the Bexio user that orders and products are attributed to."

@@ -17,6 +17,8 @@ import time
 
 from flask import current_app
 
+from ...numbers import whole_number
+
 WINDOW = 300  # seconds: the 5-minute replay window of docs/dg1.md
 
 
@@ -29,9 +31,8 @@ def now_seconds() -> float:
 def fresh(timestamp: str | None, now: float, window: int = WINDOW) -> bool:
     """Whether a unix-seconds timestamp lies within ``window`` of ``now`` (either side:
     a timestamp from the future is as suspect as an old one)."""
-    if not timestamp or not timestamp.isdigit():
-        return False
-    return abs(now - int(timestamp)) <= window
+    seconds = whole_number(timestamp)  # "²" or 5,000 digits: a forged launch, refused (was a 500)
+    return seconds is not None and abs(now - seconds) <= window
 
 
 def webhook_signature(secret: str, timestamp: str, raw_body: bytes) -> str:

@@ -27,6 +27,7 @@ from ...extensions import db
 from ...jobs import WorkRequest, request_work
 from ...installations import active_connection
 from ...models import Cursor, Installation, LedgerConnection, Link, SyncRecord, WorkItem
+from ...numbers import whole_number
 from ...settings import StaleSettings, get_section
 from ...sync.products import FLOW as PRODUCT_FLOW, product_request
 from ...sync.registry import ledger_for
@@ -448,7 +449,7 @@ def save_settings():
     version = request.form.get("version", "")
     if not errors and context["error"] is None:
         try:
-            settings_form.save(installation, data, int(version) if version.isdigit() else None)
+            settings_form.save(installation, data, whole_number(version))
         except StaleSettings as exc:
             errors = {"form": str(exc)}
         else:
