@@ -35,6 +35,15 @@ class RetryableError(SyncError):
         self.retry_after = retry_after
 
 
+class PacingWait(RetryableError):
+    """bridge's own limiter held a call back before it was sent (a minute's or a second's
+    budget, or the concurrency cap): the run waits and goes on, and it is no attempt of
+    the item's. Counted as one, a backlog that waits for Xero's minute often enough would
+    "give up after 12 attempts" though nothing ever failed."""
+
+    code = "rate_limited"
+
+
 class BudgetExhausted(RetryableError):
     """An API budget (e.g. Xero's daily cap) is spent: pause until it resets, do not retry."""
 

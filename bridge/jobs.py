@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
-from .errors import BudgetExhausted, ConflictError, PermanentError, RetryableError, SyncError
+from .errors import BudgetExhausted, ConflictError, PacingWait, PermanentError, RetryableError, SyncError
 from .extensions import db, huey
 from .insert_ignore import insert_ignore
 from .models import InboxEvent, PeriodicRun, SyncRecord, WorkItem, utcnow
@@ -719,13 +719,17 @@ def _settle_failure(item_id: int, context: WorkContext, exc: Exception) -> str:
     else:  # a bug or an unexpected library error: retried, and shown as such
         log.error("flow %s on %s crashed:\n%s", item.flow, item.object_key, traceback.format_exc())
         error = RetryableError(f"Unexpected error: {type(exc).__name__}: {exc}", code="internal", retry_after=None)
-    if isinstance(error, RetryableError) and attempt >= MAX_ATTEMPTS:
+    counted = not isinstance(error, (PacingWait, BudgetExhausted))  # waits of a limit are no attempts
+    if isinstance(error, RetryableError) and counted and attempt >= MAX_ATTEMPTS:
         error = PermanentError(f"Gave up after {attempt} attempts: {error.message}", code=error.code,
                                fix="Check the connection and press Retry.", ledger_messages=error.ledger_messages)
     retry_at: datetime | None = None
     if isinstance(error, BudgetExhausted):
         retry_at = error.resume_at
         state, attempts = "waiting", item.attempts  # a spent budget is not the item's fault
+    elif isinstance(error, PacingWait):  # our own pacing held the call back: no attempt
+        retry_at = now() + timedelta(seconds=backoff_seconds(item.attempts, error.retry_after))
+        state, attempts = "waiting", item.attempts
     elif isinstance(error, RetryableError):
         retry_at = now() + timedelta(seconds=backoff_seconds(attempt, error.retry_after))
         state, attempts = "waiting", attempt

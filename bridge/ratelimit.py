@@ -23,7 +23,7 @@ from typing import Iterator, Protocol
 
 from sqlalchemy import text
 
-from .errors import BudgetExhausted, RetryableError
+from .errors import BudgetExhausted, PacingWait
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class Limiter:
 
     # -- token bucket -------------------------------------------------------------------
     def take(self, key: str, limits: Limits) -> None:
-        """Take one token, waiting up to ``limits.max_wait``; raise RetryableError beyond."""
+        """Take one token, waiting up to ``limits.max_wait``; raise PacingWait beyond."""
         deadline = self.clock() + limits.max_wait
         while True:
             paused = self.paused_until(key)
@@ -80,7 +80,7 @@ class Limiter:
             if wait <= 0:
                 return
             if now + wait > deadline:
-                raise RetryableError(f"{limits.name or 'The rate limit of ' + key} is reached for now: the next "
+                raise PacingWait(f"{limits.name or 'The rate limit of ' + key} is reached for now: the next "
                                      f"call is possible in {math.ceil(wait)} s. bridge waits and goes on by itself.",
                                      retry_after=wait, code="rate_limited")
             self.sleep(wait)
@@ -96,7 +96,7 @@ class Limiter:
         delay = 0.02
         while not self._try_slot(key, holder, limits):
             if self.clock() > deadline:
-                raise RetryableError(f"{limits.concurrency} calls are already in flight ({limits.name or key}). "
+                raise PacingWait(f"{limits.concurrency} calls are already in flight ({limits.name or key}). "
                                      f"bridge waits and goes on by itself.", retry_after=1.0, code="concurrency")
             self.sleep(delay)
             delay = min(delay * 2, 0.5)

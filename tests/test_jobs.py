@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bridge import jobs
 from bridge.errors import BudgetExhausted, ConflictError, PermanentError, RetryableError
@@ -416,6 +416,34 @@ def test_work_that_kills_its_worker_every_time_ends_as_a_failure_a_person_sees(i
     assert record.error_message.startswith(f"Gave up after {jobs.MAX_ATTEMPTS} attempts: the worker stopped")
     assert "press Retry" in record.error_fix
     assert [task.name for task in huey.pending() if "alert" in task.name] == ["deliver_alert"]  # a person is told
+
+
+def test_waiting_for_a_limit_is_no_attempt_so_a_backlog_never_gives_up(installation, registry, run_jobs):
+    """A run held back by bridge's own pacing (Xero's minute, a concurrency slot) waits and
+    goes on, as the invoice tab says; counted as attempts, a backlog that met Xero's minute
+    often enough gave up after 12 ("Gave up after 12 attempts: Xero's limit ...")."""
+    from bridge.ratelimit import DatabaseLimiter, Limits
+
+    seen, behaviour = registry
+    limiter = DatabaseLimiter(db.engine, clock=lambda: 1000.0, sleep=lambda s: None)  # time stands still
+    minute = Limits(rate=1 / 60, burst=1, max_wait=0.0, name="Xero's limit of 60 calls a minute")
+
+    def paced(ctx):
+        limiter.take("xero:org", minute)
+    behaviour["invoice:1"] = paced
+    ingest(installation, "e1")
+    run_jobs()  # the burst's one call goes through
+    for _ in range(jobs.MAX_ATTEMPTS + 3):
+        db.session.execute(update(WorkItem).values(state="queued", next_attempt_at=None))
+        db.session.commit()
+        huey.flush()
+        jobs.execute_work(db.session.scalar(select(WorkItem.id)))
+    assert len(seen) == 1 + jobs.MAX_ATTEMPTS + 3  # every one of them ran, and met the limit
+    item = db.session.scalar(select(WorkItem))
+    assert (item.state, item.attempts) == ("waiting", 0)
+    last = db.session.scalars(select(SyncRecord).order_by(SyncRecord.id.desc())).first()
+    assert last.state == "retrying" and last.error_message.startswith("Xero's limit of 60 calls a minute is reached")
+    assert db.session.scalar(select(func.count()).select_from(SyncRecord).where(SyncRecord.state == "failed")) == 0
 
 
 def test_a_duplicate_run_task_is_a_no_op(installation, registry, run_jobs):
