@@ -4,8 +4,7 @@ partial write.
 Part 1 sweeps every rule of ``app.url_map`` (``static`` aside) anonymously: hypothesis
 fills the rule's path arguments, a query string and a form (field names the app really
 reads, plus arbitrary ones; values the installed world really holds, plus garbage), and
-the answer must be below 500 (one designed 502 aside, ``DESIGNED_5XX``) and, when it
-refuses, must leave every table as it was.
+the answer must be below 500 and, when it refuses, must leave every table as it was.
 A route added later fails ``test_every_route_is_swept`` until it is listed in ``SWEPT``.
 
 Part 2 sends garbage with VALID credentials to the two forms that write settings, the
@@ -178,13 +177,6 @@ PATH_ARGS = {"installation_id": ints, "record_id": ints, "invoice_id": texts, "o
 paths = st.fixed_dictionaries({arg: strategy.map(lambda v: quote(v, safe="")) for arg, strategy in PATH_ARGS.items()})
 
 
-# The one 5xx the app gives on purpose to what a caller sent, asserted by the suite that owns
-# it (tests/connectors/bitrix24/test_install_e2e.py::test_install_page_refuses_an_unknown_oauth_server):
-# an install launch naming an OAuth server bridge does not trust is a 502. Exempt exactly that
-# answer (endpoint, status, text), nothing else; it must still change no row.
-DESIGNED_5XX = {("bitrix24.install", 502, "The portal named an OAuth server bridge does not know.")}
-
-
 def _rule(app, endpoint: str):
     (rule,) = [r for r in app.url_map.iter_rules() if r.endpoint == endpoint]
     return rule
@@ -295,8 +287,7 @@ def test_no_anonymous_request_gets_a_500_or_changes_a_row(world, endpoint, metho
     response = world.test_client().open(url, method=method, query_string=query, data=body, headers=headers)
     what = f"{method} {url} query={query} form={body} headers={headers}: {response.status_code}"
     text = response.get_data(as_text=True)
-    designed = any(e == endpoint and s == response.status_code and t in text for e, s, t in DESIGNED_5XX)
-    assert response.status_code < 500 or designed, what + "\n" + text[:2000]
+    assert response.status_code < 500, what + "\n" + text[:2000]
     if response.status_code >= 400:
         after = snapshot()
         assert [t for t in before if before[t] != after[t]] == [], "a refused request changed rows: " + what

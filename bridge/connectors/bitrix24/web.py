@@ -40,8 +40,8 @@ def _refused(exc: LaunchRefused, installation=None) -> Response:
     return _page("bitrix24/message.html", exc.status, installation, title="bridge", message=exc.message)
 
 
-def _failed(exc: SyncError, installation=None) -> Response:
-    return _page("bitrix24/message.html", 502, installation, title="bridge", message=exc.message, fix=exc.fix,
+def _failed(exc: SyncError, installation=None, status: int = 502) -> Response:
+    return _page("bitrix24/message.html", status, installation, title="bridge", message=exc.message, fix=exc.fix,
                  details=exc.ledger_messages)
 
 
@@ -57,7 +57,10 @@ def install():
     try:
         require(params, "member_id", "AUTH_ID", "REFRESH_ID", "APPLICATION_TOKEN", "DOMAIN")
         config = current_app.config
-        token_url = store.check_server_endpoint(params.get("SERVER_ENDPOINT"))
+        try:
+            token_url = store.check_server_endpoint(params.get("SERVER_ENDPOINT"))
+        except SyncError as exc:  # the request names a server we do not trust: a refusal (with
+            return _failed(exc, status=403)  # what to configure for one's own), no upstream failure
         try:
             # The OAuth server's reply names the portal with authority (member_id,
             # client_endpoint); the form alone could claim any portal.

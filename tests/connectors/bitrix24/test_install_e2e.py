@@ -76,8 +76,8 @@ def test_install_page_refuses_tokens_the_portal_did_not_issue(live, installed):
 def test_install_page_refuses_an_unknown_oauth_server(live, installed):
     form = dict(installed["form"], SERVER_ENDPOINT="https://evil.example.com/rest/")
     response = requests.post(f"{live.app_url}/bitrix24/install", params=installed["query"], data=form, timeout=10)
-    assert response.status_code == 502
-    assert "OAuth server" in response.text
+    assert response.status_code == 403
+    assert "OAuth server" in response.text and "BITRIX24_OAUTH_HOSTS" in response.text
 
 
 def test_uninstall_with_clean_deletes_the_installation(live, installed):
