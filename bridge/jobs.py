@@ -802,19 +802,12 @@ def sweep_once() -> dict[str, int]:
     for event_id in stale_inbox:
         process_inbox(event_id)
         counts["inbox"] += 1
-    # Running items whose lease ran out belonged to a dead worker: their attempt counts (so
-    # its retry writes under a new idempotency key, and an item that kills its worker every
-    # time still runs into MAX_ATTEMPTS), and its records say it was interrupted.
-    dead = (WorkItem.state == "running") & (WorkItem.lease_until < t)
-    given_up = db.session.execute(
-        update(WorkItem).where(dead, WorkItem.attempts + 1 >= MAX_ATTEMPTS)
-        .values(state="idle", lease_until=None, updated_at=t, attempts=0, dirty=False)
-        .returning(WorkItem.id)).scalars().all()
-    if given_up:
-        give_up_interrupted(given_up, t)
+    # Running items whose lease ran out belonged to a dead worker: their records say it was
+    # interrupted. The attempt is not counted: a run that merely outlived its lease (the
+    # lease is what tells a dead worker from a slow one) must not edge towards giving up.
     interrupted = db.session.execute(
-        update(WorkItem).where(dead)
-        .values(state="queued", lease_until=None, updated_at=t, attempts=WorkItem.attempts + 1)
+        update(WorkItem).where(WorkItem.state == "running", WorkItem.lease_until < t)
+        .values(state="queued", lease_until=None, updated_at=t)
         .returning(WorkItem.id)).scalars().all()
     if interrupted:
         close_interrupted_records(interrupted, t)
@@ -842,34 +835,6 @@ def close_interrupted_records(item_ids: list[int], t: datetime) -> None:
     db.session.execute(update(SyncRecord).where(SyncRecord.work_item_id.in_(item_ids), SyncRecord.state == "running")
                        .values(state="retrying", error_code="interrupted", error_message=INTERRUPTED_MESSAGE,
                                retry_at=t, finished_at=t))
-
-
-GAVE_UP_INTERRUPTED = PermanentError(
-    f"Gave up after {MAX_ATTEMPTS} attempts: the worker stopped every time it ran this (out of memory, a crash "
-    f"or a restart), so it is no longer run by itself.", code="interrupted",
-    fix="Check the worker's log for what stopped it, then press Retry.")
-
-
-def give_up_interrupted(item_ids: list[int], t: datetime) -> None:
-    """Work that took its worker down at every attempt would be handed out for ever, one
-    interrupted record per lease: it stops, as a failure a person sees and is alerted to."""
-    from .alerts import note_failure
-
-    error = GAVE_UP_INTERRUPTED
-    for item in db.session.scalars(select(WorkItem).where(WorkItem.id.in_(item_ids))):
-        records = db.session.scalars(select(SyncRecord).where(SyncRecord.work_item_id == item.id,
-                                                              SyncRecord.state == "running")).all()
-        if not records:  # it died before it opened one
-            kind, _, object_id = item.object_key.partition(":")
-            records = [SyncRecord(installation_id=item.installation_id, work_item_id=item.id, flow=item.flow,
-                                  object_kind=kind or "object", object_id=object_id or item.object_key,
-                                  direction=(item.options or {}).get("direction", "to_ledger"),
-                                  attempt=MAX_ATTEMPTS)]
-            db.session.add(records[0])
-        for record in records:
-            record.state, record.error_code, record.error_message = "failed", error.code, error.message
-            record.error_fix, record.retry_at, record.finished_at = error.fix, None, t
-        note_failure(item.installation_id, item.flow, error)
 
 
 def prune_once(retention_days: int) -> dict[str, int]:

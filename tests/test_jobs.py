@@ -379,8 +379,10 @@ def test_sweeper_revives_running_work_of_a_dead_worker_and_due_retries(installat
     assert sorted(seen) == ["invoice:1", "invoice:1", "invoice:2", "invoice:2"]
 
 
-def test_a_dead_workers_attempt_is_counted_and_its_record_says_it_was_interrupted(installation, registry, run_jobs):
-    """A killed worker's sync record would otherwise read "running" for ever in the sync log."""
+def test_a_dead_workers_record_says_it_was_interrupted(installation, registry, run_jobs):
+    """A killed worker's sync record would otherwise read "running" for ever in the sync log.
+    The attempt is not counted: a run that only outlived its lease must not edge towards
+    giving up (the PostgreSQL-restart test, whose lease is 2 s, gave up so)."""
     ingest(installation, "e1", "invoice:1")
     run_jobs()
     item = db.session.scalar(select(WorkItem))
@@ -393,29 +395,11 @@ def test_a_dead_workers_attempt_is_counted_and_its_record_says_it_was_interrupte
     huey.flush()
     assert jobs.sweep_once()["work"] == 1
     db.session.expire_all()
-    assert db.session.get(WorkItem, item.id).attempts == 1
+    assert db.session.get(WorkItem, item.id).attempts == 0
     states = [(r.state, r.error_code) for r in db.session.scalars(select(SyncRecord).order_by(SyncRecord.id))]
     assert states[-2:] == [("retrying", "interrupted"), ("succeeded", None)]
     message = db.session.scalar(select(SyncRecord.error_message).where(SyncRecord.state == "retrying"))
     assert message.startswith("This attempt was interrupted: the worker running it stopped")
-
-
-def test_work_that_kills_its_worker_every_time_ends_as_a_failure_a_person_sees(installation, registry, run_jobs):
-    """Without a limit it would be handed out for ever, one interrupted record per lease."""
-    ingest(installation, "e1", "invoice:1")
-    run_jobs()
-    item = db.session.scalar(select(WorkItem))
-    item.state, item.lease_until, item.attempts = "running", utcnow() - timedelta(seconds=1), jobs.MAX_ATTEMPTS - 1
-    db.session.commit()
-    huey.flush()
-    assert jobs.sweep_once()["work"] == 0  # not handed out again
-    db.session.expire_all()
-    assert (db.session.get(WorkItem, item.id).state, db.session.get(WorkItem, item.id).attempts) == ("idle", 0)
-    record = db.session.scalars(select(SyncRecord).order_by(SyncRecord.id.desc())).first()
-    assert (record.state, record.object_id) == ("failed", "1")
-    assert record.error_message.startswith(f"Gave up after {jobs.MAX_ATTEMPTS} attempts: the worker stopped")
-    assert "press Retry" in record.error_fix
-    assert [task.name for task in huey.pending() if "alert" in task.name] == ["deliver_alert"]  # a person is told
 
 
 def test_waiting_for_a_limit_is_no_attempt_so_a_backlog_never_gives_up(installation, registry, run_jobs):

@@ -148,6 +148,19 @@ def settle(live, timeout: float = 120) -> None:
                          f"scheduled: {[t.name for t in huey.scheduled()][:5]}")
 
 
+def poll_as_its_periodic_job_would(live, timeout: float = 120) -> None:
+    """The ledger poll, again on its next round while Xero's minute (spent by the recovery's
+    exports) holds it back: one round alone met the limit in one run of nine."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with live.app.app_context():
+            outcome = poll_all()
+        if not outcome["failed"]:
+            return
+        assert time.monotonic() < deadline, f"the poll never got through: {outcome}"
+        time.sleep(5)
+
+
 def xero_invoices(live) -> list[dict]:
     state = live.control(f"xero/orgs/{live.tenant}/state", method="GET")
     return [i for i in state["invoices"] if i["Type"] == "ACCREC"]
@@ -242,7 +255,7 @@ def test_postgres_restarted_under_load_loses_nothing_and_duplicates_nothing(pg, 
     # The recovery paths, as their periodic jobs run them: Bitrix24 reconcile, ledger poll.
     with live.app.app_context():
         reconcile_all()
-        poll_all()
+    poll_as_its_periodic_job_would(live)
     settle(live)
 
     in_portal = {f"b24:{live.member_id}:SI:{i['id']}"
