@@ -826,7 +826,7 @@ def sweep_once() -> dict[str, int]:
 
 
 INTERRUPTED_MESSAGE = ("This attempt was interrupted: the worker running it stopped (a restart, a crash or a lost "
-                       "database connection). It is being run again; nothing it did is repeated.")
+                       "database connection). It is being run again; what it had finished is not done twice.")
 
 
 def close_interrupted_records(item_ids: list[int], t: datetime) -> None:

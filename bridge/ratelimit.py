@@ -81,8 +81,8 @@ class Limiter:
                 return
             if now + wait > deadline:
                 raise PacingWait(f"{limits.name or 'The rate limit of ' + key} is reached for now: the next "
-                                     f"call is possible in {math.ceil(wait)} s. bridge waits and goes on by itself.",
-                                     retry_after=wait, code="rate_limited")
+                                 f"call is possible in {math.ceil(wait)} s. bridge waits and goes on by itself.",
+                                 retry_after=wait, code="rate_limited")
             self.sleep(wait)
 
     # -- concurrency --------------------------------------------------------------------
@@ -97,7 +97,7 @@ class Limiter:
         while not self._try_slot(key, holder, limits):
             if self.clock() > deadline:
                 raise PacingWait(f"{limits.concurrency} calls are already in flight ({limits.name or key}). "
-                                     f"bridge waits and goes on by itself.", retry_after=1.0, code="concurrency")
+                                 f"bridge waits and goes on by itself.", retry_after=1.0, code="concurrency")
             self.sleep(delay)
             delay = min(delay * 2, 0.5)
         try:
