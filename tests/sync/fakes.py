@@ -59,6 +59,9 @@ class FakePlatform:
         return {origin[1]: key for key, (_, origin) in self.parties.items()
                 if origin[0] == ledger_kind and (ledger_ids is None or origin[1] in ledger_ids)}
 
+    def party_key(self, platform_id):
+        return f"fake:{platform_id}"
+
     def save_parties(self, items):
         self.save_calls += 1
         keys = []
@@ -169,8 +172,8 @@ class FakeLedger:
 
     def changed_parties(self, since):
         from bridge.sync.ports import LedgerParty
-        return [LedgerParty(ledger_id=i, name=p["name"], party=Party(key=p["key"], kind=PartyKind.COMPANY,
-                                                                     name=p["name"]))
+        return [LedgerParty(ledger_id=i, name=p["name"], external_key=p.get("number"),
+                            party=Party(key=p["key"], kind=PartyKind.COMPANY, name=p["name"]))
                 for i, p in sorted(self.parties.items())]
 
     # test helpers: what a ledger user does

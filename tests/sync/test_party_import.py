@@ -49,3 +49,15 @@ def test_an_import_that_crashed_resumes_without_duplicates(fake_world, run_jobs)
     assert platform.find_calls == 2  # linked none yet when it resumed: it lists again, finding the 50 it wrote
     assert len(platform.parties) == 120
     assert db.session.scalar(select(func.count()).select_from(Link).where(Link.kind == "party")) == 120
+
+
+def test_a_contact_our_export_made_and_has_not_linked_yet_is_not_imported(fake_world, run_jobs):
+    """Export and import run side by side: a contact the export just created (its number is
+    a platform key of ours) but whose link is not written yet must not come back as a second
+    customer on the platform; the export binds it."""
+    installation, platform, ledger = fake_world
+    ledger.parties["X-ours"] = {"key": "xero:ours", "name": "Customer 03 Ltd", "number": "fake:C:12"}
+    ledger.parties["X-theirs"] = {"key": "xero:theirs", "name": "Made in Xero Ltd", "number": "CUST-7"}
+    start_import(installation, run_jobs)
+    assert [party.name for party, _ in platform.parties.values()] == ["Made in Xero Ltd"]
+    assert db.session.scalars(select(Link.ledger_id).where(Link.kind == "party")).all() == ["X-theirs"]
