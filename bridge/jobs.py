@@ -719,20 +719,18 @@ def _settle_failure(item_id: int, context: WorkContext, exc: Exception) -> str:
     else:  # a bug or an unexpected library error: retried, and shown as such
         log.error("flow %s on %s crashed:\n%s", item.flow, item.object_key, traceback.format_exc())
         error = RetryableError(f"Unexpected error: {type(exc).__name__}: {exc}", code="internal", retry_after=None)
-    counted = not isinstance(error, (PacingWait, BudgetExhausted))  # waits of a limit are no attempts
-    if isinstance(error, RetryableError) and counted and attempt >= MAX_ATTEMPTS:
+    # Waiting for a limit (our pacing, a spent day budget) is no attempt of the item's.
+    tries = item.attempts if isinstance(error, (PacingWait, BudgetExhausted)) else attempt
+    if isinstance(error, RetryableError) and tries >= MAX_ATTEMPTS:
         error = PermanentError(f"Gave up after {attempt} attempts: {error.message}", code=error.code,
                                fix="Check the connection and press Retry.", ledger_messages=error.ledger_messages)
     retry_at: datetime | None = None
     if isinstance(error, BudgetExhausted):
         retry_at = error.resume_at
         state, attempts = "waiting", item.attempts  # a spent budget is not the item's fault
-    elif isinstance(error, PacingWait):  # our own pacing held the call back: no attempt
-        retry_at = now() + timedelta(seconds=backoff_seconds(item.attempts, error.retry_after))
-        state, attempts = "waiting", item.attempts
     elif isinstance(error, RetryableError):
-        retry_at = now() + timedelta(seconds=backoff_seconds(attempt, error.retry_after))
-        state, attempts = "waiting", attempt
+        retry_at = now() + timedelta(seconds=backoff_seconds(tries, error.retry_after))
+        state, attempts = "waiting", tries
     else:
         state, attempts = "idle", 0
     _record_failure(context, item, error, retry_at)

@@ -73,7 +73,8 @@ class MappingSettings(SettingsModel):
     def normalise_rates(cls, value: dict[str, str]) -> dict[str, str]:
         keys = {rate: rate_key(rate) if rate != "none" else "none" for rate in value}
         for rate, key in keys.items():  # "NaN", or "1e999999" stored as a key of a million digits
-            if key != "none" and not (Decimal(key).is_finite() and abs(Decimal(key)) < MAX_RATE):
+            percent = Decimal(key) if key != "none" else Decimal(0)
+            if not (percent.is_finite() and abs(percent) < MAX_RATE):
                 raise ValueError(f"{rate!r} is not a tax rate")
         return {keys[rate]: code for rate, code in value.items()}
 
