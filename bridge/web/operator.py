@@ -30,7 +30,7 @@ from ..dashboard.models import Operator
 from ..errors import RetryableError
 from ..ratelimit import Limits, limiter_for_app
 from ..extensions import db
-from ..models import Installation, LedgerConnection, RateBudget, SyncRecord, WorkItem, utcnow
+from ..models import Installation, RateBudget, SyncRecord, WorkItem, utcnow
 from ..numbers import page_number
 
 bp = Blueprint("operator", __name__, url_prefix="/operator", cli_group="operator")

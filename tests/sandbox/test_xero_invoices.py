@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from email.utils import format_datetime
-
-import requests
 
 from tests.sandbox.xero_fixtures import xero, xero_spec  # noqa: F401
 

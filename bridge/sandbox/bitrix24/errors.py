@@ -41,7 +41,7 @@ def query_limit() -> RestError:
 
 def operation_time_limit(method: str) -> RestError:
     # NOTES s9: 429 for that one method until operating_reset_at.
-    return RestError("OPERATION_TIME_LIMIT", f"Method is blocked due to operation time limit.", 429)
+    return RestError("OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.", 429)
 
 
 def portal_deleted() -> RestError:

@@ -5,8 +5,6 @@ Paths are matched in any letter case (NOTES, last section): ``/Invoices`` and ``
 from __future__ import annotations
 
 import json
-import threading
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable
 
