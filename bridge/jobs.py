@@ -54,6 +54,10 @@ WORK_LEASE = timedelta(minutes=10)
 # How long one task goes on running an installation's next batches (_run_batches).
 DRAIN_SECONDS = 30.0
 MAX_ATTEMPTS = 12
+# Runs in a row that ended with their worker gone (the sweeper found the lease run out). A
+# run that stops its worker every time (out of memory on one huge record, say) would be
+# handed out again every lease, for ever; after this many it is stopped and shown as failed.
+MAX_INTERRUPTIONS = 5
 BACKOFF_BASE = 30.0  # seconds; doubles per attempt
 BACKOFF_CAP = 6 * 3600.0
 
@@ -683,7 +687,7 @@ def _settle_succeeded(ids: list[int]) -> dict[int, str]:
     rows = db.session.execute(
         update(WorkItem).where(WorkItem.id.in_(ids))
         .values(state=case((WorkItem.dirty.is_(True), "queued"), else_="idle"), dirty=False, lease_until=None,
-                next_attempt_at=None, attempts=0, updated_at=now())
+                next_attempt_at=None, attempts=0, interruptions=0, updated_at=now())
         .returning(WorkItem.id, WorkItem.state)).all()
     db.session.commit()
     outcomes = {}
@@ -703,6 +707,7 @@ def _settle(item_id: int, state: str, *, attempts: int | None = None,
     item.dirty = False if rerun else item.dirty
     item.lease_until = None
     item.next_attempt_at = next_attempt_at
+    item.interruptions = 0  # this run settled: a next interruption is the first in a row
     if attempts is not None:
         item.attempts = attempts
     if rerun:
@@ -803,9 +808,17 @@ def sweep_once() -> dict[str, int]:
     # Running items whose lease ran out belonged to a dead worker: their records say it was
     # interrupted. The attempt is not counted: a run that merely outlived its lease (the
     # lease is what tells a dead worker from a slow one) must not edge towards giving up.
+    # Interruptions in a row are: any run that settles starts the count again.
+    expired = (WorkItem.state == "running") & (WorkItem.lease_until < t)
+    stopped = db.session.execute(
+        update(WorkItem).where(expired, WorkItem.interruptions >= MAX_INTERRUPTIONS - 1)
+        .values(state="idle", lease_until=None, attempts=0, interruptions=0, next_attempt_at=None, updated_at=t)
+        .returning(WorkItem.id)).scalars().all()
+    if stopped:
+        stop_interrupted_items(stopped, t)
     interrupted = db.session.execute(
-        update(WorkItem).where(WorkItem.state == "running", WorkItem.lease_until < t)
-        .values(state="queued", lease_until=None, updated_at=t)
+        update(WorkItem).where(expired)
+        .values(state="queued", lease_until=None, updated_at=t, interruptions=WorkItem.interruptions + 1)
         .returning(WorkItem.id)).scalars().all()
     if interrupted:
         close_interrupted_records(interrupted, t)
@@ -823,6 +836,10 @@ def sweep_once() -> dict[str, int]:
     return counts
 
 
+INTERRUPTED_REPEATEDLY_MESSAGE = (f"Stopped after its worker stopped {MAX_INTERRUPTIONS} times in a row while "
+                                  "running it; it is not run again by itself.")
+INTERRUPTED_REPEATEDLY_FIX = ("Look in the worker's log for why it stopped (out of memory, a restart loop, a "
+                              "timeout of the process supervisor), then press Retry.")
 INTERRUPTED_MESSAGE = ("This attempt was interrupted: the worker running it stopped (a restart, a crash or a lost "
                        "database connection). It is being run again; what it had finished is not done twice.")
 
@@ -833,6 +850,22 @@ def close_interrupted_records(item_ids: list[int], t: datetime) -> None:
     db.session.execute(update(SyncRecord).where(SyncRecord.work_item_id.in_(item_ids), SyncRecord.state == "running")
                        .values(state="retrying", error_code="interrupted", error_message=INTERRUPTED_MESSAGE,
                                retry_at=t, finished_at=t))
+
+
+def stop_interrupted_items(item_ids: list[int], t: datetime) -> None:
+    """Work whose worker stopped MAX_INTERRUPTIONS runs in a row is not handed out again:
+    its records say so and what to look at, its installation is alerted, and Retry in the
+    sync log starts it afresh (with a count of nought)."""
+    from .alerts import note_failure
+
+    error = PermanentError(INTERRUPTED_REPEATEDLY_MESSAGE, code="interrupted_repeatedly",
+                           fix=INTERRUPTED_REPEATEDLY_FIX)
+    db.session.execute(update(SyncRecord).where(SyncRecord.work_item_id.in_(item_ids), SyncRecord.state == "running")
+                       .values(state="failed", error_code=error.code, error_message=error.message,
+                               error_fix=error.fix, retry_at=None, finished_at=t))
+    for installation_id, flow in db.session.execute(
+            select(WorkItem.installation_id, WorkItem.flow).where(WorkItem.id.in_(item_ids)).distinct()):
+        note_failure(installation_id, flow, error)
 
 
 def prune_once(retention_days: int) -> dict[str, int]:

@@ -214,6 +214,8 @@ class WorkItem(Timestamps, db.Model):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     runs: Mapped[int] = mapped_column(Integer, default=0)
+    # Runs in a row whose worker stopped before they settled (``jobs.MAX_INTERRUPTIONS``).
+    interruptions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The newest inbox event stored when the last run was claimed: the events up to it told
     # of changes that run read (``jobs.request_work``).
     covered_through: Mapped[int | None] = mapped_column(BigInteger)

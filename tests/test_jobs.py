@@ -402,6 +402,70 @@ def test_a_dead_workers_record_says_it_was_interrupted(installation, registry, r
     assert message.startswith("This attempt was interrupted: the worker running it stopped")
 
 
+def _run_whose_worker_dies(item_id: int) -> None:
+    """What a killed worker leaves: the item claimed, its record opened, then nothing, until
+    the lease runs out and the sweeper comes."""
+    huey.flush()
+    claimed = jobs._claim_work(item_id)
+    assert claimed is not None
+    jobs.WorkContext(claimed).record(object_kind="invoice", object_id="1", direction="to_ledger")
+    db.session.execute(update(WorkItem).where(WorkItem.id == item_id).values(lease_until=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+
+
+def test_work_that_stops_its_worker_every_time_is_stopped_and_shown(installation, registry, run_jobs):
+    """Out of memory on one huge record, say: without a limit the sweeper would hand it out
+    again every lease, for ever, each time taking a worker down with it."""
+    seen, _ = registry
+    ingest(installation, "e1", "invoice:1")
+    run_jobs()
+    item_id = db.session.scalar(select(WorkItem.id))
+    for n in range(1, jobs.MAX_INTERRUPTIONS):
+        jobs.request_work(jobs.WorkRequest(installation.id, "test_flow", "invoice:1"))
+        db.session.commit()
+        _run_whose_worker_dies(item_id)
+        assert jobs.sweep_once()["work"] == 1  # handed out again
+        db.session.expire_all()
+        assert db.session.get(WorkItem, item_id).interruptions == n
+    jobs.request_work(jobs.WorkRequest(installation.id, "test_flow", "invoice:1"))
+    db.session.commit()
+    _run_whose_worker_dies(item_id)
+    assert jobs.sweep_once()["work"] == 0  # the last straw: not handed out again
+    db.session.expire_all()
+    item = db.session.get(WorkItem, item_id)
+    assert (item.state, item.interruptions) == ("idle", 0)
+    last = db.session.scalars(select(SyncRecord).order_by(SyncRecord.id.desc())).first()
+    assert (last.state, last.error_code) == ("failed", "interrupted_repeatedly")
+    assert f"{jobs.MAX_INTERRUPTIONS} times in a row" in last.error_message and "Retry" in last.error_fix
+    assert [t.name for t in huey.pending()] == ["deliver_alert"]  # a person is told
+    huey.flush()
+    # Retry (after the cause is fixed) runs it afresh.
+    jobs.request_work(jobs.WorkRequest(installation.id, "test_flow", "invoice:1", {"manual": True}))
+    db.session.commit()
+    run_jobs()
+    assert seen == ["invoice:1", "invoice:1"]
+    assert db.session.get(WorkItem, item_id).state == "idle"
+
+
+def test_a_run_that_settles_starts_the_count_of_interruptions_again(installation, registry, run_jobs):
+    """Interruptions count in a row: a worker restarted now and then over weeks (deploys)
+    never adds up to stopping an object that syncs fine in between."""
+    seen, _ = registry
+    ingest(installation, "e1", "invoice:1")
+    run_jobs()
+    item_id = db.session.scalar(select(WorkItem.id))
+    for _ in range(3):
+        for _ in range(jobs.MAX_INTERRUPTIONS - 1):
+            jobs.request_work(jobs.WorkRequest(installation.id, "test_flow", "invoice:1"))
+            db.session.commit()
+            _run_whose_worker_dies(item_id)
+            jobs.sweep_once()
+        run_jobs()  # the revived run goes through
+        db.session.expire_all()
+        assert db.session.get(WorkItem, item_id).interruptions == 0
+    assert len(seen) == 4 and db.session.get(WorkItem, item_id).state == "idle"
+
+
 def test_waiting_for_a_limit_is_no_attempt_so_a_backlog_never_gives_up(installation, registry, run_jobs):
     """A run held back by bridge's own pacing (Xero's minute, a concurrency slot) waits and
     goes on, as the invoice tab says; counted as attempts, a backlog that met Xero's minute
