@@ -671,10 +671,22 @@ def _execute_claimed(item: WorkItem, batch: int) -> str | None:
         db.session.rollback()
         outcomes = [_settle_failure(i, ctx, exc) for i, ctx in zip(ids, contexts)]
         return outcomes[0]
+    _clear_interruption_notes(contexts)
     settled = _settle_succeeded([i for i, ctx in zip(ids, contexts) if ctx.failure is None])
     outcomes = [_settle_failure(i, ctx, ctx.failure) if ctx.failure is not None else settled[i]
                 for i, ctx in zip(ids, contexts)]
     return outcomes[0]
+
+
+def _clear_interruption_notes(contexts: list[WorkContext]) -> None:
+    """A live run that outlived its lease was taken for a dead one: the sweeper noted its
+    records as interrupted. The run went on and finished them, so the note is wrong; without
+    this a record would read "succeeded" beside "This attempt was interrupted"."""
+    record_ids = [r.id for ctx in contexts for r in ctx.records if r.id is not None]
+    if record_ids:
+        db.session.execute(update(SyncRecord).where(
+            SyncRecord.id.in_(record_ids), SyncRecord.error_code == "interrupted",
+            SyncRecord.state.in_(("succeeded", "skipped"))).values(error_code=None, error_message=None, retry_at=None))
 
 
 def _settle_succeeded(ids: list[int]) -> dict[int, str]:

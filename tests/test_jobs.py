@@ -402,6 +402,28 @@ def test_a_dead_workers_record_says_it_was_interrupted(installation, registry, r
     assert message.startswith("This attempt was interrupted: the worker running it stopped")
 
 
+def test_a_slow_run_taken_for_dead_loses_the_interrupted_note_when_it_finishes(installation, registry, run_jobs):
+    """The lease is what tells a dead worker from a slow one; a run that outlived it but went
+    on to finish must not read "succeeded" and "This attempt was interrupted" at once."""
+    seen, behaviour = registry
+
+    def outlives_its_lease(ctx):
+        if len(seen) > 1:
+            return  # the sweeper's second run: nothing slow about it
+        db.session.execute(update(WorkItem).where(WorkItem.id == ctx.item.id)
+                           .values(lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        jobs.sweep_once()  # a sweeper elsewhere takes it for a dead worker's run
+        db.session.refresh(ctx.records[0])
+        assert ctx.records[0].error_code == "interrupted"
+    behaviour["invoice:1"] = outlives_its_lease
+    ingest(installation, "e1", "invoice:1")
+    run_jobs()
+    db.session.expire_all()
+    records = db.session.scalars(select(SyncRecord).order_by(SyncRecord.id)).all()
+    assert [(r.state, r.error_code, r.error_message) for r in records] == [("succeeded", None, None)]
+
+
 def _run_whose_worker_dies(item_id: int) -> None:
     """What a killed worker leaves: the item claimed, its record opened, then nothing, until
     the lease runs out and the sweeper comes."""
