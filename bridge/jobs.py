@@ -58,6 +58,10 @@ MAX_ATTEMPTS = 12
 # run that stops its worker every time (out of memory on one huge record, say) would be
 # handed out again every lease, for ever; after this many it is stopped and shown as failed.
 MAX_INTERRUPTIONS = 5
+# From the second interruption in a row an item of a batch flow runs alone: one record that
+# takes the worker down must not take its batch of 48 others to the limit with it. (The first
+# is most often a restart: its batch runs again as a batch.)
+RUN_ALONE_AFTER = 2
 BACKOFF_BASE = 30.0  # seconds; doubles per attempt
 BACKOFF_CAP = 6 * 3600.0
 
@@ -632,7 +636,8 @@ def _claim_siblings(item: WorkItem, limit: int) -> list[WorkItem]:
         return []
     t = now()
     candidates = (select(WorkItem.id).where(WorkItem.installation_id == item.installation_id,
-                                            WorkItem.flow == item.flow, _ready(t))
+                                            WorkItem.flow == item.flow, _ready(t),
+                                            WorkItem.interruptions < RUN_ALONE_AFTER)
                   .order_by(WorkItem.updated_at, WorkItem.id).limit(limit).scalar_subquery())
     ids = db.session.execute(
         update(WorkItem).where(WorkItem.id.in_(candidates), _ready(t))
@@ -659,7 +664,8 @@ def execute_work(item_id: int) -> str | None:
 
 def _execute_claimed(item: WorkItem, batch: int) -> str | None:
     runner = FLOWS.get(item.flow)
-    items = [item, *_claim_siblings(item, batch - 1)] if runner and batch > 1 else [item]
+    alone = item.interruptions >= RUN_ALONE_AFTER
+    items = [item, *_claim_siblings(item, batch - 1)] if runner and batch > 1 and not alone else [item]
     contexts = [WorkContext(i) for i in items]
     ids = [i.id for i in items]
     try:

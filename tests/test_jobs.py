@@ -469,6 +469,48 @@ def test_work_that_stops_its_worker_every_time_is_stopped_and_shown(installation
     assert db.session.get(WorkItem, item_id).state == "idle"
 
 
+def test_one_record_that_takes_its_worker_down_stops_alone_not_with_its_batch(installation, batch_flow, run_jobs):
+    """A batch of three, one of which kills the worker each time: after the first
+    interruption the batch runs again as a batch (most often it was a restart); from the
+    second each item runs alone, the two others go through, and only the one is stopped."""
+    for n in (1, 2, 3):
+        jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", f"invoice:{n}"))
+    db.session.commit()
+    huey.flush()
+
+    def dies_on_invoice_2(contexts):
+        keys = [c.object_key for c in contexts]
+        batch_flow.append(keys)
+        for c in contexts:
+            c.record(object_kind="invoice", object_id=c.object_key, direction="to_ledger")
+        if "invoice:2" in keys:  # the worker is gone: nothing settles, the lease runs out
+            raise SystemExit("killed")
+    jobs.FLOWS["test_batch"] = dies_on_invoice_2
+
+    def one_lease():
+        first = db.session.scalar(select(func.min(WorkItem.id)).where(WorkItem.state == "queued"))
+        try:
+            jobs.execute_work(first)
+        except SystemExit:
+            db.session.rollback()
+        db.session.execute(update(WorkItem).where(WorkItem.state == "running")
+                           .values(lease_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        jobs.sweep_once()
+        huey.flush()
+    for _ in range(jobs.MAX_INTERRUPTIONS + 2):
+        if db.session.scalar(select(func.count()).select_from(WorkItem).where(WorkItem.state == "queued")) == 0:
+            break
+        one_lease()
+    assert batch_flow[:2] == [["invoice:1", "invoice:2", "invoice:3"]] * 2
+    assert ["invoice:1"] in batch_flow and ["invoice:3"] in batch_flow
+    states = dict(db.session.execute(select(WorkItem.object_key, WorkItem.state)).all())
+    assert states == {"invoice:1": "idle", "invoice:2": "idle", "invoice:3": "idle"}
+    failed = db.session.scalars(select(SyncRecord.object_id).where(SyncRecord.state == "failed")).all()
+    assert failed == ["invoice:2"]
+    assert batch_flow.count(["invoice:2"]) == jobs.MAX_INTERRUPTIONS - 2
+
+
 def test_a_run_that_settles_starts_the_count_of_interruptions_again(installation, registry, run_jobs):
     """Interruptions count in a row: a worker restarted now and then over weeks (deploys)
     never adds up to stopping an object that syncs fine in between."""
