@@ -509,6 +509,7 @@ class WorkContext:
         self.options = dict(item.options or {})
         self.records: list[SyncRecord] = []
         self.failure: Exception | None = None
+        self.started = now()  # just after the claim: its lease runs out no sooner than WORK_LEASE from here
 
     def fail(self, error: Exception) -> None:
         """This item failed (the others of its batch may not have)."""
@@ -687,11 +688,13 @@ def _execute_claimed(item: WorkItem, batch: int) -> str | None:
 def _clear_interruption_notes(contexts: list[WorkContext]) -> None:
     """A live run that outlived its lease was taken for a dead one: the sweeper noted its
     records as interrupted. The run went on and finished them, so the note is wrong; without
-    this a record would read "succeeded" beside "This attempt was interrupted"."""
-    record_ids = [r.id for ctx in contexts for r in ctx.records if r.id is not None]
+    this a record would read "succeeded" beside "This attempt was interrupted". A run shorter
+    than WORK_LEASE cannot have been taken for dead: it costs no statement."""
+    t = now()
+    record_ids = [r.id for ctx in contexts if t - ctx.started >= WORK_LEASE for r in ctx.records if r.id is not None]
     if record_ids:
         db.session.execute(update(SyncRecord).where(
-            SyncRecord.id.in_(record_ids), SyncRecord.error_code == "interrupted",
+            SyncRecord.id.in_(record_ids), SyncRecord.error_code == INTERRUPTED_CODE,
             SyncRecord.state.in_(("succeeded", "skipped"))).values(error_code=None, error_message=None, retry_at=None))
 
 
@@ -831,7 +834,7 @@ def sweep_once() -> dict[str, int]:
     stopped = db.session.execute(
         update(WorkItem).where(expired, WorkItem.interruptions >= MAX_INTERRUPTIONS - 1)
         .values(state="idle", lease_until=None, attempts=0, interruptions=0, next_attempt_at=None, updated_at=t)
-        .returning(WorkItem.id)).scalars().all()
+        .returning(WorkItem.id, WorkItem.installation_id, WorkItem.flow)).all()
     if stopped:
         stop_interrupted_items(stopped, t)
     interrupted = db.session.execute(
@@ -858,31 +861,35 @@ INTERRUPTED_REPEATEDLY_MESSAGE = (f"Stopped after its worker stopped {MAX_INTERR
                                   "running it; it is not run again by itself.")
 INTERRUPTED_REPEATEDLY_FIX = ("Look in the worker's log for why it stopped (out of memory, a restart loop, a "
                               "timeout of the process supervisor), then press Retry.")
+INTERRUPTED_CODE = "interrupted"
 INTERRUPTED_MESSAGE = ("This attempt was interrupted: the worker running it stopped (a restart, a crash or a lost "
                        "database connection). It is being run again; what it had finished is not done twice.")
 
 
-def close_interrupted_records(item_ids: list[int], t: datetime) -> None:
-    """A dead worker's sync records would read "running" for ever: they are closed as
-    retrying, with the reason, when the sweeper hands their work out again."""
+def _close_running_records(item_ids: list[int], t: datetime, **outcome: Any) -> None:
+    """A dead worker's sync records would read "running" for ever: the sweeper closes them."""
     db.session.execute(update(SyncRecord).where(SyncRecord.work_item_id.in_(item_ids), SyncRecord.state == "running")
-                       .values(state="retrying", error_code="interrupted", error_message=INTERRUPTED_MESSAGE,
-                               retry_at=t, finished_at=t))
+                       .values(finished_at=t, **outcome))
 
 
-def stop_interrupted_items(item_ids: list[int], t: datetime) -> None:
+def close_interrupted_records(item_ids: list[int], t: datetime) -> None:
+    """Closed as retrying, with the reason, when the sweeper hands their work out again."""
+    _close_running_records(item_ids, t, state="retrying", error_code=INTERRUPTED_CODE,
+                           error_message=INTERRUPTED_MESSAGE, retry_at=t)
+
+
+def stop_interrupted_items(items: list[Any], t: datetime) -> None:
     """Work whose worker stopped MAX_INTERRUPTIONS runs in a row is not handed out again:
     its records say so and what to look at, its installation is alerted, and Retry in the
-    sync log starts it afresh (with a count of nought)."""
+    sync log starts it afresh (with a count of nought). ``items``: (id, installation_id,
+    flow) rows."""
     from .alerts import note_failure
 
     error = PermanentError(INTERRUPTED_REPEATEDLY_MESSAGE, code="interrupted_repeatedly",
                            fix=INTERRUPTED_REPEATEDLY_FIX)
-    db.session.execute(update(SyncRecord).where(SyncRecord.work_item_id.in_(item_ids), SyncRecord.state == "running")
-                       .values(state="failed", error_code=error.code, error_message=error.message,
-                               error_fix=error.fix, retry_at=None, finished_at=t))
-    for installation_id, flow in db.session.execute(
-            select(WorkItem.installation_id, WorkItem.flow).where(WorkItem.id.in_(item_ids)).distinct()):
+    _close_running_records([i.id for i in items], t, state="failed", error_code=error.code,
+                           error_message=error.message, error_fix=error.fix, retry_at=None)
+    for installation_id, flow in {(i.installation_id, i.flow) for i in items}:
         note_failure(installation_id, flow, error)
 
 
