@@ -91,6 +91,14 @@ class Installation(Timestamps, db.Model):
     credential_id: Mapped[int | None] = mapped_column(ForeignKey("credentials.id", ondelete="SET NULL"))
     endpoints: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     language: Mapped[str] = mapped_column(String(10), default="en")
+    # An uninstall takes effect only once confirmed with the platform (bridge/installations.py):
+    # the event waits for its check (requested, clean asked), one check per window (checked_at);
+    # confirmed, it is uninstalled_at, and with clean its data goes at purge_after.
+    uninstall_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    uninstall_clean: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    uninstall_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    purge_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     credential: Mapped[Credential | None] = relationship()
     settings: Mapped["InstallationSettings | None"] = relationship(

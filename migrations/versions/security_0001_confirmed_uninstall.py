@@ -14,10 +14,19 @@ down_revision = 'jobs_0003'
 branch_labels = None
 depends_on = None
 
+COLUMNS = ('uninstall_requested_at', 'uninstall_checked_at', 'uninstalled_at', 'purge_after')
+
 
 def upgrade():
-    pass
+    with op.batch_alter_table('installations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('uninstall_requested_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('uninstall_clean', sa.Boolean(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('uninstall_checked_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('uninstalled_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('purge_after', sa.DateTime(), nullable=True))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('installations', schema=None) as batch_op:
+        for name in ('uninstall_clean', *COLUMNS):
+            batch_op.drop_column(name)
