@@ -8,10 +8,12 @@ and their error-code extraction; business rules stay out of clients entirely.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import requests
 
@@ -21,6 +23,21 @@ from .ratelimit import Limiter, Limits
 log = logging.getLogger(__name__)
 
 USER_AGENT = "bridge/0.1"
+# Which work caused a call: every request made while a flow runs carries the work item ids
+# (``work=12,13``), so a write seen at the other end (the sandbox's request log, a proxy's
+# log) can be traced to its sync records and from there to the change that asked for it.
+CAUSE_HEADER = "X-Bridge-Cause"
+_cause: ContextVar[str | None] = ContextVar("bridge_cause", default=None)
+
+
+@contextmanager
+def cause(value: str) -> Iterator[None]:
+    """Tag every call made inside with ``X-Bridge-Cause: value``."""
+    token = _cause.set(value)
+    try:
+        yield
+    finally:
+        _cause.reset(token)
 
 
 @dataclass(frozen=True)
@@ -128,6 +145,8 @@ class ApiClient:
                 on_status: dict[int, Callable[[requests.Response], Any]] | None = None,
                 **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
+        if (tag := _cause.get()) is not None:
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), CAUSE_HEADER: tag}
         try:
             if self.limiter and self.limits and self.budget_key:
                 with self.limiter.call(self.budget_key, self.limits):

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, aliased
 
 from .errors import BudgetExhausted, ConflictError, PacingWait, PermanentError, RetryableError, SyncError
 from .extensions import db, huey
+from .http import cause as http_cause
 from .insert_ignore import insert_ignore
 from .models import InboxEvent, PeriodicRun, SyncRecord, WorkItem, utcnow
 
@@ -672,7 +673,8 @@ def _execute_claimed(item: WorkItem, batch: int) -> str | None:
     try:
         if runner is None:
             raise PermanentError(f"Unknown flow {item.flow!r}.")
-        runner(contexts if batch > 1 else contexts[0])
+        with http_cause("work=" + ",".join(map(str, ids))):  # each call names the work that made it
+            runner(contexts if batch > 1 else contexts[0])
         db.session.commit()
     except Exception as exc:  # every failure settles the items and leaves records
         db.session.rollback()

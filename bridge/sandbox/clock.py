@@ -9,12 +9,19 @@ from datetime import datetime, timezone
 class SandboxClock:
     def __init__(self) -> None:
         self._offset = 0.0
+        self._frozen: float | None = None  # a fixed "now" (moved only by advance)
         self._lock = threading.Lock()
 
     def time(self) -> float:
         """Seconds since the epoch, as the simulated systems see it."""
         with self._lock:
-            return time.time() + self._offset
+            return (time.time() if self._frozen is None else self._frozen) + self._offset
+
+    def freeze(self, at: float | None) -> None:
+        """Stop the clock at ``at`` (None: follow the wall clock again). A frozen clock
+        makes a test's history the same whenever it runs: time passes only by ``advance``."""
+        with self._lock:
+            self._frozen, self._offset = at, 0.0
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.time(), tz=timezone.utc)
@@ -27,3 +34,4 @@ class SandboxClock:
     def reset(self) -> None:
         with self._lock:
             self._offset = 0.0
+            self._frozen = None

@@ -44,6 +44,11 @@ class SandboxHost:
         # Where this sandbox is reachable; filled in by ``serve`` when the port is known.
         self.public_url = (public_url or os.environ.get("SANDBOX_PUBLIC_URL") or "").rstrip("/")
         self.lock = threading.RLock()
+        # Every API request the product made (control routes aside), with the work that
+        # caused it (bridge's X-Bridge-Cause header) and the step a test was at (``mark``):
+        # a test joins it to sync records to tell which change each write came from.
+        self.requests: list[dict[str, Any]] = []
+        self.mark: Any = None
         self.systems: dict[str, Any] = {}
         for name in systems:
             try:
@@ -63,6 +68,7 @@ class SandboxHost:
 
     def reset(self) -> None:
         with self.lock:
+            self.requests, self.mark = [], None
             self.clock.reset()
             for system in self.systems.values():
                 system.reset()
@@ -79,6 +85,8 @@ def _control_blueprint(host: SandboxHost) -> Blueprint:
     @bp.post("/clock")
     def move_clock():
         body = request.get_json(silent=True) or {}
+        if "freeze" in body:  # {"freeze": <epoch seconds>} or {"freeze": null}
+            host.clock.freeze(None if body["freeze"] is None else float(body["freeze"]))
         seconds = float(body.get("advance", 0))
         host.clock.advance(seconds)
         return jsonify(now=host.clock.now().isoformat(), time=host.clock.time())
@@ -92,7 +100,34 @@ def _control_blueprint(host: SandboxHost) -> Blueprint:
         host.reset()
         return jsonify(ok=True)
 
+    @bp.get("/requests")
+    def requests_log():
+        """The request log from ``?since=<seq>`` on."""
+        since = int(request.args.get("since", 0))
+        with host.lock:
+            return jsonify(requests=host.requests[since:], next=len(host.requests))
+
+    @bp.post("/requests/mark")
+    def mark_requests():
+        """``{"mark": ...}``: requests from now on carry this tag (a test's step number)."""
+        with host.lock:
+            host.mark = (request.get_json(silent=True) or {}).get("mark")
+            return jsonify(mark=host.mark, next=len(host.requests))
+
     return bp
+
+
+def _log_request(host: SandboxHost, response):
+    """After-request hook: log every API call (not the control routes)."""
+    if request.path.startswith("/_sandbox"):
+        return response
+    body = "" if request.method == "GET" else request.get_data(as_text=True)[:4000]
+    with host.lock:
+        host.requests.append({"seq": len(host.requests), "method": request.method, "path": request.path,
+                              "status": response.status_code, "cause": request.headers.get("X-Bridge-Cause"),
+                              "idempotency_key": request.headers.get("Idempotency-Key"),
+                              "mark": host.mark, "body": body})
+    return response
 
 
 def create_sandbox_app(host: SandboxHost | None = None, **kwargs: Any) -> Flask:
@@ -103,6 +138,7 @@ def create_sandbox_app(host: SandboxHost | None = None, **kwargs: Any) -> Flask:
     app.config["SANDBOX_HOST"] = host
     app.extensions["sandbox_host"] = host
     app.register_blueprint(_control_blueprint(host))
+    app.after_request(lambda response: _log_request(host, response))
     for name, system in host.systems.items():
         app.register_blueprint(system.blueprint())
         control = system.control_blueprint() if hasattr(system, "control_blueprint") else None

@@ -10,6 +10,7 @@ from . import invoices, parties
 from .bucket import bucket_for_plan
 from .core import Bitrix24Cloud
 from .errors import RestError
+from .events import Delivery
 from .methods_crm import fire_item, fire_party
 from .state import AUTH_CODE_TTL, Webhook, make_portal, new_token
 from .wire import json_response
@@ -278,7 +279,41 @@ def blueprint(cloud: Bitrix24Cloud) -> Blueprint:
 
     @bp.post("/events/release")
     def release():
-        return json_response({"released": cloud.dispatcher.release_held()})
+        """Deliver held events: all, or ``{"count": N}`` the first N (the rest stay held, in
+        order); ``{"duplicate": true}`` delivers each of them twice (a repeated call)."""
+        b = body()
+        dispatcher = cloud.dispatcher
+        if b.get("count") is None and not b.get("duplicate"):
+            return json_response({"released": dispatcher.release_held()})
+        with dispatcher._lock:
+            count = len(dispatcher.held) if b.get("count") is None else int(b["count"])
+            chosen, rest = dispatcher.held[:count], dispatcher.held[count:]
+            copies = [Delivery(d.event, d.handler, list(d.pairs), d.member_id) for d in chosen] \
+                if b.get("duplicate") else []
+            dispatcher.log.extend(copies)
+            dispatcher.held = [x for pair in zip(chosen, copies) for x in pair] if copies else chosen
+        released = dispatcher.release_held()
+        with dispatcher._lock:
+            dispatcher.held = rest + dispatcher.held
+        return json_response({"released": released, "held": len(rest)})
+
+    @bp.post("/events/discard")
+    def discard():
+        """``{"count": N}``: lose the first N held events (all by default); a handler that
+        failed loses its event too, since Bitrix24 never retries (NOTES s4)."""
+        b = body()
+        dispatcher = cloud.dispatcher
+        with dispatcher._lock:
+            count = len(dispatcher.held) if b.get("count") is None else int(b["count"])
+            lost, dispatcher.held = dispatcher.held[:count], dispatcher.held[count:]
+            for delivery in lost:
+                delivery.status = "dropped"
+        return json_response({"discarded": len(lost), "held": len(dispatcher.held)})
+
+    @bp.get("/events/held")
+    def held():
+        with cloud.dispatcher._lock:
+            return json_response([d.public() for d in cloud.dispatcher.held])
 
     @bp.post("/events/wait")
     def wait():

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, jsonify, request
 from . import banking, contacts, invoices, payments, tokens
 from .common import Ctx, Invalid
 from .store import Grant, new_org
+from .webhooks import Delivery
 from .wire import dumps, render
 
 if TYPE_CHECKING:
@@ -240,6 +241,48 @@ def make_blueprint(system: "System") -> Blueprint:
     @bp.post("/webhooks/flush")
     def flush():
         return jsonify(deliveries=system.webhooks.flush())
+
+    @bp.get("/webhooks/pending")
+    def pending():
+        """Events waiting to go out (with ``webhooks_enabled`` off they wait for a test)."""
+        with system.webhooks._cond:
+            return jsonify(pending=[event for _, event in system.webhooks.pending])
+
+    @bp.post("/webhooks/release")
+    def release():
+        """``{"count": N, "duplicate": bool}``: deliver the first N pending events (all by
+        default) now, in one POST per URL; ``duplicate`` delivers that POST twice (Xero
+        delivers at least once). The rest stay pending: delayed, in their order."""
+        body = request.get_json(silent=True) or {}
+        hooks = system.webhooks
+        with hooks._cond:
+            count = len(hooks.pending) if body.get("count") is None else int(body["count"])
+            held, hooks.pending = hooks.pending[count:], hooks.pending[:count]
+        try:
+            made = hooks.flush()
+        finally:
+            with hooks._cond:
+                hooks.pending = held + hooks.pending
+        if body.get("duplicate"):
+            for first in list(made):  # the same body again, byte for byte
+                again = Delivery(id=str(uuid.uuid4()), url=first["url"], body=first["body"],
+                                 signature=first["signature"], events=first["events"])
+                with hooks._cond:
+                    hooks.log.append(again)
+                hooks._attempt(again)
+                made.append(again.as_dict())
+        return jsonify(deliveries=made, pending=len(hooks.pending))
+
+    @bp.post("/webhooks/drop")
+    def drop():
+        """``{"count": N}``: lose the first N pending events (all by default), as a delivery
+        Xero gave up on after its retries."""
+        body = request.get_json(silent=True) or {}
+        hooks = system.webhooks
+        with hooks._cond:
+            count = len(hooks.pending) if body.get("count") is None else int(body["count"])
+            dropped, hooks.pending = hooks.pending[:count], hooks.pending[count:]
+        return jsonify(dropped=len(dropped), pending=len(hooks.pending))
 
     @bp.get("/webhooks/deliveries")
     def deliveries():
