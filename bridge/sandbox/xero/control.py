@@ -100,6 +100,15 @@ def make_blueprint(system: "System") -> Blueprint:
             system.orgs[org.tenant_id] = org
         return jsonify(org_summary(org)), 201
 
+    @bp.post("/orgs/<tenant_id>/high-volume")
+    def set_high_volume(tenant_id: str):
+        """``{"threshold": N}``: from N+1 records of a kind on, unoptimised ``where`` filters
+        are refused as on a large organisation (null: Xero's own size)."""
+        org = org_or_404(tenant_id)
+        value = (request.get_json(silent=True) or {}).get("threshold")
+        org.high_volume_threshold = None if value is None else int(value)
+        return jsonify(threshold=org.high_volume_threshold)
+
     @bp.post("/orgs/<tenant_id>/webhook")
     def set_webhook(tenant_id: str):
         org = org_or_404(tenant_id)
@@ -169,6 +178,19 @@ def make_blueprint(system: "System") -> Blueprint:
         inv = invoice_or_404(org, invoice_id)
         body = request.get_json(silent=True) or {}
         return act(org, lambda ctx: invoices.upsert(ctx, body, True, inv["InvoiceID"]))
+
+    @bp.post("/orgs/<tenant_id>/contacts")
+    def create_contact(tenant_id: str):
+        """A contact a person adds in Xero (not made by the app)."""
+        org = org_or_404(tenant_id)
+        return act(org, lambda ctx: contacts.apply(ctx, request.get_json(silent=True) or {}, None))
+
+    @bp.post("/orgs/<tenant_id>/invoices")
+    def create_invoice(tenant_id: str):
+        """An invoice (ACCREC) or bill (ACCPAY) a person enters in Xero: its contact becomes
+        a customer or a supplier (NOTES section 2)."""
+        org = org_or_404(tenant_id)
+        return act(org, lambda ctx: invoices.upsert(ctx, request.get_json(silent=True) or {}, False))
 
     @bp.post("/orgs/<tenant_id>/contacts/<contact_id>/edit")
     def edit_contact(tenant_id: str, contact_id: str):
@@ -316,6 +338,18 @@ def make_blueprint(system: "System") -> Blueprint:
     @bp.get("/outage")
     def outages():
         return jsonify(outages=system.outages, now=system.host.clock.time())
+
+    @bp.get("/requests")
+    def requests_log():
+        """The accounting calls served, oldest first; ``?method=POST,PUT&path=Contacts``
+        narrows them (path: the resource, any letter case)."""
+        methods = {m.strip().upper() for m in (request.args.get("method") or "").split(",") if m.strip()}
+        resource = (request.args.get("path") or "").lower()
+        with host.lock:
+            rows = [dict(r) for r in system.requests
+                    if (not methods or r["method"] in methods)
+                    and (not resource or r["path"].split("/")[0].lower() == resource)]
+        return jsonify(requests=rows)
 
     @bp.get("/limits")
     def limits():

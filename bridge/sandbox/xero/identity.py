@@ -51,7 +51,7 @@ def _with_query(uri: str, params: dict) -> str:
 
 def make_blueprint(system: "System") -> Blueprint:
     bp = Blueprint("xero_identity", __name__)
-    state = system.identity
+    state = _CurrentIdentity(system)  # a reset replaces system.identity; follow it
 
     def check_authorize(args) -> tuple[dict | None, Response | None]:
         client_id = args.get("client_id", "")
@@ -166,6 +166,18 @@ def make_blueprint(system: "System") -> Blueprint:
         return Response(status=200)
 
     return bp
+
+
+class _CurrentIdentity:
+    """``system.identity`` as it is now, not as it was when the routes were made: without
+    this, after a sandbox reset the sign-in and token routes kept the old state and every
+    new token was unknown to the API (401)."""
+
+    def __init__(self, system: "System") -> None:
+        self._system = system
+
+    def __getattr__(self, name: str):
+        return getattr(self._system.identity, name)
 
 
 def connections_endpoint(system: "System", method: str, parts: list[str]) -> Response:
