@@ -123,11 +123,21 @@ class Config:
         # Anything else passed explicitly (tests) goes in as given.
         self.values.update({k: v for k, v in overrides.items() if k not in self.values})
 
+        self._check_urls()
     @staticmethod
     def _missing_secret(name: str, env: str, instance: Path) -> str:
         if env == "production":
             raise ConfigError(f"{name} is not set. Production needs it in the environment "
                               f"(see README, Configuration).")
+    def _check_urls(self) -> None:
+        """Base URLs become links and script sources in our pages (the ledgers' web
+        addresses, the BX24 script): only an http(s) URL is accepted, at start."""
+        from .web.safe_url import keepable
+
+        for name in (*REAL_URLS, "PUBLIC_URL", "SANDBOX_URL"):
+            if self.values.get(name) and keepable(self.values[name]) is None:
+                raise ConfigError(f"{name} must be an http:// or https:// URL, not {self.values[name]!r}")
+
         path = instance / f"{name.lower()}.secret"
         if path.exists():
             return path.read_text().strip()

@@ -57,6 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import sync  # noqa: F401  (register the flows with the job engine)
     from .jobs import bind_app
     from .web import register_blueprints
+    from .web.safe_url import init_safe_urls
     from .cli import register_cli
 
     # Extra modules that register flows, inbox handlers or blueprints (a plugin point;
@@ -67,6 +68,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .connectors import init_connectors
 
     register_blueprints(app)
+    init_safe_urls(app)  # one rule for links whose address came from outside (safe_href, outside_link)
     init_connectors(app)
     register_cli(app)
     bind_app(app)

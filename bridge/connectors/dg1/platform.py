@@ -20,6 +20,7 @@ from ...domain import Invoice, InvoiceStatus, Party, Product, StockLevel
 from ...errors import PermanentError
 from ...models import Installation, LedgerConnection
 from ...sync.ports import LedgerDocument, WriteResult
+from ...web.safe_url import keepable
 from . import mapper
 from .client import DG1Client
 from .tenants import client_for
@@ -95,9 +96,10 @@ class DG1Platform:
     def ledger_refs(self, document: LedgerDocument) -> dict[str, str | None]:
         prefix = self.ledger_kind
         # Values are at most 255 characters (docs/dg1.md 4.4); a key set to null is removed.
+        # The URL is kept only as a link the admin panel may open (http/https, not cut short).
         return {f"{prefix}_invoice_id": document.ledger_id[:255],
                 f"{prefix}_document_nr": (document.number or None) and document.number[:255],
-                f"{prefix}_invoice_url": (document.url or None) and document.url[:255]}
+                f"{prefix}_invoice_url": keepable(document.url, 255)}
 
     def apply_invoice_changes(self, platform_id: str, invoice: Invoice, groups: set[str]) -> None:
         """Nothing: a DG1 order is what the customer bought, and DG1's API changes only an

@@ -71,6 +71,13 @@ def test_the_ledger_reference_goes_into_external_refs(platform):
     assert responses.calls[-1].request.headers["Idempotency-Key"]
 
 
+@pytest.mark.parametrize("url", ["javascript:alert(document.domain)", "https://office.bexio.com/" + "x" * 300])
+def test_bridge_writes_no_invoice_url_into_dg1_that_could_not_be_opened_as_a_link(platform, url):
+    refs = platform.ledger_refs(LedgerDocument(ledger_id="42", number="RE-00042", status=InvoiceStatus.AUTHORISED,
+                                               url=url))
+    assert refs["bexio_invoice_url"] is None and refs["bexio_invoice_id"] == "42"
+
+
 @responses.activate
 def test_stock_by_sku_goes_to_every_site_that_has_it_and_by_product_id_to_its_site_only(platform):
     def stock(site, known):
