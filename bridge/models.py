@@ -145,22 +145,26 @@ class LedgerConnection(Timestamps, db.Model):
 
 
 class Link(Timestamps, db.Model):
-    """(installation, kind, platform id) <-> (ledger organisation, kind, ledger id).
+    """(installation, kind, platform id) <-> (installation, ledger organisation, kind, ledger id).
 
-    Both sides are unique, so one platform object never gets two ledger objects and one
-    ledger object never belongs to two platform objects. ``content_hash`` is what we last
-    wrote (to skip no-op updates and to recognise our own writes coming back as events).
+    Both sides are unique within an installation, so one platform object never gets two
+    ledger objects and one ledger object never belongs to two platform objects of one
+    installation; two installations sharing a ledger organisation each have their own links.
+    Kind ``party_person``: a platform person who is a contact person of a ledger company,
+    ledger id ``<company id>#person:<e-mail or name>`` (bridge/sync/links.py).
+    ``content_hash`` is what we last wrote (to skip no-op updates and to recognise our own
+    writes coming back as events).
     """
 
     __tablename__ = "links"
     __table_args__ = (
         UniqueConstraint("installation_id", "kind", "platform_id"),
-        UniqueConstraint("ledger", "ledger_org", "kind", "ledger_id"),
+        UniqueConstraint("installation_id", "ledger", "ledger_org", "kind", "ledger_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     installation_id: Mapped[int] = mapped_column(ForeignKey("installations.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(30))  # invoice | party | product | payment ...
+    kind: Mapped[str] = mapped_column(String(30))  # invoice | party | party_person | product | payment ...
     platform_id: Mapped[str] = mapped_column(String(120))
     ledger: Mapped[str] = mapped_column(String(20))
     ledger_org: Mapped[str] = mapped_column(String(100))
