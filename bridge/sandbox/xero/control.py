@@ -339,18 +339,6 @@ def make_blueprint(system: "System") -> Blueprint:
     def outages():
         return jsonify(outages=system.outages, now=system.host.clock.time())
 
-    @bp.get("/requests")
-    def requests_log():
-        """The accounting calls served, oldest first; ``?method=POST,PUT&path=Contacts``
-        narrows them (path: the resource, any letter case)."""
-        methods = {m.strip().upper() for m in (request.args.get("method") or "").split(",") if m.strip()}
-        resource = (request.args.get("path") or "").lower()
-        with host.lock:
-            rows = [dict(r) for r in system.requests
-                    if (not methods or r["method"] in methods)
-                    and (not resource or r["path"].split("/")[0].lower() == resource)]
-        return jsonify(requests=rows)
-
     @bp.get("/limits")
     def limits():
         return jsonify(system.limiter.snapshot())
