@@ -29,10 +29,11 @@ from ..jobs import WorkContext, WorkRequest, flow, request_work
 from ..models import Installation, LedgerConnection, SyncRecord, utcnow
 from ..settings import get_section
 from .invoice_flowback import changed_groups, with_platform_rates
+from .intents import first_write_attempts, lookup_since
 from .invoice_followup import complete_invoice, pending_steps
 from .links import bind, content_hash, find_link, jsonable, party_fingerprint, remembered_links
 from .mapping import ledger_document
-from .ports import UNCHANGED, InvoiceWrite, Ledger, LedgerDocument, PartyMatch, WriteResult
+from .ports import UNCHANGED, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument, PartyMatch, WriteResult
 from .registry import ledger_for, platform_for
 
 FLOW = "invoice_to_ledger"
@@ -187,7 +188,9 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
         _finish(record, "skipped", "No change since the last sync.")
         return None
 
-    existing = _current_document(ledger, link, invoice, bulk)
+    lookup = None if link and link.ledger_id else \
+        InvoiceLookup(party_id, lookup_since(installation.id, platform_id, ctx.item.attempts))
+    existing = _current_document(ledger, link, invoice, bulk, lookup)
     if existing is not None and not existing.status.is_editable:
         if not (link and link.ledger_id) and _unchanged_in_ledger(installation, invoice, existing):
             # An earlier attempt made it and died before writing the link; the ledger has
@@ -320,13 +323,13 @@ def linked_document(link) -> LedgerDocument:
                           version=link.ledger_version)
 
 
-def _current_document(ledger: Ledger, link, invoice: Invoice,
-                      bulk: "BulkLookups | None" = None) -> LedgerDocument | None:
+def _current_document(ledger: Ledger, link, invoice: Invoice, bulk: "BulkLookups | None" = None,
+                      lookup: InvoiceLookup | None = None) -> LedgerDocument | None:
     if link and link.ledger_id:
         documents = bulk.linked(link.ledger_id) if bulk is not None else ledger.get_invoices([link.ledger_id])
         if documents:
             return documents[0]
-    found = bulk.found(invoice) if bulk is not None else ledger.find_invoice(invoice)
+    found = bulk.found(invoice) if bulk is not None else ledger.find_invoice(invoice, lookup)
     if found is not None and not is_ours(found, invoice):
         raise ConflictError(
             f"{ledger.kind.title()} already has an invoice {found.number} that bridge did not create; "
@@ -348,8 +351,9 @@ def _unchanged_in_ledger(installation: Installation, invoice: Invoice, document:
 
 
 def is_ours(document: LedgerDocument, invoice: Invoice) -> bool:
-    """Found by our external key or number: made by bridge for this invoice? Its reference
-    is our key, or its link back points at this platform invoice."""
+    """Found by our external key or number: made by bridge for this invoice? Its link back
+    (Xero Url) points at this platform invoice, or its reference is our key (invoices made
+    before the reference was left to the user)."""
     return document.reference == invoice.key or bool(
         document.external_url and invoice.platform_url and document.external_url == invoice.platform_url)
 
@@ -438,6 +442,7 @@ class BulkLookups:
                 continue
             if ledger_numbers:  # looked up as the ledger received it (``ledger_document``): by reference
                 invoice = replace(invoice, number="")
+        self.since: dict[str, object] = {}  # invoice key -> a little before its first write attempt
             candidates.append((invoice, find_link(installation.id, "invoice", pid)))
             first_ctx.setdefault(invoice.party.key, (ctx, invoice.party))
         bulk = cls(ledger, candidates)
@@ -456,6 +461,11 @@ class BulkLookups:
         except Exception as exc:  # every invoice of the batch fails with it, as it would alone
             db.session.rollback()
             self.parties = {party.key: exc for _, party in items}
+        attempted = first_write_attempts(installation.id, [pid for _, pid in keyed])
+        for ctx, pid in keyed:
+            if isinstance(invoices.get(pid), Invoice):
+                bulk.since[invoices[pid].key] = attempted.get(pid) or (
+                    lookup_since(installation.id, pid, ctx.item.attempts) if ctx.item.attempts else None)
             return
         to_save: list[tuple[Party, PartyPlan, str]] = []
         for (ctx, party), match in zip(items, matches):
@@ -513,13 +523,14 @@ class BulkLookups:
             if invoice.key not in {i.key for i in unlinked}:
                 unlinked.append(invoice)
             try:
-                self._found = dict(zip([i.key for i in unlinked], self.ledger.find_invoices(unlinked)))
+                self._found = dict(zip([i.key for i in unlinked], self.ledger.find_invoices(
+                    unlinked, {i.key: self.lookup(i) for i in unlinked})))
             except Exception as exc:
                 self._found = exc
         if isinstance(self._found, Exception):
             raise self._found
         if invoice.key not in self._found:
-            return self.ledger.find_invoice(invoice)
+            return self.ledger.find_invoice(invoice, self.lookup(invoice))
         return self._found[invoice.key]
 
 
@@ -537,6 +548,10 @@ def _finish(record: SyncRecord, state: str, message: str | None, *, commit: bool
     """Close the record; ``message`` says why a skip happened, in the user's words. A batch
     closing many passes ``commit=False`` and commits once."""
     record.state = state
+    def lookup(self, invoice: Invoice) -> InvoiceLookup:
+        party = self.parties.get(invoice.party.key)
+        return InvoiceLookup(party[0] if isinstance(party, tuple) else None, self.since.get(invoice.key))
+
     if message:
         record.warning = message
     record.finished_at = utcnow()

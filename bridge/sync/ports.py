@@ -87,6 +87,19 @@ class InvoiceWrite:
 
 @dataclass
 class WriteResult:
+    # The ledger marked it sent to the customer (Xero SentToContact); None: not known.
+    sent_to_contact: bool | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceLookup:
+    """What a lookup after an unknown outcome may use besides the invoice itself: the
+    ledger id of its customer and when bridge first tried to write it (an earlier
+    attempt's intent record). ``since`` None: no attempt ever wrote, so only an invoice
+    number can be in the ledger already."""
+
+    contact_id: str | None = None
+    since: datetime | None = None
     """Per-element outcome of a (batch) write: never all-or-nothing."""
 
     ok: bool
@@ -129,7 +142,7 @@ class Ledger(Protocol):
     organisation_id: str
 
     # customers
-    def match_party(self, party: Party, linked_ledger_id: str | None) -> PartyMatch: ...
+    def match_party(self, party: Party, linked_ledger_id: str | None, claims: Claims | None = None) -> PartyMatch: ...
     def save_party(self, party: Party, match: PartyMatch, idempotency_key: str) -> WriteResult: ...
     def changed_parties(self, since: datetime | None) -> Iterator[LedgerParty]: ...
 

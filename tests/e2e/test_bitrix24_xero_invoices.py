@@ -81,13 +81,23 @@ def xero_flush(live) -> None:
 
 # -- 1. numbering and the "Sync with Xero" box --------------------------------------------
 
-def test_xero_numbers_put_our_key_in_the_reference(portal):
+def test_xero_numbers_it_the_reference_is_left_to_the_user_and_url_links_back(portal):
+    """Xero prints Reference on the customer's invoice: bridge leaves it empty, and a PO
+    number the user types there survives bridge's updates. Url (seen only in Xero, as
+    "Go to ...") is the Bitrix24 invoice's address."""
     live = portal
     item = new_invoice(live)
     deliver_events(live)
     (invoice,) = xero_invoices(live)
     assert invoice["InvoiceNumber"].startswith("INV-")
-    assert invoice["Reference"] == f"b24:{live.member_id}:SI:{item['id']}"
+    assert invoice["Reference"] == ""
+    assert invoice["Url"].startswith(("https://", "http://"))
+    assert invoice["Url"].endswith(f"/crm/type/31/details/{item['id']}/")
+    assert live.member_id not in invoice["Url"]
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/edit", json={"Reference": "PO 4711"})
+    edit_invoice(live, item["id"], rows=rows(quantity=2))
+    (updated,) = xero_invoices(live)
+    assert updated["Reference"] == "PO 4711" and updated["Total"] != invoice["Total"]  # updated, PO kept
 
 
 def test_bitrix24_numbers_become_the_invoice_number(portal):
@@ -301,7 +311,11 @@ def test_preview_shows_the_exact_document_and_sends_nothing(portal):
 # -- bad path: crash between the Xero create and the link write -----------------------------
 
 def test_crash_before_link_write_then_retry_after_idempotency_window_makes_no_second_invoice(portal):
+    """On an organisation large enough that Xero refuses unoptimised ``where`` filters: the
+    retry's lookup (ContactIDs, createdByMyApp, Statuses, If-Modified-Since) still runs and
+    finds the invoice by its Url."""
     live = portal
+    live.control(f"xero/orgs/{live.tenant}/high-volume", json={"threshold": 0})
     item = quiet_invoice(live)
     # The worker dies after Xero created the invoice; its retry comes after Xero's 6-minute
     # idempotency window has passed (the sandbox clock moves on as the crash happens).
@@ -319,6 +333,10 @@ def test_crash_before_link_write_then_retry_after_idempotency_window_makes_no_se
     first, retry = records(live, object_id=item["id"])[:2]
     assert first.state == "retrying" and "before link write" in first.error_message
     assert retry.state == "succeeded" and retry.idempotency_key != first.idempotency_key
+    (invoice,) = xero_invoices(live)
+    assert invoice["Reference"] == ""
+    refused = xero_api(live, "GET", "Invoices?where=" + requests.utils.quote('Reference=="x"'))
+    assert refused.status_code == 400 and refused.json()["Type"] == "HighVolumeException"
 
 
 def test_crash_before_link_write_then_approved_in_xero_is_linked_not_a_conflict(portal):

@@ -188,7 +188,7 @@ def outage(live, pg, loading, loader, before: list[dict]) -> None:
         assert "Traceback" not in callback.text and "OperationalError" not in callback.text
         assert requests.get(f"{live.app_url}/healthz", timeout=10).status_code == 503
         for item in before:  # approved in Xero now: the webhooks find bridge down
-            invoice = next(i for i in xero_invoices(live) if i["Reference"].endswith(f":SI:{item['id']}"))
+            invoice = next(i for i in xero_invoices(live) if i["Url"].endswith(f"/details/{item['id']}/"))
             live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
         live.control("xero/webhooks/flush")
         time.sleep(3)  # the sandbox's webhook retries (0.2 + 0.5 + 1 s) are spent
@@ -261,7 +261,7 @@ def test_postgres_restarted_under_load_loses_nothing_and_duplicates_nothing(pg, 
     in_portal = {f"b24:{live.member_id}:SI:{i['id']}"
                  for i in live.control(f"bitrix24/portals/{ACME}/state", method="GET")["invoices"]}
     assert len(in_portal) >= len(before) + len(created)
-    references = Counter(i["Reference"] for i in xero_invoices(live))  # bridge's key: one per invoice
+    references = Counter(i["Url"] for i in xero_invoices(live))  # the link back: one per invoice
     assert [ref for ref, n in references.items() if n > 1] == [], "duplicates in Xero"
     assert set(references) == in_portal, f"lost: {sorted(in_portal - set(references))}"
     with live.app.app_context():

@@ -86,6 +86,7 @@ class FakeLedger:
         self.refuse: dict[str, str] = {}
         self.fail_payments = 0  # invoice key -> the ledger's validation message
         self._ids = itertools.count(1)
+        self.lookups: list = []  # the InvoiceLookup of each find_invoice
 
     # customers
     def match_party(self, party: Party, linked_ledger_id):
@@ -104,13 +105,18 @@ class FakeLedger:
 
     # invoices
     def preview_invoice(self, invoice, party_ledger_id):
-        return {"Reference": invoice.key, "InvoiceNumber": invoice.number, "Contact": party_ledger_id,
+        return {"Url": invoice.platform_url, "InvoiceNumber": invoice.number, "Contact": party_ledger_id,
                 "Lines": [{"d": l.description, "q": l.quantity, "p": l.unit_price, "t": l.ledger_tax_code}
                           for l in invoice.lines]}
 
-    def find_invoice(self, invoice):
+    def find_invoice(self, invoice, lookup=None):
+        """As Xero: nothing to look for unless an earlier attempt wrote (``lookup.since``);
+        then the invoice whose link back (Url) is this platform invoice."""
+        self.lookups.append(lookup)
+        if lookup is None or lookup.since is None:
+            return None
         for ledger_id, stored in self.invoices.items():
-            if stored["doc"]["Reference"] == invoice.key:
+            if stored["doc"].get("Url") == invoice.platform_url:
                 return self._document(ledger_id)
         return None
 
@@ -142,7 +148,8 @@ class FakeLedger:
     def _document(self, ledger_id):
         stored = self.invoices[ledger_id]
         return LedgerDocument(ledger_id=ledger_id, number=stored["number"], status=stored["status"],
-                              reference=stored["doc"]["Reference"], amount_paid=stored.get("paid", Decimal(0)),
+                              external_url=stored["doc"].get("Url") or "",
+                              reference=stored["doc"].get("Reference") or "", amount_paid=stored.get("paid", Decimal(0)),
                               version=stored.get("version", "v1"), invoice=stored.get("invoice"))
 
     def issue_invoice(self, document):
@@ -197,3 +204,4 @@ def sample_invoice(platform_id: str = "7", *, rate: str = "15", qty: str = "2", 
                    currency="NZD", party=party, sync_enabled=sync,
                    lines=[Line(description="Consulting", quantity=Decimal(qty), unit_price=Decimal("120.00"),
                                tax_rate=Decimal(rate))])
+                   platform_url=f"https://portal.example/crm/invoice/{platform_id}/",

@@ -96,6 +96,8 @@ def test_a_crash_between_ledger_create_and_link_write_makes_no_second_invoice(fa
     run_jobs()
     assert len(ledger.invoices) == 1
     assert db.session.scalar(select(Link.ledger_id).where(Link.kind == "invoice")) in ledger.invoices
+    # The first attempt had nothing to look for; the retry looks from its intent record on.
+    assert [lookup.since is not None for lookup in ledger.lookups] == [False, True]
 
 
 def test_a_lost_response_is_retried_with_a_new_key_and_binds_the_invoice_it_made(fake_world, run_jobs):
@@ -189,7 +191,7 @@ def test_a_ledger_invoice_with_our_number_that_we_did_not_create_is_never_taken_
     ledger.invoices["X9"] = {"doc": {"Reference": "typed in by hand", "InvoiceNumber": "B24-7", "Lines": []},
                              "status": Status.DRAFT, "number": "B24-7", "invoice": None}
     original = dict(ledger.invoices["X9"])
-    ledger.find_invoice = lambda invoice: ledger._document("X9")  # found by its number
+    ledger.find_invoice = lambda invoice, lookup=None: ledger._document("X9")  # found by its number
     platform.invoices["7"] = sample_invoice()
     sync(installation, run_jobs)
     record = records()[-1]

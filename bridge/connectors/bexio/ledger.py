@@ -175,7 +175,9 @@ class BexioLedger:
     # invoices
     # ======================================================================================
 
-    def find_invoice(self, invoice: Invoice) -> LedgerDocument | None:
+    def find_invoice(self, invoice: Invoice, lookup: object = None) -> LedgerDocument | None:
+        """By api_reference (ours, never printed). ``lookup`` is for ledgers that cannot
+        search by such a field (Xero); Bexio can, so it is not needed here."""
         reference = mapper.api_reference(invoice)
         hits = [h for h in self.client.search_invoices([("api_reference", reference, "=")])
                 if h.get("api_reference") == reference]

@@ -13,8 +13,8 @@ from typing import Any, Iterator
 
 from ...domain import Invoice, InvoiceStatus, Party, Payment, Product, StockLevel
 from ...errors import ConflictError, PermanentError, SyncError
-from ...sync.ports import (InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount, TaxCode,
-                           WriteResult)
+from ...sync.ports import (InvoiceLookup, InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount,
+                           TaxCode, WriteResult)
 from . import mapper, matching
 from .client import BATCH_SIZE, XeroClient, chunked, encode_json, jsonable, where_string
 from .client import idempotency_key as key_within_limit
@@ -263,42 +263,46 @@ class XeroLedger:
     # invoices
     # ==================================================================================
 
-    def find_invoice(self, invoice: Invoice) -> LedgerDocument | None:
-        """By InvoiceNumber (unique for ACCREC), else by Reference (NOTES 3, Dedupe)."""
-        if invoice.number:
-            found = [i for i in self.client.invoices_by_number([invoice.number])
-                     if i.get("Type") == "ACCREC" and (i.get("InvoiceNumber") or "").lower() == invoice.number.lower()]
-        else:
-            reference = mapper.invoice_reference(invoice)
-            if not reference:
-                return None
-            found = [i for i in self.client.find_invoices(
-                f'Type=="ACCREC" AND Reference=={where_string(reference)}') if i.get("Reference") == reference]
-        if not found:
-            return None
-        live = [i for i in found if i.get("Status") not in ("DELETED", "VOIDED")]
-        return mapper.document_from_xero((live or found)[0], self.web_url)
+    # Statuses an invoice bridge made can have while it may still be the one to bind: a
+    # voided or deleted one is the user's decision, and the next attempt makes a new one.
+    LIVE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID")
 
-    def find_invoices(self, invoices: list[Invoice]) -> list[LedgerDocument | None]:
-        """``find_invoice`` for a batch: one GET per 50 InvoiceNumbers and one per 50
-        References (OR-ed in one where), instead of one GET per invoice."""
+    def find_invoice(self, invoice: Invoice, lookup: InvoiceLookup | None = None) -> LedgerDocument | None:
+        """``find_invoices`` for one invoice."""
+        return self.find_invoices([invoice], {invoice.key: lookup} if lookup else None)[0]
+
+    def find_invoices(self, invoices: list[Invoice],
+                      lookups: dict[str, InvoiceLookup | None] | None = None) -> list[LedgerDocument | None]:
+        """Is this invoice in Xero already? Only with Xero's optimised parameters (NOTES 2:
+        large organisations refuse other ``where`` filters), never by Reference or Url:
+
+        - numbered by us ("Bitrix24 numbers"): by InvoiceNumber (unique for ACCREC), 50 a call;
+        - numbered by Xero: only after an unknown outcome (``lookup.since``: an earlier
+          attempt wrote), the invoices this app made for the customer since a little
+          before that attempt (ContactIDs, createdByMyApp, Statuses, If-Modified-Since),
+          matched on our side by their Url (the link back to the platform invoice) and,
+          between several, by amounts. An invoice never sent costs no call.
+        """
+        lookups = lookups or {}
         numbers = [i.number for i in invoices if i.number]
-        references = [mapper.invoice_reference(i) for i in invoices if not i.number and mapper.invoice_reference(i)]
         by_number: dict[str, list[dict[str, Any]]] = {}
         for found in self.client.invoices_by_number(numbers) if numbers else []:
             if found.get("Type") == "ACCREC":
                 by_number.setdefault((found.get("InvoiceNumber") or "").lower(), []).append(found)
-        by_reference: dict[str, list[dict[str, Any]]] = {}
-        for chunk in chunked(list(dict.fromkeys(references))):
-            where = 'Type=="ACCREC" AND (' + " OR ".join(f"Reference=={where_string(r)}" for r in chunk) + ")"
-            for found in self.client.find_invoices(where):
-                by_reference.setdefault(found.get("Reference") or "", []).append(found)
+        searched = [(i, lookups[i.key]) for i in invoices if not i.number and lookups.get(i.key) is not None
+                    and lookups[i.key].since is not None and lookups[i.key].contact_id]
+        made = self._made_by_us(searched)
         out: list[LedgerDocument | None] = []
         for invoice in invoices:
-            found = by_number.get(invoice.number.lower(), []) if invoice.number else \
-                by_reference.get(mapper.invoice_reference(invoice), [])
-            live = [i for i in found if i.get("Status") not in ("DELETED", "VOIDED")]
-            out.append(mapper.document_from_xero((live or found)[0], self.web_url) if found else None)
+            if invoice.number:
+                found = by_number.get(invoice.number.lower(), [])
+                live = [i for i in found if i.get("Status") not in ("DELETED", "VOIDED")]
+                out.append(mapper.document_from_xero((live or found)[0], self.web_url) if found else None)
+                continue
+            lookup = lookups.get(invoice.key)
+            mine = made.get(lookup.contact_id, []) if lookup and lookup.contact_id else []
+            match = mapper.pick_ours(invoice, mine)
+            out.append(mapper.document_from_xero(match, self.web_url) if match else None)
         return out
 
     def get_invoices(self, ledger_ids: list[str]) -> list[LedgerDocument]:
@@ -310,6 +314,20 @@ class XeroLedger:
         Creates go by PUT and updates by POST: a POST carrying the number of an existing
         invoice could update it, a PUT can only fail (NOTES 3, lesson 3). Each batch's
         Idempotency-Key is derived from its writes' keys, which the flow renews per attempt.
+    def _made_by_us(self, searched: list[tuple[Invoice, InvoiceLookup]]) -> dict[str, list[dict[str, Any]]]:
+        """{ContactID: the sales invoices this app made for it}: one paged GET per 50
+        customers, from the earliest attempt among them."""
+        if not searched:
+            return {}
+        contacts = list(dict.fromkeys(lookup.contact_id for _, lookup in searched if lookup.contact_id))
+        since = min(lookup.since for _, lookup in searched if lookup.since is not None)
+        made: dict[str, list[dict[str, Any]]] = {}
+        for found in self.client.invoices_made_by_app(contacts, list(self.LIVE_STATUSES), since):
+            contact_id = str((found.get("Contact") or {}).get("ContactID") or "").lower()
+            if found.get("Type") == "ACCREC":
+                made.setdefault(contact_id, []).append(found)
+        return {contact: made.get(contact.lower(), []) for contact in contacts}
+
         """
         results: dict[int, WriteResult] = {}
         indexed = list(enumerate(writes))

@@ -316,14 +316,15 @@ def invoice_to_xero(invoice: Invoice, contact_id: str, *, invoice_id: str | None
         body["DueDate"] = invoice.due_date.isoformat()
     if invoice.number:
         body["InvoiceNumber"] = invoice.number[:255]
-    reference = invoice_reference(invoice)
-    if reference:
-        body["Reference"] = reference
+    # No Reference: Xero prints it on the customer's invoice, so it is the user's (a PO
+    # number); bridge's identity is the link, the Idempotency-Key and Url (DESIGN 9).
     if invoice.currency:
         body["CurrencyCode"] = invoice.currency.upper()
     body["LineAmountTypes"] = line_amount_types(invoice)
     if invoice.platform_url.startswith(("https://", "http://")):
-        body["Url"] = invoice.platform_url  # the "Go to <app>" link in Xero (NOTES 3)
+        # The "Go to <app>" link, seen only inside Xero (NOTES 3); also how a lookup after
+        # an unknown outcome recognises the invoice as this platform invoice (``pick_ours``).
+        body["Url"] = invoice.platform_url
     if not invoice_id and invoice.status in _SENDABLE:
         body["Status"] = _SENDABLE[invoice.status]
     body["LineItems"] = [line_to_xero(line, line_ids[i] if i < len(line_ids) else None)
@@ -331,12 +332,29 @@ def invoice_to_xero(invoice: Invoice, contact_id: str, *, invoice_id: str | None
     return body
 
 
-def invoice_reference(invoice: Invoice) -> str:
-    """Reference: always our key (``b24:<member>:SI:<id>``). It is what ``find_invoice``
-    looks up when Xero numbers the invoice (NOTES 3, Dedupe strategy B), and what proves an
-    invoice found by number is ours. A platform title is not unique and would let a lookup
-    find somebody else's invoice, so it never goes here."""
-    return invoice.key[:255]
+def pick_ours(invoice: Invoice, made: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Which of the invoices this app made for the customer is this platform invoice?
+
+    Its Url is the platform invoice's address; between several (an earlier attempt's
+    duplicate, or one voided since), the live one whose amounts are what this invoice
+    gives, else the latest. An invoice with another Url, or none, is never taken: it may
+    belong to another platform invoice of the same customer whose content is the same.
+    """
+    url = invoice.platform_url
+    if not url:
+        return None
+    ours = [i for i in made if (i.get("Url") or "") == url]
+    if not ours:
+        return None
+    totals = expected_totals(invoice)
+    currency = (invoice.currency or "").upper()
+
+    def rank(found: dict[str, Any]) -> tuple:
+        same_money = dec(found.get("Total")) == totals["Total"] and (
+            not currency or (found.get("CurrencyCode") or "").upper() == currency)
+        live = found.get("Status") not in ("DELETED", "VOIDED")
+        return (live, same_money, str(found.get("UpdatedDateUTC") or ""))
+    return max(ours, key=rank)
 
 
 def status_from_xero(xero_invoice: dict[str, Any]) -> InvoiceStatus:
@@ -386,7 +404,8 @@ def document_from_xero(xero_invoice: dict[str, Any], web_url: str) -> LedgerDocu
         url=invoice_url(web_url, invoice_id) if invoice_id else "",
         external_url=xero_invoice.get("Url") or "",
         invoice=invoice_from_xero(xero_invoice) if full else None,
-        updated_at=parse_datetime(xero_invoice.get("UpdatedDateUTC")))
+        updated_at=parse_datetime(xero_invoice.get("UpdatedDateUTC")),
+        sent_to_contact=bool(xero_invoice["SentToContact"]) if "SentToContact" in xero_invoice else None)
 
 
 def line_item_ids(xero_invoice: dict[str, Any]) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 from . import contacts, lines, query
 from .common import Ctx, Invalid, NotFound, elements, listing, parse_date, run_batch
 from .store import Org
-from .wire import date_string, utc_string
+from .wire import date_string, high_volume_exception, utc_string
 
 TYPES = ("ACCREC", "ACCPAY")
 CREATE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
@@ -107,11 +107,18 @@ def _differs(inv: dict, key: str, value: Any) -> bool:
     return value != inv.get(key)
 
 
+# Edits that do not move UpdatedDateUTC on a part-paid document [N, NOTES section 2]. The
+# sandbox sends no webhook for them either (the harder reading): only a re-read sees them.
+UNSTAMPED_ON_PART_PAID = {"SentToContact", "DueDate"}
+
+
 def upsert(ctx: Ctx, raw: dict, allow_update: bool, forced_id: str | None = None) -> dict:
     org = ctx.org
     existing = _find_for_update(org, raw, forced_id, allow_update)
     if existing is not None:
         _check_edit(existing, raw)
+        if _part_paid(existing) and set(raw) - {"InvoiceID"} <= UNSTAMPED_ON_PART_PAID:
+            return _quiet_edit(ctx, existing, raw)
     base = existing or {}
     inv_type = raw.get("Type", base.get("Type"))
     if inv_type not in TYPES:
@@ -197,6 +204,27 @@ def upsert(ctx: Ctx, raw: dict, allow_update: bool, forced_id: str | None = None
     return _finish(ctx, existing, fields, contact)
 
 
+def _part_paid(inv: dict) -> bool:
+    return inv["Status"] == "AUTHORISED" and (inv["AmountPaid"] > 0 or inv["AmountCredited"] > 0)
+
+
+def _quiet_edit(ctx: Ctx, inv: dict, raw: dict) -> dict:
+    """SentToContact/DueDate on a part-paid invoice: stored, UpdatedDateUTC kept, no event."""
+    if "SentToContact" in raw:
+        inv["SentToContact"] = bool(raw["SentToContact"])
+    if "DueDate" in raw:
+        inv["DueDate"] = parse_date(raw["DueDate"], "DueDate")
+    return render(ctx.org, inv)
+
+
+def email(ctx: Ctx, inv: dict) -> None:
+    """POST /Invoices/{id}/Email: approved sales invoices only; Xero marks it sent (NOTES 3)."""
+    if inv["Type"] != "ACCREC" or inv["Status"] not in ("AUTHORISED", "PAID"):
+        raise Invalid("Only approved sales invoices can be emailed.")
+    if not inv.get("SentToContact"):
+        upsert(ctx, {"SentToContact": True}, True, inv["InvoiceID"])
+
+
 def _non_financial(raw: dict, status: str, base: dict | None = None) -> dict:
     out = {k: raw[k] for k in ("Reference", "Url", "BrandingThemeID") if k in raw}
     if "SentToContact" in raw and status in ("AUTHORISED", "PAID"):
@@ -265,6 +293,10 @@ def handle(ctx: Ctx, parts: list[str]) -> tuple[int, Any]:
             term = args["searchTerm"].lower()
             records = [r for r in records if term in str(r.get("InvoiceNumber", "")).lower()
                        or term in str(r.get("Reference", "")).lower()]
+        try:
+            query.check_volume("Invoices", args.get("where"), len(org.invoices), org.high_volume_threshold)
+        except query.HighVolume as exc:
+            return 400, high_volume_exception(str(exc))
         records = query.modified_since(records, ctx.if_modified_since)
         views = [render(org, r) for r in records]
         if args.get("where"):
@@ -284,6 +316,12 @@ def handle(ctx: Ctx, parts: list[str]) -> tuple[int, Any]:
     if ctx.method in ("PUT", "POST") and not parts:
         items = elements(ctx.body, "Invoices")
         return run_batch(ctx, "Invoices", items, lambda raw: upsert(ctx, raw, ctx.method == "POST"), "HasErrors")
+    if ctx.method == "POST" and len(parts) == 2 and parts[1].lower() == "email":
+        inv = find(org, parts[0])
+        if inv is None:
+            raise NotFound()
+        email(ctx, inv)
+        return 204, None
     if ctx.method == "POST" and len(parts) == 1:
         inv = find(org, parts[0])
         if inv is None:

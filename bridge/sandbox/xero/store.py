@@ -35,6 +35,9 @@ class Org:
     invoice_seq: int = 0
     webhook_url: str | None = None
     day_limit: int | None = None
+    # Above this many records of a kind, unoptimised ``where`` filters are refused
+    # (query.HIGH_VOLUME_THRESHOLD when None; tests lower it).
+    high_volume_threshold: int | None = None
     last_stamp: datetime | None = None
 
     def stamp(self, now: datetime) -> datetime:

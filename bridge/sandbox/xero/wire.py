@@ -104,6 +104,12 @@ def query_parse_exception(message: str) -> dict:
     return {"ErrorNumber": 16, "Type": "QueryParseException", "Message": message}
 
 
+def high_volume_exception(message: str) -> dict:
+    """An unoptimised filter on a large organisation (NOTES section 2;
+    [I XeroAPI/Xero-NetStandard#604]: ErrorNumber 51)."""
+    return {"ErrorNumber": 51, "Type": "HighVolumeException", "Message": message}
+
+
 def problem(status: int, title: str, detail: str) -> dict:
     """The problem-details shape of the auth failures (NOTES sections 1 and 8)."""
     return {"Type": None, "Title": title, "Status": status, "Detail": detail,
