@@ -72,6 +72,19 @@ class LedgerDocument:
     external_url: str = ""  # the link back to the platform stored on the ledger side, if any
     invoice: Invoice | None = None  # full content, when read for flow-back or conflicts
     updated_at: datetime | None = None
+    # The ledger marked it sent to the customer (Xero SentToContact); None: not known.
+    sent_to_contact: bool | None = None
+
+
+@dataclass(frozen=True)
+class InvoiceLookup:
+    """What a lookup after an unknown outcome may use besides the invoice itself: the
+    ledger id of its customer and when bridge first tried to write it (an earlier
+    attempt's intent record). ``since`` None: no attempt ever wrote, so only an invoice
+    number can be in the ledger already."""
+
+    contact_id: str | None = None
+    since: datetime | None = None
 
 
 @dataclass
@@ -87,19 +100,6 @@ class InvoiceWrite:
 
 @dataclass
 class WriteResult:
-    # The ledger marked it sent to the customer (Xero SentToContact); None: not known.
-    sent_to_contact: bool | None = None
-
-
-@dataclass(frozen=True)
-class InvoiceLookup:
-    """What a lookup after an unknown outcome may use besides the invoice itself: the
-    ledger id of its customer and when bridge first tried to write it (an earlier
-    attempt's intent record). ``since`` None: no attempt ever wrote, so only an invoice
-    number can be in the ledger already."""
-
-    contact_id: str | None = None
-    since: datetime | None = None
     """Per-element outcome of a (batch) write: never all-or-nothing."""
 
     ok: bool
@@ -142,12 +142,12 @@ class Ledger(Protocol):
     organisation_id: str
 
     # customers
-    def match_party(self, party: Party, linked_ledger_id: str | None, claims: Claims | None = None) -> PartyMatch: ...
+    def match_party(self, party: Party, linked_ledger_id: str | None) -> PartyMatch: ...
     def save_party(self, party: Party, match: PartyMatch, idempotency_key: str) -> WriteResult: ...
     def changed_parties(self, since: datetime | None) -> Iterator[LedgerParty]: ...
 
     # invoices
-    def find_invoice(self, invoice: Invoice) -> LedgerDocument | None: ...
+    def find_invoice(self, invoice: Invoice, lookup: InvoiceLookup | None = None) -> LedgerDocument | None: ...
     def get_invoices(self, ledger_ids: list[str]) -> list[LedgerDocument]: ...
     def save_invoices(self, writes: list[InvoiceWrite]) -> list[WriteResult]: ...
     def preview_invoice(self, invoice: Invoice, party_ledger_id: str | None) -> dict[str, Any]: ...
