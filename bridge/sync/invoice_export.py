@@ -427,6 +427,7 @@ class BulkLookups:
         self.parties: dict[str, tuple[str, str | None] | Exception] = {}
         self._linked: dict[str, list[LedgerDocument]] | Exception | None = None
         self._found: dict[str, LedgerDocument | None] | Exception | None = None
+        self.since: dict[str, object] = {}  # invoice key -> a little before its first write attempt
 
     @classmethod
     def for_batch(cls, installation: Installation, connection: LedgerConnection, ledger: Ledger,
@@ -442,10 +443,14 @@ class BulkLookups:
                 continue
             if ledger_numbers:  # looked up as the ledger received it (``ledger_document``): by reference
                 invoice = replace(invoice, number="")
-        self.since: dict[str, object] = {}  # invoice key -> a little before its first write attempt
             candidates.append((invoice, find_link(installation.id, "invoice", pid)))
             first_ctx.setdefault(invoice.party.key, (ctx, invoice.party))
         bulk = cls(ledger, candidates)
+        attempted = first_write_attempts(installation.id, [pid for _, pid in keyed])
+        for ctx, pid in keyed:
+            if isinstance(invoices.get(pid), Invoice):
+                bulk.since[invoices[pid].key] = attempted.get(pid) or (
+                    lookup_since(installation.id, pid, ctx.item.attempts) if ctx.item.attempts else None)
         if first_ctx:
             bulk._resolve_parties(installation, connection, list(first_ctx.values()))
         return bulk
@@ -461,11 +466,6 @@ class BulkLookups:
         except Exception as exc:  # every invoice of the batch fails with it, as it would alone
             db.session.rollback()
             self.parties = {party.key: exc for _, party in items}
-        attempted = first_write_attempts(installation.id, [pid for _, pid in keyed])
-        for ctx, pid in keyed:
-            if isinstance(invoices.get(pid), Invoice):
-                bulk.since[invoices[pid].key] = attempted.get(pid) or (
-                    lookup_since(installation.id, pid, ctx.item.attempts) if ctx.item.attempts else None)
             return
         to_save: list[tuple[Party, PartyPlan, str]] = []
         for (ctx, party), match in zip(items, matches):
@@ -533,6 +533,10 @@ class BulkLookups:
             return self.ledger.find_invoice(invoice, self.lookup(invoice))
         return self._found[invoice.key]
 
+    def lookup(self, invoice: Invoice) -> InvoiceLookup:
+        party = self.parties.get(invoice.party.key)
+        return InvoiceLookup(party[0] if isinstance(party, tuple) else None, self.since.get(invoice.key))
+
 
 def _summary(document: LedgerDocument) -> dict:
     """The ledger's side of a conflict, as the user reads it (money with two decimals)."""
@@ -548,10 +552,6 @@ def _finish(record: SyncRecord, state: str, message: str | None, *, commit: bool
     """Close the record; ``message`` says why a skip happened, in the user's words. A batch
     closing many passes ``commit=False`` and commits once."""
     record.state = state
-    def lookup(self, invoice: Invoice) -> InvoiceLookup:
-        party = self.parties.get(invoice.party.key)
-        return InvoiceLookup(party[0] if isinstance(party, tuple) else None, self.since.get(invoice.key))
-
     if message:
         record.warning = message
     record.finished_at = utcnow()

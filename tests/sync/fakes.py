@@ -202,6 +202,6 @@ def sample_invoice(platform_id: str = "7", *, rate: str = "15", qty: str = "2", 
     party = Party(key="fake:CO:3", kind=PartyKind.COMPANY, name="Globex Ltd", email="ap@globex.example")
     return Invoice(key=f"fake:invoice:{platform_id}", number=f"B24-{platform_id}", issue_date=date(2026, 11, 2),
                    currency="NZD", party=party, sync_enabled=sync,
+                   platform_url=f"https://portal.example/crm/invoice/{platform_id}/",
                    lines=[Line(description="Consulting", quantity=Decimal(qty), unit_price=Decimal("120.00"),
                                tax_rate=Decimal(rate))])
-                   platform_url=f"https://portal.example/crm/invoice/{platform_id}/",

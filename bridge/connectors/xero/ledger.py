@@ -305,15 +305,6 @@ class XeroLedger:
             out.append(mapper.document_from_xero(match, self.web_url) if match else None)
         return out
 
-    def get_invoices(self, ledger_ids: list[str]) -> list[LedgerDocument]:
-        return [mapper.document_from_xero(i, self.web_url) for i in self.client.get_invoices(ledger_ids)]
-
-    def save_invoices(self, writes: list[InvoiceWrite]) -> list[WriteResult]:
-        """Batches of up to 50 with summarizeErrors=false; a result per write, in order.
-
-        Creates go by PUT and updates by POST: a POST carrying the number of an existing
-        invoice could update it, a PUT can only fail (NOTES 3, lesson 3). Each batch's
-        Idempotency-Key is derived from its writes' keys, which the flow renews per attempt.
     def _made_by_us(self, searched: list[tuple[Invoice, InvoiceLookup]]) -> dict[str, list[dict[str, Any]]]:
         """{ContactID: the sales invoices this app made for it}: one paged GET per 50
         customers, from the earliest attempt among them."""
@@ -328,6 +319,15 @@ class XeroLedger:
                 made.setdefault(contact_id, []).append(found)
         return {contact: made.get(contact.lower(), []) for contact in contacts}
 
+    def get_invoices(self, ledger_ids: list[str]) -> list[LedgerDocument]:
+        return [mapper.document_from_xero(i, self.web_url) for i in self.client.get_invoices(ledger_ids)]
+
+    def save_invoices(self, writes: list[InvoiceWrite]) -> list[WriteResult]:
+        """Batches of up to 50 with summarizeErrors=false; a result per write, in order.
+
+        Creates go by PUT and updates by POST: a POST carrying the number of an existing
+        invoice could update it, a PUT can only fail (NOTES 3, lesson 3). Each batch's
+        Idempotency-Key is derived from its writes' keys, which the flow renews per attempt.
         """
         results: dict[int, WriteResult] = {}
         indexed = list(enumerate(writes))

@@ -166,11 +166,11 @@ def test_save_parties_is_one_put_and_one_post_judged_per_element(bulk, mocked, a
 
 
 def invoice(key: str, number: str = "") -> Invoice:
+    n = key.rsplit(":", 1)[-1]
     return Invoice(key=key, number=number, issue_date=date(2026, 11, 1), currency="NZD", party=party(),
                    lines=[Line("Widget", Decimal(1), Decimal("10.00"), ledger_account_code="200")],
                    platform_url=f"https://acme.bitrix24.test/crm/type/31/details/{n}/")
 
-    n = key.rsplit(":", 1)[-1]
 
 def test_after_an_unknown_outcome_one_optimised_get_finds_the_invoices_a_batch_made(bulk, mocked, api):
     """ContactIDs, createdByMyApp, Statuses and If-Modified-Since: never a where filter
