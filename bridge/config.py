@@ -99,6 +99,11 @@ class Config:
             SANDBOX_URL=(get("SANDBOX_URL") or "http://127.0.0.1:5001").rstrip("/"),
             TRUST_PROXY_HOPS=int(get("TRUST_PROXY_HOPS", 0)),
             RETENTION_DAYS=int(get("RETENTION_DAYS", 90)),
+            # A confirmed uninstall with "clear app data" keeps the data this long, for a reinstall
+            # to restore (docs/bitrix24.md "Uninstalling"); then the daily maintenance purges it.
+            UNINSTALL_GRACE_DAYS=int(get("UNINSTALL_GRACE_DAYS", 30)),
+            # At most one check of uninstall events per installation in this many seconds.
+            UNINSTALL_CHECK_WINDOW_SECONDS=float(get("UNINSTALL_CHECK_WINDOW_SECONDS", 900)),
             HTTP_TIMEOUT_SECONDS=float(get("HTTP_TIMEOUT_SECONDS", 30)),
             SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
             JOBS_RUN_IN_TESTS=False,

@@ -164,6 +164,27 @@ def test_uninstall_sends_clean_flag_without_tokens(sandbox, receiver):
     assert rest(sandbox, ACME, "app.info", token).status_code == 401
 
 
+def test_uninstall_revokes_the_apps_tokens_before_its_event_as_bitrix24_does(sandbox, receiver):
+    """OnAppUninstall: the app's REST access is gone when the event goes out. A refresh then
+    answers invalid_client (settings/oauth/error-codes: "the application may not be
+    installed"); after a re-install the tokens of before stay dead (invalid_grant)."""
+    auth = install_tokens(sandbox)["auth"]
+    rest(sandbox, ACME, "event.bind", auth["access_token"], event="ONAPPUNINSTALL",
+         handler=f"{receiver.url}/hooks/bitrix24")
+    token_url = f"{sandbox.url}/oauth.bitrix.info/oauth/token/"
+    refresh = {"grant_type": "refresh_token", "refresh_token": auth["refresh_token"], **CLIENT}
+    control(sandbox, f"/portals/{ACME}/uninstall", clean=False)
+    control(sandbox, "/events/wait")
+    assert receiver.calls[0]["form"]["event"] == "ONAPPUNINSTALL"
+    assert rest(sandbox, ACME, "app.info", auth["access_token"]).json()["error"] == "invalid_token"
+    for method in ("get", "post"):  # the query-string and the form way alike
+        refused = requests.request(method, token_url, **{"params" if method == "get" else "data": refresh}, timeout=10)
+        assert (refused.status_code, refused.json()["error"]) == (401, "invalid_client")
+    install_tokens(sandbox)
+    reused = requests.post(token_url, data=refresh, timeout=10)
+    assert (reused.status_code, reused.json()["error"]) == (400, "invalid_grant")
+
+
 def test_offline_events_keep_one_record_per_object(sandbox):
     token = install_tokens(sandbox)["auth"]["access_token"]
     rest(sandbox, ACME, "event.bind", token, event="ONCRMDYNAMICITEMUPDATE", event_type="offline")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 def init_app(app) -> None:
     from ...demo_data import SEEDERS
-    from . import demo, inbox, reconcile  # noqa: F401  (register the inbox handler and the periodic job)
+    from . import demo, inbox, reconcile, uninstall  # noqa: F401  (register the inbox handler, the periodic job, the uninstall check)
     from ...sync.registry import register_platform
     from .cli import register_cli
     from .platform import Bitrix24Platform

@@ -4,7 +4,9 @@ The body is form-encoded with PHP bracket keys, never JSON (specs/bitrix24/NOTES
 s13): Flask's ``request.form`` holds flat keys like ``data[FIELDS][ID]``, read as they are.
 Bitrix24 never re-sends an event, so the reply must be fast and must be 200 for everything
 that was stored or deliberately ignored; a wrong application_token gets 401 and leaves no
-trace (NOTES s4 "Authenticity").
+trace (NOTES s4 "Authenticity"). The application_token authenticates nothing destructive:
+ONAPPUNINSTALL only asks for a check with Bitrix24 (uninstall.py), ONAPPINSTALL of an unknown
+portal is proven by refreshing its tokens, and object events only say "read this id again".
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from typing import Mapping
 from flask import current_app
 
 from ...errors import SyncError
+from ...installations import request_uninstall
 from ...jobs import record_inbound, store_callback
-from . import store
+from . import store, uninstall
 from .client import refresh_tokens
 from .mapper import LEGACY, SMART_INVOICE
 
@@ -104,9 +107,12 @@ def receive(form: Mapping[str, str]) -> tuple[int, str]:
             return _install_from_event(form, member_id, application_token)
         raise CallbackRefused(401, "unknown portal or wrong application_token")
     if event == "ONAPPUNINSTALL":
-        # NOTES s2: no tokens come with it; CLEAN=1 asks to delete the app's data.
-        store.uninstall(installation, clean=(form.get("data[CLEAN]") or "0").strip() == "1")
-        return 200, "uninstalled"
+        # NOTES s2: no tokens come with it; CLEAN=1 asks to delete the app's data. The
+        # application_token proves nothing (every app page shows it to its user): the event
+        # only asks for a check with Bitrix24 in a job (uninstall.py); nothing changes here.
+        clean = (form.get("data[CLEAN]") or "0").strip() == "1"
+        request_uninstall(installation, clean=clean, flow=uninstall.FLOW)
+        return 200, "uninstall to be confirmed"
     if event == "ONAPPINSTALL":
         return 200, "installed"
     if callback is None:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from ...errors import PermanentError
 from ...extensions import db
+from ...installations import restore
 from ...models import Credential, Installation, InstallationSettings
 from ...ratelimit import limiter_for_app
 from ...vault import vault_for_app
@@ -116,7 +117,7 @@ def save_oauth(*, member_id: str, domain: str, tokens: dict[str, Any], applicati
     else:
         installation.credential_id = vault.create(PLATFORM, data)
     installation.domain = domain
-    installation.state = "active"
+    restore(installation)  # a re-install within an uninstall's grace period gets its data back
     installation.app_token_hash = hash_token(application_token)
     installation.language = (language or "en")[:10]
     installation.endpoints = {**(installation.endpoints or {}), "mode": "oauth", "client_endpoint": client_endpoint,
@@ -142,26 +143,11 @@ def save_webhook(webhook_url: str) -> Installation:
     else:
         installation.credential_id = vault.create(PLATFORM, data)
     installation.domain = parts.hostname or ""
-    installation.state = "active"
+    restore(installation)
     installation.endpoints = {**(installation.endpoints or {}), "mode": "webhook",
                               "client_endpoint": webhook_url.split("/rest/")[0] + "/rest/"}
     db.session.commit()
     return installation
-
-
-def uninstall(installation: Installation, clean: bool) -> None:
-    """ONAPPUNINSTALL: the tokens go at once; with CLEAN=1 everything of the installation
-    goes (links, records, settings: the foreign keys cascade) (NOTES s2)."""
-    credential = db.session.get(Credential, installation.credential_id) if installation.credential_id else None
-    if clean:
-        db.session.delete(installation)
-    else:
-        installation.state = "uninstalled"
-        installation.app_token_hash = None
-        installation.credential_id = None
-    if credential is not None:
-        db.session.delete(credential)
-    db.session.commit()
 
 
 def _on_moved(installation_id: int):

@@ -39,14 +39,21 @@ def finish_install(cloud: Bitrix24Cloud, portal, user_id: int) -> None:
 
 
 def uninstall(cloud: Bitrix24Cloud, portal, clean: bool) -> None:
+    """The app's REST access goes first, then ONAPPUNINSTALL (NOTES s2: "the API is already
+    revoked"; OnAppUninstall: all the app's access rights are removed). Access tokens stop
+    working (REST: invalid_token); refresh tokens are refused with invalid_client while the
+    app is not installed, and stay dead after a re-install (invalid_grant)."""
     handlers = list(portal.handlers)
-    cloud.emit(portal, "ONAPPUNINSTALL", {"CLEAN": 1 if clean else 0, "LANGUAGE_ID": "en"}, None, handlers=handlers)
     portal.installation.removed = True
     portal.installation.installed = False
     portal.placements.clear()
     portal.handlers.clear()
     for token in [t for t, a in cloud.access.items() if a.member_id == portal.member_id]:
-        del cloud.access[token]  # NOTES s2: the API is already revoked at ONAPPUNINSTALL
+        del cloud.access[token]
+    for refresh in cloud.refresh.values():
+        if refresh.member_id == portal.member_id:
+            refresh.revoked = True
+    cloud.emit(portal, "ONAPPUNINSTALL", {"CLEAN": 1 if clean else 0, "LANGUAGE_ID": "en"}, None, handlers=handlers)
 
 
 def blueprint(cloud: Bitrix24Cloud) -> Blueprint:

@@ -21,13 +21,17 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
             now = cloud.host.clock.time()
             if grant == "refresh_token":
                 stored = cloud.refresh.get(args.get("refresh_token") or "")
-                # Each refresh returns a new pair and spends the old refresh token (NOTES s3, s13).
-                if stored is None or stored.used or now >= stored.expires_at:
+                if stored is None or now >= stored.expires_at:
                     return _error("invalid_grant", "Invalid grant", 400)
-                stored.used = True
                 portal = cloud.by_member(stored.member_id)
+                # An uninstalled app's tokens: the app is not installed (settings/oauth/error-codes).
                 if portal is None or portal.deleted or portal.installation is None or portal.installation.removed:
                     return _error("invalid_client", "Application not installed", 401)
+                # Each refresh returns a new pair and spends the old refresh token (NOTES s3, s13);
+                # an uninstall revoked the tokens of before, also for a re-install.
+                if stored.used or stored.revoked:
+                    return _error("invalid_grant", "Invalid grant", 400)
+                stored.used = True
                 return json_response(cloud.mint(portal, stored.user_id))
             if grant == "authorization_code":
                 entry = cloud.codes.pop(args.get("code") or "", None)

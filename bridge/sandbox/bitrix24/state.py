@@ -61,6 +61,7 @@ class RefreshToken:
     user_id: int
     expires_at: float
     used: bool = False
+    revoked: bool = False  # by an uninstall of the app
 
 
 @dataclass

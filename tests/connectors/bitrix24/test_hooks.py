@@ -121,15 +121,19 @@ def test_thousand_updates_on_fifty_invoices_make_at_most_a_hundred_runs(client, 
     assert len({key for _, key in runs}) == 50
 
 
-def test_uninstall_event_with_clean_deletes_the_installation(client, portal):
+def test_an_uninstall_event_only_asks_for_a_check_with_bitrix24(client, portal):
+    """The event changes nothing by itself (tests/connectors/bitrix24/test_uninstall.py has
+    the check); a wrong application_token does not even ask for it."""
     body = (f"event=ONAPPUNINSTALL&data[CLEAN]=1&data[LANGUAGE_ID]=en&ts=1723538600&auth[domain]=x.bitrix24.com"
             f"&auth[server_endpoint]=https://oauth.bitrix.info/rest/&auth[client_endpoint]=https://x.bitrix24.com/rest/"
             f"&auth[member_id]={MEMBER}&auth[application_token]={APP_TOKEN}")
     assert client.post("/hooks/bitrix24", data=body.replace(APP_TOKEN, "forged"), content_type=FORM).status_code == 401
-    assert store.find(MEMBER) is not None
+    assert db.session.scalar(select(func.count()).select_from(WorkItem)) == 0
     assert client.post("/hooks/bitrix24", data=body, content_type=FORM).status_code == 200
     db.session.expire_all()
-    assert store.find(MEMBER) is None
+    installation = store.find(MEMBER)
+    assert store.verify(MEMBER, APP_TOKEN) is installation and installation.uninstall_clean
+    assert db.session.scalar(select(WorkItem.flow)) == "confirm_uninstall"
 
 
 @responses.activate

@@ -80,21 +80,6 @@ def test_install_page_refuses_an_unknown_oauth_server(live, installed):
     assert "OAuth server" in response.text and "BITRIX24_OAUTH_HOSTS" in response.text
 
 
-def test_uninstall_with_clean_deletes_the_installation(live, installed):
-    live.control(f"bitrix24/portals/{ACME}/uninstall", json={"clean": True})
-    live.control("bitrix24/events/wait", json={"timeout": 5})
-    with live.app.app_context():
-        assert store.find(installed["auth"]["member_id"]) is None
-
-
-def test_uninstall_without_clean_drops_the_tokens_only(live, installed):
-    live.control(f"bitrix24/portals/{ACME}/uninstall", json={"clean": False})
-    live.control("bitrix24/events/wait", json={"timeout": 5})
-    with live.app.app_context():
-        installation = store.find(installed["auth"]["member_id"])
-        assert installation.state == "uninstalled" and installation.credential_id is None
-
-
 def test_the_demo_seeder_installs_the_app_headlessly(live):
     from bridge.connectors.bitrix24.demo import seed
 

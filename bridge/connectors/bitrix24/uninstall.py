@@ -1,0 +1,118 @@
+"""Is the app really uninstalled? Asked of the portal itself, never taken from the event.
+
+ONAPPUNINSTALL is signed by nothing but the application_token, which Bitrix24 hands to
+every app page any portal user opens (NOTES s2, "What every iframe page receives"). So the
+callback only asks for this check (``installations.request_uninstall``), and this job asks
+Bitrix24. A real uninstall withdraws every REST permission of the app before the event
+goes out (NOTES s2; "OnAppUninstall": "all the app's access rights to the REST API are
+removed") and the OAuth server then answers a refresh with ``invalid_client`` ("the
+application may not be installed", settings/oauth/error-codes). The outcomes:
+
+- confirmed: the OAuth server refuses the installation's refresh with ``invalid_client``,
+  or the portal's REST refuses the freshly refreshed token as unauthorised
+  (``invalid_token``, ``NO_AUTH_FOUND``, a 401);
+- refused: the refresh succeeds and the portal answers ``app.info`` normally: the app is
+  installed, the event was not Bitrix24's. Nothing changes; it is written in the sync log
+  (operator console) and the portal's administrator is alerted (once a day);
+- inconclusive: no answer, a 5xx, a limit, a spent or expired refresh token
+  (``invalid_grant``: a concurrent refresh elsewhere can cause it, it proves nothing):
+  nothing changes, and the job engine retries with backoff.
+"""
+from __future__ import annotations
+
+import enum
+
+from ...alerts import deliver_alert
+from ...errors import PacingWait, RetryableError, SyncError
+from ...extensions import db
+from ...installations import check_window, refuse_uninstall, uninstall
+from ...jobs import WorkContext, enqueue_after_commit, flow
+from ...models import Installation, utcnow
+from . import store
+
+FLOW = "confirm_uninstall"
+# The OAuth server's answer for an app that is not installed (NOTES s3, settings/oauth/error-codes).
+NOT_INSTALLED = frozenset({"invalid_client"})
+# The portal's answers to a token it does not accept (NOTES s10). expired_token is not one:
+# the client refreshes and retries it, and a token minted a moment ago cannot have expired.
+UNAUTHORISED = frozenset({"invalid_token", "NO_AUTH_FOUND"})
+REFUSED_MESSAGE = ("An uninstall event came with the app's application token, but Bitrix24 still has the app "
+                   "installed and answers with bridge's access: the event was not Bitrix24's. Nothing was removed.")
+REFUSED_FIX = ("Nothing to do if you did not uninstall the app. The application token is seen by everyone who "
+               "opens the app; installing the app again gives it a new one.")
+
+
+class Outcome(str, enum.Enum):
+    CONFIRMED = "confirmed"
+    REFUSED = "refused"
+
+
+class Inconclusive(RetryableError):
+    """Bitrix24 gave no answer that says either way: nothing changes, the check is retried."""
+
+    code = "uninstall_unconfirmed"
+
+
+def confirm_uninstall(installation: Installation) -> Outcome:
+    """Ask Bitrix24 whether the app is still installed on this installation's portal:
+    refresh its tokens, then call ``app.info`` with the fresh token. Raises ``Inconclusive``
+    when the answer says neither."""
+    try:
+        client = store.client_for(installation)
+    except SyncError as exc:  # not active, or its tokens unreadable: nothing to ask with
+        raise Inconclusive("bridge cannot ask Bitrix24 whether the app was uninstalled: " + exc.message,
+                           retry_after=600) from exc
+    if not client.auth.can_refresh:  # an inbound webhook: no app that could have been uninstalled
+        return Outcome.REFUSED
+    try:
+        client.auth.refresh(client.auth.current())
+    except SyncError as exc:
+        if exc.code in NOT_INSTALLED:
+            return Outcome.CONFIRMED
+        raise _inconclusive("the token refresh", exc) from exc
+    try:
+        client.call("app.info")
+    except SyncError as exc:
+        if exc.code in UNAUTHORISED or (exc.status == 401 and exc.code != "expired_token"):
+            return Outcome.CONFIRMED
+        raise _inconclusive("app.info", exc) from exc
+    return Outcome.REFUSED
+
+
+def _inconclusive(step: str, exc: SyncError) -> Inconclusive:
+    retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
+    return Inconclusive(f"An uninstall event is waiting to be confirmed with Bitrix24; {step} gave no answer "
+                        f"either way ({exc.message}). Nothing was removed; bridge asks again.",
+                        retry_after=retry_after, ledger_messages=exc.ledger_messages)
+
+
+@flow(FLOW)
+def run_check(ctx: WorkContext) -> None:
+    """The job ``request_uninstall`` asks for. After an answer, the next check waits for the
+    end of the window (no attempt counted): no flood of events refreshes more often. An
+    inconclusive one is retried by the job engine's backoff."""
+    installation = db.session.get(Installation, ctx.installation_id)
+    if installation is None or installation.state != "active" or installation.uninstall_requested_at is None:
+        return  # uninstalled or re-installed meanwhile, or answered by an earlier run
+    t = utcnow()
+    last = installation.uninstall_checked_at
+    if last is not None and t < last + check_window():
+        raise PacingWait("The last uninstall check was a moment ago; the next is due at the end of its window.",
+                         retry_after=(last + check_window() - t).total_seconds())
+    record = ctx.record(object_kind="installation", object_id=installation.domain or installation.account_id,
+                        direction="to_platform")
+    outcome = confirm_uninstall(installation)
+    record.finished_at = utcnow()
+    if outcome is Outcome.CONFIRMED:
+        record.state = "succeeded"
+        record.warning = ("Bitrix24 confirmed the uninstall: the ledger connections were cut and the tokens "
+                          "deleted; the data is kept " + ("until the grace period ends." if installation.uninstall_clean
+                                                           else "for a re-install."))
+        uninstall(installation, clean=installation.uninstall_clean)
+        return
+    record.state = "skipped"
+    record.error_code = "uninstall_refused"
+    record.warning = REFUSED_MESSAGE
+    record.error_fix = REFUSED_FIX
+    enqueue_after_commit(deliver_alert, installation.id, "uninstall_refused", REFUSED_MESSAGE, REFUSED_FIX)
+    refuse_uninstall(installation, checked_at=t)
