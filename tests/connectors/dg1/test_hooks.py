@@ -1,12 +1,13 @@
 """The DG1 webhook receiver: signature, replay window, dedup, and the inbox handler."""
 from __future__ import annotations
 
+import pytest
 import responses
 from sqlalchemy import select
 
 from bridge.connectors.dg1 import signing
 from bridge.extensions import db
-from bridge.models import InboxEvent, WorkItem
+from bridge.models import InboxEvent, SyncRecord, WorkItem
 
 from .conftest import EXAMPLE_TS, WEBHOOK_SECRET, sample_order
 
@@ -38,13 +39,60 @@ def test_the_documented_example_is_accepted_and_stored_once(client, tenant, cloc
     assert row.payload == BODY.decode()
 
 
-def test_a_redelivery_with_the_same_delivery_id_is_acknowledged_but_not_stored_again(client, tenant, clock):
+def test_a_redelivery_of_the_same_event_is_acknowledged_but_not_stored_again(client, tenant, clock):
     client.post("/hooks/dg1/demo", data=BODY, headers=headers())
-    # DG1 retries with a fresh timestamp and signature, same delivery id.
+    # DG1 retries with a fresh timestamp and signature, same event id and body.
     clock.t += 120
     again = client.post("/hooks/dg1/demo", data=BODY, headers=signed(BODY, EXAMPLE_TS + 120))
     assert again.status_code == 200 and again.json["duplicate"] is True
+    assert [row.dedup_key for row in inbox()] == ["dg1:demo:0b7f3c1e-5d2a-4c1b-9a57-3f1e2d4c5b6a"]
+
+
+def test_a_captured_delivery_resent_with_new_delivery_ids_is_one_event(client, tenant, clock, run_jobs,
+                                                                      stand_in_flows):
+    """The delivery id is an unsigned header: whoever captured a delivery can change it at
+    will within the signature's 5 minutes. The event id is in the signed body."""
+    runs = stand_in_flows("invoice_to_ledger")
+    answers = [client.post("/hooks/dg1/demo", data=BODY, headers=headers(delivery=f"replay-{n}")) for n in range(20)]
+    assert [a.status_code for a in answers] == [200] * 20
+    assert [a.json["duplicate"] for a in answers] == [False] + [True] * 19
     assert len(inbox()) == 1
+    run_jobs()
+    assert len(runs) == 1
+
+
+def test_a_topic_header_that_is_not_the_signed_topic_is_refused_with_a_reason(client, tenant, clock, run_jobs,
+                                                                            stand_in_flows):
+    """An order.updated relabelled order.placed in the unsigned header would start an invoice sync."""
+    runs = stand_in_flows("invoice_to_ledger", "invoice_cancel")
+    body = _updated("100012", "u1")
+    response = client.post("/hooks/dg1/demo", data=body, headers=signed(body, topic="order.placed"))
+    assert response.status_code == 400
+    assert "X-DG1-Topic" in response.json["error"] and "order.updated" in response.json["error"]
+    run_jobs()
+    assert inbox() == [] and runs == []
+    assert db.session.scalars(select(SyncRecord)).all() == [] and db.session.scalars(select(WorkItem)).all() == []
+
+
+def test_the_topic_comes_from_the_signed_body_when_the_header_is_left_out(client, tenant, clock):
+    sent = {k: v for k, v in headers().items() if k not in ("X-DG1-Topic", "X-DG1-Delivery-Id")}
+    assert client.post("/hooks/dg1/demo", data=BODY, headers=sent).status_code == 200
+    assert [(row.topic, row.dedup_key) for row in inbox()] == [
+        ("order.placed", "dg1:demo:0b7f3c1e-5d2a-4c1b-9a57-3f1e2d4c5b6a")]
+
+
+@pytest.mark.parametrize("body", [
+    b'{"topic":"order.placed","tenant_id":"demo","site_id":"ch","data":{"order_id":"1"}}',
+    b'{"event_id":"","topic":"order.placed","site_id":"ch","data":{"order_id":"1"}}',
+    b'{"event_id":7,"topic":"order.placed","site_id":"ch","data":{"order_id":"1"}}',
+    b'{"event_id":"' + b"e" * 101 + b'","topic":"order.placed","site_id":"ch","data":{"order_id":"1"}}',
+    b'{"event_id":"e-1","site_id":"ch","data":{"order_id":"1"}}',
+    b'{"event_id":"e-1","topic":null,"site_id":"ch","data":{"order_id":"1"}}',
+], ids=["no event id", "empty event id", "numeric event id", "overlong event id", "no topic", "null topic"])
+def test_a_signed_body_without_its_own_event_id_and_topic_is_refused(client, tenant, clock, body):
+    response = client.post("/hooks/dg1/demo", data=body, headers=signed(body))
+    assert response.status_code == 400 and response.json["error"]
+    assert inbox() == []
 
 
 def test_a_forged_signature_is_refused(client, tenant, clock):
@@ -118,8 +166,19 @@ def test_the_signature_helper_matches_the_documented_example():
     assert not signing.webhook_valid(WEBHOOK_SECRET, str(EXAMPLE_TS), BODY, "ümlaut")
 
 
-def _signed_with(secret: str, ts: int, **extra) -> dict[str, str]:
-    return headers(ts, signing.webhook_signature(secret, str(ts), BODY), **extra)
+def _event(n: str) -> bytes:
+    """The documented example as DG1's n-th event (its own event id)."""
+    return BODY.replace(b"0b7f3c1e-5d2a-4c1b-9a57-3f1e2d4c5b6a", f"event-{n}".encode())
+
+
+def _signed_with(secret: str, ts: int, n: str) -> tuple[bytes, dict[str, str]]:
+    body = _event(n)
+    return body, headers(ts, signing.webhook_signature(secret, str(ts), body), delivery=n)
+
+
+def _send(client, signed_request: tuple[bytes, dict[str, str]]):
+    body, sent = signed_request
+    return client.post("/hooks/dg1/demo", data=body, headers=sent)
 
 
 def test_during_a_rotation_window_the_previous_webhook_secret_is_still_accepted(client, tenant, clock):
@@ -127,21 +186,19 @@ def test_during_a_rotation_window_the_previous_webhook_secret_is_still_accepted(
 
     # bridge learns the new secret first; DG1 still signs with the old one for a while.
     add_tenant("demo", api_key="k", webhook_secret="whs-new", launch_secret="ls", rotation_window=3600)
-    old = client.post("/hooks/dg1/demo", data=BODY, headers=_signed_with(WEBHOOK_SECRET, EXAMPLE_TS, delivery="a"))
-    assert old.status_code == 200
-    new = client.post("/hooks/dg1/demo", data=BODY, headers=_signed_with("whs-new", EXAMPLE_TS, delivery="b"))
-    assert new.status_code == 200
+    assert _send(client, _signed_with(WEBHOOK_SECRET, EXAMPLE_TS, "a")).status_code == 200
+    assert _send(client, _signed_with("whs-new", EXAMPLE_TS, "b")).status_code == 200
     # DG1 may also send both signatures: the new one, and the previous one in its own header.
-    both = {**_signed_with("whs-unknown-to-bridge", EXAMPLE_TS, delivery="c"),
-            "X-DG1-Signature-Previous": signing.webhook_signature(WEBHOOK_SECRET, str(EXAMPLE_TS), BODY)}
-    assert client.post("/hooks/dg1/demo", data=BODY, headers=both).status_code == 200
+    body, sent = _signed_with("whs-unknown-to-bridge", EXAMPLE_TS, "c")
+    sent["X-DG1-Signature-Previous"] = signing.webhook_signature(WEBHOOK_SECRET, str(EXAMPLE_TS), body)
+    assert client.post("/hooks/dg1/demo", data=body, headers=sent).status_code == 200
 
     clock.t = EXAMPLE_TS + 10 + 3601  # the window is over
     late = EXAMPLE_TS + 3611
-    refused = client.post("/hooks/dg1/demo", data=BODY, headers=_signed_with(WEBHOOK_SECRET, late, delivery="d"))
-    assert refused.status_code == 401
-    assert client.post("/hooks/dg1/demo", data=BODY, headers=_signed_with("whs-new", late, delivery="e")).status_code == 200
-    assert {row.dedup_key for row in inbox()} == {"dg1:demo:a", "dg1:demo:b", "dg1:demo:c", "dg1:demo:e"}
+    assert _send(client, _signed_with(WEBHOOK_SECRET, late, "d")).status_code == 401
+    assert _send(client, _signed_with("whs-new", late, "e")).status_code == 200
+    assert {row.dedup_key for row in inbox()} == {"dg1:demo:event-a", "dg1:demo:event-b", "dg1:demo:event-c",
+                                                  "dg1:demo:event-e"}
 
 
 def test_registering_the_same_secrets_again_does_not_extend_or_end_a_rotation(client, tenant, clock):
