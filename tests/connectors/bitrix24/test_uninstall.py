@@ -18,7 +18,7 @@ from bridge.connectors.bitrix24 import store
 from bridge.connectors.bitrix24.uninstall import FLOW, Inconclusive, Outcome, confirm_uninstall
 from bridge.dashboard.models import SentAlert
 from bridge.extensions import db
-from bridge.installations import UNINSTALL_OBJECT
+from bridge.installations import UNINSTALL_OBJECT, uninstall
 from bridge.models import Credential, Installation, LedgerConnection, Link, SyncRecord, WorkItem, utcnow
 from bridge.vault import vault_for_app
 
@@ -238,3 +238,26 @@ def test_a_portal_that_answers_with_a_server_error_is_inconclusive(app_ctx, port
         confirm_uninstall(portal)
     responses.replace(responses.POST, APP_INFO, json={"result": {"ID": 7}})
     assert confirm_uninstall(portal) is Outcome.REFUSED
+
+
+# ---------------------------------------------------------------------------------------
+# what the operator console shows
+# ---------------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_the_operator_console_shows_a_refused_uninstall_and_when_a_confirmed_ones_data_goes(
+        app, client, runner, portal, run_jobs):
+    password = "correct horse battery"
+    assert runner.invoke(args=["operator", "create", "ops@partner.example", "--password", password]).exit_code == 0
+    client.post("/operator/login", data={"email": "ops@partner.example", "password": password})
+    oauth_answers()
+    responses.post(APP_INFO, json={"result": {"ID": 7}})
+    client.post("/hooks/bitrix24", data=uninstall_body(), content_type=FORM)
+    run_jobs()
+    page = client.get(f"/operator/installations/{portal.id}").text
+    assert "confirm uninstall" in page and "the event was not Bitrix24&#39;s" in page
+    db.session.expire_all()
+    uninstall(db.session.get(Installation, portal.id), clean=True)  # as a confirmed check does
+    page = client.get(f"/operator/installations/{portal.id}").text
+    assert "its data is deleted" in page and "unless the app is installed again" in page
