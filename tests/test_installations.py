@@ -5,8 +5,8 @@ from sqlalchemy import func, select
 from bridge import jobs
 from bridge.extensions import db
 from bridge.installations import purge_due, request_uninstall, token_hash, token_matches, uninstall
-from bridge.models import (Credential, InboxEvent, Installation, LedgerConnection, Link, SyncRecord,
-                           WorkItem, utcnow)
+from bridge.models import (Credential, InboxEvent, Installation, LedgerConnection, Link, PeriodicRun,
+                           SyncRecord, WorkItem, utcnow)
 from bridge.vault import vault_for_app
 
 
@@ -49,6 +49,20 @@ def test_a_confirmed_uninstall_cuts_the_connections_at_once_and_keeps_the_data_f
     assert purge_due(row.purge_after) == 1
     assert [count(m) for m in (LedgerConnection, Link, InboxEvent, WorkItem, SyncRecord)] == [0] * 5
     assert db.session.scalars(select(Installation.account_id)).all() == ["member-2"]
+
+
+def test_the_daily_maintenance_job_purges_once_the_grace_period_is_over(app, installation):
+    from bridge.installations import purge_uninstalled
+
+    _populate(app, installation)
+    uninstall(installation, clean=True)
+    assert purge_uninstalled.call_local() == {"installations": 0} and count(Link) == 1
+    installation.purge_after = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    assert count(Installation) == 1
+    db.session.execute(PeriodicRun.__table__.delete())  # the next day's run
+    db.session.commit()
+    assert purge_uninstalled.call_local() == {"installations": 1} and count(Installation) == count(Link) == 0
 
 
 def test_the_grace_period_is_a_setting(app, installation):
