@@ -33,6 +33,8 @@ from .intents import first_write_attempts, lookup_since
 from .invoice_followup import complete_invoice, pending_steps
 from .links import bind, content_hash, find_link, jsonable, party_fingerprint, remembered_links
 from .mapping import ledger_document
+from .money_check import money_agrees
+from .platform_words import decide_where, settled_message, settled_on_both_sides
 from .ports import UNCHANGED, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument, PartyMatch, WriteResult
 from .registry import ledger_for, platform_for
 
@@ -175,6 +177,7 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
         party_id, party_warning = bulk.party(invoice.party)
     else:
         party_id, party_warning = export_party(installation, connection, ledger, invoice.party, ctx)
+    platform_status = invoice.status  # the rendered document is a draft; the platform's own status is this
     invoice, document = ledger_document(installation, ledger, invoice, party_id)
     digest = content_hash(document)
     record.sent = jsonable({"document": document})
@@ -204,6 +207,9 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
             _finish(record, "succeeded", f"Found in {ledger.kind.title()} as {existing.status.value}, made by an "
                                          f"earlier attempt: linked, nothing sent.")
             return None
+        if link and link.ledger_id and settled_on_both_sides(platform_status, existing.status):
+            _finish(record, "skipped", settled_message(installation.platform, ledger.kind))
+            return None
         raise ConflictError(
             f"{ledger.kind.title()} has this invoice as {existing.status.value}: it no longer accepts "
             f"changes, so the edit was not sent.",
@@ -211,7 +217,7 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
             choices=["Keep the ledger's version (change nothing)",
                      "Undo the edit on the platform",
                      "Void it in the ledger and sync again as a new invoice"],
-            fix="Decide on the invoice tab.")
+            fix=decide_where(installation.platform, ledger.kind))
     write = InvoiceWrite(invoice=invoice, party_ledger_id=party_id,
                          ledger_id=existing.ledger_id if existing else None,
                          idempotency_key=idempotency_key(installation.id, "invoice", platform_id, digest,
@@ -252,6 +258,8 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
         ledger_id=result.ledger_id, number=result.number or "", status=result.status, url=result.url,
         version=result.version)) for p, result, _ in written if result.ledger_id])
     for p, result, link in written:
+        if not money_agrees(p.record, link, ledger.kind, installation.platform, p.write.invoice, result.received):
+            continue  # "amounts differ", never "synced"; the follow-up steps wait (money_check.py)
         try:
             steps = complete_invoice(installation, ledger, link, p.write.invoice)
         except Exception as exc:

@@ -24,6 +24,7 @@ from ..models import Installation, Link
 from ..settings import get_section
 from .links import content_hash, jsonable
 from .mapping import ledger_document
+from .platform_words import decide_where
 from .ports import Ledger, LedgerDocument, Platform
 
 GROUPS = ("header", "lines")
@@ -106,7 +107,7 @@ def flow_back(installation: Installation, platform: Platform, ledger: Ledger, li
             ours=jsonable({g: (header_of(current) if g == "header" else lines_of(current)) for g in against}),
             theirs=jsonable({g: (header_of(theirs) if g == "header" else lines_of(theirs)) for g in against}),
             choices=["Make the same edit on the platform", "Sync now to overwrite the ledger's edit"],
-            fix="Decide on the invoice tab.")
+            fix=decide_where(installation.platform, ledger.kind))
     return ours
 
 

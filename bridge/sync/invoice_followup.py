@@ -14,6 +14,7 @@ from ..extensions import db
 from ..faults import fault_point
 from ..models import Installation, Link
 from ..settings import get_section
+from .money_check import AMOUNTS_DIFFER
 from .ports import Ledger, LedgerDocument
 
 STEPS = ("issue", "payment", "email")
@@ -34,6 +35,8 @@ def wanted_steps(installation: Installation, invoice: Invoice) -> list[str]:
 
 
 def pending_steps(installation: Installation, invoice: Invoice, link: Link) -> list[str]:
+    if (link.extra or {}).get(AMOUNTS_DIFFER):
+        return []  # the ledger booked other money than the platform shows: not issued, paid or sent
     done = set((link.extra or {}).get("steps", []))
     return [step for step in wanted_steps(installation, invoice) if step not in done]
 

@@ -33,6 +33,8 @@ from ..ratelimit import limiter_for_app
 from ..settings import SettingsError, StaleSettings, get_section, save_section
 from ..sync.registry import ledger_for, platform_for
 from ..sync.settings import rate_key
+from ..sync.platform_words import LEDGER_NAMES
+from ..sync.tax_check import Mismatch, percent, rate_mismatches
 
 bp = Blueprint("app_settings", __name__)
 
@@ -57,6 +59,7 @@ class Choices:
     rates_failed: bool = False
     tax_codes: list[Any] = field(default_factory=list)
     accounts: list[Any] = field(default_factory=list)
+    ledger: str = ""  # xero | bexio: names the ledger in the tax mapping's refusals
     problems: list[str] = field(default_factory=list)
 
 
@@ -89,6 +92,7 @@ def choices_for(installation: Installation) -> Choices:
     except SyncError as exc:
         found.problems.append(exc.message + (f" {exc.fix}" if exc.fix else ""))
         return found
+    found.ledger = ledger.kind
     found.tax_codes = [t for t in _read(found.problems, _("The tax codes of the ledger"), ledger.tax_codes)
                        if t.active]
     found.accounts = [a for a in _read(found.problems, _("The sales accounts of the ledger"), ledger.sales_accounts)
@@ -238,7 +242,8 @@ def read_general(form, current: dict, choices: Choices) -> tuple[dict, dict]:
 
 
 def read_invoices(form, current: dict, choices: Choices) -> tuple[dict, dict]:
-    data = {**current, **{k: form.get(k, current.get(k)) for k in ("numbering", "header_master", "lines_master",
+    data = {**current, **{k: form.get(k, current.get(k)) for k in ("numbering", "sent_when", "header_master",
+                                                                  "lines_master",
                                                                   "name_master", "contact_master", "address_master")},
             "void_authorised_on_cancel": _checked(form, "void_authorised_on_cancel")}
     return data, {}
@@ -271,6 +276,11 @@ def read_mapping(form, current: dict, choices: Choices) -> tuple[dict, dict]:
         bad = sorted({c for c in [*data["tax_rates"].values(), data["tax_none"]] if c and c not in codes})
         if bad:
             errors["tax_rates"] = _("Not an active tax code in the ledger: %(codes)s.", codes=", ".join(bad))
+        mismatched = rate_mismatches({_rate_key_or_none(r) or r: c for r, c in data["tax_rates"].items()},
+                                     choices.tax_codes, none_code=data["tax_none"])
+        if mismatched and "tax_rates" not in errors:
+            errors["tax_rates"] = " ".join(_rate_refusal(m, LEDGER_NAMES.get(choices.ledger, choices.ledger.title()))
+                                           for m in mismatched)
     if accounts:
         chosen = [data["default_sales_account"], *data["sales_account_by_product"].values(),
                   *data["sales_account_by_section"].values()]
@@ -279,6 +289,18 @@ def read_mapping(form, current: dict, choices: Choices) -> tuple[dict, dict]:
             errors["default_sales_account"] = _("Not an active sales account in the ledger: %(codes)s.",
                                                 codes=", ".join(bad))
     return data, errors
+
+
+def _rate_refusal(mismatch: Mismatch, ledger: str) -> str:
+    """A rate mapped to a ledger tax of another percentage books other money than the
+    invoice shows (``bridge/sync/tax_check.py``): refused, naming both rates."""
+    if mismatch.rate is None:
+        return _("Lines without tax are mapped to %(ledger)s's %(code)s, which is %(theirs)s %%: choose a "
+                 "%(ledger)s tax rate of 0 %%.", ledger=ledger, code=mismatch.code,
+                 theirs=percent(mismatch.ledger_rate))
+    return _("Bitrix24 rate %(ours)s %% is mapped to %(ledger)s's %(code)s, which is %(theirs)s %%: choose a "
+             "%(ledger)s tax rate of %(ours)s %%.", ours=percent(mismatch.rate), ledger=ledger, code=mismatch.code,
+             theirs=percent(mismatch.ledger_rate))
 
 
 def _rate_key_or_none(rate: str) -> str | None:

@@ -26,7 +26,8 @@ LANGUAGES = ("en", "de")
 # ``state_word`` in templates, unknown values as they are.
 STATE_WORDS = {
     "running": _l("running"), "succeeded": _l("succeeded"), "retrying": _l("retrying"), "failed": _l("failed"),
-    "conflict": _l("conflict"), "skipped": _l("skipped"), "active": _l("active"), "uninstalled": _l("uninstalled"),
+    "conflict": _l("conflict"), "amounts_differ": _l("amounts differ"), "skipped": _l("skipped"),
+    "active": _l("active"), "uninstalled": _l("uninstalled"),
     "ok": _l("ok"), "error": _l("error"), "needs_reconnect": _l("needs reconnect"), "paused": _l("paused"),
 }
 

@@ -182,7 +182,8 @@ def installation(installation_id: int):
 
 
 # The sync record states, in the console's language (the filter's list).
-STATES = {state: STATE_WORDS[state] for state in ("running", "succeeded", "retrying", "failed", "conflict", "skipped")}
+STATES = {state: STATE_WORDS[state]
+          for state in ("running", "succeeded", "retrying", "failed", "conflict", "amounts_differ", "skipped")}
 
 
 # --------------------------------------------------------------------------------------

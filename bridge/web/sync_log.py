@@ -29,7 +29,7 @@ bp = Blueprint("sync_log", __name__)
 
 TEMPLATE = "bitrix24/sync_log.html"
 PAGE_SIZE = 50
-STATES = ("succeeded", "failed", "retrying", "conflict", "skipped", "running")
+STATES = ("succeeded", "failed", "retrying", "conflict", "amounts_differ", "skipped", "running")
 CSV_COLUMNS = ("id", "created_at", "finished_at", "flow", "object_kind", "object_id", "direction", "state",
                "attempt", "error_code", "error_message", "error_fix", "warning")
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from bridge.connectors.dg1.tenants import find_tenant
 from bridge.extensions import db
-from bridge.models import SyncRecord
-from bridge.settings import save_section
+from bridge.models import Link, SyncRecord
+from bridge.settings import get_section, save_section
 from bridge.sync.polling import poll_all
 from bridge.sync.status_sync import request_daily_status
 from tests.connectors.bexio.live_support import state as bexio_state
@@ -85,3 +85,85 @@ def test_an_unmapped_tax_rate_fails_the_order_naming_the_rate(shop):
     with shop.app.app_context():
         record = db.session.scalars(select(SyncRecord).where(SyncRecord.object_id == f"ch:{order['id']}")).one()
         assert record.state == "failed" and "8.1 %" in record.error_message and "Tax mapping" in record.error_fix
+
+
+# -- issue 16: money agrees, and messages name only what DG1 has ----------------------------
+
+def test_a_mapping_that_books_other_tax_is_amounts_differ_never_synced_and_nothing_is_sent(shop):
+    """A mapping saved before the settings refused it (8.1 % -> Bexio's 2.6 % tax): Bexio
+    books other tax than the order shows. The order reads "amounts differ" with both
+    amounts; the invoice is neither issued, paid nor e-mailed to the customer."""
+    from tests.e2e.test_dg1_bexio_admin import admin_page, words
+
+    with shop.app.app_context():
+        installation = find_tenant("demo")
+        mapping = dict(get_section(installation, "mapping").tax_rates)
+        reduced = next(code for rate, code in _bexio_taxes(shop).items() if rate == "2.6")
+        save_section(installation, "mapping", {"tax_rates": {**mapping, "8.1": reduced}})
+        db.session.commit()
+    order = place_order(shop)
+    wait_delivered(shop, 1)
+    shop.run_jobs()
+    (invoice,) = bexio_state(shop)["invoices"]
+    assert invoice["kb_item_status_id"] == 7  # a draft: not issued
+    assert bexio_state(shop)["sent_emails"] == [] and bexio_state(shop).get("payments", []) == []
+    with shop.app.app_context():
+        record = db.session.scalars(select(SyncRecord).where(SyncRecord.object_id == f"ch:{order['id']}")).one()
+        link = db.session.scalars(select(Link).where(Link.platform_id == f"ch:{order['id']}")).one()
+        differ = link.extra["amounts_differ"]
+    totals = order["totals"]  # what DG1 shows
+    booked = f"Bexio booked tax {differ['ledger']['tax']}, total {Decimal(invoice['total']):.2f} CHF"
+    shown = f"DG1 shows tax {totals['tax_total']}, total {totals['grand_total']} CHF"
+    assert record.state == "amounts_differ" and differ["platform"]["tax"] == totals["tax_total"]
+    assert Decimal(differ["ledger"]["tax"]) < Decimal(totals["tax_total"]) - 1  # 2.6 % instead of 8.1 % on the mug
+    assert f"{booked}, but {shown}" in record.error_message and "tax mapping" in record.error_fix
+    page, _ = admin_page(shop, "orders")
+    row = words(page.text).split(f'id="order-{order["id"]}"')[1].split("</tr>")[0]
+    assert "amounts differ" in row and shown in row and "succeeded" not in row
+
+    # a repeated event changes nothing and still says so
+    shop.control(f"dg1/tenants/demo/orders/{order['id']}/ship")
+    wait_delivered(shop, 2)
+    shop.run_jobs()
+    page, _ = admin_page(shop, "orders")
+    assert "amounts differ" in words(page.text).split(f'id="order-{order["id"]}"')[1].split("</tr>")[0]
+    assert bexio_state(shop)["sent_emails"] == []
+
+
+def _bexio_taxes(live) -> dict[str, str]:
+    from tests.connectors.bexio.live_support import ledger as bexio_ledger
+    from tests.e2e.conftest import Connected
+
+    installation = find_tenant("demo")
+    connection = installation.ledger_connections[0]
+    return {str(t.rate.normalize()): t.code
+            for t in bexio_ledger(live, Connected(installation.id, connection.id)).tax_codes()}
+
+
+def test_a_paid_order_that_changes_later_is_no_conflict_and_names_no_invoice_tab(shop):
+    """Issue 16 finding 7: a paid order (Bexio paid, the shop's payment booked) whose
+    products have since become Bexio articles, shipped: bridge showed "Bexio has this
+    invoice as paid ... Decide on the invoice tab." DG1 has no invoice tab, and nothing
+    conflicts: paid on both sides, there is nothing left to send."""
+    from bridge.jobs import request_work
+    from bridge.sync.products import product_request
+
+    order = place_order(shop)
+    wait_delivered(shop, 1)
+    shop.run_jobs()
+    (invoice,) = bexio_state(shop)["invoices"]
+    assert invoice["kb_item_status_id"] == 9
+    with shop.app.app_context():
+        request_work(product_request(find_tenant("demo").id, manual=True))
+        db.session.commit()
+    shop.run_jobs()
+    shop.control(f"dg1/tenants/demo/orders/{order['id']}/ship")
+    wait_delivered(shop, 2)
+    shop.run_jobs()
+    with shop.app.app_context():
+        exports = db.session.scalars(select(SyncRecord).where(
+            SyncRecord.object_id == f"ch:{order['id']}").order_by(SyncRecord.id)).all()
+        assert [r.state for r in exports] == ["succeeded", "skipped"], [(r.state, r.error_message) for r in exports]
+        shown = " ".join(f"{r.error_message} {r.error_fix} {r.warning}" for r in db.session.scalars(select(SyncRecord)))
+        assert "invoice tab" not in shown and "Paid in Bexio and in DG1" in exports[-1].warning
+    assert len(bexio_state(shop)["invoices"]) == 1

@@ -185,10 +185,10 @@ def test_when_the_portal_does_not_answer_the_rates_are_typed_and_the_page_says_w
     assert "The VAT rates of Bitrix24: Bitrix24 did not answer." in html
     assert "could not be read" in html and 'name="tax_rate" value="" inputmode="decimal"' in html
     reply = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={
-        "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["7.7"], "tax_code": ["OUTPUT2"]})
+        "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["15.0"], "tax_code": ["OUTPUT2"]})
     assert "Saved." in reply.get_data(as_text=True)
     db.session.expire_all()
-    assert get_section(portal, "mapping").tax_rates == {"7.7": "OUTPUT2"}
+    assert get_section(portal, "mapping").tax_rates == {"15": "OUTPUT2"}
 
 
 def test_without_htmx_the_whole_page_comes_back_with_its_lists(client, portal, page):
@@ -232,3 +232,37 @@ def test_a_non_admin_gets_no_signed_link_to_connect_or_disconnect_the_ledger(cli
     html = client.get(SETTINGS, query_string={"token": token}).get_data(as_text=True)
     assert "/xero/settings?installation=" not in html and "/oauth/bexio/connect" not in html
     assert "An administrator of the portal connects" in html
+
+
+class NinePercentPlatform(FakePlatform):
+    def tax_rates(self):
+        return rates_from_list([{"ID": "2", "NAME": "GST 15%", "RATE": "15.00", "ACTIVE": "Y"},
+                                {"ID": "5", "NAME": "Reduced 9%", "RATE": "9.00", "ACTIVE": "Y"}])
+
+
+def test_a_rate_mapped_to_a_ledger_tax_of_another_percentage_is_refused_naming_both(client, portal, page,
+                                                                                    monkeypatch):
+    """9 % mapped to OUTPUT2 (15 %) made Xero book 115.00 for an invoice of 109.00 (issue 16,
+    finding 3): refused on save, nothing saved; lines without tax to a 15 % tax likewise;
+    15 % to OUTPUT2 and no tax to NONE (the demo's mapping) save."""
+    html, token = page
+    monkeypatch.setattr("bridge.web.app_settings.platform_for", lambda inst: NinePercentPlatform())
+    reply = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["9", "15"],
+        "tax_code": ["OUTPUT2", "OUTPUT2"], "default_sales_account": "200"})
+    body = reply.get_data(as_text=True)
+    assert "Bitrix24 rate 9 % is mapped to Xero&#39;s OUTPUT2, which is 15 %: choose a Xero tax rate of 9 %." \
+        in body and "Nothing was saved" in body
+    db.session.expire_all()
+    assert get_section(portal, "mapping").tax_rates == {}
+    reply = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["15"], "tax_code": ["OUTPUT2"],
+        "tax_none": "OUTPUT2", "default_sales_account": "200"})
+    assert "Lines without tax are mapped to Xero&#39;s OUTPUT2, which is 15 %: choose a Xero tax rate of 0 %." \
+        in reply.get_data(as_text=True)
+    reply = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["15"], "tax_code": ["OUTPUT2"],
+        "tax_none": "NONE", "default_sales_account": "200"})
+    assert "Saved." in reply.get_data(as_text=True)
+    db.session.expire_all()
+    assert get_section(portal, "mapping").tax_rates == {"15": "OUTPUT2"}

@@ -263,7 +263,7 @@ class BexioLedger:
         body = mapper.invoice_to_kb(write.invoice, self._invoice_refs(write.invoice, int(write.party_ledger_id)))
         row = self._create_invoice(body)
         document = self._document(row)
-        return self._result(document, sent=_summary(body), received=_received(row))
+        return self._result(document, sent=_summary(body), received=_received(row, document.currency))
 
     def _create_invoice(self, body: dict[str, Any]) -> dict[str, Any]:
         """Create with at most 150 positions, the rest through the position endpoints."""
@@ -310,7 +310,8 @@ class BexioLedger:
             self.client.add_position(int(row["id"]), POSITION_PATHS[position["type"]],
                                      {k: v for k, v in position.items() if k != "type"})
         fresh = self.client.get_invoice(int(row["id"]))
-        return self._result(self._document(fresh), sent=_summary(body), received=_received(fresh))
+        document = self._document(fresh)
+        return self._result(document, sent=_summary(body), received=_received(fresh, document.currency))
 
     def issue_invoice(self, document: LedgerDocument) -> WriteResult:
         row = self.client.get_invoice(int(document.ledger_id))
@@ -579,7 +580,10 @@ def _summary(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _received(row: dict[str, Any]) -> dict[str, Any]:
-    keys = ("id", "document_nr", "kb_item_status_id", "total", "total_rounding_difference",
+def _received(row: dict[str, Any], currency: str = "") -> dict[str, Any]:
+    """What the sync record keeps of Bexio's answer; its totals and currency are what the
+    export's money check compares with the order (``bridge/sync/money_check.py``)."""
+    keys = ("id", "document_nr", "kb_item_status_id", "total", "total_taxes", "total_rounding_difference",
             "total_remaining_payments", "api_reference", "updated_at")
-    return {k: str(row[k]) if isinstance(row.get(k), Decimal) else row.get(k) for k in keys}
+    return {**{k: str(row[k]) if isinstance(row.get(k), Decimal) else row.get(k) for k in keys},
+            "currency": currency}

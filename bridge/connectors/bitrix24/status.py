@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from ...extensions import db
 from ...models import Link, SyncRecord, WorkItem
 from ...sync.invoice_export import SYNC_OFF
+from ...sync.money_check import AMOUNTS_DIFFER, amounts_differ
+from ...sync.platform_words import LEDGER_NAMES
 from .inbox import FLOW_INVOICE
 
 
@@ -48,7 +50,14 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
     link = db.session.scalar(select(Link).where(
         Link.installation_id == installation_id, Link.kind == "invoice", Link.platform_id == invoice_id))
     state = _label(item, record)
-    if link is not None and state.tone == "idle" and link.ledger_id:
+    differ = amounts_differ(link)
+    if differ and state.tone != "pending":
+        # The ledger booked other money than the invoice shows: never "Synced" until a write
+        # whose amounts agree clears the mark (``bridge/sync/money_check.py``).
+        state.label = _("Amounts differ between Bitrix24 and %(ledger)s.", ledger=LEDGER_NAMES.get(link.ledger, ""))
+        state.tone = "error"
+        state.error, state.error_fix = differ.get("message"), differ.get("fix")
+    elif link is not None and state.tone == "idle" and link.ledger_id:
         # A run that found nothing to change (our own write coming back, a repeat) says
         # nothing about the invoice: it is in the ledger and up to date.
         state.label, state.tone = _("Synced. Nothing changed since."), "ok"
@@ -131,6 +140,8 @@ def _label(item: WorkItem | None, record: SyncRecord | None) -> InvoiceSyncState
         "succeeded": InvoiceSyncState(_("Synced."), "ok"),
         "skipped": InvoiceSyncState(_("Nothing to sync (sync is off or nothing changed)."), "idle"),
         "conflict": InvoiceSyncState(_("Needs your decision: both sides changed."), "error"),
+        AMOUNTS_DIFFER: InvoiceSyncState(_("Amounts differ: the ledger booked other money than the invoice shows."),
+                                         "error"),
         "failed": InvoiceSyncState(_("Not synced: the last attempt failed."), "error"),
         "retrying": InvoiceSyncState(_("The last attempt failed; bridge will try again."), "error"),
         "running": InvoiceSyncState(_("Syncing now."), "pending"),

@@ -29,6 +29,7 @@ from ...installations import active_connection
 from ...models import Cursor, Installation, LedgerConnection, Link, SyncRecord, WorkItem
 from ...numbers import whole_number
 from ...settings import StaleSettings, get_section
+from ...sync.money_check import amounts_differ
 from ...sync.products import FLOW as PRODUCT_FLOW, product_request
 from ...sync.registry import ledger_for
 from ...sync.stock import FLOW as STOCK_FLOW, stock_request
@@ -163,7 +164,8 @@ def _order_rows(installation: Installation, found: list[dict[str, Any]]) -> list
     for order, platform_id in zip(found, ids):
         rows.append({"order": order, "customer": mapper.party(installation.account_id, order).name,
                      "record": records.get(platform_id), "pending": pending.get(f"order:{platform_id}"),
-                     "ledger": ledger_link(order, links.get(platform_id))})
+                     "ledger": ledger_link(order, links.get(platform_id)),
+                     "amounts_differ": amounts_differ(links.get(platform_id))})
     return rows
 
 

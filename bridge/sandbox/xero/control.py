@@ -192,6 +192,22 @@ def make_blueprint(system: "System") -> Blueprint:
         org = org_or_404(tenant_id)
         return act(org, lambda ctx: invoices.upsert(ctx, request.get_json(silent=True) or {}, False))
 
+    @bp.post("/orgs/<tenant_id>/tax-rates/<tax_type>")
+    def edit_tax_rate(tenant_id: str, tax_type: str):
+        """A person changes a tax rate's percentage in Xero (Settings > Tax rates), e.g. after
+        a change in the law: ``{"rate": "20"}``. Invoices written afterwards are taxed at it;
+        a mapping saved before still names the tax type."""
+        org = org_or_404(tenant_id)
+        with host.lock:
+            rate = org.tax_rate(tax_type)
+            if rate is None:
+                abort(404, description="unknown tax type")
+            value = Decimal(str((request.get_json(silent=True) or {})["rate"]))
+            rate["EffectiveRate"] = rate["DisplayTaxRate"] = value
+            for component in rate.get("TaxComponents") or []:
+                component["Rate"] = value
+            return _json(rate)
+
     @bp.post("/orgs/<tenant_id>/contacts/<contact_id>/edit")
     def edit_contact(tenant_id: str, contact_id: str):
         org = org_or_404(tenant_id)

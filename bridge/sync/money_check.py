@@ -1,0 +1,194 @@
+"""After every ledger write of an invoice: does the ledger book the money the platform shows?
+
+A tax mapping the settings accepted can still book other money: the ledger's tax rate was
+changed after the mapping was saved, or a mapping older than the check. The ledger answers
+every create and update with its own totals (Xero: SubTotal, TotalTax, Total, CurrencyCode;
+Bexio: total, total_taxes and the currency), so comparing costs no call. The platform's
+totals are computed from its own lines and rates, the way the preview showed them.
+
+Each ledger rounds in its documented way, and a difference within that is no difference:
+
+- Xero rounds tax per line to the cent, then sums (specs/xero/NOTES.md section 3,
+  Rounding): up to a cent per priced line;
+- Bexio computes tax per rate on the document and rounds only the total to the currency's
+  round factor, CHF 0.05 (specs/bexio/NOTES.md section 8.1): one round factor, plus a
+  cent per priced line for the platform's own per-line rounding.
+
+Beyond that the write is recorded as ``amounts_differ`` (``AMOUNTS_DIFFER``), never as
+synced: the sync record's state, its message naming both amounts and what to fix, and
+``links.extra["amounts_differ"]`` on the invoice's link, which stays until a write whose
+amounts agree (every write rebinds the link). The invoice's follow-up steps (issue, book
+the payment, e-mail) wait while the amounts differ: a customer is never sent them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from ..domain import Invoice, LineKind
+from ..models import utcnow
+from .platform_words import LEDGER_NAMES, PLATFORM_NAMES
+
+AMOUNTS_DIFFER = "amounts_differ"  # SyncRecord.state, and the key on the link's extra
+CENT = Decimal("0.01")
+BEXIO_ROUND_FACTOR = Decimal("0.05")  # CHF; Bexio rounds document totals to it (NOTES 8.1)
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal: Decimal  # without tax
+    tax: Decimal
+    total: Decimal
+    currency: str
+
+    def words(self) -> str:
+        return f"tax {_money(self.tax)}, total {_money(self.total)} {self.currency}".rstrip()
+
+    def as_json(self) -> dict[str, str]:
+        return {"subtotal": _money(self.subtotal), "tax": _money(self.tax), "total": _money(self.total),
+                "currency": self.currency}
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def _priced(invoice: Invoice) -> list:
+    return [line for line in invoice.lines if line.kind != LineKind.TEXT]
+
+
+def _line_amount(line) -> Decimal:
+    gross = line.quantity * line.unit_price
+    if line.discount_rate:
+        gross -= gross * line.discount_rate / 100
+    if line.discount_amount:
+        gross -= line.discount_amount
+    return gross.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _line_tax(amount: Decimal, rate: Decimal | None, inclusive: bool) -> Decimal:
+    rate = rate or Decimal(0)
+    tax = amount - amount / (1 + rate / 100) if inclusive else amount * rate / 100
+    return tax.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# How each platform taxes what it shows: DG1 per rate on the order's sum (its ``totals.taxes``),
+# Bitrix24 per line (as the preview shows Xero's per-line figures).
+TAX_PER_RATE = {"dg1"}
+
+
+def platform_totals(invoice: Invoice, platform_kind: str = "") -> Totals:
+    """What the platform shows for the invoice: its lines' amounts, and their tax at the
+    platform's own rates, rounded per line or per rate as that platform does. An order
+    discount without a rate of its own lowers each rate's base in proportion (as Bexio
+    spreads a document discount)."""
+    inclusive = invoice.prices_include_tax
+    priced = _priced(invoice)
+    spread = [line for line in priced if line.kind == LineKind.DISCOUNT and not line.tax_rate]
+    amounts = [(line.tax_rate, _line_amount(line)) for line in priced if line not in spread]
+    base = sum((amount for _, amount in amounts), Decimal(0))
+    discount = sum((_line_amount(line) for line in spread), Decimal(0))  # negative
+    factor = (base + discount) / base if base else Decimal(1)
+    if platform_kind in TAX_PER_RATE:
+        by_rate: dict[Decimal, Decimal] = {}
+        for rate, amount in amounts:
+            by_rate[rate or Decimal(0)] = by_rate.get(rate or Decimal(0), Decimal(0)) + amount
+        amounts = list(by_rate.items())
+    tax = sum((_line_tax(amount * factor, rate, inclusive) for rate, amount in amounts), Decimal(0))
+    total_amount = base + discount
+    subtotal = total_amount - tax if inclusive else total_amount
+    return Totals(subtotal=subtotal, tax=tax, total=subtotal + tax, currency=(invoice.currency or "").upper())
+
+
+def _dec(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def ledger_totals(ledger_kind: str, received: dict[str, Any] | None) -> Totals | None:
+    """The totals in the ledger's answer to the write; None when the answer has none (an
+    invoice found, not written)."""
+    received = received or {}
+    if ledger_kind == "xero":
+        subtotal, tax, total = (_dec(received.get(k)) for k in ("SubTotal", "TotalTax", "Total"))
+        currency = str(received.get("CurrencyCode") or "")
+    elif ledger_kind == "bexio":
+        tax, total = _dec(received.get("total_taxes")), _dec(received.get("total"))
+        subtotal = total - tax if total is not None and tax is not None else None
+        currency = str(received.get("currency") or "")
+    else:
+        return None
+    if subtotal is None or tax is None or total is None:
+        return None
+    return Totals(subtotal=subtotal, tax=tax, total=total, currency=currency.upper())
+
+
+def tolerance(ledger_kind: str, invoice: Invoice) -> Decimal:
+    """The ledger's documented rounding, for this invoice (see the module's docstring)."""
+    per_line = CENT * max(len(_priced(invoice)), 1)
+    return per_line + (BEXIO_ROUND_FACTOR if ledger_kind == "bexio" else Decimal(0))
+
+
+@dataclass(frozen=True)
+class MoneyCheck:
+    agrees: bool
+    ledger: Totals | None = None
+    platform: Totals | None = None
+    message: str | None = None
+    fix: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ledger": self.ledger.as_json() if self.ledger else None,
+                "platform": self.platform.as_json() if self.platform else None,
+                "message": self.message, "fix": self.fix}
+
+
+def compare(ledger_kind: str, platform_kind: str, invoice: Invoice, received: dict[str, Any] | None) -> MoneyCheck:
+    """The ledger's totals against the platform's, within the ledger's rounding."""
+    theirs = ledger_totals(ledger_kind, received)
+    if theirs is None:
+        return MoneyCheck(agrees=True)  # nothing to compare without a call: said nothing
+    ours = platform_totals(invoice, platform_kind)
+    allowed = tolerance(ledger_kind, invoice)
+    same_currency = not (theirs.currency and ours.currency) or theirs.currency == ours.currency
+    if same_currency and abs(theirs.tax - ours.tax) <= allowed and abs(theirs.total - ours.total) <= allowed:
+        return MoneyCheck(agrees=True, ledger=theirs, platform=ours)
+    ledger_name = LEDGER_NAMES.get(ledger_kind, ledger_kind.title())
+    platform_name = PLATFORM_NAMES.get(platform_kind, platform_kind.title())
+    message = (f"Amounts differ: {ledger_name} booked {theirs.words()}, but {platform_name} shows "
+               f"{ours.words()}.")
+    if not same_currency:
+        fix = (f"Make the invoice's currency one {ledger_name} has, or correct the invoice in {ledger_name}; "
+               f"then sync it again.")
+    else:
+        fix = (f"A tax rate is mapped to a {ledger_name} tax of another percentage (or {ledger_name}'s rate "
+               f"changed since): in the settings' tax mapping, map each {platform_name} rate to a "
+               f"{ledger_name} tax of the same percentage, then sync the invoice again.")
+    return MoneyCheck(agrees=False, ledger=theirs, platform=ours, message=message, fix=fix)
+
+
+def money_agrees(record, link, ledger_kind: str, platform_kind: str, invoice: Invoice,
+                 received: dict[str, Any] | None) -> bool:
+    """Compare after a write and note the outcome on the sync record and the link. A
+    difference closes the record as ``amounts_differ``, with both amounts and what to fix,
+    and marks the link (the caller then leaves the follow-up steps alone); agreement clears
+    a mark an earlier write left."""
+    check = compare(ledger_kind, platform_kind, invoice, received)
+    extra = {k: v for k, v in (link.extra or {}).items() if k != AMOUNTS_DIFFER}
+    if not check.agrees:
+        extra[AMOUNTS_DIFFER] = check.as_json()
+        record.state = AMOUNTS_DIFFER
+        record.error_code = AMOUNTS_DIFFER
+        record.error_message = check.message
+        record.error_fix = check.fix
+        record.finished_at = utcnow()
+    link.extra = extra
+    return check.agrees
+
+
+def amounts_differ(link) -> dict[str, Any] | None:
+    """The mark the last write left on an invoice's link, if its amounts differ."""
+    return (link.extra or {}).get(AMOUNTS_DIFFER) if link is not None else None
