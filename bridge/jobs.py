@@ -41,6 +41,7 @@ from .errors import BudgetExhausted, ConflictError, PacingWait, PermanentError, 
 from .extensions import db, huey
 from .http import cause as http_cause
 from .insert_ignore import insert_ignore
+from .redaction import redact, redact_all
 from .models import InboxEvent, PeriodicRun, SyncRecord, WorkItem, utcnow
 
 log = logging.getLogger(__name__)
@@ -788,9 +789,10 @@ def _record_failure(context: WorkContext, item: WorkItem, error: SyncError, retr
             continue
         record.state = state
         record.error_code = error.code
-        record.error_message = error.message
+        # An error may quote what it failed on (a URL with its query, a server's echo).
+        record.error_message = redact(error.message)
         record.error_fix = error.fix
-        record.ledger_messages = error.ledger_messages or None
+        record.ledger_messages = redact_all(error.ledger_messages) or None
         record.retry_at = retry_at
         record.finished_at = now()
         if isinstance(error, ConflictError):

@@ -17,14 +17,19 @@ _PATTERNS = [
     re.compile(r"(?i)((?:access_token|refresh_token|client_secret|application_token|auth_id|refresh_id|"
                r"id_token|code|password|api_key|secret)[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"),
     re.compile(r"(?i)(auth\[(?:access_token|refresh_token|application_token)\]=)[^&\s]+"),
+    # A Bitrix24 inbound webhook carries its secret in the path, /rest/<user id>/<secret>/
+    # (NOTES s1; the only form Bitrix24 offers): urllib3's request lines print it.
+    re.compile(r"(/rest/\d+/)[A-Za-z0-9_]+(?=/|\s|$|[\"'?])"),
     # Signed links in URLs, as access log lines print them: the DG1 admin session (s=), the
     # Xero/Bexio settings links (sig=), the Bitrix24 pages' form tokens (token=) and the
-    # OAuth state. Each opens an installation's pages for hours.
-    re.compile(r"([?&](?:s|sig|token|state)=)[^&\s\"']+"),
+    # OAuth state. Each opens an installation's pages for hours. And Bitrix24's REST access
+    # token, which it also takes as ?auth= (NOTES s1).
+    re.compile(r"([?&](?:s|sig|token|state|auth)=)[^&\s\"']+"),
 ]
 
 _known: set[str] = set()
 _lock = threading.Lock()
+_TRACEBACKS = logging.Formatter()
 
 
 def register_secret(value: str | None) -> None:
@@ -43,6 +48,11 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_all(texts: list[str] | None) -> list[str] | None:
+    """``redact`` over a list (an error's details), ``None`` kept."""
+    return None if texts is None else [redact(str(text)) for text in texts]
+
+
 def _redacting_factory(base):
     def factory(*args, **kwargs):
         record = base(*args, **kwargs)
@@ -53,6 +63,10 @@ def _redacting_factory(base):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+            # A traceback prints the messages of the whole exception chain: a transport error
+            # quotes the URL it failed on, query string and all. Formatters reuse exc_text.
+            record.exc_text = redact(_TRACEBACKS.formatException(record.exc_info))
         return record
 
     factory.bridge_redacting = True

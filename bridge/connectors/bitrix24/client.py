@@ -248,19 +248,48 @@ class _OAuthServer(ApiClient):
         return [body["error_description"]] if isinstance(body, dict) and body.get("error_description") else []
 
 
+# Answers to a POST that mean the server did not read the form: the method refused, or the
+# parameters missing (no client_id reads as an unknown client, docs settings/oauth/error-codes).
+FORM_UNREAD_STATUSES = frozenset({404, 405, 415})
+FORM_UNREAD_CODES = frozenset({"invalid_request", "invalid_client"})
+# OAuth hosts that have answered a form POST with tokens (this process): their refusals are believed.
+_form_hosts: set[str] = set()
+
+
 def refresh_tokens(token_url: str, client_id: str, client_secret: str, refresh_token: str, *,
                    timeout: float = 30.0, session: requests.Session | None = None) -> dict[str, Any]:
     """One refresh: a NEW pair comes back and the old refresh token dies (NOTES s3, s13).
 
-    The client secret goes only to the OAuth server, never to a portal (NOTES s3).
+    The client secret goes only to the OAuth server, never to a portal (NOTES s3), and never
+    in a URL: URLs are what proxies and access logs keep, so the four parameters travel as a
+    POST form body. Bitrix24 documents only the GET with a query string
+    (settings/oauth/auto-renewal.md); its official JS SDK sends the form since checking that
+    oauth.bitrix24.tech reads it (bitrix24/b24jssdk#149, #239), which is unverified for
+    oauth.bitrix.info [M]. So an OAuth server not yet seen reading the form that answers as
+    if the POST had no parameters is asked once more the documented way (docs/bitrix24.md,
+    "Secrets in URLs"); our logs and error records redact the query's secrets
+    (bridge/redaction.py). A real refusal (an uninstalled app: ``invalid_client``) comes back
+    the same either way, so it is never mistaken for a transport quirk.
     """
     server = _OAuthServer(timeout=timeout, session=session)
-    response = server.request("GET", token_url, expect=(200,), params={
-        "grant_type": "refresh_token", "client_id": client_id, "client_secret": client_secret,
-        "refresh_token": refresh_token})
+    form = {"grant_type": "refresh_token", "client_id": client_id, "client_secret": client_secret,
+            "refresh_token": refresh_token}
+    host = urlsplit(token_url).netloc.lower()
+    by_form = True
+    try:
+        response = server.request("POST", token_url, expect=(200,), data=form)
+    except SyncError as error:
+        if host in _form_hosts or not (error.status in FORM_UNREAD_STATUSES or error.code in FORM_UNREAD_CODES):
+            raise
+        log.warning("Bitrix24 OAuth server %s answered the token renewal's form with %s; asking again with the "
+                    "documented query string", host, error.code)
+        by_form = False
+        response = server.request("GET", token_url, expect=(200,), params=form)
     data = parse_json(response.text)
     if not isinstance(data, dict) or not data.get("access_token"):
         raise RetryableError("The Bitrix24 OAuth server sent an unreadable reply.", retry_after=60)
+    if by_form:
+        _form_hosts.add(host)
     return data
 
 

@@ -146,16 +146,16 @@ def test_expired_token_is_refreshed_once_and_the_rotated_pair_stored(app_ctx):
     auth = OAuthAuth(vault, cred, client_id="cid", client_secret="sec", member_id="m1",
                      default_token_url="https://oauth.bitrix.info/oauth/token/")
     responses.post(EP + "profile", json={"error": "expired_token", "error_description": "expired"}, status=401)
-    responses.get("https://oauth.bitrix.info/oauth/token/", json={
+    responses.post("https://oauth.bitrix.info/oauth/token/", json={
         "access_token": "new", "refresh_token": "r2", "expires_in": 3600, "member_id": "m1",
         "client_endpoint": EP, "server_endpoint": "https://oauth.bitrix.info/rest/"})
     responses.post(EP + "profile", json={"result": {"ID": 1}, "time": {}})
     assert make(auth).call("profile").result == {"ID": 1}
     assert json.loads(responses.calls[2].request.body)["auth"] == "new"
-    assert "client_secret=sec" in responses.calls[1].request.url and "refresh_token=r1" in responses.calls[1].request.url
+    assert "client_secret=sec" in responses.calls[1].request.body and "refresh_token=r1" in responses.calls[1].request.body
     assert vault.read(cred).data["refresh_token"] == "r2"
     responses.reset()
     responses.post(EP + "profile", json={"error": "expired_token"}, status=401)
-    responses.get("https://oauth.bitrix.info/oauth/token/", json={"error": "invalid_grant"}, status=400)
+    responses.post("https://oauth.bitrix.info/oauth/token/", json={"error": "invalid_grant"}, status=400)
     with pytest.raises(NeedsReconnect):
         make(auth).call("profile")

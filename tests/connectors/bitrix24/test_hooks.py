@@ -138,7 +138,7 @@ def test_an_uninstall_event_only_asks_for_a_check_with_bitrix24(client, portal):
 
 @responses.activate
 def test_install_event_before_the_install_page_is_verified_with_the_oauth_server(client, app_ctx):
-    responses.get("https://oauth.bitrix.info/oauth/token/", json={
+    responses.post("https://oauth.bitrix.info/oauth/token/", json={
         "access_token": "at-2", "refresh_token": "rt-2", "expires_in": 3600, "member_id": MEMBER,
         "client_endpoint": "https://x.bitrix24.com/rest/", "server_endpoint": "https://oauth.bitrix.info/rest/"})
     body = (f"event=ONAPPINSTALL&data[VERSION]=1&data[LANGUAGE_ID]=en&ts=1723538500&auth[access_token]=at-1"
@@ -148,7 +148,7 @@ def test_install_event_before_the_install_page_is_verified_with_the_oauth_server
     assert client.post("/hooks/bitrix24", data=body, content_type=FORM).status_code == 200
     assert store.verify(MEMBER, APP_TOKEN) is not None
     # Tokens of another portal do not install anything.
-    responses.replace(responses.GET, "https://oauth.bitrix.info/oauth/token/", json={
+    responses.replace(responses.POST, "https://oauth.bitrix.info/oauth/token/", json={
         "access_token": "x", "refresh_token": "y", "member_id": "other", "client_endpoint": "https://y/rest/"})
     assert client.post("/hooks/bitrix24", data=body.replace(MEMBER, "victim-member"),
                        content_type=FORM).status_code == 401
