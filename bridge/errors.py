@@ -6,8 +6,12 @@ stop); the UI shows ``message`` and ``fix``. A ledger's own validation messages 
 """
 from __future__ import annotations
 
+import logging
+import secrets
 from datetime import datetime
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class SyncError(Exception):
@@ -77,3 +81,25 @@ class ConflictError(SyncError):
         self.ours = ours
         self.theirs = theirs
         self.choices = list(choices or [])
+
+
+class UnexpectedError(RetryableError):
+    """A bug or an unexpected library error, as a user reads it: plain words and an error
+    id, never the exception's class, its text (an IntegrityError's text is the SQL and its
+    parameters) or a traceback. Those go to the log under the same id (``unexpected``); the
+    operator console shows the id with the record, so the two meet."""
+
+    code = "internal"
+
+    def __init__(self, error_id: str) -> None:
+        super().__init__(f"Something went wrong inside bridge (error id {error_id}). It is tried again "
+                         f"automatically.", code="internal",
+                         fix=f"If it keeps failing, give the error id {error_id} to whoever runs bridge.")
+        self.error_id = error_id
+
+
+def unexpected(exc: BaseException, where: str) -> UnexpectedError:
+    """Log ``exc`` with its traceback under a new error id and return what the user sees."""
+    error_id = secrets.token_hex(4)
+    log.error("error id %s in %s: %s: %s", error_id, where, type(exc).__name__, exc, exc_info=exc)
+    return UnexpectedError(error_id)

@@ -23,7 +23,6 @@ import os
 import random
 import socket
 import time
-import traceback
 import weakref
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
-from .errors import BudgetExhausted, ConflictError, PacingWait, PermanentError, RetryableError, SyncError
+from .errors import BudgetExhausted, ConflictError, PacingWait, PermanentError, RetryableError, SyncError, unexpected
 from .extensions import db, huey
 from .http import cause as http_cause
 from .insert_ignore import insert_ignore
@@ -745,9 +744,8 @@ def _settle_failure(item_id: int, context: WorkContext, exc: Exception) -> str:
     attempt = item.attempts + 1
     if isinstance(exc, SyncError):
         error = exc
-    else:  # a bug or an unexpected library error: retried, and shown as such
-        log.error("flow %s on %s crashed:\n%s", item.flow, item.object_key, traceback.format_exc())
-        error = RetryableError(f"Unexpected error: {type(exc).__name__}: {exc}", code="internal", retry_after=None)
+    else:  # a bug or an unexpected library error: retried; the details only in the log, under an error id
+        error = unexpected(exc, f"flow {item.flow} on {item.object_key}")
     # Waiting for a limit (our pacing, a spent day budget) is no attempt of the item's.
     tries = item.attempts if isinstance(error, (PacingWait, BudgetExhausted)) else attempt
     if isinstance(error, RetryableError) and tries >= MAX_ATTEMPTS:

@@ -31,7 +31,8 @@ from ..settings import get_section
 from .invoice_flowback import changed_groups, with_platform_rates
 from .intents import first_write_attempts, lookup_since
 from .invoice_followup import complete_invoice, pending_steps
-from .links import bind, content_hash, find_link, jsonable, party_fingerprint, remembered_links
+from .links import (LinkTaken, PartyClaims, bind, claim_party, content_hash, find_link, jsonable, party_fingerprint,
+                    remembered_links)
 from .mapping import ledger_document
 from .money_check import money_agrees
 from .platform_words import decide_where, settled_message, settled_on_both_sides
@@ -245,11 +246,15 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
             p.ctx.fail(result.error or PermanentError("The ledger refused the invoice."))
             continue
         fault_point("before link write")
-        link = bind(installation.id, connection, "invoice", p.platform_id, ledger_id=result.ledger_id,
-             ledger_number=result.number, ledger_status=result.status.value if result.status else None,
-             ledger_version=result.version, content_hash=p.digest,
-             extra={"url": result.url, "synced_at": utcnow().isoformat(),
-                    "party_ledger_id": p.write.party_ledger_id})
+        try:
+            link = bind(installation.id, connection, "invoice", p.platform_id, ledger_id=result.ledger_id,
+                        ledger_number=result.number, ledger_status=result.status.value if result.status else None,
+                        ledger_version=result.version, content_hash=p.digest,
+                        extra={"url": result.url, "synced_at": utcnow().isoformat(),
+                               "party_ledger_id": p.write.party_ledger_id})
+        except LinkTaken as exc:  # another invoice's: a conflict for this one, the batch goes on
+            p.ctx.fail(exc)
+            continue
         p.record.received = jsonable(result.received or {"ledger_id": result.ledger_id, "number": result.number})
         p.record.warning = "; ".join(w for w in [p.warning, *result.warnings] if w) or None
         written.append((p, result, link))
@@ -401,14 +406,24 @@ def bind_party(installation: Installation, connection: LedgerConnection, party: 
          content_hash=plan.digest, extra={**plan.extra, "sent": plan.fingerprint})
 
 
+def claim(installation: Installation, connection: LedgerConnection, party: Party, plan: PartyPlan) -> None:
+    """An existing ledger contact is linked to this customer (committed) before anything is
+    written to it: of two customers matched to one contact at the same moment only the
+    first writes; the other gets ``LinkRace`` and, retried, a contact of its own."""
+    if plan.match.ledger_id:
+        claim_party(installation.id, connection, party.key, plan.match.ledger_id)
+
+
 def export_party(installation: Installation, connection: LedgerConnection, ledger: Ledger, party: Party,
                  ctx: WorkContext) -> tuple[str, str | None]:
     """The ledger id of the invoice's customer, created or updated first."""
     link = find_link(installation.id, "party", party.key)
-    plan = plan_party(link, party, ledger.match_party(party, link.ledger_id if link else None))
+    plan = plan_party(link, party, ledger.match_party(party, link.ledger_id if link else None,
+                                                      PartyClaims(installation.id, connection)))
     if plan.unchanged:
         return plan.match.ledger_id, plan.match.warning
     key = idempotency_key(installation.id, "party", party.key, plan.digest, ctx.item.attempts + 1)
+    claim(installation, connection, party, plan)
     result = ledger.save_party(party, plan.match, key)
     if not result.ok:
         raise result.error or PermanentError(f"The customer \"{party.name}\" could not be saved.")
@@ -470,7 +485,8 @@ class BulkLookups:
         db.session.commit()  # no transaction held across the ledger calls
         try:
             matches = self.ledger.match_parties(
-                [(party, links[party.key].ledger_id if links[party.key] else None) for _, party in items])
+                [(party, links[party.key].ledger_id if links[party.key] else None) for _, party in items],
+                PartyClaims(installation.id, connection))
         except Exception as exc:  # every invoice of the batch fails with it, as it would alone
             db.session.rollback()
             self.parties = {party.key: exc for _, party in items}
@@ -480,6 +496,11 @@ class BulkLookups:
             plan = plan_party(links[party.key], party, match)
             if plan.unchanged:
                 self.parties[party.key] = (plan.match.ledger_id, plan.match.warning)
+                continue
+            try:
+                claim(installation, connection, party, plan)
+            except SyncError as exc:  # another customer's contact since the match: this one is retried
+                self.parties[party.key] = exc
                 continue
             to_save.append((party, plan, idempotency_key(installation.id, "party", party.key, plan.digest,
                                                          ctx.item.attempts + 1)))
@@ -498,7 +519,11 @@ class BulkLookups:
                 self.parties[party.key] = result.error or PermanentError(
                     f"The customer \"{party.name}\" could not be saved.")
                 continue
-            bind_party(installation, connection, party, plan, result.ledger_id)
+            try:
+                bind_party(installation, connection, party, plan, result.ledger_id)
+            except LinkTaken as exc:  # nothing was written: the others of the batch go on
+                self.parties[party.key] = exc
+                continue
             self.parties[party.key] = (result.ledger_id, plan.match.warning)
         db.session.commit()
 

@@ -55,6 +55,15 @@ class PartyMatch:
     warning: str | None = None
 
 
+class Claims(Protocol):
+    """Which ledger contacts already belong to another platform customer (the flows know it
+    from their links, ``bridge.sync.links.PartyClaims``). The identity rules never take such
+    a contact by e-mail or name: it is someone else's, and writing to it would overwrite them."""
+
+    def load(self, ledger_ids: Iterable[str]) -> None: ...  # many at once, before asking ``taken``
+    def taken(self, party_key: str, ledger_id: str) -> bool: ...
+
+
 @dataclass
 class LedgerDocument:
     """An invoice as the ledger holds it."""
@@ -142,7 +151,7 @@ class Ledger(Protocol):
     organisation_id: str
 
     # customers
-    def match_party(self, party: Party, linked_ledger_id: str | None) -> PartyMatch: ...
+    def match_party(self, party: Party, linked_ledger_id: str | None, claims: Claims | None = None) -> PartyMatch: ...
     def save_party(self, party: Party, match: PartyMatch, idempotency_key: str) -> WriteResult: ...
     def changed_parties(self, since: datetime | None) -> Iterator[LedgerParty]: ...
 

@@ -13,7 +13,7 @@ from typing import Any
 from ..domain import Invoice
 from ..errors import SyncError
 from ..models import Installation
-from .links import find_link, jsonable
+from .links import PartyClaims, find_link, jsonable
 from .mapping import ledger_document
 from .registry import ledger_for, platform_for
 
@@ -33,9 +33,10 @@ def preview_invoice(installation: Installation, platform_id: str) -> Preview:
         if invoice is None:
             preview.problems.append({"message": "The invoice no longer exists.", "fix": ""})
             return preview
-        ledger, _ = ledger_for(installation)
+        ledger, connection = ledger_for(installation)
         link = find_link(installation.id, "party", invoice.party.key)
-        match = ledger.match_party(invoice.party, link.ledger_id if link else None)
+        match = ledger.match_party(invoice.party, link.ledger_id if link else None,
+                                   PartyClaims(installation.id, connection))
         preview.contact = {"name": match.name, "ledger_id": match.ledger_id, "matched_by": match.matched_by,
                            "warning": match.warning, "new": match.ledger_id is None}
         preview.invoice, document = ledger_document(installation, ledger, invoice, match.ledger_id)

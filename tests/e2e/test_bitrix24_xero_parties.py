@@ -347,3 +347,46 @@ def test_a_group_bitrix24_masters_keeps_its_value_and_the_xero_edit_is_a_conflic
     # The same Xero version imported again raises no second conflict.
     ask(live, "party_import", "import:parties")
     assert len([r for r in records(live, flow="party_import") if r.state == "conflict"]) == 1
+
+
+# -- link conflicts: a person imported as part of a company, invoiced alone ----------------
+
+SQL_OR_CLASS = ("IntegrityError", "UNIQUE", "INSERT INTO", "SELECT ", "Traceback", "sqlalchemy", "[SQL")
+
+
+def invoice_tab(live, invoice_id) -> str:
+    from tests.connectors.bitrix24.test_iframe_e2e import launch
+
+    response = launch(live, live.installed, options={"ID": str(invoice_id)})
+    assert response.status_code == 200
+    return response.text
+
+
+def test_an_imported_person_invoiced_alone_gets_a_xero_contact_of_its_own(portal):
+    """Issue 16 finding 2: "Bruce Wayne" came in from Xero as the primary person of "Wayne
+    Enterprises" (same e-mail). Invoiced alone, he is a person contact in Xero of his own
+    (the seed's rule); the company's contact keeps its name, and nothing shows SQL."""
+    live = portal
+    live.control("xero/settings", json={"webhooks_enabled": False})
+    ids = seed_xero_contacts(live)
+    ask(live, "party_import", "import:parties")
+    deliver_events(live)  # the import's own Bitrix24 events
+    _, contacts = imported(live)
+    bruce = next(c for c in contacts if (c["NAME"], c["LAST_NAME"]) == ("Bruce", "Wayne"))
+    assert bruce.get("COMPANY_ID")  # linked as part of the company
+    item = invoice_for(live, contactId=bruce["ID"])
+    deliver_events(live)
+
+    by_id = {c["ContactID"]: c for c in xero_contacts(live)}
+    assert by_id[ids["Wayne Enterprises"]]["Name"] == "Wayne Enterprises"  # never renamed
+    (invoice,) = [i for i in xero_invoices(live) if i["LineItems"][0]["Description"] != "Made in Xero"]
+    own = by_id[invoice["Contact"]["ContactID"]]
+    assert own["ContactID"] not in ids.values()
+    assert (own["Name"], own.get("EmailAddress")) == ("Bruce Wayne", "bruce@wayne.test")
+    exports = records(live, object_id=item["id"])
+    assert [r.state for r in exports if r.state != "skipped"] == ["succeeded"]
+    assert [r for r in records(live, flow=None) if r.state in ("failed", "retrying", "conflict")] == []
+    shown = " ".join(f"{r.error_message} {r.error_fix} {r.warning}" for r in records(live, flow=None))
+    assert not [word for word in SQL_OR_CLASS if word in shown]
+    html = invoice_tab(live, item["id"])
+    assert not [word for word in SQL_OR_CLASS if word in html]

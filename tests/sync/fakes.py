@@ -89,7 +89,7 @@ class FakeLedger:
         self.lookups: list = []  # the InvoiceLookup of each find_invoice
 
     # customers
-    def match_party(self, party: Party, linked_ledger_id):
+    def match_party(self, party: Party, linked_ledger_id, claims=None):
         if linked_ledger_id in self.parties:
             return PartyMatch(linked_ledger_id, party.name, "link")
         for ledger_id, stored in self.parties.items():

@@ -197,3 +197,150 @@ def test_a_ledger_invoice_with_our_number_that_we_did_not_create_is_never_taken_
     record = records()[-1]
     assert record.state == "conflict" and "did not create" in record.error_message
     assert ledger.invoices["X9"] == original and [w for w in ledger.writes if w.startswith("invoice")] == []
+
+
+# -- link conflicts: a person imported as part of a company, invoiced alone (issue 16) ----
+
+import pytest  # noqa: E402
+from dataclasses import replace  # noqa: E402
+
+from bridge.domain import Party, PartyKind, Person  # noqa: E402
+from bridge.models import LedgerConnection  # noqa: E402
+from bridge.sync import registry  # noqa: E402
+from bridge.sync.links import bind, bind_person  # noqa: E402
+from bridge.sync.ports import PartyMatch  # noqa: E402
+from tests.sync.fakes import FakeLedger  # noqa: E402
+
+BRUCE = Party(key="fake:CT:5", kind=PartyKind.PERSON, name="Bruce Wayne", first_name="Bruce", last_name="Wayne",
+              email="bruce@wayne.example")
+
+
+class EmailLedger(FakeLedger):
+    """The fake with Xero's e-mail rule: a customer without a contact of its own takes the
+    contact with its e-mail, unless the flow's claims give that contact to someone else.
+    ``meanwhile`` runs after the match (another worker acting at that moment)."""
+
+    meanwhile = None
+
+    def match_party(self, party, linked_ledger_id, claims=None):
+        found = super().match_party(party, linked_ledger_id)
+        if found.ledger_id is None and party.email:
+            for ledger_id, stored in self.parties.items():
+                if stored.get("email") == party.email and not (claims and claims.taken(party.key, ledger_id)):
+                    found = PartyMatch(ledger_id, party.name, "email")
+                    break
+        if self.meanwhile:
+            self.meanwhile, meanwhile = None, self.meanwhile
+            meanwhile()
+        return found
+
+    def save_party(self, party, match, idempotency_key):
+        result = super().save_party(party, match, idempotency_key)
+        self.parties[result.ledger_id]["email"] = party.email
+        return result
+
+
+class BulkEmailLedger(EmailLedger):
+    """The same rules through the batch lookups (``BulkLookups``: match_parties, save_parties)."""
+
+    def match_parties(self, items, claims=None):
+        if claims is not None:
+            claims.load(list(self.parties))
+        return [self.match_party(party, linked, claims) for party, linked in items]
+
+    def save_parties(self, items):
+        return [self.save_party(*item) for item in items]
+
+    def find_invoices(self, invoices, lookups=None):
+        return [self.find_invoice(i, (lookups or {}).get(i.key)) if lookups else self.find_invoice(i)
+                for i in invoices]
+
+
+def person_of_an_imported_company(fake_world, ledger_class):
+    """Xero's "Wayne Enterprises" imported as company CO:9 with its primary person Bruce
+    (CT:5, the same e-mail), as the import links them; Bruce invoiced alone."""
+    installation, platform, _ = fake_world
+    ledger = ledger_class()
+    registry.register_ledger("fakeledger", lambda app, inst, conn: ledger)
+    ledger.parties["C-wayne"] = {"key": None, "name": "Wayne Enterprises", "email": BRUCE.email}
+    connection = db.session.scalar(select(LedgerConnection))
+    bind(installation.id, connection, "party", "fake:CO:9", ledger_id="C-wayne", ledger_number="Wayne Enterprises")
+    bind_person(installation.id, connection, BRUCE.key, "C-wayne", Person("Bruce", "Wayne", BRUCE.email))
+    db.session.commit()
+    platform.invoices["7"] = replace(sample_invoice(), party=BRUCE)
+    return installation, platform, ledger
+
+
+PATHS = pytest.mark.parametrize("ledger_class", [EmailLedger, BulkEmailLedger], ids=["single", "bulk"])
+
+
+@PATHS
+def test_a_person_of_a_company_invoiced_alone_gets_a_contact_of_its_own_and_renames_nobody(fake_world, run_jobs,
+                                                                                          ledger_class):
+    installation, platform, ledger = person_of_an_imported_company(fake_world, ledger_class)
+    sync(installation, run_jobs)
+    assert records()[-1].state == "succeeded", records()[-1].error_message
+    assert ledger.parties["C-wayne"] == {"key": None, "name": "Wayne Enterprises", "email": BRUCE.email}
+    (own,) = [i for i, p in ledger.parties.items() if p["key"] == BRUCE.key]
+    assert ledger.parties[own]["name"] == "Bruce Wayne" and own != "C-wayne"
+    assert next(iter(ledger.invoices.values()))["doc"]["Contact"] == own
+    links = {(link.kind, link.platform_id): link.ledger_id for link in db.session.scalars(select(Link))}
+    assert links[("party", BRUCE.key)] == own and links[("party", "fake:CO:9")] == "C-wayne"
+    assert links[("party_person", BRUCE.key)].startswith("C-wayne#person:")  # still a person of the company
+
+
+@PATHS
+def test_a_contact_another_worker_links_meanwhile_is_a_retry_then_a_contact_of_its_own(fake_world, run_jobs,
+                                                                                      ledger_class):
+    """Between the match and the write, another worker links the matched contact to another
+    customer: nothing is written to it, the record says so in words, and the retry makes
+    the customer's own contact."""
+    installation, platform, ledger = fake_world
+    ledger = ledger_class()
+    registry.register_ledger("fakeledger", lambda app, inst, conn: ledger)
+    ledger.parties["C-shared"] = {"key": None, "name": "Shared Inbox", "email": BRUCE.email}
+
+    def other_worker():
+        with db.engine.begin() as other:
+            other.execute(Link.__table__.insert().values(
+                installation_id=installation.id, kind="party", platform_id="fake:CO:9", ledger="fakeledger",
+                ledger_org="org-1", ledger_id="C-shared", extra={}))
+
+    ledger.meanwhile = other_worker
+    platform.invoices["7"] = replace(sample_invoice(), party=BRUCE)
+    sync(installation, run_jobs)
+    record = records()[-1]
+    assert record.state == "retrying" and "tried again" in record.error_message
+    assert not [word for word in ("IntegrityError", "UNIQUE", "INSERT", "SQL") if word in record.error_message]
+    assert ledger.parties["C-shared"]["name"] == "Shared Inbox" and ledger.invoices == {}
+    item = db.session.scalar(select(WorkItem))
+    item.state = "queued"
+    db.session.commit()
+    from bridge.jobs import run_work
+    run_work(item.id)
+    run_jobs()
+    assert records()[-1].state == "succeeded"
+    assert ledger.parties["C-shared"]["name"] == "Shared Inbox"
+    (own,) = [i for i, p in ledger.parties.items() if p["key"] == BRUCE.key]
+    assert next(iter(ledger.invoices.values()))["doc"]["Contact"] == own
+
+
+def test_an_unexpected_error_shows_plain_words_and_an_error_id_never_its_sql(fake_world, run_jobs, caplog):
+    from sqlalchemy.exc import IntegrityError
+
+    installation, platform, ledger = fake_world
+    platform.invoices["7"] = sample_invoice()
+
+    def broken(writes):
+        raise IntegrityError("INSERT INTO links (ledger_id) VALUES (?)", ("contact-1",),
+                             Exception("UNIQUE constraint failed: links.ledger_id"))
+
+    ledger.save_invoices = broken
+    sync(installation, run_jobs)
+    record = records()[-1]
+    shown = f"{record.error_message} {record.error_fix}"
+    assert record.state == "retrying" and "error id" in shown
+    assert not [word for word in ("IntegrityError", "UNIQUE", "INSERT", "SQL", "Traceback") if word in shown]
+    error_id = shown.split("error id ")[1].split(")")[0]
+    logged = [r for r in caplog.records if error_id in r.getMessage()]
+    assert logged and "UNIQUE constraint failed" in logged[0].getMessage() and logged[0].exc_info

@@ -28,7 +28,7 @@ from ...errors import BudgetExhausted, ConflictError, NeedsReconnect, PermanentE
 from ...settings import get_section
 from ...models import Installation, LedgerConnection
 from ...ratelimit import limiter_for_app
-from ...sync.ports import (InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount, TaxCode,
+from ...sync.ports import (Claims, InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount, TaxCode,
                            WriteResult)
 from . import mapper
 from .client import BexioClient, Condition, v2_timestamp
@@ -109,7 +109,7 @@ class BexioLedger:
     # customers
     # ======================================================================================
 
-    def match_party(self, party: Party, linked_ledger_id: str | None) -> PartyMatch:
+    def match_party(self, party: Party, linked_ledger_id: str | None, claims: Claims | None = None) -> PartyMatch:
         if linked_ledger_id:
             try:
                 row = self.client.get_contact(int(linked_ledger_id))
@@ -123,7 +123,9 @@ class BexioLedger:
                 return PartyMatch(str(min(int(h["id"]) for h in hits)), party.name, "external_key")
         if party.email:
             hits = self.client.search_contacts([("mail", party.email, "=")])
-            same_kind = sorted((h for h in hits if h.get("contact_type_id") == mapper.contact_type(party)),
+            # Never a contact bridge's links give to another customer (``Claims``).
+            same_kind = sorted((h for h in hits if h.get("contact_type_id") == mapper.contact_type(party)
+                                and not (claims and claims.taken(party.key, str(h["id"])))),
                                key=lambda h: int(h["id"]))
             if same_kind:
                 warning = None

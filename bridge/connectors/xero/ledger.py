@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from ...domain import Invoice, InvoiceStatus, Party, Payment, Product, StockLevel
 from ...errors import ConflictError, PermanentError, SyncError
-from ...sync.ports import (InvoiceLookup, InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount,
+from ...sync.ports import (Claims, InvoiceLookup, InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount,
                            TaxCode, WriteResult)
 from . import mapper, matching
 from .client import BATCH_SIZE, XeroClient, chunked, encode_json, jsonable, where_string
@@ -25,6 +25,13 @@ log = logging.getLogger(__name__)
 
 def _norm_email(value: str | None) -> str:
     return (value or "").strip().lower()
+
+
+def _taken(party: Party, claims: Claims | None):
+    """``contact id -> True`` when the contact is another customer's (``Claims``)."""
+    if claims is None:
+        return lambda contact_id: False
+    return lambda contact_id: claims.taken(party.key, contact_id)
 
 
 class XeroLedger:
@@ -42,16 +49,18 @@ class XeroLedger:
     # customers
     # ==================================================================================
 
-    def match_party(self, party: Party, linked_ledger_id: str | None) -> PartyMatch:
+    def match_party(self, party: Party, linked_ledger_id: str | None, claims: Claims | None = None) -> PartyMatch:
         """Which Xero contact is this customer: link -> ContactNumber -> e-mail -> exact name.
 
         A same-name contact is the same customer only if its e-mail equals ours or it has
         none; any other same-name contact makes ours get a distinguishing name and a warning
         (NOTES 4, lesson 4) - never a failed sync, never someone else's contact. A contact
-        that carries another ContactNumber belongs to another record and is never taken.
+        that carries another ContactNumber, or that ``claims`` gives to another customer (a
+        company's contact, for its contact person invoiced alone), is never taken.
         """
         if self.index is not None:
-            return self.match_parties([(party, linked_ledger_id)])[0]
+            return self.match_parties([(party, linked_ledger_id)], claims)[0]
+        taken = _taken(party, claims)
         name = mapper.party_name(party)
         number = mapper.contact_number(party.key)
         if linked_ledger_id:
@@ -64,20 +73,20 @@ class XeroLedger:
         if party.email:
             candidates = [c for c in self.client.find_contacts(f"EmailAddress=={where_string(party.email)}")
                           if _norm_email(c.get("EmailAddress")) == _norm_email(party.email)
-                          and self._claimable(c, number)]
+                          and self._claimable(c, number) and not taken(c["ContactID"])]
             if candidates:
                 best = next((c for c in candidates if mapper.normalise_name(c.get("Name") or "").lower()
                              == name.lower()), candidates[0])
                 return PartyMatch(self._remember(best)["ContactID"], name, "email")
-        return self._match_name(party, name, number)
+        return self._match_name(party, name, number, taken)
 
-    def _match_name(self, party: Party, name: str, number: str) -> PartyMatch:
+    def _match_name(self, party: Party, name: str, number: str, taken) -> PartyMatch:
         attempt, candidate = 1, name
         while True:
             clash = self._active_named(candidate)
             if clash is None:
                 break
-            if (self._claimable(clash, number) and
+            if (self._claimable(clash, number) and not taken(clash["ContactID"]) and
                     (not clash.get("EmailAddress") or _norm_email(clash.get("EmailAddress")) == _norm_email(party.email))):
                 if candidate == name:
                     return PartyMatch(self._remember(clash)["ContactID"], name, "name")
@@ -147,7 +156,7 @@ class XeroLedger:
 
     MISS_CHUNK = 20  # customers per chunked lookup: 3 terms each keeps the URL short
 
-    def match_parties(self, items: list[tuple[Party, str | None]]) -> list[PartyMatch]:
+    def match_parties(self, items: list[tuple[Party, str | None]], claims: Claims | None = None) -> list[PartyMatch]:
         """``match_party`` for a batch, from the contact index: no call for known customers.
 
         At most one incremental read of the index (when it is older than its freshness
@@ -156,22 +165,27 @@ class XeroLedger:
         Without an index, each customer is matched one by one.
         """
         if self.index is None:
-            return [self.match_party(party, linked) for party, linked in items]
+            return [self.match_party(party, linked, claims) for party, linked in items]
         refreshed = self.index.refresh(self.client)
         pool = self._pool(items)
+        if claims is not None:
+            claims.load(pool.by_id)  # whose each candidate is: one query for the batch
         probe = matching.ContactPool(list(pool.by_id.values()))
-        misses = [(party, linked) for party, linked in items if matching.match(probe, party, linked).ledger_id is None]
+        misses = [(party, linked) for party, linked in items
+                  if matching.match(probe, party, linked, _taken(party, claims)).ledger_id is None]
         if misses and not refreshed:
             found = self._lookup_misses([party for party, _ in misses])
             if found:
                 self.index.upsert(found)
                 pool = self._pool(items)
+                if claims is not None:
+                    claims.load(pool.by_id)
         results: dict[tuple[str, str | None], PartyMatch] = {}
         out = []
         for party, linked in items:
             key = (party.key, linked)
             if key not in results:  # the same customer twice in a batch: one answer
-                results[key] = matching.match(pool, party, linked)
+                results[key] = matching.match(pool, party, linked, _taken(party, claims))
             out.append(results[key])
         for result in out:
             if result.ledger_id and result.ledger_id in pool.by_id:

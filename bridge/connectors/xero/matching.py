@@ -3,7 +3,11 @@
 The same rules as ``XeroLedger.match_party`` (NOTES 4, lesson 4): link -> ContactNumber ->
 e-mail -> exact name, where a same-name contact is ours only if its e-mail equals ours or it
 has none, and any other same-name contact gives ours a distinguishing name and a warning.
-A contact carrying another ContactNumber belongs to another record and is never taken.
+A contact carrying another ContactNumber belongs to another record and is never taken;
+nor is one that bridge's links give to another customer (``taken``: a contact imported from
+Xero carries no ContactNumber, so only the link says whose it is, e.g. a company's contact
+for its own contact person invoiced alone). Such a contact is someone else's: ours is
+created beside it, with a distinguishing name if it must.
 
 Matching a batch adds one rule the one-by-one path gets from Xero for free: what an earlier
 customer of the same batch claims (a contact it takes over, a name it will be created with)
@@ -11,7 +15,7 @@ is taken for the later ones, exactly as if the earlier write had already happene
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ...domain import Party
 from ...sync.ports import PartyMatch
@@ -59,11 +63,13 @@ def claimable(contact: dict[str, Any], number: str) -> bool:
     return not contact.get("ContactNumber") or contact.get("ContactNumber") == number
 
 
-def match(pool: ContactPool, party: Party, linked_ledger_id: str | None) -> PartyMatch:
-    """One customer against the pool; records its claim so later customers see it."""
+def match(pool: ContactPool, party: Party, linked_ledger_id: str | None,
+          taken: Callable[[str], bool] | None = None) -> PartyMatch:
+    """One customer against the pool; records its claim so later customers see it.
+    ``taken(contact_id)``: the contact belongs to another customer (the flow's links)."""
     name = mapper.party_name(party)
     number = mapper.contact_number(party.key)
-    result = _match(pool, party, linked_ledger_id, name, number)
+    result = _match(pool, party, linked_ledger_id, name, number, taken or (lambda contact_id: False))
     if result.ledger_id:
         contact = pool.by_id[result.ledger_id]
         contact.setdefault("ContactNumber", None)
@@ -73,24 +79,25 @@ def match(pool: ContactPool, party: Party, linked_ledger_id: str | None) -> Part
     return result
 
 
-def _match(pool: ContactPool, party: Party, linked_ledger_id: str | None, name: str, number: str) -> PartyMatch:
+def _match(pool: ContactPool, party: Party, linked_ledger_id: str | None, name: str, number: str,
+           taken: Callable[[str], bool]) -> PartyMatch:
     if linked_ledger_id and linked_ledger_id in pool.by_id:
         return PartyMatch(linked_ledger_id, name, "link")
     contact = pool.by_number(number)
     if contact is not None:
         return PartyMatch(contact["ContactID"], name, "external_key")
     if party.email:
-        candidates = [c for c in pool.by_email(party.email) if claimable(c, number)]
+        candidates = [c for c in pool.by_email(party.email) if claimable(c, number) and not taken(c["ContactID"])]
         if candidates:
             best = next((c for c in candidates if name_key(c.get("Name")) == name.lower()), candidates[0])
             return PartyMatch(best["ContactID"], name, "email")
     attempt, candidate = 1, name
     while True:
         clash = pool.active_named(candidate)
-        taken = name_key(candidate) in pool.claimed_names
-        if clash is None and not taken:
+        taken_name = name_key(candidate) in pool.claimed_names
+        if clash is None and not taken_name:
             break
-        if clash is not None and not taken and claimable(clash, number) and (
+        if clash is not None and not taken_name and claimable(clash, number) and not taken(clash["ContactID"]) and (
                 not clash.get("EmailAddress") or email_key(clash.get("EmailAddress")) == email_key(party.email)):
             if candidate == name:
                 return PartyMatch(clash["ContactID"], name, "name")
