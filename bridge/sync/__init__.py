@@ -3,3 +3,4 @@
 Importing this package registers every flow with the job engine.
 """
 from . import backfill, invoice_export, invoice_status, party_import, polling, products, status_sync, stock  # noqa: F401
+from . import sent_sweep  # noqa: F401

@@ -1,10 +1,12 @@
 """Flows that follow the ledger and the platform's end of an invoice's life.
 
 ``ledger_invoice_changed`` (object ``ledger_invoice:<ledger id>``): the ledger says an
-invoice changed (a Xero webhook, a poll, Bexio's daily status run). Read it; if its status
-moved (sent/approved, paid, voided), move the platform invoice to the mapped stage
-(Bitrix24) or status (DG1 COMPLETED on paid). Our own writes coming back are recognised by
-the ledger version stored on the link and do nothing.
+invoice changed (a Xero webhook, a poll, Bexio's daily status run, the sent sweep). Read
+it; if the status the platform follows moved (sent, paid, voided), move the platform
+invoice to the mapped stage (Bitrix24) or status (DG1 COMPLETED on paid). "Sent" is what
+the setting ``sent_when`` says: by default the ledger marking the invoice sent to the
+customer (Xero SentToContact), else its approval (``followed_status``). Our own writes
+coming back are recognised by the ledger version stored on the link and do nothing.
 
 ``invoice_cancel`` (object ``invoice:<platform id>``): the platform invoice was deleted or
 cancelled. A ledger draft is deleted; an approved invoice without payments is voided only
@@ -23,6 +25,8 @@ from .invoice_flowback import flow_back
 from .links import find_link, find_link_by_ledger_id
 from .polling import is_known
 from .registry import ledger_for, platform_for
+
+APPROVED = (InvoiceStatus.AUTHORISED, InvoiceStatus.PARTIALLY_PAID)
 
 BATCH = 50  # ledger invoices read per call (Xero: up to 50 IDs chunked in one GET)
 # Ledger statuses the platform follows, in the order an invoice lives them.
@@ -49,35 +53,54 @@ def follow_ledger_status(contexts: list[WorkContext]) -> None:
     # Read before the links change below: a lazy load would flush them, and the write
     # transaction would then be held across the platform call (SQLite: database locked).
     follow_status = get_section(installation, "daily").sync_status
+    sent_when = get_section(installation, "invoices").sent_when
     platform = platform_for(installation)
     for ctx, link, record in linked:
         try:
-            follow_one(installation, platform, ledger, link, record, documents.get(link.ledger_id), follow_status)
+            follow_one(installation, platform, ledger, link, record, documents.get(link.ledger_id), follow_status,
+                       sent_when)
             db.session.commit()
         except Exception as exc:  # this invoice's problem, not its batch's
             db.session.rollback()
             ctx.fail(exc)
 
 
-def follow_one(installation: Installation, platform, ledger, link, record, document, follow_status: bool) -> None:
+def followed_status(document, sent_when: str) -> InvoiceStatus:
+    """The ledger status the platform follows. An approved invoice not yet sent to the
+    customer stays where it is (DRAFT: no stage) while "sent" means sent; a ledger that
+    does not say (``sent_to_contact`` None) counts approval as sent."""
+    if document.status in APPROVED and sent_when == "sent" and document.sent_to_contact is False:
+        return InvoiceStatus.DRAFT
+    return document.status
+
+
+def previously_followed(link) -> InvoiceStatus | None:
+    """What the platform was last moved for; links older than ``followed`` followed the
+    ledger status itself."""
+    value = (link.extra or {}).get("followed") or link.ledger_status
+    return InvoiceStatus(value) if value else None
+
+
+def follow_one(installation: Installation, platform, ledger, link, record, document, follow_status: bool,
+               sent_when: str = "approved") -> None:
     if document is None:
         _skip(record, "The ledger no longer has this invoice.")
         return
     if is_known(document, link):
         _skip(record, "Our own change coming back: nothing to do.")
         return
-    previous = InvoiceStatus(link.ledger_status) if link.ledger_status else None
+    previous = previously_followed(link)
+    followed = followed_status(document, sent_when)
     applied = flow_back(installation, platform, ledger, link, document)
-    status_moved = document.status != previous and document.status in FOLLOWED
+    status_moved = followed != previous and followed in FOLLOWED
     if status_moved and follow_status:
         # The link changes below only after the platform took the move: a failure retries it.
         # No autoflush: a pending link change must not open a write transaction that the
         # platform call would hold (SQLite: database is locked).
         with db.session.no_autoflush:
-            platform.set_invoice_status(link.platform_id, document.status)
+            platform.set_invoice_status(link.platform_id, followed)
         fault_point("after stage move")
-    link.ledger_version = document.version
-    link.ledger_status = document.status.value
+    remember_followed(link, document, followed if status_moved and follow_status else previous)
     if not status_moved and not applied:
         _skip(record, "No change to follow.")
         return
@@ -89,6 +112,21 @@ def follow_one(installation: Installation, platform, ledger, link, record, docum
                        "amount_paid": str(document.amount_paid), "amount_due": str(document.amount_due)}
     record.state = "succeeded"
     record.finished_at = utcnow()
+
+
+def remember_followed(link, document, followed: InvoiceStatus | None) -> None:
+    """The ledger's version and status, what the platform follows now, whether the ledger
+    has it as sent, and since when it is approved (the sent sweep's window)."""
+    extra = dict(link.extra or {})
+    if followed is not None:
+        extra["followed"] = followed.value
+    if document.sent_to_contact is not None:
+        extra["sent_to_contact"] = document.sent_to_contact
+    if document.status in APPROVED and not extra.get("approved_at"):
+        extra["approved_at"] = utcnow().isoformat()
+    link.extra = extra
+    link.ledger_version = document.version
+    link.ledger_status = document.status.value
 
 
 def _skip(record, why: str) -> None:

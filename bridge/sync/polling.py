@@ -38,11 +38,15 @@ def cursor(scope: str, name: str) -> Cursor:
 
 
 def is_known(document, link) -> bool:
-    """Nothing new: same version and same status. Versions are often timestamps with
-    second precision (Bexio's updated_at), so a payment within the same second as our own
-    write would otherwise go unnoticed; the status settles it."""
+    """Nothing new: same version, same status and, where the ledger says, the same "sent to
+    the customer". Versions are often timestamps with second precision (Bexio's
+    updated_at), so a payment within the same second as our own write would otherwise go
+    unnoticed; the status settles it. Xero does not move the version when a part-paid
+    invoice is marked sent (NOTES 2): only the flag shows it."""
+    known_sent = (link.extra or {}).get("sent_to_contact")
     return bool(document.version) and document.version == link.ledger_version and \
-        document.status.value == link.ledger_status
+        document.status.value == link.ledger_status and \
+        (document.sent_to_contact is None or known_sent is None or document.sent_to_contact == known_sent)
 
 
 def poll_connection(installation: Installation) -> int:

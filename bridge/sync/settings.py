@@ -51,6 +51,10 @@ class InvoiceSyncSettings(SettingsModel):
     name_master: Literal["platform", "ledger"] = "ledger"
     contact_master: Literal["platform", "ledger"] = "ledger"  # e-mail and phone
     address_master: Literal["platform", "ledger"] = "ledger"
+    # What moves the platform invoice to its "sent" stage: the ledger marking it sent to the
+    # customer (Xero SentToContact; the seed: "once the invoice has been sent to a client")
+    # or its approval. A ledger that does not say whether it was sent (Bexio) uses approval.
+    sent_when: Literal["sent", "approved"] = "sent"
     # Stage ids on the platform for ledger statuses (prefilled from the portal's stages).
     stage_sent: str | None = None
     stage_paid: str | None = None

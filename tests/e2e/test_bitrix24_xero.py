@@ -63,8 +63,13 @@ def test_invoice_life_create_edit_approve_pay(portal):
     (invoice,) = xero_invoices(live)
     assert Decimal(str(invoice["Total"])) == Decimal("3450.00")
 
-    # approved in Xero -> "sent" stage; paid -> "paid" stage (success semantics)
+    # approved in Xero: the stage stays until Xero marks it sent to the customer (the
+    # default of "Move the invoice to 'sent' when"), then "sent"; paid -> "paid" (success)
     live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
+    live.control("xero/webhooks/flush")
+    live.run_jobs()
+    assert stage_of(live, item["id"]).endswith(":N")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/send")
     live.control("xero/webhooks/flush")
     live.run_jobs()
     sent_stage = stage_of(live, item["id"])

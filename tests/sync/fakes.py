@@ -150,7 +150,8 @@ class FakeLedger:
         return LedgerDocument(ledger_id=ledger_id, number=stored["number"], status=stored["status"],
                               external_url=stored["doc"].get("Url") or "",
                               reference=stored["doc"].get("Reference") or "", amount_paid=stored.get("paid", Decimal(0)),
-                              version=stored.get("version", "v1"), invoice=stored.get("invoice"))
+                              version=stored.get("version", "v1"), invoice=stored.get("invoice"),
+                              sent_to_contact=stored.get("sent"))
 
     def issue_invoice(self, document):
         self.invoices[document.ledger_id]["status"] = InvoiceStatus.AUTHORISED
@@ -189,10 +190,18 @@ class FakeLedger:
             stored["invoice"] = replace(stored["invoice"], **changes)
             stored["version"] = f"edit-{len(changes)}-{id(changes)}"
 
-    def user_sets(self, status, paid=Decimal(0)):
+    def user_sets(self, status, paid=Decimal(0), sent=None):
+        """``sent``: the ledger's "sent to the customer" (None: a ledger that does not say)."""
         for stored in self.invoices.values():
-            stored["status"], stored["paid"] = status, paid
+            stored["status"], stored["paid"], stored["sent"] = status, paid, sent
             stored["version"] = f"v-{status.value}"
+
+    def user_marks_sent(self, *, bump_version: bool = True):
+        """Xero keeps the version of a part-paid invoice marked sent (NOTES 2)."""
+        for stored in self.invoices.values():
+            stored["sent"] = True
+            if bump_version:
+                stored["version"] = f"{stored.get('version')}-sent"
 
     def tax_codes(self, on=None):
         return [TaxCode("OUTPUT2", "GST 15%", Decimal("15"))]

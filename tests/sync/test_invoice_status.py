@@ -81,3 +81,53 @@ def test_a_paid_invoice_is_never_touched(fake_world, run_jobs):
     sync(installation, run_jobs)
     assert ledger.invoices[ledger_id]["status"] == InvoiceStatus.PAID
     assert db.session.scalars(select(SyncRecord.state).order_by(SyncRecord.id.desc())).first() == "conflict"
+
+
+# -- "sent": what moves the platform invoice to its sent stage (setting ``sent_when``) -------
+
+def _changed(installation, ledger_id, run_jobs):
+    request_work(WorkRequest(installation.id, "ledger_invoice_changed", f"ledger_invoice:{ledger_id}"))
+    db.session.commit()
+    run_jobs()
+
+
+def test_approved_but_not_sent_leaves_the_stage_until_the_ledger_marks_it_sent(fake_world, run_jobs):
+    installation, platform, ledger, ledger_id = synced(fake_world, run_jobs)
+    ledger.user_sets(InvoiceStatus.AUTHORISED, sent=False)
+    _changed(installation, ledger_id, run_jobs)
+    assert "7" not in platform.statuses  # the seed: "sent" once it has been sent to the client
+    ledger.user_marks_sent()
+    _changed(installation, ledger_id, run_jobs)
+    assert platform.statuses["7"] == InvoiceStatus.AUTHORISED
+
+
+def test_with_the_approval_setting_approving_moves_it_to_sent(fake_world, run_jobs):
+    installation, platform, ledger, ledger_id = synced(fake_world, run_jobs)
+    save_section(installation, "invoices", {"sent_when": "approved"})
+    db.session.commit()
+    ledger.user_sets(InvoiceStatus.AUTHORISED, sent=False)
+    _changed(installation, ledger_id, run_jobs)
+    assert platform.statuses["7"] == InvoiceStatus.AUTHORISED
+
+
+def test_a_part_paid_invoice_marked_sent_without_a_new_version_moves_by_the_daily_sweep(fake_world, run_jobs):
+    from bridge.sync.sent_sweep import sweep_request
+
+    installation, platform, ledger, ledger_id = synced(fake_world, run_jobs)
+    ledger.user_sets(InvoiceStatus.PARTIALLY_PAID, Decimal("100.00"), sent=False)
+    _changed(installation, ledger_id, run_jobs)
+    assert "7" not in platform.statuses
+    ledger.user_marks_sent(bump_version=False)  # Xero keeps UpdatedDateUTC (NOTES 2), no webhook
+    request_work(sweep_request(installation.id))
+    db.session.commit()
+    run_jobs()
+    assert platform.statuses["7"] == InvoiceStatus.PARTIALLY_PAID
+    request_work(sweep_request(installation.id, manual=True))  # known as sent now: not read again
+    db.session.commit()
+    run_jobs()
+    sweeps = [r for r in records_of("invoice_sent_sweep") if r.object_kind == "sent"]
+    assert sweeps[-1].received == {"read": 0, "followed": 0}
+
+
+def records_of(flow):
+    return db.session.scalars(select(SyncRecord).where(SyncRecord.flow == flow).order_by(SyncRecord.id)).all()
