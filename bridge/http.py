@@ -154,7 +154,9 @@ class ApiClient:
             else:
                 response = self.session.request(method, url, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise RetryableError(f"{self.system} could not be reached ({type(exc).__name__}).",
+            # In words: the exception's class means nothing to a user (invariant f, docs/sync.md).
+            how = "it did not answer in time" if isinstance(exc, requests.Timeout) else "the connection failed"
+            raise RetryableError(f"{self.system} could not be reached ({how}); it is tried again shortly.",
                                  retry_after=30, code="network") from exc
         self.observe(response)
         if response.status_code in expect or (response.ok and not expect):

@@ -82,6 +82,8 @@ def test_network_errors_are_retryable():
     with pytest.raises(RetryableError) as caught:
         ExampleClient().request("GET", URL)
     assert caught.value.code == "network"
+    # What the sync log shows: plain words, never the exception's class.
+    assert "connection failed" in caught.value.message and "ConnectionError" not in caught.value.message
 
 
 def test_retry_after_as_date_or_seconds():
