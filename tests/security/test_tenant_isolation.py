@@ -356,7 +356,8 @@ def dg1_webhooks(live, attacker: Side, victim: Side) -> Iterator[tuple[str, str,
     # victim in the body; for its own URL naming the victim's order only (stored for the
     # attacker, whose DG1 key cannot read that order: the sweep's run_jobs proves it).
     for url_tenant, body_tenant in ((victim.shop, victim.shop), (attacker.shop, victim.shop), (attacker.shop, None)):
-        event = {"topic": "order.updated", "site_id": "ch", "data": {"order_id": victim.orders[0]}}
+        event = {"event_id": f"forged-{url_tenant}-{body_tenant}", "topic": "order.updated", "site_id": "ch",
+                 "data": {"order_id": victim.orders[0]}}
         body = json.dumps({**event, "tenant_id": body_tenant} if body_tenant else event).encode()
         headers = {"X-DG1-Timestamp": ts, "X-DG1-Signature": signing.webhook_signature(secret, ts, body),
                    "X-DG1-Delivery-Id": f"forged-{url_tenant}-{body_tenant}", "X-DG1-Topic": "order.updated",
