@@ -344,3 +344,33 @@ def test_an_unexpected_error_shows_plain_words_and_an_error_id_never_its_sql(fak
     error_id = shown.split("error id ")[1].split(")")[0]
     logged = [r for r in caplog.records if error_id in r.getMessage()]
     assert logged and "UNIQUE constraint failed" in logged[0].getMessage() and logged[0].exc_info
+
+
+@PATHS
+def test_two_installations_sharing_one_ledger_organisation_each_link_the_same_contact(fake_world, run_jobs,
+                                                                                     ledger_class):
+    """Two portals booking into one organisation: the first linked the contact (an import),
+    the second's customer with the same e-mail takes the same contact. Each installation
+    has its own link to it; neither is a conflict or an error."""
+    from bridge.models import Installation
+    from bridge.settings import save_section
+
+    installation, platform, _ = fake_world
+    ledger = ledger_class()
+    registry.register_ledger("fakeledger", lambda app, inst, conn: ledger)
+    ledger.parties["C-wayne"] = {"key": None, "name": "Wayne Enterprises", "email": BRUCE.email}
+    bind(installation.id, db.session.scalar(select(LedgerConnection)), "party", "fake:CO:9", ledger_id="C-wayne")
+    other = Installation(platform="fakeplatform", account_id="acct-2")
+    db.session.add(other)
+    db.session.flush()
+    db.session.add(LedgerConnection(installation_id=other.id, ledger="fakeledger", organisation_id="org-1"))
+    save_section(other, "mapping", {"tax_rates": {"15.0": "OUTPUT2"}})
+    db.session.commit()
+    wayne = Party(key="fake2:CO:4", kind=PartyKind.COMPANY, name="Wayne Enterprises", email=BRUCE.email)
+    platform.invoices["8"] = replace(sample_invoice("8"), party=wayne)
+    sync(other, run_jobs, "8")
+    assert records("8")[-1].state == "succeeded", records("8")[-1].error_message
+    links = {(link.installation_id, link.platform_id): link.ledger_id
+             for link in db.session.scalars(select(Link).where(Link.kind == "party"))}
+    assert links == {(installation.id, "fake:CO:9"): "C-wayne", (other.id, "fake2:CO:4"): "C-wayne"}
+    assert next(iter(ledger.invoices.values()))["doc"]["Contact"] == "C-wayne"

@@ -196,3 +196,46 @@ def test_issue_and_send_and_pay(ledger, mocked, api):
 def test_products_are_not_supported(ledger):
     with pytest.raises(PermanentError, match="not supported by Xero"):
         ledger.save_products([], "k")
+
+
+# -- contacts bridge's links give to another customer (issue 16, finding 2) ----------------
+
+from .test_bulk_index import Contacts, bulk, clock, contact  # noqa: E402,F401  (helpers and fixtures)
+
+BRUCE = Party(key="b24:member1:CT:5", kind=PartyKind.PERSON, name="Bruce Wayne", first_name="Bruce",
+              last_name="Wayne", email="bruce@wayne.test")
+
+
+class Claimed:
+    """The flow's claims, as ``PartyClaims`` gives them: contact id -> the customer linked to it."""
+
+    def __init__(self, owners: dict[str, str]) -> None:
+        self.owners, self.loads = owners, []
+
+    def load(self, ledger_ids):
+        self.loads.append(sorted(ledger_ids))
+
+    def taken(self, party_key, ledger_id):
+        return self.owners.get(ledger_id, party_key) != party_key
+
+
+def test_a_contact_linked_to_another_customer_is_never_taken_by_email_or_name(ledger, mocked, api):
+    """An imported company's contact carries no ContactNumber: only bridge's link says it is
+    the company's. Its person, invoiced alone with the same e-mail, gets a contact of its own."""
+    company = {"ContactID": "c-company", "Name": "Wayne Enterprises", "EmailAddress": "bruce@wayne.test",
+               "ContactStatus": "ACTIVE"}
+    namesake = {"ContactID": "c-namesake", "Name": "Bruce Wayne", "ContactStatus": "ACTIVE"}
+    contacts_api(mocked, api, by_email=[company], by_name={"Bruce Wayne": [namesake]})
+    assert ledger.match_party(BRUCE, None).ledger_id == "c-company"  # what happened before: a rename followed
+    claims = Claimed({"c-company": "b24:member1:CO:9", "c-namesake": "b24:member1:CT:7"})
+    match = ledger.match_party(BRUCE, None, claims)
+    assert match.ledger_id is None and match.name == "Bruce Wayne (bruce@wayne.test)" and match.warning
+
+
+def test_the_batch_lookup_never_takes_a_contact_linked_to_another_customer_either(bulk, mocked, api):
+    Contacts(mocked, api, [contact("c-company", "Wayne Enterprises", email="bruce@wayne.test")])
+    claims = Claimed({"c-company": "b24:member1:CO:9"})
+    (match,) = bulk.match_parties([(BRUCE, None)], claims)
+    assert match == PartyMatch(None, "Bruce Wayne")
+    assert claims.loads[0] == ["c-company"]  # the batch's candidates asked about at once
+    assert bulk.match_parties([(BRUCE, None)])[0].ledger_id == "c-company"  # without claims: the company's
