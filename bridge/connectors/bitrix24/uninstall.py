@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import enum
 
+from flask import current_app
+
 from ...alerts import deliver_alert
 from ...errors import PacingWait, RetryableError, SyncError
 from ...extensions import db
 from ...installations import check_window, refuse_uninstall, uninstall
 from ...jobs import WorkContext, enqueue_after_commit, flow
 from ...models import Installation, utcnow
+from ...vault import vault_for_app
 from . import store
+from .client import Credentials
 
 FLOW = "confirm_uninstall"
 # The OAuth server's answer for an app that is not installed (NOTES s3, settings/oauth/error-codes).
@@ -65,7 +69,10 @@ def confirm_uninstall(installation: Installation) -> Outcome:
     if not client.auth.can_refresh:  # an inbound webhook: no app that could have been uninstalled
         return Outcome.REFUSED
     try:
-        client.auth.refresh(client.auth.current())
+        # Exactly one renewal: the tokens' version as stored, refreshed unless a concurrent
+        # renewal did it meanwhile (the vault's single flight; its new token is as fresh).
+        stored = vault_for_app(current_app).read(installation.credential_id)
+        client.auth.refresh(Credentials(stored.data.get("client_endpoint", ""), {}, stored.version))
     except SyncError as exc:
         if exc.code in NOT_INSTALLED:
             return Outcome.CONFIRMED

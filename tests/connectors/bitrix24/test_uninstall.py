@@ -231,6 +231,15 @@ def test_an_inconclusive_check_changes_nothing_and_is_retried_with_backoff(clien
 
 
 @responses.activate
+def test_a_check_renews_the_tokens_once_even_when_they_had_expired(app_ctx, portal):
+    db.session.execute(Credential.__table__.update().values(expires_at=utcnow() - timedelta(hours=1)))
+    db.session.commit()
+    oauth_answers()
+    responses.post(APP_INFO, json={"result": {"ID": 7}})
+    assert confirm_uninstall(portal) is Outcome.REFUSED and token_calls() == 1
+
+
+@responses.activate
 def test_a_portal_that_answers_with_a_server_error_is_inconclusive(app_ctx, portal):
     oauth_answers()
     responses.post(APP_INFO, status=500, json={"error": "INTERNAL_SERVER_ERROR"})
