@@ -208,7 +208,7 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
             _finish(record, "succeeded", f"Found in {ledger.kind.title()} as {existing.status.value}, made by an "
                                          f"earlier attempt: linked, nothing sent.")
             return None
-        if link and link.ledger_id and settled_on_both_sides(platform_status, existing.status):
+        if link and link.ledger_id and settled_on_both_sides(installation.platform, platform_status, existing.status):
             _finish(record, "skipped", settled_message(installation.platform, ledger.kind))
             return None
         raise ConflictError(

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..domain import Invoice, LineKind
 from ..models import utcnow
-from .platform_words import LEDGER_NAMES, PLATFORM_NAMES
+from .platform_words import LEDGER_NAMES, PLATFORM_NAMES, sync_again
 
 AMOUNTS_DIFFER = "amounts_differ"  # SyncRecord.state, and the key on the link's extra
 CENT = Decimal("0.01")
@@ -160,13 +160,13 @@ def compare(ledger_kind: str, platform_kind: str, invoice: Invoice, received: di
     platform_name = PLATFORM_NAMES.get(platform_kind, platform_kind.title())
     message = (f"Amounts differ: {ledger_name} booked {theirs.words()}, but {platform_name} shows "
                f"{ours.words()}.")
+    again = sync_again(platform_kind, ledger_kind)
     if not same_currency:
-        fix = (f"Make the invoice's currency one {ledger_name} has, or correct the invoice in {ledger_name}; "
-               f"then sync it again.")
+        fix = f"Give the invoice a currency {ledger_name} books it in, then {again}."
     else:
         fix = (f"A tax rate is mapped to a {ledger_name} tax of another percentage (or {ledger_name}'s rate "
                f"changed since): in the settings' tax mapping, map each {platform_name} rate to a "
-               f"{ledger_name} tax of the same percentage, then sync the invoice again.")
+               f"{ledger_name} tax of the same percentage, then {again}.")
     return MoneyCheck(agrees=False, ledger=theirs, platform=ours, message=message, fix=fix)
 
 

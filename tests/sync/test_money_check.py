@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from bridge.domain import Invoice, Line, LineKind, Party, PartyKind
+from bridge.domain import Invoice, InvoiceStatus, Line, LineKind, Party, PartyKind
 from bridge.sync.money_check import AMOUNTS_DIFFER, amounts_differ, compare, money_agrees, platform_totals
-from bridge.sync.platform_words import decide_where
+from bridge.sync.platform_words import decide_where, settled_on_both_sides
 from bridge.sync.ports import TaxCode
 from bridge.sync.tax_check import describe, rate_mismatches
 
@@ -44,7 +44,8 @@ def test_zero_rated_and_exempt_mappings_of_0_percent_and_the_demo_mapping_pass()
 
 def test_lines_without_tax_mapped_to_a_taxing_code_are_named():
     (found,) = rate_mismatches({}, XERO_TAXES, none_code="OUTPUT2")
-    assert describe(found, "Bitrix24", "Xero").startswith("Lines without tax are mapped to Xero's OUTPUT2, which is 15 %")
+    assert describe(found, "Bitrix24", "Xero").startswith(
+        "Lines without tax are mapped to Xero's OUTPUT2, which is 15 %")
 
 
 # -- the ledger's totals after a write ---------------------------------------------------
@@ -54,7 +55,9 @@ def test_xero_booking_15_percent_for_a_9_percent_invoice_differs_naming_both_amo
     assert not check.agrees
     assert check.message == ("Amounts differ: Xero booked tax 15.00, total 115.00 NZD, but Bitrix24 shows "
                              "tax 9.00, total 109.00 NZD.")
-    assert "tax mapping" in check.fix and "same percentage" in check.fix
+    assert check.fix == ("A tax rate is mapped to a Xero tax of another percentage (or Xero's rate changed since): "
+                         "in the settings' tax mapping, map each Bitrix24 rate to a Xero tax of the same percentage, "
+                         "then press Retry on the invoice's Xero tab in Bitrix24.")
 
 
 def test_xero_per_line_rounding_is_no_difference():
@@ -82,6 +85,8 @@ def test_bexio_taxing_8_1_percent_as_7_7_differs_even_when_gross_prices_keep_the
     check = compare("bexio", "dg1", order, {"total": "48.800000", "total_taxes": "3.4894", "currency": "CHF"})
     assert not check.agrees
     assert "Bexio booked tax 3.49, total 48.80 CHF, but DG1 shows tax 3.66, total 48.80 CHF" in check.message
+    assert "invoice tab" not in check.fix and check.fix.endswith(
+        "press \"Sync order to Bexio\" on the Orders page (Bexio integration > Orders in the DG1 admin).")
 
 
 def test_an_answer_without_totals_says_nothing():
@@ -115,4 +120,11 @@ def test_a_difference_marks_the_record_and_the_link_and_agreement_clears_the_mar
 def test_each_platform_is_pointed_at_a_page_it_has():
     assert decide_where("bitrix24", "xero") == "Decide on the invoice's Xero tab in Bitrix24."
     dg1 = decide_where("dg1", "bexio")
-    assert "invoice tab" not in dg1 and "Bexio integration > Orders" in dg1
+    assert "invoice tab" not in dg1 and "Bexio integration > Orders" in dg1 and "Sync order to Bexio" in dg1
+
+
+def test_only_a_paid_dg1_order_with_its_ledger_invoice_paid_is_settled():
+    paid, open_ = InvoiceStatus.PAID, InvoiceStatus.AUTHORISED
+    assert settled_on_both_sides("dg1", paid, paid)
+    assert not settled_on_both_sides("dg1", open_, paid) and not settled_on_both_sides("dg1", paid, open_)
+    assert not settled_on_both_sides("bitrix24", paid, paid)  # a paid Bitrix24 invoice can still be edited
