@@ -33,6 +33,7 @@ from .intents import first_write_attempts, lookup_since
 from .invoice_followup import complete_invoice, pending_steps
 from .links import (LinkTaken, PartyClaims, bind, claim_party, content_hash, find_link, jsonable, party_fingerprint,
                     remembered_links)
+from .party_flowback import changed_since_sync, group_digests
 from .mapping import ledger_document
 from .money_check import money_agrees
 from .platform_words import decide_where, settled_message, settled_on_both_sides
@@ -394,16 +395,22 @@ def plan_party(link, party: Party, match: PartyMatch) -> PartyPlan:
     digest = content_hash({"party": party, "name": match.name})
     fingerprint = party_fingerprint(party, match.name)
     extra = dict(link.extra or {}) if link else {}
-    # Unchanged, or what the ledger itself just sent us (an import coming back).
-    unchanged = bool(match.ledger_id and link and link.ledger_id == match.ledger_id and (
-        link.content_hash == digest or fingerprint in (extra.get("sent"), extra.get("received"))))
+    same_contact = bool(match.ledger_id and link and link.ledger_id == match.ledger_id)
+    # The groups the platform changed since our last write or read (None: not remembered);
+    # an update sends only those, and only what Xero does not already say.
+    groups = changed_since_sync(extra, party) if same_contact else None
+    match = replace(match, groups=groups)
+    # Unchanged, or what the ledger itself just sent us (an import coming back), or no group
+    # the user changed (the platform's event for our own import or flow-back).
+    unchanged = same_contact and (link.content_hash == digest or groups == frozenset()
+                                  or fingerprint in (extra.get("sent"), extra.get("received")))
     return PartyPlan(match, digest, fingerprint, extra, unchanged)
 
 
 def bind_party(installation: Installation, connection: LedgerConnection, party: Party, plan: PartyPlan,
                ledger_id: str | None) -> None:
     bind(installation.id, connection, "party", party.key, ledger_id=ledger_id, ledger_number=plan.match.name,
-         content_hash=plan.digest, extra={**plan.extra, "sent": plan.fingerprint})
+         content_hash=plan.digest, extra={**plan.extra, "sent": plan.fingerprint, "groups": group_digests(party)})
 
 
 def claim(installation: Installation, connection: LedgerConnection, party: Party, plan: PartyPlan) -> None:
@@ -611,6 +618,11 @@ def export_changed_party(ctx: WorkContext) -> None:
     link = find_link(installation.id, "party", party.key) if party else None
     if party is None or link is None or not link.ledger_id:
         _finish(record, "skipped", "Not in the ledger yet: it goes there with its first invoice.")
+        return
+    if changed_since_sync(link.extra, party) == frozenset():
+        # Nothing the ledger shows changed: the event of our own import or flow-back, or an
+        # edit of a field bridge does not sync. Known from our link, without asking the ledger.
+        _finish(record, "skipped", UNCHANGED_MESSAGE)
         return
     ledger, connection = ledger_for(installation)
     ledger_id, warning = export_party(installation, connection, ledger, party, ctx)

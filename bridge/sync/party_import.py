@@ -1,41 +1,83 @@
 """Flow ``party_import`` (object ``import:parties``): ledger customers into the platform.
 
-Started by a button, incremental afterwards (the cursor remembers the last change seen).
-Each ledger contact is written once: a contact already linked (exported from the platform
-or imported before) is an update — a flow-back of ledger-side edits, field groups per the
-master settings —, one the platform already carries (its origin id) is bound without
-writing, the rest are created in batches. The cursor and the progress are saved after
-every batch, so an import that crashes resumes where it stopped, and running it twice
-creates nothing new.
+Only ever started on purpose: the "Import from Xero" button, or the daily run a user
+switches on (setting ``party_import.daily``, off by default). A ledger webhook never
+starts it (``bridge/connectors/xero/hooks.py`` sends those to the linked contact's
+flow-back, ``party_flowback``).
+
+What it imports: customers only, unless ``party_import.include_suppliers`` is on. Xero
+marks a contact a customer (IsCustomer) with its first sales invoice, and that does not
+move the contact's UpdatedDateUTC (specs/xero/NOTES.md section 2): a contact made last
+month and invoiced today is not in "contacts changed since". So after the first, full
+pass, each run reads the contacts changed since its cursor AND the contacts of the
+invoices changed since its invoice cursor (``ledger.invoiced_parties``), which is where a
+new customer shows up. A change of the suppliers setting makes the next run a full pass.
+
+Each ledger contact is written once: a contact already linked is an update (a flow-back
+of ledger-side edits, field groups per the master settings); one the platform already
+carries (its origin id) is bound without writing; the rest are created in batches. The
+cursor and the progress are saved after every batch, so an import that crashes resumes
+where it stopped, and running it twice creates nothing new.
+
+Nothing goes back to the ledger: each created or updated record's link is written in the
+same transaction as the platform's answer, with the fingerprint of what the ledger has
+and the field groups as the platform will show them (``party_as_created``), so the
+platform's events for those records are recognised as our own
+(``invoice_export.export_changed_party``: no group changed, no ledger call). Should an
+event be handled before the link is written, the record is not linked yet and the event
+is skipped ("not in the ledger yet"): in neither order is anything written to the ledger.
 """
 from __future__ import annotations
 
 from datetime import datetime
 
+from huey import crontab
 from sqlalchemy import select
 
 from ..extensions import db
 from ..faults import fault_point
-from ..jobs import WorkContext, flow, renew_lease
-from ..models import Installation, Link, utcnow
+from ..jobs import WorkContext, WorkRequest, flow, period_key, periodic, renew_lease
+from ..models import Installation, LedgerConnection, Link, utcnow
+from ..settings import get_section
+from .daily import DAY, request_daily
 from .links import bind, find_link_by_ledger_id, party_fingerprint
-from .party_flowback import merge
+from .party_flowback import by_master, group_digests, shown_on_platform
 from .polling import cursor
 from .ports import LedgerParty
-from .registry import ledger_for, platform_for
+from .registry import LEDGERS, ledger_for, platform_for
 
+FLOW = "party_import"
+OBJECT = "import:parties"
 BATCH = 50  # one platform batch call (Bitrix24 `batch` takes 50 commands)
 
 
-@flow("party_import")
+def import_request(installation_id: int, *, manual: bool = False) -> WorkRequest:
+    return WorkRequest(installation_id, FLOW, OBJECT, {"manual": True} if manual else {})
+
+
+def wanted(ledger_party: LedgerParty, include_suppliers: bool) -> bool:
+    """A customer (or, with the setting, a supplier). A ledger that does not say imports
+    every contact."""
+    roles = ledger_party.roles
+    return roles is None or "customer" in roles or (include_suppliers and "supplier" in roles)
+
+
+@flow(FLOW)
 def import_parties(ctx: WorkContext) -> None:
     installation = db.session.get(Installation, ctx.installation_id)
     ledger, connection = ledger_for(installation)
     platform = platform_for(installation)
+    settings = get_section(installation, "party_import")
+    scope = "customers+suppliers" if settings.include_suppliers else "customers"
     position = cursor(f"installation:{installation.id}", f"party_import:{connection.id}")
-    since = datetime.fromisoformat(position.value["since"]) if position.value.get("since") else None
-    progress = {"since": position.value.get("since"), "done": 0, "created": 0, "updated": 0,
-                "running": True, "started_at": utcnow().isoformat()}
+    value = dict(position.value or {})
+    full = value.get("scope", "customers") != scope or not value.get("since")
+    since = None if full else datetime.fromisoformat(value["since"])
+    invoices_since = None if full else datetime.fromisoformat(value.get("invoices_since") or value["since"])
+    started = utcnow()
+    progress = {"since": value.get("since"), "invoices_since": value.get("invoices_since"), "scope": scope,
+                "done": 0, "created": 0, "updated": 0, "left_out": 0, "running": True,
+                "started_at": started.isoformat()}
     position.value = progress
     record = ctx.record(object_kind="import", object_id="parties", direction="to_platform")
     db.session.commit()
@@ -46,12 +88,16 @@ def import_parties(ctx: WorkContext) -> None:
     carried = platform.find_parties(ledger.kind, None) if not _any_party_linked(connection) else None
     batch: list[LedgerParty] = []
     newest = since
-    for ledger_party in ledger.changed_parties(since):
-        if ledger_party.archived or ledger_party.party is None:
-            continue
-        batch.append(ledger_party)
+    for ledger_party in _candidates(ledger, since, invoices_since, settings.include_suppliers):
         if ledger_party.updated_at and (newest is None or ledger_party.updated_at > newest):
             newest = ledger_party.updated_at
+        if ledger_party.archived or ledger_party.party is None:
+            continue
+        if not wanted(ledger_party, settings.include_suppliers) and \
+                find_link_by_ledger_id(connection, "party", ledger_party.ledger_id) is None:
+            progress["left_out"] += 1  # a supplier (or neither yet): not the CRM's customer
+            continue
+        batch.append(ledger_party)
         if len(batch) == BATCH:
             _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress, carried)
             batch = []
@@ -61,11 +107,27 @@ def import_parties(ctx: WorkContext) -> None:
     if batch:
         _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress, carried)
     progress.update(running=False, finished_at=utcnow().isoformat(),
-                    since=newest.isoformat() if newest else progress["since"])
+                    since=newest.isoformat() if newest else progress["since"],
+                    invoices_since=started.isoformat())
     position.value = dict(progress)
     record.state = "succeeded"
     record.received = {k: progress[k] for k in ("done", "created", "updated")}
     record.finished_at = utcnow()
+
+
+def _candidates(ledger, since: datetime | None, invoices_since: datetime | None, include_suppliers: bool):
+    """The contacts changed since the cursor, then (after a first, full pass) those of the
+    invoices changed since the invoice cursor, each once."""
+    seen: set[str] = set()
+    for ledger_party in ledger.changed_parties(since):
+        seen.add(ledger_party.ledger_id)
+        yield ledger_party
+    if since is None or not hasattr(ledger, "invoiced_parties"):
+        return  # a full pass saw every contact, with its current roles
+    for ledger_party in ledger.invoiced_parties(invoices_since, suppliers=include_suppliers):
+        if ledger_party.ledger_id not in seen:
+            seen.add(ledger_party.ledger_id)
+            yield ledger_party
 
 
 def _any_party_linked(connection) -> bool:
@@ -101,7 +163,7 @@ def _write_batch(ctx: WorkContext, installation, connection, platform, ledger_ki
         platform_id = link.platform_id if link else carried.get(ledger_party.ledger_id)
         party = ledger_party.party
         if link is not None and platform_id:
-            party = _by_master(ctx, installation, platform, platform_id, ledger_party)
+            party = by_master(ctx, installation, platform, platform_id, ledger_party)
             if party is None:
                 bind(installation.id, connection, "party", link.platform_id, ledger_id=ledger_party.ledger_id,
                      extra={**extra, "received": fingerprint})
@@ -112,35 +174,37 @@ def _write_batch(ctx: WorkContext, installation, connection, platform, ledger_ki
         keys = platform.save_parties([(party, pid, (ledger_kind, lp.ledger_id))
                                       for lp, pid, _, _, _, party in to_save])
         fault_point("party import before link write")
-        for (ledger_party, platform_id, fingerprint, extra, existed, _), key in zip(to_save, keys):
+        # Read back (updates only) before the first link write: no transaction is held open
+        # while the platform answers.
+        shown_all = [shown_on_platform(platform, party, key, (ledger_kind, lp.ledger_id), pid)
+                     for (lp, pid, _, _, _, party), key in zip(to_save, keys)]
+        for (ledger_party, platform_id, fingerprint, extra, existed, party), key, shown in zip(to_save, keys, shown_all):
             bind(installation.id, connection, "party", key, ledger_id=ledger_party.ledger_id,
                  ledger_number=ledger_party.name,
-                 extra={**extra, "received": fingerprint, "origin": extra.get("origin", "ledger")})
+                 extra={**extra, "received": fingerprint, "origin": extra.get("origin", "ledger"),
+                        **({"groups": group_digests(shown)} if shown is not None else {})})
             progress["updated" if existed or platform_id else "created"] += 1
     progress["done"] += len(batch)
 
 
-def _by_master(ctx: WorkContext, installation, platform, platform_id: str, ledger_party: LedgerParty):
-    """The ledger's edit of a linked customer, with the groups the platform masters kept as
-    the platform has them; those the ledger changed become a conflict on a sync record.
-    None when nothing is left to write."""
-    current = platform.get_party(platform_id)
-    if current is None:
-        return ledger_party.party  # gone on the platform: the save says so
-    merged = merge(installation, current, ledger_party.party)
-    if merged.against:
-        record = ctx.record(object_kind="party", object_id=platform_id, direction="to_platform")
-        groups = ", ".join(sorted(merged.against))
-        record.state = "conflict"
-        record.error_code = "party_master"
-        record.error_message = (f"The customer \"{current.name}\" was edited in the ledger ({groups}), but "
-                                f"{installation.platform.title()} is the master of that part: the edit was not copied.")
-        record.error_fix = "Make the same edit on the platform, or make the ledger the master in Settings."
-        record.received = {"ours": merged.ours, "theirs": merged.theirs,
-                           "choices": ["Make the same edit on the platform",
-                                       "Make the ledger the master of this part in Settings and import again"]}
-        record.finished_at = utcnow()
-        db.session.commit()
-    if not merged.applied:
-        return None
-    return merged.party
+# -- the daily run (switched on in the settings) -------------------------------------------
+
+def daily_import_installations() -> list[int]:
+    """Active installations whose user switched the daily import on (a setting of the
+    Bitrix24 settings page), with a ledger connected."""
+    rows = db.session.execute(select(Installation).join(
+        LedgerConnection, LedgerConnection.installation_id == Installation.id).where(
+        Installation.state == "active", LedgerConnection.active.is_(True))).scalars().unique().all()
+    return sorted(i.id for i in rows
+                  if any(c.active and c.ledger in LEDGERS for c in i.ledger_connections)
+                  and get_section(i, "general").enabled and get_section(i, "party_import").daily)
+
+
+def request_daily_imports(day: str | None = None) -> int:
+    return request_daily("daily_party_import", day or period_key(DAY), daily_import_installations(),
+                         import_request)
+
+
+@periodic(crontab(hour="1-23", minute="40"), DAY, name="daily_party_import", per_item=True)
+def daily_party_import(day: str) -> int:
+    return request_daily_imports(day)

@@ -39,6 +39,9 @@ class LedgerParty:
     archived: bool = False
     party: Party | None = None  # full content, when read for import/flow-back
     updated_at: datetime | None = None
+    # What the ledger calls it: {"customer", "supplier"} (Xero's IsCustomer/IsSupplier);
+    # None when the ledger does not say (every contact is a customer then).
+    roles: frozenset[str] | None = None
 
 
 @dataclass
@@ -53,6 +56,9 @@ class PartyMatch:
     name: str
     matched_by: str = ""  # link | external_key | email | name | ""
     warning: str | None = None
+    # The customer's field groups the platform changed since the last sync (name, contact,
+    # address, people): an update sends only those. None: not known (every group but people).
+    groups: frozenset[str] | None = None
 
 
 class Claims(Protocol):

@@ -92,3 +92,13 @@ class DailySyncSettings(SettingsModel):
     sync_status: bool = True  # ledger "paid" -> the platform's paid stage / DG1 COMPLETED
     sync_products: bool = False  # platform products -> ledger articles, once per day
     sync_stock: bool = False  # ledger stock -> platform, once per day, synced products only
+
+
+@register_section("party_import")
+class PartyImportSettings(SettingsModel):
+    """"Import from Xero": what it brings into the platform and when. The button always
+    works; the daily run waits until someone switches it on. Customers only by default: a
+    supplier in the CRM is noise to most sales teams."""
+
+    daily: bool = False  # also import once a day, without pressing the button
+    include_suppliers: bool = False  # import suppliers (contacts with purchase bills) too

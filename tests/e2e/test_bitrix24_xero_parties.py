@@ -33,7 +33,9 @@ def invoice_for(live, **party) -> dict:
 
 
 def approve(live, invoice_id: str) -> None:
+    """Approved and sent to the customer in Xero: what moves the stage to "sent" by default."""
     live.control(f"xero/orgs/{live.tenant}/invoices/{invoice_id}/approve")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice_id}/send")
 
 
 def emails(row: dict) -> list[str]:
@@ -183,6 +185,8 @@ def test_duplicate_and_out_of_order_webhooks_never_move_a_stage_back(portal):
 # -- 5. import Xero -> Bitrix24 -----------------------------------------------------------
 
 def seed_xero_contacts(live) -> dict[str, str]:
+    """Two customers made in Xero: contacts, each then invoiced there (Xero makes a contact
+    a customer with its first sales invoice, NOTES section 2)."""
     reply = xero_api(live, "PUT", "Contacts", {"Contacts": [
         {"Name": "Jane Doe", "FirstName": "Jane", "LastName": "Doe", "EmailAddress": "jane@doe.test",
          "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": "555 0101"}]},
@@ -191,7 +195,18 @@ def seed_xero_contacts(live) -> dict[str, str]:
          "ContactPersons": [{"FirstName": "Alfred", "LastName": "Pennyworth", "EmailAddress": "alfred@wayne.test"}]},
     ]})
     assert reply.status_code == 200, reply.text
-    return {c["Name"]: c["ContactID"] for c in reply.json()["Contacts"]}
+    ids = {c["Name"]: c["ContactID"] for c in reply.json()["Contacts"]}
+    for contact_id in ids.values():
+        enter_in_xero(live, "ACCREC", contact_id)
+    return ids
+
+
+def enter_in_xero(live, kind: str, contact_id: str) -> dict:
+    """A sales invoice (ACCREC) or a bill (ACCPAY) a person enters in Xero."""
+    return live.control(f"xero/orgs/{live.tenant}/invoices", json={
+        "Type": kind, "Contact": {"ContactID": contact_id}, "Date": "2026-11-02", "DueDate": "2026-11-30",
+        "LineItems": [{"Description": "Made in Xero", "Quantity": 1, "UnitAmount": "10.00",
+                       "AccountCode": "200" if kind == "ACCREC" else "429"}]})
 
 
 def imported(live) -> tuple[list[dict], list[dict]]:
@@ -340,13 +355,14 @@ def test_a_group_bitrix24_masters_keeps_its_value_and_the_xero_edit_is_a_conflic
     company = next(c for c in portal_state(live)["companies"] if int(c["ID"]) == int(company_id))
     assert "billing@globex.test" not in emails(company)  # Bitrix24 is the master of e-mail
     assert (company.get("ADDRESS"), company.get("ADDRESS_CITY")) == ("1 Harbour Road", "Auckland")
-    (conflict,) = [r for r in records(live, flow="party_import") if r.state == "conflict"]
+    (conflict,) = [r for r in records(live, flow=None) if r.state == "conflict"]
+    assert conflict.flow == "ledger_party_changed"  # the contact's own flow-back, not an import
     assert "contact" in conflict.error_message and "not copied" in conflict.error_message
     assert conflict.received["theirs"]["contact"]["email"] == "billing@globex.test"
     assert conflict.received["ours"]["contact"]["email"] != "billing@globex.test"
-    # The same Xero version imported again raises no second conflict.
+    # The same Xero version seen again (an import's pass) raises no second conflict.
     ask(live, "party_import", "import:parties")
-    assert len([r for r in records(live, flow="party_import") if r.state == "conflict"]) == 1
+    assert len([r for r in records(live, flow=None) if r.state == "conflict"]) == 1
 
 
 # -- link conflicts: a person imported as part of a company, invoiced alone ----------------
@@ -390,3 +406,151 @@ def test_an_imported_person_invoiced_alone_gets_a_xero_contact_of_its_own(portal
     assert not [word for word in SQL_OR_CLASS if word in shown]
     html = invoice_tab(live, item["id"])
     assert not [word for word in SQL_OR_CLASS if word in html]
+
+
+# -- Import from Xero writes nothing back (issue 16, findings 1 and 4) ---------------------
+
+def xero_writes(live, since: int = 0, resource: str = "contacts") -> list[dict]:
+    """bridge's PUT/POST calls to a Xero resource, from the sandbox's request log (the
+    control routes a person's actions go through are not in it)."""
+    rows = live.control(f"requests?since={since}", method="GET")["requests"]
+    return [r for r in rows if r["method"] in ("PUT", "POST")
+            and f"/api.xro/2.0/{resource}" in r["path"].lower()]
+
+
+def log_position(live) -> int:
+    return live.control("requests", method="GET")["next"]
+
+
+def drain(live, rounds: int = 3) -> None:
+    """Every event of both sides delivered and every job run, and the Bitrix24 reconcile
+    (every 10 minutes in production: it lists what changed, the records an import created
+    included, as updates), until nothing is left."""
+    from bridge.connectors.bitrix24.reconcile import reconcile_all
+
+    for _ in range(rounds):
+        deliver_events(live)
+        xero_flush(live)
+        with live.app.app_context():
+            reconcile_all()
+        deliver_events(live)
+
+
+def seed_customers(live, n: int) -> dict[str, dict]:
+    """N contacts a person made in Xero, half companies with a person (IncludeInEmails on
+    for some, off for others), half people, each invoiced there once (a customer)."""
+    made = {}
+    for i in range(n):
+        body = ({"Name": f"Company {i:02d} Ltd", "FirstName": "Owner", "LastName": f"{i:02d}",
+                 "EmailAddress": f"ap{i}@company.test", "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": f"555 01{i:02d}"}],
+                 "Addresses": [{"AddressType": "STREET", "AddressLine1": f"{i} Main St", "City": "Auckland",
+                                "Region": "Auckland", "PostalCode": "1010", "Country": "NZ"}],
+                 "ContactPersons": [{"FirstName": "Clerk", "LastName": f"{i:02d}", "EmailAddress": f"clerk{i}@company.test",
+                                     "IncludeInEmails": bool(i % 4)}]}
+                if i % 2 == 0 else
+                {"Name": f"Person {i:02d}", "FirstName": "Person", "LastName": f"{i:02d}",
+                 "EmailAddress": f"person{i}@people.test"})
+        contact = live.control(f"xero/orgs/{live.tenant}/contacts", json=body)
+        enter_in_xero(live, "ACCREC", contact["ContactID"])
+        made[contact["ContactID"]] = contact
+    return made
+
+
+def contacts_now(live) -> dict[str, dict]:
+    return {c["ContactID"]: c for c in xero_contacts(live)}
+
+
+def test_import_from_xero_then_every_event_writes_nothing_to_xero(portal):
+    """Finding 1: after "Import from Xero" every Bitrix24 record created fired an event, and
+    bridge wrote 202 contacts back to Xero (adding people, turning IncludeInEmails on). Now
+    the records come in linked, their events are known as ours, and Xero is untouched."""
+    live = portal
+    made = seed_customers(live, 8)
+    xero_flush(live)
+    live.run_jobs()
+    before, start = contacts_now(live), log_position(live)
+    ask(live, "party_import", "import:parties")
+    drain(live)
+    companies, contacts = imported(live)
+    assert len(companies) == 4 and len(contacts) == 4 + 4 * 2  # people, and each company's two
+    assert xero_writes(live, start) == []  # zero PUT/POST /Contacts
+    after = contacts_now(live)
+    assert {i: after[i] for i in made} == {i: before[i] for i in made}  # IncludeInEmails and all, unchanged
+    assert [(r.flow, r.state) for r in records(live, flow=None) if r.state not in ("succeeded", "skipped")] == []
+
+
+def test_a_supplier_is_imported_only_when_the_setting_includes_suppliers(portal):
+    from tests.e2e.test_bitrix24_xero_invoices import settings
+
+    live = portal
+    customer = live.control(f"xero/orgs/{live.tenant}/contacts", json={"Name": "Buyer Ltd"})
+    supplier = live.control(f"xero/orgs/{live.tenant}/contacts", json={"Name": "Paper Supplies Ltd"})
+    live.control(f"xero/orgs/{live.tenant}/contacts", json={"Name": "Just A Contact Ltd"})  # neither yet
+    enter_in_xero(live, "ACCREC", customer["ContactID"])
+    enter_in_xero(live, "ACCPAY", supplier["ContactID"])
+    ask(live, "party_import", "import:parties")
+    assert [c["TITLE"] for c in imported(live)[0]] == ["Buyer Ltd"]
+    settings(live, "party_import", {"include_suppliers": True})
+    ask(live, "party_import", "import:parties")
+    assert sorted(c["TITLE"] for c in imported(live)[0]) == ["Buyer Ltd", "Paper Supplies Ltd"]
+
+
+def test_a_contact_invoiced_in_xero_after_an_import_comes_with_the_next_import(portal):
+    """Xero makes a contact a customer with its first sales invoice and leaves the
+    contact's UpdatedDateUTC as it was: the next import finds it through the invoice."""
+    live = portal
+    later = live.control(f"xero/orgs/{live.tenant}/contacts", json={"Name": "Late Customer Ltd"})
+    seed_xero_contacts(live)
+    ask(live, "party_import", "import:parties")
+    assert "Late Customer Ltd" not in [c["TITLE"] for c in imported(live)[0]]
+    live.control("clock", json={"advance": 60})
+    enter_in_xero(live, "ACCREC", later["ContactID"])
+    ask(live, "party_import", "import:parties")
+    assert "Late Customer Ltd" in [c["TITLE"] for c in imported(live)[0]]
+
+
+def test_a_xero_contact_webhook_imports_nothing(portal):
+    """Finding 4: any CONTACT webhook ran the import of every Xero contact."""
+    live = portal
+    seed_xero_contacts(live)  # customers, with webhooks on: their events reach bridge
+    xero_flush(live)
+    live.run_jobs()
+    drain(live)
+    assert imported(live) == ([], [])
+    assert records(live, flow="party_import") == []
+
+
+def test_a_linked_contact_edited_in_xero_flows_back_and_writes_nothing_to_xero(portal):
+    live = portal
+    ids = seed_xero_contacts(live)
+    ask(live, "party_import", "import:parties")
+    drain(live)
+    start = log_position(live)
+    live.control(f"xero/orgs/{live.tenant}/contacts/{ids['Wayne Enterprises']}/edit",
+                 json={"EmailAddress": "accounts@wayne.test"})
+    drain(live)
+    (wayne,) = imported(live)[0]
+    assert emails(wayne)[0] == "accounts@wayne.test"
+    assert xero_writes(live, start) == []  # the company's own event after the flow-back: ours
+    states = [r.state for r in records(live, flow="ledger_party_changed")]
+    assert states.count("succeeded") == 1 and set(states) == {"succeeded", "skipped"}  # the rest: echoes
+
+
+def test_a_bitrix24_rename_of_an_imported_company_is_one_xero_update_of_its_name_only(portal):
+    live = portal
+    ids = seed_xero_contacts(live)
+    ask(live, "party_import", "import:parties")
+    drain(live)
+    before = contacts_now(live)[ids["Wayne Enterprises"]]
+    start = log_position(live)
+    (wayne,) = imported(live)[0]
+    live.control(f"bitrix24/portals/{ACME}/companies/{wayne['ID']}", json={"fields": {"TITLE": "Wayne Holdings"}})
+    drain(live)
+    (write,) = xero_writes(live, start)
+    assert write["method"] == "POST" and write["cause"].startswith("work=")
+    import json
+    assert json.loads(write["body"]) == {"Contacts": [{"ContactID": ids["Wayne Enterprises"], "Name": "Wayne Holdings"}]}
+    after = contacts_now(live)[ids["Wayne Enterprises"]]
+    assert after["Name"] == "Wayne Holdings"
+    assert {k: v for k, v in after.items() if k not in ("Name", "UpdatedDateUTC")} == \
+        {k: v for k, v in before.items() if k not in ("Name", "UpdatedDateUTC")}

@@ -62,6 +62,10 @@ class FakePlatform:
     def party_key(self, platform_id):
         return f"fake:{platform_id}"
 
+    def get_party(self, platform_id):
+        stored = self.parties.get(platform_id)
+        return stored[0] if stored else None
+
     def save_parties(self, items):
         self.save_calls += 1
         keys = []
@@ -82,11 +86,11 @@ class FakeLedger:
         self.writes: list[str] = []
         self.idempotency_keys: list[str] = []
         self.lose_next_response = False
+        self.lookups: list = []  # the InvoiceLookup of each find_invoice
         self.batches: list[int] = []
         self.refuse: dict[str, str] = {}
         self.fail_payments = 0  # invoice key -> the ledger's validation message
         self._ids = itertools.count(1)
-        self.lookups: list = []  # the InvoiceLookup of each find_invoice
 
     # customers
     def match_party(self, party: Party, linked_ledger_id, claims=None):

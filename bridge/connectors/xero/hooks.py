@@ -29,10 +29,13 @@ log = logging.getLogger(__name__)
 
 SOURCE = "xero"
 # Work the sync flows do for each category (the flows themselves live in bridge.sync).
-# An invoice event follows that invoice; a contact event runs the (incremental, coalesced)
-# customer import, which reads every contact changed since its cursor.
+# An invoice event follows that invoice; a contact event follows that contact back to the
+# platform, only when bridge has linked it (``_linked_to``). A contact event never starts
+# an import: importing is the user's decision ("Import from Xero", or the daily import
+# they switch on), and a new contact is no customer yet (NOTES 2: IsCustomer comes with
+# its first sales invoice).
 FLOW_FOR_CATEGORY = {"INVOICE": ("ledger_invoice_changed", "ledger_invoice:{id}"),
-                     "CONTACT": ("party_import", "import:parties")}
+                     "CONTACT": ("ledger_party_changed", "ledger_party:{id}")}
 
 
 def signature_valid(raw_body: bytes, signature: str | None, key: str | None) -> bool:
@@ -120,6 +123,13 @@ def _already_held(installation_id: int, data: dict[str, Any]) -> bool:
     return version is not None and event_date <= version
 
 
+def _linked_to(installation_id: int, data: dict[str, Any]) -> bool:
+    """This installation has linked the event's contact (exported or imported it)."""
+    return db.session.scalar(select(Link.id).where(
+        Link.installation_id == installation_id, Link.ledger == "xero", Link.ledger_org == data.get("tenantId"),
+        Link.kind == "party", Link.ledger_id == data.get("resourceId")).limit(1)) is not None
+
+
 @inbox_handler(SOURCE, batched=True)  # reads and marks our database only
 def work_for_event(row: InboxEvent) -> list[WorkRequest]:
     """A stored event -> one run of the matching flow per installation using that organisation.
@@ -137,6 +147,8 @@ def work_for_event(row: InboxEvent) -> list[WorkRequest]:
     installations = [row.installation_id] if row.installation_id else _installations_for(data["tenantId"])
     if data.get("eventCategory") == "INVOICE":
         installations = [i for i in installations if not _already_held(i, data)]
+    elif data.get("eventCategory") == "CONTACT":
+        installations = [i for i in installations if _linked_to(i, data)]
     return [WorkRequest(installation_id=i, flow=flow, object_key=key_format.format(id=data["resourceId"]),
                         options={"ledger": "xero", "organisation_id": data["tenantId"],
                                  "event_type": data.get("eventType"), "event_date": data.get("eventDateUtc")})

@@ -119,38 +119,37 @@ class XeroLedger:
         return contact
 
     def save_party(self, party: Party, match: PartyMatch, idempotency_key: str) -> WriteResult:
-        """Create (PUT) or update (POST) the contact, with our key as ContactNumber.
+        """Create (PUT) the contact with our key as ContactNumber, or update (POST) only
+        what differs (``_body``); an update with nothing to say is not sent."""
+        return self.save_parties([(party, match, idempotency_key)])[0]
 
-        Xero replaces ContactPersons whole on update (NOTES 4), so people added in Xero are
-        kept after ours; with no people of ours the list is not sent and stays as it is.
-        """
-        existing = self._contacts.get(match.ledger_id or "") if match.ledger_id else None
-        if match.ledger_id and (existing is None or existing.get("_partial")) and party.contact_persons:
-            existing = self._remember(self.client.get_contact(match.ledger_id))
-        body, warnings = mapper.party_to_contact(
-            party, match.name, contact_id=match.ledger_id,
-            existing_persons=(existing or {}).get("ContactPersons"),
-            send_persons=bool(party.contact_persons) or not match.ledger_id)
-        if existing and existing.get("ContactStatus") == "ARCHIVED":
+    def _full(self, ledger_ids: list[str]) -> None:
+        """Read whole (50 IDs a call) the contacts to update that are known only from the
+        contact index or not at all: an update is compared with what Xero has now."""
+        wanted = [i for i in dict.fromkeys(ledger_ids) if (self._contacts.get(i) or {"_partial": True}).get("_partial")]
+        if wanted:
+            for contact in self.client.contacts_by_ids(wanted):
+                self._remember(contact)
+
+    def _body(self, party: Party, match: PartyMatch) -> tuple[dict[str, Any] | None, list[str]]:
+        """What to send for one customer: everything of ours for a new contact; for an
+        existing one, only the owned fields that differ from Xero's current values in the
+        groups the platform changed (``match.groups``), None when there are none."""
+        if not match.ledger_id:
+            return mapper.party_to_contact(party, match.name)
+        existing = self._contacts.get(match.ledger_id) or {"ContactID": match.ledger_id}
+        body, warnings = mapper.contact_update(party, match.name, existing, match.groups,
+                                               claim_number=match.matched_by in ("email", "name"))
+        if existing.get("ContactStatus") == "ARCHIVED":
+            body = body or {"ContactID": match.ledger_id}
             body["ContactStatus"] = "ACTIVE"  # invoices must not go to archived contacts (NOTES 4)
             warnings.append("The Xero contact was archived; it has been restored.")
-        if match.warning:
-            warnings.insert(0, match.warning)
-        result = self.client.save_contacts([body], self._batch_key([idempotency_key], match.ledger_id is None,
-                                                                   kind="con"), create=match.ledger_id is None)
-        element = result.elements[0]
-        sent = {"method": "PUT" if match.ledger_id is None else "POST", "path": "Contacts",
-                "idempotency_key": result.idempotency_key, "body": jsonable(body)}
-        if not element.ok:
-            return WriteResult(ok=False, error=element.error, warnings=warnings, sent=sent,
-                               received=jsonable(element.data))
-        contact = self._remember(element.data) or {}
-        if self.index is not None:
-            self.index.upsert([contact])
-        return WriteResult(ok=True, ledger_id=contact.get("ContactID"), number=contact.get("ContactNumber"),
-                           version=str(contact.get("UpdatedDateUTC") or "") or None,
-                           warnings=warnings + element.warnings, sent=sent, received=jsonable(element.data))
+        return body, warnings
 
+    def _unchanged(self, match: PartyMatch, warnings: list[str]) -> WriteResult:
+        contact = self._contacts.get(match.ledger_id or "") or {}
+        return WriteResult(ok=True, ledger_id=match.ledger_id, number=contact.get("ContactNumber"),
+                           version=str(contact.get("UpdatedDateUTC") or "") or None, warnings=warnings)
 
     # -- in bulk (the contact index) --------------------------------------------------------
 
@@ -217,45 +216,38 @@ class XeroLedger:
         """``save_party`` for a batch: one PUT for the new contacts and one POST for the
         changed ones (50 a call, summarizeErrors=false), a result per customer, in order.
 
-        Updates that send ContactPersons need the people added in Xero (kept after ours):
-        those contacts are read first, 50 IDs a call.
+        Updates are compared with the contacts as Xero has them now (read first, 50 IDs a
+        call, when only the index knows them): a customer whose owned fields Xero already
+        has costs no write at all.
         """
-        need_people = [m.ledger_id for p, m, _ in items if m.ledger_id and p.contact_persons
-                       and (self._contacts.get(m.ledger_id) or {}).get("_partial", True)]
-        if need_people:
-            for contact in self.client.contacts_by_ids(need_people):
-                self._remember(contact)
+        self._full([m.ledger_id for _, m, _ in items if m.ledger_id])
         prepared = []
-        for party, match, key in items:
-            existing = self._contacts.get(match.ledger_id or "") if match.ledger_id else None
-            body, warnings = mapper.party_to_contact(
-                party, match.name, contact_id=match.ledger_id,
-                existing_persons=(existing or {}).get("ContactPersons"),
-                send_persons=bool(party.contact_persons) or not match.ledger_id)
-            if existing and existing.get("ContactStatus") == "ARCHIVED":
-                body["ContactStatus"] = "ACTIVE"
-                warnings.append("The Xero contact was archived; it has been restored.")
+        results: dict[int, WriteResult] = {}
+        for i, (party, match, key) in enumerate(items):
+            body, warnings = self._body(party, match)
             if match.warning:
                 warnings.insert(0, match.warning)
-            prepared.append((body, warnings, key, match.ledger_id is None))
-        results: dict[int, WriteResult] = {}
+            if body is None:
+                results[i] = self._unchanged(match, warnings)
+                continue
+            prepared.append((i, body, warnings, key, match.ledger_id is None))
         saved: list[dict[str, Any]] = []
         for create in (True, False):
-            group = [(i, p) for i, p in enumerate(prepared) if p[3] == create]
+            group = [p for p in prepared if p[4] == create]
             for chunk in chunked(group, BATCH_SIZE):
-                key = self._batch_key([p[2] for _, p in chunk], create, kind="con")
-                bodies = [p[0] for _, p in chunk]
+                key = self._batch_key([p[3] for p in chunk], create, kind="con")
+                bodies = [p[1] for p in chunk]
                 sent = lambda body: {"method": "PUT" if create else "POST", "path": "Contacts",  # noqa: E731
                                      "idempotency_key": key, "body": jsonable(body)}
                 try:
                     batch = self.client.save_contacts(bodies, key, create=create)
                 except SyncError as exc:
-                    for i, p in chunk:
-                        results[i] = WriteResult(ok=False, error=exc, warnings=p[1], sent=sent(p[0]))
+                    for i, body, warnings, _, _ in chunk:
+                        results[i] = WriteResult(ok=False, error=exc, warnings=warnings, sent=sent(body))
                     continue
-                for (i, p), element in zip(chunk, batch.elements):
+                for (i, body, warnings, _, _), element in zip(chunk, batch.elements):
                     if not element.ok:
-                        results[i] = WriteResult(ok=False, error=element.error, warnings=p[1], sent=sent(p[0]),
+                        results[i] = WriteResult(ok=False, error=element.error, warnings=warnings, sent=sent(body),
                                                  received=jsonable(element.data))
                         continue
                     contact = self._remember(element.data) or {}
@@ -263,7 +255,7 @@ class XeroLedger:
                     results[i] = WriteResult(ok=True, ledger_id=contact.get("ContactID"),
                                              number=contact.get("ContactNumber"),
                                              version=str(contact.get("UpdatedDateUTC") or "") or None,
-                                             warnings=p[1] + element.warnings, sent=sent(p[0]),
+                                             warnings=warnings + element.warnings, sent=sent(body),
                                              received=jsonable(element.data))
         if self.index is not None and saved:
             self.index.upsert(saved)
@@ -272,6 +264,23 @@ class XeroLedger:
     def changed_parties(self, since: datetime | None) -> Iterator[LedgerParty]:
         for contact in self.client.contacts(since=since, include_archived=True):
             yield mapper.ledger_party(contact)
+
+    def get_parties(self, ledger_ids: list[str]) -> list[LedgerParty]:
+        """These contacts, whole (50 IDs a call)."""
+        return [mapper.ledger_party(contact) for contact in self.client.contacts_by_ids(ledger_ids)]
+
+    def invoiced_parties(self, since: datetime | None, *, suppliers: bool = False) -> Iterator[LedgerParty]:
+        """The contacts of the sales invoices (and with ``suppliers`` the bills) changed
+        since ``since``. Xero makes a contact a customer with its first sales invoice
+        without moving the contact's UpdatedDateUTC (NOTES 2), so this, not the contacts'
+        modified-since, is where a new customer shows up. A page of 100 invoices, then 50
+        contacts, per call."""
+        where = None if suppliers else 'Type=="ACCREC"'
+        ids = [str((invoice.get("Contact") or {}).get("ContactID") or "")
+               for invoice in self.client.invoices(since, where=where)]
+        ids = [i for i in dict.fromkeys(ids) if i]
+        if ids:
+            yield from self.get_parties(ids)
 
     # ==================================================================================
     # invoices

@@ -109,10 +109,11 @@ def disambiguated_name(party: Party, attempt: int = 1) -> str:
 
 
 def _person_json(person: Person) -> dict[str, Any] | None:
+    """A contact person we add. No ``IncludeInEmails``: who Xero e-mails invoices to is the
+    Xero user's choice (a new person starts with Xero's default, off), never ours."""
     if not (person.first_name or person.last_name):
         return None  # Xero wants a name on a contact person
-    body: dict[str, Any] = {"FirstName": person.first_name[:255], "LastName": person.last_name[:255],
-                            "IncludeInEmails": bool(person.email)}
+    body: dict[str, Any] = {"FirstName": person.first_name[:255], "LastName": person.last_name[:255]}
     if person.email:
         body["EmailAddress"] = person.email
     return body
@@ -130,12 +131,13 @@ def contact_persons(persons: Iterable[Person], existing: list[dict[str, Any]] | 
                     ) -> tuple[list[dict[str, Any]], list[str]]:
     """The full ContactPersons list to send, and the names that did not fit.
 
-    Xero replaces the whole list on update (NOTES 4, lesson 12), so people added in Xero by
-    hand are kept after ours, up to Xero's 5.
+    Xero replaces the whole list on update (NOTES 4, lesson 12), so the people Xero has are
+    kept as Xero has them (their ``IncludeInEmails`` included), and ours that Xero lacks
+    are added after them, up to Xero's 5.
     """
     ours = [p for p in (_person_json(person) for person in persons) if p]
     merged: list[dict[str, Any]] = []
-    for person in ours + [dict(p) for p in existing or []]:
+    for person in [dict(p) for p in existing or []] + ours:
         person = {k: v for k, v in person.items() if k in ("FirstName", "LastName", "EmailAddress",
                                                            "IncludeInEmails")}
         if not any(_same_person(person, kept) for kept in merged):
@@ -183,6 +185,86 @@ def party_to_contact(party: Party, name: str, *, contact_id: str | None = None,
     return body, warnings
 
 
+# The contact fields bridge owns, by the field group of the platform's customer they come
+# from (``bridge.sync.party_flowback.GROUPS`` plus ``people``). Everything else on a Xero
+# contact (IncludeInEmails, contact groups, notes, ContactNumber once set, bank details,
+# defaults) is the Xero user's and is never sent on an update.
+OWNED = {"name": ("Name", "FirstName", "LastName"), "contact": ("EmailAddress", "Phones"),
+         "address": ("Addresses",), "people": ("ContactPersons",)}
+
+
+def _norm(text: Any) -> str:
+    return " ".join(str(text or "").split()).casefold()
+
+
+def _digits(text: Any) -> str:
+    return "".join(ch for ch in str(text or "") if ch.isdigit())
+
+
+def _phone_text(phone: dict[str, Any]) -> str:
+    return " ".join(filter(None, (phone.get("PhoneCountryCode"), phone.get("PhoneAreaCode"),
+                                  phone.get("PhoneNumber"))))
+
+
+def contact_update(party: Party, name: str, existing: dict[str, Any], groups: Iterable[str] | None = None,
+                   *, claim_number: bool = False) -> tuple[dict[str, Any] | None, list[str]]:
+    """The POST body for an existing contact: ContactID and only the owned fields whose
+    value differs from what Xero has now, in the groups the platform changed (``groups``;
+    None: every group but ``people``). None when Xero already says all of it: no write.
+
+    Blank values of ours never blank Xero's. Phones and addresses are sent with the
+    entries of other types Xero has, as Xero has them. ContactPersons are sent only when
+    the platform's people changed (``"people"`` in ``groups``), with Xero's people kept as
+    they are. ContactNumber is sent only to claim a contact that has none (``claim_number``:
+    found by e-mail or name on a first export), never over another one.
+    """
+    wanted = set(OWNED) - {"people"} if groups is None else set(groups)
+    body: dict[str, Any] = {}
+    warnings: list[str] = []
+    if "name" in wanted:
+        new_name = normalise_name(name)
+        if new_name and new_name != normalise_name(existing.get("Name") or ""):
+            body["Name"] = new_name
+        if party.kind == PartyKind.PERSON:
+            for key, value in (("FirstName", party.first_name), ("LastName", party.last_name)):
+                if value and _norm(value) != _norm(existing.get(key)):
+                    body[key] = value[:255]
+    if "contact" in wanted:
+        if party.email and _norm(party.email) != _norm(existing.get("EmailAddress")):
+            body["EmailAddress"] = party.email[:255]
+        current = {p.get("PhoneType"): p for p in existing.get("Phones") or []}
+        ours = {"DEFAULT": party.phone, "MOBILE": party.mobile}
+        changed = {kind: value for kind, value in ours.items()
+                   if value and _digits(value) != _digits(_phone_text(current.get(kind) or {}))}
+        if changed:
+            phones = [dict(p) for p in existing.get("Phones") or [] if p.get("PhoneType") not in changed]
+            phones += [{"PhoneType": kind, "PhoneNumber": value[:50]} for kind, value in changed.items()]
+            body["Phones"] = phones
+    if "address" in wanted:
+        ours_address = _address_json(party.address)
+        addresses = [dict(a) for a in existing.get("Addresses") or []]
+        street = next((a for a in addresses if a.get("AddressType") == "STREET"), None)
+        if ours_address and (street is None or any(
+                _norm(value) != _norm(street.get(key)) for key, value in ours_address.items())):
+            if street is None:
+                addresses.append(ours_address)
+            else:
+                street.update(ours_address)
+            body["Addresses"] = addresses
+    if "people" in wanted:
+        persons, dropped = contact_persons(party.contact_persons, existing.get("ContactPersons"))
+        if len(persons) != len(existing.get("ContactPersons") or []):
+            body["ContactPersons"] = persons
+        if dropped:
+            warnings.append(f"Xero keeps at most {MAX_CONTACT_PERSONS} contact persons; left out: "
+                            + ", ".join(dropped) + ".")
+    if claim_number and not existing.get("ContactNumber"):
+        body["ContactNumber"] = contact_number(party.key)
+    if not body:
+        return None, warnings
+    return {"ContactID": existing["ContactID"], **body}, warnings
+
+
 def _address_json(address: Address) -> dict[str, Any] | None:
     if not any((address.street, address.city, address.postcode, address.region, address.country_code)):
         return None
@@ -218,12 +300,21 @@ def party_from_contact(contact: dict[str, Any]) -> Party:
                  platform_id=None)
 
 
+def contact_roles(contact: dict[str, Any]) -> frozenset[str] | None:
+    """Xero's IsCustomer/IsSupplier (read-only; set by its first sales invoice or bill);
+    None when the answer does not carry them."""
+    if "IsCustomer" not in contact and "IsSupplier" not in contact:
+        return None
+    return frozenset(role for role, key in (("customer", "IsCustomer"), ("supplier", "IsSupplier"))
+                     if contact.get(key))
+
+
 def ledger_party(contact: dict[str, Any], *, full: bool = True) -> LedgerParty:
     return LedgerParty(ledger_id=contact.get("ContactID") or "", name=contact.get("Name") or "",
                        external_key=contact.get("ContactNumber") or None, email=contact.get("EmailAddress") or "",
                        archived=contact.get("ContactStatus") == "ARCHIVED",
                        party=party_from_contact(contact) if full else None,
-                       updated_at=parse_datetime(contact.get("UpdatedDateUTC")))
+                       updated_at=parse_datetime(contact.get("UpdatedDateUTC")), roles=contact_roles(contact))
 
 
 # --------------------------------------------------------------------------------------

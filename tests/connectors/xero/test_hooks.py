@@ -71,7 +71,7 @@ def test_events_are_stored_once_per_tenant_category_resource_and_date(client, co
 def invoice_flow(stand_in_flows, monkeypatch):
     from bridge import jobs
 
-    monkeypatch.delitem(jobs.FLOWS, "party_import")  # as if only invoices were followed
+    monkeypatch.delitem(jobs.FLOWS, "ledger_party_changed")  # as if only invoices were followed
     return stand_in_flows("ledger_invoice_changed")
 
 
@@ -85,3 +85,32 @@ def test_stored_events_become_one_coalesced_run_of_the_flow(client, connection, 
     assert [(i.flow, i.object_key) for i in items] == [("ledger_invoice_changed", "ledger_invoice:inv-1")]
     states = {r.state for r in db.session.scalars(db.select(InboxEvent))}
     assert states == {"done"}  # CONTACT has no flow installed here: acknowledged, nothing queued
+
+
+def _link_contact(connection, contact_id: str) -> None:
+    from bridge.models import Link
+
+    db.session.add(Link(installation_id=connection.installation_id, kind="party", platform_id="b24:m:CO:1",
+                        ledger="xero", ledger_org=TENANT, ledger_id=contact_id, extra={}))
+    db.session.commit()
+
+
+def test_a_contact_event_never_starts_an_import(client, connection, run_jobs, stand_in_flows):
+    """Issue 16, finding 4: any CONTACT webhook (our own export's included) ran the import of
+    every Xero contact. A contact bridge has not linked is left alone: nothing queued."""
+    runs = stand_in_flows("party_import", "ledger_party_changed")
+    body = payload(event("c-new", "CONTACT"))
+    assert post(client, body, sign(body)).status_code == 200
+    run_jobs()
+    assert runs == [] and db.session.scalars(db.select(WorkItem)).all() == []
+    assert {r.state for r in db.session.scalars(db.select(InboxEvent))} == {"done"}
+
+
+def test_a_contact_event_of_a_linked_contact_follows_that_contact_back(client, connection, run_jobs,
+                                                                       stand_in_flows):
+    runs = stand_in_flows("party_import", "ledger_party_changed")
+    _link_contact(connection, "c-linked")
+    body = payload(event("c-linked", "CONTACT"), event("c-other", "CONTACT"))
+    assert post(client, body, sign(body)).status_code == 200
+    run_jobs()
+    assert [(flow, key) for flow, key, _ in runs] == [("ledger_party_changed", "ledger_party:c-linked")]

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from bridge.connectors.xero import mapper
 from bridge.connectors.xero.client import encode_json
-from bridge.domain import Invoice, InvoiceStatus, Line, LineKind, Party, PartyKind, Person
+from bridge.domain import Address, Invoice, InvoiceStatus, Line, LineKind, Party, PartyKind, Person
 
 
 def party(**kwargs) -> Party:
@@ -58,10 +58,57 @@ def test_contact_json_normalises_the_name_and_caps_contact_persons_at_five():
 
 
 def test_contact_persons_added_in_xero_are_kept_because_xero_replaces_the_list():
-    existing = [{"FirstName": "Kim", "LastName": "Local", "EmailAddress": "kim@acme.test"},
-                {"FirstName": "Ann", "LastName": "Doe", "EmailAddress": "ANN@acme.test"}]
-    persons, dropped = mapper.contact_persons([Person("Ann", "Doe", "ann@acme.test")], existing)
-    assert [p["FirstName"] for p in persons] == ["Ann", "Kim"] and not dropped
+    existing = [{"FirstName": "Kim", "LastName": "Local", "EmailAddress": "kim@acme.test", "IncludeInEmails": True},
+                {"FirstName": "Ann", "LastName": "Doe", "EmailAddress": "ANN@acme.test", "IncludeInEmails": False}]
+    persons, dropped = mapper.contact_persons([Person("Ann", "Doe", "ann@acme.test"),
+                                               Person("Bo", "New", "bo@acme.test")], existing)
+    # Xero's people first and as Xero has them (who gets the invoice e-mails is theirs);
+    # ours that Xero lacks after them, without IncludeInEmails (Xero's default applies).
+    assert persons == existing + [{"FirstName": "Bo", "LastName": "New", "EmailAddress": "bo@acme.test"}]
+    assert not dropped
+
+
+def _xero_contact(**extra) -> dict:
+    return {"ContactID": "c-1", "Name": "Acme Ltd", "ContactNumber": "CUST-7", "EmailAddress": "ap@acme.test",
+            "Phones": [{"PhoneType": "DEFAULT", "PhoneNumber": "555 0101"}, {"PhoneType": "FAX", "PhoneNumber": "9"}],
+            "Addresses": [{"AddressType": "POBOX", "AddressLine1": "PO Box 1"},
+                          {"AddressType": "STREET", "AddressLine1": "1 Main St", "City": "Auckland",
+                           "Region": "Auckland"}],
+            "ContactPersons": [{"FirstName": "Kim", "LastName": "Local", "EmailAddress": "kim@acme.test",
+                                "IncludeInEmails": True}],
+            "ContactGroups": [{"Name": "VIP"}], "IsCustomer": True, **extra}
+
+
+def _as_xero_has_it(**changes) -> Party:
+    return party(**{"name": "Acme Ltd", "email": "AP@acme.test ", "phone": "555-0101",
+                    "address": Address(street="1 Main St", city="auckland"),
+                    "contact_persons": [Person("Owner", "Acme", "owner@acme.test")], **changes})
+
+
+def test_an_update_that_xero_already_says_sends_nothing():
+    """Issue 16: what Xero already has (case, spacing, phone punctuation aside) is no reason
+    to write; people of ours Xero lacks are not added unless the people changed."""
+    assert mapper.contact_update(_as_xero_has_it(), "Acme Ltd", _xero_contact()) == (None, [])
+    assert mapper.contact_update(_as_xero_has_it(), "Acme Ltd", _xero_contact(),
+                                 {"name", "contact", "address"}) == (None, [])
+
+
+def test_a_rename_sends_the_name_only_never_fields_we_do_not_own():
+    body, _ = mapper.contact_update(_as_xero_has_it(name="Acme Group"), "Acme Group", _xero_contact(), {"name"})
+    assert body == {"ContactID": "c-1", "Name": "Acme Group"}
+    # With every group in doubt, still only what differs: no ContactNumber over theirs, no
+    # IncludeInEmails, no groups, no ContactPersons.
+    body, _ = mapper.contact_update(_as_xero_has_it(name="Acme Group"), "Acme Group", _xero_contact())
+    assert body == {"ContactID": "c-1", "Name": "Acme Group"}
+
+
+def test_a_changed_phone_keeps_xeros_other_phones_and_people_go_only_when_they_changed():
+    body, _ = mapper.contact_update(_as_xero_has_it(phone="555 0199"), "Acme Ltd", _xero_contact(), {"contact"})
+    assert body == {"ContactID": "c-1", "Phones": [{"PhoneType": "FAX", "PhoneNumber": "9"},
+                                                   {"PhoneType": "DEFAULT", "PhoneNumber": "555 0199"}]}
+    body, _ = mapper.contact_update(_as_xero_has_it(), "Acme Ltd", _xero_contact(), {"people"})
+    assert body["ContactPersons"] == [_xero_contact()["ContactPersons"][0],
+                                      {"FirstName": "Owner", "LastName": "Acme", "EmailAddress": "owner@acme.test"}]
 
 
 def test_invoice_json_carries_tax_type_account_code_and_amount_types():
