@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import render_template_string
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from bridge.web.safe_url import keepable, safe_href
 
@@ -40,13 +40,20 @@ def _scheme_dressed(scheme: str) -> st.SearchStrategy[str]:
         lambda t: "".join(j + c for j, c in t[0]) + t[1] + ":" + t[2])
 
 
+JUNK = st.sampled_from([" ", "\t", "\n", "\r", "\x00", "\x0b", "\x7f", "\u2028", "\u00a0", "\\"])
+# An http(s) address with a character slipped in that a browser drops or reads as "/".
+DRESSED_LINKS = st.builds(lambda start, junk, rest: f"{start}{junk}{rest}",
+                          st.sampled_from(["https://a.example/", "http://a.example", "/dg1/"]), JUNK,
+                          st.text(max_size=10))
 OUTSIDE = st.one_of(st.text(max_size=80), _scheme_dressed("javascript"), _scheme_dressed("data"),
-                    _scheme_dressed("vbscript"),
+                    _scheme_dressed("vbscript"), DRESSED_LINKS,
                     st.from_regex(r"\A(https?|javascript|data|ftp)?:?/{0,3}[\\/a-z.:@%\t]{0,20}\Z"))
 
 
 @settings(max_examples=400, deadline=None)
 @given(OUTSIDE)
+@example("https://a.example/\tjavascript:x")
+@example("/\\evil.example/x")
 def test_whatever_comes_in_the_link_is_http_https_or_our_own_path(value):
     href = safe_href(value)
     if not href:
