@@ -13,6 +13,8 @@
 Sandbox URLs (``http://127.0.0.1:5001/api.xero.com/api.xro/2.0/...``) are rewritten to the
 real ones before checking. The spec directory comes from ``XERO_SPEC_DIR`` (default
 ``../shared/specs/xero`` from the repository root); ``spec_dir()`` returns None when absent.
+Only a test that checks traffic against the specs may skip then: one that merely runs the
+Xero sandbox (the tenant-isolation sweep) must run on a clone without them too.
 """
 from __future__ import annotations
 
