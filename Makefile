@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test test-fast test-slow bench screenshots translations clean
+.PHONY: install run test test-fast test-slow mutants bench screenshots translations clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: install
 ## benches at a CI size. .ci/run runs it after the two `make test` passes.
 test-slow: install
 	$(PY) -m pytest -q -m slow
+
+## The mutation run of the trust checks: each check broken in turn, its tests must fail
+## (a few minutes; result in docs/RELIABILITY.md, mutants in tests/security/mutations/catalogue.py)
+mutants: install
+	$(PY) -m pytest -q -m mutation tests/security/mutations
 
 ## Benchmarks (figures in docs/PERFORMANCE.md); the ingest one needs wrk (apt-get install wrk)
 bench: install

@@ -1,0 +1,1 @@
+"""A scripted mutation run of bridge's trust checks (``make mutants``; see docs/RELIABILITY.md)."""
