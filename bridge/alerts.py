@@ -158,7 +158,10 @@ def digest_of(installation: Installation) -> str | None:
     for connection in unhealthy:
         parts.append(f"{connection.ledger.title()} ({connection.organisation_name or connection.organisation_id}): "
                      f"{connection.health.replace('_', ' ')}" + (f", {connection.health_message}" if connection.health_message else "") + ".")
-    if counts.get("failed") or counts.get("conflict"):
+    if counts.get("amounts_differ"):  # the ledger booked other money than the platform shows (money_check.py)
+        parts.append(f"{counts['amounts_differ']} booked by the ledger with amounts that differ from the invoice's: "
+                     f"check the tax mapping.")
+    if counts.get("failed") or counts.get("conflict") or counts.get("amounts_differ"):
         parts.append("Open the sync log to see and retry them.")
     return " ".join(parts)
 

@@ -80,6 +80,17 @@ def test_daily_digest_counts_the_day_and_names_a_connection_to_renew(installatio
     assert alerts.daily_once() == {"digests": 0, "reconnect": 0}  # the same day again: nothing
 
 
+def test_the_digest_counts_invoices_whose_amounts_differ(installation, sent):
+    for state in ("succeeded", "amounts_differ"):
+        db.session.add(SyncRecord(installation_id=installation.id, flow="invoice_to_ledger", object_kind="invoice",
+                                  object_id="1", direction="to_ledger", state=state))
+    db.session.commit()
+    alerts.daily_once()
+    digest = sent[-1][1]
+    assert "1 synced" in digest and "1 booked by the ledger with amounts that differ" in digest
+    assert "check the tax mapping" in digest and "Open the sync log" in digest
+
+
 def test_nothing_happened_no_digest(installation, sent):
     assert alerts.daily_once() == {"digests": 0, "reconnect": 0}
     assert sent == []
