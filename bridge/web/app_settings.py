@@ -39,7 +39,7 @@ from ..sync.tax_check import Mismatch, percent, rate_mismatches
 bp = Blueprint("app_settings", __name__)
 
 TEMPLATE = "bitrix24/settings.html"
-SECTIONS = ("general", "invoices", STAGES, "mapping")
+SECTIONS = ("general", "invoices", STAGES, "mapping", "party_import")
 BLANK_ROWS = 2  # empty rows under each mapping table for a new entry
 
 
@@ -310,7 +310,13 @@ def _rate_key_or_none(rate: str) -> str | None:
         return None  # refused below with the section's own message
 
 
-FORM_READERS = {"general": read_general, "invoices": read_invoices, STAGES: read_stages, "mapping": read_mapping}
+def read_party_import(form, current: dict, choices: Choices) -> tuple[dict, dict]:
+    return {**current, "daily": _checked(form, "import_daily"),
+            "include_suppliers": _checked(form, "import_suppliers")}, {}
+
+
+FORM_READERS = {"general": read_general, "invoices": read_invoices, STAGES: read_stages, "mapping": read_mapping,
+                "party_import": read_party_import}
 
 
 # --------------------------------------------------------------------------------------

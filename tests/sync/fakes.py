@@ -182,11 +182,24 @@ class FakeLedger:
     def changed_invoices(self, since):
         return [self._document(i) for i in self.invoices]
 
-    def changed_parties(self, since):
+    def _ledger_party(self, ledger_id, p):
         from bridge.sync.ports import LedgerParty
-        return [LedgerParty(ledger_id=i, name=p["name"], external_key=p.get("number"),
-                            party=Party(key=p["key"], kind=PartyKind.COMPANY, name=p["name"]))
-                for i, p in sorted(self.parties.items())]
+        return LedgerParty(ledger_id=ledger_id, name=p["name"], external_key=p.get("number"),
+                           party=Party(key=p["key"], kind=PartyKind.COMPANY, name=p["name"], email=p.get("email", "")),
+                           roles=p.get("roles"), updated_at=p.get("updated"))
+
+    def changed_parties(self, since):
+        """Every contact, or (those that carry ``updated``) the ones changed after ``since``."""
+        return [self._ledger_party(i, p) for i, p in sorted(self.parties.items())
+                if since is None or p.get("updated") is None or p["updated"] > since]
+
+    def get_parties(self, ledger_ids):
+        return [self._ledger_party(i, self.parties[i]) for i in ledger_ids if i in self.parties]
+
+    def invoiced_parties(self, since, *, suppliers=False):
+        """The contacts of invoices changed since ``since`` (``invoiced``: ledger ids)."""
+        self.invoiced_since = since
+        return self.get_parties(list(getattr(self, "invoiced", [])))
 
     # test helpers: what a ledger user does
     def user_edits(self, **changes):

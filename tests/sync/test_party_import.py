@@ -61,3 +61,61 @@ def test_a_contact_our_export_made_and_has_not_linked_yet_is_not_imported(fake_w
     start_import(installation, run_jobs)
     assert [party.name for party, _ in platform.parties.values()] == ["Made in Xero Ltd"]
     assert db.session.scalars(select(Link.ledger_id).where(Link.kind == "party")).all() == ["X-theirs"]
+
+
+# -- what is imported, and when (issue 16, finding 4) -------------------------------------
+
+def names(platform) -> list[str]:
+    return sorted(party.name for party, _ in platform.parties.values())
+
+
+def test_only_customers_are_imported_unless_the_setting_includes_suppliers(fake_world, run_jobs):
+    from bridge.settings import save_section
+
+    installation, platform, ledger = fake_world
+    ledger.parties["X-c"] = {"key": "xero:c", "name": "Buyer Ltd", "roles": frozenset({"customer"})}
+    ledger.parties["X-s"] = {"key": "xero:s", "name": "Paper Supplies Ltd", "roles": frozenset({"supplier"})}
+    ledger.parties["X-n"] = {"key": "xero:n", "name": "Not Invoiced Yet Ltd", "roles": frozenset()}
+    start_import(installation, run_jobs)
+    assert names(platform) == ["Buyer Ltd"]
+    save_section(installation, "party_import", {"include_suppliers": True})
+    db.session.commit()
+    start_import(installation, run_jobs)  # the scope changed: a full pass again
+    assert names(platform) == ["Buyer Ltd", "Paper Supplies Ltd"]
+
+
+def test_a_contact_that_became_a_customer_is_found_through_its_invoice(fake_world, run_jobs):
+    """Xero sets IsCustomer with the first sales invoice and leaves the contact's
+    UpdatedDateUTC alone: after the first pass, the contacts of the invoices changed since
+    the last run are read too, not only the contacts changed since the cursor."""
+    from datetime import datetime, timezone
+
+    installation, platform, ledger = fake_world
+    old = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    ledger.parties["X-1"] = {"key": "xero:1", "name": "Early Customer", "roles": frozenset({"customer"}),
+                             "updated": old}
+    ledger.parties["X-2"] = {"key": "xero:2", "name": "Later Customer", "roles": frozenset(), "updated": old}
+    start_import(installation, run_jobs)
+    assert names(platform) == ["Early Customer"]
+    ledger.parties["X-2"]["roles"] = frozenset({"customer"})  # invoiced; its updated stays `old`
+    ledger.invoiced = ["X-2"]
+    start_import(installation, run_jobs)
+    assert names(platform) == ["Early Customer", "Later Customer"]
+    assert ledger.invoiced_since is not None  # since the previous run, never every invoice
+
+
+def test_the_daily_import_runs_only_where_a_user_switched_it_on(fake_world, run_jobs):
+    from bridge.settings import save_section
+    from bridge.sync.party_import import request_daily_imports
+
+    installation, platform, ledger = fake_world
+    ledger.parties["X-1"] = {"key": "xero:1", "name": "Customer", "roles": frozenset({"customer"})}
+    assert request_daily_imports("day-1") == 0  # off by default
+    run_jobs()
+    assert platform.parties == {}
+    save_section(installation, "party_import", {"daily": True})
+    db.session.commit()
+    assert request_daily_imports("day-2") == 1
+    assert request_daily_imports("day-2") == 0  # once a day
+    run_jobs()
+    assert names(platform) == ["Customer"]

@@ -266,3 +266,17 @@ def test_a_rate_mapped_to_a_ledger_tax_of_another_percentage_is_refused_naming_b
     assert "Saved." in reply.get_data(as_text=True)
     db.session.expire_all()
     assert get_section(portal, "mapping").tax_rates == {"15": "OUTPUT2"}
+
+
+def test_the_import_from_xero_is_daily_and_takes_suppliers_only_when_switched_on(client, portal, page):
+    html, token = page
+    part = html.split('id="party_import"', 1)[1]
+    assert "never changes anything in Xero" in part
+    assert 'name="import_daily"' in part and 'name="import_suppliers"' in part
+    assert "checked" not in part.split("</section>")[0]  # both off by default
+    reply = client.post(f"{SETTINGS}/party_import", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "party_import"), "import_daily": "on"})
+    assert "Saved." in reply.get_data(as_text=True)
+    db.session.expire_all()
+    saved = get_section(portal, "party_import")
+    assert (saved.daily, saved.include_suppliers) == (True, False)
