@@ -4,7 +4,8 @@ A tax mapping the settings accepted can still book other money: the ledger's tax
 changed after the mapping was saved, or a mapping older than the check. The ledger answers
 every create and update with its own totals (Xero: SubTotal, TotalTax, Total, CurrencyCode;
 Bexio: total, total_taxes and the currency), so comparing costs no call. The platform's
-totals are computed from its own lines and rates, the way the preview showed them.
+totals are computed from its own lines and rates as that platform shows them: taxed per
+line on Bitrix24 (the preview's expected totals), per rate on DG1 (the order's totals).
 
 Each ledger rounds in its documented way, and a difference within that is no difference:
 
