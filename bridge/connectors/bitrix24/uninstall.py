@@ -8,9 +8,10 @@ goes out (NOTES s2; "OnAppUninstall": "all the app's access rights to the REST A
 removed") and the OAuth server then answers a refresh with ``invalid_client`` ("the
 application may not be installed", settings/oauth/error-codes). The outcomes:
 
-- confirmed: the OAuth server refuses the installation's refresh with ``invalid_client``,
-  or the portal's REST refuses the freshly refreshed token as unauthorised
-  (``invalid_token``, ``NO_AUTH_FOUND``, a 401);
+- confirmed: the OAuth server refuses the installation's refresh with ``invalid_client``
+  (unless the portal still accepts the access token of before: then bridge's client id or
+  secret is what is refused, and the check is inconclusive), or the portal's REST refuses
+  the freshly refreshed token as unauthorised (``invalid_token``, ``NO_AUTH_FOUND``, a 401);
 - refused: the refresh succeeds and the portal answers ``app.info`` normally: the app is
   installed, the event was not Bitrix24's. Nothing changes; it is written in the sync log
   (operator console) and the portal's administrator is alerted (once a day);
@@ -30,7 +31,7 @@ from ...extensions import db
 from ...installations import check_window, refuse_uninstall, uninstall
 from ...jobs import WorkContext, enqueue_after_commit, flow
 from ...models import Installation, utcnow
-from ...vault import vault_for_app
+from ...vault import Tokens, vault_for_app
 from . import store
 from .client import Credentials
 
@@ -44,6 +45,12 @@ REFUSED_MESSAGE = ("An uninstall event came with the app's application token, bu
                    "installed and answers with bridge's access: the event was not Bitrix24's. Nothing was removed.")
 REFUSED_FIX = ("Nothing to do if you did not uninstall the app. The application token is seen by everyone who "
                "opens the app; installing the app again gives it a new one.")
+
+CREDENTIALS_REFUSED = ("An uninstall event is waiting to be confirmed with Bitrix24, but Bitrix24's OAuth server "
+                       "refuses bridge's app credentials while the portal still accepts bridge's access. Nothing was "
+                       "removed; bridge asks again.")
+CREDENTIALS_FIX = ("Check BITRIX24_CLIENT_ID and BITRIX24_CLIENT_SECRET against the local application's settings in "
+                   "Bitrix24.")
 
 
 class Outcome(str, enum.Enum):
@@ -68,15 +75,18 @@ def confirm_uninstall(installation: Installation) -> Outcome:
                            retry_after=600) from exc
     if not client.auth.can_refresh:  # an inbound webhook: no app that could have been uninstalled
         return Outcome.REFUSED
+    stored: Tokens | None = None
     try:
         # Exactly one renewal: the tokens' version as stored, refreshed unless a concurrent
         # renewal did it meanwhile (the vault's single flight; its new token is as fresh).
         stored = vault_for_app(current_app).read(installation.credential_id)
         client.auth.refresh(Credentials(stored.data.get("client_endpoint", ""), {}, stored.version))
     except SyncError as exc:
-        if exc.code in NOT_INSTALLED:
-            return Outcome.CONFIRMED
-        raise _inconclusive("the token refresh", exc) from exc
+        if exc.code not in NOT_INSTALLED:
+            raise _inconclusive("the token refresh", exc) from exc
+        if _still_accepted(installation, stored):
+            raise Inconclusive(CREDENTIALS_REFUSED, retry_after=3600, fix=CREDENTIALS_FIX) from exc
+        return Outcome.CONFIRMED
     try:
         client.call("app.info")
     except SyncError as exc:
@@ -84,6 +94,21 @@ def confirm_uninstall(installation: Installation) -> Outcome:
             return Outcome.CONFIRMED
         raise _inconclusive("app.info", exc) from exc
     return Outcome.REFUSED
+
+
+def _still_accepted(installation: Installation, stored: Tokens | None) -> bool:
+    """``invalid_client`` also means "wrong client id or secret" (settings/oauth/error-codes):
+    bridge's own configuration, not the portal. An access token of before that has not
+    expired tells the two apart: an uninstall revoked it, so the portal accepting it means
+    the app is installed still."""
+    if stored is None or not stored.data.get("access_token") or stored.expires_at is None \
+            or stored.expires_at <= utcnow():
+        return False
+    try:
+        store.user_client(installation, stored.access_token).call("app.info")
+    except SyncError:
+        return False
+    return True
 
 
 def _inconclusive(step: str, exc: SyncError) -> Inconclusive:

@@ -30,6 +30,7 @@ APP_INFO = "https://x.bitrix24.com/rest/app.info"
 FRESH = {"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 3600, "member_id": MEMBER,
          "client_endpoint": "https://x.bitrix24.com/rest/", "server_endpoint": "https://oauth.bitrix.info/rest/"}
 NOT_INSTALLED = {"error": "invalid_client", "error_description": "Application not installed"}
+REVOKED = {"error": "invalid_token", "error_description": "The access token provided is invalid."}
 
 
 def uninstall_body(clean: int = 1, token: str = APP_TOKEN) -> str:
@@ -89,6 +90,7 @@ def check_item() -> WorkItem:
 def test_nothing_changes_before_the_check_and_an_uninstall_the_oauth_server_confirms_cuts_everything(
         client, portal, run_jobs):
     oauth_answers(401, NOT_INSTALLED)
+    responses.post(APP_INFO, status=401, json=REVOKED)  # the access token of before: revoked too
     response = client.post("/hooks/bitrix24", data=uninstall_body(clean=1), content_type=FORM)
     assert response.status_code == 200
     assert intact(portal.id) and token_calls() == 0  # nothing is asked in the request, nothing deleted
@@ -110,8 +112,7 @@ def test_nothing_changes_before_the_check_and_an_uninstall_the_oauth_server_conf
 @responses.activate
 def test_an_uninstall_the_portal_confirms_by_refusing_a_fresh_token_is_confirmed(client, portal, run_jobs):
     oauth_answers()
-    responses.post(APP_INFO, status=401, json={"error": "invalid_token",
-                                               "error_description": "The access token provided is invalid."})
+    responses.post(APP_INFO, status=401, json=REVOKED)
     client.post("/hooks/bitrix24", data=uninstall_body(clean=0), content_type=FORM)
     run_jobs()
     db.session.expire_all()
@@ -228,6 +229,24 @@ def test_an_inconclusive_check_changes_nothing_and_is_retried_with_backoff(clien
     jobs.execute_work(item.id)
     db.session.expire_all()
     assert db.session.get(Installation, portal.id).state == "uninstalled"
+
+
+@responses.activate
+def test_invalid_client_while_the_portal_accepts_the_token_of_before_is_bridges_own_credentials(
+        client, portal, run_jobs):
+    """invalid_client also means a wrong client secret in bridge's configuration: a forged
+    uninstall must not be confirmed by that."""
+    oauth_answers(401, NOT_INSTALLED)
+    responses.post(APP_INFO, json={"result": {"ID": 7}})
+    client.post("/hooks/bitrix24", data=uninstall_body(clean=1), content_type=FORM)
+    run_jobs()
+    db.session.expire_all()
+    installation = db.session.get(Installation, portal.id)
+    assert installation.state == "active" and installation.ledger_connections[0].active
+    assert db.session.get(Credential, installation.credential_id) is not None
+    record = db.session.scalar(select(SyncRecord).where(SyncRecord.flow == FLOW))
+    assert record.state == "retrying" and "BITRIX24_CLIENT_SECRET" in record.error_fix
+    assert '"auth": "at-1"' in responses.calls[-1].request.body.decode()
 
 
 @responses.activate
