@@ -221,7 +221,8 @@ def make_blueprint(system: "System") -> Blueprint:
     def seed(tenant_id: str):
         """N bank transactions and N paid invoices, spread over the last 90 days, with 5
         contacts as their counterparties; N more contacts, every other one a company with a
-        contact person (no webhooks)."""
+        contact person (no webhooks). ``"customers": true`` makes those N customers, as a sales
+        invoice each would (IsCustomer set, UpdatedDateUTC left alone; NOTES section 2)."""
         org = org_or_404(tenant_id)
         body = request.get_json(silent=True) or {}
         rng = random.Random(body.get("seed", 1))
@@ -230,13 +231,15 @@ def make_blueprint(system: "System") -> Blueprint:
             ctx = user_ctx(org)
             for i in range(int(body.get("contacts", 0))):
                 if i % 2:
-                    contacts.apply(ctx, {"Name": f"Person {i:05d}", "FirstName": "Person", "LastName": f"{i:05d}",
-                                         "EmailAddress": f"person{i}@people.test"}, None)
+                    made = contacts.apply(ctx, {"Name": f"Person {i:05d}", "FirstName": "Person",
+                                                "LastName": f"{i:05d}", "EmailAddress": f"person{i}@people.test"}, None)
                 else:
-                    contacts.apply(ctx, {"Name": f"Company {i:05d} Ltd", "FirstName": "Owner", "LastName": f"{i:05d}",
-                                         "EmailAddress": f"ap{i}@company.test",
-                                         "ContactPersons": [{"FirstName": "Clerk", "LastName": f"{i:05d}",
-                                                             "EmailAddress": f"clerk{i}@company.test"}]}, None)
+                    made = contacts.apply(ctx, {"Name": f"Company {i:05d} Ltd", "FirstName": "Owner",
+                                                "LastName": f"{i:05d}", "EmailAddress": f"ap{i}@company.test",
+                                                "ContactPersons": [{"FirstName": "Clerk", "LastName": f"{i:05d}",
+                                                                    "EmailAddress": f"clerk{i}@company.test"}]}, None)
+                if body.get("customers"):
+                    org.contacts[made["ContactID"]]["IsCustomer"] = True
             customers = [contacts.apply(ctx, {"Name": f"Seed Customer {uuid.uuid4().hex[:8]}"}, None)
                          for _ in range(5)]  # the transactions' counterparties
             sales = org.default_sales_tax
