@@ -130,6 +130,20 @@ def test_a_retry_names_only_the_installations_own_records(client, portals):
     assert _count(WorkItem) == 0
 
 
+def test_retry_all_with_one_error_retries_only_the_installations_own_records(client, portals):
+    """B's failed records are not queued (nor counted) by A's "retry all with this error"."""
+    a, b = portals
+    for n in range(3):
+        db.session.add(SyncRecord(installation_id=b.id, flow="invoice_to_ledger", object_kind="invoice",
+                                  object_id=str(n), direction="to_ledger", state="failed", error_code="tax_unmapped"))
+    db.session.commit()
+    with client.application.test_request_context():
+        token = form_token(_viewer(a), APP_PAGES)
+    page = client.post("/bitrix24/app/log/retry-error", data={"token": token, "error_code": "tax_unmapped"})
+    assert page.status_code == 200 and "3 objects" not in page.get_data(as_text=True)
+    assert _count(WorkItem) == 0
+
+
 # --------------------------------------------------------------------------------------
 # Xero and Bexio connect pages
 # --------------------------------------------------------------------------------------
@@ -264,3 +278,56 @@ def test_a_dg1_event_naming_another_tenant_is_refused(client, shops):
         "X-DG1-Delivery-Id": "d-1", "X-DG1-Topic": "order.placed"})
     assert answer.status_code == 400
     assert _count(InboxEvent) == 0
+
+
+def test_a_removed_dg1_shop_takes_no_webhook_and_no_launch(client, shops):
+    a, _ = shops
+    a.state = "uninstalled"
+    db.session.commit()
+    body = json.dumps({"event_id": "e-1", "topic": "order.placed", "site_id": "ch", "data": {"order_id": "5"}}).encode()
+    ts = "1746093610"
+    hook = client.post("/hooks/dg1/shop-a", data=body, content_type="application/json", headers={
+        "X-DG1-Timestamp": ts, "X-DG1-Signature": signing.webhook_signature("whs-a", ts, body),
+        "X-DG1-Delivery-Id": "d-1"})
+    assert hook.status_code == 404 and _count(InboxEvent) == 0
+    args = {"tenant": "shop-a", "site": "ch", "user": "admin", "ts": ts, "page": "orders"}
+    args["sig"] = signing.launch_signature("ls-a", *args.values())
+    assert client.get("/dg1/launch", query_string=args).status_code == 404
+
+
+# --------------------------------------------------------------------------------------
+# What an uninstalled installation and a forged console cookie open: nothing
+# --------------------------------------------------------------------------------------
+
+
+def test_an_uninstalled_portals_token_opens_nothing(client, portals):
+    """Whatever else an uninstall clears, an installation that is not active opens nothing."""
+    a, _ = portals
+    with client.application.test_request_context():
+        token = form_token(_viewer(a), APP_PAGES)
+    a.state = "uninstalled"
+    db.session.commit()
+    event = {"event": "ONCRMDYNAMICITEMUPDATE", "data[FIELDS][ID]": "7", "data[FIELDS][ENTITY_TYPE_ID]": "31",
+             "ts": "1723538517", "auth[member_id]": A, "auth[application_token]": TOKEN_A}
+    assert client.post("/hooks/bitrix24", data=event).status_code == 401
+    assert _count(InboxEvent) == 0
+    launch = client.post("/bitrix24/app?DOMAIN=a.bitrix24.com",
+                         data={"member_id": A, "APPLICATION_TOKEN": TOKEN_A, "AUTH_ID": "x"})
+    assert launch.status_code == 401
+    assert client.get("/bitrix24/app/log", query_string={"token": token}).status_code == 401
+
+
+def test_a_forged_operator_cookie_opens_nothing(client, app_ctx):
+    from werkzeug.security import generate_password_hash
+
+    from bridge.dashboard.models import Operator
+    from bridge.web.operator import COOKIE
+
+    operator = Operator(email="ops@example.test", password_hash=generate_password_hash("a long password 1"))
+    db.session.add(operator)
+    db.session.commit()
+    forged = URLSafeTimedSerializer("guessed", salt="operator-session").dumps(
+        {"o": operator.id, "h": operator.password_hash[-16:], "c": "x"})
+    client.set_cookie(COOKIE, forged, path="/operator")
+    answer = client.get("/operator/")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/operator/login")
