@@ -51,7 +51,9 @@ def rate_mismatches(mapping: dict[str, str], taxes: Iterable[TaxCode], none_code
             rate = None if key == "none" else Decimal(key)
         except (InvalidOperation, ValueError):
             continue
-        if tax.rate.normalize() != (rate if rate is not None else Decimal(0)).normalize():
+        if rate is not None and not (rate.is_finite() and 0 <= rate <= 100):
+            continue  # no percentage at all: the form's own range check refuses it
+        if tax.rate != (rate if rate is not None else Decimal(0)):
             found.append(Mismatch(rate, tax.code, tax.rate))
     return found
 
