@@ -123,17 +123,12 @@ class Config:
             for name in DEMO_CREDENTIALS:
                 self.values[name] = get(name)
         self.values["TESTING"] = env == "test"
+        self._check_urls()
         for name in SECRET_NAMES:
             self.values[name] = get(name) or self._missing_secret(name, env, instance)
         # Anything else passed explicitly (tests) goes in as given.
         self.values.update({k: v for k, v in overrides.items() if k not in self.values})
 
-        self._check_urls()
-    @staticmethod
-    def _missing_secret(name: str, env: str, instance: Path) -> str:
-        if env == "production":
-            raise ConfigError(f"{name} is not set. Production needs it in the environment "
-                              f"(see README, Configuration).")
     def _check_urls(self) -> None:
         """Base URLs become links and script sources in our pages (the ledgers' web
         addresses, the BX24 script): only an http(s) URL is accepted, at start."""
@@ -143,6 +138,11 @@ class Config:
             if self.values.get(name) and keepable(self.values[name]) is None:
                 raise ConfigError(f"{name} must be an http:// or https:// URL, not {self.values[name]!r}")
 
+    @staticmethod
+    def _missing_secret(name: str, env: str, instance: Path) -> str:
+        if env == "production":
+            raise ConfigError(f"{name} is not set. Production needs it in the environment "
+                              f"(see README, Configuration).")
         path = instance / f"{name.lower()}.secret"
         if path.exists():
             return path.read_text().strip()

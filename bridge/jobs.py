@@ -40,8 +40,8 @@ from .errors import BudgetExhausted, ConflictError, PacingWait, PermanentError, 
 from .extensions import db, huey
 from .http import cause as http_cause
 from .insert_ignore import insert_ignore
-from .redaction import redact, redact_all
 from .models import InboxEvent, PeriodicRun, SyncRecord, WorkItem, utcnow
+from .redaction import redact, redact_all
 
 log = logging.getLogger(__name__)
 
