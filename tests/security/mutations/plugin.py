@@ -18,6 +18,10 @@ def _hit() -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config) -> None:
+    # The same examples every run, and none written to .hypothesis/ for the normal suite to replay.
+    from hypothesis import settings
+    settings.register_profile("bridge-mutants", database=None, derandomize=True)
+    settings.load_profile("bridge-mutants")
     name = os.environ.get("BRIDGE_MUTANT", "")
     _state["mutant"] = name
     if not name:

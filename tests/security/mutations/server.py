@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 
 os.environ["BRIDGE_ENV"] = "test"  # before bridge is imported, as tests/conftest.py does
+CHILD_SECONDS = 300
 
 
 def warm_up() -> None:
@@ -30,7 +32,7 @@ def warm_up() -> None:
 def pytest_args(node_ids: list[str]) -> list[str]:
     """Only these tests, stopping at the first failure, whatever pytest.ini's addopts say."""
     return ["-q", "-x", "--no-header", "-p", "no:cacheprovider", "-o", "addopts=", "-m", "not mutation",
-            "--hypothesis-seed=0", *node_ids]
+            *node_ids]
 
 
 def run_child(request: dict) -> int:
@@ -41,6 +43,7 @@ def run_child(request: dict) -> int:
             fd = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(fd, 1)
             os.dup2(fd, 2)
+            signal.alarm(CHILD_SECONDS)  # a test that hangs ends its run (an error, never a kill)
             os.environ["BRIDGE_MUTANT"] = request["mutant"]
             os.environ["BRIDGE_MUTANT_REPORT"] = request["report"]
             import pytest

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from .catalogue import MUTANTS
-from .engine import mutated_code
+from .engine import Mutant, MutantError, mutated_code
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -39,3 +39,14 @@ def test_every_named_test_exists():
             if not path.exists() or name.split("[")[0] not in _defined(path):
                 missing.append(f"{mutant.name}: {node_id}")
     assert missing == []
+
+
+@pytest.mark.parametrize("target, edits, says", [
+    ("bridge.connectors.dg1.signing.no_such_check", (), "no longer exists"),
+    ("bridge.connectors.dg1.moved_away.webhook_valid", (), "no longer exists"),
+    ("bridge.connectors.dg1.signing.webhook_valid", (("a check that was rewritten", "True"),), "occurs 0 times"),
+])
+def test_a_mutant_whose_check_moved_or_changed_fails_loudly(target, edits, says):
+    """Moving or rewriting a check can never turn into "0 survivors": its mutant stops applying."""
+    with pytest.raises(MutantError, match=says):
+        mutated_code(Mutant(target, "moved", ("tests/x.py::test_x",), "why", edits=edits))
