@@ -94,6 +94,32 @@ def test_the_install_page_keeps_no_tokens_issued_for_another_portal(client, app_
     assert store.find(A) is None
 
 
+@responses.activate
+def test_a_token_renewal_that_answers_for_another_portal_is_not_kept(app_ctx):
+    """The OAuth server's reply names the portal: tokens of another are never stored and used."""
+    from bridge.connectors.bitrix24.client import Bitrix24Client, OAuthAuth
+    from bridge.errors import NeedsReconnect
+    from bridge.vault import vault_for_app
+
+    endpoint = "https://a.bitrix24.com/rest/"
+    vault = vault_for_app(app_ctx)
+    credential = vault.create("bitrix24", {"access_token": "old", "refresh_token": "r1", "expires_in": 3600,
+                                           "client_endpoint": endpoint,
+                                           "server_endpoint": "https://oauth.bitrix.info/rest/"})
+    db.session.commit()
+    auth = OAuthAuth(vault, credential, client_id="cid", client_secret="sec", member_id=A,
+                     default_token_url="https://oauth.bitrix.info/oauth/token/")
+    responses.post(endpoint + "profile", json={"error": "expired_token", "error_description": "expired"}, status=401)
+    responses.post("https://oauth.bitrix.info/oauth/token/", json={
+        "access_token": "of-b", "refresh_token": "r-of-b", "expires_in": 3600, "member_id": B,
+        "client_endpoint": "https://b.bitrix24.com/rest/", "server_endpoint": "https://oauth.bitrix.info/rest/"})
+    with pytest.raises(NeedsReconnect, match="another portal"):
+        Bitrix24Client(auth, sleep=lambda s: None).call("profile")
+    with pytest.raises(NeedsReconnect):  # the connection asks for a reinstall; B's tokens are nowhere
+        vault.read(credential)
+    assert not any("of-b" in str(call.request.body or "") for call in responses.calls)
+
+
 # --------------------------------------------------------------------------------------
 # Bitrix24 app pages: the signed form tokens
 # --------------------------------------------------------------------------------------
