@@ -22,7 +22,7 @@ import importlib
 import inspect
 import textwrap
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 HIT = "__bridge_mutant_hit__"
@@ -50,7 +50,6 @@ class Mutant:
     edits: tuple[tuple[str, str], ...] = ()
     nested: str | None = None
     equivalent: str | None = None  # why no test can tell it apart (then it is not run)
-    extra: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
