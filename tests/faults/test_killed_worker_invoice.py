@@ -88,6 +88,7 @@ def test_a_worker_killed_after_moving_the_stage_leaves_the_invoice_at_sent(porta
     deliver_events(live)
     (invoice,) = xero_invoices(live)
     live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/send")  # "sent" needs SentToContact
     live.control("xero/webhooks/flush")
     kill_then_recover(live, "after stage move", queue_work_unstarted(live, "ledger_invoice_changed"))
     deliver_events(live)

@@ -190,6 +190,7 @@ def outage(live, pg, loading, loader, before: list[dict]) -> None:
         for item in before:  # approved in Xero now: the webhooks find bridge down
             invoice = next(i for i in xero_invoices(live) if i["Url"].endswith(f"/details/{item['id']}/"))
             live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
+            live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/send")
         live.control("xero/webhooks/flush")
         time.sleep(3)  # the sandbox's webhook retries (0.2 + 0.5 + 1 s) are spent
     finally:

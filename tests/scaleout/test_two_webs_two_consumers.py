@@ -168,9 +168,10 @@ def test_two_gunicorn_workers_and_two_consumers_sync_everything_once_within_the_
 
     # Bitrix24 -> Xero, by the consumers alone.
     _wait_until(lambda: len(_xero_invoices(live)) >= INVOICES, 600, "every invoice in Xero")
-    # Approved in Xero -> "sent" in Bitrix24, through the webhooks to gunicorn.
+    # Approved and sent to the customer in Xero -> "sent" in Bitrix24, through the webhooks to gunicorn.
     for invoice in _xero_invoices(live):
         live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
+        live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/send")
     ids = {int(i["id"]) for i in items}
     _wait_until(lambda: all(stage.endswith(":S") for item_id, stage in _stages(live).items() if item_id in ids),
                 600, "every invoice at its sent stage")
