@@ -39,7 +39,10 @@ class Runner:
         self.process.stdin.write(json.dumps({"mutant": name, "tests": node_ids, "report": str(report),
                                              "output": str(output)}) + "\n")
         self.process.stdin.flush()
-        code = json.loads(self.process.stdout.readline())["code"]
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"the mutation server stopped while running {name or 'the baseline'}")
+        code = json.loads(answer)["code"]
         state = json.loads(report.read_text()) if report.exists() else {}
         text = output.read_text(errors="replace") if output.exists() else ""
         return code, state, text[-4000:]
