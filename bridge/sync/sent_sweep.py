@@ -8,7 +8,8 @@ may not come either. The sweep is bounded: only invoices approved within ``WINDO
 not known as sent, read by ID 50 a call (``IDs=``). K such invoices cost ceil(K / 50)
 calls a day (120 -> 3), against Xero's 5,000 per organisation (docs/PERFORMANCE.md).
 Each invoice whose state moved is followed exactly as a webhook would have it
-(``invoice_status.follow_one``), in this run, without a second read.
+(``invoice_status.follow_one``), in this run, without a second read, and committed at
+once: a failure halfway retries the sweep, which then reads only those not followed yet.
 """
 from __future__ import annotations
 

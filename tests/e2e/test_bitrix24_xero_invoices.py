@@ -405,16 +405,21 @@ def _xero_user(live, invoice_id: str, action: str, **body) -> dict:
     return live.control(f"xero/orgs/{live.tenant}/invoices/{invoice_id}/{action}", json=body)
 
 
-def test_approving_without_sending_leaves_the_stage_and_sending_moves_it(portal):
-    live = portal
+def _synced_draft(live) -> tuple[dict, str, str]:
+    """A Bitrix24 invoice synced to a Xero draft: the item, its Xero InvoiceID, its stage."""
     item = new_invoice(live)
     deliver_events(live)
     (invoice,) = xero_invoices(live)
-    first = stage_of(live, item["id"])
-    _xero_user(live, invoice["InvoiceID"], "approve")
+    return item, invoice["InvoiceID"], stage_of(live, item["id"])
+
+
+def test_approving_without_sending_leaves_the_stage_and_sending_moves_it(portal):
+    live = portal
+    item, invoice_id, first = _synced_draft(live)
+    _xero_user(live, invoice_id, "approve")
     xero_flush(live)
     assert stage_of(live, item["id"]) == first  # approved, not sent to the customer yet
-    _xero_user(live, invoice["InvoiceID"], "send")
+    _xero_user(live, invoice_id, "send")
     xero_flush(live)
     assert stage_of(live, item["id"]).endswith(":S")
 
@@ -422,10 +427,8 @@ def test_approving_without_sending_leaves_the_stage_and_sending_moves_it(portal)
 def test_with_the_approval_setting_approving_moves_it_to_sent(portal):
     live = portal
     settings(live, "invoices", {"sent_when": "approved"})
-    item = new_invoice(live)
-    deliver_events(live)
-    (invoice,) = xero_invoices(live)
-    _xero_user(live, invoice["InvoiceID"], "approve")
+    item, invoice_id, _ = _synced_draft(live)
+    _xero_user(live, invoice_id, "approve")
     xero_flush(live)
     assert stage_of(live, item["id"]).endswith(":S")
 
@@ -436,12 +439,9 @@ def test_a_part_paid_invoice_marked_sent_reaches_the_stage_through_the_daily_swe
     from bridge.sync.polling import poll_all
 
     live = portal
-    item = new_invoice(live)
-    deliver_events(live)
-    (invoice,) = xero_invoices(live)
-    first = stage_of(live, item["id"])
-    _xero_user(live, invoice["InvoiceID"], "approve")
-    _xero_user(live, invoice["InvoiceID"], "pay", amount="100.00")
+    item, invoice_id, first = _synced_draft(live)
+    _xero_user(live, invoice_id, "approve")
+    _xero_user(live, invoice_id, "pay", amount="100.00")
     xero_flush(live)
     assert stage_of(live, item["id"]) == first
     live.control("clock", json={"advance": 600})  # ten minutes later; the poll has run since the payment
@@ -455,7 +455,7 @@ def test_a_part_paid_invoice_marked_sent_reaches_the_stage_through_the_daily_swe
         since = utcnow() + timedelta(minutes=5)
         cursor(f"ledger:{connection.id}", "invoices_changed").value = {"since": since.isoformat()}
         db.session.commit()
-    _xero_user(live, invoice["InvoiceID"], "send")
+    _xero_user(live, invoice_id, "send")
     xero_flush(live)
     with live.app.app_context():
         poll_all()
