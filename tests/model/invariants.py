@@ -1,0 +1,441 @@
+"""The invariants a history must keep (issue 16, a to j), checked on the live world.
+
+Each check returns ``Violation``s; each names the invariant and the history step that
+broke it (the step a request was made in, from the sandbox's request log, or the last
+step that touched the object). ``World`` and the model's ``Ledgerbook`` are read only.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from urllib.parse import unquote_plus
+
+from sqlalchemy import select
+
+from bridge.extensions import db
+from bridge.models import Link, SyncRecord, WorkItem
+
+from .world import History, World, money
+
+# (g) the most API calls one step may cost bridge, all flows together (a create with a new
+# customer is about ten, an import about three per contact imported: ``Book.imported``).
+CALLS_PER_STEP = 40
+CALLS_PER_IMPORTED = 3
+# What a user can never be shown: an exception class, SQL, a traceback, a Python repr.
+UNPLAIN = re.compile(r"Traceback|\b\w+(Error|Exception)\b|\[SQL|\bSELECT\b|\bINSERT INTO\b|\bUPDATE \w+ SET\b|"
+                     r"UNIQUE constraint|sqlalchemy|psycopg|\bNone\b|<[a-z_.]+ object at", re.I)
+# Xero fields bridge does not own (e) and customer-visible ones (h).
+NOT_OURS = ("IncludeInEmails", "SentToContact", "ContactGroups", "BrandingThemeID")
+BRIDGE_KEY = re.compile(r"\bb24:|\bdg1:|member_id|:SI:|:CO:|:C:")
+WRITE_METHODS = re.compile(r"\.(add|update|delete|set|bind|unbind)\b", re.I)
+INVOICE_ID_IN_URL = re.compile(r"/details/(\d+)/?$")
+
+
+@dataclass
+class Violation:
+    invariant: str
+    step: int | None
+    text: str
+
+    def render(self, history: History) -> str:
+        return f"[{self.invariant}] at {history.describe(self.step)}: {self.text}"
+
+
+@dataclass
+class Book:
+    """What the users did, as the model remembers it: what bridge may legitimately show."""
+
+    # names/e-mails a user gave to each object: ("b24company", id) / ("xerocontact", id)
+    names: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    emails: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    line_texts: dict[str, set[str]] = field(default_factory=dict)  # B24 invoice id -> descriptions
+    created_names: dict[str, int] = field(default_factory=dict)  # name -> times a user created it (any side)
+    deleted_invoices: set[str] = field(default_factory=set)
+    sent_by_user: set[str] = field(default_factory=set)  # Xero InvoiceIDs a user marked sent
+    include_in_emails: dict[str, list[bool]] = field(default_factory=dict)  # Xero contact -> persons' flags
+    imported: int = 0  # Xero contacts an import could bring (bounds the import's calls)
+
+    def named(self, kind: str, ident: str, name: str | None, email: str | None = None) -> None:
+        if name:
+            self.names.setdefault((kind, str(ident)), set()).add(name)
+        if email:
+            self.emails.setdefault((kind, str(ident)), set()).add(email.lower())
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+def _party_name(row: dict) -> str:
+    return row.get("TITLE") or " ".join(p for p in (row.get("NAME"), row.get("LAST_NAME")) if p)
+
+
+def _emails(row: dict) -> set[str]:
+    return {e["VALUE"].lower() for e in row.get("EMAIL") or [] if e.get("VALUE")}
+
+
+def _b24_invoice_of(xero_invoice: dict, member_id: str) -> str | None:
+    """Which Bitrix24 invoice a Xero invoice belongs to: its Url (or, before Url, the key in
+    Reference)."""
+    found = INVOICE_ID_IN_URL.search(xero_invoice.get("Url") or "")
+    if found:
+        return found.group(1)
+    ref = xero_invoice.get("Reference") or ""
+    if ref.startswith(f"b24:{member_id}:SI:"):
+        return ref.rsplit(":", 1)[1]
+    return None
+
+
+def _similar(value: str, allowed: set[str]) -> bool:
+    """Equal to a name a user gave, or that name with the suffix in brackets bridge adds
+    to tell two customers of one name apart ("Globex Ltd (2)"; what the suffix may hold
+    is invariant h's business)."""
+    return any(value == a or (value.startswith(a + " (") and value.endswith(")")) for a in allowed)
+
+
+def _live(status: str | None) -> bool:
+    return status not in ("VOIDED", "DELETED", "ARCHIVED")
+
+
+# -- state invariants (after every step) --------------------------------------------------
+
+def check_state(world: World, book: Book, step: int | None, portal: dict, xero: dict) -> list[Violation]:
+    out: list[Violation] = []
+    out += no_duplicates(world, book, step, portal, xero)
+    out += no_foreign_overwrite(world, book, step, portal, xero)
+    out += fields_not_ours(book, step, xero)
+    out += plain_words(world, step)
+    out += no_key_on_documents(world, step, xero)
+    if world.shop:
+        out += shop_state(world, step)
+    return out
+
+
+def shop_state(world: World, step) -> list[Violation]:
+    """DG1 and Bexio: (a) one live Bexio invoice per order; (h) no bridge key in what the
+    customer reads on it (title, header, footer)."""
+    out = []
+    per_order: dict[str, int] = {}
+    for invoice in world.bexio()["invoices"]:
+        if invoice.get("kb_item_status_id") not in (19, 31):  # cancelled / deleted
+            ref = invoice.get("api_reference") or ""
+            per_order[ref] = per_order.get(ref, 0) + 1
+        for field_name in ("title", "header", "footer"):
+            if BRIDGE_KEY.search(str(invoice.get(field_name) or "")):
+                out.append(Violation("h key on document", step, f"Bexio invoice {invoice['id']} {field_name} is "
+                                                                f"{invoice.get(field_name)!r}"))
+    out += [Violation("a duplicate", step, f"{n} live Bexio invoices for {ref}") for ref, n in per_order.items()
+            if ref and n > 1]
+    return out
+
+
+def no_duplicates(world: World, book: Book, step, portal: dict, xero: dict) -> list[Violation]:
+    """(a) no object appears on a side more often than users created it (on both sides), no
+    two live Xero invoices for one Bitrix24 invoice, links both ways to live objects."""
+    out = []
+    by_invoice: dict[str, list[str]] = {}
+    for inv in xero["invoices"]:
+        if inv["Type"] == "ACCREC" and _live(inv["Status"]):
+            b24 = _b24_invoice_of(inv, world.member_id)
+            if b24:
+                by_invoice.setdefault(b24, []).append(inv["InvoiceNumber"])
+    for b24, numbers in by_invoice.items():
+        if len(numbers) > 1:
+            out.append(Violation("a duplicate", step, f"Bitrix24 invoice {b24} has {len(numbers)} live Xero "
+                                                      f"invoices: {numbers}"))
+    counts: dict[tuple[str, str], int] = {}  # (side, name without a "(2)" suffix) -> live objects
+    for c in xero["contacts"]:
+        if _live(c.get("ContactStatus")):
+            key = ("Xero", c["Name"].split(" (", 1)[0])
+            counts[key] = counts.get(key, 0) + 1
+    for row in portal["companies"] + portal["contacts"]:
+        key = ("Bitrix24", _party_name(row).split(" (", 1)[0])
+        counts[key] = counts.get(key, 0) + 1
+    for (side, name), n in counts.items():
+        if name and n > book.created_names.get(name, 0):
+            out.append(Violation("a duplicate", step, f"{side} has {n} customers named {name!r}; users created "
+                                                      f"{book.created_names.get(name, 0)} (on both sides)"))
+    with world.app.app_context():
+        links = db.session.scalars(select(Link).where(Link.installation_id == world.installation_id)).all()
+        db.session.expunge_all()
+    xero_invoices = {i["InvoiceID"]: i for i in xero["invoices"]}
+    xero_contacts = {c["ContactID"]: c for c in xero["contacts"]}
+    b24_invoices = {str(i["id"]) for i in portal["invoices"]}
+    b24_parties = {f"company:{c['ID']}" for c in portal["companies"]} | {f"contact:{c['ID']}" for c in portal["contacts"]}
+    for link in links:
+        ref = platform_ref(link.platform_id)
+        if link.kind == "invoice":
+            invoice_id = ref.rpartition(":")[2]
+            if link.ledger_id and link.ledger_id not in xero_invoices:
+                out.append(Violation("a links", step, f"invoice link {link.platform_id} -> {link.ledger_id}: no such "
+                                                      f"Xero invoice"))
+            if invoice_id not in b24_invoices and invoice_id not in book.deleted_invoices:
+                out.append(Violation("a links", step, f"invoice link to Bitrix24 invoice {link.platform_id}, "
+                                                      f"which does not exist"))
+        elif link.kind == "party":
+            if link.ledger_id and link.ledger_id.split(":")[0] not in xero_contacts:
+                out.append(Violation("a links", step, f"party link {link.platform_id} -> {link.ledger_id}: no such "
+                                                      f"Xero contact"))
+            if ref not in b24_parties:
+                out.append(Violation("a links", step, f"party link to Bitrix24 {ref}, which does "
+                                                      f"not exist"))
+    return out
+
+
+KINDS = {"CO": "company", "C": "contact", "SI": "invoice"}
+
+
+def platform_ref(platform_id: str) -> str:
+    """A link's platform id (``b24:<member>:CO:7``, or a bare ``7``) as ``company:7``."""
+    parts = platform_id.split(":")
+    if len(parts) >= 2 and parts[-2] in KINDS:
+        return f"{KINDS[parts[-2]]}:{parts[-1]}"
+    return platform_id
+
+
+def _party_links(world: World) -> list[Link]:
+    with world.app.app_context():
+        rows = db.session.scalars(select(Link).where(Link.kind == "party",
+                                                     Link.installation_id == world.installation_id)).all()
+        db.session.expunge_all()
+        return rows
+
+
+def no_foreign_overwrite(world: World, book: Book, step, portal: dict, xero: dict) -> list[Violation]:
+    """(c) a linked pair carries only names and e-mails users gave to one of the two; a Xero
+    invoice only the lines its Bitrix24 invoice had."""
+    out = []
+    contacts = {c["ContactID"]: c for c in xero["contacts"]}
+    parties = {f"company:{c['ID']}": c for c in portal["companies"]} | {f"contact:{c['ID']}": c for c in portal["contacts"]}
+    for link in _party_links(world):
+        contact = contacts.get((link.ledger_id or "").split(":")[0])
+        ref = platform_ref(link.platform_id)
+        party = parties.get(ref)
+        if contact is None or party is None:
+            continue
+        kind, _, ident = ref.partition(":")
+        names = book.names.get((f"b24{kind}", ident), set()) | book.names.get(("xerocontact", contact["ContactID"]), set())
+        mails = book.emails.get((f"b24{kind}", ident), set()) | book.emails.get(("xerocontact", contact["ContactID"]), set())
+        if ":" not in (link.ledger_id or "") and names and not _similar(contact["Name"], names):
+            out.append(Violation("c foreign overwrite", step, f"Xero contact {contact['Name']!r} is linked to "
+                                                              f"Bitrix24 {ref}, whose names were {sorted(names)}"))
+        if names and not _similar(_party_name(party), names):
+            out.append(Violation("c foreign overwrite", step, f"Bitrix24 {ref} is now "
+                                                              f"{_party_name(party)!r}; users named it {sorted(names)}"))
+        email = (contact.get("EmailAddress") or "").lower()
+        if ":" not in (link.ledger_id or "") and email and mails and email not in mails:
+            out.append(Violation("c foreign overwrite", step, f"Xero contact {contact['Name']!r} has e-mail {email}, "
+                                                              f"not one users gave it or {ref}"))
+    for inv in xero["invoices"]:
+        b24 = _b24_invoice_of(inv, world.member_id) if inv["Type"] == "ACCREC" else None
+        allowed = book.line_texts.get(b24 or "", set())
+        if b24 and allowed:
+            for line in inv.get("LineItems") or []:
+                if line.get("Description") and not any(line["Description"].startswith(t) for t in allowed):
+                    out.append(Violation("c foreign overwrite", step, f"Xero invoice {inv['InvoiceNumber']} has the "
+                                                                      f"line {line['Description']!r}, not one of "
+                                                                      f"Bitrix24 invoice {b24}"))
+    return out
+
+
+def fields_not_ours(book: Book, step, xero: dict) -> list[Violation]:
+    """(e) SentToContact only where a user sent; the persons' IncludeInEmails as users set them."""
+    out = []
+    for inv in xero["invoices"]:
+        if inv.get("SentToContact") and inv["InvoiceID"] not in book.sent_by_user:
+            out.append(Violation("e not ours", step, f"Xero invoice {inv.get('InvoiceNumber')} is marked sent; "
+                                                     f"no user sent it"))
+    for c in xero["contacts"]:
+        expected = book.include_in_emails.get(c["ContactID"])
+        if expected is not None:
+            now = [bool(p.get("IncludeInEmails")) for p in c.get("ContactPersons") or []][:len(expected)]
+            if now != expected:
+                out.append(Violation("e not ours", step, f"Xero contact {c['Name']!r}: persons' IncludeInEmails "
+                                                         f"{expected} became {now}"))
+    return out
+
+
+def _user_texts(world: World) -> list[tuple[SyncRecord, str]]:
+    with world.app.app_context():
+        records = db.session.scalars(select(SyncRecord)).all()
+        db.session.expunge_all()
+    return [(r, text) for r in records for text in (r.error_message, r.error_fix, r.warning) if text]
+
+
+def plain_words(world: World, step) -> list[Violation]:
+    """(f) what a user reads on a record is plain words; (j) and names only what exists on
+    that platform (Bitrix24 has an invoice tab, DG1 does not)."""
+    out = []
+    for record, text in _user_texts(world):
+        if UNPLAIN.search(text):
+            out.append(Violation("f plain words", step, f"{record.flow} {record.object_kind}:{record.object_id} "
+                                                        f"shows {text[:300]!r}"))
+        if record.installation_id == world.shop_installation_id and "invoice tab" in text.lower():
+            out.append(Violation("j platform words", step, f"DG1 {record.object_id} shows {text[:200]!r}: DG1 has "
+                                                           f"no invoice tab"))
+    return out
+
+
+def no_key_on_documents(world: World, step, xero: dict) -> list[Violation]:
+    """(h) no bridge key in what the customer sees: the invoice's Reference, the name of
+    the contact it is addressed to."""
+    return [Violation("h key on document", step, f"Xero invoice {inv.get('InvoiceNumber')} Reference is "
+                                                 f"{inv['Reference']!r}")
+            for inv in xero["invoices"] if BRIDGE_KEY.search(inv.get("Reference") or "")] + [
+        Violation("h key on document", step, f"Xero contact named {c['Name']!r} (printed on its invoices)")
+        for c in xero["contacts"] if BRIDGE_KEY.search(c.get("Name") or "")]
+
+
+# -- at rest (end of a history) ----------------------------------------------------------------
+
+def check_at_rest(world: World, book: Book, portal: dict, xero: dict) -> list[Violation]:
+    return money_agrees(world, book, portal, xero) + stages_follow(world, book, portal, xero)
+
+
+
+
+def money_agrees(world: World, book: Book, portal: dict, xero: dict) -> list[Violation]:
+    """(d) a linked invoice's total, tax and currency in Xero are the platform's, or its
+    record does not read as synced."""
+    out = []
+    xero_by_b24 = {}
+    for inv in xero["invoices"]:
+        b24 = _b24_invoice_of(inv, world.member_id) if inv["Type"] == "ACCREC" else None
+        if b24 and _live(inv["Status"]):
+            xero_by_b24[b24] = inv
+    for item in portal["invoices"]:
+        inv = xero_by_b24.get(str(item["id"]))
+        if inv is None:
+            continue
+        ours = (money(item["opportunity"]), money(item.get("taxValue")), item["currencyId"])
+        theirs = (money(inv["Total"]), money(inv["TotalTax"]), inv["CurrencyCode"])
+        lines = max(len(inv.get("LineItems") or []), 1)
+        if (ours[2] == theirs[2] and abs(ours[0] - theirs[0]) <= Decimal("0.01") * lines
+                and abs(ours[1] - theirs[1]) <= Decimal("0.01") * lines):
+            continue
+        tab = _tab_state(world, str(item["id"]))
+        if tab.tone == "ok":
+            step = world.history.last_touching(f"invoice:{item['id']}", f"ledger_invoice:{inv['InvoiceID']}")
+            out.append(Violation("d money", step, f"Bitrix24 invoice {item['id']} is {ours}, Xero "
+                                                  f"{inv['InvoiceNumber']} ({inv['Status']}) is {theirs}, and the "
+                                                  f"invoice tab reads {tab.label!r}"))
+    return out
+
+
+def _tab_state(world: World, invoice_id: str):
+    """What the invoice tab shows for the invoice (its label and tone), as a user sees it."""
+    from bridge.connectors.bitrix24.status import invoice_state
+
+    with world.app.test_request_context():
+        return invoice_state(world.installation_id, invoice_id)
+
+
+def stages_follow(world: World, book: Book, portal: dict, xero: dict) -> list[Violation]:
+    """(i) the Bitrix24 stage is the one the stage settings give for Xero's state: paid ->
+    success, voided -> failure, sent to the customer -> "sent"; approved but not sent is
+    not "sent" (the seed: "once the invoice has been sent to a client")."""
+    out = []
+    stages = {s["STATUS_ID"]: s for s in portal["stages"] if str(s.get("CATEGORY_ID")) == "1"}
+    xero_by_b24 = {}
+    for inv in xero["invoices"]:
+        b24 = _b24_invoice_of(inv, world.member_id) if inv["Type"] == "ACCREC" else None
+        if b24:
+            xero_by_b24[b24] = inv
+    for item in portal["invoices"]:
+        inv = xero_by_b24.get(str(item["id"]))
+        if inv is None or item.get("ufCrmSmartInvoiceXeroSync") == "N":
+            continue
+        stage = item["stageId"]
+        status = inv["Status"]
+        expected = None
+        if status == "PAID":
+            expected = {k for k, s in stages.items() if s.get("SEMANTICS") == "S"}
+        elif status == "VOIDED":
+            expected = {k for k, s in stages.items() if s.get("SEMANTICS") == "F"}
+        elif status == "AUTHORISED" and inv.get("SentToContact"):
+            expected = {k for k in stages if k.endswith(":S")}
+        elif status in ("AUTHORISED", "DRAFT") and stage.endswith(":S"):
+            expected = {k for k in stages if not k.endswith(":S")}
+        if expected is not None and stage not in expected:
+            step = world.history.last_touching(f"ledger_invoice:{inv['InvoiceID']}", f"invoice:{item['id']}")
+            out.append(Violation("i stage", step, f"Bitrix24 invoice {item['id']} is at {stage}; Xero has it "
+                                                  f"{status}{' and sent' if inv.get('SentToContact') else ''}, "
+                                                  f"which maps to one of {sorted(expected)}"))
+    return out
+
+
+# -- writes and their causes ---------------------------------------------------------------------
+
+def _writes(entry: dict) -> bool:
+    """A request that changes something on the other side."""
+    path, method = entry["path"], entry["method"]
+    if not (200 <= entry["status"] < 300):
+        return False
+    if "/api.xro/2.0/" in path:
+        return method in ("PUT", "POST", "DELETE")
+    if "/rest/" in path:
+        name = path.rsplit("/rest/", 1)[1].removesuffix(".json")
+        if name == "batch":
+            commands = [v for k, v in _form(entry["body"]).items() if k.startswith("cmd[")]
+            return any(WRITE_METHODS.search(c.split("?", 1)[0]) for c in commands)
+        return bool(WRITE_METHODS.search(name))
+    return False
+
+
+def _form(body: str) -> dict[str, str]:
+    try:
+        data = json.loads(body)
+        return {f"cmd[{k}]": v for k, v in (data.get("cmd") or {}).items()} if isinstance(data, dict) else {}
+    except ValueError:
+        pairs = [p.split("=", 1) for p in body.split("&") if "=" in p]
+        return {unquote_plus(k): unquote_plus(v) for k, v in pairs}
+
+
+def _work_keys(world: World, cause: str | None) -> list[str]:
+    if not cause or not cause.startswith("work="):
+        return []
+    ids = [int(i) for i in cause[5:].split(",") if i.isdigit()]
+    with world.app.app_context():
+        rows = db.session.execute(select(WorkItem.flow, WorkItem.object_key).where(WorkItem.id.in_(ids))).all()
+    return [key for _, key in rows]
+
+
+def writes_have_causes(world: World, book: Book, log: list[dict]) -> list[Violation]:
+    """(b) every write is caused by a user change: its work's object was changed by a user
+    (or a user asked: Sync now, Import) after that object's previous writes, or those
+    failed and this is their retry. (g) and no step costs more than the bound."""
+    out = []
+    changed = world.history.changed
+    last_write_mark: dict[str, int] = {}
+    failed_since: set[str] = set()
+    per_step: dict[int, int] = {}
+    for entry in log:
+        mark = entry["mark"] or 0
+        per_step[mark] = per_step.get(mark, 0) + 1
+        keys = _work_keys(world, entry["cause"])
+        if entry["status"] >= 300:
+            failed_since.update(keys)
+            continue
+        if not _writes(entry):
+            continue
+        what = f"{entry['method']} {entry['path'].split('/', 2)[-1]}"
+        if not keys:
+            out.append(Violation("b write without a change", mark, f"{what} made outside any sync run"))
+            continue
+        justified = False
+        for key in keys:
+            previous = last_write_mark.get(key, 0)
+            if any(previous < s <= mark for s in changed.get(key, [])) or (
+                    previous == mark and any(s <= mark for s in changed.get(key, []))) or key in failed_since:
+                justified = True
+        if not justified:
+            out.append(Violation("b write without a change", mark,
+                                 f"{what} caused by {keys}: no user changed {' or '.join(keys)} since its last write"))
+        for key in keys:
+            last_write_mark[key] = mark
+            failed_since.discard(key)
+    for mark, calls in sorted(per_step.items()):
+        bound = CALLS_PER_STEP + CALLS_PER_IMPORTED * book.imported
+        if calls > bound:
+            out.append(Violation("g bounded cost", mark, f"{calls} API calls (bound {bound})"))
+    return out
