@@ -493,7 +493,7 @@ class BulkLookups:
         try:
             matches = self.ledger.match_parties(
                 [(party, links[party.key].ledger_id if links[party.key] else None) for _, party in items],
-                PartyClaims(installation.id, connection))
+                PartyClaims(installation.id, connection, [party.key for _, party in items]))
         except Exception as exc:  # every invoice of the batch fails with it, as it would alone
             db.session.rollback()
             self.parties = {party.key: exc for _, party in items}

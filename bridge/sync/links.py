@@ -215,11 +215,21 @@ class PartyClaims:
     (a batch), so the rules cost no query per candidate. Without it an imported person
     with the company's e-mail was matched to the company's contact, which was renamed."""
 
-    def __init__(self, installation_id: int, connection: LedgerConnection) -> None:
+    def __init__(self, installation_id: int, connection: LedgerConnection, parties: Any = ()) -> None:
+        """``parties``: the keys of the customers to be matched, whose person links are read
+        in one query here (a batch of 49 would otherwise cost one query per customer)."""
         self.installation_id = installation_id
         self.connection = connection
         self._owners: dict[str, str | None] = {}
         self._companies: dict[str, set[str]] = {}
+        keys = list(dict.fromkeys(parties))
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            self._companies.update({key: set() for key in chunk})
+            for platform_id, ledger_id in db.session.execute(
+                    self._links(PARTY_PERSON).where(Link.platform_id.in_(chunk))):
+                if ledger_id:
+                    self._companies[platform_id].add(company_of(ledger_id))
 
     def _links(self, kind: str):
         return select(Link.platform_id, Link.ledger_id).where(
