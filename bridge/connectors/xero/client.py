@@ -371,9 +371,6 @@ class XeroClient(ApiClient):
                 "unitdp": 4})
         return found
 
-    def find_invoices(self, where: str) -> list[dict[str, Any]]:
-        return list(self.pages("Invoices", "Invoices", params={"where": where, "unitdp": 4}))
-
     def invoices(self, since: datetime | None = None, where: str | None = 'Type=="ACCREC"') -> Iterator[dict[str, Any]]:
         params: dict[str, Any] = {"unitdp": 4}
         if where:
