@@ -176,3 +176,20 @@ def test_reference_data_keeps_active_revenue_choices_only():
                 {"Code": "400", "Name": "Advertising", "Type": "EXPENSE", "Status": "ACTIVE"}]
     assert [a.code for a in mapper.sales_accounts(accounts)] == ["200"]
     assert [a.code for a in mapper.payment_accounts(accounts)] == ["090"]
+
+
+def test_no_reference_of_ours_the_url_links_back_and_only_our_url_is_ours():
+    """Xero prints Reference on the customer's invoice: bridge sends none, on create or update
+    (a PO number the user typed stays); Url ("Go to ..." inside Xero) is the platform invoice."""
+    url = "https://acme.bitrix24.com/crm/type/31/details/7/"
+    ours = invoice(key="b24:m:SI:7", platform_url=url, reference="Spring fair")
+    for body in (mapper.invoice_to_xero(ours, "c"), mapper.invoice_to_xero(ours, "c", invoice_id="inv-1")):
+        assert "Reference" not in body and body["Url"] == url
+        assert "b24:" not in encode_json(body)
+    made = [{"InvoiceID": "other", "Url": "https://acme.bitrix24.com/crm/type/31/details/8/", "Total": 1},
+            {"InvoiceID": "typed", "Total": 1},
+            {"InvoiceID": "void", "Url": url, "Status": "VOIDED", "Total": 1},
+            {"InvoiceID": "mine", "Url": url, "Status": "DRAFT", "Total": 1}]
+    assert mapper.pick_ours(ours, made)["InvoiceID"] == "mine"
+    assert mapper.pick_ours(ours, made[:2]) is None
+    assert mapper.pick_ours(invoice(key="b24:m:SI:7"), made) is None  # no Url of its own: nothing is taken
