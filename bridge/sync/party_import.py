@@ -40,7 +40,7 @@ from ..jobs import WorkContext, WorkRequest, flow, period_key, periodic, renew_l
 from ..models import Installation, LedgerConnection, Link, utcnow
 from ..settings import get_section
 from .daily import DAY, request_daily
-from .links import bind, find_link_by_ledger_id, party_fingerprint
+from .links import LinkTaken, bind, bind_person, find_link_by_ledger_id, party_fingerprint
 from .party_flowback import by_master, group_digests, shown_on_platform
 from .polling import cursor
 from .ports import LedgerParty
@@ -183,6 +183,13 @@ def _write_batch(ctx: WorkContext, installation, connection, platform, ledger_ki
                  ledger_number=ledger_party.name,
                  extra={**extra, "received": fingerprint, "origin": extra.get("origin", "ledger"),
                         **({"groups": group_digests(shown)} if shown is not None else {})})
+            for person_key, person in getattr(platform, "people_created", {}).get(key, []):
+                # A person of a ledger company: invoiced alone, it gets a contact of its own,
+                # never the company's (docs/sync.md, "Links").
+                try:
+                    bind_person(installation.id, connection, person_key, ledger_party.ledger_id, person)
+                except LinkTaken:  # two people of one company with one e-mail: the first is linked
+                    continue
             progress["updated" if existed or platform_id else "created"] += 1
     progress["done"] += len(batch)
 

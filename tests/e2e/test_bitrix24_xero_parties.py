@@ -389,7 +389,15 @@ def test_an_imported_person_invoiced_alone_gets_a_xero_contact_of_its_own(portal
     deliver_events(live)  # the import's own Bitrix24 events
     _, contacts = imported(live)
     bruce = next(c for c in contacts if (c["NAME"], c["LAST_NAME"]) == ("Bruce", "Wayne"))
-    assert bruce.get("COMPANY_ID")  # linked as part of the company
+    assert bruce.get("COMPANY_ID")  # part of the company in Bitrix24, and in bridge's links:
+    from sqlalchemy import select
+
+    from bridge.extensions import db
+    from bridge.models import Link
+    with live.app.app_context():
+        person = db.session.scalar(select(Link).where(Link.kind == "party_person",
+                                                      Link.platform_id.endswith(f":C:{bruce['ID']}")))
+        assert person.ledger_id == f"{ids['Wayne Enterprises']}#person:bruce@wayne.test"
     item = invoice_for(live, contactId=bruce["ID"])
     deliver_events(live)
 

@@ -100,6 +100,9 @@ class Bitrix24Platform:
         self._stages: dict[str, list[Stage]] = {}
         self._read_items: dict[str, dict[str, Any]] = {}  # invoices as this adapter last read them
         self._read_rows: dict[str, list[dict[str, Any]]] = {}  # and their product rows
+        # The contacts ``save_parties`` made for a new company's people: {company key: [(person key,
+        # person)]}, so an import links each as a contact person of the ledger company (``party_person``).
+        self.people_created: dict[str, list[tuple[str, Person]]] = {}
 
     @classmethod
     def build(cls, installation: Installation, connection: Any = None) -> "Bitrix24Platform":
@@ -525,6 +528,7 @@ class Bitrix24Platform:
         reply = self.client.batch_all(commands)
         ids: list[str] = []
         people: dict[str, tuple[str, dict[str, Any]]] = {}
+        made: dict[str, tuple[str, Person]] = {}  # command -> (company key, person)
         for n, (party, platform_id, origin) in enumerate(parties):
             if f"s{n}" in reply.errors:
                 raise reply.errors[f"s{n}"]
@@ -537,8 +541,14 @@ class Bitrix24Platform:
             if kind == COMPANY:
                 for m, person in enumerate(company_people(party)):
                     people[f"p{n}_{m}"] = ("crm.contact.add", {"fields": person_fields(person, new_id, origin)})
+                    made[f"p{n}_{m}"] = (ids[-1], person)
+        self.people_created = {}
         if people:
-            self.client.batch_all(people).raise_first()
+            reply = self.client.batch_all(people)
+            reply.raise_first()
+            for command, (company_key, person) in made.items():
+                self.people_created.setdefault(company_key, []).append(
+                    (self.party_key(party_id(CONTACT, int(reply.get(command)))), person))
         return ids
 
     def party_as_created(self, party: Party, platform_id: str, origin: tuple[str, str]) -> Party:
