@@ -126,7 +126,9 @@ def _log_request(host: SandboxHost, response):
         host.requests.append({"seq": len(host.requests), "method": request.method, "path": request.path,
                               "status": response.status_code, "cause": request.headers.get("X-Bridge-Cause"),
                               "idempotency_key": request.headers.get("Idempotency-Key"),
-                              "mark": host.mark, "body": body})
+                              "mark": host.mark, "body": body,
+                              # what a write was answered (a 200 may still carry validation errors)
+                              "answer": "" if request.method == "GET" else response.get_data(as_text=True)[:8000]})
     return response
 
 

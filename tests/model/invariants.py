@@ -14,8 +14,10 @@ from urllib.parse import unquote_plus
 
 from sqlalchemy import select
 
+from bridge.connectors.bitrix24 import store
 from bridge.extensions import db
 from bridge.models import Link, SyncRecord, WorkItem
+from bridge.settings import get_section
 
 from .world import History, World, money
 
@@ -56,6 +58,7 @@ class Book:
     sent_by_user: set[str] = field(default_factory=set)  # Xero InvoiceIDs a user marked sent
     include_in_emails: dict[str, list[bool]] = field(default_factory=dict)  # Xero contact -> persons' flags
     imported: int = 0  # Xero contacts an import could bring (bounds the import's calls)
+    stage_settings_step: int = 0  # when a user last changed what the stages mean
 
     def named(self, kind: str, ident: str, name: str | None, email: str | None = None) -> None:
         if name:
@@ -332,10 +335,17 @@ def _tab_state(world: World, invoice_id: str):
 
 def stages_follow(world: World, book: Book, portal: dict, xero: dict) -> list[Violation]:
     """(i) the Bitrix24 stage is the one the stage settings give for Xero's state: paid ->
-    success, voided -> failure, sent to the customer -> "sent"; approved but not sent is
-    not "sent" (the seed: "once the invoice has been sent to a client")."""
+    the paid stage, voided -> failure, "sent" once Xero has it sent to the customer (or
+    approved, as the setting says); approved but not sent is not "sent" by default (the
+    seed: "once the invoice has been sent to a client"). An invoice Xero has not changed
+    since the settings did keeps the stage it was given."""
+    with world.app.app_context():
+        settings = get_section(store.find(world.member_id), "invoices")
     out = []
     stages = {s["STATUS_ID"]: s for s in portal["stages"] if str(s.get("CATEGORY_ID")) == "1"}
+    success = {k for k, s in stages.items() if s.get("SEMANTICS") == "S"}
+    failure = {k for k, s in stages.items() if s.get("SEMANTICS") == "F"}
+    sent_stage = {settings.stage_sent} if settings.stage_sent else {k for k in stages if k.endswith(":S")}
     xero_by_b24 = {}
     for inv in xero["invoices"]:
         b24 = _b24_invoice_of(inv, world.member_id) if inv["Type"] == "ACCREC" else None
@@ -345,34 +355,38 @@ def stages_follow(world: World, book: Book, portal: dict, xero: dict) -> list[Vi
         inv = xero_by_b24.get(str(item["id"]))
         if inv is None or item.get("ufCrmSmartInvoiceXeroSync") == "N":
             continue
-        stage = item["stageId"]
-        status = inv["Status"]
+        touched = world.history.last_touching(f"ledger_invoice:{inv['InvoiceID']}", f"invoice:{item['id']}") or 0
+        if touched < book.stage_settings_step:
+            continue
+        stage, status = item["stageId"], inv["Status"]
+        sent = inv.get("SentToContact") or settings.sent_when == "approved"
         expected = None
         if status == "PAID":
-            expected = {k for k, s in stages.items() if s.get("SEMANTICS") == "S"}
+            expected = {settings.stage_paid} if settings.stage_paid else success
         elif status == "VOIDED":
-            expected = {k for k, s in stages.items() if s.get("SEMANTICS") == "F"}
-        elif status == "AUTHORISED" and inv.get("SentToContact"):
-            expected = {k for k in stages if k.endswith(":S")}
-        elif status in ("AUTHORISED", "DRAFT") and stage.endswith(":S"):
-            expected = {k for k in stages if not k.endswith(":S")}
+            expected = {settings.stage_failed} if settings.stage_failed else failure
+        elif status == "AUTHORISED" and sent:
+            expected = sent_stage
+        elif status in ("AUTHORISED", "DRAFT") and stage in sent_stage:
+            expected = set(stages) - sent_stage
         if expected is not None and stage not in expected:
-            step = world.history.last_touching(f"ledger_invoice:{inv['InvoiceID']}", f"invoice:{item['id']}")
-            out.append(Violation("i stage", step, f"Bitrix24 invoice {item['id']} is at {stage}; Xero has it "
-                                                  f"{status}{' and sent' if inv.get('SentToContact') else ''}, "
-                                                  f"which maps to one of {sorted(expected)}"))
+            out.append(Violation("i stage", touched or None,
+                                 f"Bitrix24 invoice {item['id']} is at {stage}; Xero has it {status}"
+                                 f"{' and sent' if inv.get('SentToContact') else ''}, which the settings "
+                                 f"(sent when {settings.sent_when}) map to one of {sorted(expected)}"))
     return out
 
 
 # -- writes and their causes ---------------------------------------------------------------------
 
-def _writes(entry: dict) -> bool:
+def writes(entry: dict) -> bool:
     """A request that changes something on the other side."""
     path, method = entry["path"], entry["method"]
     if not (200 <= entry["status"] < 300):
         return False
-    if "/api.xro/2.0/" in path:
-        return method in ("PUT", "POST", "DELETE")
+    if "/api.xro/2.0/" in path:  # a 200 whose every element failed validation changed nothing
+        refused = '"HasErrors": true' in entry.get("answer", "") and '"HasErrors": false' not in entry.get("answer", "")
+        return method in ("PUT", "POST", "DELETE") and not refused
     if "/rest/" in path:
         name = path.rsplit("/rest/", 1)[1].removesuffix(".json")
         if name == "batch":
@@ -416,7 +430,7 @@ def writes_have_causes(world: World, book: Book, log: list[dict]) -> list[Violat
         if entry["status"] >= 300:
             failed_since.update(keys)
             continue
-        if not _writes(entry):
+        if not writes(entry):
             continue
         what = f"{entry['method']} {entry['path'].split('/', 2)[-1]}"
         if not keys:

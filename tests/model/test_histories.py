@@ -33,7 +33,7 @@ def run_histories(world, test: str, the_seed: int, profile: str) -> None:
         raise AssertionError(f"{exc}\n\nseed {the_seed}: {replay_command(test, the_seed)}") from None
     finally:
         print(f"seed {the_seed}: {STATS['histories'] - before['histories']} histories, "
-              f"{STATS['steps'] - before['steps']} steps")
+              f"{STATS['steps'] - before['steps']} steps (digest {STATS['digest']})")
 
 
 def _seed_from_env() -> int | None:

@@ -103,6 +103,9 @@ class World:
         from tests.connectors.xero.test_end_to_end import _connect_in_browser, _org
         _connect_in_browser(live, self.installation_id, ORG)
         self.tenant = _org(live, ORG)
+        from bridge.sandbox.xero import seed
+        org = self.sandbox.systems["xero"].orgs[self.tenant]
+        org.currencies.append(seed.currency("AUD"))  # enabled in the organisation; USD is not
         self.settings("mapping", {"tax_rates": {"15": "OUTPUT2", "0": "NONE"}, "default_sales_account": "200"})
         self.shop = shop
         if shop:
@@ -249,6 +252,27 @@ class World:
             self.drain()
             if self.held() == (0, 0):
                 return
+
+    def reread(self) -> None:
+        """Everything read again, nothing changed: every Bitrix24 event delivered once more,
+        the reconcile and the ledger poll from their beginning (cursors forgotten). What this
+        makes bridge write is an echo or a re-read writing (invariant b)."""
+        from bridge.connectors.bitrix24.reconcile import reconcile_all
+        from bridge.models import Cursor
+        from bridge.sync.polling import poll_all
+
+        self.control("bitrix24/events/replay")
+        self.control("bitrix24/events/wait", json={"timeout": 10})
+        self.drain()
+        with self.app.app_context():
+            db.session.execute(Cursor.__table__.delete().where(Cursor.name != "party_import"))
+            db.session.commit()
+            reconcile_all()
+            poll_all()
+        self.drain()
+        self.b24_release()
+        self.xero_release()
+        self.drain()
 
     # -- reading both sides ------------------------------------------------------------------
     def portal(self) -> dict:

@@ -304,6 +304,21 @@ def blueprint(cloud: Bitrix24Cloud) -> Blueprint:
             dispatcher.held = rest + dispatcher.held
         return json_response({"released": released, "held": len(rest)})
 
+    @bp.post("/events/replay")
+    def replay():
+        """Send every event delivered so far once more, in order (a queue server that
+        repeats itself): each reaches the app as a copy of what it already had."""
+        dispatcher = cloud.dispatcher
+        with dispatcher._lock:
+            copies = [Delivery(d.event, d.handler, list(d.pairs), d.member_id)
+                      for d in dispatcher.log if d.status == "delivered"]
+            dispatcher.log.extend(copies)
+            held, dispatcher.held = dispatcher.held, copies
+        released = dispatcher.release_held()
+        with dispatcher._lock:
+            dispatcher.held = held + dispatcher.held
+        return json_response({"replayed": released})
+
     @bp.post("/events/discard")
     def discard():
         """``{"count": N}``: lose the first N held events (all by default); a handler that
