@@ -34,7 +34,7 @@ from .invoice_followup import complete_invoice, pending_steps
 from .links import (LinkTaken, PartyClaims, bind, claim_party, content_hash, find_link, jsonable, party_fingerprint,
                     remembered_links)
 from .party_flowback import changed_since_sync, group_digests
-from .mapping import ledger_document
+from .mapping import document_digests, ledger_document
 from .money_check import money_agrees
 from .platform_words import decide_where, settled_message, settled_on_both_sides
 from .ports import UNCHANGED, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument, PartyMatch, WriteResult
@@ -181,10 +181,11 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
         party_id, party_warning = export_party(installation, connection, ledger, invoice.party, ctx)
     platform_status = invoice.status  # the rendered document is a draft; the platform's own status is this
     invoice, document = ledger_document(installation, ledger, invoice, party_id)
-    digest = content_hash(document)
+    digests = document_digests(ledger, document)  # the one to store first; any of them: unchanged
+    digest = digests[0]
     record.sent = jsonable({"document": document})
     db.session.commit()  # never hold a write transaction across the calls below (SQLite)
-    if link and link.ledger_id and link.content_hash == digest:
+    if link and link.ledger_id and link.content_hash in digests:
         if pending_steps(installation, invoice, link):  # an earlier run stopped part-way
             done = complete_invoice(installation, ledger, link, invoice)
             _finish(record, "succeeded", None)

@@ -22,8 +22,8 @@ from ..domain import Invoice
 from ..errors import ConflictError, SyncError
 from ..models import Installation, Link
 from ..settings import get_section
-from .links import content_hash, jsonable
-from .mapping import ledger_document
+from .links import jsonable
+from .mapping import document_digests, ledger_document
 from .platform_words import decide_where
 from .ports import Ledger, LedgerDocument, Platform
 
@@ -98,7 +98,7 @@ def flow_back(installation: Installation, platform: Platform, ledger: Ledger, li
         refreshed = platform.get_invoice(link.platform_id)
         if refreshed is not None:  # the platform's update event will now read as "no change"
             party = (link.extra or {}).get("party_ledger_id")
-            link.content_hash = content_hash(ledger_document(installation, ledger, refreshed, party)[1])
+            link.content_hash = document_digests(ledger, ledger_document(installation, ledger, refreshed, party)[1])[0]
     if against:
         raise ConflictError(
             f"The invoice was edited in {ledger.kind.title()} ({', '.join(sorted(against))}), but "
@@ -120,4 +120,4 @@ def has_unsent_edit(installation: Installation, ledger: Ledger, link: Link, curr
                                    party)[1]
     except SyncError:  # e.g. a rate no longer mapped: the export will say so
         return False
-    return content_hash(rendered) != link.content_hash
+    return link.content_hash not in document_digests(ledger, rendered)

@@ -11,6 +11,7 @@ from datetime import timedelta
 from ..domain import Invoice, InvoiceStatus, LineKind
 from ..errors import PermanentError
 from ..settings import get_section
+from .links import content_hash
 from .settings import MappingSettings, rate_key
 
 
@@ -69,3 +70,16 @@ def ledger_document(installation, ledger, invoice: Invoice, party_ledger_id: str
     if settings.numbering == "ledger":
         invoice = replace(invoice, number="")  # the ledger numbers it; our key is the reference
     return invoice, ledger.preview_invoice(invoice, party_ledger_id)
+
+
+def document_digests(ledger, document: dict) -> tuple[str, ...]:
+    """The content hash to store for a rendered invoice, then any other hash that means
+    the same content; a link whose hash is one of them is unchanged.
+
+    A ledger that renders one content in several ways (Bexio: a product line is an article
+    position once its product is an article) offers ``comparable_document``, the form
+    that does not depend on that, and the hash is taken of it. The hash of the rendering
+    itself still counts as unchanged: links written before were hashed that way."""
+    comparable = getattr(ledger, "comparable_document", None)
+    digests = (content_hash(comparable(document) if comparable else document), content_hash(document))
+    return tuple(dict.fromkeys(digests))

@@ -11,14 +11,16 @@ from sqlalchemy import select
 from bridge import faults
 from bridge.connectors.dg1.tenants import find_tenant
 from bridge.extensions import db
-from bridge.jobs import request_work
+from bridge.jobs import WorkRequest, request_work
 from bridge.ratelimit import limiter_for_app
 from bridge.models import Link, SyncRecord, WorkItem
 from bridge.settings import save_section
 from bridge.sync import products as product_flow
+from bridge.sync.links import content_hash
 from bridge.sync.products import daily_products, product_request, request_daily_products
 from bridge.sync.stock import request_daily_stock, stock_request
 from tests.connectors.bexio.live_support import state as bexio_state
+from tests.connectors.dg1.test_live import place_order, wait_delivered
 
 
 def dg1_products(live) -> list[dict]:
@@ -189,3 +191,102 @@ def test_bexio_429s_delay_the_product_sync_and_create_nothing_twice(shop, monkey
     monkeypatch.setattr(limiter, "clock", lambda: time.time() + 120)
     ask(shop, product_request(find_tenant_id(shop), manual=True))
     assert Counter(a["intern_code"] for a in articles(shop)) == expected_codes(shop)
+
+
+# -- articles made after an order's invoice are no change to that invoice --------------------
+
+
+def bexio_writes(live, since: int) -> list[str]:
+    """The Bexio calls since ``since`` that change something (a search is a POST that reads)."""
+    log = live.control(f"requests?since={since}", method="GET")["requests"]
+    return [f"{r['method']} {r['path']}" for r in log if r["path"].startswith("/api.bexio.com/")
+            and r["method"] != "GET" and not r["path"].endswith("/search")]
+
+
+def invoice_runs(live, order_id: str) -> list[SyncRecord]:
+    with live.app.app_context():
+        return list(db.session.scalars(select(SyncRecord).where(
+            SyncRecord.flow == "invoice_to_ledger", SyncRecord.object_id == f"ch:{order_id}")
+            .order_by(SyncRecord.id)))
+
+
+def order_then_articles_then_an_unchanged_event(live) -> tuple[dict, dict, int]:
+    """An order invoiced with custom positions, the product sync making its product an
+    article, then the order shipped (an ``order.updated`` that changes nothing Bexio shows).
+    Returns the order, the Bexio invoice and the request log position before the event."""
+    order = place_order(live, payments=[])  # paid later: the invoice stays open
+    wait_delivered(live, 1)
+    live.run_jobs()
+    (invoice,) = bexio_state(live)["invoices"]
+    assert [p["type"] for p in invoice["positions"]][0] == "KbPositionCustom"
+    ask(live, product_request(find_tenant_id(live), manual=True))
+    assert "MUG-01" in {a["intern_code"] for a in articles(live)}
+    since = live.control("requests", method="GET")["next"]
+    live.control(f"dg1/tenants/demo/orders/{order['id']}/ship")
+    wait_delivered(live, 2)
+    live.run_jobs()
+    return order, invoice, since
+
+
+def test_an_issued_invoice_is_no_conflict_when_its_products_became_articles_meanwhile(shop):
+    order, invoice, since = order_then_articles_then_an_unchanged_event(shop)
+    assert invoice["kb_item_status_id"] == 8  # issued, open: Bexio accepts no change to it
+    assert bexio_writes(shop, since) == []
+    runs = invoice_runs(shop, order["id"])
+    assert [r.state for r in runs if r.state == "conflict"] == []
+    assert runs[-1].state == "skipped" and runs[-1].warning == "No change since the last sync."
+    assert [i["positions"] for i in bexio_state(shop)["invoices"]] == [invoice["positions"]]
+
+
+def test_a_draft_is_not_rewritten_when_its_products_became_articles_and_adopts_them_with_a_real_change(shop):
+    with shop.app.app_context():
+        save_section(find_tenant("demo"), "invoices", {"create_payment": False, "send_by_email": False,
+                                                       "issue_on_create": False})
+        db.session.commit()
+    order, invoice, since = order_then_articles_then_an_unchanged_event(shop)
+    assert invoice["kb_item_status_id"] == 7  # a draft: bridge could rewrite it
+    assert bexio_writes(shop, since) == []
+    (now,) = bexio_state(shop)["invoices"]
+    assert now["positions"] == invoice["positions"]
+    runs = invoice_runs(shop, order["id"])
+    assert runs[-1].state == "skipped" and runs[-1].warning == "No change since the last sync."
+
+    # A real change (the invoice language, which Bexio shows in the title) rewrites the
+    # draft, and then its product line is the article.
+    with shop.app.app_context():
+        save_section(find_tenant("demo"), "bexio", {"language": "fr", "currency": "CHF",
+                                                    "email_message": "Ihre Rechnung: [Network Link]"})
+        db.session.commit()
+    ask(shop, WorkRequest(find_tenant_id(shop), "invoice_to_ledger", f"order:ch:{order['id']}", {"manual": True}))
+    (now,) = bexio_state(shop)["invoices"]
+    mug = next(a for a in articles(shop) if a["intern_code"] == "MUG-01")
+    assert now["title"].startswith("Commande") and now["positions"][0]["type"] == "KbPositionArticle"
+    assert now["positions"][0]["article_id"] == mug["id"]
+    assert invoice_runs(shop, order["id"])[-1].state == "succeeded"
+    # And synced again without a change: nothing written.
+    since = shop.control("requests", method="GET")["next"]
+    ask(shop, WorkRequest(find_tenant_id(shop), "invoice_to_ledger", f"order:ch:{order['id']}", {"manual": True}))
+    assert bexio_writes(shop, since) == []
+
+
+def test_an_invoice_linked_before_this_rule_with_article_positions_stays_unchanged(shop):
+    """Links written before the hash ignored the article mapping hold the hash of the
+    rendering itself (with article positions): they too read as unchanged."""
+    ask(shop, product_request(find_tenant_id(shop), manual=True))
+    order = place_order(shop, payments=[])
+    wait_delivered(shop, 1)
+    shop.run_jobs()
+    (invoice,) = bexio_state(shop)["invoices"]
+    assert invoice["positions"][0]["type"] == "KbPositionArticle"
+    with shop.app.app_context():
+        first = db.session.scalars(select(SyncRecord).where(SyncRecord.flow == "invoice_to_ledger")).one()
+        link = db.session.scalars(select(Link).where(Link.kind == "invoice")).one()
+        link.content_hash = content_hash(first.sent["document"])  # as bridge stored it before
+        db.session.commit()
+    since = shop.control("requests", method="GET")["next"]
+    shop.control(f"dg1/tenants/demo/orders/{order['id']}/ship")
+    wait_delivered(shop, 2)
+    shop.run_jobs()
+    assert bexio_writes(shop, since) == []
+    runs = invoice_runs(shop, order["id"])
+    assert runs[-1].state == "skipped" and runs[-1].warning == "No change since the last sync."

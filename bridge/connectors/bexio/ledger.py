@@ -205,6 +205,11 @@ class BexioLedger:
     def preview_invoice(self, invoice: Invoice, party_ledger_id: str | None) -> dict[str, Any]:
         return mapper.invoice_to_kb(invoice, self._invoice_refs(invoice, int(party_ledger_id or 0)))
 
+    def comparable_document(self, document: dict[str, Any]) -> dict[str, Any]:
+        """What a content hash is taken of: the rendering without the article mapping
+        (``mapper.as_customer_reads``), so that articles made later are no change."""
+        return mapper.as_customer_reads(document)
+
     def _date_service_taxes(self, invoice: Invoice) -> None:
         """Shipping and payment-fee lines get the Bexio tax of their service date, as
         product lines do (NOTES §8.3: 7.7 % and 8.1 % are separate tax records, each valid

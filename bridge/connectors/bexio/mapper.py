@@ -230,6 +230,24 @@ def positions(invoice: Invoice, refs: InvoiceRefs) -> list[dict[str, Any]]:
     return out
 
 
+def as_customer_reads(body: dict[str, Any]) -> dict[str, Any]:
+    """The invoice body with each article position written as the custom position it
+    replaces: the same text, quantity, unit price, tax and account, which is all the
+    customer and the books see of it.
+
+    A line becomes an article position once the product sync has made its product a Bexio
+    article (``InvoiceRefs.article_ids``); that changes how bridge would write the invoice,
+    not what it says. Content hashes are taken of this form, so an order invoiced before
+    its products were articles is not "changed" by the product sync: no rewrite of a
+    draft, no conflict on an issued invoice. A draft takes article positions the next time
+    it is rewritten for a real change."""
+    def plain(position: dict[str, Any]) -> dict[str, Any]:
+        if position.get("type") != "KbPositionArticle":
+            return position
+        return {**{k: v for k, v in position.items() if k != "article_id"}, "type": "KbPositionCustom"}
+    return {**body, "positions": [plain(p) for p in body.get("positions") or []]}
+
+
 def _tax_id(line: Line) -> int | None:
     """The line's Bexio tax, resolved by the flow from the tax mapping and the service date
     (NOTES §8.3: separate tax records per period; only active sales taxes are accepted)."""
