@@ -23,7 +23,7 @@ from ..errors import ConflictError, SyncError
 from ..models import Installation, Link
 from ..settings import get_section
 from .links import jsonable
-from .mapping import document_digests, ledger_document
+from .mapping import document_digests, ledger_document, with_due_date
 from .platform_words import decide_where
 from .ports import Ledger, LedgerDocument, Platform
 
@@ -90,7 +90,7 @@ def flow_back(installation: Installation, platform: Platform, ledger: Ledger, li
         # the conflict; copying the ledger's version here would silently undo the user's edit.
         return set()
     theirs = with_platform_rates(installation, document.invoice)
-    changed = changed_groups(current, theirs)
+    changed = changed_groups(with_due_date(installation, current), theirs)
     ours = {g for g in changed if master_of(g, installation, document) == "ledger"}
     against = changed - ours
     if ours:

@@ -65,11 +65,18 @@ def ledger_document(installation, ledger, invoice: Invoice, party_ledger_id: str
     # follows the ledger, and must not make an invoice look edited when it moves.
     invoice = replace(invoice, status=InvoiceStatus.DRAFT)
     settings = get_section(installation, "invoices")
-    if invoice.due_date is None:
-        invoice = replace(invoice, due_date=invoice.issue_date + timedelta(days=settings.due_days))
+    invoice = with_due_date(installation, invoice)
     if settings.numbering == "ledger":
         invoice = replace(invoice, number="")  # the ledger numbers it; our key is the reference
     return invoice, ledger.preview_invoice(invoice, party_ledger_id)
+
+
+def with_due_date(installation, invoice: Invoice) -> Invoice:
+    """A platform invoice without a due date goes to the ledger with the issue date plus
+    the payment terms; the flow-back compares with that too, so the date is no ledger edit."""
+    if invoice.due_date is not None:
+        return invoice
+    return replace(invoice, due_date=invoice.issue_date + timedelta(days=get_section(installation, "invoices").due_days))
 
 
 def document_digests(ledger, document: dict) -> tuple[str, ...]:

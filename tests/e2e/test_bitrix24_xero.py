@@ -96,6 +96,35 @@ def test_invoice_life_create_edit_approve_pay(portal):
     assert [(r.flow, r.error_message) for r in failed] == []
 
 
+def test_approval_in_xero_writes_nothing_back_to_the_bitrix24_invoice(portal):
+    """The README tour's invoice: a title, no due date (Xero gets the default terms).
+    Approving it in Xero changes nothing the user wrote: the title is no Xero field (the
+    Reference is the user's there), and the due date bridge filled in is no edit."""
+    live = portal
+    company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {"TITLE": "Tour Ltd"}})
+    item = live.control(f"bitrix24/portals/{ACME}/invoices", json={
+        "fields": {"title": "Tour invoice", "companyId": company["ID"], "currencyId": "NZD"},
+        "rows": [{"productName": "Consulting", "price": "115.00", "quantity": 1, "taxRate": 15}]})["item"]
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    since = live.control("requests", method="GET")["next"]
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
+    live.control("xero/webhooks/flush")
+    live.run_jobs()
+    after = portal_invoice(live, item["id"])
+    assert (after["title"], after["closedate"]) == ("Tour invoice", item["closedate"])
+    calls = live.control(f"requests?since={since}", method="GET")["requests"]
+    assert [c["body"] for c in calls if "crm.item.update" in c["path"] + c["body"]
+            or "productrow.set" in c["path"] + c["body"]] == []
+
+    # a due date the Xero user then changes is copied back, and the title still stays
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/edit", json={"DueDate": "2027-01-31"})
+    live.control("xero/webhooks/flush")
+    live.run_jobs()
+    after = portal_invoice(live, item["id"])
+    assert (after["title"], after["closedate"]) == ("Tour invoice", "2027-01-31")
+
+
 def test_sync_switched_off_sends_nothing(portal):
     live = portal
     company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {"TITLE": "Initech"}})

@@ -435,14 +435,14 @@ class Bitrix24Platform:
 
     def apply_invoice_changes(self, platform_id: str, invoice: Invoice, groups: set[str]) -> None:
         """Flow-back of ledger edits by field group (bridge/sync/invoice_flowback.py):
-        ``header`` (dates, reference, currency) and ``lines`` (the product rows, replaced
-        whole, as Bitrix24's productrow.set does)."""
+        ``header`` (dates, currency) and ``lines`` (the product rows, replaced whole, as
+        Bitrix24's productrow.set does). Never the title: it is not sent to the ledger
+        (Xero's Reference is the user's), so the ledger's Reference is no edit of it."""
         if platform_id.startswith(LEGACY):
             raise PermanentError("Legacy invoices are read-only for bridge: the ledger's edit was not copied.",
                                  fix="Make the same edit in Bitrix24.")
         if "header" in groups:
-            fields: dict[str, Any] = {"begindate": invoice.issue_date.isoformat(), "title": invoice.reference,
-                                      "currencyId": invoice.currency}
+            fields: dict[str, Any] = {"begindate": invoice.issue_date.isoformat(), "currencyId": invoice.currency}
             if invoice.due_date:
                 fields["closedate"] = invoice.due_date.isoformat()
             self._update(platform_id, fields)
