@@ -13,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Callable
 
+from babel.numbers import format_decimal
 from flask import Blueprint, Response, current_app, make_response, render_template, request
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
@@ -34,7 +36,7 @@ from ..settings import SettingsError, StaleSettings, get_section, save_section
 from ..sync.registry import ledger_for, platform_for
 from ..sync.settings import rate_key
 from ..sync.platform_words import LEDGER_NAMES
-from ..sync.tax_check import Mismatch, percent, rate_mismatches
+from ..sync.tax_check import Mismatch, rate_mismatches
 
 bp = Blueprint("app_settings", __name__)
 
@@ -291,16 +293,22 @@ def read_mapping(form, current: dict, choices: Choices) -> tuple[dict, dict]:
     return data, errors
 
 
+def _rate_number(value: Decimal) -> str:
+    """A rate in percent as the page's language writes it, every decimal kept: 8.1 -> "8,1" in German."""
+    return format_decimal(value if value else Decimal(0), locale=str(get_locale() or "en"), decimal_quantization=False)
+
+
 def _rate_refusal(mismatch: Mismatch, ledger: str) -> str:
     """A rate mapped to a ledger tax of another percentage books other money than the
-    invoice shows (``bridge/sync/tax_check.py``): refused, naming both rates."""
+    invoice shows (``bridge/sync/tax_check.py``): refused, naming both rates, written the
+    page language's way (8,1 % on a German page)."""
     if mismatch.rate is None:
         return _("Lines without tax are mapped to %(ledger)s's %(code)s, which is %(theirs)s %%: choose a "
                  "%(ledger)s tax rate of 0 %%.", ledger=ledger, code=mismatch.code,
-                 theirs=percent(mismatch.ledger_rate))
+                 theirs=_rate_number(mismatch.ledger_rate))
     return _("Bitrix24 rate %(ours)s %% is mapped to %(ledger)s's %(code)s, which is %(theirs)s %%: choose a "
-             "%(ledger)s tax rate of %(ours)s %%.", ours=percent(mismatch.rate), ledger=ledger, code=mismatch.code,
-             theirs=percent(mismatch.ledger_rate))
+             "%(ledger)s tax rate of %(ours)s %%.", ours=_rate_number(mismatch.rate), ledger=ledger,
+             code=mismatch.code, theirs=_rate_number(mismatch.ledger_rate))
 
 
 def _rate_key_or_none(rate: str) -> str | None:

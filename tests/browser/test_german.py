@@ -63,7 +63,14 @@ def test_a_german_portal_sees_german_words_and_german_numbers(portal, browser, s
     rates = [o.text.replace("\u00a0", " ") for o in browser.find_elements(By.CSS_SELECTOR, "#tax-rate-1 option")]
     assert "VAT 15% (15 %)" in rates and "VAT 9% (9 %)" in rates, rates
     assert not any("18" in r for r in rates)  # the portal's retired rate is not offered
+    page = text_of(browser)
+    for german in ("Die Rechnung in die Phase „gesendet“ verschieben, wenn", "Import aus Xero",
+                   "Neue Xero-Kunden einmal täglich importieren"):
+        assert german in page, german
+    sent_when = [o.text for o in browser.find_elements(By.CSS_SELECTOR, "#sent_when option")]
+    assert sent_when == ["Xero sie als an den Kunden gesendet markiert", "sie freigegeben ist"], sent_when
     assert_accessible(browser, "settings (de)")
+    save_page(browser, screenshots / "settings-de.png")
 
     # The dashboard, from the app's own menu: German counts, money and dates.
     browser.find_element(By.LINK_TEXT, "Xero-Transaktionen").click()

@@ -48,13 +48,18 @@ class UnreachablePlatform(FakePlatform):
 
 @pytest.fixture
 def page(client, portal, monkeypatch):
+    return open_settings(client, portal, monkeypatch, FakePlatform())
+
+
+def open_settings(client, portal, monkeypatch, platform, lang: str = "en") -> tuple[str, str]:
+    """The settings page (and its token) of a portal connected to the fake Xero, opened from a launch in ``lang``."""
     connection = LedgerConnection(installation_id=portal.id, ledger="xero", organisation_id="tenant-1",
                                   organisation_name="Demo Company (NZ)")
     db.session.add(connection)
     db.session.commit()
     monkeypatch.setattr("bridge.web.app_settings.ledger_for", lambda inst: (FakeLedger(), connection))
-    monkeypatch.setattr("bridge.web.app_settings.platform_for", lambda inst: FakePlatform())
-    main = launch(client, "/bitrix24/app").get_data(as_text=True)
+    monkeypatch.setattr("bridge.web.app_settings.platform_for", lambda inst: platform)
+    main = launch(client, "/bitrix24/app", lang=lang).get_data(as_text=True)
     assert "/bitrix24/app/settings?token=" in main
     token = main.split("/bitrix24/app/settings?token=")[1].split('"')[0]
     html = client.get(SETTINGS, query_string={"token": token}).get_data(as_text=True)
@@ -266,6 +271,21 @@ def test_a_rate_mapped_to_a_ledger_tax_of_another_percentage_is_refused_naming_b
     assert "Saved." in reply.get_data(as_text=True)
     db.session.expire_all()
     assert get_section(portal, "mapping").tax_rates == {"15": "OUTPUT2"}
+
+
+class SwissRatePlatform(FakePlatform):
+    def tax_rates(self):
+        return rates_from_list([{"ID": "8", "NAME": "MWST 8.1%", "RATE": "8.10", "ACTIVE": "Y"}])
+
+
+def test_a_german_portal_reads_the_refusal_in_german_with_german_decimals(client, portal, monkeypatch):
+    """The refusal names both rates the way the page's language writes numbers: 8,1 %, not 8.1 %."""
+    html, token = open_settings(client, portal, monkeypatch, SwissRatePlatform(), lang="de")
+    reply = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["8.1"], "tax_code": ["OUTPUT2"],
+        "default_sales_account": "200"})
+    assert ("Der Bitrix24-Satz 8,1 % ist dem Steuercode OUTPUT2 von Xero zugeordnet, der 15 % beträgt: "
+            "wählen Sie einen Xero-Steuersatz von 8,1 %.") in reply.get_data(as_text=True)
 
 
 def test_the_import_from_xero_is_daily_and_takes_suppliers_only_when_switched_on(client, portal, page):
