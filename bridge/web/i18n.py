@@ -30,6 +30,19 @@ STATE_WORDS = {
     "active": _l("active"), "uninstalled": _l("uninstalled"),
     "ok": _l("ok"), "error": _l("error"), "needs_reconnect": _l("needs reconnect"), "paused": _l("paused"),
 }
+# The invoice statuses a platform stage can mean (``InvoiceStatus``, the settings' stage
+# mapping); ``status_word`` in templates.
+STATUS_WORDS = {
+    "draft": _l("draft"), "submitted": _l("submitted"), "authorised": _l("authorised"),
+    "partially_paid": _l("partially paid"), "paid": _l("paid"), "voided": _l("voided"), "deleted": _l("deleted"),
+}
+
+
+def _word(words: dict, value: str | None) -> str:
+    """``value``'s word in the page's language; a value without one as it is, "_" as spaces."""
+    value = value or ""
+    word = words.get(value)
+    return str(word) if word is not None else value.replace("_", " ")
 
 
 def portal_language(raw: str | None) -> str:
@@ -58,9 +71,11 @@ def init_i18n(app: Flask) -> None:
 
     @app.template_filter("state_word")
     def state_word(value: str | None) -> str:
-        value = value or ""
-        word = STATE_WORDS.get(value)
-        return str(word) if word is not None else value.replace("_", " ")
+        return _word(STATE_WORDS, value)
+
+    @app.template_filter("status_word")
+    def status_word(value: str | None) -> str:
+        return _word(STATUS_WORDS, value)
 
     @app.template_filter("when")
     def when(value: datetime | str | None, width: str = "short") -> str:

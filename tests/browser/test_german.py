@@ -69,6 +69,8 @@ def test_a_german_portal_sees_german_words_and_german_numbers(portal, browser, s
         assert german in page, german
     sent_when = [o.text for o in browser.find_elements(By.CSS_SELECTOR, "#sent_when option")]
     assert sent_when == ["Xero sie als an den Kunden gesendet markiert", "sie freigegeben ist"], sent_when
+    means = [o.text for o in browser.find_elements(By.CSS_SELECTOR, "#stage-1 option")]
+    assert {"Automatisch", "Entwurf", "freigegeben", "bezahlt", "storniert"} <= set(means), means
     assert_accessible(browser, "settings (de)")
     save_page(browser, screenshots / "settings-de.png")
 

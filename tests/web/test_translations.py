@@ -17,6 +17,9 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
+from bridge.domain import InvoiceStatus
+from bridge.web.i18n import STATUS_WORDS
+
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "translations" / "de" / "LC_MESSAGES"
 # As the Makefile's `translations` target: the default keywords plus these.
@@ -74,6 +77,12 @@ def test_a_fuzzy_or_empty_entry_counts_as_untranslated():
     entry.string = ""
     assert untranslated(german, ["Synced.", "A sentence nobody translated."]) == [
         "Synced.", "A sentence nobody translated."]
+
+
+def test_every_invoice_status_a_stage_can_mean_has_a_word():
+    """The stage mapping offers every status by its word (``status_word``); one without a
+    word would show its code, in English, on a German page."""
+    assert set(STATUS_WORDS) == {status.value for status in InvoiceStatus}
 
 
 def test_german_translations_keep_their_placeholders():
