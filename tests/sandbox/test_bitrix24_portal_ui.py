@@ -55,3 +55,15 @@ def test_a_german_portal_opens_the_app_pages_with_lang_de(sandbox):
     document = requests.get(f"{sandbox.url}{frame_src}", timeout=10).text
     assert "LANG=de" in document and "LANG=en" not in document
     assert '"LANG": "de"' in page  # what BX24.getLang() answers inside the frame
+
+
+def test_the_card_sets_the_invoices_company_and_currency(sandbox):
+    """The README tour's step: New invoice, a company, NZD, saved from the card alone."""
+    company = control(sandbox, f"/portals/{ACME}/companies", fields={"TITLE": "Tour Ltd"})
+    item = control(sandbox, f"/portals/{ACME}/invoices", fields={"title": "Card"})["item"]
+    card = requests.get(f"{sandbox.url}/{ACME}/crm/type/31/details/{item['id']}/", timeout=10).text
+    assert "Tour Ltd</option>" in card and "NZD</option>" in card
+    requests.post(f"{sandbox.url}/{ACME}/crm/type/31/details/{item['id']}/", timeout=10, data={
+        "title": "Card", "stageId": "DT31_1:N", "companyId": company["ID"], "contactId": "0", "currencyId": "NZD"})
+    saved = next(i for i in control(sandbox, f"/portals/{ACME}/state", method="get")["invoices"] if i["id"] == item["id"])
+    assert (saved["companyId"], saved["currencyId"]) == (int(company["ID"]), "NZD")

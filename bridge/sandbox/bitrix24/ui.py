@@ -186,7 +186,7 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
         form = request.form
         with cloud.host.lock:
             portal = cloud.portal(domain)
-            fields = {k: form[k] for k in ("title", "stageId", "contactId", "companyId") if k in form}
+            fields = {k: form[k] for k in ("title", "stageId", "contactId", "companyId", "currencyId") if k in form}
             changed = invoices.update(portal, item_id, fields, USER_ID, cloud.host.clock.time())
             if "row_name" in form:
                 rows = [{"productName": n, "price": p or "0", "quantity": q or "1", "taxRate": t or None,
@@ -286,6 +286,11 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
                                   "AUTH_EXPIRES": pair["expires_in"]})
 
 
+# The currencies the card offers (a portal's crm.currency list; the demo's Xero organisations
+# take NZD and GBP, its Bexio companies CHF).
+CARD_CURRENCIES = ("USD", "EUR", "NZD", "GBP", "AUD", "CHF")
+
+
 def _card_form(portal, item: dict[str, Any], tab: str) -> str:
     url = f"/{portal.domain}/crm/type/31/details/{item['id']}/?tab={tab}"
     stages = "".join(f"<option value='{s['STATUS_ID']}' {'selected' if s['STATUS_ID'] == item['stageId'] else ''}>"
@@ -293,6 +298,11 @@ def _card_form(portal, item: dict[str, Any], tab: str) -> str:
     contacts = "<option value='0'>-</option>" + "".join(
         f"<option value='{c['ID']}' {'selected' if int(c['ID']) == item['contactId'] else ''}>"
         f"{escape(' '.join(filter(None, [c.get('NAME'), c.get('LAST_NAME')])))}</option>" for c in portal.items[3].values())
+    companies = "<option value='0'>-</option>" + "".join(
+        f"<option value='{c['ID']}' {'selected' if int(c['ID']) == item['companyId'] else ''}>"
+        f"{escape(str(c.get('TITLE') or ''))}</option>" for c in portal.items[4].values())
+    currencies = "".join(f"<option {'selected' if code == item['currencyId'] else ''}>{code}</option>"
+                         for code in sorted({*CARD_CURRENCIES, item["currencyId"]}))
     if tab == "products":
         rows = invoices.rows_of(portal, item["id"]) + [None, None]
         lines = "".join(
@@ -306,6 +316,8 @@ def _card_form(portal, item: dict[str, Any], tab: str) -> str:
                 f"<th>Qty</th><th>Tax %</th></tr>{lines}</table><p>Total: {item['opportunity']} {item['currencyId']}</p>"
                 f"<button>Save</button></form>")
     return (f"<form method='post' action='{url}'><p>Title <input name='title' value='{escape(str(item['title']))}'></p>"
-            f"<p>Stage <select name='stageId'>{stages}</select></p><p>Contact <select name='contactId'>{contacts}</select></p>"
+            f"<p>Stage <select name='stageId'>{stages}</select></p>"
+            f"<p>Company <select name='companyId'>{companies}</select></p><p>Contact <select name='contactId'>{contacts}</select></p>"
+            f"<p>Currency <select name='currencyId'>{currencies}</select></p>"
             f"<p>Amount: {item['opportunity']} {item['currencyId']} (tax {item['taxValue']})</p>"
             f"<p>Modified: {escape(item['updatedTime'])}</p><button>Save</button></form>")
