@@ -13,6 +13,8 @@ import requests
 from flask import current_app
 
 DEMO_PORTAL = "acme.bitrix24.com"
+DEMO_COMPANY = "Harbour Cafe Ltd"
+DEMO_ORGANISATION = "Bridge Demo (NZ)"
 
 
 def seed() -> Iterator[str]:
@@ -33,8 +35,29 @@ def seed() -> Iterator[str]:
     if status == 200:
         _demo_settings(reply.json()["auth"]["member_id"])
         yield f"Bitrix24: app installed on {DEMO_PORTAL}; open {current_app.config['SANDBOX_URL']}/{DEMO_PORTAL}/crm/type/31/list/"
+        yield from _sample_data(control)
     else:
         yield f"Bitrix24: the install page answered HTTP {status}; see the bridge log."
+
+
+def _sample_data(control: str) -> Iterator[str]:
+    """What the README tour works with: a company in the portal to invoice, and customers,
+    paid invoices and bank transactions in the NZ organisation, so "Import from Xero" and
+    the Xero transactions dashboard show something. The sandbox makes them without
+    webhooks: nothing reaches bridge until the user connects Xero and asks."""
+    sandbox = control.rsplit("/", 1)[0]
+    try:
+        requests.post(f"{control}/portals/{DEMO_PORTAL}/companies", timeout=10, json={"fields": {
+            "TITLE": DEMO_COMPANY, "EMAIL": [{"VALUE": "accounts@harbour-cafe.example", "VALUE_TYPE": "WORK"}]}}
+                      ).raise_for_status()
+        orgs = requests.get(f"{sandbox}/xero/orgs", timeout=10).json()
+        tenant = next(o["tenantId"] for o in orgs if o["name"] == DEMO_ORGANISATION)
+        requests.post(f"{sandbox}/xero/orgs/{tenant}/seed", timeout=30, json={
+            "contacts": 10, "customers": True, "bank_transactions": 12, "payments": 8}).raise_for_status()
+    except (requests.RequestException, StopIteration, ValueError) as exc:
+        yield f"Bitrix24: sample data not added ({type(exc).__name__})."
+        return
+    yield f"Sample data: the company {DEMO_COMPANY} in {DEMO_PORTAL}; customers and transactions in Xero's {DEMO_ORGANISATION}."
 
 
 def _demo_settings(member_id: str) -> None:

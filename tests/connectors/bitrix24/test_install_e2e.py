@@ -89,6 +89,11 @@ def test_the_demo_seeder_installs_the_app_headlessly(live):
         assert "already installed" in list(seed())[0]
     state = portal_state(live)
     assert state["installation"]["installed"] and state["placements"]
+    # the README tour's material: a company to invoice, Xero customers to import
+    assert [c["TITLE"] for c in state["companies"]] == ["Harbour Cafe Ltd"]
+    nz = next(o["tenantId"] for o in live.control("xero/orgs", method="GET") if o["name"] == "Bridge Demo (NZ)")
+    xero = live.control(f"xero/orgs/{nz}/state", method="GET")
+    assert sum(1 for c in xero["contacts"] if c.get("IsCustomer")) >= 10 and xero["bankTransactions"]
 
 
 def test_install_page_refuses_a_domain_that_is_not_the_portals_address(live, installed):
