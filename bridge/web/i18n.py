@@ -36,6 +36,16 @@ STATUS_WORDS = {
     "draft": _l("draft"), "submitted": _l("submitted"), "authorised": _l("authorised"),
     "partially_paid": _l("partially paid"), "paid": _l("paid"), "voided": _l("voided"), "deleted": _l("deleted"),
 }
+# The flows a sync record names (the sync log, the operator console); ``flow_word``.
+FLOW_WORDS = {
+    "invoice_to_ledger": _l("invoice to ledger"), "invoice_backfill": _l("invoice backfill"),
+    "invoice_cancel": _l("invoice cancel"), "invoice_sent_sweep": _l("invoice sent sweep"),
+    "ledger_invoice_changed": _l("ledger invoice changed"), "ledger_party_changed": _l("ledger party changed"),
+    "party_to_ledger": _l("party to ledger"), "party_import": _l("party import"),
+    "product_to_ledger": _l("product to ledger"), "status_from_ledger": _l("status from ledger"),
+    "stock_from_ledger": _l("stock from ledger"), "confirm_uninstall": _l("confirm uninstall"),
+    "xero_transactions_refresh": _l("xero transactions refresh"),
+}
 
 
 def _word(words: dict, value: str | None) -> str:
@@ -76,6 +86,10 @@ def init_i18n(app: Flask) -> None:
     @app.template_filter("status_word")
     def status_word(value: str | None) -> str:
         return _word(STATUS_WORDS, value)
+
+    @app.template_filter("flow_word")
+    def flow_word(value: str | None) -> str:
+        return _word(FLOW_WORDS, value)
 
     @app.template_filter("when")
     def when(value: datetime | str | None, width: str = "short") -> str:

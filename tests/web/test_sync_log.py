@@ -77,3 +77,13 @@ def test_csv_export_follows_the_filters_and_defuses_formulas(client, token):
 
 def test_a_tampered_token_sees_nothing(client, token):
     assert client.get(LOG, query_string={"token": token + "x"}).status_code == 401
+
+
+def test_a_german_portal_reads_the_flows_in_german(client, portal):
+    """The flow column and its filter name each flow in the page's language, not by its code."""
+    db.session.add(SyncRecord(installation_id=portal.id, flow="invoice_sent_sweep", object_kind="sent",
+                              object_id="1", direction="from_ledger", state="succeeded"))
+    db.session.commit()
+    main = launch(client, "/bitrix24/app", lang="de").get_data(as_text=True)
+    body = client.get(LOG, query_string={"token": main.split("/bitrix24/app/log?token=")[1].split('"')[0]}).text
+    assert body.count("Abgleich gesendeter Rechnungen") == 2 and "invoice sent sweep" not in body

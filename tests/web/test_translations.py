@@ -18,7 +18,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from bridge.domain import InvoiceStatus
-from bridge.web.i18n import STATUS_WORDS
+from bridge.web.i18n import FLOW_WORDS, STATUS_WORDS
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "translations" / "de" / "LC_MESSAGES"
@@ -83,6 +83,14 @@ def test_every_invoice_status_a_stage_can_mean_has_a_word():
     """The stage mapping offers every status by its word (``status_word``); one without a
     word would show its code, in English, on a German page."""
     assert set(STATUS_WORDS) == {status.value for status in InvoiceStatus}
+
+
+def test_every_flow_has_a_word(app):
+    """The sync log and the operator console name a record's flow by its word (``flow_word``):
+    a new flow without one would show its code, in English, on a German page."""
+    from bridge.jobs import FLOWS  # registered as the app loads its flows
+
+    assert set(FLOWS) <= set(FLOW_WORDS), sorted(set(FLOWS) - set(FLOW_WORDS))
 
 
 def test_german_translations_keep_their_placeholders():
