@@ -261,7 +261,7 @@ class BridgeHistory(RuleBasedStateMachine):
         if "ContactID" not in made:  # a name Xero already has: refused, as in Xero
             return
         self.xero_contacts.append(made["ContactID"])
-        self.w.history.changed.setdefault(f"xero_contact:{made['ContactID']}", []).append(step)
+        self.w.history.changed.setdefault(f"ledger_party:{made['ContactID']}", []).append(step)
         self.book.named("xerocontact", made["ContactID"], title, body["EmailAddress"])
         for person in [title] + (["Clerk " + title.split()[0]] if with_person else []) + (
                 ["Owen Owner"] if owner else []):  # a person in Xero may become a contact of its own
@@ -289,7 +289,7 @@ class BridgeHistory(RuleBasedStateMachine):
         body = ({"EmailAddress": f"new{len(self.w.history.steps)}@edited.test"} if email
                 else {"Name": NAMES[name] + " NZ"})
         self.w.step(f"Xero: {'new e-mail for' if email else 'rename'} contact {contact['Name']!r}: {body}",
-                    f"xero_contact:{contact['ContactID']}")
+                    f"ledger_party:{contact['ContactID']}")
         if "error" in self._xero(f"contacts/{contact['ContactID']}/edit", **body):
             self.w.history.steps[-1].text += " (refused by Xero)"
             return
@@ -326,7 +326,7 @@ class BridgeHistory(RuleBasedStateMachine):
     def xero_archive_contact(self, which):
         number = which % len(self.xero_contacts)
         contact_id = self.xero_contacts.pop(number)
-        self.w.step(f"Xero: archive contact #{number + 1} of those still active", f"xero_contact:{contact_id}")
+        self.w.step(f"Xero: archive contact #{number + 1} of those still active", f"ledger_party:{contact_id}")
         self._xero(f"contacts/{contact_id}/edit", ContactStatus="ARCHIVED")
 
     # -- Xero: deliveries ---------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import os
 import random
 
 import pytest
-from hypothesis import seed as hypothesis_seed, settings
+from hypothesis import Phase, seed as hypothesis_seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from tests.model.machine import STATS, BridgeHistory, replay_command
@@ -28,9 +28,13 @@ def run_histories(world, test: str, the_seed: int, profile: str) -> None:
     hypothesis_seed(the_seed)(factory)
     before = dict(STATS)
     try:
-        run_state_machine_as_test(factory, settings=settings.get_profile(profile))
+        chosen = settings.get_profile(profile)
+        if os.environ.get("BRIDGE_MODEL_SHRINK") == "0":  # replaying a seed: its first failure, as found
+            chosen = settings(chosen, phases=(Phase.explicit, Phase.generate))
+        run_state_machine_as_test(factory, settings=chosen)
     except AssertionError as exc:
-        raise AssertionError(f"{exc}\n\nseed {the_seed}: {replay_command(test, the_seed)}") from None
+        calls = "\n".join(getattr(exc, "__notes__", []))  # hypothesis's shrunk rule calls
+        raise AssertionError(f"{exc}\n\n{calls}\n\nseed {the_seed}: {replay_command(test, the_seed)}") from None
     finally:
         print(f"seed {the_seed}: {STATS['histories'] - before['histories']} histories, "
               f"{STATS['steps'] - before['steps']} steps (digest {STATS['digest']})")
