@@ -148,6 +148,9 @@ def read_platform(installation: Installation, platform, keyed: list[tuple[WorkCo
     return platform.read_invoices(ids, versions)
 
 
+NO_LINES_YET = "The invoice has no lines yet: it is sent once it has some."
+
+
 def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, ledger: Ledger,
             connection: LedgerConnection, platform_id: str, invoice: Invoice | None,
             bulk: "BulkLookups | None" = None) -> Prepared | None:
@@ -175,6 +178,11 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
                 else f"{SYNC_OFF}.")
         return None
 
+    if not invoice.lines and not (link and link.ledger_id):
+        # Saved with its customer before its lines: the ledger refuses an invoice without
+        # lines (Xero: "LineItems must be specified"), so neither it nor its customer is sent.
+        _finish(record, "skipped", NO_LINES_YET)
+        return None
     if bulk is not None and bulk.has_party(invoice.party):
         party_id, party_warning = bulk.party(invoice.party)
     else:

@@ -68,6 +68,22 @@ def test_sync_switched_off_sends_nothing_and_says_so(fake_world, run_jobs):
     assert len(ledger.invoices) == 1
 
 
+def test_an_invoice_without_lines_waits_for_them_and_writes_nothing(fake_world, run_jobs):
+    """A new Bitrix24 invoice is saved with its customer before its product rows (the README
+    tour does so): Xero refuses an invoice without lines, so nothing is sent, no customer
+    is made, nothing fails; the lines' save sends it."""
+    from dataclasses import replace
+
+    installation, platform, ledger = fake_world
+    platform.invoices["7"] = replace(sample_invoice(), lines=[])
+    sync(installation, run_jobs)
+    assert ledger.writes == [] and records()[-1].state == "skipped"
+    assert "no lines" in records()[-1].warning
+    platform.invoices["7"] = sample_invoice()
+    sync(installation, run_jobs)
+    assert len(ledger.invoices) == 1 and records()[-1].state == "succeeded"
+
+
 def test_an_unmapped_tax_rate_fails_naming_the_rate_and_the_setting(fake_world, run_jobs):
     installation, platform, ledger = fake_world
     platform.invoices["7"] = sample_invoice(rate="8.1")
