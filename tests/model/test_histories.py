@@ -19,8 +19,11 @@ from tests.model.machine import STATS, BridgeHistory, replay_command
 FIXED_SEEDS = (1, 2, 3)
 
 
-def run_histories(world, test: str, the_seed: int, profile: str) -> None:
+def run_histories(world, test: str, the_seed: int, profile: str, shop: bool = False) -> None:
+    """Run one seed's histories; ``shop`` adds the DG1 shop and its Bexio company (and
+    their rules) to every history."""
     BridgeHistory.world = world
+    BridgeHistory.with_shop = shop
     BridgeHistory.replay_hint = replay_command(test, the_seed)
 
     def factory() -> BridgeHistory:
@@ -48,7 +51,7 @@ def _seed_from_env() -> int | None:
 @pytest.mark.parametrize("fixed_seed", FIXED_SEEDS)
 def test_fixed_seeds(world, fixed_seed):
     the_seed = _seed_from_env() or fixed_seed
-    run_histories(world, f"test_fixed_seeds[{fixed_seed}]", the_seed, "model-fast")
+    run_histories(world, f"test_fixed_seeds[{fixed_seed}]", the_seed, "model-fast", shop=fixed_seed == 3)
 
 
 @pytest.mark.slow
@@ -57,4 +60,4 @@ def test_random_histories(world, part):
     the_seed = _seed_from_env() or random.SystemRandom().randrange(2 ** 32)
     print(f"model seed {the_seed}: {replay_command(f'test_random_histories[{part}]', the_seed)}")
     run_histories(world, f"test_random_histories[{part}]", the_seed,
-                  os.environ.get("BRIDGE_MODEL_PROFILE", "model-slow"))
+                  os.environ.get("BRIDGE_MODEL_PROFILE", "model-slow"), shop=part == 3)
