@@ -134,3 +134,11 @@ def test_ticking_the_box_again_brings_sync_now_back(client, portal):
     db.session.commit()
     html = launch(client, TAB, {"ID": "12"}).get_data(as_text=True)
     assert ">Sync now<" in html and "is off for this invoice" not in html
+
+
+def test_a_german_tab_names_the_ledger_invoices_status_in_german(client, portal):
+    db.session.add(Link(installation_id=portal.id, kind="invoice", platform_id="7", ledger="xero", ledger_org="t1",
+                        ledger_id="abc-7", ledger_number="INV-0007", ledger_status="paid", extra={}))
+    db.session.commit()
+    html = launch(client, TAB, {"ID": "7"}, lang="de").get_data(as_text=True)
+    assert '<span class="badge">bezahlt</span>' in html
