@@ -22,7 +22,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import requests
 from sqlalchemy import select, update
 
 from bridge.connectors.bitrix24 import store
@@ -299,6 +298,3 @@ class World:
 def money(value: Any) -> Decimal:
     return Decimal(str(value if value not in (None, "") else 0))
 
-
-def session() -> requests.Session:
-    return requests.Session()
