@@ -142,3 +142,19 @@ def test_a_german_tab_names_the_ledger_invoices_status_in_german(client, portal)
     db.session.commit()
     html = launch(client, TAB, {"ID": "7"}, lang="de").get_data(as_text=True)
     assert '<span class="badge">bezahlt</span>' in html
+
+
+def test_a_conflict_stays_the_headline_after_a_flow_back_that_found_nothing(client, portal):
+    """Edited in Bitrix24 while Xero approved it: the export's conflict, then the approval's
+    flow-back with nothing to copy. The tab must not call that "Synced"."""
+    db.session.add(Link(installation_id=portal.id, kind="invoice", platform_id="7", ledger="xero", ledger_org="t1",
+                        ledger_id="abc-7", ledger_number="INV-0007", ledger_status="authorised", extra={}))
+    db.session.add(SyncRecord(installation_id=portal.id, flow="invoice_to_ledger", object_kind="invoice",
+                              object_id="7", direction="to_ledger", state="conflict",
+                              error_message="Xero has this invoice as authorised: the edit was not sent."))
+    db.session.add(SyncRecord(installation_id=portal.id, flow="ledger_invoice_changed", object_kind="invoice",
+                              object_id="7", direction="to_platform", state="skipped", warning="No change to follow."))
+    db.session.commit()
+    html = launch(client, TAB, {"ID": "7"}).get_data(as_text=True)
+    assert "Synced. Nothing changed since." not in html
+    assert html.count("the edit was not sent.") >= 2  # the headline's error and the history

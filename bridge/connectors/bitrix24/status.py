@@ -46,7 +46,10 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
     records = db.session.scalars(select(SyncRecord).where(
         SyncRecord.installation_id == installation_id, SyncRecord.object_kind == "invoice",
         SyncRecord.object_id == invoice_id).order_by(SyncRecord.id.desc()).limit(RECORDS_SHOWN)).all()
-    record = records[0] if records else None
+    # The record that says how the invoice stands: a flow-back that found nothing to copy
+    # (skipped, to the platform) says nothing about an earlier export's conflict or failure.
+    record = next((r for r in records if not (r.state == "skipped" and r.direction == "to_platform")),
+                  records[0] if records else None)
     link = db.session.scalar(select(Link).where(
         Link.installation_id == installation_id, Link.kind == "invoice", Link.platform_id == invoice_id))
     state = _label(item, record)
@@ -74,8 +77,9 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
         state.sync_off, state.tone = True, "idle"
         state.label = (_("“Sync with Xero” is off for this invoice: later changes are not sent to Xero.")
                        if link is not None and link.ledger_id else _("“Sync with Xero” is off for this invoice."))
+    if records:
+        state.last_attempt_at = records[0].finished_at or records[0].created_at
     if record is not None:
-        state.last_attempt_at = record.finished_at or record.created_at
         if record.state == "retrying" and record.retry_at is not None and (item is None or item.state == "waiting"):
             # A ledger outage or limit is not a failure the user must act on: bridge waits
             # (never sooner than the ledger's Retry-After) and tries again by itself.
