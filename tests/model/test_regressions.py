@@ -114,9 +114,6 @@ def test_finding_7_a_paid_dg1_order_is_no_conflict(shop_history):
 
 # -- found by the random histories ----------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="found by the model suite: a second customer of a name Xero has, with no "
-                                       "e-mail, is named with bridge's party key (disambiguated_name in "
-                                       "bridge/connectors/xero/mapper.py); open")
 def test_found_a_second_customer_of_one_name_carries_no_bridge_key(history):
     """A Xero contact "Globex Ltd" typed in Xero, then a Bitrix24 company of that name,
     without an e-mail, invoiced: its Xero contact's name (printed on the invoice) must not

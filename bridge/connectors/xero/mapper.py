@@ -101,10 +101,15 @@ def party_name(party: Party) -> str:
 
 def disambiguated_name(party: Party, attempt: int = 1) -> str:
     """A name for our customer when another Xero contact has theirs (NOTES 4: add a
-    disambiguator such as the e-mail)."""
+    disambiguator such as the e-mail). The name is printed on the customer's invoice, so the
+    tag is something the customer knows (e-mail, phone, town), never bridge's key; with
+    none of those the name is numbered, "Globex Ltd (2)"."""
     base = party_name(party)
-    tag = party.email or party.key
-    suffix = f" ({tag})" if attempt <= 1 else f" ({tag} {attempt})"
+    tag = party.email or party.phone or party.mobile or party.address.city
+    if tag:
+        suffix = f" ({tag})" if attempt <= 1 else f" ({tag} {attempt})"
+    else:
+        suffix = f" ({attempt + 1})"
     return normalise_name(base[:NAME_MAX - len(suffix)] + suffix)
 
 
