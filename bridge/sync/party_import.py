@@ -23,7 +23,7 @@ Nothing goes back to the ledger: each created or updated record's link is writte
 same transaction as the platform's answer, with the fingerprint of what the ledger has
 and the field groups as the platform will show them (``party_as_created``), so the
 platform's events for those records are recognised as our own
-(``invoice_export.export_changed_party``: no group changed, no ledger call). Should an
+(``party_to_ledger.export_changed_party``: no group changed, no ledger call). Should an
 event be handled before the link is written, the record is not linked yet and the event
 is skipped ("not in the ledger yet"): in neither order is anything written to the ledger.
 """

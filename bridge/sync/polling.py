@@ -24,7 +24,7 @@ from .registry import LEDGERS, ledger_for
 log = logging.getLogger(__name__)
 OVERLAP = timedelta(minutes=2)  # re-read a little: clocks differ and writes land late
 # (platform, ledger) pairs whose status follows once per day, as their product description
-# says, by their own daily job (bridge/sync/status_sync.py) rather than by this poll.
+# says, by their own daily job (bridge/sync/status_from_ledger.py) rather than by this poll.
 DAILY_STATUS_PAIRS = {("dg1", "bexio")}
 
 

@@ -14,7 +14,7 @@ from bridge.extensions import db
 from bridge.models import Link, SyncRecord
 from bridge.settings import get_section, save_section
 from bridge.sync.polling import poll_all
-from bridge.sync.status_sync import request_daily_status
+from bridge.sync.status_from_ledger import request_daily_status
 from tests.connectors.bexio.live_support import state as bexio_state
 from tests.connectors.dg1.test_live import order_state, place_order, wait_delivered
 

@@ -16,7 +16,7 @@ from bridge.connectors.dg1.tenants import add_tenant, find_tenant
 from bridge.extensions import db
 from bridge.models import SyncRecord, WorkItem
 from bridge.settings import save_section
-from bridge.sync.status_sync import daily_status
+from bridge.sync.status_from_ledger import daily_status
 from tests.connectors.bexio.live_support import connect, state as bexio_state
 from tests.connectors.dg1.test_live import deliveries, place_order, wait_delivered
 from tests.e2e.test_cross_pairs import kiwi_shop  # noqa: F401  (fixture: a DG1 shop on Xero)
@@ -141,7 +141,7 @@ def test_the_dg1_to_xero_cross_pair_still_follows_status_through_the_ledger_poll
     """Only DG1 <-> Bexio moved to the daily job: a DG1 shop booking into Xero still gets
     "paid" through Xero's webhooks and the five-minute poll."""
     from bridge.sync.polling import poll_all
-    from bridge.sync.status_sync import request_daily_status
+    from bridge.sync.status_from_ledger import request_daily_status
 
     live = kiwi_shop
     order = live.control("dg1/tenants/kiwi/orders", json={

@@ -216,7 +216,7 @@ def test_the_notes_rounding_sample_leaves_a_fully_paid_order_paid(shop):
 
 
 def test_status_sync_off_leaves_a_paid_order_as_it_is(shop):
-    from bridge.sync.status_sync import request_daily_status, status_request
+    from bridge.sync.status_from_ledger import request_daily_status, status_request
 
     with shop.app.app_context():
         save_section(find_tenant("demo"), "daily", {"sync_status": False})

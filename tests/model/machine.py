@@ -483,7 +483,7 @@ class BridgeHistory(RuleBasedStateMachine):
     @precondition(lambda self: self.w.shop)
     @rule()
     def daily_status(self):
-        from bridge.sync.status_sync import request_daily_status
+        from bridge.sync.status_from_ledger import request_daily_status
 
         self.w.step("the daily Bexio status pass runs, then the worker")
         with self.w.app.app_context():

@@ -33,7 +33,7 @@ from ...sync.money_check import amounts_differ
 from ...sync.products import FLOW as PRODUCT_FLOW, product_request
 from ...sync.registry import ledger_for
 from ...sync.stock import FLOW as STOCK_FLOW, stock_request
-from ...sync.status_sync import FLOW as STATUS_FLOW, status_request
+from ...sync.status_from_ledger import FLOW as STATUS_FLOW, status_request
 from ..bexio.web import connect_url as bexio_connect_url, last_outcome as bexio_outcome
 from . import mapper, session as admin_session, settings_form, signing
 from .hooks import FLOW_INVOICE
