@@ -7,5 +7,5 @@ fresh incrementally by a periodic job, and the queries the dashboard page runs o
 - ``queries.py``: filters, paging, totals and the chart series, all in SQL on the copy;
 - ``chart.py``: the in/out chart as server-rendered SVG geometry.
 
-The web pages are in ``bridge/web/dashboard.py``.
+The web pages are in ``bridge/web/bitrix24/dashboard.py``.
 """

@@ -8,10 +8,11 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("bridge.web.health", "bp"),
     ("bridge.web.unavailable", "bp"),  # 503 + Retry-After while the database is unreachable
     ("bridge.web.landing", "bp"),
-    ("bridge.web.dashboard", "bp"),
+    ("bridge.web.bitrix24.dashboard", "bp"),
     ("bridge.web.operator", "bp"),
-    ("bridge.web.app_settings", "bp"),  # the Bitrix24 app's settings page
-    ("bridge.web.sync_log", "bp"),  # the Bitrix24 app's sync log
+    ("bridge.web.bitrix24.app", "bp"),  # the Bitrix24 app's install page, main page and invoice tab
+    ("bridge.web.bitrix24.settings", "bp"),  # the Bitrix24 app's settings page
+    ("bridge.web.bitrix24.sync_log", "bp"),  # the Bitrix24 app's sync log
 ]
 
 

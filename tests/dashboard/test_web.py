@@ -54,7 +54,7 @@ def test_a_connection_to_renew_is_said_above_the_figures(client, installation, t
 
 
 def test_the_apps_menu_opens_the_dashboard_with_its_token_and_only_with_it(app, client, installation):
-    from bridge.connectors.bitrix24.pages import APP_PAGES
+    from bridge.web.bitrix24.pages import APP_PAGES
 
     with app.test_request_context():
         app_token = form_token(Viewer(installation, 1, True, "Admin", lang="de"), APP_PAGES)

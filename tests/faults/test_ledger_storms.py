@@ -63,7 +63,7 @@ def as_utc(moment: datetime) -> datetime:
 
 def invoice_tab_label(live, invoice_id: str) -> tuple[str, str]:
     from bridge.connectors.bitrix24 import store
-    from bridge.connectors.bitrix24.status import invoice_state
+    from bridge.web.bitrix24.invoice_state import invoice_state
 
     with live.app.app_context(), live.app.test_request_context():
         state = invoice_state(store.find(live.member_id).id, invoice_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from bridge.connectors.bitrix24.status import invoice_state
+from bridge.web.bitrix24.invoice_state import invoice_state
 from bridge.extensions import db
 from bridge.models import SyncRecord, WorkItem
 

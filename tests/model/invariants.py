@@ -327,7 +327,7 @@ def money_agrees(world: World, book: Book, portal: dict, xero: dict) -> list[Vio
 
 def _tab_state(world: World, invoice_id: str):
     """What the invoice tab shows for the invoice (its label and tone), as a user sees it."""
-    from bridge.connectors.bitrix24.status import invoice_state
+    from bridge.web.bitrix24.invoice_state import invoice_state
 
     with world.app.test_request_context():
         return invoice_state(world.installation_id, invoice_id)

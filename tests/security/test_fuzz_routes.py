@@ -37,7 +37,7 @@ from bridge.errors import RetryableError
 from bridge.extensions import db
 from bridge.models import Installation, InstallationSettings, LedgerConnection, Link, SyncRecord, WorkItem, utcnow
 from bridge.settings import SECTIONS, get_section, save_section
-from bridge.sync.ports import TaxCode
+from bridge.ports import TaxCode
 # Fixtures reused as the suites that own them set them up: clock (DG1's), portal (a confirmed
 # Bitrix24 administrator).
 from tests.connectors.dg1.conftest import ADMIN_ORIGIN, API_KEY, LAUNCH_SECRET, SITES, WEBHOOK_SECRET
@@ -368,8 +368,8 @@ def bitrix24_settings(client, portal, monkeypatch):
     db.session.add(connection)
     db.session.commit()
     answers: dict[str, Any] = {"platform": FakePlatform()}
-    monkeypatch.setattr("bridge.web.app_settings.ledger_for", lambda installation: (FakeLedger(), connection))
-    monkeypatch.setattr("bridge.web.app_settings.platform_for", lambda installation: answers["platform"])
+    monkeypatch.setattr("bridge.web.bitrix24.settings.ledger_for", lambda installation: (FakeLedger(), connection))
+    monkeypatch.setattr("bridge.web.bitrix24.settings.platform_for", lambda installation: answers["platform"])
     main = launch(client, "/bitrix24/app").get_data(as_text=True)
     token = main.split("/bitrix24/app/settings?token=")[1].split('"')[0]
     assert client.get("/bitrix24/app/settings", query_string={"token": token}).status_code == 200
@@ -380,7 +380,7 @@ def test_garbage_in_the_bitrix24_settings_forms_is_saved_whole_or_not_at_all(cli
     """An administrator's form with any values: never a 500; a refusal says so and leaves
     the stored settings (data and version) exactly as they were; a save stores what reads
     back as stored, and only in its own section."""
-    from bridge.web.app_settings import section_digest
+    from bridge.web.bitrix24.settings import section_digest
 
     installation, token, answers = bitrix24_settings
     outcomes: set[str] = set()

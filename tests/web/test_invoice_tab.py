@@ -61,7 +61,7 @@ def test_the_preview_is_a_table_of_lines_tax_and_totals(client, portal, monkeypa
                       lines=[Line("Consulting", Decimal("2"), Decimal("100.00"), tax_rate=Decimal("19"),
                                   ledger_tax_code="OUTPUT2", ledger_account_code="200"),
                              Line("Books", Decimal("1"), Decimal("10.00"), tax_rate=Decimal("7"))])
-    monkeypatch.setattr("bridge.connectors.bitrix24.web.preview_invoice", lambda inst, pid: Preview(
+    monkeypatch.setattr("bridge.web.bitrix24.app.preview_invoice", lambda inst, pid: Preview(
         document={}, contact={"name": "Globex Ltd", "new": False, "matched_by": "name"}, invoice=invoice))
     html = launch(client, TAB, {"ID": "7"}).get_data(as_text=True)
     body = client.get(f"{TAB}/7/preview", query_string={"token": token_in(html)}).get_data(as_text=True)
@@ -77,7 +77,7 @@ def test_the_tab_speaks_the_portals_language_also_after_htmx_requests(client, po
                       party=Party(key="company:1", kind=PartyKind.COMPANY, name="Globex"),
                       lines=[Line("Beratung", Decimal("1"), Decimal("1234.50"), tax_rate=Decimal("19"),
                                   ledger_tax_code="UST19")])
-    monkeypatch.setattr("bridge.connectors.bitrix24.web.preview_invoice", lambda inst, pid: Preview(
+    monkeypatch.setattr("bridge.web.bitrix24.app.preview_invoice", lambda inst, pid: Preview(
         document={}, contact={"name": "Globex GmbH", "new": True}, invoice=invoice))
     html = launch(client, TAB, {"ID": "7"}, lang="de").get_data(as_text=True)
     assert 'lang="de"' in html and "Noch nicht synchronisiert." in html and "Jetzt synchronisieren" in html

@@ -12,7 +12,7 @@ from bridge.errors import RetryableError
 from bridge.extensions import db
 from bridge.models import Cursor, LedgerConnection, WorkItem
 from bridge.settings import get_section
-from bridge.sync.ports import SalesAccount, TaxCode
+from bridge.ports import SalesAccount, TaxCode
 
 from .conftest import launch, token_in
 
@@ -57,8 +57,8 @@ def open_settings(client, portal, monkeypatch, platform, lang: str = "en") -> tu
                                   organisation_name="Demo Company (NZ)")
     db.session.add(connection)
     db.session.commit()
-    monkeypatch.setattr("bridge.web.app_settings.ledger_for", lambda inst: (FakeLedger(), connection))
-    monkeypatch.setattr("bridge.web.app_settings.platform_for", lambda inst: platform)
+    monkeypatch.setattr("bridge.web.bitrix24.settings.ledger_for", lambda inst: (FakeLedger(), connection))
+    monkeypatch.setattr("bridge.web.bitrix24.settings.platform_for", lambda inst: platform)
     main = launch(client, "/bitrix24/app", lang=lang).get_data(as_text=True)
     assert "/bitrix24/app/settings?token=" in main
     token = main.split("/bitrix24/app/settings?token=")[1].split('"')[0]
@@ -140,7 +140,7 @@ def test_import_and_backfill_start_and_show_progress(client, portal, page):
 
 def test_a_non_admin_cannot_save(client, portal, page):
     from bridge.connectors.bitrix24.iframe import Viewer, form_token
-    from bridge.connectors.bitrix24.pages import APP_PAGES
+    from bridge.web.bitrix24.pages import APP_PAGES
 
     token = form_token(Viewer(portal, 5, False, "Bob"), APP_PAGES)
     assert client.post(f"{SETTINGS}/general", data={"token": token}).status_code == 403
@@ -157,7 +157,7 @@ def test_a_rate_that_is_not_a_number_is_named_next_to_the_tax_table(client, port
 
 
 def test_without_a_connection_the_page_says_what_to_do(client, portal, monkeypatch):
-    monkeypatch.setattr("bridge.web.app_settings.platform_for", lambda inst: FakePlatform())
+    monkeypatch.setattr("bridge.web.bitrix24.settings.platform_for", lambda inst: FakePlatform())
     main = launch(client, "/bitrix24/app").get_data(as_text=True)
     token = main.split("/bitrix24/app/settings?token=")[1].split('"')[0]
     html = client.get(SETTINGS, query_string={"token": token}).get_data(as_text=True)
@@ -185,7 +185,7 @@ def test_a_rate_the_portal_does_not_have_is_refused(client, portal, page):
 
 def test_when_the_portal_does_not_answer_the_rates_are_typed_and_the_page_says_why(client, portal, page, monkeypatch):
     _, token = page
-    monkeypatch.setattr("bridge.web.app_settings.platform_for", lambda inst: UnreachablePlatform())
+    monkeypatch.setattr("bridge.web.bitrix24.settings.platform_for", lambda inst: UnreachablePlatform())
     html = client.get(SETTINGS, query_string={"token": token}).get_data(as_text=True)
     assert "The VAT rates of Bitrix24: Bitrix24 did not answer." in html
     assert "could not be read" in html and 'name="tax_rate" value="" inputmode="decimal"' in html
@@ -229,7 +229,7 @@ def test_who_wins_for_each_customer_field_group_is_a_setting(client, portal, pag
 
 def test_a_non_admin_gets_no_signed_link_to_connect_or_disconnect_the_ledger(client, portal, page):
     from bridge.connectors.bitrix24.iframe import Viewer, form_token
-    from bridge.connectors.bitrix24.pages import APP_PAGES
+    from bridge.web.bitrix24.pages import APP_PAGES
 
     admin_html, _ = page
     assert "/xero/settings?installation=" in admin_html
@@ -251,7 +251,7 @@ def test_a_rate_mapped_to_a_ledger_tax_of_another_percentage_is_refused_naming_b
     finding 3): refused on save, nothing saved; lines without tax to a 15 % tax likewise;
     15 % to OUTPUT2 and no tax to NONE (the demo's mapping) save."""
     html, token = page
-    monkeypatch.setattr("bridge.web.app_settings.platform_for", lambda inst: NinePercentPlatform())
+    monkeypatch.setattr("bridge.web.bitrix24.settings.platform_for", lambda inst: NinePercentPlatform())
     reply = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={
         "token": token, "loaded": loaded(html, "mapping"), "tax_rate": ["9", "15"],
         "tax_code": ["OUTPUT2", "OUTPUT2"], "default_sales_account": "200"})

@@ -1,6 +1,7 @@
 """Bitrix24: the CRM platform (app install, iframe pages, event callbacks, REST client).
 
-See docs/bitrix24.md for setting it up, specs/bitrix24/NOTES.md for the API facts.
+See docs/bitrix24.md for setting it up, https://apidocs.bitrix24.com/ for the API facts
+(docs/sources.md lists the pages behind the ``NOTES §n`` citations in this package).
 """
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ def init_app(app) -> None:
     from ...sync.registry import register_platform
     from .cli import register_cli
     from .platform import Bitrix24Platform
-    from .web import bp
+    from .hooks import bp
 
     register_platform("bitrix24", lambda app, installation: Bitrix24Platform.build(installation))
-    if "bitrix24" not in app.blueprints:
+    if "bitrix24_hooks" not in app.blueprints:
         app.register_blueprint(bp)
     register_cli(app)
     if app.config["BRIDGE_ENV"] == "demo" and demo.seed not in SEEDERS:

@@ -1,7 +1,8 @@
 """Event callbacks: verify, parse and store in the inbox; the work happens in jobs.
 
-The body is form-encoded with PHP bracket keys, never JSON (specs/bitrix24/NOTES.md s4,
-s13): Flask's ``request.form`` holds flat keys like ``data[FIELDS][ID]``, read as they are.
+The body is form-encoded with PHP bracket keys, never JSON
+(https://apidocs.bitrix24.com/api-reference/events/index.html): Flask's ``request.form`` holds
+flat keys like ``data[FIELDS][ID]``, read as they are.
 Bitrix24 never re-sends an event, so the reply must be fast and must be 200 for everything
 that was stored or deliberately ignored; a wrong application_token gets 401 and leaves no
 trace (NOTES s4 "Authenticity"). The application_token authenticates nothing destructive:
@@ -15,9 +16,10 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
-from flask import current_app
+from flask import Blueprint, Response, current_app, request
 
 from ...errors import SyncError
+from ...extensions import db
 from ...installations import request_uninstall
 from ...jobs import record_inbound, store_callback
 from . import store, uninstall
@@ -158,3 +160,17 @@ def _install_from_event(form: Mapping[str, str], member_id: str, application_tok
     store.save_oauth(member_id=member_id, domain=form.get("auth[domain]") or "", tokens=tokens,
                      application_token=application_token, language=form.get("data[LANGUAGE_ID]") or "en")
     return 200, "installed"
+
+
+# The receiver Bitrix24 posts events to (``setup.HOOK_PATH``); no page, only a status and a word.
+bp = Blueprint("bitrix24_hooks", __name__)
+
+
+@bp.post("/hooks/bitrix24")
+def event_callback():
+    try:
+        status, text = receive(request.form)
+    except CallbackRefused as exc:
+        db.session.rollback()
+        return Response(exc.message, status=exc.status, mimetype="text/plain")
+    return Response(text, status=status, mimetype="text/plain")

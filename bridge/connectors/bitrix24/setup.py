@@ -26,7 +26,7 @@ OFFLINE_CONNECTOR = "bridge"  # NOTES s4: our own writes carry it, so Bitrix24 d
 PLACEMENTS: dict[str, tuple[str, str, bool]] = {
     "CRM_SMART_INVOICE_DETAIL_TAB": ("/bitrix24/placement/invoice", "Xero", True),
     "LEFT_MENU": ("/bitrix24/app", "Xero sync", False),
-    "CRM_ANALYTICS_MENU": ("/bitrix24/dashboard", "Xero transactions", False),  # bridge/web/dashboard.py
+    "CRM_ANALYTICS_MENU": ("/bitrix24/dashboard", "Xero transactions", False),  # bridge/web/bitrix24/dashboard.py
 }
 INVOICE_EVENTS = ["ONCRMDYNAMICITEMADD", "ONCRMDYNAMICITEMUPDATE", "ONCRMDYNAMICITEMDELETE"]  # NOTES s4
 LEGACY_EVENTS = ["ONCRMINVOICEADD", "ONCRMINVOICEUPDATE", "ONCRMINVOICESETSTATUS", "ONCRMINVOICEDELETE"]

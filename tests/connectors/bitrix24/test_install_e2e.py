@@ -5,7 +5,7 @@ import requests
 from sqlalchemy import select
 
 from bridge.connectors.bitrix24 import store
-from bridge.connectors.bitrix24.web import run_installer
+from bridge.web.bitrix24.app import run_installer
 from bridge.extensions import db
 from bridge.models import Installation
 from bridge.vault import vault_for_app

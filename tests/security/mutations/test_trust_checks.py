@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bridge.connectors.bitrix24 import store
 from bridge.connectors.bitrix24.iframe import FORM_TOKEN_MAX_AGE, Viewer, form_token
 from bridge.connectors.bitrix24.models import Bitrix24Viewer
-from bridge.connectors.bitrix24.pages import APP_PAGES
+from bridge.web.bitrix24.pages import APP_PAGES
 from bridge.connectors.dg1 import signing
 from bridge.connectors.dg1 import session as admin_session
 from bridge.connectors.dg1.tenants import add_tenant

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import Link, SyncRecord, WorkItem
-from ...sync.invoice_export import SYNC_OFF
+from ...sync.invoice_to_ledger import SYNC_OFF
 from ...sync.money_check import AMOUNTS_DIFFER, amounts_differ
 from ...sync.platform_words import LEDGER_NAMES
-from .inbox import FLOW_INVOICE
+from ...connectors.bitrix24.inbox import FLOW_INVOICE
 
 
 @dataclass

@@ -18,12 +18,12 @@ from flask_babel import gettext as _, ngettext
 from jinja2_fragments.flask import render_block
 from sqlalchemy import Select, func, select
 
-from ..connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
-from ..connectors.bitrix24.pages import APP_PAGES
-from ..extensions import db
-from ..jobs import WorkRequest, request_work
-from ..models import SyncRecord, WorkItem
-from ..numbers import page_number
+from ...connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
+from .pages import APP_PAGES
+from ...extensions import db
+from ...jobs import WorkRequest, request_work
+from ...models import SyncRecord, WorkItem
+from ...numbers import page_number
 
 bp = Blueprint("sync_log", __name__)
 

@@ -11,14 +11,14 @@ from flask import Blueprint, Response, current_app, make_response, render_templa
 from flask_babel import get_locale
 from jinja2_fragments.flask import render_block
 
-from ..connectors.bitrix24.iframe import (LaunchRefused, Viewer, authenticate, check_form_token, form_token,
+from ...connectors.bitrix24.iframe import (LaunchRefused, Viewer, authenticate, check_form_token, form_token,
                                           framed, launch_params)
-from ..connectors.bitrix24.pages import APP_PAGES
-from ..connectors.xero.connection import active_connection
-from ..dashboard import chart, queries
-from ..dashboard import refresh  # noqa: F401  (registers the refresh flow and its periodic job)
-from ..dashboard.refresh import last_refreshed, request_refresh
-from ..extensions import db
+from .pages import APP_PAGES
+from ...connectors.xero.connection import active_connection
+from ...dashboard import chart, queries
+from ...dashboard import refresh  # noqa: F401  (registers the refresh flow and its periodic job)
+from ...dashboard.refresh import last_refreshed, request_refresh
+from ...extensions import db
 
 bp = Blueprint("dashboard", __name__)
 TEMPLATE = "dashboard/transactions.html"

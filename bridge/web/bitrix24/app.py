@@ -1,10 +1,10 @@
-"""Bitrix24 pages: the install page, the main page, the invoice tab, and the event handler.
+"""Bitrix24 pages: the install page, the main page and the invoice tab.
 
 URLs to enter in the local application's settings (docs/bitrix24.md):
 - handler path (main page): ``<PUBLIC_URL>/bitrix24/app``
 - initial installation path: ``<PUBLIC_URL>/bitrix24/install``
 The installer binds the invoice tab (``/bitrix24/placement/invoice``) and the event handler
-(``/hooks/bitrix24``) itself.
+(``/hooks/bitrix24``, received in ``connectors/bitrix24/hooks.py``) itself.
 """
 from __future__ import annotations
 
@@ -18,15 +18,15 @@ from ...jobs import WorkRequest, request_work
 from ...models import SyncRecord, WorkItem
 from ...numbers import whole_number
 from ...sync.preview import preview_invoice
-from ...web.preview_table import preview_table
-from . import hooks, setup, store
-from .client import refresh_tokens
-from .iframe import (LaunchRefused, Viewer, authenticate, check_form_token, form_token, framed, launch_params,
-                     require)
-from .inbox import FLOW_INVOICE
+from ...connectors.bitrix24 import setup, store
+from ...connectors.bitrix24.client import refresh_tokens
+from ...connectors.bitrix24.iframe import (LaunchRefused, Viewer, authenticate, check_form_token, form_token, framed,
+                                           launch_params, require)
+from ...connectors.bitrix24.inbox import FLOW_INVOICE
+from ...connectors.bitrix24.reconcile import cursor_for
+from ..preview_table import preview_table
+from .invoice_state import invoice_state
 from .pages import APP_PAGES
-from .reconcile import cursor_for
-from .status import invoice_state
 
 bp = Blueprint("bitrix24", __name__)
 
@@ -215,18 +215,3 @@ def invoice_preview(invoice_id: str):
     table = preview_table(preview_invoice(viewer.installation, invoice_id))
     body = render_block("bitrix24/invoice_tab.html", "preview", table=table, invoice_id=invoice_id)
     return framed(make_response(body), viewer.installation)
-
-
-# --------------------------------------------------------------------------------------
-# Event callbacks (NOTES s4)
-# --------------------------------------------------------------------------------------
-
-
-@bp.post("/hooks/bitrix24")
-def event_callback():
-    try:
-        status, text = hooks.receive(request.form)
-    except hooks.CallbackRefused as exc:
-        db.session.rollback()
-        return Response(exc.message, status=exc.status, mimetype="text/plain")
-    return Response(text, status=status, mimetype="text/plain")

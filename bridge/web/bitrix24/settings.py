@@ -22,21 +22,20 @@ from flask_babel import get_locale, gettext as _
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
-from ..connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
-from ..connectors.bitrix24.pages import APP_PAGES
-from ..connectors.bitrix24.settings import SECTION as STAGES
-from ..domain import InvoiceStatus
-from ..errors import SyncError
-from ..extensions import db
-from ..installations import active_connection
-from ..jobs import WorkRequest, request_work
-from ..models import Cursor, Installation
-from ..ratelimit import limiter_for_app
-from ..settings import SettingsError, StaleSettings, get_section, save_section
-from ..sync.registry import ledger_for, platform_for
-from ..sync.settings import rate_key
-from ..sync.platform_words import LEDGER_NAMES
-from ..sync.tax_check import Mismatch, rate_mismatches
+from ...connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
+from .pages import APP_PAGES
+from ...connectors.bitrix24.settings import SECTION as STAGES
+from ...domain import InvoiceStatus
+from ...errors import SyncError
+from ...extensions import db
+from ...installations import active_connection
+from ...jobs import WorkRequest, request_work
+from ...models import Cursor, Installation
+from ...ratelimit import limiter_for_app
+from ...settings import SettingsError, StaleSettings, get_section, rate_key, save_section
+from ...sync.registry import ledger_for, platform_for
+from ...sync.platform_words import LEDGER_NAMES
+from ...sync.tax_check import Mismatch, rate_mismatches
 
 bp = Blueprint("app_settings", __name__)
 
@@ -126,8 +125,8 @@ def _cursor_value(scope: str, name: str) -> dict:
 
 
 def links(installation: Installation) -> dict[str, str]:
-    from ..connectors.bexio.web import connect_url
-    from ..connectors.xero.web import signed_connect_url, signed_settings_url
+    from ...connectors.bexio.web import connect_url
+    from ...connectors.xero.web import signed_connect_url, signed_settings_url
 
     return {"xero_settings": signed_settings_url(installation.id), "xero_connect": signed_connect_url(installation.id),
             "bexio_connect": connect_url(installation.id)}
