@@ -26,6 +26,7 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+from .stored_messages import track
 
 
 def utcnow() -> datetime:
@@ -260,10 +261,18 @@ class SyncRecord(db.Model):
     error_fix: Mapped[str | None] = mapped_column(Text)  # what to change, e.g. a setting
     ledger_messages: Mapped[list[str] | None] = mapped_column(JSON)  # the ledger's own words
     warning: Mapped[str | None] = mapped_column(Text)  # succeeded or skipped, but worth reading
+    # The id and parameters of the three texts above, rendered in the viewer's language
+    # (bridge/stored_messages.py); None for text written before messages had ids.
+    error_message_i18n: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error_fix_i18n: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    warning_i18n: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+track(SyncRecord, "error_message", "error_fix", "warning")
 
 
 class Cursor(db.Model):

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from ..models import BigId, UTCDateTime, utcnow
+from ..stored_messages import track
 
 AMOUNT_SCALE = 4  # amount_e4 = amount * 10**4
 
@@ -76,9 +78,13 @@ class SentAlert(db.Model):
     cause: Mapped[str] = mapped_column(String(150))
     day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD, UTC
     message: Mapped[str] = mapped_column(Text, default="")
+    message_i18n: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # its id (bridge/stored_messages.py)
     channels: Mapped[str] = mapped_column(String(50), default="")  # e.g. "bitrix24,email"
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+track(SentAlert, "message")
 
 
 class Operator(db.Model):

@@ -1,7 +1,7 @@
 """Languages of the pages: the portal's LANG, English when bridge has no translation.
 
 Bitrix24 names the user's language in every launch (``LANG`` in the query string,
-NOTES s2); the iframe trust (``bitrix24/iframe.py``) keeps it in the request (``g``) and
+https://apidocs.bitrix24.com/settings/app-installation/installation-finish.html); the iframe trust (``bitrix24/iframe.py``) keeps it in the request (``g``) and
 in the signed form tokens, so htmx requests after the launch stay in that language.
 The operator console is outside any portal: it follows the browser's Accept-Language.
 Numbers, dates and money go through Babel's formatters (``format_decimal``,
@@ -16,43 +16,15 @@ from decimal import Decimal
 from babel.numbers import format_percent
 from flask import Flask, g, request
 from flask_babel import Babel, format_datetime, get_locale
-from flask_babel import lazy_gettext as _l
 
 from ..config import PROJECT_ROOT
+from ..messages import FLOW_WORDS, STATE_WORDS, STATUS_WORDS, word  # noqa: F401  (re-exported)
 
 LANGUAGES = ("en", "de")
 
-# The states and health words the pages show (sync records, installations, connections);
-# ``state_word`` in templates, unknown values as they are.
-STATE_WORDS = {
-    "running": _l("running"), "succeeded": _l("succeeded"), "retrying": _l("retrying"), "failed": _l("failed"),
-    "conflict": _l("conflict"), "amounts_differ": _l("amounts differ"), "skipped": _l("skipped"),
-    "active": _l("active"), "uninstalled": _l("uninstalled"),
-    "ok": _l("ok"), "error": _l("error"), "needs_reconnect": _l("needs reconnect"), "paused": _l("paused"),
-}
-# The invoice statuses a platform stage can mean (``InvoiceStatus``, the settings' stage
-# mapping); ``status_word`` in templates.
-STATUS_WORDS = {
-    "draft": _l("draft"), "submitted": _l("submitted"), "authorised": _l("authorised"),
-    "partially_paid": _l("partially paid"), "paid": _l("paid"), "voided": _l("voided"), "deleted": _l("deleted"),
-}
-# The flows a sync record names (the sync log, the operator console); ``flow_word``.
-FLOW_WORDS = {
-    "invoice_to_ledger": _l("invoice to ledger"), "invoice_backfill": _l("invoice backfill"),
-    "invoice_cancel": _l("invoice cancel"), "invoice_sent_sweep": _l("invoice sent sweep"),
-    "ledger_invoice_changed": _l("ledger invoice changed"), "ledger_party_changed": _l("ledger party changed"),
-    "party_to_ledger": _l("party to ledger"), "party_import": _l("party import"),
-    "product_to_ledger": _l("product to ledger"), "status_from_ledger": _l("status from ledger"),
-    "stock_from_ledger": _l("stock from ledger"), "confirm_uninstall": _l("confirm uninstall"),
-    "xero_transactions_refresh": _l("xero transactions refresh"),
-}
-
-
-def _word(words: dict, value: str | None) -> str:
-    """``value``'s word in the page's language; a value without one as it is, "_" as spaces."""
-    value = value or ""
-    word = words.get(value)
-    return str(word) if word is not None else value.replace("_", " ")
+# The words of states, invoice statuses and flows live with the messages that use them as
+# parameters (bridge/messages.py); the pages show them with ``state_word``, ``status_word``
+# and ``flow_word``.
 
 
 def portal_language(raw: str | None) -> str:
@@ -81,15 +53,15 @@ def init_i18n(app: Flask) -> None:
 
     @app.template_filter("state_word")
     def state_word(value: str | None) -> str:
-        return _word(STATE_WORDS, value)
+        return word("state", value)
 
     @app.template_filter("status_word")
     def status_word(value: str | None) -> str:
-        return _word(STATUS_WORDS, value)
+        return word("status", value)
 
     @app.template_filter("flow_word")
     def flow_word(value: str | None) -> str:
-        return _word(FLOW_WORDS, value)
+        return word("flow", value)
 
     @app.template_filter("when")
     def when(value: datetime | str | None, width: str = "short") -> str:

@@ -1,0 +1,86 @@
+"""One message convention: a sentence is stored as its id and parameters and shown in the
+reader's language; its English text stays what logs and old code read."""
+from __future__ import annotations
+
+import json
+import pickle
+from datetime import date
+from decimal import Decimal
+
+from bridge.errors import PermanentError
+from bridge.extensions import db
+from bridge.messages import Message, Money, N_, Word, from_json, render, to_json
+from bridge.models import Installation, SyncRecord
+from bridge.stored_messages import columns, stored
+
+# Sentences the German catalogue has (so these tests read real translations).
+SAID = "%(ledger)s said:"  # "%(ledger)s meldet:"
+VIA = "via %(channels)s"  # "über %(channels)s"
+
+
+def test_a_message_is_its_english_text_with_the_parameters_filled_in():
+    message = N_(SAID, ledger="Bexio")
+    assert message == "Bexio said:"
+    assert (message.id, message.params) == (SAID, {"ledger": "Bexio"})
+    assert str(PermanentError(message)) == "Bexio said:"  # the logs keep reading English
+
+
+def test_it_renders_in_the_readers_language(app_ctx):
+    message = N_(SAID, ledger="Bexio")
+    assert render(message, "de") == "Bexio meldet:"
+    assert render(message, "en") == "Bexio said:"
+    assert render("Plain text someone stored.", "de") == "Plain text someone stored."
+
+
+def test_parameters_are_rendered_in_the_same_language(app_ctx):
+    nested = N_(VIA, channels=Word("status", "paid"))
+    assert render(N_(SAID, ledger=nested), "de") == "über bezahlt meldet:"
+    assert render(N_(VIA, channels=Money(Decimal("1250.5"), "CHF")), "de") == "über 1.250,50\xa0CHF"
+    assert render(N_(VIA, channels=Money(Decimal("1250.5"), "CHF")), "en") == "via CHF1,250.50"
+    assert render(N_(VIA, channels=date(2026, 3, 1)), "de") == "über 01.03.2026"
+    assert N_(VIA, channels=Word("flow", "invoice_to_ledger")) == "via invoice to ledger"
+
+
+def test_a_message_missing_a_parameter_still_reads(app_ctx):
+    broken = Message("%(a)s and %(b)s", {"a": "x"})  # b is missing: no KeyError for the reader
+    assert render(broken, "de") == broken == "%(a)s and %(b)s"
+
+
+def test_it_survives_json_and_a_queue_with_its_id():
+    message = N_(SAID, ledger=N_(VIA, channels=[Money(Decimal("2.50"), "EUR"), Word("state", "failed")]))
+    again = from_json(json.loads(json.dumps(to_json(message))))
+    assert (again.id, again == message) == (SAID, True)
+    assert again.params["ledger"].params["channels"] == [Money(Decimal("2.50"), "EUR"), Word("state", "failed")]
+    queued = pickle.loads(pickle.dumps(message))
+    assert isinstance(queued, Message) and queued.params == message.params
+
+
+def _record(**texts) -> SyncRecord:
+    installation = Installation(platform="bitrix24", account_id="m-msg", domain="m.bitrix24.com")
+    db.session.add(installation)
+    db.session.flush()
+    record = SyncRecord(installation_id=installation.id, flow="invoice_to_ledger", object_kind="invoice",
+                        object_id="1", direction="to_ledger", **texts)
+    db.session.add(record)
+    db.session.commit()
+    return record
+
+
+def test_a_record_keeps_the_id_of_a_message_and_shows_old_text_as_it_is(app_ctx):
+    record = _record(warning=N_(SAID, ledger="Xero"), error_message="Written before messages had ids.")
+    db.session.expire_all()
+    assert stored(record, "warning") == "Xero said:" and stored(record, "warning").id == SAID
+    assert stored(record, "error_message") == "Written before messages had ids."
+    assert not isinstance(stored(record, "error_message"), Message)
+    record.warning = "Plain text now."  # no id any more: the old one must not come back
+    db.session.commit()
+    assert record.warning_i18n is None and stored(record, "warning") == "Plain text now."
+
+
+def test_a_bulk_update_stores_the_id_too(app_ctx):
+    record = _record()
+    db.session.execute(db.update(SyncRecord).where(SyncRecord.id == record.id)
+                       .values(**columns(error_message=N_(VIA, channels="e-mail"))))
+    db.session.commit()
+    db.session.expire_all()
+    assert stored(db.session.get(SyncRecord, record.id), "error_message").id == VIA
