@@ -37,7 +37,8 @@ REAL_URLS: dict[str, str] = {
     "XERO_API_URL": "https://api.xero.com/api.xro/2.0",
     "XERO_WEB_URL": "https://go.xero.com",
     # Bitrix24 refreshes at oauth.bitrix.info also for self-hosted portals
-    # (specs/bitrix24/NOTES.md section 3); the portal's server_endpoint overrides it.
+    # (https://apidocs.bitrix24.com/settings/oauth/index.html); the portal's server_endpoint
+    # overrides it.
     "BITRIX24_OAUTH_URL": "https://oauth.bitrix.info/oauth/token/",
     "BITRIX24_JS_URL": "https://api.bitrix24.com/api/v1/",  # BX24 JS for iframe pages (NOTES s11)
     "BEXIO_AUTH_URL": "https://auth.bexio.com/realms/bexio/protocol/openid-connect",
@@ -70,13 +71,6 @@ def sandboxed(real_url: str, sandbox_url: str) -> str:
     """``https://api.xero.com/a`` -> ``<sandbox_url>/api.xero.com/a``."""
     without_scheme = real_url.split("://", 1)[1]
     return f"{sandbox_url.rstrip('/')}/{without_scheme}"
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 class Config:

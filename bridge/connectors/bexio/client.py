@@ -286,12 +286,6 @@ class BexioClient(ApiClient):
     def countries(self) -> list[dict[str, Any]]:
         return list(self.pages("GET", "2.0/country", page_size=MAX_PAGE))
 
-    def item_settings(self) -> dict[str, Any]:
-        return self.get("2.0/kb_item_setting")
-
-    def company_profile(self) -> dict[str, Any]:
-        profile = self.get("2.0/company_profile")
-        return profile[0] if isinstance(profile, list) and profile else profile or {}
 
 
 def _int(value: str | None) -> int | None:

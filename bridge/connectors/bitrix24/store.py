@@ -1,6 +1,6 @@
 """Installations of the app, one per portal ``member_id``, and the clients built for them.
 
-What is kept (specs/bitrix24/NOTES.md sections 2-3):
+What is kept (https://apidocs.bitrix24.com/settings/oauth/index.html):
 - tokens, the application_token and the portal's endpoints in the vault (encrypted);
 - a SHA-256 of the application_token on the installation, to check every callback and
   iframe page without decrypting anything;
@@ -23,7 +23,7 @@ from sqlalchemy import select
 from ...errors import PermanentError
 from ...extensions import db
 from ...installations import restore
-from ...models import Credential, Installation, InstallationSettings
+from ...models import Credential, Installation
 from ...ratelimit import limiter_for_app
 from ...vault import vault_for_app
 from .client import (Bitrix24Client, OAuthAuth, StaticAuth, WebhookAuth, budget_key, limits_for_plan,
@@ -69,16 +69,6 @@ def settings_of(installation: Installation) -> dict[str, Any]:
     InvoiceStatus value}), ``ledger_reference_field`` ("xmlId" or "comments")."""
     row = installation.settings
     return dict(((row.data or {}).get(PLATFORM) or {}) if row else {})
-
-
-def update_settings(installation: Installation, **values: Any) -> None:
-    row = installation.settings
-    if row is None:
-        row = InstallationSettings(installation=installation, data={})
-        db.session.add(row)
-    data = dict(row.data or {})
-    data[PLATFORM] = {**(data.get(PLATFORM) or {}), **values}
-    row.data = data
 
 
 def check_server_endpoint(server_endpoint: str | None) -> str:
