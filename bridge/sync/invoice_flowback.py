@@ -25,7 +25,7 @@ from ..settings import get_section
 from .links import jsonable
 from .mapping import document_digests, ledger_document, with_due_date
 from .platform_words import decide_where
-from .ports import Ledger, LedgerDocument, Platform
+from ..ports import Ledger, LedgerDocument, Platform
 
 GROUPS = ("header", "lines")
 

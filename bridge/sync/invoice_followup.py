@@ -15,7 +15,7 @@ from ..faults import fault_point
 from ..models import Installation, Link
 from ..settings import get_section
 from .money_check import AMOUNTS_DIFFER
-from .ports import Ledger, LedgerDocument
+from ..ports import Ledger, LedgerDocument
 
 STEPS = ("issue", "payment", "email")
 # E-mail is sent at most once; every other step is idempotent on the ledger's side (an

@@ -37,7 +37,7 @@ from .party_to_ledger import PartyPlan, bind_party, claim, export_party, plan_pa
 from .mapping import document_digests, ledger_document
 from .money_check import money_agrees
 from .platform_words import decide_where, settled_message, settled_on_both_sides
-from .ports import UNCHANGED, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument, WriteResult
+from ..ports import UNCHANGED, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument, WriteResult
 from .registry import ledger_for, platform_for
 
 FLOW = "invoice_to_ledger"

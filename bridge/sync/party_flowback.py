@@ -24,7 +24,7 @@ from ..jobs import WorkContext, flow
 from ..models import Installation, utcnow
 from ..settings import get_section
 from .links import bind, content_hash, find_link_by_ledger_id, party_fingerprint
-from .ports import LedgerParty
+from ..ports import LedgerParty
 from .registry import ledger_for, platform_for
 
 FLOW = "ledger_party_changed"

@@ -43,7 +43,7 @@ from .daily import DAY, request_daily
 from .links import LinkTaken, bind, bind_person, find_link_by_ledger_id, party_fingerprint
 from .party_flowback import by_master, group_digests, shown_on_platform
 from .polling import cursor
-from .ports import LedgerParty
+from ..ports import LedgerParty
 from .registry import LEDGERS, ledger_for, platform_for
 
 FLOW = "party_import"

@@ -20,7 +20,7 @@ from ..models import Installation, LedgerConnection
 from .links import PartyClaims, bind, claim_party, content_hash, find_link, party_fingerprint
 from .outcome import UNCHANGED_MESSAGE, finish, idempotency_key, split_object_key
 from .party_flowback import changed_since_sync, group_digests
-from .ports import Ledger, PartyMatch
+from ..ports import Ledger, PartyMatch
 from .registry import ledger_for, platform_for
 
 FLOW = "party_to_ledger"

@@ -14,7 +14,7 @@ from flask import current_app
 from ..errors import PermanentError
 from ..installations import active_connection
 from ..models import Installation, LedgerConnection
-from .ports import Ledger, Platform
+from ..ports import Ledger, Platform
 
 PlatformBuilder = Callable[[object, Installation], Platform]
 LedgerBuilder = Callable[[object, Installation, LedgerConnection], Ledger]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Iterable
 
-from .ports import TaxCode
+from ..ports import TaxCode
 
 
 def percent(value: Decimal) -> str:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from bridge.domain import Invoice, InvoiceStatus, Line, Party, PartyKind
 from bridge.errors import PermanentError, RetryableError
-from bridge.sync.ports import LedgerDocument, PartyMatch, TaxCode, WriteResult
+from bridge.ports import LedgerDocument, PartyMatch, TaxCode, WriteResult
 
 
 class FakePlatform:
@@ -183,7 +183,7 @@ class FakeLedger:
         return [self._document(i) for i in self.invoices]
 
     def _ledger_party(self, ledger_id, p):
-        from bridge.sync.ports import LedgerParty
+        from bridge.ports import LedgerParty
         return LedgerParty(ledger_id=ledger_id, name=p["name"], external_key=p.get("number"),
                            party=Party(key=p["key"], kind=PartyKind.COMPANY, name=p["name"], email=p.get("email", "")),
                            roles=p.get("roles"), updated_at=p.get("updated"))

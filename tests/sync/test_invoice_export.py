@@ -224,7 +224,7 @@ from bridge.domain import Party, PartyKind, Person  # noqa: E402
 from bridge.models import LedgerConnection  # noqa: E402
 from bridge.sync import registry  # noqa: E402
 from bridge.sync.links import bind, bind_person  # noqa: E402
-from bridge.sync.ports import PartyMatch  # noqa: E402
+from bridge.ports import PartyMatch  # noqa: E402
 from tests.sync.fakes import FakeLedger  # noqa: E402
 
 BRUCE = Party(key="fake:CT:5", kind=PartyKind.PERSON, name="Bruce Wayne", first_name="Bruce", last_name="Wayne",

@@ -8,7 +8,7 @@ from decimal import Decimal
 from bridge.domain import Invoice, InvoiceStatus, Line, LineKind, Party, PartyKind
 from bridge.sync.money_check import AMOUNTS_DIFFER, amounts_differ, compare, money_agrees, platform_totals
 from bridge.sync.platform_words import decide_where, settled_on_both_sides
-from bridge.sync.ports import TaxCode
+from bridge.ports import TaxCode
 from bridge.sync.tax_check import describe, rate_mismatches
 
 XERO_TAXES = [TaxCode("OUTPUT2", "15% GST on Income", Decimal("15")), TaxCode("NONE", "No GST", Decimal("0")),

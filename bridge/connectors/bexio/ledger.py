@@ -1,4 +1,4 @@
-"""``BexioLedger``: the ``Ledger`` port (bridge/sync/ports.py) for one Bexio company.
+"""``BexioLedger``: the ``Ledger`` port (bridge/ports.py) for one Bexio company.
 
 Identity rules (DESIGN principle 4, NOTES §5 "api_reference", §8.2):
 
@@ -28,7 +28,7 @@ from ...errors import BudgetExhausted, ConflictError, NeedsReconnect, PermanentE
 from ...settings import get_section
 from ...models import Installation, LedgerConnection
 from ...ratelimit import limiter_for_app
-from ...sync.ports import (Claims, InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount, TaxCode,
+from ...ports import (Claims, InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount, TaxCode,
                            WriteResult)
 from . import mapper
 from .client import BexioClient, Condition, v2_timestamp

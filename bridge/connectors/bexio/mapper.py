@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from ...domain import Address, Invoice, InvoiceStatus, Line, LineKind, Party, PartyKind, Product
 from ...errors import PermanentError
-from ...sync.ports import LedgerDocument, LedgerParty, SalesAccount, TaxCode
+from ...ports import LedgerDocument, LedgerParty, SalesAccount, TaxCode
 
 ZURICH = ZoneInfo("Europe/Zurich")
 SIX = Decimal("0.000001")

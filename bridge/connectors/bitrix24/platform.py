@@ -1,4 +1,4 @@
-"""``Bitrix24Platform``: the ``Platform`` interface of ``bridge.sync.ports`` for one portal.
+"""``Bitrix24Platform``: the ``Platform`` interface of ``bridge.ports`` for one portal.
 
 Reads are batched (specs/bitrix24/NOTES.md s9): one request fetches an invoice, its product
 rows, its company or contact and the company's contact list, by ``$result[...]``
@@ -23,7 +23,7 @@ from ...domain import Invoice, InvoiceStatus, Party, PartyKind, Person, Product,
 from ...errors import PermanentError
 from ...models import Installation
 from ...settings import get_section
-from ...sync.ports import UNCHANGED, LedgerDocument, Unchanged, WriteResult
+from ...ports import UNCHANGED, LedgerDocument, Unchanged, WriteResult
 from . import store
 from .client import BATCH_MAX, Bitrix24Client
 from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE, SYNC_FIELD_CAMEL, Stage,

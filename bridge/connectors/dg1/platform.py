@@ -19,7 +19,7 @@ from flask import current_app
 from ...domain import Invoice, InvoiceStatus, Party, Product, StockLevel
 from ...errors import PermanentError
 from ...models import Installation, LedgerConnection
-from ...sync.ports import LedgerDocument, WriteResult
+from ...ports import LedgerDocument, WriteResult
 from ...web.safe_url import keepable
 from . import mapper
 from .client import DG1Client

@@ -24,7 +24,7 @@ from ...errors import SyncError
 from ...extensions import db
 from ...numbers import whole_number
 from ...settings import SECTIONS, StaleSettings, get_section, save_section
-from ...sync.ports import TaxCode
+from ...ports import TaxCode
 from ...sync.settings import rate_key
 
 FORM_SECTIONS = ("general", "invoices", "mapping", "bexio", "daily")

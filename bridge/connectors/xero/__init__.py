@@ -3,7 +3,7 @@
 - ``oauth``: Xero's identity server (connect, refresh, revoke, /connections);
 - ``client``: the accounting API (budgets, paging, batches, idempotency);
 - ``mapper``: domain <-> Xero JSON, pure;
-- ``ledger``: ``XeroLedger``, the ``bridge.sync.ports.Ledger`` flows use;
+- ``ledger``: ``XeroLedger``, the ``bridge.ports.Ledger`` flows use;
 - ``connection``: building a ledger for a connection, and that connection's health;
 - ``hooks``: webhooks into the inbox (polling, for what has no webhook, is the sync
   layer's: bridge/sync/polling.py);

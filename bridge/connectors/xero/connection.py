@@ -93,7 +93,7 @@ def active_connection(installation_id: int) -> LedgerConnection | None:
 
 
 def build(installation: Installation, connection: LedgerConnection | None = None) -> XeroLedger:
-    """The adapter flows use (``bridge.sync.ports.Ledger``) for one installation."""
+    """The adapter flows use (``bridge.ports.Ledger``) for one installation."""
     connection = connection or active_connection(installation.id)
     if connection is None:
         raise PermanentError("This installation is not connected to Xero.", code="not_connected",

@@ -1,4 +1,4 @@
-"""``XeroLedger``: the ``Ledger`` interface of ``bridge.sync.ports`` on Xero.
+"""``XeroLedger``: the ``Ledger`` interface of ``bridge.ports`` on Xero.
 
 Flows call this; it applies Xero's business rules (identity of contacts, what each
 invoice status allows) on top of ``client.XeroClient`` (the wire) and ``mapper`` (the
@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from ...domain import Invoice, InvoiceStatus, Party, Payment, Product, StockLevel
 from ...errors import ConflictError, PermanentError, SyncError
-from ...sync.ports import (Claims, InvoiceLookup, InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount,
+from ...ports import (Claims, InvoiceLookup, InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount,
                            TaxCode, WriteResult)
 from . import mapper, matching
 from .client import BATCH_SIZE, XeroClient, chunked, encode_json, jsonable, where_string

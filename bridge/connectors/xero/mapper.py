@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable
 
 from ...domain import Address, Invoice, InvoiceStatus, Line, LineKind, Party, PartyKind, Person
-from ...sync.ports import LedgerDocument, LedgerParty, SalesAccount, TaxCode
+from ...ports import LedgerDocument, LedgerParty, SalesAccount, TaxCode
 
 CENT = Decimal("0.01")
 MAX_CONTACT_PERSONS = 5  # NOTES 4: at most 5, and an update replaces the whole list

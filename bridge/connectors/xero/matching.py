@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ...domain import Party
-from ...sync.ports import PartyMatch
+from ...ports import PartyMatch
 from . import mapper
 from .client import where_string
 from .contact_index import email_key, name_key

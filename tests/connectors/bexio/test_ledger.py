@@ -12,7 +12,7 @@ from bridge.connectors.bexio.client import BexioClient, StaticToken
 from bridge.connectors.bexio.ledger import BexioLedger, BexioOptions
 from bridge.domain import Invoice, InvoiceStatus, Line, Party, PartyKind
 from bridge.errors import ConflictError, PermanentError
-from bridge.sync.ports import InvoiceWrite, LedgerDocument, PartyMatch
+from bridge.ports import InvoiceWrite, LedgerDocument, PartyMatch
 
 API = "https://api.bexio.com"
 D = Decimal

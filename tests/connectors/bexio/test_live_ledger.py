@@ -10,7 +10,7 @@ import pytest
 from bridge.domain import Address, Invoice, InvoiceStatus, Line, LineKind, Party, PartyKind, Payment, Product
 from bridge.errors import BudgetExhausted, ConflictError, PermanentError
 from bridge.ratelimit import limiter_for_app
-from bridge.sync.ports import InvoiceWrite, Ledger
+from bridge.ports import InvoiceWrite, Ledger
 from tests.connectors.bexio.live_support import connect, ledger, state
 
 D = Decimal

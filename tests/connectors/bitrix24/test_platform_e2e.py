@@ -12,7 +12,7 @@ from bridge.connectors.bitrix24.reconcile import reconcile_installation
 from bridge.domain import Address, InvoiceStatus, Party, PartyKind, Person
 from bridge.extensions import db
 from bridge.models import WorkItem
-from bridge.sync.ports import UNCHANGED, LedgerDocument, Platform
+from bridge.ports import UNCHANGED, LedgerDocument, Platform
 
 from .conftest import ACME
 

@@ -17,7 +17,7 @@ from bridge.connectors.dg1.tenants import find_tenant
 from bridge.domain import InvoiceStatus, LineKind, StockLevel
 from bridge.extensions import db
 from bridge.models import InboxEvent, WorkItem
-from bridge.sync.ports import LedgerDocument
+from bridge.ports import LedgerDocument
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from bridge.connectors.dg1.client import DG1Client
 from bridge.connectors.dg1.platform import DG1Platform
 from bridge.domain import InvoiceStatus, Party, PartyKind, StockLevel
 from bridge.errors import PermanentError
-from bridge.sync.ports import LedgerDocument, Platform
+from bridge.ports import LedgerDocument, Platform
 
 from .conftest import SITES, sample_order
 

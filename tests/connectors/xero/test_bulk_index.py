@@ -13,7 +13,7 @@ import responses
 from bridge.connectors.xero.contact_index import ContactIndex, mark_stale
 from bridge.domain import Invoice, Line, Party, PartyKind
 from bridge.extensions import db
-from bridge.sync.ports import InvoiceLookup, PartyMatch
+from bridge.ports import InvoiceLookup, PartyMatch
 
 from .conftest import TENANT, envelope
 

@@ -18,7 +18,7 @@ from bridge.domain import Invoice, InvoiceStatus, Line, Party, PartyKind, Paymen
 from bridge.errors import NeedsReconnect
 from bridge.extensions import db
 from bridge.models import InboxEvent, Installation, LedgerConnection
-from bridge.sync.ports import InvoiceWrite
+from bridge.ports import InvoiceWrite
 from tests.conftest import require
 from tests.support import xero_spec
 

@@ -8,7 +8,7 @@ import responses
 
 from bridge.domain import Invoice, InvoiceStatus, Line, Party, PartyKind, Payment
 from bridge.errors import ConflictError, PermanentError
-from bridge.sync.ports import InvoiceWrite, LedgerDocument, PartyMatch
+from bridge.ports import InvoiceWrite, LedgerDocument, PartyMatch
 
 from .conftest import envelope
 

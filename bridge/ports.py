@@ -19,8 +19,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterable, Iterator, Protocol, runtime_checkable
 
-from ..domain import Invoice, InvoiceStatus, Party, Payment, Product, StockLevel
-from ..errors import SyncError
+from .domain import Invoice, InvoiceStatus, Party, Payment, Product, StockLevel
+from .errors import SyncError
 
 
 # --------------------------------------------------------------------------------------
