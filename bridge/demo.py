@@ -38,8 +38,8 @@ def _wait_for(url: str, what: str, seconds: float = 30) -> None:
 
 def main() -> int:
     # localhost, not 127.0.0.1: Xero accepts http redirect URIs only on localhost
-    # (specs/xero/NOTES.md section 1), and the sandbox portal on 127.0.0.1 then frames the
-    # app cross-site, as a real portal does.
+    # (https://developer.xero.com/documentation/oauth2/auth-flow), and the sandbox portal on
+    # 127.0.0.1 then frames the app cross-site, as a real portal does.
     app_url = f"http://localhost:{APP_PORT}"
     sandbox_url = f"http://127.0.0.1:{SANDBOX_PORT}"
     env = {**os.environ, "BRIDGE_ENV": "demo", "SANDBOX_URL": sandbox_url, "PUBLIC_URL": app_url,

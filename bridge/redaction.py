@@ -18,12 +18,12 @@ _PATTERNS = [
                r"id_token|code|password|api_key|secret)[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"),
     re.compile(r"(?i)(auth\[(?:access_token|refresh_token|application_token)\]=)[^&\s]+"),
     # A Bitrix24 inbound webhook carries its secret in the path, /rest/<user id>/<secret>/
-    # (NOTES s1; the only form Bitrix24 offers): urllib3's request lines print it.
+    # (https://apidocs.bitrix24.com/local-integrations/local-webhooks.html; the only form): urllib3's request lines print it.
     re.compile(r"(/rest/\d+/)[A-Za-z0-9_]+(?=/|\s|$|[\"'?])"),
     # Signed links in URLs, as access log lines print them: the DG1 admin session (s=), the
     # Xero/Bexio settings links (sig=), the Bitrix24 pages' form tokens (token=) and the
     # OAuth state. Each opens an installation's pages for hours. And Bitrix24's REST access
-    # token, which it also takes as ?auth= (NOTES s1).
+    # token, which it also takes as ?auth= (Bitrix24 NOTES §1 in docs/sources.md).
     re.compile(r"([?&](?:s|sig|token|state|auth)=)[^&\s\"']+"),
 ]
 

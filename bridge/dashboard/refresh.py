@@ -1,9 +1,10 @@
 """Keep the local copy of Xero bank transactions and payments fresh, incrementally.
 
-Xero has no webhooks for either (NOTES 5), so a periodic job asks every healthy Xero
-connection for a refresh; the refresh is a flow (one work item per connection, so runs
-coalesce, retry with backoff and leave a sync record when they fail) that reads only what
-changed since its cursor with If-Modified-Since. The first run reads everything once.
+Xero has no webhooks for either
+(https://developer.xero.com/documentation/webhooks/overview), so a periodic job asks every
+healthy Xero connection for a refresh; the refresh is a flow (one work item per connection,
+so runs coalesce, retry with backoff and leave a sync record when they fail) that reads only
+what changed since its cursor with If-Modified-Since. The first run reads everything once.
 
 Never a write transaction across a call to Xero: rows are written and committed page by
 page (the client yields a page, we write it, commit, then ask for the next), and the cursor

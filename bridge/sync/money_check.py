@@ -9,11 +9,12 @@ line on Bitrix24 (the preview's expected totals), per rate on DG1 (the order's t
 
 Each ledger rounds in its documented way, and a difference within that is no difference:
 
-- Xero rounds tax per line to the cent, then sums (specs/xero/NOTES.md section 3,
-  Rounding): up to a cent per priced line;
+- Xero rounds tax per line to the cent, then sums
+  (https://developer.xero.com/documentation/guides/how-to-guides/rounding-in-xero): up to a
+  cent per priced line;
 - Bexio computes tax per rate on the document and rounds only the total to the currency's
-  round factor, CHF 0.05 (specs/bexio/NOTES.md section 8.1): one round factor, plus a
-  cent per priced line for the platform's own per-line rounding.
+  round factor, CHF 0.05 (https://docs.bexio.com/, an invoice's ``total_rounding_difference``):
+  one round factor, plus a cent per priced line for the platform's own per-line rounding.
 
 Beyond that the write is recorded as ``amounts_differ`` (``AMOUNTS_DIFFER``), never as
 synced: the sync record's state, its message naming both amounts and what to fix, and

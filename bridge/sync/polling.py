@@ -42,7 +42,7 @@ def is_known(document, link) -> bool:
     the customer". Versions are often timestamps with second precision (Bexio's
     updated_at), so a payment within the same second as our own write would otherwise go
     unnoticed; the status settles it. Xero does not move the version when a part-paid
-    invoice is marked sent (NOTES 2): only the flag shows it."""
+    invoice is marked sent (Xero NOTES §2 in docs/sources.md): only the flag shows it."""
     known_sent = (link.extra or {}).get("sent_to_contact")
     return bool(document.version) and document.version == link.ledger_version and \
         document.status.value == link.ledger_status and \

@@ -3,10 +3,10 @@ but not yet sent to the customer, so that "sent" reaches the platform even when 
 neither told us nor moved the invoice's version.
 
 Xero does not bump UpdatedDateUTC when a part-paid invoice is marked sent (SentToContact,
-specs/xero/NOTES.md section 2), so the If-Modified-Since poll never sees it, and a webhook
-may not come either. The sweep is bounded: only invoices approved within ``WINDOW`` and
-not known as sent, read by ID 50 a call (``IDs=``). K such invoices cost ceil(K / 50)
-calls a day (120 -> 3), against Xero's 5,000 per organisation (docs/PERFORMANCE.md).
+https://developer.xero.com/documentation/api/invoices), so the If-Modified-Since poll never sees
+it, and a webhook may not come either. The sweep is bounded: only invoices approved within
+``WINDOW`` and not known as sent, read by ID 50 a call (``IDs=``). K such invoices cost
+ceil(K / 50) calls a day (120 -> 3), against Xero's 5,000 per organisation (docs/PERFORMANCE.md).
 Each invoice whose state moved is followed exactly as a webhook would have it
 (``invoice_status.follow_one``), in this run, without a second read, and committed at
 once: a failure halfway retries the sweep, which then reads only those not followed yet.

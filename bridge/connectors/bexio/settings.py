@@ -21,7 +21,7 @@ class BexioSettings(SettingsModel):
     @field_validator("email_message")
     @classmethod
     def needs_network_link(cls, value: str | None) -> str | None:
-        # Bexio refuses a send without the placeholder (specs/bexio/NOTES.md section 5).
+        # Bexio refuses a send without the placeholder (https://docs.bexio.com/, sending an invoice).
         if value and "[Network Link]" not in value:
             raise ValueError("must contain [Network Link], where Bexio puts the link to the invoice")
         return value

@@ -6,7 +6,7 @@ sleeps inside its own retries. Here every call goes through the limiter shared b
 processes (key ``b24:<member_id>``), tokens live in the vault (single-flight refresh,
 rotation stored before use), and failures become the typed errors of ``errors.py``.
 
-Wire facts (specs/bitrix24/NOTES.md):
+Wire facts (https://apidocs.bitrix24.com/; ``sN`` is section N of docs/sources.md):
 - calls are ``POST <client_endpoint><method>`` with a JSON body carrying ``auth`` (s1);
 - replies are ``{"result", "next", "total", "time"}`` or ``{"error", "error_description"}`` (s9, s10);
 - 401 ``expired_token`` means: refresh and retry (s3); 503 QUERY_LIMIT_EXCEEDED and 429

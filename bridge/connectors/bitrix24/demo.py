@@ -2,8 +2,8 @@
 
 The sandbox posts the install page exactly as a portal's iframe does; bridge then makes
 its own REST calls (bindings, the user field) and the sandbox marks the app installed.
-Real portals refuse http and localhost handlers (specs/bitrix24/NOTES.md s5), so the
-demo first turns on the sandbox's named relaxation for that.
+Real portals refuse http and localhost handlers
+(https://apidocs.bitrix24.com/api-reference/widgets/index.html), so the demo first turns on the sandbox's named relaxation for that.
 """
 from __future__ import annotations
 

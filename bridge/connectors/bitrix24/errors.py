@@ -1,4 +1,6 @@
-"""Every Bitrix24 error a user can meet, as one table (specs/bitrix24/NOTES.md sections 3 and 10).
+"""Every Bitrix24 error a user can meet, as one table
+(https://apidocs.bitrix24.com/error-codes.html,
+https://apidocs.bitrix24.com/settings/oauth/error-codes.html).
 
 Rules match on the ``error`` code first (Bitrix24 reuses HTTP statuses: PORTAL_DELETED is a
 500 but permanent), then on the status alone. The portal's own ``error_description`` travels

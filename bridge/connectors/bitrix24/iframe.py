@@ -1,8 +1,9 @@
 """Trust for the pages Bitrix24 frames (install page, main page, placements).
 
-Each launch is a POST from the portal (specs/bitrix24/NOTES.md s2 "What every iframe page
-receives"): DOMAIN, LANG... in the query string; AUTH_ID, member_id, APPLICATION_TOKEN,
-PLACEMENT, PLACEMENT_OPTIONS in the form. A launch is trusted when:
+Each launch is a POST from the portal
+(https://apidocs.bitrix24.com/settings/app-installation/installation-finish.html): DOMAIN,
+LANG... in the query string; AUTH_ID, member_id, APPLICATION_TOKEN, PLACEMENT,
+PLACEMENT_OPTIONS in the form. A launch is trusted when:
 
 1. its APPLICATION_TOKEN matches the one stored for its member_id (NOTES s5), and
 2. the portal confirms AUTH_ID belongs to one of its users (``profile``), once per access

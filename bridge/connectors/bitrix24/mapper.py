@@ -2,7 +2,9 @@
 
 Smart invoices (entityTypeId 31) come camelCase from ``crm.item.*``; legacy invoices
 (entityTypeId 5), contacts and companies come UPPER_CASE from ``crm.invoice.*``,
-``crm.contact.*`` and ``crm.company.*`` (specs/bitrix24/NOTES.md sections 6-8).
+``crm.contact.*`` and ``crm.company.*``
+(https://apidocs.bitrix24.com/api-reference/crm/universal/invoice.html,
+https://apidocs.bitrix24.com/api-reference/crm/contacts/crm-contact-fields.html).
 
 Identities: platform ids are ``"<id>"`` for a smart invoice, ``"L<id>"`` for a legacy one,
 ``"CO:<id>"`` for a company and ``"C:<id>"`` for a contact. Domain keys prefix them with the

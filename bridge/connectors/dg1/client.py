@@ -1,6 +1,6 @@
 """The DG1 REST client: auth, paging, the shared budget, typed errors. No business rules.
 
-DG1 publishes no API; this is the contract of docs/dg1.md (specs/dg1/NOTES.md section 3),
+DG1 publishes no API; this is the contract of docs/dg1.md,
 which the DG1 team is asked to provide. Everything the wire does that a caller must know
 is said on the method that meets it.
 """

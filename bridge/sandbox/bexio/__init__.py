@@ -1,7 +1,8 @@
 """The simulated Bexio: auth.bexio.com (Keycloak realm ``bexio``), api.bexio.com
 (2.0 / 3.0 resources) and a small office.bexio.com view, for several companies at once.
 
-Faithful to /work/shared/specs/bexio/NOTES.md as cited in each module; relaxations exist
+Faithful to the public Bexio API (https://docs.bexio.com/); ``NOTES §n`` in its modules
+names the section of docs/sources.md listing the public page behind a quirk. Relaxations exist
 only as the named demo settings in ``state.DemoSettings``, off by default.
 """
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """A simulated Bitrix24 cloud: several portals, the OAuth server, events, and portal pages.
 
-See docs/sandbox/bitrix24.md for URLs, demo portals and control endpoints.
+See docs/sandbox/bitrix24.md for URLs, demo portals and control endpoints. Quirks follow the
+public REST documentation (https://apidocs.bitrix24.com/); ``NOTES §n`` in its modules names
+the section of docs/sources.md that lists the pages behind it.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Simulated DG1 shop platform: REST API, signed webhooks, and an admin panel.
 
-DG1 publishes no API (NOTES section 1); this implements the contract we propose to the
-DG1 team (NOTES section 3, refined in docs/dg1.md), so the product and its tests have a
+DG1 publishes no API; this implements the contract we propose to the DG1 team
+(docs/dg1.md; ``NOTES`` in its modules means that contract, see docs/sources.md), so the product and its tests have a
 DG1 to talk to. Hosts: ``api.dg1.ch`` (REST, base path ``/api/v1``) and ``admin.dg1.ch``
 (the tenant admin panel that frames the app).
 """

@@ -1,8 +1,9 @@
 """The simulated Xero: identity (OAuth 2), the accounting API and webhooks, several orgs at once.
 
 Served at ``<sandbox>/login.xero.com/...``, ``<sandbox>/identity.xero.com/...`` and
-``<sandbox>/api.xero.com/...``. Its rules, limits and quirks follow
-``shared/specs/xero/NOTES.md``; docs/sandbox/xero.md explains how to use it.
+``<sandbox>/api.xero.com/...``. Its rules, limits and quirks follow Xero's public documentation
+(https://developer.xero.com/documentation/); ``NOTES §n`` in its modules names the section of
+docs/sources.md listing the page. docs/sandbox/xero.md explains how to use it.
 """
 from __future__ import annotations
 
