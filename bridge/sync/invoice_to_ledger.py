@@ -44,9 +44,10 @@ FLOW = "invoice_to_ledger"
 # The invoice's own "Sync with ..." box is off. "Sync now" does not override it: the box is
 # the user's decision for this invoice, and an override would be undone by the next edit.
 SYNC_OFF = "Sync is switched off for this invoice"
-# Xero takes up to 50 invoices per call (specs/xero/NOTES.md section 2). 49, so that reading
-# them costs whole Bitrix24 batches (50 commands: one list + one command per invoice, for the
-# product rows and again for the companies' contact links) instead of spilling one over.
+# Xero takes up to 50 invoices per call (https://developer.xero.com/documentation/api/invoices).
+# 49, so that reading them costs whole Bitrix24 batches (50 commands: one list + one command per
+# invoice, for the product rows and again for the companies' contact links) instead of spilling
+# one over.
 BATCH = 49
 
 

@@ -7,8 +7,9 @@ flow-back, ``party_flowback``).
 
 What it imports: customers only, unless ``party_import.include_suppliers`` is on. Xero
 marks a contact a customer (IsCustomer) with its first sales invoice, and that does not
-move the contact's UpdatedDateUTC (specs/xero/NOTES.md section 2): a contact made last
-month and invoiced today is not in "contacts changed since". So after the first, full
+move the contact's UpdatedDateUTC
+(https://developer.xero.com/documentation/api/accounting/requests-and-responses): a contact
+made last month and invoiced today is not in "contacts changed since". So after the first, full
 pass, each run reads the contacts changed since its cursor AND the contacts of the
 invoices changed since its invoice cursor (``ledger.invoiced_parties``), which is where a
 new customer shows up. A change of the suppliers setting makes the next run a full pass.

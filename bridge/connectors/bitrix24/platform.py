@@ -1,8 +1,9 @@
 """``Bitrix24Platform``: the ``Platform`` interface of ``bridge.ports`` for one portal.
 
-Reads are batched (specs/bitrix24/NOTES.md s9): one request fetches an invoice, its product
-rows, its company or contact and the company's contact list, by ``$result[...]``
-references; a second fetches the contact persons. Writes of parties go 50 per request.
+Reads are batched (https://apidocs.bitrix24.com/settings/how-to-call-rest-api/batch.html): one
+request fetches an invoice, its product rows, its company or contact and the company's contact
+list, by ``$result[...]`` references; a second fetches the contact persons. Writes of parties go
+50 per request.
 Stages are read per portal (``crm.category.list`` + ``crm.status.list``, NOTES s6) and
 cached for the life of the adapter (one flow run).
 
