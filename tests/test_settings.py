@@ -1,5 +1,6 @@
 import pytest
 
+from bridge.extensions import db
 from bridge.settings import SettingsError, StaleSettings, get_section, save_section
 
 
@@ -41,3 +42,36 @@ def test_a_tax_rate_that_is_no_tax_rate_is_refused_and_nothing_is_saved(installa
 def test_tax_rates_are_kept_by_their_normalised_percent(installation):
     save_section(installation, "mapping", {"tax_rates": {"8.10": "UN81", "none": "NONE", "0": "ZERO"}})
     assert get_section(installation, "mapping").tax_rates == {"8.1": "UN81", "none": "NONE", "0": "ZERO"}
+
+
+# Settings as an installation stored them before the two settings modules became one: every
+# section, under its name, in the JSON shape it had. Written to the row as they were.
+STORED_BEFORE = {
+    "general": {"enabled": False, "automatic_sync": True},
+    "invoices": {"numbering": "platform", "due_days": 30, "issue_on_create": True, "create_payment": True,
+                 "send_by_email": False, "void_authorised_on_cancel": True, "header_master": "platform",
+                 "lines_master": "ledger", "name_master": "platform", "contact_master": "ledger",
+                 "address_master": "platform", "sent_when": "approved", "stage_sent": "DT31_1:S",
+                 "stage_paid": "DT31_1:P", "stage_failed": None},
+    "mapping": {"tax_rates": {"8.1": "UN81", "none": "NONE"}, "tax_none": "NONE", "default_sales_account": "200",
+                "sales_account_by_product": {"17": "210"}, "sales_account_by_section": {"3": "220"},
+                "shipping_tax": "UN81", "payment_fee_tax": None},
+    "daily": {"sync_status": False, "sync_products": True, "sync_stock": True},
+    "party_import": {"daily": True, "include_suppliers": True},
+    "bexio": {"user_id": 101, "language": "fr", "currency": "CHF", "account_id": 3200, "bank_account_id": 1,
+              "email_subject": "Rechnung {number}", "email_message": "Bitte: [Network Link]",
+              "article_tax_ids": {"8.1": 28}},
+    "bitrix24_stages": {"stage_map": {"DT31_1:N": "draft", "DT31_1:P": "paid"}},
+}
+
+
+def test_settings_stored_by_an_existing_installation_load_unchanged(installation):
+    from bridge.models import InstallationSettings
+
+    installation.settings = InstallationSettings(data=STORED_BEFORE, version=7)
+    db.session.commit()
+    for name, stored in STORED_BEFORE.items():
+        assert get_section(installation, name).model_dump(mode="json") == stored, name
+    # Saving a section writes the same shape back, and leaves the others as they were.
+    save_section(installation, "general", get_section(installation, "general").model_dump(mode="json"))
+    assert installation.settings.data == STORED_BEFORE and installation.settings.version == 8

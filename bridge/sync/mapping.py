@@ -10,9 +10,8 @@ from datetime import timedelta
 
 from ..domain import Invoice, InvoiceStatus, LineKind
 from ..errors import PermanentError
-from ..settings import get_section
+from ..settings import MappingSettings, get_section, rate_key
 from .links import content_hash
-from .settings import MappingSettings, rate_key
 
 
 def apply_mapping(invoice: Invoice, mapping: MappingSettings, *, needs_accounts: bool) -> Invoice:

@@ -1,6 +1,6 @@
 """The Bitrix24 settings section the settings page edits: which invoice stage means which status.
 
-Declared here (not in ``bridge.sync.settings``) because stage ids are a Bitrix24 notion:
+Declared here (not in ``bridge.settings``) because stage ids are a Bitrix24 notion:
 ``DT31_1:P`` names a stage of one smart-invoice pipeline of one portal.
 """
 from __future__ import annotations

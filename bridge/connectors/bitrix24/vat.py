@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
-from ...sync.settings import rate_key
+from ...settings import rate_key
 
 
 @dataclass(frozen=True)

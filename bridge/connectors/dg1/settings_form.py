@@ -25,7 +25,7 @@ from ...extensions import db
 from ...numbers import whole_number
 from ...settings import SECTIONS, StaleSettings, get_section, save_section
 from ...ports import TaxCode
-from ...sync.settings import rate_key
+from ...settings import rate_key
 
 FORM_SECTIONS = ("general", "invoices", "mapping", "bexio", "daily")
 CHECKBOXES = {"general": ("enabled", "automatic_sync"), "invoices": ("create_payment", "send_by_email"),
