@@ -1,8 +1,11 @@
 """Typed sync errors: every failure is either worth retrying (and when) or needs a person.
 
 Connectors raise these; the job engine acts on them (reschedule, pause, or record and
-stop); the UI shows ``message`` and ``fix``. A ledger's own validation messages travel in
-``ledger_messages`` and are shown as they are, never swallowed.
+stop); the UI shows ``message`` and ``fix``. Both are ``Message``s (``N_("...", name=value)``,
+bridge/messages.py): stored with their id, they are shown in the reader's language, while
+``str(exc)`` stays the English text the logs read. Plain text still works and is shown as it
+is. A ledger's own validation messages travel in ``ledger_messages`` and are shown as they
+are, never swallowed.
 """
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ import logging
 import secrets
 from datetime import datetime
 from typing import Any
+
+from .messages import N_
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +97,10 @@ class UnexpectedError(RetryableError):
     code = "internal"
 
     def __init__(self, error_id: str) -> None:
-        super().__init__(f"Something went wrong inside bridge (error id {error_id}). It is tried again "
-                         f"automatically.", code="internal",
-                         fix=f"If it keeps failing, give the error id {error_id} to whoever runs bridge.")
+        super().__init__(N_("Something went wrong inside bridge (error id %(error_id)s). It is tried again "
+                            "automatically.", error_id=error_id), code="internal",
+                         fix=N_("If it keeps failing, give the error id %(error_id)s to whoever runs bridge.",
+                                error_id=error_id))
         self.error_id = error_id
 
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from typing import Any
+
+from .messages import Message
 
 _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/]+=*"),
@@ -40,12 +43,20 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
+    if isinstance(text, Message):  # its id is bridge's own sentence: the parameters may carry a secret
+        return Message(text.id, {name: _redact_param(value) for name, value in text.params.items()})
     for secret in tuple(_known):
         if secret in text:
             text = text.replace(secret, "[redacted]")
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + "[redacted]", text)
     return text
+
+
+def _redact_param(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    return [_redact_param(item) for item in value] if isinstance(value, (list, tuple)) else value
 
 
 def redact_all(texts: list[str] | None) -> list[str] | None:

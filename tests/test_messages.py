@@ -84,3 +84,11 @@ def test_a_bulk_update_stores_the_id_too(app_ctx):
     db.session.commit()
     db.session.expire_all()
     assert stored(db.session.get(SyncRecord, record.id), "error_message").id == VIA
+
+
+def test_a_secret_in_a_parameter_is_redacted_and_the_id_stays():
+    from bridge.redaction import redact, register_secret
+
+    register_secret("s3cr3t-token-value")
+    cleaned = redact(N_(VIA, channels=["Bearer abc.def", "s3cr3t-token-value"]))
+    assert cleaned.id == VIA and cleaned == "via Bearer [redacted]; [redacted]"

@@ -18,7 +18,8 @@ from flask import Flask, g, request
 from flask_babel import Babel, format_datetime, get_locale
 
 from ..config import PROJECT_ROOT
-from ..messages import FLOW_WORDS, STATE_WORDS, STATUS_WORDS, word  # noqa: F401  (re-exported)
+from ..messages import FLOW_WORDS, STATE_WORDS, STATUS_WORDS, render, word  # noqa: F401  (re-exported)
+from ..stored_messages import stored
 
 LANGUAGES = ("en", "de")
 
@@ -62,6 +63,17 @@ def init_i18n(app: Flask) -> None:
     @app.template_filter("flow_word")
     def flow_word(value: str | None) -> str:
         return word("flow", value)
+
+    @app.template_filter("message")
+    def message(value: object, name: str | None = None) -> str:
+        """What a user reads, in the page's language: ``record|message`` (its problem, else its
+        warning), ``record|message("error_fix")``, or ``text|message`` for a ``Message`` or
+        plain text passed along. Text stored before messages had ids reads as it was stored."""
+        if name is not None:
+            value = stored(value, name)
+        elif value is not None and not isinstance(value, str):
+            value = stored(value, "error_message") or stored(value, "warning")
+        return render(value if isinstance(value, str) else None, str(get_locale() or "en"))
 
     @app.template_filter("when")
     def when(value: datetime | str | None, width: str = "short") -> str:
