@@ -6,12 +6,13 @@ from typing import Any
 import requests
 from flask import Blueprint, request
 
-from . import invoices, parties
+from . import invoices, legacy, parties
 from .bucket import bucket_for_plan
 from .core import Bitrix24Cloud
 from .errors import RestError
 from .events import Delivery
 from .methods_crm import fire_item, fire_party
+from .methods_legacy import fire as fire_legacy
 from .state import AUTH_CODE_TTL, Webhook, make_portal, new_token
 from .wire import json_response
 
@@ -83,8 +84,10 @@ def blueprint(cloud: Bitrix24Cloud) -> Blueprint:
         with lock:
             portal = make_portal(b["domain"], b.get("member_id") or new_token()[:32], b.get("plan", "professional"),
                                  int(b.get("category_id", 1)), int(b.get("tz_minutes", 180)), b.get("webhook_secret"))
+            legacy.set_mode(portal, str(b.get("invoices", "smart")))
             cloud.add_portal(portal)
-            return json_response({"domain": portal.domain, "member_id": portal.member_id}, 201)
+            return json_response({"domain": portal.domain, "member_id": portal.member_id,
+                                  "invoices": portal.invoice_mode}, 201)
 
     @bp.post("/portals/<domain>/settings")
     def portal_settings(domain: str):
@@ -98,10 +101,13 @@ def blueprint(cloud: Bitrix24Cloud) -> Blueprint:
                 portal.language = str(b["language"])
             if "deleted" in b:
                 portal.deleted = bool(b["deleted"])  # then every call answers PORTAL_DELETED
+            if "invoices" in b:  # "smart" (default), "legacy" (crm.invoice.* only) or "both"
+                legacy.set_mode(portal, str(b["invoices"]))
             if "operation_time_limit" in b:  # {"method": "crm.item.update", "seconds": 600}
                 spec = b["operation_time_limit"]
                 portal.operating_blocked[spec["method"].lower()] = cloud.host.clock.time() + float(spec.get("seconds", 600))
             return json_response({"plan": portal.plan, "deleted": portal.deleted, "language": portal.language,
+                                  "invoices": portal.invoice_mode,
                                   "bucket": {"capacity": portal.bucket.capacity, "drain": portal.bucket.drain_per_second}})
 
     @bp.post("/app")
@@ -197,6 +203,38 @@ def blueprint(cloud: Bitrix24Cloud) -> Blueprint:
             fire_item(cloud, portal, "ADD", item["id"], actor(b))
             return json_response({"item": invoices.render(portal, item),
                                   "rows": invoices.rows_of(portal, item["id"])}, 201)
+
+    @bp.post("/portals/<domain>/legacy-invoices")
+    def add_legacy_invoice(domain: str):
+        """An old invoice made by a portal user (events fire as for a REST call)."""
+        b = body()
+        with lock:
+            portal = cloud.portal(domain)
+            if not legacy.legacy_enabled(portal):
+                raise RestError("ERROR_ARGUMENT", "The portal uses smart invoices only (settings: invoices)", 400)
+            invoice = legacy.add(portal, b.get("fields") or {}, actor(b) or 1, cloud.host.clock.time())
+            fire_legacy(cloud, portal, "ADD", invoice["ID"], actor(b))
+            return json_response(legacy.render(invoice), 201)
+
+    @bp.post("/portals/<domain>/legacy-invoices/<int:invoice_id>")
+    def update_legacy_invoice(domain: str, invoice_id: int):
+        b = body()
+        with lock:
+            portal = cloud.portal(domain)
+            invoice, status_changed = legacy.update(portal, invoice_id, b.get("fields") or {}, actor(b) or 1,
+                                                    cloud.host.clock.time())
+            fire_legacy(cloud, portal, "UPDATE", invoice_id, actor(b))
+            if status_changed:
+                fire_legacy(cloud, portal, "SETSTATUS", invoice_id, actor(b))
+            return json_response(legacy.render(invoice))
+
+    @bp.delete("/portals/<domain>/legacy-invoices/<int:invoice_id>")
+    def delete_legacy_invoice(domain: str, invoice_id: int):
+        with lock:
+            portal = cloud.portal(domain)
+            legacy.delete(portal, invoice_id)
+            fire_legacy(cloud, portal, "DELETE", invoice_id, actor(body()))
+            return json_response({"deleted": invoice_id})
 
     @bp.post("/portals/<domain>/invoices/<int:item_id>")
     def update_invoice(domain: str, item_id: int):

@@ -5,13 +5,13 @@ from __future__ import annotations
 class RestError(Exception):
     """Rendered as ``{"error": code, "error_description": text}`` with ``status``."""
 
-    def __init__(self, code: str, description: str, status: int = 400) -> None:
+    def __init__(self, code: str | int, description: str, status: int = 400) -> None:
         super().__init__(f"{code}: {description}")
         self.code = code
         self.description = description
         self.status = status
 
-    def body(self) -> dict[str, str]:
+    def body(self) -> dict[str, str | int]:
         return {"error": self.code, "error_description": self.description}
 
 
@@ -44,8 +44,15 @@ def operation_time_limit(method: str) -> RestError:
     return RestError("OPERATION_TIME_LIMIT", "Method is blocked due to operation time limit.", 429)
 
 
+# Statuses of the system errors below: the table "Statuses and System Error Codes" of
+# apidocs.bitrix24.com/error-codes.html (b24restdocs _includes/system-errors.md, 2026-08-21): 403 for
+# insufficient_scope, ACCESS_DENIED and INVALID_CREDENTIALS, 500 for PORTAL_DELETED. Bitrix24's Python SDK
+# (b24pysdk 1.2.1 b24pysdk/errors/__init__.py) files insufficient_scope and INVALID_CREDENTIALS under 401
+# and PORTAL_DELETED under 410; bridge's error table matches the code, not the status (docs/bitrix24.md,
+# "Errors"), so either is handled the same.
+
 def portal_deleted() -> RestError:
-    # NOTES s10 / DESIGN principle 6: a 500, but permanent.
+    # error-codes.html: 500 PORTAL_DELETED (on a self-hosted portal: the public part is closed); permanent.
     return RestError("PORTAL_DELETED", "Portal was deleted", 500)
 
 
@@ -54,6 +61,7 @@ def access_denied(text: str = "Access denied!") -> RestError:
 
 
 def insufficient_scope() -> RestError:
+    # error-codes.html: 403, "higher privileges than provided by the webhook token" (or access token).
     return RestError("insufficient_scope", "The request requires higher privileges than provided by the access token", 403)
 
 
@@ -63,3 +71,24 @@ def not_found(text: str = "Element not found") -> RestError:
 
 def bad_argument(text: str) -> RestError:
     return RestError("ERROR_ARGUMENT", text, 400)
+
+
+def missing_parameter(name: str) -> RestError:
+    """A required parameter of a ``crm.item.*`` (engine controller) method is absent: HTTP 400 with
+    the NUMERIC code 100, e.g. apidocs.bitrix24.com/api-reference/crm/universal/user-defined-object-types/
+    crm-type-add.html ("100 | Could not find value for parameter {fields}") and .../booking/booking/
+    booking-v1-booking-delete.html (the body ``{"error": 100, ...}`` with a JSON number)."""
+    return RestError(100, f"Could not find value for parameter {{{name}}}", 400)
+
+
+def spa_not_found() -> RestError:
+    """An entityTypeId no CRM type has: apidocs.bitrix24.com/api-reference/crm/universal/crm-item-get.html
+    ("400 | NOT_FOUND | SPA not found | an invalid entityTypeId")."""
+    return RestError("NOT_FOUND", "SPA not found", 400)
+
+
+def old_style(description: str) -> RestError:
+    """The old CRM methods (crm.deal.*, crm.invoice.*...) answer with an EMPTY code and the reason in the
+    description ("Not found", "ID is not defined or invalid."): apidocs.bitrix24.com/api-reference/crm/deals/
+    crm-deal-get.html, "Error handling"."""
+    return RestError("", description, 400)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import legacy, methods_legacy
 from .errors import RestError, bad_argument, not_found
 from .filters import as_list
 from .registry import METHODS, method
@@ -60,12 +61,19 @@ def scope(cloud, ctx, params):
 def methods_list(cloud, ctx, params):
     wanted = params.get("scope")
     return sorted(m.name for m in METHODS.values()
-                  if (wanted is None and (m.scope == "basic" or m.scope in ctx.scopes)) or m.scope == wanted) + ["batch"]
+                  if ((wanted is None and (m.scope == "basic" or m.scope in ctx.scopes)) or m.scope == wanted)
+                  and (legacy.legacy_enabled(ctx.portal) or not m.name.startswith("crm.invoice."))) + ["batch"]
+
+
+def offered_events(portal) -> list[str]:
+    """Smart-invoice events where the portal has smart invoices, onCrmInvoice* where it has old ones."""
+    events = [e for e in EVENTS if legacy.smart_enabled(portal) or not e.startswith("ONCRMDYNAMICITEM")]
+    return events + list(methods_legacy.EVENTS) if legacy.legacy_enabled(portal) else events
 
 
 @method("events")
 def events_list(cloud, ctx, params):
-    return EVENTS
+    return offered_events(ctx.portal)
 
 
 @method("feature.get")
@@ -80,7 +88,8 @@ def feature_get(cloud, ctx, params):
 
 @method("placement.list", scope="placement")
 def placement_list(cloud, ctx, params):
-    return sorted(code for scope_, codes in PLACEMENTS.items() if scope_ in ctx.scopes for code in codes)
+    return sorted(code for scope_, codes in PLACEMENTS.items() if scope_ in ctx.scopes for code in codes
+                  if legacy.smart_enabled(ctx.portal) or not code.startswith("CRM_SMART_INVOICE"))
 
 
 @method("placement.bind", scope="placement", app_only=True, admin_only=True)
@@ -130,7 +139,7 @@ def event_bind(cloud, ctx, params):
     event = str(p.get("event") or "").upper()
     offline = str(p.get("event_type") or "online").lower() == "offline"
     handler = "" if offline else str(p.get("handler") or "")
-    if event not in EVENTS:
+    if event not in offered_events(ctx.portal):
         raise RestError("ERROR_EVENT_NOT_FOUND", "Event not found", 400)
     if offline and not ctx.portal.users[ctx.user_id].admin:
         raise RestError("ACCESS_DENIED", "Access denied! Admin rights required for offline events", 403)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import invoices, parties
-from .errors import RestError, bad_argument, not_found
+from . import invoices, legacy, parties
+from .errors import RestError, bad_argument, missing_parameter, not_found, spa_not_found
 from .filters import as_list, matches, order_rows, page, select_fields
 from .registry import Listed, method
 
@@ -24,17 +24,41 @@ def fire_party(cloud, portal, kind: int, action: str, entity_id: int, user_id: i
     cloud.emit(portal, f"{PARTY_EVENT[kind]}{action}", {"FIELDS": {"ID": entity_id}}, user_id, connector)
 
 
-def _entity_type(params: dict[str, Any]) -> int:
+# CRM object types every portal has (apidocs.bitrix24.com/api-reference/crm/data-types.html, "Object
+# types"); the sandbox serves only smart invoices through crm.item.
+STANDARD_TYPES = frozenset({1, 2, 3, 4, 5, 7, 8, 14})
+OLD_INVOICE_TYPE = 5
+
+
+def _entity_type(ctx, params: dict[str, Any]) -> int:
     raw = params.get("entityTypeId", params.get("ENTITY_TYPE_ID"))
+    if raw is None:
+        raise missing_parameter("entityTypeId")
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise RestError("ENTITY_TYPE_NOT_SUPPORTED", "Entity type is not supported", 400)
-    if value != invoices.ENTITY_TYPE_ID:
-        # NOTES s6: entityTypeId 5 (old invoices) -> ENTITY_TYPE_NOT_SUPPORTED. Contacts/companies
-        # through crm.item are not simulated; the sandbox says so instead of pretending.
+        raise spa_not_found()
+    if value == invoices.ENTITY_TYPE_ID and legacy.smart_enabled(ctx.portal):
+        return value
+    if value == OLD_INVOICE_TYPE:
+        # apidocs.bitrix24.com/api-reference/crm/universal/invoice.html: crm.item.* with old invoices
+        # (entityTypeId 5) return ENTITY_TYPE_NOT_SUPPORTED.
         raise RestError("ENTITY_TYPE_NOT_SUPPORTED", f"Entity type {value} is not supported", 400)
-    return value
+    if value in STANDARD_TYPES:
+        # Contacts, companies, deals... through crm.item work on a real portal; the sandbox does not
+        # simulate them and says so instead of pretending.
+        raise RestError("ENTITY_TYPE_NOT_SUPPORTED", f"Entity type {value} is not simulated by this sandbox", 400)
+    # A type no portal object has, or smart invoices on a portal that uses old invoices only:
+    # crm-item-get.html "400 NOT_FOUND SPA not found" for an invalid entityTypeId.
+    raise spa_not_found()
+
+
+def _required(params: dict[str, Any], *names: str) -> None:
+    """crm.item.* are engine controllers: a missing argument is 400 ``{"error": 100, ...}`` before
+    anything else is looked at (errors.missing_parameter)."""
+    for name in names:
+        if params.get(name) is None:
+            raise missing_parameter(name)
 
 
 def _original(params) -> bool:
@@ -43,7 +67,7 @@ def _original(params) -> bool:
 
 @method("crm.item.fields", scope="crm")
 def item_fields(cloud, ctx, params):
-    _entity_type(params)
+    _entity_type(ctx, params)
     fields = {}
     for name, kind in {**invoices.READ_ONLY, **invoices.FIELDS}.items():
         fields[name] = {"type": kind, "isRequired": False, "isReadOnly": name in invoices.READ_ONLY,
@@ -65,7 +89,8 @@ def _upper(camel: str) -> str:
 
 @method("crm.item.add", scope="crm")
 def item_add(cloud, ctx, params):
-    _entity_type(params)
+    _entity_type(ctx, params)
+    _required(params, "fields")
     item = invoices.add(ctx.portal, params.get("fields") or {}, ctx.user_id, cloud.host.clock.time())
     fire_item(cloud, ctx.portal, "ADD", item["id"], ctx.user_id, ctx.auth_connector)
     return {"item": invoices.render(ctx.portal, item, _original(params))}
@@ -73,13 +98,15 @@ def item_add(cloud, ctx, params):
 
 @method("crm.item.get", scope="crm")
 def item_get(cloud, ctx, params):
-    _entity_type(params)
+    _entity_type(ctx, params)
+    _required(params, "id")
     return {"item": invoices.render(ctx.portal, invoices.get(ctx.portal, params.get("id")), _original(params))}
 
 
 @method("crm.item.update", scope="crm")
 def item_update(cloud, ctx, params):
-    _entity_type(params)
+    _entity_type(ctx, params)
+    _required(params, "id", "fields")
     changed = invoices.update(ctx.portal, params.get("id"), params.get("fields") or {}, ctx.user_id, cloud.host.clock.time())
     item = invoices.get(ctx.portal, params.get("id"))
     if changed:
@@ -89,7 +116,8 @@ def item_update(cloud, ctx, params):
 
 @method("crm.item.delete", scope="crm")
 def item_delete(cloud, ctx, params):
-    _entity_type(params)
+    _entity_type(ctx, params)
+    _required(params, "id")
     item = invoices.get(ctx.portal, params.get("id"))
     invoices.delete(ctx.portal, item["id"])
     fire_item(cloud, ctx.portal, "DELETE", item["id"], ctx.user_id, ctx.auth_connector)
@@ -98,7 +126,7 @@ def item_delete(cloud, ctx, params):
 
 @method("crm.item.list", scope="crm")
 def item_list(cloud, ctx, params):
-    _entity_type(params)
+    _entity_type(ctx, params)
     portal = ctx.portal
     getter = lambda row, key: invoices.filter_value(portal, row, key)
     rows = [r for r in portal.items[invoices.ENTITY_TYPE_ID].values() if matches(r, params.get("filter"), getter)]
@@ -187,7 +215,7 @@ def productrow_fields(cloud, ctx, params):
 
 @method("crm.category.list", scope="crm")
 def category_list(cloud, ctx, params):
-    _entity_type(params)
+    _entity_type(ctx, params)
     c = ctx.portal.category_id
     return Listed({"categories": [{"id": c, "name": "General", "sort": 500, "entityTypeId": 31,
                                    "isDefault": "Y", "originId": "", "originatorId": ""}]}, {"total": 1})
@@ -195,7 +223,7 @@ def category_list(cloud, ctx, params):
 
 @method("crm.category.get", scope="crm")
 def category_get(cloud, ctx, params):
-    _entity_type(params)
+    _entity_type(ctx, params)
     if int(params.get("id") or 0) != ctx.portal.category_id:
         raise RestError("NOT_FOUND", "Category not found", 400)
     return {"category": category_list(cloud, ctx, params).result["categories"][0]}

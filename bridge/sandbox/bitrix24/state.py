@@ -81,6 +81,9 @@ class Portal:
     tz_minutes: int = 180
     language: str = "en"            # the users' language: LANG of every app page, LANGUAGE_ID of events
     category_id: int = 1            # NOTES s6: smart-invoice categoryId differs per portal
+    # Which invoices the portal uses: "smart" (crm.item, entityTypeId 31), "legacy" (crm.invoice.*, a
+    # self-hosted portal that kept the old invoices) or "both"; see legacy.py.
+    invoice_mode: str = "smart"
     deleted: bool = False
     bucket: LeakyBucket = None  # type: ignore[assignment]
     users: dict[int, User] = field(default_factory=dict)
@@ -93,6 +96,8 @@ class Portal:
     # entityTypeId -> id -> item (camelCase for 31; UPPER_CASE for contacts 3 / companies 4)
     items: dict[int, dict[int, dict[str, Any]]] = field(default_factory=lambda: {31: {}, 3: {}, 4: {}})
     product_rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    legacy_invoices: dict[int, dict[str, Any]] = field(default_factory=dict)   # crm.invoice.* (UPPER_CASE)
+    legacy_userfields: list[dict[str, Any]] = field(default_factory=list)      # crm.invoice.userfield.*
     stages: list[dict[str, Any]] = field(default_factory=list)
     products: dict[int, dict[str, Any]] = field(default_factory=dict)
     sections: dict[int, dict[str, Any]] = field(default_factory=dict)
