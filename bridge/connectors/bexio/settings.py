@@ -2,21 +2,25 @@
 what invoices and e-mails need. Tax mapping lives in the shared ``mapping`` section."""
 from __future__ import annotations
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
-from ...settings import SettingsModel, register_section
+from ...settings import SettingsModel, hint, register_section
 
 
 @register_section("bexio")
 class BexioSettings(SettingsModel):
-    user_id: int | None = None  # documents are attributed to this Bexio user
-    language: str = "de"  # iso 639-1 of the invoice language
-    currency: str = "CHF"  # must equal every site's currency
-    account_id: int | None = None  # revenue account for lines without one
-    bank_account_id: int | None = None  # where payments are booked
-    email_subject: str | None = None  # "{number}" is replaced; default per language
-    email_message: str | None = None  # must contain [Network Link]
-    article_tax_ids: dict[str, int] = {}  # rate ("8.1") -> tax id, for articles
+    # documents are attributed to this Bexio user (None: the user who connected)
+    user_id: int | None = Field(None, json_schema_extra=hint("select", whole_number=True))
+    language: str = Field("de", json_schema_extra=hint("select"))  # iso 639-1 of the invoice language
+    currency: str = Field("CHF", json_schema_extra=hint("select"))  # must equal every site's currency
+    # revenue account for lines without one
+    account_id: int | None = Field(None, json_schema_extra=hint("number"))
+    bank_account_id: int | None = Field(None, json_schema_extra=hint("number"))  # where payments are booked
+    # "{number}" is replaced; default per language
+    email_subject: str | None = Field(None, json_schema_extra=hint("text"))
+    email_message: str | None = Field(None, json_schema_extra=hint("text"))  # must contain [Network Link]
+    # rate ("8.1") -> tax id, for articles
+    article_tax_ids: dict[str, int] = Field({}, json_schema_extra=hint("rows", columns=("article_rate", "article_tax")))
 
     @field_validator("email_message")
     @classmethod

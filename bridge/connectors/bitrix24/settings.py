@@ -5,10 +5,10 @@ Declared here (not in ``bridge.settings``) because stage ids are a Bitrix24 noti
 """
 from __future__ import annotations
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from ...domain import InvoiceStatus
-from ...settings import SettingsModel, register_section
+from ...settings import SettingsModel, hint, register_section
 
 SECTION = "bitrix24_stages"
 
@@ -17,7 +17,7 @@ SECTION = "bitrix24_stages"
 class StageSettings(SettingsModel):
     # stage id (or the code after the colon) -> InvoiceStatus value; a stage left out is
     # read by its semantics (success = paid, failure = voided, first stage = draft).
-    stage_map: dict[str, InvoiceStatus] = {}
+    stage_map: dict[str, InvoiceStatus] = Field({}, json_schema_extra=hint("keyed", form_name="stage:"))
 
     @field_validator("stage_map")
     @classmethod
