@@ -223,7 +223,7 @@ def main() -> int:
             return subprocess.Popen(command, cwd=ROOT, env=env, stdout=(logs / f"{name}.log").open("w"),
                                     stderr=subprocess.STDOUT, start_new_session=True)
 
-        consumer_command = [str(BIN / "huey_consumer"), "bridge.jobs.huey", "-w", "4", "-k", "thread", "-n"]
+        consumer_command = [str(BIN / "huey_consumer"), "bridge.worker.huey", "-w", "4", "-k", "thread", "-n"]
         web = spawn("web", [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "3",
                             "--threads", "2", "app:app"])
         consumer = None

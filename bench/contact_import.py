@@ -58,7 +58,7 @@ def run_import(live, installation_id: int) -> dict:
     from sqlalchemy import select
 
     from bridge.extensions import db
-    from bridge.jobs import WorkRequest, request_work
+    from bridge.engine import WorkRequest, request_work
     from bridge.models import SyncRecord
 
     with live.app.app_context():

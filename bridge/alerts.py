@@ -25,7 +25,7 @@ from .dashboard.models import SentAlert
 from .errors import ConflictError, NeedsReconnect, PermanentError, SyncError
 from .extensions import db, huey
 from .insert_ignore import insert_ignore
-from .jobs import _app_context, enqueue_after_commit, periodic
+from .engine import app_context, enqueue_after_commit, on_failure, periodic
 from .models import Installation, SyncRecord, utcnow
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,10 @@ def cause_of(flow: str, error: SyncError) -> str | None:
     return None
 
 
+@on_failure
 def note_failure(installation_id: int, flow: str, error: SyncError) -> None:
-    """Called where a failure is recorded; sends nothing itself (commit-safe)."""
+    """Called by the engine where a failure is recorded (registered with ``on_failure``, so
+    the engine needs no import of alerts); sends nothing itself (commit-safe)."""
     cause = cause_of(flow, error)
     if cause is None:
         return
@@ -135,7 +137,7 @@ def _email(installation: Installation, text: str, cause: str) -> bool:
 
 @huey.task()
 def deliver_alert(installation_id: int, cause: str, message: str, fix: str | None = None) -> None:
-    with _app_context():
+    with app_context():
         send(installation_id, cause, message, fix)
 
 

@@ -9,7 +9,7 @@ def register_cli(app) -> None:
     @app.cli.command("sweep")
     def sweep_command() -> None:
         """Re-enqueue inbox events and work a dead worker left unfinished."""
-        from .jobs import sweep_once
+        from .engine import sweep_once
 
         click.echo(sweep_once())
 
@@ -17,7 +17,7 @@ def register_cli(app) -> None:
     @click.option("--days", type=int, default=None, help="retention in days (default RETENTION_DAYS)")
     def prune_command(days: int | None) -> None:
         """Delete inbox payloads and sync records older than the retention period."""
-        from .jobs import prune_once
+        from .engine import prune_once
 
         click.echo(prune_once(days if days is not None else current_app.config["RETENTION_DAYS"]))
 

@@ -61,7 +61,7 @@ def main() -> int:
         _wait_for(f"{sandbox_url}/_sandbox/", "the sandbox")
         start([str(bin_dir / "gunicorn"), "--bind", f"127.0.0.1:{APP_PORT}", "--workers", "2",
                "--threads", "4", "app:app"])
-        start([str(bin_dir / "huey_consumer"), "bridge.jobs.huey", "-w", "2"])
+        start([str(bin_dir / "huey_consumer"), "bridge.worker.huey", "-w", "2"])
         _wait_for(f"{app_url}/healthz", "bridge")
         subprocess.run([str(bin_dir / "flask"), "--app", "app", "demo-seed"], env=env, cwd=ROOT, check=False)
         print(f"\nbridge demo is running: {app_url}  (sandbox: {sandbox_url}/_sandbox/)\nCtrl-C stops it.\n",

@@ -53,9 +53,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
 
-    from . import models  # noqa: F401  (register tables with the metadata)
+    from . import all_models  # noqa: F401  (register every table with the metadata)
     from . import sync  # noqa: F401  (register the flows with the job engine)
-    from .jobs import bind_app
+    from . import alerts  # noqa: F401  (registers its failure hook with the engine, and its daily job)
+    from .engine import bind_app
     from .web import register_blueprints
     from .web.safe_url import init_safe_urls
     from .cli import register_cli

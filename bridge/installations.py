@@ -28,7 +28,7 @@ from sqlalchemy import delete, select, update
 
 from .extensions import db
 from .insert_ignore import insert_ignore
-from .jobs import enqueue_after_commit, periodic, run_work
+from .engine import enqueue_after_commit, periodic, run_work
 from .models import Credential, InboxEvent, Installation, LedgerConnection, WorkItem, utcnow
 
 UNINSTALL_OBJECT = "app:uninstall"  # the work item's object key of an installation's uninstall check

@@ -227,10 +227,10 @@ class WorkItem(Timestamps, db.Model):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     runs: Mapped[int] = mapped_column(Integer, default=0)
-    # Runs in a row whose worker stopped before they settled (``jobs.MAX_INTERRUPTIONS``).
+    # Runs in a row whose worker stopped before they settled (``engine.limits.MAX_INTERRUPTIONS``).
     interruptions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The newest inbox event stored when the last run was claimed: the events up to it told
-    # of changes that run read (``jobs.request_work``).
+    # of changes that run read (``engine.request_work``).
     covered_through: Mapped[int | None] = mapped_column(BigInteger)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
@@ -331,6 +331,3 @@ class PeriodicRun(db.Model):
     owner: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-from .connectors.bitrix24 import models as _bitrix24_models  # noqa: E402,F401  (Bitrix24 connector tables)
-from .dashboard import models as _dashboard_models  # noqa: E402,F401  (dashboard, alerts, operators)
-from .connectors.xero import models as _xero_models  # noqa: E402,F401  (Xero contact index)

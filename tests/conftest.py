@@ -65,7 +65,7 @@ def runner(app):
 @pytest.fixture
 def run_jobs(app):
     """Run every queued job (and the jobs they queue) now; returns how many ran."""
-    from bridge.jobs import run_queued_tasks
+    from tests.support.tasks import run_queued_tasks
 
     def run() -> int:
         with app.app_context():
@@ -105,14 +105,14 @@ def stand_in_flows(monkeypatch):
     ``runs = stand_in_flows("invoice_to_ledger")``; each run appends
     ``(flow, object_key, options)``.
     """
-    from bridge import jobs
+    from bridge import engine
 
     runs: list[tuple[str, str, dict]] = []
 
     def install(*names: str) -> list[tuple[str, str, dict]]:
         for name in names:
-            monkeypatch.setitem(jobs.FLOWS, name,
+            monkeypatch.setitem(engine.FLOWS, name,
                                 lambda ctx, name=name: runs.append((name, ctx.object_key, ctx.options)))
-            monkeypatch.setitem(jobs.BATCH_SIZES, name, 1)
+            monkeypatch.setitem(engine.BATCH_SIZES, name, 1)
         return runs
     return install

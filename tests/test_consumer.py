@@ -10,7 +10,7 @@ import time
 
 from sqlalchemy import func, select
 
-from bridge import jobs
+from bridge import engine
 from bridge.extensions import db
 from bridge.models import InboxEvent, SyncRecord
 
@@ -53,7 +53,7 @@ def _claim(url: str, instance: str) -> bool:
 
     app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": instance})
     with app.app_context():
-        return jobs.claim_period("daily-stock", "99")
+        return engine.claim_period("daily-stock", "99")
 
 
 def test_two_consumers_claiming_the_same_period_run_it_once(app):

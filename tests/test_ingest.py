@@ -1,4 +1,4 @@
-"""The callback hot path (``jobs.store_callback``): verified and stored in one autocommitted
+"""The callback hot path (``engine.store_callback``): verified and stored in one autocommitted
 statement, committed before the answer, enqueued after the commit, deduplicated, and a
 refused callback leaves nothing behind."""
 from __future__ import annotations
@@ -8,7 +8,8 @@ import os
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from bridge import jobs
+from bridge import engine
+from bridge.engine import inbox
 from bridge.connectors.bitrix24 import store
 from bridge.extensions import db, huey
 from bridge.models import InboxEvent
@@ -64,14 +65,14 @@ def test_a_wrong_token_or_an_uninstalled_portal_stores_and_queues_nothing(app, c
 def test_a_failed_enqueue_still_answers_and_the_sweeper_queues_the_row(app, client, portal, monkeypatch):
     def queue_down(event_id):
         raise ConnectionError("queue unreachable")
-    monkeypatch.setattr(jobs, "process_inbox", queue_down)
+    monkeypatch.setattr(inbox, "process_inbox", queue_down)
     response = client.post("/hooks/bitrix24", data=notes_body(item_id=9), content_type=FORM)
     assert response.status_code == 200  # the row is committed: the answer must not make Bitrix24 give up on it
     monkeypatch.undo()
     row = db.session.scalar(select(InboxEvent))
     row.received_at = row.received_at.replace(year=row.received_at.year - 1)  # older than the sweeper's grace
     db.session.commit()
-    assert jobs.sweep_once()["inbox"] == 1
+    assert engine.sweep_once()["inbox"] == 1
     assert huey.pending_count() == 1
 
 
@@ -80,7 +81,7 @@ def test_a_failed_enqueue_still_answers_and_the_sweeper_queues_the_row(app, clie
 def test_a_connection_the_server_dropped_is_replaced_without_losing_the_callback(app, client, portal):
     # Production's ingest pool (tests use a NullPool, which never reuses a connection).
     pooled = create_engine(app.config["SQLALCHEMY_DATABASE_URI"], isolation_level="AUTOCOMMIT", pool_size=1)
-    app.extensions[jobs._INGEST_ENGINE] = pooled
+    app.extensions[inbox._INGEST_ENGINE] = pooled
     assert client.post("/hooks/bitrix24", data=notes_body(item_id=10), content_type=FORM).text == "stored"
     # As a PostgreSQL restart does: every connection of the ingest pool is cut.
     db.session.execute(text("select pg_terminate_backend(pid) from pg_stat_activity "

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bridge import jobs
+from bridge import engine
 from bridge.extensions import db
 from bridge.installations import purge_due, request_uninstall, token_hash, token_matches, uninstall
 from bridge.models import (Credential, InboxEvent, Installation, LedgerConnection, Link, PeriodicRun,
@@ -19,9 +19,9 @@ def _populate(app, installation):
     db.session.add(Link(installation_id=installation.id, kind="invoice", platform_id="1", ledger="xero",
                         ledger_org="org-1", ledger_id="inv-1"))
     db.session.commit()
-    jobs.record_inbound("test", "e1", installation_id=installation.id, topic="t", object_key="invoice:1",
+    engine.record_inbound("test", "e1", installation_id=installation.id, topic="t", object_key="invoice:1",
                         payload="{}")
-    jobs.request_work(jobs.WorkRequest(installation.id, "f", "invoice:1"))
+    engine.request_work(engine.WorkRequest(installation.id, "f", "invoice:1"))
     db.session.add(SyncRecord(installation_id=installation.id, flow="f", object_kind="invoice", object_id="1",
                               direction="to_ledger"))
     db.session.commit()

@@ -7,7 +7,9 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, update
 
-from bridge import jobs
+from bridge import engine
+from bridge.engine import claim, limits
+from tests.support import tasks
 from bridge.errors import BudgetExhausted, ConflictError, PermanentError, RetryableError
 from bridge.extensions import db, huey
 from bridge.models import InboxEvent, SyncRecord, WorkItem, utcnow
@@ -20,9 +22,9 @@ def registry():
     behaviour: dict[str, object] = {}
 
     def translate(event: InboxEvent):
-        return [jobs.WorkRequest(event.installation_id, "test_flow", event.object_key)]
+        return [engine.WorkRequest(event.installation_id, "test_flow", event.object_key)]
 
-    def run(ctx: jobs.WorkContext):
+    def run(ctx: engine.WorkContext):
         seen.append(ctx.object_key)
         record = ctx.record(object_kind="invoice", object_id=ctx.object_key, direction="to_ledger")
         action = behaviour.get(ctx.object_key)
@@ -32,15 +34,15 @@ def registry():
             raise action
         record.state = "succeeded"
 
-    jobs.INBOX_HANDLERS["test"] = translate
-    jobs.FLOWS["test_flow"] = run
+    engine.INBOX_HANDLERS["test"] = translate
+    engine.FLOWS["test_flow"] = run
     yield seen, behaviour
-    jobs.INBOX_HANDLERS.pop("test", None)
-    jobs.FLOWS.pop("test_flow", None)
+    engine.INBOX_HANDLERS.pop("test", None)
+    engine.FLOWS.pop("test_flow", None)
 
 
 def ingest(installation, dedup: str, obj: str = "invoice:1") -> bool:
-    return jobs.record_inbound("test", dedup, installation_id=installation.id, topic="update",
+    return engine.record_inbound("test", dedup, installation_id=installation.id, topic="update",
                                object_key=obj, payload="{}")
 
 
@@ -55,7 +57,7 @@ def test_same_event_twice_makes_one_row_and_one_job(installation, registry, run_
 
 
 def test_nothing_is_enqueued_for_a_row_that_rolled_back(installation, registry):
-    jobs.enqueue_after_commit(jobs.process_inbox, 12345)
+    engine.enqueue_after_commit(engine.process_inbox, 12345)
     db.session.rollback()
     assert huey.pending_count() == 0
 
@@ -68,12 +70,12 @@ def test_many_events_on_few_objects_coalesce_into_few_runs(installation, registr
             return  # only while the first run is going on
         for n in range(5):
             ingest(installation, f"during-{n}", "invoice:1")
-            jobs.handle_inbox_event(db.session.scalar(select(InboxEvent.id).where(
+            engine.handle_inbox_event(db.session.scalar(select(InboxEvent.id).where(
                 InboxEvent.dedup_key == f"during-{n}")))
     behaviour["invoice:1"] = more_events_arrive
     for n in range(200):
         ingest(installation, f"evt-{n}", f"invoice:{n % 10}")
-    with jobs.counting_task_runs() as counts:
+    with tasks.counting_task_runs() as counts:
         behaviour_runs = run_jobs()
     assert behaviour_runs > 0
     runs = db.session.scalar(select(func.sum(WorkItem.runs)))
@@ -84,9 +86,9 @@ def test_many_events_on_few_objects_coalesce_into_few_runs(installation, registr
 
 @pytest.fixture
 def batched_test_source(registry):
-    jobs.BATCHED_INBOX_SOURCES.add("test")
+    engine.BATCHED_INBOX_SOURCES.add("test")
     yield registry
-    jobs.BATCHED_INBOX_SOURCES.discard("test")
+    engine.BATCHED_INBOX_SOURCES.discard("test")
 
 
 def test_a_burst_of_events_is_translated_a_batch_per_commit(installation, batched_test_source, run_jobs):
@@ -98,11 +100,11 @@ def test_a_burst_of_events_is_translated_a_batch_per_commit(installation, batche
     session, count_commit = db.session.registry(), commits.append
     sa_event.listen(session, "after_commit", count_commit)
     try:
-        jobs.handle_inbox_event(db.session.scalar(select(func.min(InboxEvent.id))))
+        engine.handle_inbox_event(db.session.scalar(select(func.min(InboxEvent.id))))
     finally:
         sa_event.remove(session, "after_commit", count_commit)
     states = dict(db.session.execute(select(InboxEvent.state, func.count()).group_by(InboxEvent.state)).all())
-    assert states == {"done": jobs.INBOX_BATCH, "pending": 120 - jobs.INBOX_BATCH}
+    assert states == {"done": limits.INBOX_BATCH, "pending": 120 - limits.INBOX_BATCH}
     assert len(commits) <= 4  # read, claim, claim the batch, translate it (was 2 per event)
     run_jobs()
     assert db.session.scalar(select(func.count()).select_from(InboxEvent).where(InboxEvent.state != "done")) == 0
@@ -114,15 +116,15 @@ def test_a_burst_starts_its_batch_work_at_once_and_runs_no_object_twice(
     """The work starts in the task that translated the burst's first batch, not behind the
     burst's own event tasks; the events translated after a run began, but stored before it,
     ask for no second run (that run read what they tell of)."""
-    jobs.INBOX_HANDLERS["test"] = lambda event: [jobs.WorkRequest(event.installation_id, "test_batch",
+    engine.INBOX_HANDLERS["test"] = lambda event: [engine.WorkRequest(event.installation_id, "test_batch",
                                                                   event.object_key)]
     for n in range(60):
         ingest(installation, f"burst-{n}", f"invoice:{n % 7}")  # eight or nine events per invoice
-    jobs.handle_inbox_event(db.session.scalar(select(func.min(InboxEvent.id))))
+    engine.handle_inbox_event(db.session.scalar(select(func.min(InboxEvent.id))))
     assert [key for run in batch_flow for key in run] == [f"invoice:{n}" for n in range(7)]  # each once
     assert [len(run) for run in batch_flow] == [3, 3, 1]  # one run after the other, in this task
     assert db.session.scalar(select(func.count()).select_from(InboxEvent).where(InboxEvent.state == "pending")) == 11
-    with jobs.counting_task_runs() as counts:
+    with tasks.counting_task_runs() as counts:
         run_jobs()  # the rest of the burst: translated, covered by those runs
     assert len(batch_flow) == 3
     assert counts["process_inbox"] == 60 and counts["run_work"] == 7
@@ -137,7 +139,7 @@ def test_an_event_stored_during_a_run_runs_its_object_again(installation, regist
     def edited_meanwhile(ctx):
         if len(seen) == 1:
             ingest(installation, "edit-during-run", "invoice:1")
-            jobs.handle_inbox_event(db.session.scalar(select(InboxEvent.id).where(
+            engine.handle_inbox_event(db.session.scalar(select(InboxEvent.id).where(
                 InboxEvent.dedup_key == "edit-during-run")))
     behaviour["invoice:1"] = edited_meanwhile
     ingest(installation, "first", "invoice:1")
@@ -147,14 +149,14 @@ def test_an_event_stored_during_a_run_runs_its_object_again(installation, regist
 
 def test_a_bad_event_in_a_batch_fails_alone(installation, batched_test_source, run_jobs):
     seen, _ = batched_test_source
-    original = jobs.INBOX_HANDLERS["test"]
+    original = engine.INBOX_HANDLERS["test"]
 
     def translate(event: InboxEvent):
         if event.object_key == "invoice:3":
             raise PermanentError("This event names an invoice type we do not know.")
         return original(event)
 
-    jobs.INBOX_HANDLERS["test"] = translate
+    engine.INBOX_HANDLERS["test"] = translate
     for n in range(6):
         ingest(installation, f"mixed-{n}", f"invoice:{n}")
     run_jobs()
@@ -167,7 +169,7 @@ def test_a_bad_event_in_a_batch_fails_alone(installation, batched_test_source, r
 def test_events_of_a_source_that_calls_out_are_not_batched(installation, registry, run_jobs):
     for n in range(3):
         ingest(installation, f"single-{n}", f"invoice:{n}")
-    jobs.handle_inbox_event(db.session.scalar(select(func.min(InboxEvent.id))))
+    engine.handle_inbox_event(db.session.scalar(select(func.min(InboxEvent.id))))
     states = sorted(db.session.scalars(select(InboxEvent.state)).all())
     assert states == ["done", "pending", "pending"]
 
@@ -176,31 +178,31 @@ def test_events_of_a_source_that_calls_out_are_not_batched(installation, registr
 def batch_flow():
     """A batch flow (3 items a run) that records the batches it got."""
     batches: list[list[str]] = []
-    jobs.FLOWS["test_batch"] = lambda contexts: batches.append([c.object_key for c in contexts])
-    jobs.BATCH_SIZES["test_batch"] = 3
+    engine.FLOWS["test_batch"] = lambda contexts: batches.append([c.object_key for c in contexts])
+    engine.BATCH_SIZES["test_batch"] = 3
     yield batches
-    jobs.FLOWS.pop("test_batch", None)
-    jobs.BATCH_SIZES.pop("test_batch", None)
+    engine.FLOWS.pop("test_batch", None)
+    engine.BATCH_SIZES.pop("test_batch", None)
 
 
 def test_one_batch_run_at_a_time_per_installation_takes_all_that_is_queued(installation, batch_flow, run_jobs):
     """Side-by-side runs of a batch flow split the queue into small batches (more ledger calls)
     and race to create the same customer: a second run waits, and the first one, when it
     ends, starts the next with everything queued meanwhile."""
-    first = jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", "invoice:1"))
+    first = engine.request_work(engine.WorkRequest(installation.id, "test_batch", "invoice:1"))
     db.session.commit()
     item = db.session.get(WorkItem, first)
     item.state, item.lease_until = "running", utcnow() + timedelta(minutes=5)  # a run going on elsewhere
     db.session.commit()
     for n in range(2, 9):
-        jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", f"invoice:{n}"))
+        engine.request_work(engine.WorkRequest(installation.id, "test_batch", f"invoice:{n}"))
     db.session.commit()
     run_jobs()
     assert batch_flow == []  # each task found the run going and left its item queued
     assert db.session.scalar(select(func.count()).select_from(WorkItem).where(WorkItem.state == "queued")) == 7
     item.state = "idle"  # the other run ends; it runs the next ones
     db.session.commit()
-    jobs.execute_work(db.session.scalar(select(func.min(WorkItem.id)).where(WorkItem.state == "queued")))
+    engine.execute_work(db.session.scalar(select(func.min(WorkItem.id)).where(WorkItem.state == "queued")))
     assert batch_flow == [["invoice:2", "invoice:3", "invoice:4"], ["invoice:5", "invoice:6", "invoice:7"],
                           ["invoice:8"]]
 
@@ -208,12 +210,12 @@ def test_one_batch_run_at_a_time_per_installation_takes_all_that_is_queued(insta
 def test_a_run_goes_on_with_the_next_batches_for_a_while_then_enqueues_the_next(
         installation, batch_flow, run_jobs, monkeypatch):
     for n in range(1, 8):
-        jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", f"invoice:{n}"))
+        engine.request_work(engine.WorkRequest(installation.id, "test_batch", f"invoice:{n}"))
     db.session.commit()
-    monkeypatch.setattr(jobs, "DRAIN_SECONDS", 0.0)  # its time is up after the first batch
+    monkeypatch.setattr(limits, "DRAIN_SECONDS", 0.0)  # its time is up after the first batch
     first = db.session.scalar(select(func.min(WorkItem.id)))
-    with jobs.counting_task_runs() as counts:
-        jobs.execute_work(first)
+    with tasks.counting_task_runs() as counts:
+        engine.execute_work(first)
         assert len(batch_flow) == 1 and huey.pending_count() == 8  # the item tasks and the next batch's
         run_jobs()
     assert [len(run) for run in batch_flow] == [3, 3, 1]
@@ -226,12 +228,12 @@ def test_a_batch_that_ends_waiting_leaves_the_next_to_the_queue(installation, ba
     def limited(contexts):
         batch_flow.append([c.object_key for c in contexts])
         raise RetryableError("Xero's minute is spent", retry_after=30, code="rate_limited")
-    jobs.FLOWS["test_batch"] = limited
+    engine.FLOWS["test_batch"] = limited
     for n in range(1, 8):
-        jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", f"invoice:{n}"))
+        engine.request_work(engine.WorkRequest(installation.id, "test_batch", f"invoice:{n}"))
     db.session.commit()
     huey.flush()
-    jobs.execute_work(db.session.scalar(select(func.min(WorkItem.id))))
+    engine.execute_work(db.session.scalar(select(func.min(WorkItem.id))))
     assert batch_flow == [["invoice:1", "invoice:2", "invoice:3"]]
     first_four = db.session.scalars(select(WorkItem.id).order_by(WorkItem.id).limit(4)).all()
     assert sorted((t.args[0], t.eta is not None) for t in huey.pending()) == [
@@ -247,9 +249,9 @@ def test_a_long_run_renews_its_lease_so_the_sweeper_starts_no_second_one(install
         item = db.session.get(WorkItem, ctx.item.id)
         item.lease_until = utcnow() - timedelta(seconds=1)  # WORK_LEASE has passed: minutes of import
         db.session.commit()
-        jobs.renew_lease(ctx)  # its checkpoint
+        engine.renew_lease(ctx)  # its checkpoint
         db.session.commit()
-        swept.append(jobs.sweep_once())
+        swept.append(engine.sweep_once())
     behaviour["invoice:1"] = long_run
     ingest(installation, "e1")
     run_jobs()
@@ -257,12 +259,12 @@ def test_a_long_run_renews_its_lease_so_the_sweeper_starts_no_second_one(install
 
 
 def test_a_run_whose_worker_died_holds_nothing_after_its_lease(installation, batch_flow, run_jobs):
-    first = jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", "invoice:1"))
+    first = engine.request_work(engine.WorkRequest(installation.id, "test_batch", "invoice:1"))
     db.session.commit()
     item = db.session.get(WorkItem, first)
     item.state, item.lease_until = "running", utcnow() - timedelta(seconds=1)  # its lease ran out
     db.session.commit()
-    jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", "invoice:2"))
+    engine.request_work(engine.WorkRequest(installation.id, "test_batch", "invoice:2"))
     db.session.commit()
     run_jobs()
     assert batch_flow == [["invoice:2"]]
@@ -289,22 +291,22 @@ def test_a_retry_runs_when_its_scheduled_task_fires_without_waiting_for_the_swee
     run_jobs()
     item = db.session.scalar(select(WorkItem))
     assert item.state == "waiting"
-    jobs.execute_work(item.id)  # the scheduled task firing early (a clock skew): not yet
+    engine.execute_work(item.id)  # the scheduled task firing early (a clock skew): not yet
     assert len(seen) == 1
     del behaviour["invoice:1"]
     item.next_attempt_at = utcnow() - timedelta(seconds=1)  # its time has come
     db.session.commit()
-    jobs.execute_work(item.id)  # what the scheduled task does then
+    engine.execute_work(item.id)  # what the scheduled task does then
     db.session.refresh(item)
     assert len(seen) == 2 and item.state == "idle"
     assert db.session.scalars(select(SyncRecord.state).order_by(SyncRecord.id)).all() == ["retrying", "succeeded"]
 
 
 def test_backoff_grows_exponentially_and_honours_retry_after():
-    assert 24 <= jobs.backoff_seconds(1) <= 36
-    assert 96 <= jobs.backoff_seconds(3) <= 144
-    assert jobs.backoff_seconds(30) <= jobs.BACKOFF_CAP * 1.2
-    assert jobs.backoff_seconds(1, retry_after=600) == 600
+    assert 24 <= engine.backoff_seconds(1) <= 36
+    assert 96 <= engine.backoff_seconds(3) <= 144
+    assert engine.backoff_seconds(30) <= limits.BACKOFF_CAP * 1.2
+    assert engine.backoff_seconds(1, retry_after=600) == 600
 
 
 def test_permanent_error_is_recorded_with_what_to_fix_and_not_retried(installation, registry, run_jobs):
@@ -360,7 +362,7 @@ def test_sweeper_finishes_an_event_a_killed_worker_left(installation, registry, 
     event = db.session.scalar(select(InboxEvent))
     event.state, event.lease_until = "processing", utcnow() - timedelta(seconds=1)
     db.session.commit()
-    assert jobs.sweep_once()["inbox"] == 1
+    assert engine.sweep_once()["inbox"] == 1
     run_jobs()
     assert seen == ["invoice:1"]
     assert db.session.scalar(select(InboxEvent.state)) == "done"
@@ -376,7 +378,7 @@ def test_sweeper_revives_running_work_of_a_dead_worker_and_due_retries(installat
     items[1].state, items[1].next_attempt_at = "waiting", utcnow() - timedelta(seconds=1)
     db.session.commit()
     huey.flush()
-    assert jobs.sweep_once()["work"] == 2
+    assert engine.sweep_once()["work"] == 2
     run_jobs()
     assert sorted(seen) == ["invoice:1", "invoice:1", "invoice:2", "invoice:2"]
 
@@ -395,7 +397,7 @@ def test_a_dead_workers_record_says_it_was_interrupted(installation, registry, r
                               object_kind="invoice", object_id="1", direction="to_ledger", state="succeeded"))
     db.session.commit()
     huey.flush()
-    assert jobs.sweep_once()["work"] == 1
+    assert engine.sweep_once()["work"] == 1
     db.session.expire_all()
     assert db.session.get(WorkItem, item.id).attempts == 0
     states = [(r.state, r.error_code) for r in db.session.scalars(select(SyncRecord).order_by(SyncRecord.id))]
@@ -409,7 +411,7 @@ def test_a_slow_run_taken_for_dead_loses_the_interrupted_note_when_it_finishes(
     """The lease is what tells a dead worker from a slow one; a run that outlived it but went
     on to finish must not read "succeeded" and "This attempt was interrupted" at once."""
     seen, behaviour = registry
-    monkeypatch.setattr(jobs, "WORK_LEASE", timedelta(0))  # every run outlives its lease
+    monkeypatch.setattr(limits, "WORK_LEASE", timedelta(0))  # every run outlives its lease
 
     def outlives_its_lease(ctx):
         if len(seen) > 1:
@@ -417,7 +419,7 @@ def test_a_slow_run_taken_for_dead_loses_the_interrupted_note_when_it_finishes(
         db.session.execute(update(WorkItem).where(WorkItem.id == ctx.item.id)
                            .values(lease_until=utcnow() - timedelta(seconds=1)))
         db.session.commit()
-        jobs.sweep_once()  # a sweeper elsewhere takes it for a dead worker's run
+        engine.sweep_once()  # a sweeper elsewhere takes it for a dead worker's run
         db.session.refresh(ctx.records[0])
         assert ctx.records[0].error_code == "interrupted"
     behaviour["invoice:1"] = outlives_its_lease
@@ -432,9 +434,9 @@ def _run_whose_worker_dies(item_id: int) -> None:
     """What a killed worker leaves: the item claimed, its record opened, then nothing, until
     the lease runs out and the sweeper comes."""
     huey.flush()
-    claimed = jobs._claim_work(item_id)
+    claimed = claim.claim_work(item_id)
     assert claimed is not None
-    jobs.WorkContext(claimed).record(object_kind="invoice", object_id="1", direction="to_ledger")
+    engine.WorkContext(claimed).record(object_kind="invoice", object_id="1", direction="to_ledger")
     db.session.execute(update(WorkItem).where(WorkItem.id == item_id).values(lease_until=utcnow() - timedelta(seconds=1)))
     db.session.commit()
 
@@ -446,27 +448,27 @@ def test_work_that_stops_its_worker_every_time_is_stopped_and_shown(installation
     ingest(installation, "e1", "invoice:1")
     run_jobs()
     item_id = db.session.scalar(select(WorkItem.id))
-    for n in range(1, jobs.MAX_INTERRUPTIONS):
-        jobs.request_work(jobs.WorkRequest(installation.id, "test_flow", "invoice:1"))
+    for n in range(1, limits.MAX_INTERRUPTIONS):
+        engine.request_work(engine.WorkRequest(installation.id, "test_flow", "invoice:1"))
         db.session.commit()
         _run_whose_worker_dies(item_id)
-        assert jobs.sweep_once()["work"] == 1  # handed out again
+        assert engine.sweep_once()["work"] == 1  # handed out again
         db.session.expire_all()
         assert db.session.get(WorkItem, item_id).interruptions == n
-    jobs.request_work(jobs.WorkRequest(installation.id, "test_flow", "invoice:1"))
+    engine.request_work(engine.WorkRequest(installation.id, "test_flow", "invoice:1"))
     db.session.commit()
     _run_whose_worker_dies(item_id)
-    assert jobs.sweep_once()["work"] == 0  # the last straw: not handed out again
+    assert engine.sweep_once()["work"] == 0  # the last straw: not handed out again
     db.session.expire_all()
     item = db.session.get(WorkItem, item_id)
     assert (item.state, item.interruptions) == ("idle", 0)
     last = db.session.scalars(select(SyncRecord).order_by(SyncRecord.id.desc())).first()
     assert (last.state, last.error_code) == ("failed", "interrupted_repeatedly")
-    assert f"{jobs.MAX_INTERRUPTIONS} times in a row" in last.error_message and "Retry" in last.error_fix
+    assert f"{limits.MAX_INTERRUPTIONS} times in a row" in last.error_message and "Retry" in last.error_fix
     assert [t.name for t in huey.pending()] == ["deliver_alert"]  # a person is told
     huey.flush()
     # Retry (after the cause is fixed) runs it afresh.
-    jobs.request_work(jobs.WorkRequest(installation.id, "test_flow", "invoice:1", {"manual": True}))
+    engine.request_work(engine.WorkRequest(installation.id, "test_flow", "invoice:1", {"manual": True}))
     db.session.commit()
     run_jobs()
     assert seen == ["invoice:1", "invoice:1"]
@@ -478,7 +480,7 @@ def test_one_record_that_takes_its_worker_down_stops_alone_not_with_its_batch(in
     interruption the batch runs again as a batch (most often it was a restart); from the
     second each item runs alone, the two others go through, and only the one is stopped."""
     for n in (1, 2, 3):
-        jobs.request_work(jobs.WorkRequest(installation.id, "test_batch", f"invoice:{n}"))
+        engine.request_work(engine.WorkRequest(installation.id, "test_batch", f"invoice:{n}"))
     db.session.commit()
     huey.flush()
 
@@ -489,20 +491,20 @@ def test_one_record_that_takes_its_worker_down_stops_alone_not_with_its_batch(in
             c.record(object_kind="invoice", object_id=c.object_key, direction="to_ledger")
         if "invoice:2" in keys:  # the worker is gone: nothing settles, the lease runs out
             raise SystemExit("killed")
-    jobs.FLOWS["test_batch"] = dies_on_invoice_2
+    engine.FLOWS["test_batch"] = dies_on_invoice_2
 
     def one_lease():
         first = db.session.scalar(select(func.min(WorkItem.id)).where(WorkItem.state == "queued"))
         try:
-            jobs.execute_work(first)
+            engine.execute_work(first)
         except SystemExit:
             db.session.rollback()
         db.session.execute(update(WorkItem).where(WorkItem.state == "running")
                            .values(lease_until=utcnow() - timedelta(seconds=1)))
         db.session.commit()
-        jobs.sweep_once()
+        engine.sweep_once()
         huey.flush()
-    for _ in range(jobs.MAX_INTERRUPTIONS + 2):
+    for _ in range(limits.MAX_INTERRUPTIONS + 2):
         if db.session.scalar(select(func.count()).select_from(WorkItem).where(WorkItem.state == "queued")) == 0:
             break
         one_lease()
@@ -512,7 +514,7 @@ def test_one_record_that_takes_its_worker_down_stops_alone_not_with_its_batch(in
     assert states == {"invoice:1": "idle", "invoice:2": "idle", "invoice:3": "idle"}
     failed = db.session.scalars(select(SyncRecord.object_id).where(SyncRecord.state == "failed")).all()
     assert failed == ["invoice:2"]
-    assert batch_flow.count(["invoice:2"]) == jobs.MAX_INTERRUPTIONS - 2
+    assert batch_flow.count(["invoice:2"]) == limits.MAX_INTERRUPTIONS - 2
 
 
 def test_a_run_that_settles_starts_the_count_of_interruptions_again(installation, registry, run_jobs):
@@ -523,11 +525,11 @@ def test_a_run_that_settles_starts_the_count_of_interruptions_again(installation
     run_jobs()
     item_id = db.session.scalar(select(WorkItem.id))
     for _ in range(3):
-        for _ in range(jobs.MAX_INTERRUPTIONS - 1):
-            jobs.request_work(jobs.WorkRequest(installation.id, "test_flow", "invoice:1"))
+        for _ in range(limits.MAX_INTERRUPTIONS - 1):
+            engine.request_work(engine.WorkRequest(installation.id, "test_flow", "invoice:1"))
             db.session.commit()
             _run_whose_worker_dies(item_id)
-            jobs.sweep_once()
+            engine.sweep_once()
         run_jobs()  # the revived run goes through
         db.session.expire_all()
         assert db.session.get(WorkItem, item_id).interruptions == 0
@@ -549,12 +551,12 @@ def test_waiting_for_a_limit_is_no_attempt_so_a_backlog_never_gives_up(installat
     behaviour["invoice:1"] = paced
     ingest(installation, "e1")
     run_jobs()  # the burst's one call goes through
-    for _ in range(jobs.MAX_ATTEMPTS + 3):
+    for _ in range(limits.MAX_ATTEMPTS + 3):
         db.session.execute(update(WorkItem).values(state="queued", next_attempt_at=None))
         db.session.commit()
         huey.flush()
-        jobs.execute_work(db.session.scalar(select(WorkItem.id)))
-    assert len(seen) == 1 + jobs.MAX_ATTEMPTS + 3  # every one of them ran, and met the limit
+        engine.execute_work(db.session.scalar(select(WorkItem.id)))
+    assert len(seen) == 1 + limits.MAX_ATTEMPTS + 3  # every one of them ran, and met the limit
     item = db.session.scalar(select(WorkItem))
     assert (item.state, item.attempts) == ("waiting", 0)
     last = db.session.scalars(select(SyncRecord).order_by(SyncRecord.id.desc())).first()
@@ -567,15 +569,15 @@ def test_a_duplicate_run_task_is_a_no_op(installation, registry, run_jobs):
     ingest(installation, "e1")
     run_jobs()
     item_id = db.session.scalar(select(WorkItem.id))
-    jobs.run_work(item_id)  # e.g. re-enqueued by the sweeper while already done
+    engine.run_work(item_id)  # e.g. re-enqueued by the sweeper while already done
     run_jobs()
     assert seen == ["invoice:1"]
 
 
 def test_a_period_is_claimed_once(app_ctx):
-    assert jobs.claim_period("daily-status", "20500") is True
-    assert jobs.claim_period("daily-status", "20500") is False
-    assert jobs.claim_period("daily-status", "20501") is True
+    assert engine.claim_period("daily-status", "20500") is True
+    assert engine.claim_period("daily-status", "20500") is False
+    assert engine.claim_period("daily-status", "20501") is True
 
 
 def test_prune_forgets_old_records_and_payloads(installation):
@@ -585,7 +587,7 @@ def test_prune_forgets_old_records_and_payloads(installation):
     db.session.add(InboxEvent(source="test", dedup_key="old", payload="{}", state="done", received_at=old))
     db.session.add(InboxEvent(source="test", dedup_key="new", payload="{}", state="done"))
     db.session.commit()
-    assert jobs.prune_once(90) == {"sync_records": 1, "inbox_events": 1}
+    assert engine.prune_once(90) == {"sync_records": 1, "inbox_events": 1}
     assert db.session.scalars(select(InboxEvent.dedup_key)).all() == ["new"]
 
 

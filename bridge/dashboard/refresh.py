@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from ..errors import PermanentError
 from ..extensions import db
-from ..jobs import WorkContext, WorkRequest, flow, periodic, request_work
+from ..engine import WorkContext, WorkRequest, flow, periodic, request_work
 from ..models import Installation, LedgerConnection, utcnow
 from ..sync.polling import OVERLAP, cursor
 from .mapper import bank_transaction_row, payment_row

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..extensions import db
-from ..jobs import WorkContext, WorkRequest, flow, request_work
+from ..engine import WorkContext, WorkRequest, flow, request_work
 from ..models import Installation, utcnow
 from .polling import cursor
 from .registry import platform_for

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..faults import fault_point
-from ..jobs import WorkRequest, claim_period, request_work
+from ..engine import WorkRequest, claim_period, request_work
 from ..models import Installation, LedgerConnection
 from ..settings import get_section
 from .registry import LEDGERS

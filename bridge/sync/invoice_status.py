@@ -18,7 +18,7 @@ from ..domain import InvoiceStatus
 from ..errors import ConflictError
 from ..extensions import db
 from ..faults import fault_point
-from ..jobs import WorkContext, flow
+from ..engine import WorkContext, flow
 from ..models import Installation, utcnow
 from ..settings import get_section
 from .invoice_flowback import flow_back

@@ -25,7 +25,7 @@ from ..domain import Invoice, InvoiceStatus, Party
 from ..errors import ConflictError, PermanentError, SyncError
 from ..extensions import db
 from ..faults import fault_point
-from ..jobs import WorkContext, WorkRequest, flow, request_work
+from ..engine import WorkContext, WorkRequest, flow, request_work
 from ..models import Installation, LedgerConnection, SyncRecord, utcnow
 from ..settings import get_section
 from .invoice_flowback import changed_groups, with_platform_rates

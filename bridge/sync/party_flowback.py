@@ -20,7 +20,7 @@ from typing import Any
 
 from ..domain import Party
 from ..extensions import db
-from ..jobs import WorkContext, flow
+from ..engine import WorkContext, flow
 from ..models import Installation, utcnow
 from ..settings import get_section
 from .links import bind, content_hash, find_link_by_ledger_id, party_fingerprint

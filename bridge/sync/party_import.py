@@ -37,7 +37,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..faults import fault_point
-from ..jobs import WorkContext, WorkRequest, flow, period_key, periodic, renew_lease
+from ..engine import WorkContext, WorkRequest, flow, period_key, periodic, renew_lease
 from ..models import Installation, LedgerConnection, Link, utcnow
 from ..settings import get_section
 from .daily import DAY, request_daily

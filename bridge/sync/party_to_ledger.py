@@ -15,7 +15,7 @@ from ..domain import Party
 from ..errors import PermanentError
 from ..extensions import db
 from ..faults import fault_point
-from ..jobs import WorkContext, flow
+from ..engine import WorkContext, flow
 from ..models import Installation, LedgerConnection
 from .links import PartyClaims, bind, claim_party, content_hash, find_link, party_fingerprint
 from .outcome import UNCHANGED_MESSAGE, finish, idempotency_key, split_object_key

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from ..errors import SyncError
 from ..extensions import db
-from ..jobs import WorkRequest, periodic, request_work
+from ..engine import WorkRequest, periodic, request_work
 from ..models import Cursor, Installation, LedgerConnection, utcnow
 from .links import find_link_by_ledger_id
 from .registry import LEDGERS, ledger_for

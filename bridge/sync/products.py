@@ -25,7 +25,7 @@ from ..domain import Product
 from ..errors import PermanentError, RetryableError, SyncError
 from ..extensions import db
 from ..faults import fault_point
-from ..jobs import WorkContext, WorkRequest, flow, period_key, periodic
+from ..engine import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, LedgerConnection, SyncRecord, utcnow
 from ..settings import get_section
 from .daily import DAY, daily_installations, request_daily, skip_reason

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from ..domain import InvoiceStatus
 from ..extensions import db
-from ..jobs import WorkContext, WorkRequest, flow, period_key, periodic
+from ..engine import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, Link, utcnow
 from ..settings import get_section
 from .daily import DAY, daily_installations, request_daily, skip_reason

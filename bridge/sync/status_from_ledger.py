@@ -16,7 +16,7 @@ from __future__ import annotations
 from huey import crontab
 
 from ..extensions import db
-from ..jobs import WorkContext, WorkRequest, flow, period_key, periodic
+from ..engine import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, utcnow
 from .daily import DAY, daily_installations, request_daily, skip_reason
 from .polling import DAILY_STATUS_PAIRS, poll_connection

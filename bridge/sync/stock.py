@@ -21,7 +21,7 @@ from ..domain import StockLevel
 from ..errors import PermanentError
 from ..extensions import db
 from ..faults import fault_point
-from ..jobs import WorkContext, WorkRequest, flow, period_key, periodic
+from ..engine import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, LedgerConnection, Link, utcnow
 from .daily import DAY, daily_installations, request_daily, skip_reason
 from .polling import cursor

@@ -11,7 +11,7 @@ from bridge import alerts
 from bridge.dashboard.models import SentAlert
 from bridge.errors import PermanentError, RetryableError
 from bridge.extensions import db
-from bridge.jobs import WorkRequest, request_work
+from bridge.engine import WorkRequest, request_work
 from bridge.models import SyncRecord
 
 
@@ -46,7 +46,7 @@ def test_a_channel_that_fails_lets_the_next_occurrence_try_again(installation, m
 
 def test_a_permanent_failure_enqueues_one_alert_a_retryable_none(app, installation, run_jobs, stand_in_flows, sent,
                                                                  monkeypatch):
-    from bridge import jobs
+    from bridge import engine
 
     errors = {"invoice:1": PermanentError("Xero refused the invoice.", code="validation", fix="Fix the tax rate."),
               "invoice:2": PermanentError("Xero refused the invoice.", code="validation"),
@@ -54,8 +54,8 @@ def test_a_permanent_failure_enqueues_one_alert_a_retryable_none(app, installati
 
     def failing(ctx):
         raise errors[ctx.object_key]
-    monkeypatch.setitem(jobs.FLOWS, "invoice_to_ledger", failing)
-    monkeypatch.setitem(jobs.BATCH_SIZES, "invoice_to_ledger", 1)
+    monkeypatch.setitem(engine.FLOWS, "invoice_to_ledger", failing)
+    monkeypatch.setitem(engine.BATCH_SIZES, "invoice_to_ledger", 1)
     for key in errors:
         request_work(WorkRequest(installation.id, "invoice_to_ledger", key))
     db.session.commit()

@@ -9,7 +9,7 @@ import pytest
 
 from bridge.connectors.bitrix24.iframe import Viewer, form_token
 from bridge.extensions import db
-from bridge.jobs import run_queued_tasks
+from tests.support.tasks import run_queued_tasks
 from bridge.models import LedgerConnection, WorkItem
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bridge import faults
 from bridge.connectors.bitrix24 import store
 from bridge.extensions import db
-from bridge.jobs import WorkRequest, request_work
+from bridge.engine import WorkRequest, request_work
 from bridge.models import SyncRecord
 from bridge.settings import save_section
 from bridge.sync.preview import preview_invoice

@@ -145,7 +145,7 @@ def test_a_paid_order_that_changes_later_is_no_conflict_and_names_no_invoice_tab
     products have since become Bexio articles, shipped: bridge showed "Bexio has this
     invoice as paid ... Decide on the invoice tab." DG1 has no invoice tab, and nothing
     conflicts: paid on both sides, there is nothing left to send."""
-    from bridge.jobs import request_work
+    from bridge.engine import request_work
     from bridge.sync.products import product_request
 
     order = place_order(shop)

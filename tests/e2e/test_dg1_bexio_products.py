@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bridge import faults
 from bridge.connectors.dg1.tenants import find_tenant
 from bridge.extensions import db
-from bridge.jobs import WorkRequest, request_work
+from bridge.engine import WorkRequest, request_work
 from bridge.ratelimit import limiter_for_app
 from bridge.models import Link, SyncRecord, WorkItem
 from bridge.settings import save_section

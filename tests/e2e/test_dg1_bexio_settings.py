@@ -229,7 +229,7 @@ def test_status_sync_off_leaves_a_paid_order_as_it_is(shop):
     with shop.app.app_context():
         assert request_daily_status() == 0  # switched off: no daily run at all
         # A run queued before it was switched off says why and moves nothing.
-        from bridge.jobs import request_work
+        from bridge.engine import request_work
 
         request_work(status_request(find_tenant("demo").id))
         db.session.commit()

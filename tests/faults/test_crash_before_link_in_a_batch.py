@@ -12,7 +12,7 @@ from collections import Counter
 
 from sqlalchemy import update
 
-from bridge import faults, jobs
+from bridge import faults, engine
 from bridge.extensions import db, huey
 from bridge.models import WorkItem
 from tests.e2e.conftest import portal  # noqa: F401  (fixture)
@@ -34,10 +34,10 @@ def test_a_crash_after_the_batch_write_makes_no_second_invoice_on_retry(portal):
         faults.disarm()
     assert len(xero_invoices(live)) == 3
     with live.app.app_context():  # later: the retry is due
-        db.session.execute(update(WorkItem).where(WorkItem.state == "waiting").values(next_attempt_at=jobs.now()))
+        db.session.execute(update(WorkItem).where(WorkItem.state == "waiting").values(next_attempt_at=engine.now()))
         db.session.commit()
         huey.flush()
-        jobs.sweep_once()
+        engine.sweep_once()
     live.run_jobs()
     deliver_events(live)
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bridge import jobs
+from bridge import engine
 from bridge.extensions import db, huey
 from bridge.models import InboxEvent, SyncRecord, WorkItem, utcnow
 from tests.connectors.dg1.test_live import order_state, place_order, wait_delivered
@@ -28,10 +28,10 @@ POINTS = ["before ledger write", "after ledger create", "before link write", "af
 
 WORKER = """
 import sys
-from bridge import create_app, jobs
+from bridge import create_app, engine
 app = create_app()
 with app.app_context():
-    jobs.execute_work(int(sys.argv[1]))
+    engine.execute_work(int(sys.argv[1]))
 print("finished without being killed")
 """
 
@@ -51,7 +51,7 @@ def test_a_worker_killed_at_each_step_leaves_no_duplicate(shop, point):  # noqa:
     order = place_order(live)
     wait_delivered(live, 1)
     with live.app.app_context():
-        jobs.translate_inbox_events(db.session.scalar(select(InboxEvent.id)))  # work queued, not started
+        engine.translate_inbox_events(db.session.scalar(select(InboxEvent.id)))  # work queued, not started
         item_id = db.session.scalar(select(WorkItem.id).where(WorkItem.flow == "invoice_to_ledger"))
     huey.flush()  # that task is the killed worker's
 
@@ -63,7 +63,7 @@ def test_a_worker_killed_at_each_step_leaves_no_duplicate(shop, point):  # noqa:
         assert item.state == "running"
         item.lease_until = utcnow() - timedelta(seconds=1)
         db.session.commit()
-        assert jobs.sweep_once()["work"] == 1
+        assert engine.sweep_once()["work"] == 1
     live.run_jobs()
 
     company = bexio_state(live)

@@ -17,7 +17,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bridge import jobs
+from bridge import engine
 from bridge.extensions import db, huey
 from bridge.models import InboxEvent, SyncRecord, WorkItem, utcnow
 from tests.e2e.conftest import portal  # noqa: F401  (fixture)
@@ -33,7 +33,7 @@ def queue_work_unstarted(live, flow: str) -> int:
     task), and return the work item of ``flow``."""
     with live.app.app_context():
         for event_id in db.session.scalars(select(InboxEvent.id).where(InboxEvent.state == "pending")).all():
-            jobs.translate_inbox_events(event_id)
+            engine.translate_inbox_events(event_id)
         item_id = db.session.scalar(select(WorkItem.id).where(WorkItem.flow == flow, WorkItem.state == "queued"))
     huey.flush()  # those tasks are the killed worker's
     assert item_id is not None, f"no queued {flow} work"
@@ -49,7 +49,7 @@ def kill_then_recover(live, point: str, item_id: int) -> None:
         db.session.execute(update(WorkItem).where(WorkItem.id == item_id)
                            .values(lease_until=utcnow() - timedelta(seconds=1)))
         db.session.commit()
-        assert jobs.sweep_once()["work"] >= 1
+        assert engine.sweep_once()["work"] >= 1
     live.run_jobs()
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select, text, update
 
-from bridge import jobs
+from bridge import engine
 from bridge.extensions import db, huey
 from bridge.models import Link, SyncRecord, WorkItem
 from tests.connectors.bexio.live_support import state as bexio_state
@@ -34,13 +34,13 @@ def time_passes(live, seconds: float) -> None:
     and paused budgets that would be due by then are due now."""
     live.control("clock", json={"advance": seconds})
     with live.app.app_context():
-        db.session.execute(update(WorkItem).where(WorkItem.state == "waiting").values(next_attempt_at=jobs.now()))
+        db.session.execute(update(WorkItem).where(WorkItem.state == "waiting").values(next_attempt_at=engine.now()))
         db.session.execute(text("UPDATE rate_budgets SET paused_until = NULL"))
         db.session.commit()
         for task in huey.read_schedule(huey._get_timestamp() + timedelta(seconds=seconds + 86400)):
             task.eta = None  # due now (Huey puts a task whose time has not come back in the schedule)
             huey.enqueue(task)
-        jobs.sweep_once()
+        engine.sweep_once()
 
 
 def run_until_quiet(live, rounds: int = 30) -> None:

@@ -23,7 +23,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from bridge import jobs
+from bridge import engine
+from bridge.engine import limits
 from bridge.connectors.bitrix24 import store
 from bridge.connectors.bitrix24.reconcile import reconcile_all
 from bridge.extensions import db, huey
@@ -55,8 +56,8 @@ def portal(pg, tmp_path, monkeypatch):
     require(xero_spec.spec_dir() is not None, "Xero specs not found (XERO_SPEC_DIR)")
     # Leases short enough that the sweeper, run by the test once the worker has stopped,
     # revives what a task killed by the outage left "running" (in production: 10 minutes).
-    monkeypatch.setattr(jobs, "WORK_LEASE", timedelta(seconds=2))
-    monkeypatch.setattr(jobs, "INBOX_LEASE", timedelta(seconds=2))
+    monkeypatch.setattr(limits, "WORK_LEASE", timedelta(seconds=2))
+    monkeypatch.setattr(limits, "INBOX_LEASE", timedelta(seconds=2))
     live = start_live(tmp_path, pg.url)
     try:
         live.control("bitrix24/settings", json={"allow_insecure_handlers": True})
@@ -125,9 +126,9 @@ def settle(live, timeout: float = 120) -> None:
                 task.eta = None  # retries waiting for their time: due now (Huey puts a task whose
                 huey.enqueue(task)  # time has not come back in the schedule instead of running it)
             db.session.execute(WorkItem.__table__.update().where(WorkItem.state == "waiting")
-                               .values(next_attempt_at=jobs.now()))
+                               .values(next_attempt_at=engine.now()))
             db.session.commit()
-            jobs.sweep_once()
+            engine.sweep_once()
             open_inbox = db.session.scalar(select(func.count()).select_from(InboxEvent).where(
                 InboxEvent.state.in_(("pending", "processing"))))
             open_work = db.session.scalar(select(func.count()).select_from(WorkItem).where(

@@ -471,7 +471,7 @@ class BridgeHistory(RuleBasedStateMachine):
     @rule()
     def dg1_products_sync(self):
         """DG1 admin: "Sync products" (the shop's products become Bexio articles)."""
-        from bridge.jobs import request_work
+        from bridge.engine import request_work
         from bridge.sync.products import product_request
 
         self.w.step("DG1 admin: Sync products to Bexio, then the worker", "products")

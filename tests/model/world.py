@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 
 from bridge.connectors.bitrix24 import store
 from bridge.extensions import db, huey
-from bridge.jobs import WorkRequest, request_work, run_work
+from bridge.engine import WorkRequest, request_work, run_work
 from bridge.models import WorkItem, utcnow
 from bridge.ratelimit import DatabaseLimiter
 from bridge.settings import save_section

@@ -14,7 +14,7 @@ import requests
 
 from bridge import create_app
 from bridge.extensions import db, huey
-from bridge.jobs import run_queued_tasks
+from tests.support.tasks import run_queued_tasks
 from bridge.sandbox import SandboxHost, create_sandbox_app
 from tests.support.servers import RunningProcess, RunningServer, sandbox_in_process, serve_in_thread
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from bridge import faults
 from bridge.domain import InvoiceStatus
 from bridge.extensions import db
-from bridge.jobs import WorkRequest, request_work
+from bridge.engine import WorkRequest, request_work
 from bridge.models import Link, SyncRecord, WorkItem
 from tests.sync.fakes import sample_invoice
 
@@ -107,7 +107,7 @@ def test_a_crash_between_ledger_create_and_link_write_makes_no_second_invoice(fa
     item = db.session.scalar(select(WorkItem))
     item.state = "queued"
     db.session.commit()
-    from bridge.jobs import run_work
+    from bridge.engine import run_work
     run_work(item.id)
     run_jobs()
     assert len(ledger.invoices) == 1
@@ -125,7 +125,7 @@ def test_a_lost_response_is_retried_with_a_new_key_and_binds_the_invoice_it_made
     item = db.session.scalar(select(WorkItem))
     item.state = "queued"
     db.session.commit()
-    from bridge.jobs import run_work
+    from bridge.engine import run_work
     run_work(item.id)
     run_jobs()
     assert len(ledger.invoices) == 1
@@ -332,7 +332,7 @@ def test_a_contact_another_worker_links_meanwhile_is_a_retry_then_a_contact_of_i
     item = db.session.scalar(select(WorkItem))
     item.state = "queued"
     db.session.commit()
-    from bridge.jobs import run_work
+    from bridge.engine import run_work
     run_work(item.id)
     run_jobs()
     assert records()[-1].state == "succeeded"

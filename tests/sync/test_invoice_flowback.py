@@ -5,7 +5,7 @@ from datetime import date
 
 from bridge.domain import InvoiceStatus
 from bridge.extensions import db
-from bridge.jobs import WorkRequest, request_work
+from bridge.engine import WorkRequest, request_work
 from tests.sync.fakes import sample_invoice
 from tests.sync.test_invoice_export import records, sync
 

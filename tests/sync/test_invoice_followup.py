@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bridge.domain import Payment
 from bridge.extensions import db
-from bridge.jobs import run_work
+from bridge.engine import run_work
 from bridge.models import WorkItem
 from bridge.settings import save_section
 from tests.sync.fakes import sample_invoice

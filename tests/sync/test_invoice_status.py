@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from bridge.domain import InvoiceStatus
 from bridge.extensions import db
-from bridge.jobs import WorkRequest, request_work
+from bridge.engine import WorkRequest, request_work
 from bridge.models import SyncRecord
 from bridge.settings import save_section
 from bridge.sync.polling import poll_all

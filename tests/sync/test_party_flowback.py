@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bridge.domain import Party, PartyKind
 from bridge.extensions import db
-from bridge.jobs import WorkRequest, request_work
+from bridge.engine import WorkRequest, request_work
 from bridge.models import SyncRecord
 from bridge.sync.party_flowback import FLOW, changed_since_sync, group_digests
 

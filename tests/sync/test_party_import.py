@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from bridge import faults
 from bridge.extensions import db
-from bridge.jobs import WorkRequest, request_work, run_work
+from bridge.engine import WorkRequest, request_work, run_work
 from bridge.models import Cursor, Link, WorkItem
 
 

@@ -1,7 +1,7 @@
 from sqlalchemy import select
 
 from bridge.extensions import db
-from bridge.jobs import WorkRequest, request_work
+from bridge.engine import WorkRequest, request_work
 from bridge.models import Cursor
 from bridge.sync.preview import preview_invoice
 from tests.sync.fakes import sample_invoice

@@ -88,7 +88,7 @@ def test_every_invoice_status_a_stage_can_mean_has_a_word():
 def test_every_flow_has_a_word(app):
     """The sync log and the operator console name a record's flow by its word (``flow_word``):
     a new flow without one would show its code, in English, on a German page."""
-    from bridge.jobs import FLOWS  # registered as the app loads its flows
+    from bridge.engine import FLOWS  # registered as the app loads its flows
 
     assert set(FLOWS) <= set(FLOW_WORDS), sorted(set(FLOWS) - set(FLOW_WORDS))
 

@@ -21,7 +21,7 @@ from flask import Blueprint, Response, current_app, request
 from ...errors import SyncError
 from ...extensions import db
 from ...installations import request_uninstall
-from ...jobs import record_inbound, store_callback
+from ...engine import record_inbound, store_callback
 from . import store, uninstall
 from .client import refresh_tokens
 from .mapper import LEGACY, SMART_INVOICE
@@ -98,7 +98,7 @@ def receive(form: Mapping[str, str]) -> tuple[int, str]:
     application_token = _field(form, "auth[application_token]")
     callback = _entity_callback(form, event, member_id)
     if callback is not None:
-        # The hot path: verify and store in one statement (bridge/jobs.py store_callback).
+        # The hot path: verify and store in one statement (bridge/engine/inbox.py store_callback).
         payload = json.dumps({k: v for k, v in form.items() if k not in _SECRET_KEYS}, sort_keys=True)
         if store_callback(SOURCE, callback.dedup_key, store.owner(member_id, application_token), topic=event,
                           object_key=callback.object_key, payload=payload) is not None:

@@ -13,7 +13,7 @@ Many events on one object coalesce in ``request_work`` (one pending run per obje
 from __future__ import annotations
 
 from ...extensions import db
-from ...jobs import WorkRequest, inbox_handler
+from ...engine import WorkRequest, inbox_handler
 from ...models import InboxEvent, Installation
 from ...settings import get_section
 

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from ...errors import SyncError
 from ...extensions import db
-from ...jobs import periodic, request_work
+from ...engine import periodic, request_work
 from ...models import Cursor, Installation
 from . import store
 from .client import Bitrix24Client

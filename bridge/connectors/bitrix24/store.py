@@ -45,7 +45,7 @@ def find(member_id: str) -> Installation | None:
 
 
 def owner(member_id: str, application_token: str) -> dict[str, str]:
-    """``verify`` as column values, for the callback hot path (``jobs.store_callback``):
+    """``verify`` as column values, for the callback hot path (``engine.store_callback``):
     the active installation of this portal whose stored token hash is this token's."""
     return {"platform": PLATFORM, "account_id": member_id, "app_token_hash": hash_token(application_token)}
 

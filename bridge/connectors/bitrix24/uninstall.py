@@ -29,7 +29,7 @@ from ...alerts import deliver_alert
 from ...errors import PacingWait, RetryableError, SyncError
 from ...extensions import db
 from ...installations import check_window, refuse_uninstall, uninstall
-from ...jobs import WorkContext, enqueue_after_commit, flow
+from ...engine import WorkContext, enqueue_after_commit, flow
 from ...models import Installation, utcnow
 from ...vault import Tokens, vault_for_app
 from . import store

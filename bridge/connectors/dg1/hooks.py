@@ -21,7 +21,7 @@ from flask import Blueprint, jsonify, request
 
 from ...errors import PermanentError
 from ...extensions import db
-from ...jobs import WorkRequest, inbox_handler, record_inbound, store_callback
+from ...engine import WorkRequest, inbox_handler, record_inbound, store_callback
 from ...models import InboxEvent, Installation
 from . import signing
 from .mapper import split_platform_id
@@ -111,7 +111,7 @@ def receive(tenant_id: str):
     if event.topic not in TOPICS:
         return jsonify(ok=True, ignored=event.topic), 200  # acknowledged so DG1 does not retry it
     key, object_key = dedup_key(tenant_id, event), f"order:{event.site_id}:{event.order_id}"
-    # One autocommitted statement for a new event (bridge/jobs.py store_callback); a
+    # One autocommitted statement for a new event (bridge/engine/inbox.py store_callback); a
     # repeated event id takes record_inbound's duplicate handling.
     if store_callback(SOURCE, key, {"id": installation.id}, topic=event.topic, object_key=object_key,
                       payload=raw.decode()) is not None:

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from ...errors import SyncError
 from ...extensions import db
-from ...jobs import WorkRequest, request_work
+from ...engine import WorkRequest, request_work
 from ...installations import active_connection
 from ...models import Cursor, Installation, LedgerConnection, Link, SyncRecord, WorkItem
 from ...numbers import whole_number

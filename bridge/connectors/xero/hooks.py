@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ...extensions import db
-from ...jobs import FLOWS, WorkRequest, inbox_handler, record_inbound
+from ...engine import FLOWS, WorkRequest, inbox_handler, record_inbound
 from ...models import InboxEvent, LedgerConnection, Link
 from .contact_index import mark_stale
 from .mapper import parse_datetime

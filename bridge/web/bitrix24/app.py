@@ -14,7 +14,7 @@ from jinja2_fragments.flask import render_block
 
 from ...errors import SyncError
 from ...extensions import db
-from ...jobs import WorkRequest, request_work
+from ...engine import WorkRequest, request_work
 from ...models import SyncRecord, WorkItem
 from ...numbers import whole_number
 from ...sync.preview import preview_invoice

@@ -29,7 +29,7 @@ from ...domain import InvoiceStatus
 from ...errors import SyncError
 from ...extensions import db
 from ...installations import active_connection
-from ...jobs import WorkRequest, request_work
+from ...engine import WorkRequest, request_work
 from ...models import Cursor, Installation
 from ...ratelimit import limiter_for_app
 from ...settings import SettingsError, StaleSettings, get_section, rate_key, save_section

@@ -21,7 +21,7 @@ from sqlalchemy import Select, func, select
 from ...connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
 from .pages import APP_PAGES
 from ...extensions import db
-from ...jobs import WorkRequest, request_work
+from ...engine import WorkRequest, request_work
 from ...models import SyncRecord, WorkItem
 from ...numbers import page_number
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge import jobs
+from bridge import engine
 
 ACME = "acme.bitrix24.com"
 GLOBEX = "globex.bitrix24.de"
@@ -17,7 +17,7 @@ def placeholder_flows(monkeypatch):
     hooks: dict[str, object] = {}
 
     def make(name):
-        def run(ctx: jobs.WorkContext) -> None:
+        def run(ctx: engine.WorkContext) -> None:
             runs.append((name, ctx.object_key))
             action = hooks.get(ctx.object_key)
             if callable(action):
@@ -25,8 +25,8 @@ def placeholder_flows(monkeypatch):
         return run
 
     for name in FLOWS:
-        monkeypatch.setitem(jobs.FLOWS, name, make(name))
-        monkeypatch.setitem(jobs.BATCH_SIZES, name, 1)
+        monkeypatch.setitem(engine.FLOWS, name, make(name))
+        monkeypatch.setitem(engine.BATCH_SIZES, name, 1)
     return runs, hooks
 
 

@@ -7,7 +7,8 @@ import pytest
 import responses
 from sqlalchemy import func, select
 
-from bridge import jobs
+from bridge import engine
+from tests.support import tasks
 from bridge.connectors.bitrix24 import store
 from bridge.extensions import db
 from bridge.models import InboxEvent, WorkItem
@@ -111,9 +112,9 @@ def test_thousand_updates_on_fifty_invoices_make_at_most_a_hundred_runs(client, 
         while rest:
             item_id, ts = rest.pop()
             client.post("/hooks/bitrix24", data=notes_body(item_id, ts), content_type=FORM)
-            jobs.handle_inbox_event(db.session.scalar(select(InboxEvent.id).order_by(InboxEvent.id.desc())))
+            engine.handle_inbox_event(db.session.scalar(select(InboxEvent.id).order_by(InboxEvent.id.desc())))
     hooks["invoice:1"] = more_arrive_while_syncing
-    with jobs.counting_task_runs() as counts:
+    with tasks.counting_task_runs() as counts:
         run_jobs()
     assert inbox_count() == 1000
     assert 50 <= counts["run_work"] <= 100

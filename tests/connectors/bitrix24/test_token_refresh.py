@@ -12,11 +12,11 @@ import requests
 import responses
 from sqlalchemy import select
 
-from bridge import jobs
+from bridge import engine
 from bridge.connectors.bitrix24.client import refresh_tokens
 from bridge.errors import NeedsReconnect, RetryableError, SyncError
 from bridge.extensions import db
-from bridge.jobs import WorkRequest, request_work
+from bridge.engine import WorkRequest, request_work
 from bridge.models import SyncRecord
 
 SECRET = "client-secret-9f8e7d6c5b4a3928"
@@ -96,12 +96,12 @@ def test_a_failing_refresh_leaves_neither_secret_in_a_log_line_or_a_sync_record(
     responses.get(url, body=requests.exceptions.ChunkedEncodingError(
         f"Connection broken: IncompleteRead (url: /oauth/token/?{query})"))
 
-    def flow(ctx: jobs.WorkContext) -> None:
+    def flow(ctx: engine.WorkContext) -> None:
         ctx.record(object_kind="invoice", object_id="1", direction="to_ledger")
         renew(url)
 
-    monkeypatch.setitem(jobs.FLOWS, "invoice_to_ledger", flow)
-    monkeypatch.setitem(jobs.BATCH_SIZES, "invoice_to_ledger", 1)
+    monkeypatch.setitem(engine.FLOWS, "invoice_to_ledger", flow)
+    monkeypatch.setitem(engine.BATCH_SIZES, "invoice_to_ledger", 1)
     request_work(WorkRequest(installation.id, "invoice_to_ledger", "invoice:1", {}))
     db.session.commit()
     with caplog.at_level(logging.DEBUG):
@@ -125,12 +125,12 @@ def test_the_echo_of_a_refused_renewal_is_redacted_where_it_is_recorded(app_ctx,
     responses.replace(responses.POST, url, status=400,
                       json={"error": "invalid_grant", "error_description": f"unknown refresh_token={REFRESH}"})
 
-    def flow(ctx: jobs.WorkContext) -> None:
+    def flow(ctx: engine.WorkContext) -> None:
         ctx.record(object_kind="invoice", object_id="1", direction="to_ledger")
         renew(url)
 
-    monkeypatch.setitem(jobs.FLOWS, "invoice_to_ledger", flow)
-    monkeypatch.setitem(jobs.BATCH_SIZES, "invoice_to_ledger", 1)
+    monkeypatch.setitem(engine.FLOWS, "invoice_to_ledger", flow)
+    monkeypatch.setitem(engine.BATCH_SIZES, "invoice_to_ledger", 1)
     with pytest.raises(SyncError) as raised:
         renew(url)
     assert _leaks(" ".join(raised.value.ledger_messages or [])) == [REFRESH]  # what the server said, as it said it

@@ -13,7 +13,7 @@ import requests
 import responses
 from sqlalchemy import func, select
 
-from bridge import jobs
+from bridge import engine
 from bridge.connectors.bitrix24 import store
 from bridge.connectors.bitrix24.uninstall import FLOW, Inconclusive, Outcome, confirm_uninstall
 from bridge.dashboard.models import SentAlert
@@ -181,7 +181,7 @@ def test_a_run_before_the_window_ends_waits_without_asking(app_ctx, portal, monk
     monkeypatch.setattr("bridge.connectors.bitrix24.uninstall.confirm_uninstall", lambda i: asked.append(i))
     db.session.add(WorkItem(installation_id=portal.id, flow=FLOW, object_key=UNINSTALL_OBJECT, state="queued"))
     db.session.commit()
-    jobs.execute_work(check_item().id)
+    engine.execute_work(check_item().id)
     assert asked == [] and check_item().state == "waiting" and check_item().attempts == 0
 
 
@@ -226,7 +226,7 @@ def test_an_inconclusive_check_changes_nothing_and_is_retried_with_backoff(clien
         with pytest.raises(Inconclusive):
             confirm_uninstall(installation)
         return
-    jobs.execute_work(item.id)
+    engine.execute_work(item.id)
     db.session.expire_all()
     assert db.session.get(Installation, portal.id).state == "uninstalled"
 

@@ -69,9 +69,9 @@ def test_events_are_stored_once_per_tenant_category_resource_and_date(client, co
 
 @pytest.fixture
 def invoice_flow(stand_in_flows, monkeypatch):
-    from bridge import jobs
+    from bridge import engine
 
-    monkeypatch.delitem(jobs.FLOWS, "ledger_party_changed")  # as if only invoices were followed
+    monkeypatch.delitem(engine.FLOWS, "ledger_party_changed")  # as if only invoices were followed
     return stand_in_flows("ledger_invoice_changed")
 
 

@@ -37,7 +37,7 @@ def test_invalid_grant_marks_the_connection_needs_reconnect(app_ctx, expired, le
 def test_needs_reconnect_is_shown_on_the_sync_record_of_the_failed_run(app_ctx, expired, installation, mocked,
                                                                        token_url, run_jobs):
     from bridge.connectors.xero.connection import build
-    from bridge.jobs import FLOWS, WorkRequest, request_work
+    from bridge.engine import FLOWS, WorkRequest, request_work
 
     mocked.post(token_url, status=400, json={"error": "invalid_grant"})
     FLOWS["test.xero_tax_codes"] = lambda ctx: build(installation).tax_codes()

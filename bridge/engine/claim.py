@@ -1,0 +1,98 @@
+"""Claiming work: a conditional UPDATE hands each item to one run (a duplicate task is a
+no-op), and a batch flow runs once at a time per installation, taking everything ready.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import aliased
+
+from ..extensions import db
+from ..models import Installation, WorkItem
+from . import limits
+from .context import now
+from .registry import BATCH_SIZES
+from .work import covered_through
+
+
+def claim_work(item_id: int) -> WorkItem | None:
+    """Claim a queued item, or a waiting one whose retry is due: the task scheduled for its
+    retry runs it then (the sweeper is only the safety net, a minute later).
+
+    Most tasks of a burst find their item taken by a batch already: reads tell them so,
+    without taking the database's write lock."""
+    t = now()
+    owner = db.session.execute(select(WorkItem.installation_id, WorkItem.flow)
+                               .where(WorkItem.id == item_id, ready(t))).first()
+    batched = owner is not None and BATCH_SIZES.get(owner.flow, 1) > 1
+    if owner is None or (batched and db.session.scalar(select(_batch_running(owner.installation_id, owner.flow, t)))):
+        db.session.commit()
+        return None  # done, not due, or a run of its batch flow is going on and starts the next
+    claim = update(WorkItem).where(WorkItem.id == item_id, ready(t))
+    if batched:
+        _lock_installation(owner.installation_id)
+        claim = claim.where(~_batch_running(owner.installation_id, owner.flow, t))
+    claimed = db.session.execute(claim.values(state="running", dirty=False, lease_until=t + limits.WORK_LEASE,
+                                              runs=WorkItem.runs + 1, last_run_at=t,
+                                              covered_through=covered_through())).rowcount
+    db.session.commit()
+    return db.session.get(WorkItem, item_id) if claimed else None
+
+
+def ready(t: datetime):
+    """Queued, or waiting with its retry due."""
+    return (WorkItem.state == "queued") | ((WorkItem.state == "waiting") &
+                                            (WorkItem.next_attempt_at <= t + limits.RETRY_EARLY))
+
+
+def _batch_running(installation_id: int, flow: str, t: datetime):
+    """One run at a time of a batch flow per installation. Runs side by side would split what
+    is queued into small batches (more API calls, and Xero's minute spent sooner) and race
+    each other to create the same customer; one run takes everything ready, 49 at a time,
+    and runs the next ones when it ends (``_run_batches``). A run whose worker died holds
+    nothing once its lease has run out."""
+    other = aliased(WorkItem)
+    return (select(other.id).where(other.installation_id == installation_id, other.flow == flow,
+                                   other.state == "running", other.lease_until > t).exists())
+
+
+def _lock_installation(installation_id: int) -> None:
+    """On PostgreSQL, claims for one installation queue on its row, so two cannot both see no
+    run going (SQLite writes one at a time anyway and ignores the lock)."""
+    db.session.execute(select(Installation.id).where(Installation.id == installation_id).with_for_update())
+
+
+def next_ready(installation_id: int, flow: str) -> int | None:
+    """The oldest item ready for the flow (a due retry too: its own task may have found a
+    run going and left)."""
+    next_id = db.session.scalar(select(WorkItem.id).where(
+        WorkItem.installation_id == installation_id, WorkItem.flow == flow, ready(now()))
+        .order_by(WorkItem.updated_at, WorkItem.id).limit(1))
+    db.session.commit()
+    return next_id
+
+
+def claim_siblings(item: WorkItem, limit: int) -> list[WorkItem]:
+    """Claim up to ``limit`` more ready items of the same installation and flow, in the order
+    they were queued: an item queued again by the echo of our own write-back waits behind
+    the invoices not yet sent (by id, the echoes of the first batches filled later batches
+    with nothing to send, and each such batch still cost its ledger calls). Due retries come
+    along, so a batch that waited out a limit goes on as a batch."""
+    if limit <= 0:
+        return []
+    t = now()
+    candidates = (select(WorkItem.id).where(WorkItem.installation_id == item.installation_id,
+                                            WorkItem.flow == item.flow, ready(t),
+                                            WorkItem.interruptions < limits.RUN_ALONE_AFTER)
+                  .order_by(WorkItem.updated_at, WorkItem.id).limit(limit).scalar_subquery())
+    ids = db.session.execute(
+        update(WorkItem).where(WorkItem.id.in_(candidates), ready(t))
+        .values(state="running", dirty=False, lease_until=t + limits.WORK_LEASE, runs=WorkItem.runs + 1, last_run_at=t,
+                covered_through=covered_through())
+        .returning(WorkItem.id)).scalars().all()
+    db.session.commit()
+    if not ids:
+        return []
+    loaded = {i.id: i for i in db.session.scalars(select(WorkItem).where(WorkItem.id.in_(ids)))}
+    return [loaded[i] for i in ids]

@@ -1,0 +1,282 @@
+"""The inbox: a verified callback stored once, then translated into work requests.
+
+A callback is written to the inbox and acknowledged; its task is enqueued only after that
+row commits, so no answered callback exists only in a queue. ``process_inbox`` translates
+the event (a burst a batch per commit) and starts the work it asked for.
+"""
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import bindparam, create_engine, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+
+from ..errors import PermanentError
+from ..extensions import db
+from ..insert_ignore import insert_ignore
+from ..models import InboxEvent, Installation
+from . import limits
+from .context import enqueue_after_commit, now
+from .registry import BATCH_SIZES, BATCHED_INBOX_SOURCES, INBOX_HANDLERS, WorkRequest
+from .run import execute_work
+from .tasks import process_inbox, runs
+from .work import request_work_many
+
+log = logging.getLogger(__name__)
+
+
+def record_inbound(source: str, dedup_key: str, *, installation_id: int | None, topic: str,
+                   object_key: str | None, payload: str) -> bool:
+    """Store a verified callback once. Returns False for a duplicate (no new row; a job only
+    if the first copy was already processed, see below).
+
+    Commits. The processing task is enqueued after the commit.
+    """
+    stmt = insert_ignore(InboxEvent.__table__).values({
+        "source": source, "dedup_key": dedup_key[:255], "installation_id": installation_id, "topic": topic,
+        "object_key": object_key, "payload": payload, "state": "pending", "attempts": 0,
+        "received_at": now()}).returning(InboxEvent.__table__.c.id)
+    event_id = db.session.execute(stmt).scalar_one_or_none()
+    if event_id is not None:
+        enqueue_after_commit(process_inbox, event_id)
+    else:
+        # A duplicate of an event already processed is looked at once more. Events are thin
+        # ("object X changed"), and a dedup key can be coarser than the changes it stands
+        # for (Bitrix24's ts has whole seconds): a second change within the same second
+        # must not be lost. Flows are idempotent, so a true duplicate costs a no-op run.
+        reopened = db.session.execute(
+            update(InboxEvent).where(InboxEvent.dedup_key == dedup_key[:255], InboxEvent.state == "done")
+            .values(state="pending", lease_until=None).returning(InboxEvent.id)).scalar_one_or_none()
+        if reopened is not None:
+            enqueue_after_commit(process_inbox, reopened)
+    db.session.commit()
+    return event_id is not None
+
+
+# --------------------------------------------------------------------------------------
+# The callback hot path: verify and store in one statement
+# --------------------------------------------------------------------------------------
+#
+# A callback's answer waits for its inbox row to be durable, and on PostgreSQL every round
+# trip to the server is most of that wait. ``store_callback`` needs one: a single
+# autocommitted ``INSERT .. SELECT`` that stores the row only if the installation the
+# callback names exists and its secret matches (the SELECT), once per dedup key
+# (ON CONFLICT DO NOTHING), and returns the new id. A single statement in autocommit mode
+# is its own transaction: when it returns, the row is committed, so the job can be
+# enqueued at once ("enqueue after commit"). Only the rare remainder - a duplicate, or a
+# callback that is refused - takes the ordinary path through the session.
+
+_INGEST_ENGINE = "bridge_ingest_engine"
+
+
+def _ingest_engine():
+    """The engine the hot path writes with. On SQLite the app's own (no network, nothing
+    to save). On a server database its own pool without the pre-ping (one round trip per
+    checkout saved; a connection the server dropped fails once and is replaced, see
+    ``_execute_once``); in tests a NullPool so no connection outlives its test app."""
+    engine = db.engine
+    if engine.dialect.name == "sqlite":
+        return engine
+    app = current_app._get_current_object()
+    cached = app.extensions.get(_INGEST_ENGINE)
+    if cached is not None and cached.url == engine.url:
+        return cached
+    options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
+    if app.config.get("BRIDGE_ENV") == "test":
+        options["poolclass"] = NullPool
+    cached = create_engine(engine.url, **options)
+    weakref.finalize(app, cached.dispose)
+    app.extensions[_INGEST_ENGINE] = cached
+    return cached
+
+
+def _execute_once(statement, params: dict[str, Any]) -> int | None:
+    """Run the insert; a connection the server closed since its last use (a restart) is
+    invalidated by SQLAlchemy and the statement runs once more on a new one. Running it
+    twice is safe: a row the first attempt stored makes the second a no-op."""
+    engine = _ingest_engine()
+    for attempt in (1, 2):
+        try:
+            if engine is db.engine:  # SQLite: the app's engine, autocommitted per statement
+                with engine.connect() as connection:
+                    connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                    return connection.execute(statement, params).scalar_one_or_none()
+            with engine.connect() as connection:
+                return connection.execute(statement, params).scalar_one_or_none()
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    return None  # unreachable
+
+
+_STORE_STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _store_statement(dialect: str, owner_columns: tuple[str, ...]):
+    """The INSERT .. SELECT, built once per dialect and owner shape and bound per call
+    (building and compiling SQLAlchemy expressions per request cost more than the insert)."""
+    key = (dialect, owner_columns)
+    if key not in _STORE_STATEMENTS:
+        table = InboxEvent.__table__
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        row = select(bindparam("source", type_=table.c.source.type), bindparam("dedup_key", type_=table.c.dedup_key.type),
+                     Installation.id, bindparam("topic", type_=table.c.topic.type),
+                     bindparam("object_key", type_=table.c.object_key.type),
+                     bindparam("payload", type_=table.c.payload.type), literal("pending"), literal(0),
+                     bindparam("received_at", type_=table.c.received_at.type)).where(
+            Installation.state == "active",
+            *(getattr(Installation, column) == bindparam(f"owner_{column}") for column in owner_columns))
+        _STORE_STATEMENTS[key] = (
+            insert(table).from_select(["source", "dedup_key", "installation_id", "topic", "object_key", "payload",
+                                       "state", "attempts", "received_at"], row)
+            .on_conflict_do_nothing().returning(table.c.id))
+    return _STORE_STATEMENTS[key]
+
+
+def store_callback(source: str, dedup_key: str, owner: dict[str, str], *, topic: str, object_key: str | None,
+                   payload: str) -> int | None:
+    """Store a callback if ``owner`` (column -> value of ``Installation``: the installation
+    the callback names, with its secret's hash) finds that active installation and the
+    dedup key is new. Returns the new row's id, with its job enqueued, or None: then the
+    caller tells a duplicate from a refusal the ordinary way (``record_inbound``).
+
+    Runs on its own connection: never call it with rows of the session it depends on
+    still uncommitted."""
+    columns = tuple(sorted(owner))
+    statement = _store_statement(db.engine.dialect.name, columns)
+    params = {"source": source, "dedup_key": dedup_key[:255], "topic": topic, "object_key": object_key,
+              "payload": payload, "received_at": now(), **{f"owner_{c}": owner[c] for c in columns}}
+    event_id = _execute_once(statement, params)
+    if event_id is not None:
+        try:
+            process_inbox(event_id)
+        except Exception:  # noqa: BLE001 - the row is committed; the sweeper enqueues it within a minute
+            log.exception("inbox event %s stored but not enqueued; the sweeper will pick it up", event_id)
+    return event_id
+
+
+def _claim_inbox(event_id: int) -> InboxEvent | None:
+    t = now()
+    # Most tasks of a burst find their event translated already, with a batch (below): a read
+    # tells them so without taking the database's write lock.
+    state, lease_until = db.session.execute(select(InboxEvent.state, InboxEvent.lease_until)
+                                            .where(InboxEvent.id == event_id)).first() or (None, None)
+    db.session.commit()
+    if state not in ("pending", "processing") or (state == "processing" and lease_until and lease_until >= t):
+        return None
+    claimed = db.session.execute(
+        update(InboxEvent)
+        .where(InboxEvent.id == event_id)
+        .where((InboxEvent.state == "pending") |
+               ((InboxEvent.state == "processing") & (InboxEvent.lease_until < t)))
+        .values(state="processing", lease_until=t + limits.INBOX_LEASE, attempts=InboxEvent.attempts + 1)
+    ).rowcount
+    db.session.commit()
+    return db.session.get(InboxEvent, event_id) if claimed else None
+
+
+def _claim_inbox_siblings(event: InboxEvent, limit: int) -> list[InboxEvent]:
+    """Claim up to ``limit`` more pending events of the same source and installation: a burst
+    of callbacks (a thousand invoices created by an import) is translated a batch at a time,
+    one commit for the batch instead of two per event. Their own tasks find them done."""
+    if limit <= 0 or event.installation_id is None or event.source not in BATCHED_INBOX_SOURCES:
+        return []
+    t = now()
+    candidates = (select(InboxEvent.id).where(InboxEvent.source == event.source,
+                                              InboxEvent.installation_id == event.installation_id,
+                                              InboxEvent.state == "pending")
+                  .order_by(InboxEvent.id).limit(limit).scalar_subquery())
+    ids = db.session.execute(
+        update(InboxEvent).where(InboxEvent.id.in_(candidates), InboxEvent.state == "pending")
+        .values(state="processing", lease_until=t + limits.INBOX_LEASE, attempts=InboxEvent.attempts + 1)
+        .returning(InboxEvent.id)).scalars().all()
+    db.session.commit()
+    if not ids:
+        return []
+    return list(db.session.scalars(select(InboxEvent).where(InboxEvent.id.in_(ids)).order_by(InboxEvent.id)))
+
+
+@runs("process_inbox")
+def handle_inbox_event(event_id: int) -> None:
+    """Translate the event (with a batch of its installation's pending ones), then start the
+    work it asked for.
+
+    The work starts here, not behind the burst's own event tasks in the queue (a thousand
+    invoices imported at once put a thousand tasks ahead of any work task: four seconds
+    before the first run). The rest of the burst is translated meanwhile by those tasks;
+    an event that a run has already covered (stored before the run began reading) asks for
+    no second run (``request_work``)."""
+    for item_id in _first_per_batch_flow(translate_inbox_events(event_id)):
+        execute_work(item_id)
+
+
+def translate_inbox_events(event_id: int) -> list[tuple[int, str]]:
+    """Translate the event into work requests, and with it a batch of pending events of its
+    installation (``_claim_inbox_siblings``). Returns the work items newly queued (id and
+    flow; their tasks are enqueued)."""
+    inbox_event = _claim_inbox(event_id)
+    if inbox_event is None:
+        return []  # done already, or another worker holds it
+    return _translate_batch([inbox_event, *_claim_inbox_siblings(inbox_event, limits.INBOX_BATCH - 1)])
+
+
+def _translate_batch(events: list[InboxEvent]) -> list[tuple[int, str]]:
+    """Translate and commit; the work items newly queued (id and flow). The batch's work
+    is asked for at once and commits once; if that fails, each of its events is handled on
+    its own, so one bad event holds up none of the others."""
+    if len(events) > 1:
+        try:
+            requested = request_work_many([ask for claimed in events for ask in _asks(claimed)])
+            db.session.commit()
+            return requested
+        except Exception:  # noqa: BLE001 - retried one by one below, each error on its own event
+            db.session.rollback()
+    return [queued for claimed in events for queued in _handle_claimed(claimed.id)]
+
+
+def _first_per_batch_flow(requested: list[tuple[int, str]]) -> list[int]:
+    """One of the work items newly queued per batch flow (its run claims the others);
+    single-item flows are left to their own tasks."""
+    first: dict[str, int] = {}
+    for item_id, flow_name in requested:
+        if BATCH_SIZES.get(flow_name, 1) > 1:
+            first.setdefault(flow_name, item_id)
+    return list(first.values())
+
+
+def _asks(event: InboxEvent) -> list[tuple[WorkRequest, int | None]]:
+    """The event's work requests, each with the event id it counts as (``request_work``);
+    marks the event done (committed with its requests)."""
+    handler = INBOX_HANDLERS.get(event.source)
+    if handler is None:
+        raise PermanentError(f"No handler for {event.source} events.")
+    # A re-opened event (``record_inbound``: a second change behind the same dedup key) kept
+    # its old id, which no longer says when the change came: it counts as news.
+    seen_as = None if event.processed_at else event.id
+    asks = [(request, seen_as) for request in handler(event)]
+    event.state = "done"
+    event.processed_at = now()
+    event.last_error = None
+    return asks
+
+
+def _handle_claimed(event_id: int) -> list[tuple[int, str]]:
+    try:
+        requested = request_work_many(_asks(db.session.get(InboxEvent, event_id)))
+        db.session.commit()
+        return requested
+    except Exception as exc:  # recorded on the row; the sweeper retries non-permanent ones
+        db.session.rollback()
+        inbox_event = db.session.get(InboxEvent, event_id)
+        permanent = isinstance(exc, PermanentError) or inbox_event.attempts >= limits.MAX_ATTEMPTS
+        inbox_event.state = "failed" if permanent else "pending"
+        inbox_event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        inbox_event.lease_until = None
+        db.session.commit()
+        log.warning("inbox event %s: %s", event_id, inbox_event.last_error)
+        return []

@@ -1,0 +1,32 @@
+"""The engine's tunables: leases, batch sizes, attempts and backoff, in one place.
+
+Read as ``limits.NAME`` at the moment they are used (never imported by value), so one
+assignment here changes every module that applies them: a test that shortens the leases,
+or an operator's patch, cannot leave one module on the old value.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from datetime import timedelta
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+INBOX_LEASE = timedelta(minutes=5)
+# Events translated per commit (see _claim_inbox_siblings), the size of the invoice export's runs.
+INBOX_BATCH = 49
+# A retry's task may fire a moment before the time it was scheduled for (the scheduler ticks).
+RETRY_EARLY = timedelta(seconds=2)
+WORK_LEASE = timedelta(minutes=10)
+# How long one task goes on running an installation's next batches (_run_batches).
+DRAIN_SECONDS = 30.0
+MAX_ATTEMPTS = 12
+# Runs in a row that ended with their worker gone (the sweeper found the lease run out). A
+# run that stops its worker every time (out of memory on one huge record, say) would be
+# handed out again every lease, for ever; after this many it is stopped and shown as failed.
+MAX_INTERRUPTIONS = 5
+# From the second interruption in a row an item of a batch flow runs alone: one record that
+# takes the worker down must not take its batch of 48 others to the limit with it. (The first
+# is most often a restart: its batch runs again as a batch.)
+RUN_ALONE_AFTER = 2
+BACKOFF_BASE = 30.0  # seconds; doubles per attempt
+BACKOFF_CAP = 6 * 3600.0

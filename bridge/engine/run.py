@@ -1,0 +1,75 @@
+"""Running claimed work: the flow, then settling each item; a batch flow goes on with the
+next batches of its installation for a while (``_run_batches``)."""
+from __future__ import annotations
+
+import time
+
+from ..errors import PermanentError
+from ..extensions import db
+from ..http import cause as http_cause
+from ..models import WorkItem
+from . import limits
+from .claim import claim_siblings, claim_work, next_ready
+from .registry import BATCH_SIZES, FLOWS
+from .settle import clear_interruption_notes, settle_failure, settle_succeeded
+from .tasks import run_work, runs
+from .work import WorkContext
+
+
+def _run_batches(item: WorkItem, batch: int) -> str | None:
+    """Run the claimed item's batch, then the next batches of its installation and flow, one
+    after the other in this task, for up to DRAIN_SECONDS; then the next one is enqueued
+    (so a long backlog does not hold a worker thread for good, and other installations'
+    tasks get their turn). Returns how the first item settled.
+
+    Enqueueing each next batch instead would put it behind everything queued meanwhile: a
+    burst's thousand event tasks, a second each way for every batch. A batch that ended
+    waiting (a limit, an outage) ends the loop: its retry is scheduled and the next batch
+    goes to the queue, so this thread does not wait out the same limit batch after batch."""
+    installation_id, flow = item.installation_id, item.flow
+    deadline = time.monotonic() + limits.DRAIN_SECONDS
+    first = outcome = _execute_claimed(item, batch)
+    while (next_id := next_ready(installation_id, flow)) is not None:
+        if outcome == "waiting" or time.monotonic() >= deadline:
+            run_work(next_id)
+            break
+        next_item = claim_work(next_id)
+        if next_item is None:
+            break  # another run has it, and goes on from there
+        outcome = _execute_claimed(next_item, batch)
+    return first
+
+
+@runs("run_work")
+def execute_work(item_id: int) -> str | None:
+    """Run one claimed work item (and its batch siblings). Returns how the first settled."""
+    item = claim_work(item_id)
+    if item is None:
+        return None
+    batch = BATCH_SIZES.get(item.flow, 1)
+    if batch == 1:
+        return _execute_claimed(item, 1)
+    return _run_batches(item, batch)
+
+
+def _execute_claimed(item: WorkItem, batch: int) -> str | None:
+    runner = FLOWS.get(item.flow)
+    alone = item.interruptions >= limits.RUN_ALONE_AFTER
+    items = [item, *claim_siblings(item, batch - 1)] if runner and batch > 1 and not alone else [item]
+    contexts = [WorkContext(i) for i in items]
+    ids = [i.id for i in items]
+    try:
+        if runner is None:
+            raise PermanentError(f"Unknown flow {item.flow!r}.")
+        with http_cause("work=" + ",".join(map(str, ids))):  # each call names the work that made it
+            runner(contexts if batch > 1 else contexts[0])
+        db.session.commit()
+    except Exception as exc:  # every failure settles the items and leaves records
+        db.session.rollback()
+        outcomes = [settle_failure(i, ctx, exc) for i, ctx in zip(ids, contexts)]
+        return outcomes[0]
+    clear_interruption_notes(contexts)
+    settled = settle_succeeded([i for i, ctx in zip(ids, contexts) if ctx.failure is None])
+    outcomes = [settle_failure(i, ctx, ctx.failure) if ctx.failure is not None else settled[i]
+                for i, ctx in zip(ids, contexts)]
+    return outcomes[0]
