@@ -13,6 +13,9 @@ BLUEPRINTS: list[tuple[str, str]] = [
     ("bridge.web.bitrix24.app", "bp"),  # the Bitrix24 app's install page, main page and invoice tab
     ("bridge.web.bitrix24.settings", "bp"),  # the Bitrix24 app's settings page
     ("bridge.web.bitrix24.sync_log", "bp"),  # the Bitrix24 app's sync log
+    ("bridge.web.dg1", "bp"),  # the admin pages DG1 frames
+    ("bridge.web.bexio.connect", "bp"),  # Bexio's connect pages
+    ("bridge.web.xero.connect", "bp"),  # Xero's settings and connect pages
 ]
 
 

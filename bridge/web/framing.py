@@ -1,7 +1,7 @@
 """The default framing rule: a page that does not say who may frame it may be framed by no one.
 
 The pages a portal or a shop frames set ``frame-ancestors`` to that portal's or shop's
-origin themselves (``bitrix24/iframe.py framed``, ``dg1/web.py``). Everything else - the
+origin themselves (``bitrix24/iframe.py framed``, ``web/dg1/admin.py``). Everything else - the
 Xero and Bexio connection pages, which open in a window of their own, error pages, the
 landing page, and any route added later - gets ``frame-ancestors 'none'``, so no other
 site can frame a page that holds a signed link and trick a click on its buttons

@@ -48,7 +48,7 @@ def start_cross_site(tmp_path) -> Live:
 
 def connect_xero_headlessly(live: Live, installation_id: int, organisation: str) -> None:
     from bridge.connectors.xero.oauth import XeroConnection
-    from bridge.connectors.xero.web import _attach
+    from bridge.web.xero.connect import _attach
     from bridge.models import Installation
     from bridge.vault import vault_for_app
 

@@ -64,7 +64,7 @@ SWEPT: dict[str, tuple[str, ...]] = {
     "bitrix24.install": ("GET", "POST"), "bitrix24.main_page": ("GET", "POST"),
     "bitrix24.invoice_tab": ("GET", "POST"), "bitrix24.repair": ("POST",),
     "bitrix24.invoice_panel": ("GET",), "bitrix24.invoice_preview": ("GET",), "bitrix24.invoice_sync_now": ("POST",),
-    "bitrix24.event_callback": ("POST",),
+    "bitrix24_hooks.event_callback": ("POST",),
     "dashboard.page": ("GET", "POST"), "dashboard.results": ("POST",),
     "sync_log.page": ("GET",), "sync_log.export_csv": ("GET",), "sync_log.retry": ("POST",),
     "sync_log.retry_error": ("POST",),
@@ -504,8 +504,9 @@ def dg1_settings(app_ctx, client, clock, monkeypatch):
     db.session.add(connection)
     db.session.commit()
     answers = {"shop": FakeShop(), "bexio": FakeBexio()}
-    monkeypatch.setattr("bridge.connectors.dg1.web.client_for", lambda installation: answers["shop"])
-    monkeypatch.setattr("bridge.connectors.dg1.web.ledger_for", lambda installation: (answers["bexio"], connection))
+    monkeypatch.setattr("bridge.web.dg1.admin.client_for", lambda installation: answers["shop"])
+    monkeypatch.setattr("bridge.web.dg1.settings.client_for", lambda installation: answers["shop"])
+    monkeypatch.setattr("bridge.web.dg1.settings.ledger_for", lambda installation: (answers["bexio"], connection))
     token = session_token(client, "settings")
     page = client.get("/dg1/settings", query_string={"s": token})
     assert page.status_code == 200 and "UN81" in page.text

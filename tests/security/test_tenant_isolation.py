@@ -28,11 +28,11 @@ import requests
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from bridge.connectors.bexio.web import connect_url, disconnect_token
+from bridge.web.bexio.connect import connect_url, disconnect_token
 from bridge.connectors.dg1 import signing
 from bridge.connectors.dg1.demo import seed_demo_tenants
 from bridge.connectors.dg1.tenants import find_tenant, secrets_of
-from bridge.connectors.xero.web import installation_token
+from bridge.web.xero.connect import installation_token
 from bridge.dashboard.models import LedgerTransaction, Operator
 from bridge.extensions import db
 from bridge.models import (Cursor, InboxEvent, Installation, InstallationSettings, LedgerConnection, Link, SyncRecord,
@@ -65,7 +65,7 @@ ROUTES: dict[str, str] = {
     "app_settings.save": "form token (installation, 'app'), administrators only",
     "app_settings.start": "form token (installation, 'app'), administrators only",
     "app_settings.job_progress": "form token (installation, 'app')",
-    "bitrix24.event_callback": "member_id + application_token of the installation",
+    "bitrix24_hooks.event_callback": "member_id + application_token of the installation",
     "xero_hooks.receive_webhook": "HMAC of the Xero app's webhook key",
     "dg1_hooks.receive": "HMAC of the tenant's webhook secret, within 5 minutes",
     "dg1_admin.launch": "HMAC of the tenant's launch secret, within 5 minutes",

@@ -1,7 +1,8 @@
 """The Bexio ledger connector (see bridge/connectors/__init__.py for the shape).
 
 - ``auth``: OpenID Connect with auth.bexio.com; ``connection``: the stored connection,
-  its tokens (vault) and health; ``web``: connect / callback / disconnect pages;
+  its tokens (vault) and health (the connect / callback / disconnect pages are in
+  ``bridge/web/bexio``);
 - ``client``: api.bexio.com (paging, search, budgets, errors via ``errors``);
 - ``mapper``: wire <-> domain, pure; ``reference``: per-company ids;
 - ``ledger``: ``BexioLedger``, the ``Ledger`` port the flows use.
@@ -13,7 +14,5 @@ def init_app(app) -> None:
     from ...sync.registry import register_ledger
     from . import settings  # noqa: F401  (the "bexio" settings section)
     from .ledger import BexioLedger
-    from .web import bp
 
     register_ledger("bexio", lambda app, installation, connection: BexioLedger.build(installation, connection))
-    app.register_blueprint(bp)

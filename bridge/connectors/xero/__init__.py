@@ -7,7 +7,8 @@
 - ``connection``: building a ledger for a connection, and that connection's health;
 - ``hooks``: webhooks into the inbox (polling, for what has no webhook, is the sync
   layer's: bridge/sync/polling.py);
-- ``web``: settings page, OAuth pages and the webhook receiver.
+- ``hooks`` also holds the webhook receiver; the settings and OAuth pages are in
+  ``bridge/web/xero``.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ def init_app(app) -> None:
     from .connection import build
 
     register_ledger("xero", lambda app, installation, connection: build(installation, connection))
-    from .web import bp, hooks_bp
+    from .hooks import bp
 
     app.register_blueprint(bp)
-    app.register_blueprint(hooks_bp)

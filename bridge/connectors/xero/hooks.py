@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
 from ...extensions import db
@@ -153,3 +154,19 @@ def work_for_event(row: InboxEvent) -> list[WorkRequest]:
                         options={"ledger": "xero", "organisation_id": data["tenantId"],
                                  "event_type": data.get("eventType"), "event_date": data.get("eventDateUtc")})
             for i in installations]
+
+
+# --------------------------------------------------------------------------------------
+# The webhook receiver (NOTES 6): no page, only 401 or 200 with an empty body
+# --------------------------------------------------------------------------------------
+
+bp = Blueprint("xero_hooks", __name__)
+
+
+@bp.post("/hooks/xero")
+def receive_webhook() -> Response:
+    raw = request.get_data(cache=False)  # the raw bytes: the signature covers exactly these
+    if not signature_valid(raw, request.headers.get("x-xero-signature"), current_app.config.get("XERO_WEBHOOK_KEY")):
+        return Response(status=401)
+    store_events(parse_events(raw))
+    return Response(status=200)

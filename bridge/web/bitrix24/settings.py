@@ -125,8 +125,8 @@ def _cursor_value(scope: str, name: str) -> dict:
 
 
 def links(installation: Installation) -> dict[str, str]:
-    from ...connectors.bexio.web import connect_url
-    from ...connectors.xero.web import signed_connect_url, signed_settings_url
+    from ..bexio.connect import connect_url
+    from ..xero.connect import signed_connect_url, signed_settings_url
 
     return {"xero_settings": signed_settings_url(installation.id), "xero_connect": signed_connect_url(installation.id),
             "bexio_connect": connect_url(installation.id)}

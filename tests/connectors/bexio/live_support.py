@@ -34,7 +34,7 @@ def make_installation(live, account_id: str = "tenant-1", **settings: Any) -> in
 
 def approve_page(live, installation_id: int, browser: requests.Session | None = None) -> tuple[requests.Session, requests.Response]:
     """Open the connect link; the browser ends on Bexio's sign-in and approve page."""
-    from bridge.connectors.bexio.web import connect_url
+    from bridge.web.bexio.connect import connect_url
 
     browser = browser or requests.Session()
     with live.app.app_context():

@@ -77,7 +77,7 @@ def test_an_offline_session_that_idled_out_asks_for_reconnect(live):
 
 
 def test_disconnect_ends_the_session_at_bexio_and_forgets_the_tokens(live):
-    from bridge.connectors.bexio.web import disconnect_token
+    from bridge.web.bexio.connect import disconnect_token
 
     connected = connect(live)
     with live.app.app_context():

@@ -56,7 +56,7 @@ def _org(live, name: str) -> str:
 
 def _connect_in_browser(live, installation_id: int, choose: str) -> requests.Session:
     """What a user does: open settings, Connect, allow two organisations at Xero, pick one."""
-    from bridge.connectors.xero.web import signed_settings_url
+    from bridge.web.xero.connect import signed_settings_url
 
     with live.app.test_request_context():
         settings_url = live.app_url + signed_settings_url(installation_id)
@@ -188,7 +188,7 @@ def _delivered(live) -> list[dict]:
 
 
 def _settings_page(browser, live, installation_id) -> str:
-    from bridge.connectors.xero.web import signed_settings_url
+    from bridge.web.xero.connect import signed_settings_url
     with live.app.test_request_context():
         return browser.get(live.app_url + signed_settings_url(installation_id), timeout=10).text
 

@@ -9,7 +9,7 @@ from .conftest import TENANT, jwt
 
 
 def settings_url(app, installation_id: int) -> str:
-    from bridge.connectors.xero.web import signed_settings_url
+    from bridge.web.xero.connect import signed_settings_url
     with app.test_request_context():
         return signed_settings_url(installation_id)
 

@@ -176,7 +176,7 @@ def test_retry_all_with_one_error_retries_only_the_installations_own_records(cli
 
 
 def _xero_link(app, installation_id: int) -> dict[str, str]:
-    from bridge.connectors.xero.web import installation_token
+    from bridge.web.xero.connect import installation_token
     with app.test_request_context():
         return {"installation": str(installation_id), "sig": installation_token(installation_id)}
 
@@ -194,7 +194,7 @@ def test_a_xero_state_for_another_installation_is_refused(client, portals):
 
 
 def test_organisations_authorised_for_one_installation_are_not_attached_to_another(client, portals):
-    from bridge.connectors.xero.web import PENDING
+    from bridge.web.xero.connect import PENDING
 
     a, b = portals
     with client.session_transaction() as session:
@@ -208,7 +208,7 @@ def test_organisations_authorised_for_one_installation_are_not_attached_to_anoth
 @responses.activate
 def test_a_bexio_state_from_another_connect_is_refused(client, portals):
     """Two connects in one browser: only the answer to the latest is taken."""
-    from bridge.connectors.bexio.web import connect_url
+    from bridge.web.bexio.connect import connect_url
 
     a, _ = portals
     with client.application.test_request_context():
@@ -224,7 +224,7 @@ def test_a_bexio_state_from_another_connect_is_refused(client, portals):
 
 
 def test_a_bexio_link_of_one_installation_opens_no_other(client, portals):
-    from bridge.connectors.bexio.web import connect_url
+    from bridge.web.bexio.connect import connect_url
 
     a, b = portals
     with client.application.test_request_context():
@@ -347,7 +347,7 @@ def test_a_forged_operator_cookie_opens_nothing(client, app_ctx):
     from werkzeug.security import generate_password_hash
 
     from bridge.dashboard.models import Operator
-    from bridge.web.operator import COOKIE
+    from bridge.web.operator.console import COOKIE
 
     operator = Operator(email="ops@example.test", password_hash=generate_password_hash("a long password 1"))
     db.session.add(operator)

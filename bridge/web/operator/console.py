@@ -24,14 +24,14 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import alerts
-from .i18n import STATE_WORDS
-from ..dashboard.models import Operator
-from ..errors import RetryableError
-from ..ratelimit import Limits, limiter_for_app
-from ..extensions import db
-from ..models import Installation, RateBudget, SyncRecord, WorkItem, utcnow
-from ..numbers import page_number
+from ... import alerts
+from ..i18n import STATE_WORDS
+from ...dashboard.models import Operator
+from ...errors import RetryableError
+from ...ratelimit import Limits, limiter_for_app
+from ...extensions import db
+from ...models import Installation, RateBudget, SyncRecord, WorkItem, utcnow
+from ...numbers import page_number
 
 bp = Blueprint("operator", __name__, url_prefix="/operator", cli_group="operator")
 COOKIE = "bridge_operator"

@@ -1,5 +1,5 @@
-"""Xero pages: the settings page, connect (OAuth), callback, organisation choice, disconnect;
-and the webhook receiver.
+"""Xero pages: the settings page, connect (OAuth), callback, organisation choice, disconnect.
+(The webhook receiver is the connector's: ``connectors/xero/hooks.py``.)
 
 Who may act for an installation: a link signed with SECRET_KEY (``signed_settings_url``),
 which the platform's iframe pages hand out. The signature also serves as the forms' CSRF
@@ -13,7 +13,7 @@ import logging
 import secrets
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -22,14 +22,12 @@ from ...errors import NeedsReconnect, SyncError
 from ...extensions import db
 from ...models import Credential, Installation, LedgerConnection, utcnow
 from ...vault import vault_for_app
-from .connection import active_connection, oauth_for_app
-from .hooks import parse_events, signature_valid, store_events
-from .oauth import XeroConnection, auth_event_id
+from ...connectors.xero.connection import active_connection, oauth_for_app
+from ...connectors.xero.oauth import XeroConnection, auth_event_id
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("xero", __name__)
-hooks_bp = Blueprint("xero_hooks", __name__)
 
 ACCESS_SALT = "bridge.xero.installation"
 STATE_SALT = "bridge.xero.oauth-state"
@@ -268,17 +266,3 @@ def _disconnect_remote(connection: LedgerConnection) -> str:
         return _("Xero could not be told (%(reason)s); remove bridge under Settings > Connected apps "
                  "in Xero if it is still listed.", reason=exc.message)
     return ""
-
-
-# --------------------------------------------------------------------------------------
-# The webhook receiver (NOTES 6)
-# --------------------------------------------------------------------------------------
-
-
-@hooks_bp.post("/hooks/xero")
-def receive_webhook() -> Response:
-    raw = request.get_data(cache=False)  # the raw bytes: the signature covers exactly these
-    if not signature_valid(raw, request.headers.get("x-xero-signature"), current_app.config.get("XERO_WEBHOOK_KEY")):
-        return Response(status=401)
-    store_events(parse_events(raw))
-    return Response(status=200)

@@ -24,8 +24,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from ...errors import SyncError
 from ...extensions import db
 from ...models import Cursor, Installation, utcnow
-from .auth import pkce_pair
-from .connection import active_connection, disconnect, oauth_for_app, store_connection
+from ...connectors.bexio.auth import pkce_pair
+from ...connectors.bexio.connection import active_connection, disconnect, oauth_for_app, store_connection
 
 bp = Blueprint("bexio", __name__)
 

@@ -1,4 +1,4 @@
-"""The pages DG1's "Bexio integration" menu frames: launch, orders, products, settings.
+"""The pages DG1's "Bexio integration" menu frames: launch, orders, products (settings: ``settings.py``).
 
 ``/dg1/launch`` checks DG1's signature (docs/dg1.md section 6) and starts a cookie-less
 session (``session.py``); every page answers with ``frame-ancestors`` set to the tenant's
@@ -18,7 +18,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, make_response, redirect, render_template, request, url_for
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
@@ -26,18 +26,15 @@ from ...errors import SyncError
 from ...extensions import db
 from ...engine import WorkRequest, request_work
 from ...installations import active_connection
-from ...models import Cursor, Installation, LedgerConnection, Link, SyncRecord, WorkItem
-from ...numbers import whole_number
-from ...settings import StaleSettings, get_section
+from ...models import Cursor, Installation, Link, SyncRecord, WorkItem
+from ...settings import get_section
 from ...sync.money_check import amounts_differ
 from ...sync.products import FLOW as PRODUCT_FLOW, product_request
-from ...sync.registry import ledger_for
 from ...sync.stock import FLOW as STOCK_FLOW, stock_request
 from ...sync.status_from_ledger import FLOW as STATUS_FLOW, status_request
-from ..bexio.web import connect_url as bexio_connect_url, last_outcome as bexio_outcome
-from . import mapper, session as admin_session, settings_form, signing
-from .hooks import FLOW_INVOICE
-from .tenants import admin_origin, admin_page_url, client_for, find_tenant, secrets_of
+from ...connectors.dg1 import mapper, session as admin_session, signing
+from ...connectors.dg1.hooks import FLOW_INVOICE
+from ...connectors.dg1.tenants import admin_origin, client_for, find_tenant, secrets_of
 
 log = logging.getLogger(__name__)
 
@@ -396,81 +393,6 @@ def sync_stock():
             _fragment("products", "runs", current, runs=_runs(installation))
     what = f"Stock of {request.form.get('name') or key} is" if key else "Stock of all synced products is"
     return redirect(url_for(".products", s=current.token, message=f"{what} being read from Bexio."))
-
-
-# --------------------------------------------------------------------------------------
-# Settings
-# --------------------------------------------------------------------------------------
-
-
-def _settings_context(installation: Installation, current: admin_session.AdminSession) -> dict[str, Any]:
-    error, sites, everything = None, [], []
-    try:
-        client = client_for(installation)
-        sites = client.sites()
-        for site in sites:
-            everything.extend(client.products(site["id"]))
-    except SyncError as exc:
-        error = exc
-    connections = db.session.scalars(select(LedgerConnection).where(
-        LedgerConnection.installation_id == installation.id)).all()
-    connection = active_connection(installation)
-    ledger = None
-    if connection is not None and connection.ledger == "bexio" and connection.health == "ok":
-        try:
-            ledger = ledger_for(installation)[0]
-        except SyncError as exc:
-            error = error or exc
-    choices = settings_form.load_choices(ledger)
-    # Bexio's sign-in refuses to be framed: the whole admin tab goes there, and comes back
-    # to this page inside DG1 (its outcome shown here).
-    return_to = admin_page_url(installation, "settings", current.site)
-    return {"sites": sites, "products": everything, "connections": connections, "choices": choices,
-            "error": error or choices.error, "connect_url": bexio_connect_url(installation.id, return_to),
-            "outcome": bexio_outcome(installation.id),
-            "webhook_url": f"{current_app.config['PUBLIC_URL']}/hooks/dg1/{installation.account_id}",
-            "version": installation.settings.version if installation.settings else None,
-            "tax_label": settings_form.tax_label}
-
-
-@bp.get("/settings")
-def settings():
-    current, installation = _session()
-    context = _settings_context(installation, current)
-    values = settings_form.current(installation)
-    rates = settings_form.shop_rates(context["products"], values["mapping"]["tax_rates"])
-    return _render("settings", current, values=values, rates=rates, errors={},
-                   message=request.args.get("message"), **context)
-
-
-@bp.post("/settings")
-def save_settings():
-    current, installation = _checked_form()
-    context = _settings_context(installation, current)
-    data, errors = settings_form.parse(request.form, installation, context["sites"], context["choices"])
-    version = request.form.get("version", "")
-    if not errors and context["error"] is None:
-        try:
-            settings_form.save(installation, data, whole_number(version))
-        except StaleSettings as exc:
-            errors = {"form": str(exc)}
-        else:
-            if _htmx():
-                values = settings_form.current(installation)
-                context.update(version=installation.settings.version if installation.settings else None)
-                return _fragment("settings", "form", current, values=values, errors={}, saved=True,
-                                 rates=settings_form.shop_rates(context["products"], values["mapping"]["tax_rates"]),
-                                 **context)
-            return redirect(url_for(".settings", s=current.token, message="Settings saved."))
-    elif context["error"] is not None:
-        errors = {"form": "The settings were not saved: the shop or Bexio could not be read to check them."}
-    db.session.rollback()
-    rates = [request.form.get(f"tax_rate.{i}", "") for i in range(len(request.form)) if f"tax_rate.{i}" in request.form]
-    if _htmx():  # htmx swaps 2xx answers only: the refused form comes back as content
-        return _fragment("settings", "form", current, values=data, rates=rates, errors=errors,
-                         submitted=request.form, **context)
-    return _render("settings", current, values=data, rates=rates, errors=errors, submitted=request.form,
-                   **context), 422
 
 
 @bp.errorhandler(400)
