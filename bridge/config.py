@@ -126,7 +126,7 @@ class Config:
     def _check_urls(self) -> None:
         """Base URLs become links and script sources in our pages (the ledgers' web
         addresses, the BX24 script): only an http(s) URL is accepted, at start."""
-        from .web.safe_url import keepable
+        from .safe_url import keepable
 
         for name in (*REAL_URLS, "PUBLIC_URL", "SANDBOX_URL"):
             if self.values.get(name) and keepable(self.values[name]) is None:

@@ -58,7 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import alerts  # noqa: F401  (registers its failure hook with the engine, and its daily job)
     from .engine import bind_app
     from .web import register_blueprints
-    from .web.safe_url import init_safe_urls
+    from .safe_url import init_safe_urls
     from .cli import register_cli
 
     # Extra modules that register flows, inbox handlers or blueprints (a plugin point;

@@ -8,7 +8,7 @@ import pytest
 from flask import render_template_string
 from hypothesis import example, given, settings, strategies as st
 
-from bridge.web.safe_url import keepable, safe_href
+from bridge.safe_url import keepable, safe_href
 
 LINKS = ["https://go.xero.com/AccRec/View.aspx?InvoiceID=1", "http://127.0.0.1:5001/_sandbox/",
          "HTTPS://office.bexio.com/index.php/kb_invoice/show/id/42", "/dg1/orders?s=abc", "  https://a.example/x  "]

@@ -20,7 +20,7 @@ from ...domain import Invoice, InvoiceStatus, Party, Product, StockLevel
 from ...errors import PermanentError
 from ...models import Installation, LedgerConnection
 from ...ports import LedgerDocument, WriteResult
-from ...web.safe_url import keepable
+from ...safe_url import keepable
 from . import mapper
 from .client import DG1Client
 from .tenants import client_for
