@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator
 import requests
 
 from .errors import BudgetExhausted, NeedsReconnect, PermanentError, RetryableError, SyncError
+from .messages import N_
 from .ratelimit import Limiter, Limits
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class ErrorRule:
     """
 
     retryable: bool
-    message: str
+    message: str  # a Message (N_), shown in the reader's language
     status: int | None = None
     code: str | None = None
     fix: str | None = None
@@ -73,8 +74,10 @@ class ErrorTable:
             if rule.code is None and rule.status == status:
                 return rule
         if status >= 500:
-            return ErrorRule(True, f"{self.system} is temporarily unavailable (HTTP {status}).", wait=60)
-        return ErrorRule(False, f"{self.system} refused the request (HTTP {status}).")
+            return ErrorRule(True, N_("%(system)s is temporarily unavailable (HTTP %(status)s).",
+                                      system=self.system, status=status), wait=60)
+        return ErrorRule(False, N_("%(system)s refused the request (HTTP %(status)s).", system=self.system,
+                                   status=status))
 
     def error(self, status: int, code: str | None, *, retry_after: float | None = None,
               details: list[str] | None = None) -> SyncError:
@@ -155,9 +158,10 @@ class ApiClient:
                 response = self.session.request(method, url, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             # In words: the exception's class means nothing to a user (invariant f, docs/sync.md).
-            how = "it did not answer in time" if isinstance(exc, requests.Timeout) else "the connection failed"
-            raise RetryableError(f"{self.system} could not be reached ({how}); it is tried again shortly.",
-                                 retry_after=30, code="network") from exc
+            how = N_("it did not answer in time") if isinstance(exc, requests.Timeout) else \
+                N_("the connection failed")
+            raise RetryableError(N_("%(system)s could not be reached (%(how)s); it is tried again shortly.",
+                                    system=self.system, how=how), retry_after=30, code="network") from exc
         self.observe(response)
         if response.status_code in expect or (response.ok and not expect):
             return response
