@@ -12,6 +12,7 @@ from ..errors import BudgetExhausted, ConflictError, PacingWait, PermanentError,
 from ..extensions import db
 from ..models import SyncRecord, WorkItem
 from ..redaction import redact, redact_all
+from ..stored_messages import columns
 from . import limits
 from .context import enqueue_after_commit, now
 from .registry import notify_failure
@@ -38,7 +39,7 @@ def clear_interruption_notes(contexts: list[WorkContext]) -> None:
     if record_ids:
         db.session.execute(update(SyncRecord).where(
             SyncRecord.id.in_(record_ids), SyncRecord.error_code == INTERRUPTED_CODE,
-            SyncRecord.state.in_(("succeeded", "skipped"))).values(error_code=None, error_message=None, retry_at=None))
+            SyncRecord.state.in_(("succeeded", "skipped"))).values(error_code=None, **columns(error_message=None), retry_at=None))
 
 
 def settle_succeeded(ids: list[int]) -> dict[int, str]:

@@ -11,7 +11,9 @@ from sqlalchemy import select, update
 
 from ..errors import PermanentError
 from ..extensions import db
+from ..messages import N_
 from ..models import InboxEvent, PeriodicRun, SyncRecord, WorkItem
+from ..stored_messages import columns
 from . import limits
 from .context import now
 from .periodic import periodic
@@ -60,13 +62,13 @@ def sweep_once() -> dict[str, int]:
     return counts
 
 
-INTERRUPTED_REPEATEDLY_MESSAGE = (f"Stopped after its worker stopped {limits.MAX_INTERRUPTIONS} times in a row while "
-                                  "running it; it is not run again by itself.")
-INTERRUPTED_REPEATEDLY_FIX = ("Look in the worker's log for why it stopped (out of memory, a restart loop, a "
-                              "timeout of the process supervisor), then press Retry.")
+INTERRUPTED_REPEATEDLY_MESSAGE = N_("Stopped after its worker stopped %(times)s times in a row while running it; it "
+                                     "is not run again by itself.", times=limits.MAX_INTERRUPTIONS)
+INTERRUPTED_REPEATEDLY_FIX = N_("Look in the worker's log for why it stopped (out of memory, a restart loop, a "
+                                "timeout of the process supervisor), then press Retry.")
 INTERRUPTED_CODE = "interrupted"
-INTERRUPTED_MESSAGE = ("This attempt was interrupted: the worker running it stopped (a restart, a crash or a lost "
-                       "database connection). It is being run again; what it had finished is not done twice.")
+INTERRUPTED_MESSAGE = N_("This attempt was interrupted: the worker running it stopped (a restart, a crash or a lost "
+                         "database connection). It is being run again; what it had finished is not done twice.")
 
 
 def _close_running_records(item_ids: list[int], t: datetime, **outcome: Any) -> None:
@@ -78,7 +80,7 @@ def _close_running_records(item_ids: list[int], t: datetime, **outcome: Any) -> 
 def close_interrupted_records(item_ids: list[int], t: datetime) -> None:
     """Closed as retrying, with the reason, when the sweeper hands their work out again."""
     _close_running_records(item_ids, t, state="retrying", error_code=INTERRUPTED_CODE,
-                           error_message=INTERRUPTED_MESSAGE, retry_at=t)
+                           **columns(error_message=INTERRUPTED_MESSAGE), retry_at=t)
 
 
 def stop_interrupted_items(items: list[Any], t: datetime) -> None:
@@ -89,7 +91,7 @@ def stop_interrupted_items(items: list[Any], t: datetime) -> None:
     error = PermanentError(INTERRUPTED_REPEATEDLY_MESSAGE, code="interrupted_repeatedly",
                            fix=INTERRUPTED_REPEATEDLY_FIX)
     _close_running_records([i.id for i in items], t, state="failed", error_code=error.code,
-                           error_message=error.message, error_fix=error.fix, retry_at=None)
+                           **columns(error_message=error.message, error_fix=error.fix), retry_at=None)
     for installation_id, flow in {(i.installation_id, i.flow) for i in items}:
         notify_failure(installation_id, flow, error)
 
