@@ -184,3 +184,15 @@ def test_an_unknown_entity_type_is_not_found_and_old_invoices_not_supported(sand
     assert (unknown.status_code, unknown.json()) == (400, {"error": "NOT_FOUND", "error_description": "SPA not found"})
     old = rest(sandbox, ACME, "crm.item.get", token, entityTypeId=5, id=1)
     assert old.json()["error"] == "ENTITY_TYPE_NOT_SUPPORTED"
+
+
+def test_a_portal_user_changes_old_invoices_and_offline_events_queue_them(sandbox, token):
+    assert rest(sandbox, ACME, "event.bind", token, event="ONCRMINVOICESETSTATUS", event_type="offline").json()["result"]
+    made = control(sandbox, f"/portals/{ACME}/legacy-invoices",
+                   fields={"ORDER_TOPIC": "Made in the portal", "PERSON_TYPE_ID": 1, "PAY_SYSTEM_ID": 1})
+    paid = control(sandbox, f"/portals/{ACME}/legacy-invoices/{made['ID']}", fields={"STATUS_ID": "P"})
+    assert paid["PAYED"] == "Y"
+    state = control(sandbox, f"/portals/{ACME}/state", method="get")
+    assert state["invoice_mode"] == "both" and [i["ID"] for i in state["legacy_invoices"]] == [made["ID"]]
+    assert [(r["EVENT_NAME"], r["EVENT_DATA"]["FIELDS"]["ID"]) for r in state["offline_queue"]] == \
+        [("ONCRMINVOICESETSTATUS", int(made["ID"]))]

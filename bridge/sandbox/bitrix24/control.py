@@ -302,6 +302,8 @@ def blueprint(cloud: Bitrix24Cloud) -> Blueprint:
                 "placements": p.placements, "handlers": p.handlers, "userfields": p.userfields,
                 "invoices": [invoices.render(p, i) for i in p.items[31].values()],
                 "product_rows": list(p.product_rows.values()),
+                "invoice_mode": p.invoice_mode, "legacy_invoices": [legacy.render(i) for i in p.legacy_invoices.values()],
+                "legacy_userfields": p.legacy_userfields,
                 "contacts": [parties.render(p, 3, c) for c in p.items[3].values()],
                 "companies": [parties.render(p, 4, c) for c in p.items[4].values()],
                 "stages": p.stages, "notifications": p.notifications,
