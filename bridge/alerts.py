@@ -26,9 +26,13 @@ from .errors import ConflictError, NeedsReconnect, PermanentError, SyncError
 from .extensions import db, huey
 from .insert_ignore import insert_ignore
 from .engine import app_context, enqueue_after_commit, on_failure, periodic
+from .messages import N_, Word, joined, render
 from .models import Installation, SyncRecord, utcnow
+from .stored_messages import key_of
 
 log = logging.getLogger(__name__)
+
+RECONNECT_FIX = N_("Open the app's settings and reconnect.")
 
 
 def cause_of(flow: str, error: SyncError) -> str | None:
@@ -49,11 +53,11 @@ def note_failure(installation_id: int, flow: str, error: SyncError) -> None:
     if cause is None:
         return
     if cause == "needs_reconnect":
-        message = "bridge can no longer reach your accounting system: the connection must be renewed."
+        message = N_("bridge can no longer reach your accounting system: the connection must be renewed.")
     else:
-        message = f"A sync failed and will not be retried by itself: {error.message}"
-    fix = error.fix or ("Open the app's settings and reconnect." if cause == "needs_reconnect" else
-                        "Open the sync log, fix the cause and press Retry.")
+        message = N_("A sync failed and will not be retried by itself: %(reason)s", reason=error.message)
+    fix = error.fix or (RECONNECT_FIX if cause == "needs_reconnect" else
+                        N_("Open the sync log, fix the cause and press Retry."))
     enqueue_after_commit(deliver_alert, installation_id, cause, message, fix)
 
 
@@ -70,7 +74,7 @@ def claim(installation_id: int, cause: str, message: str) -> int | None:
     """The alert's row for today, or None when this cause was already alerted today."""
     alert_id = db.session.execute(insert_ignore(SentAlert.__table__).values({
         "installation_id": installation_id, "cause": cause[:150], "day": today(), "message": message,
-        "channels": "", "sent_at": utcnow()}).returning(SentAlert.__table__.c.id)).scalar_one_or_none()
+        "message_i18n": key_of(message), "channels": "", "sent_at": utcnow()}).returning(SentAlert.__table__.c.id)).scalar_one_or_none()
     db.session.commit()
     return alert_id
 
@@ -83,9 +87,13 @@ def send(installation_id: int, cause: str, message: str, fix: str | None = None)
     alert_id = claim(installation_id, cause, message)
     if alert_id is None:
         return False
-    text = f"bridge ({installation.domain}): {message}" + (f" {fix}" if fix else "")
     channels, errors = [], []
-    for name, channel in (("bitrix24", _notify_bitrix24), ("email", _email)):
+    # The portal's administrator reads the portal's language; the e-mail goes to the partner
+    # running bridge (SMTP_TO), who reads English as the logs do.
+    for name, channel, language in (("bitrix24", _notify_bitrix24, installation.language or "en"),
+                                    ("email", _email, "en")):
+        text = f"bridge ({installation.domain}): {render(message, language)}" + \
+            (f" {render(fix, language)}" if fix else "")
         try:
             if channel(installation, text, cause):
                 channels.append(name)
@@ -155,17 +163,20 @@ def digest_of(installation: Installation) -> str | None:
     unhealthy = [c for c in installation.ledger_connections if c.active and c.health != "ok"]
     if not counts and not unhealthy:
         return None
-    parts = [f"In the last 24 hours: {counts.get('succeeded', 0)} synced, {counts.get('failed', 0)} failed, "
-             f"{counts.get('conflict', 0)} waiting for a choice, {counts.get('retrying', 0)} being retried."]
+    parts = [N_("In the last 24 hours: %(synced)s synced, %(failed)s failed, %(conflict)s waiting for a choice, "
+                "%(retrying)s being retried.", synced=counts.get("succeeded", 0), failed=counts.get("failed", 0),
+                conflict=counts.get("conflict", 0), retrying=counts.get("retrying", 0))]
     for connection in unhealthy:
-        parts.append(f"{connection.ledger.title()} ({connection.organisation_name or connection.organisation_id}): "
-                     f"{connection.health.replace('_', ' ')}" + (f", {connection.health_message}" if connection.health_message else "") + ".")
+        where = {"ledger": connection.ledger.title(), "health": Word("state", connection.health),
+                 "organisation": connection.organisation_name or connection.organisation_id}
+        parts.append(N_("%(ledger)s (%(organisation)s): %(health)s, %(detail)s.", detail=connection.health_message,
+                        **where) if connection.health_message else N_("%(ledger)s (%(organisation)s): %(health)s.", **where))
     if counts.get("amounts_differ"):  # the ledger booked other money than the platform shows (money_check.py)
-        parts.append(f"{counts['amounts_differ']} booked by the ledger with amounts that differ from the invoice's: "
-                     f"check the tax mapping.")
+        parts.append(N_("%(count)s booked by the ledger with amounts that differ from the invoice's: check the tax "
+                        "mapping.", count=counts["amounts_differ"]))
     if counts.get("failed") or counts.get("conflict") or counts.get("amounts_differ"):
-        parts.append("Open the sync log to see and retry them.")
-    return " ".join(parts)
+        parts.append(N_("Open the sync log to see and retry them."))
+    return joined(parts)
 
 
 def daily_once() -> dict[str, int]:
@@ -176,8 +187,8 @@ def daily_once() -> dict[str, int]:
             for connection in installation.ledger_connections:
                 if connection.active and connection.health == "needs_reconnect":
                     sent["reconnect"] += send(installation.id, "needs_reconnect",
-                                              f"The connection to {connection.ledger.title()} must be renewed.",
-                                              "Open the app's settings and reconnect.")
+                                              N_("The connection to %(ledger)s must be renewed.",
+                                                 ledger=connection.ledger.title()), RECONNECT_FIX)
             text = digest_of(installation)
             if text:
                 sent["digests"] += send(installation.id, "digest", text)

@@ -109,6 +109,12 @@ def N_(id: str, **params: Any) -> Message:
     return Message(id, params)
 
 
+def joined(parts: list[str], separator: str = " ") -> Message:
+    """Sentences shown one after another (a digest), each in the reader's language."""
+    return Message(separator.join(f"%(part{n})s" for n in range(len(parts))),
+                   {f"part{n}": part for n, part in enumerate(parts)})
+
+
 # --------------------------------------------------------------------------------------
 # Rendering
 # --------------------------------------------------------------------------------------
@@ -139,8 +145,8 @@ def _fill(id: str, params: dict[str, Any], locale: str | None) -> str:
 
 
 def _translate(id: str, locale: str | None) -> str:
-    if locale == "en" or not has_app_context():
-        return id
+    if not id or locale == "en" or not has_app_context():
+        return id  # (gettext("") would be the catalogue's header)
     return gettext(id)  # the current (or forced) locale's catalogue; the id when it has none
 
 

@@ -11,6 +11,7 @@ from bridge import alerts
 from bridge.dashboard.models import SentAlert
 from bridge.errors import PermanentError, RetryableError
 from bridge.extensions import db
+from bridge.messages import N_
 from bridge.engine import WorkRequest, request_work
 from bridge.models import SyncRecord
 
@@ -116,3 +117,24 @@ def test_no_smtp_no_email(app, installation, monkeypatch):
     with mock.patch("smtplib.SMTP") as smtp:
         assert not alerts.send(installation.id, "needs_reconnect", "Renew it.")
     smtp.assert_not_called()
+
+
+
+def test_a_german_portal_is_alerted_in_german_the_partner_by_e_mail_in_english(installation, run_jobs, sent,
+                                                                                 monkeypatch):
+    """The portal's administrator reads the portal's language; SMTP_TO is the partner running
+    bridge, who reads what the logs read."""
+    installation.language = "de"
+    db.session.commit()
+    emails = []
+    monkeypatch.setattr(alerts, "_email", lambda inst, text, cause: emails.append(text) or True)
+    alerts.note_failure(installation.id, "invoice_to_ledger",  # as the engine calls it where it records
+                        PermanentError(N_("Xero rejected the data."), code="validation"))
+    db.session.commit()  # the alert goes out after the commit
+    run_jobs()
+    assert sent[0][1] == ("bridge (acme.bitrix24.com): Eine Synchronisierung ist fehlgeschlagen und wird nicht von "
+                          "selbst wiederholt: Xero hat die Daten abgelehnt. Öffnen Sie das Synchronisierungsprotokoll, "
+                          "beheben Sie die Ursache und drücken Sie „Erneut versuchen“.")
+    assert emails == ["bridge (acme.bitrix24.com): A sync failed and will not be retried by itself: Xero rejected "
+                      "the data. Open the sync log, fix the cause and press Retry."]
+    assert db.session.query(SentAlert).one().message_i18n["id"].startswith("A sync failed")
