@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from ..numbers import whole_number
 from ..settings import SECTIONS
 
-ON = ("on", "true", "1")  # what a checked checkbox posts (browsers send "on")
+ON = "on"  # what a browser posts for a checked box without a value (the only "checked")
 FORM_ERROR = "_form"  # an error about the whole form (stale, or the lists could not be read)
 
 
@@ -79,7 +79,7 @@ class SectionForm:
         hint, name = widget(self.section, field), self.name(field)
         kind = hint["widget"]
         if kind == "checkbox":  # an unchecked box posts nothing
-            return form.get(name) in ON
+            return form.get(name) == ON
         if kind == "rows":  # blank rows are the table's spare rows, not entries
             return {row.key.strip(): row.value for row in rows(form, *hint["columns"])
                     if row.key.strip() and row.value}
@@ -115,12 +115,3 @@ def _optional(section: str, field: str) -> bool:
     """Whether None is a value of the field (an empty select means "none")."""
     return type(None) in get_args(SECTIONS[section].model_fields[field].annotation)
 
-
-def read_all(form, forms: tuple[SectionForm, ...], current: dict[str, dict]) -> tuple[dict[str, dict], dict[str, str]]:
-    """Several sections posted as one form: their data, and every error by form name."""
-    data = {f.section: f.read(form, current[f.section]) for f in forms}
-    errors: dict[str, str] = {}
-    for f in forms:
-        for name, message in f.errors(data[f.section]).items():
-            errors.setdefault(name, message)
-    return data, errors

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from bridge.connectors.dg1.settings_form import FORM_SECTIONS
+from bridge.web.dg1.settings_form import FORM_SECTIONS
 from bridge.connectors.dg1.tenants import add_tenant
 from bridge.dashboard.models import Operator
 from bridge.errors import RetryableError

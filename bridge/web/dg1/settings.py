@@ -1,7 +1,8 @@
 """The DG1 admin's settings page: sites, Bexio connection, numbering, tax and account mapping.
 
 Same blueprint, session and framing as the other admin pages (``admin.py``); the form is
-read and written by ``connectors/dg1/settings_form.py``.
+read and written by ``settings_form.py`` beside it, with the one settings engine both
+platforms' settings pages use (``bridge/web/settings_form.py``).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from flask import current_app, redirect, request, url_for
 from sqlalchemy import select
 
-from ...connectors.dg1 import session as admin_session, settings_form
+from ...connectors.dg1 import session as admin_session
 from ...connectors.dg1.tenants import admin_page_url, client_for
 from ...errors import SyncError
 from ...extensions import db
@@ -20,6 +21,8 @@ from ...numbers import whole_number
 from ...settings import StaleSettings
 from ...sync.registry import ledger_for
 from ..bexio.connect import connect_url as bexio_connect_url, last_outcome as bexio_outcome
+from . import settings_form
+from ..settings_form import FORM_ERROR
 from .admin import _checked_form, _fragment, _htmx, _render, _session, bp
 
 
@@ -50,7 +53,7 @@ def _settings_context(installation: Installation, current: admin_session.AdminSe
             "outcome": bexio_outcome(installation.id),
             "webhook_url": f"{current_app.config['PUBLIC_URL']}/hooks/dg1/{installation.account_id}",
             "version": installation.settings.version if installation.settings else None,
-            "tax_label": settings_form.tax_label}
+            "tax_label": settings_form.tax_label, "shown": settings_form.shown()}
 
 
 @bp.get("/settings")
@@ -73,7 +76,7 @@ def save_settings():
         try:
             settings_form.save(installation, data, whole_number(version))
         except StaleSettings as exc:
-            errors = {"form": str(exc)}
+            errors = {FORM_ERROR: str(exc)}
         else:
             if _htmx():
                 values = settings_form.current(installation)
@@ -83,7 +86,7 @@ def save_settings():
                                  **context)
             return redirect(url_for(".settings", s=current.token, message="Settings saved."))
     elif context["error"] is not None:
-        errors = {"form": "The settings were not saved: the shop or Bexio could not be read to check them."}
+        errors = {FORM_ERROR: "The settings were not saved: the shop or Bexio could not be read to check them."}
     db.session.rollback()
     rates = [request.form.get(f"tax_rate.{i}", "") for i in range(len(request.form)) if f"tax_rate.{i}" in request.form]
     if _htmx():  # htmx swaps 2xx answers only: the refused form comes back as content

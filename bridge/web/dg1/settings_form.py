@@ -1,10 +1,11 @@
 """The DG1 "Bexio integration > Settings" form: exactly the seed's settings, saved whole.
 
 The form spans five settings sections (``general``, ``invoices``, ``mapping``, ``bexio``,
-``daily``). Every section is validated, and the rules that need the shop or the ledger
-(the currency of each site, taxes that exist and have the rate they are mapped to) are
-checked, before anything is written: one error anywhere and nothing is saved, the form
-comes back with the error next to its field.
+``daily``), read by the one settings engine (``bridge/web/settings_form.py``) with their
+names qualified by section (``bexio.currency``). Every section is validated, and the rules
+that need the shop or the ledger (the currency of each site, taxes that exist and have the
+rate they are mapped to) are checked, before anything is written: one error anywhere and
+nothing is saved, the form comes back with the error next to its field.
 
 Tax periods: a DG1 rate maps to one Bexio tax, and Bexio taxes carry their validity
 period (``start_year``/``end_year``). Mapping 7.7 % to a 7.7 % tax (valid to 2023) and
@@ -18,18 +19,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import ValidationError
-
 from ...errors import SyncError
 from ...extensions import db
-from ...numbers import whole_number
-from ...settings import SECTIONS, StaleSettings, get_section, save_section
 from ...ports import TaxCode
-from ...settings import rate_key
+from ...settings import StaleSettings, get_section, rate_key, save_section
+from ..settings_form import SectionForm, rows
 
-FORM_SECTIONS = ("general", "invoices", "mapping", "bexio", "daily")
-CHECKBOXES = {"general": ("enabled", "automatic_sync"), "invoices": ("create_payment", "send_by_email"),
-              "daily": ("sync_status", "sync_products", "sync_stock")}
+FORMS = (SectionForm("general", ("enabled", "automatic_sync"), qualified=True),
+         SectionForm("invoices", ("create_payment", "send_by_email"), qualified=True),
+         SectionForm("mapping", ("shipping_tax", "payment_fee_tax"), qualified=True),
+         SectionForm("bexio", ("user_id", "language", "currency"), qualified=True),
+         SectionForm("daily", ("sync_status", "sync_products", "sync_stock"), qualified=True))
+FORM_SECTIONS = tuple(form.section for form in FORMS)
 EMPTY_TAX_ROWS = 2  # blank rows for rates not mapped yet
 
 
@@ -45,6 +46,14 @@ class Choices:
 
     def tax(self, code: str | None) -> TaxCode | None:
         return next((t for t in self.taxes if t.code == code), None)
+
+    def tax_options(self) -> list[tuple[str, str]]:
+        return [(tax.code, tax_label(tax)) for tax in self.taxes]
+
+
+def shown() -> list[str]:
+    """The form names of the fields the form shows: their errors are shown beside them."""
+    return [form.name(name) for form in FORMS for name in form.fields]
 
 
 def tax_label(tax: TaxCode) -> str:
@@ -82,23 +91,19 @@ def shop_rates(products: list[dict[str, Any]], mapped: dict[str, str]) -> list[s
 
 def parse(form, installation, sites: list[dict[str, Any]], choices: Choices) -> tuple[dict[str, dict], dict[str, str]]:
     """The sections the form asks for, and errors by form field name (empty: valid)."""
-    data = current(installation)
+    stored = current(installation)
+    data = {section_form.section: section_form.read(form, stored[section_form.section]) for section_form in FORMS}
     errors: dict[str, str] = {}
-    for section, names in CHECKBOXES.items():
-        for name in names:
-            data[section][name] = form.get(f"{section}.{name}") == "on"
     # The seed: a DG1 cancellation cancels the Bexio invoice while it is unpaid, issued or
     # not (payments make it a manual action instead); the form has no switch for it.
     data["invoices"]["void_authorised_on_cancel"] = True
     bexio = data["bexio"]
-    bexio["user_id"] = whole_number(form.get("bexio.user_id", ""))
     # None is the form's "the user who connected" choice.
     if choices.users and bexio["user_id"] is not None and bexio["user_id"] not in [u for u, _ in choices.users]:
         errors["bexio.user_id"] = "Choose the Bexio user that orders and products are attributed to."
-    bexio["language"] = form.get("bexio.language", "")
     if choices.languages and bexio["language"] not in [code for code, _ in choices.languages]:
         errors["bexio.language"] = "Choose a language Bexio knows."
-    bexio["currency"] = (form.get("bexio.currency") or "").upper()
+    bexio["currency"] = str(bexio["currency"] or "").upper()
     wrong = [s for s in sites if str(s.get("currency", "")).upper() != bexio["currency"]]
     if wrong:
         errors["bexio.currency"] = "; ".join(
@@ -106,19 +111,15 @@ def parse(form, installation, sites: list[dict[str, Any]], choices: Choices) -> 
             for s in wrong) + ". The currency must be the one every site of the shop uses."
     mapping = data["mapping"]
     for name in ("shipping_tax", "payment_fee_tax"):
-        code = form.get(f"mapping.{name}") or None
-        mapping[name] = code
+        code = mapping[name]
         if code is None and choices.taxes:
             errors[f"mapping.{name}"] = "Choose the Bexio tax for this."
         elif choices.taxes and choices.tax(code) is None:
             errors[f"mapping.{name}"] = "This tax is not an active sales tax in Bexio."
     mapping["tax_rates"] = _tax_rows(form, choices, errors)
-    for section in FORM_SECTIONS:
-        try:
-            SECTIONS[section].model_validate(data[section])
-        except ValidationError as exc:
-            for error in exc.errors():
-                errors.setdefault(f"{section}." + ".".join(str(p) for p in error["loc"]), error["msg"])
+    for section_form in FORMS:  # the sections' own refusals, where the page found none
+        for name, message in section_form.errors(data[section_form.section]).items():
+            errors.setdefault(name, message)
     return data, errors
 
 
@@ -126,18 +127,16 @@ def _tax_rows(form, choices: Choices, errors: dict[str, str]) -> dict[str, str]:
     """``tax_rate.N`` / ``tax_code.N`` rows -> {rate: tax id}. A Bexio tax mapped to a rate
     it does not have is refused: the seed asks for the same value on both sides."""
     mapped: dict[str, str] = {}
-    index = 0
-    while f"tax_rate.{index}" in form:
-        raw, code = form.get(f"tax_rate.{index}", "").strip().rstrip("%").strip(), form.get(f"tax_code.{index}") or ""
-        field_name = f"tax_code.{index}"
-        index += 1
+    for row in rows(form, "tax_rate", "tax_code"):
+        raw, code = row.key.strip().rstrip("%").strip(), row.value or ""
+        field_name = f"tax_code.{row.index}"
         if not raw and not code:
             continue
         try:
             rate = rate_key(raw.replace(",", "."))
             Decimal(rate)
         except (ValueError, InvalidOperation):
-            errors[f"tax_rate.{index - 1}"] = f"{raw!r} is not a tax rate such as 8.10."
+            errors[f"tax_rate.{row.index}"] = f"{raw!r} is not a tax rate such as 8.10."
             continue
         tax = choices.tax(code)
         if not code:
