@@ -26,18 +26,15 @@ from ...connectors.bitrix24.inbox import FLOW_INVOICE
 from ...connectors.bitrix24.reconcile import cursor_for
 from ..preview_table import preview_table
 from .invoice_state import invoice_state
-from .pages import APP_PAGES
+from .pages import APP_PAGES, answer_refusals
 
 bp = Blueprint("bitrix24", __name__)
+answer_refusals(bp)
 
 
 def _page(template: str, status: int = 200, installation=None, **context) -> Response:
     context.setdefault("bx24_js", current_app.config["BITRIX24_JS_URL"])
     return framed(make_response(render_template(template, **context), status), installation)
-
-
-def _refused(exc: LaunchRefused, installation=None) -> Response:
-    return _page("bitrix24/message.html", exc.status, installation, title="bridge", message=exc.message)
 
 
 def _failed(exc: SyncError, installation=None, status: int = 502) -> Response:
@@ -53,34 +50,31 @@ def _failed(exc: SyncError, installation=None, status: int = 502) -> Response:
 @bp.route("/bitrix24/install", methods=["GET", "POST"])
 def install():
     params = launch_params()
-    installation = None
+    require(params, "member_id", "AUTH_ID", "REFRESH_ID", "APPLICATION_TOKEN", "DOMAIN")
+    config = current_app.config
     try:
-        require(params, "member_id", "AUTH_ID", "REFRESH_ID", "APPLICATION_TOKEN", "DOMAIN")
-        config = current_app.config
-        try:
-            token_url = store.check_server_endpoint(params.get("SERVER_ENDPOINT"))
-        except SyncError as exc:  # the request names a server we do not trust: a refusal (with
-            return _failed(exc, status=403)  # what to configure for one's own), no upstream failure
-        try:
-            # The OAuth server's reply names the portal with authority (member_id,
-            # client_endpoint); the form alone could claim any portal.
-            tokens = refresh_tokens(token_url, config["BITRIX24_CLIENT_ID"] or "",
-                                    config["BITRIX24_CLIENT_SECRET"] or "", params["REFRESH_ID"],
-                                    timeout=config["HTTP_TIMEOUT_SECONDS"])
-        except SyncError as exc:
-            raise LaunchRefused(401, "Bitrix24 did not confirm this installation: " + exc.message) from exc
-        if tokens.get("member_id") != params["member_id"] or not tokens.get("client_endpoint"):
-            raise LaunchRefused(401, "Bitrix24 did not confirm this installation (another portal's tokens).")
-        if f"/{params['DOMAIN'].lower()}/" not in tokens["client_endpoint"].lower():
-            # The name shown for the installation (operator console, alerts) is the portal's
-            # own address as its OAuth server gives it, not whatever the form claims.
-            raise LaunchRefused(401, "Bitrix24 did not confirm this installation (DOMAIN is not the portal's address).")
-        installation = store.save_oauth(member_id=params["member_id"], domain=params["DOMAIN"], tokens=tokens,
-                                        application_token=params["APPLICATION_TOKEN"],
-                                        language=params.get("LANG") or "en")
+        token_url = store.check_server_endpoint(params.get("SERVER_ENDPOINT"))
+    except SyncError as exc:  # the request names a server we do not trust: a refusal (with
+        return _failed(exc, status=403)  # what to configure for one's own), no upstream failure
+    try:
+        # The OAuth server's reply names the portal with authority (member_id,
+        # client_endpoint); the form alone could claim any portal.
+        tokens = refresh_tokens(token_url, config["BITRIX24_CLIENT_ID"] or "",
+                                config["BITRIX24_CLIENT_SECRET"] or "", params["REFRESH_ID"],
+                                timeout=config["HTTP_TIMEOUT_SECONDS"])
+    except SyncError as exc:
+        raise LaunchRefused(401, "Bitrix24 did not confirm this installation: " + exc.message) from exc
+    if tokens.get("member_id") != params["member_id"] or not tokens.get("client_endpoint"):
+        raise LaunchRefused(401, "Bitrix24 did not confirm this installation (another portal's tokens).")
+    if f"/{params['DOMAIN'].lower()}/" not in tokens["client_endpoint"].lower():
+        # The name shown for the installation (operator console, alerts) is the portal's
+        # own address as its OAuth server gives it, not whatever the form claims.
+        raise LaunchRefused(401, "Bitrix24 did not confirm this installation (DOMAIN is not the portal's address).")
+    installation = store.save_oauth(member_id=params["member_id"], domain=params["DOMAIN"], tokens=tokens,
+                                    application_token=params["APPLICATION_TOKEN"],
+                                    language=params.get("LANG") or "en")
+    try:
         result = run_installer(installation)
-    except LaunchRefused as exc:
-        return _refused(exc, installation)
     except SyncError as exc:
         db.session.rollback()
         return _failed(exc, installation)
@@ -113,23 +107,18 @@ def _overview(viewer: Viewer) -> dict:
 
 @bp.route("/bitrix24/app", methods=["GET", "POST"])
 def main_page():
-    try:
-        viewer = authenticate(launch_params())
-    except LaunchRefused as exc:
-        return _refused(exc)
+    viewer = authenticate(launch_params())
     return _page("bitrix24/app.html", 200, viewer.installation, **_overview(viewer))
 
 
 @bp.post("/bitrix24/app/repair")
 def repair():
     """Run the installer again (after an app update, NOTES s2: bindings are removed)."""
+    viewer = check_form_token(request.form.get("token"), "repair")
+    if not viewer.is_admin:
+        raise LaunchRefused(403, "Only a Bitrix24 administrator can repair the setup.")
     try:
-        viewer = check_form_token(request.form.get("token"), "repair")
-        if not viewer.is_admin:
-            raise LaunchRefused(403, "Only a Bitrix24 administrator can repair the setup.")
         result = run_installer(viewer.installation)
-    except LaunchRefused as exc:
-        return _refused(exc)
     except SyncError as exc:
         db.session.rollback()
         return _failed(exc, viewer.installation)
@@ -172,31 +161,20 @@ def _tab_viewer(invoice_id: str, token: str | None) -> Viewer:
 
 @bp.route("/bitrix24/placement/invoice", methods=["GET", "POST"])
 def invoice_tab():
-    try:
-        viewer = authenticate(launch_params())
-        invoice_id = _invoice_id(viewer.options)
-    except LaunchRefused as exc:
-        return _refused(exc)
-    return _tab(viewer, invoice_id)
+    viewer = authenticate(launch_params())
+    return _tab(viewer, _invoice_id(viewer.options))
 
 
 @bp.get("/bitrix24/placement/invoice/<invoice_id>/panel")
 def invoice_panel(invoice_id: str):
     """The state again (htmx polls it while a sync is waiting or running)."""
-    try:
-        viewer = _tab_viewer(invoice_id, request.args.get("token"))
-    except LaunchRefused as exc:
-        return _refused(exc)
-    return _tab(viewer, invoice_id)
+    return _tab(_tab_viewer(invoice_id, request.args.get("token")), invoice_id)
 
 
 @bp.post("/bitrix24/placement/invoice/<invoice_id>/sync")
 def invoice_sync_now(invoice_id: str):
     """"Sync now" and "Retry": a manual run (``{"manual": true}``); works when automatic sync is off."""
-    try:
-        viewer = _tab_viewer(invoice_id, request.form.get("token"))
-    except LaunchRefused as exc:
-        return _refused(exc)
+    viewer = _tab_viewer(invoice_id, request.form.get("token"))
     queued = request_work(WorkRequest(viewer.installation.id, FLOW_INVOICE, f"invoice:{invoice_id}",
                                       {"manual": True, "user_id": viewer.user_id}))
     db.session.commit()
@@ -207,10 +185,7 @@ def invoice_sync_now(invoice_id: str):
 @bp.get("/bitrix24/placement/invoice/<invoice_id>/preview")
 def invoice_preview(invoice_id: str):
     """The dry run: what a sync would send, read live from Bitrix24 and the ledger, nothing written."""
-    try:
-        viewer = _tab_viewer(invoice_id, request.args.get("token"))
-    except LaunchRefused as exc:
-        return _refused(exc)
+    viewer = _tab_viewer(invoice_id, request.args.get("token"))
     db.session.commit()  # nothing of ours open while the preview calls out
     table = preview_table(preview_invoice(viewer.installation, invoice_id))
     body = render_block("bitrix24/invoice_tab.html", "preview", table=table, invoice_id=invoice_id)

@@ -11,24 +11,18 @@ from flask import Blueprint, Response, current_app, make_response, render_templa
 from flask_babel import get_locale
 from jinja2_fragments.flask import render_block
 
-from ...connectors.bitrix24.iframe import (LaunchRefused, Viewer, authenticate, check_form_token, form_token,
-                                          framed, launch_params)
-from .pages import APP_PAGES
+from ...connectors.bitrix24.iframe import Viewer, authenticate, check_form_token, form_token, framed, launch_params
 from ...connectors.xero.connection import active_connection
 from ...dashboard import chart, queries
 from ...dashboard import refresh  # noqa: F401  (registers the refresh flow and its periodic job)
 from ...dashboard.refresh import last_refreshed, request_refresh
 from ...extensions import db
+from .pages import APP_PAGES, answer_refusals
 
 bp = Blueprint("dashboard", __name__)
+answer_refusals(bp)
 TEMPLATE = "dashboard/transactions.html"
 TOKEN_OBJECT = "dashboard"
-
-
-def _refused(exc: LaunchRefused) -> Response:
-    body = render_template("bitrix24/message.html", title="bridge", message=exc.message,
-                           bx24_js=current_app.config["BITRIX24_JS_URL"])
-    return framed(make_response(body, exc.status), None)
 
 
 def _context(viewer: Viewer, form) -> dict:
@@ -62,13 +56,10 @@ def _render(viewer: Viewer, form) -> Response:
 def page():
     """The launch from Bitrix24 (the CRM analytics menu), or a link from the app's own pages,
     which carries their signed token (``?token=``) instead of a launch."""
-    try:
-        if request.method == "GET" and request.args.get("token"):
-            viewer = check_form_token(request.args.get("token"), APP_PAGES)
-        else:
-            viewer = authenticate(launch_params())
-    except LaunchRefused as exc:
-        return _refused(exc)
+    if request.method == "GET" and request.args.get("token"):
+        viewer = check_form_token(request.args.get("token"), APP_PAGES)
+    else:
+        viewer = authenticate(launch_params())
     # No filters from the launch: its form is Bitrix24's (it even has a "status" field).
     return _render(viewer, {})
 
@@ -76,8 +67,4 @@ def page():
 @bp.post("/bitrix24/dashboard/results")
 def results():
     """Filters and pages (htmx swaps the results; without JS the whole page comes back)."""
-    try:
-        viewer = check_form_token(request.form.get("token"), TOKEN_OBJECT)
-    except LaunchRefused as exc:
-        return _refused(exc)
-    return _render(viewer, request.form)
+    return _render(check_form_token(request.form.get("token"), TOKEN_OBJECT), request.form)

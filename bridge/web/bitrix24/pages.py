@@ -1,6 +1,28 @@
-"""Names shared by the Bitrix24 app's pages (main page, settings, sync log)."""
+"""Names shared by the Bitrix24 app's pages (main page, settings, sync log, dashboard), and
+their one answer to a refused launch or form.
+
+Every view lets ``LaunchRefused`` (``connectors/bitrix24/iframe.py``) rise; the handler each
+blueprint registers with ``answer_refusals`` turns it into the message page with its status
+(400 malformed, 401 untrusted, 403 not an administrator, 404 not found here), framed by no
+one: a refused request has proven no portal to be framed by.
+"""
 from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, make_response, render_template
+
+from ...connectors.bitrix24.iframe import LaunchRefused, framed
 
 # The object a form token names for the app-wide pages (settings, sync log): one token,
 # handed out by the main page, opens them all for that user for an hour.
 APP_PAGES = "app"
+
+
+def refused(exc: LaunchRefused) -> Response:
+    body = render_template("bitrix24/message.html", title="bridge", message=exc.message,
+                           bx24_js=current_app.config["BITRIX24_JS_URL"])
+    return framed(make_response(body, exc.status), None)
+
+
+def answer_refusals(bp: Blueprint) -> None:
+    """The blueprint's views answer every ``LaunchRefused`` they raise with ``refused``."""
+    bp.register_error_handler(LaunchRefused, refused)

@@ -23,7 +23,7 @@ from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from ...connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
-from .pages import APP_PAGES
+from .pages import APP_PAGES, answer_refusals
 from ...connectors.bitrix24.settings import SECTION as STAGES
 from ...domain import InvoiceStatus
 from ...errors import SyncError
@@ -38,6 +38,7 @@ from ...sync.platform_words import LEDGER_NAMES
 from ...sync.tax_check import Mismatch, rate_mismatches
 
 bp = Blueprint("app_settings", __name__)
+answer_refusals(bp)
 
 TEMPLATE = "bitrix24/settings.html"
 SECTIONS = ("general", "invoices", STAGES, "mapping", "party_import")
@@ -153,11 +154,6 @@ def _viewer(token: str | None, admin: bool = False) -> Viewer:
     return viewer
 
 
-def _refused(exc: LaunchRefused) -> Response:
-    return framed(make_response(render_template("bitrix24/message.html", title="bridge", message=exc.message),
-                                exc.status), None)
-
-
 def _fragment(block: str, context: dict[str, Any]) -> Response:
     return framed(make_response(render_block(TEMPLATE, block, **context)), context["viewer"].installation)
 
@@ -169,10 +165,7 @@ def _fragment(block: str, context: dict[str, Any]) -> Response:
 
 @bp.get("/bitrix24/app/settings")
 def page():
-    try:
-        viewer = _viewer(request.args.get("token"))
-    except LaunchRefused as exc:
-        return _refused(exc)
+    viewer = _viewer(request.args.get("token"))
     context = _context(viewer, choices=choices_for(viewer.installation))
     response = make_response(render_template(TEMPLATE, **context))
     return framed(response, viewer.installation)
@@ -181,11 +174,8 @@ def page():
 @bp.post("/bitrix24/app/settings/<section>")
 def save(section: str):
     if section not in SECTIONS:
-        return _refused(LaunchRefused(404, "No such settings section."))
-    try:
-        viewer = _viewer(request.form.get("token"), admin=True)
-    except LaunchRefused as exc:
-        return _refused(exc)
+        raise LaunchRefused(404, "No such settings section.")
+    viewer = _viewer(request.form.get("token"), admin=True)
     installation = viewer.installation
     # The lists are read when the form needs them, or when the whole page comes back (no htmx).
     whole_page = not request.headers.get("HX-Request")
@@ -336,11 +326,8 @@ JOBS = {"import": ("party_import", "import:parties"), "backfill": ("invoice_back
 @bp.post("/bitrix24/app/settings/start/<job>")
 def start(job: str):
     if job not in JOBS:
-        return _refused(LaunchRefused(404, "No such job."))
-    try:
-        viewer = _viewer(request.form.get("token"), admin=True)
-    except LaunchRefused as exc:
-        return _refused(exc)
+        raise LaunchRefused(404, "No such job.")
+    viewer = _viewer(request.form.get("token"), admin=True)
     flow, key = JOBS[job]
     options: dict[str, Any] = {"manual": True}
     if job == "backfill" and request.form.get("since"):
@@ -353,8 +340,4 @@ def start(job: str):
 
 @bp.get("/bitrix24/app/settings/progress")
 def job_progress():
-    try:
-        viewer = _viewer(request.args.get("token"))
-    except LaunchRefused as exc:
-        return _refused(exc)
-    return _fragment("jobs", _context(viewer))
+    return _fragment("jobs", _context(_viewer(request.args.get("token"))))

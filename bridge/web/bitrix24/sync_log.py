@@ -19,13 +19,14 @@ from jinja2_fragments.flask import render_block
 from sqlalchemy import Select, func, select
 
 from ...connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
-from .pages import APP_PAGES
+from .pages import APP_PAGES, answer_refusals
 from ...extensions import db
 from ...engine import WorkRequest, request_work
 from ...models import SyncRecord, WorkItem
 from ...numbers import page_number
 
 bp = Blueprint("sync_log", __name__)
+answer_refusals(bp)
 
 TEMPLATE = "bitrix24/sync_log.html"
 PAGE_SIZE = 50
@@ -78,11 +79,6 @@ def _viewer(token: str | None) -> Viewer:
     return check_form_token(token, APP_PAGES)
 
 
-def _refused(exc: LaunchRefused) -> Response:
-    return framed(make_response(render_template("bitrix24/message.html", title="bridge", message=exc.message),
-                                exc.status), None)
-
-
 def _context(viewer: Viewer, filters: Filters, notice: str | None = None) -> dict[str, Any]:
     installation_id = viewer.installation.id
     query = filters.query(installation_id)
@@ -107,10 +103,7 @@ def _render(viewer: Viewer, filters: Filters, notice: str | None = None) -> Resp
 
 @bp.get("/bitrix24/app/log")
 def page():
-    try:
-        viewer = _viewer(request.args.get("token"))
-    except LaunchRefused as exc:
-        return _refused(exc)
+    viewer = _viewer(request.args.get("token"))
     return _render(viewer, Filters.from_args(request.args))
 
 
@@ -129,13 +122,10 @@ def _retry(installation_id: int, records: list[SyncRecord]) -> int:
 
 @bp.post("/bitrix24/app/log/retry/<int:record_id>")
 def retry(record_id: int):
-    try:
-        viewer = _viewer(request.form.get("token"))
-    except LaunchRefused as exc:
-        return _refused(exc)
+    viewer = _viewer(request.form.get("token"))
     record = db.session.get(SyncRecord, record_id)
     if record is None or record.installation_id != viewer.installation.id:
-        return _refused(LaunchRefused(404, "No such sync record."))
+        raise LaunchRefused(404, "No such sync record.")
     _retry(viewer.installation.id, [record])
     return _render(viewer, Filters.from_args(request.form), _("Retry of %(what)s requested.", what=f"{record.object_kind} {record.object_id}"))
 
@@ -143,10 +133,7 @@ def retry(record_id: int):
 @bp.post("/bitrix24/app/log/retry-error")
 def retry_error():
     """Every failed object whose last error had this code (after fixing its cause once)."""
-    try:
-        viewer = _viewer(request.form.get("token"))
-    except LaunchRefused as exc:
-        return _refused(exc)
+    viewer = _viewer(request.form.get("token"))
     code = request.form.get("error_code") or ""
     records = db.session.scalars(select(SyncRecord).where(
         SyncRecord.installation_id == viewer.installation.id, SyncRecord.error_code == code,
@@ -157,10 +144,7 @@ def retry_error():
 
 @bp.get("/bitrix24/app/log.csv")
 def export_csv():
-    try:
-        viewer = _viewer(request.args.get("token"))
-    except LaunchRefused as exc:
-        return _refused(exc)
+    viewer = _viewer(request.args.get("token"))
     query = Filters.from_args(request.args).query(viewer.installation.id).order_by(SyncRecord.id.desc())
     buffer = io.StringIO()
     writer = csv.writer(buffer)
