@@ -11,7 +11,8 @@ instead, and the page renders it in the viewer's language at display time.
   of Babel's default keywords, so ``make translations`` extracts it with no extra option.
 - A ``Message`` IS its English text (a ``str``): ``str(exc)``, logs, comparisons and code
   that joins it into a longer text keep working, in English. Code that stores it keeps the id
-  and parameters too (``to_json``; bridge/stored_messages.py for the database columns).
+  and parameters too (``to_json``; bridge/stored_messages.py for the database columns). In a
+  page template, ``{{ message }}`` shows it in the page's language by itself (``__html__``).
 - ``render(message, locale)`` translates the id, then fills in the parameters rendered in the
   same language: a parameter that is itself a ``Message`` is rendered, a ``Word`` (a flow,
   state or invoice status) becomes its word, ``Money``, ``Decimal`` and dates are formatted
@@ -29,6 +30,7 @@ from babel.numbers import format_currency, format_decimal
 from flask import has_app_context
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
+from markupsafe import escape
 
 # The words a record's state, a flow and an invoice status are shown as (the pages'
 # ``state_word``, ``flow_word`` and ``status_word``; a ``Word`` parameter). Unknown values
@@ -98,6 +100,11 @@ class Message(str):
 
     def __repr__(self) -> str:
         return f"Message({self.id!r}, {self.params!r})"
+
+    def __html__(self) -> str:
+        """In a page (Jinja's autoescape asks for this): the page's language, escaped. So a
+        ``Message`` handed to a template, e.g. an exception's ``message``, needs no filter."""
+        return str(escape(render(self)))
 
     def with_params(self, **params: Any) -> "Message":
         """The same sentence with (more) parameters: a table's template filled in."""

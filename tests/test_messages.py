@@ -92,3 +92,11 @@ def test_a_secret_in_a_parameter_is_redacted_and_the_id_stays():
     register_secret("s3cr3t-token-value")
     cleaned = redact(N_(VIA, channels=["Bearer abc.def", "s3cr3t-token-value"]))
     assert cleaned.id == VIA and cleaned == "via Bearer [redacted]; [redacted]"
+
+
+def test_a_page_shows_a_message_it_is_handed_in_its_language_escaped(app):
+    from flask import render_template_string
+
+    with app.test_request_context("/?LANG=de"):
+        html = render_template_string("<p>{{ m }}</p>", m=N_(SAID, ledger="<b>Bexio</b>"))
+    assert html == "<p>&lt;b&gt;Bexio&lt;/b&gt; meldet:</p>"
