@@ -100,3 +100,19 @@ def test_a_page_shows_a_message_it_is_handed_in_its_language_escaped(app):
     with app.test_request_context("/?LANG=de"):
         html = render_template_string("<p>{{ m }}</p>", m=N_(SAID, ledger="<b>Bexio</b>"))
     assert html == "<p>&lt;b&gt;Bexio&lt;/b&gt; meldet:</p>"
+
+
+def test_every_error_a_connector_can_raise_is_a_message_with_an_id():
+    """An error table's sentence in plain text could only ever be shown in English."""
+    from bridge.connectors.bexio.errors import BEXIO_ERRORS
+    from bridge.connectors.bitrix24.errors import ERRORS as BITRIX24_ERRORS
+    from bridge.connectors.dg1.errors import DG1_ERRORS
+    from bridge.connectors.xero.errors import XERO_ERRORS, explain
+
+    plain = [(table.system, rule.message, rule.fix) for table in (BEXIO_ERRORS, BITRIX24_ERRORS, DG1_ERRORS, XERO_ERRORS)
+             for rule in table.rules + [table.rule_for(599, None), table.rule_for(418, None)]
+             if not isinstance(rule.message, Message) or not isinstance(rule.fix, (Message, type(None)))]
+    assert not plain, plain
+    for said in (["Invoice # must be unique"], ["Something Xero says that bridge does not know"], []):
+        sentence, fix = explain(said)
+        assert isinstance(sentence, Message) and isinstance(fix, (Message, type(None)))
