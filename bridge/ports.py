@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Any, Iterable, Iterator, Protocol, runtime_checkable
+from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+from typing import Any, Iterable, Iterator, Mapping, Protocol
 
 from .domain import Invoice, InvoiceStatus, Party, Payment, Product, StockLevel
 from .errors import SyncError
@@ -151,36 +152,6 @@ class SalesAccount:
 # --------------------------------------------------------------------------------------
 
 
-@runtime_checkable
-class Ledger(Protocol):
-    kind: str  # "xero" | "bexio"
-    organisation_id: str
-
-    # customers
-    def match_party(self, party: Party, linked_ledger_id: str | None, claims: Claims | None = None) -> PartyMatch: ...
-    def save_party(self, party: Party, match: PartyMatch, idempotency_key: str) -> WriteResult: ...
-    def changed_parties(self, since: datetime | None) -> Iterator[LedgerParty]: ...
-
-    # invoices
-    def find_invoice(self, invoice: Invoice, lookup: InvoiceLookup | None = None) -> LedgerDocument | None: ...
-    def get_invoices(self, ledger_ids: list[str]) -> list[LedgerDocument]: ...
-    def save_invoices(self, writes: list[InvoiceWrite]) -> list[WriteResult]: ...
-    def preview_invoice(self, invoice: Invoice, party_ledger_id: str | None) -> dict[str, Any]: ...
-    def cancel_invoice(self, document: LedgerDocument, *, void_allowed: bool) -> WriteResult: ...
-    def issue_invoice(self, document: LedgerDocument) -> WriteResult: ...
-    def send_invoice(self, document: LedgerDocument) -> WriteResult: ...
-    def record_payment(self, document: LedgerDocument, payment: Payment, idempotency_key: str) -> WriteResult: ...
-    def changed_invoices(self, since: datetime | None) -> Iterator[LedgerDocument]: ...
-
-    # products (Bexio articles; Xero Items)
-    def save_products(self, products: list[tuple[Product, str | None]], idempotency_key: str) -> list[WriteResult]: ...
-    def stock_levels(self, ledger_ids: list[str]) -> dict[str, StockLevel]: ...
-
-    # reference data for settings
-    def tax_codes(self, on: date | None = None) -> list[TaxCode]: ...
-    def sales_accounts(self) -> list[SalesAccount]: ...
-
-
 class Unchanged:
     """The platform invoice is still at the version bridge last wrote or read (typically our
     own write-back coming back as an event): there is nothing to read or send."""
@@ -192,30 +163,319 @@ class Unchanged:
 UNCHANGED = Unchanged()
 
 
-@runtime_checkable
-class Platform(Protocol):
-    kind: str  # "bitrix24" | "dg1"
 
-    # invoices (Bitrix24 invoices; DG1 orders)
-    def get_invoice(self, platform_id: str) -> Invoice | None: ...  # None: deleted
-    def get_invoices(self, platform_ids: list[str]) -> dict[str, Invoice | None]: ...
-    def changed_invoices(self, since: datetime | None) -> Iterator[tuple[str, datetime | None]]: ...
-    def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> None: ...
-    def set_ledger_reference(self, platform_id: str, document: LedgerDocument) -> None: ...
-    # Optional, for platforms that write many at once (Bitrix24 batch). A result's
-    # ``version`` is the platform's own stamp of the invoice after the write:
-    # def set_ledger_references(self, references: list[tuple[str, LedgerDocument]]) -> dict[str, WriteResult]: ...
-    # Optional: get_invoices, but an invoice still at the version given is UNCHANGED (not read whole):
-    # def read_invoices(self, platform_ids: list[str], versions: dict[str, str]) -> dict[str, Invoice | None | Unchanged]: ...
-    def apply_invoice_changes(self, platform_id: str, invoice: Invoice, groups: set[str]) -> None: ...
+@dataclass(frozen=True)
+class BookedTotals:
+    """The money a ledger booked, from its answer to a write (what the money check compares)."""
 
-    # customers (export of edits, import from the ledger, flow-back of edits)
-    def get_party(self, platform_id: str) -> Party | None: ...  # None: deleted
-    # ledger id -> platform key of those the platform carries (None: all it carries from that ledger)
-    def find_parties(self, ledger_kind: str, ledger_ids: list[str] | None) -> dict[str, str]: ...
-    def save_party(self, party: Party, platform_id: str | None, origin: tuple[str, str]) -> str: ...
-    def save_parties(self, parties: list[tuple[Party, str | None, tuple[str, str]]]) -> list[str]: ...
+    subtotal: Decimal  # without tax
+    tax: Decimal
+    total: Decimal
+    currency: str
 
-    # products and stock
-    def changed_products(self, since: datetime | None) -> Iterator[Product]: ...
-    def set_stock(self, levels: Iterable[StockLevel]) -> list[WriteResult]: ...
+    @classmethod
+    def read(cls, tax: Any, total: Any, currency: Any, *given_subtotal: Any) -> "BookedTotals | None":
+        """From the ledger's fields as they came (strings, numbers, None); the subtotal is
+        the total less tax when the ledger has no such field. None when one is missing."""
+        taxed, gross = _decimal(tax), _decimal(total)
+        if given_subtotal:
+            subtotal = _decimal(given_subtotal[0])
+        else:
+            subtotal = gross - taxed if gross is not None and taxed is not None else None
+        if subtotal is None or taxed is None or gross is None:
+            return None
+        return cls(subtotal=subtotal, tax=taxed, total=gross, currency=str(currency or "").upper())
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except (InvalidOperation, ValueError):
+        return None
+
+
+_LEDGER_KINDS: dict[str, type["Ledger"]] = {}
+_PLATFORM_KINDS: dict[str, type["Platform"]] = {}
+
+
+class Ledger:
+    """Everything a flow asks of a ledger (Xero, Bexio). A connector subclasses it once,
+    declaring its kind (``class XeroLedger(Ledger, kind="xero")``); what it does not
+    override keeps the default here, so a flow never asks whether a method exists.
+
+    Bulk methods default to a loop over the single one: a ledger that can do a batch in
+    one call (Xero) overrides them, and flows always call the bulk form. Facts about the
+    ledger that flows branch on are class attributes, readable from the class (by kind,
+    ``ledger_class``) when no adapter is built.
+    """
+
+    kind: str = ""
+    display_name: str = ""  # as users read it: "Xero"
+    organisation_id: str = ""
+    # Every invoice line needs a sales account (Xero's AccountCode): an unmapped one fails.
+    needs_sales_accounts: bool = False
+    # The ledger rounds a document's total to this (Bexio: CHF 0.05); 0: only per line.
+    round_factor: Decimal = Decimal(0)
+    # The ledger says whether an invoice was sent to the customer without moving its version
+    # (Xero's SentToContact): the daily sent sweep reads it.
+    tells_sent_to_contact: bool = False
+    # ``get_parties`` reads contacts by id: a contact changed in the ledger flows back.
+    reads_parties_by_id: bool = False
+    # The currency products are priced in, when the ledger has one (Bexio's setting).
+    product_currency: str | None = None
+    # Bank transactions and payments for the dashboard's copy (``transactions``).
+    has_transactions: bool = False
+    # The ledger's own page of one invoice, "{id}" for its id: the deep link a platform page
+    # shows when the export kept no URL (``invoice_page_url``); "": the ledger has none.
+    invoice_url_template: str = ""
+
+    def __init_subclass__(cls, kind: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind is not None:
+            cls.kind = kind
+            _LEDGER_KINDS[kind] = cls
+        cls.display_name = cls.display_name or cls.kind.title()
+
+    @classmethod
+    def invoice_page_url(cls, ledger_id: str | None) -> str:
+        """Where a user opens the invoice in the ledger, from its id alone (no adapter, no call)."""
+        return cls.invoice_url_template.format(id=ledger_id) if cls.invoice_url_template and ledger_id else ""
+
+    # -- customers ----------------------------------------------------------------------
+    def match_party(self, party: Party, linked_ledger_id: str | None, claims: Claims | None = None) -> PartyMatch:
+        raise NotImplementedError
+
+    def match_parties(self, items: list[tuple[Party, str | None]], claims: Claims | None = None) -> list[PartyMatch]:
+        return [self.match_party(party, linked, claims) for party, linked in items]
+
+    def save_party(self, party: Party, match: PartyMatch, idempotency_key: str) -> WriteResult:
+        raise NotImplementedError
+
+    def save_parties(self, items: list[tuple[Party, PartyMatch, str]]) -> list[WriteResult]:
+        return [self.save_party(party, match, key) for party, match, key in items]
+
+    def changed_parties(self, since: datetime | None) -> Iterator[LedgerParty]:
+        raise NotImplementedError
+
+    def get_parties(self, ledger_ids: list[str]) -> list[LedgerParty]:
+        """These contacts, whole; only where ``reads_parties_by_id``."""
+        return []
+
+    def invoiced_parties(self, since: datetime | None, *, suppliers: bool = False) -> Iterator[LedgerParty]:
+        """The contacts of the invoices changed since ``since``, where the ledger makes a
+        contact a customer without moving the contact (Xero); none by default."""
+        return iter(())
+
+    # -- invoices -----------------------------------------------------------------------
+    def find_invoice(self, invoice: Invoice, lookup: InvoiceLookup | None = None) -> LedgerDocument | None:
+        raise NotImplementedError
+
+    def find_invoices(self, invoices: list[Invoice],
+                      lookups: dict[str, InvoiceLookup | None] | None = None) -> list[LedgerDocument | None]:
+        return [self.find_invoice(invoice, (lookups or {}).get(invoice.key)) for invoice in invoices]
+
+    def get_invoices(self, ledger_ids: list[str]) -> list[LedgerDocument]:
+        raise NotImplementedError
+
+    def save_invoices(self, writes: list[InvoiceWrite]) -> list[WriteResult]:
+        raise NotImplementedError
+
+    def preview_invoice(self, invoice: Invoice, party_ledger_id: str | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def comparable_document(self, document: dict[str, Any]) -> dict[str, Any]:
+        """The rendered document in a form that does not depend on how the ledger renders one
+        content (Bexio: a product line becomes an article position); hashed for "unchanged"."""
+        return document
+
+    @staticmethod
+    def booked_totals(received: dict[str, Any] | None) -> BookedTotals | None:
+        """The totals in the ledger's answer to a write; None when it has none. Static:
+        read from the answer alone."""
+        return None
+
+    def cancel_invoice(self, document: LedgerDocument, *, void_allowed: bool) -> WriteResult:
+        raise NotImplementedError
+
+    def issue_invoice(self, document: LedgerDocument) -> WriteResult:
+        raise NotImplementedError
+
+    def send_invoice(self, document: LedgerDocument) -> WriteResult:
+        raise NotImplementedError
+
+    def record_payment(self, document: LedgerDocument, payment: Payment, idempotency_key: str) -> WriteResult:
+        raise NotImplementedError
+
+    def changed_invoices(self, since: datetime | None) -> Iterator[LedgerDocument]:
+        raise NotImplementedError
+
+    # -- products (Bexio articles; Xero Items) ------------------------------------------
+    def save_products(self, products: list[tuple[Product, str | None]], idempotency_key: str) -> list[WriteResult]:
+        raise NotImplementedError
+
+    def stock_levels(self, ledger_ids: list[str]) -> dict[str, StockLevel]:
+        raise NotImplementedError
+
+    # -- reference data for settings ----------------------------------------------------
+    def tax_codes(self, on: date | None = None) -> list[TaxCode]:
+        raise NotImplementedError
+
+    def sales_accounts(self) -> list[SalesAccount]:
+        raise NotImplementedError
+
+    # -- the dashboard ------------------------------------------------------------------
+    def transactions(self, stream: str, since: datetime | None) -> Iterator[dict[str, Any]]:
+        """The organisation's money movements changed since ``since``, as the ledger records
+        them: ``stream`` is "bank_transactions" or "payments". Only where
+        ``has_transactions``; none by default."""
+        return iter(())
+
+
+class Platform:
+    """Everything a flow asks of a platform (Bitrix24, DG1): subclass it once, declaring the
+    kind (``class DG1Platform(Platform, kind="dg1")``). Defaults as for ``Ledger``: the bulk
+    form loops over the single one, an optional capability says "none" or does nothing, and
+    the words that point a user at a page come from here, so no message names a page the
+    user's platform does not have."""
+
+    kind: str = ""
+    display_name: str = ""  # as users read it: "Bitrix24"
+    # How the platform taxes what it shows: per rate on the document's sum (DG1's totals),
+    # or per line.
+    tax_per_rate: bool = False
+    # Paid orders are closed: nobody edits one once paid (DG1), so an edit the ledger refuses
+    # after both sides are paid is no conflict. A paid Bitrix24 invoice can still be edited.
+    closes_when_paid: bool = False
+    # Ledgers whose status reaches this platform once a day, by the daily status job, rather
+    # than by the five-minute poll (as the DG1 <-> Bexio product says).
+    daily_status_ledgers: frozenset[str] = frozenset()
+    # The platform shows "sent to the customer": the daily sent sweep follows it (with a
+    # ledger that ``tells_sent_to_contact``).
+    follows_sent: bool = False
+    # Contact persons created by the last ``save_parties``: {party key: [(person key, person)]}.
+    people_created: Mapping[str, list] = MappingProxyType({})
+
+    def __init_subclass__(cls, kind: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind is not None:
+            cls.kind = kind
+            _PLATFORM_KINDS[kind] = cls
+        cls.display_name = cls.display_name or cls.kind.title()
+
+    # -- words: where a user acts on one invoice ----------------------------------------
+    @classmethod
+    def invoice_page(cls, ledger_name: str) -> str:
+        """The page that shows one invoice's sync, its conflict and its "sync" button."""
+        return f"the invoice's {ledger_name} tab in {cls.display_name}"
+
+    @classmethod
+    def sync_again(cls, ledger_name: str) -> str:
+        """How the user sends one invoice again, on their platform's page."""
+        return f"press Retry on {cls.invoice_page(ledger_name)}"
+
+    @classmethod
+    def decide_where(cls, ledger_name: str) -> str:
+        """The ``fix`` of a conflict: where the user chooses."""
+        return f"Decide on {cls.invoice_page(ledger_name)}."
+
+    @classmethod
+    def paid_words(cls) -> str:
+        """The platform, as "paid in ..." names it."""
+        return cls.display_name
+
+    # -- invoices (Bitrix24 invoices; DG1 orders) ---------------------------------------
+    def get_invoice(self, platform_id: str) -> Invoice | None:  # None: deleted
+        raise NotImplementedError
+
+    def get_invoices(self, platform_ids: list[str]) -> dict[str, Invoice | None]:
+        raise NotImplementedError
+
+    def read_invoices(self, platform_ids: list[str], versions: dict[str, str]) -> dict[str, Invoice | None | Unchanged]:
+        """``get_invoices``, but an invoice still at the version given may come back
+        UNCHANGED, not read whole (Bitrix24). By default every invoice is read."""
+        return self.get_invoices(platform_ids)
+
+    def changed_invoices(self, since: datetime | None) -> Iterator[tuple[str, datetime | None]]:
+        raise NotImplementedError
+
+    def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> None:
+        raise NotImplementedError
+
+    def set_ledger_reference(self, platform_id: str, document: LedgerDocument) -> None:
+        raise NotImplementedError
+
+    def set_ledger_references(self, references: list[tuple[str, LedgerDocument]]) -> dict[str, WriteResult]:
+        """Show many ledger documents at once (Bitrix24: 50 updates a request). A result's
+        ``version`` is the platform's own stamp of the invoice after the write. By default
+        one by one, a failure of one failing only that one."""
+        results: dict[str, WriteResult] = {}
+        for platform_id, document in references:
+            try:
+                self.set_ledger_reference(platform_id, document)
+            except SyncError as exc:
+                results[platform_id] = WriteResult(ok=False, error=exc)
+            else:
+                results[platform_id] = WriteResult(ok=True)
+        return results
+
+    def apply_invoice_changes(self, platform_id: str, invoice: Invoice, groups: set[str]) -> None:
+        raise NotImplementedError
+
+    # -- customers (export of edits, import from the ledger, flow-back of edits) -------
+    def get_party(self, platform_id: str) -> Party | None:  # None: deleted
+        raise NotImplementedError
+
+    def party_key(self, platform_id: str) -> str | None:
+        """The customer key of a platform record, known without a read; None: only a read
+        tells (the record's kind is not in its id)."""
+        return None
+
+    def party_as_created(self, party: Party, platform_id: str, origin: tuple[str, str]) -> Party | None:
+        """The record as the platform shows it after we created it, computed without a
+        request; None when the platform cannot say."""
+        return None
+
+    def find_parties(self, ledger_kind: str, ledger_ids: list[str] | None) -> dict[str, str]:
+        """Ledger id -> platform key of those the platform carries (None: all it carries
+        from that ledger)."""
+        raise NotImplementedError
+
+    def save_party(self, party: Party, platform_id: str | None, origin: tuple[str, str]) -> str:
+        raise NotImplementedError
+
+    def save_parties(self, parties: list[tuple[Party, str | None, tuple[str, str]]]) -> list[str]:
+        return [self.save_party(party, platform_id, origin) for party, platform_id, origin in parties]
+
+    # -- products and stock -------------------------------------------------------------
+    def changed_products(self, since: datetime | None) -> Iterator[Product]:
+        raise NotImplementedError
+
+    def set_stock(self, levels: Iterable[StockLevel]) -> list[WriteResult]:
+        raise NotImplementedError
+
+    # -- the administrator ------------------------------------------------------------
+    @classmethod
+    def notify_admin(cls, installation: Any, message: str) -> bool:
+        """Tell the installation's administrator, inside the platform (Bitrix24's
+        notifications). A class method: an alert needs no adapter, and an installation that
+        cannot build one (uninstalled) is simply not told. False: no such channel here."""
+        return False
+
+
+def ledger_class(kind: str) -> type[Ledger]:
+    """The declared class of a ledger kind: its facts without building an adapter. An
+    unknown kind gets the port's defaults."""
+    return _LEDGER_KINDS.get(kind, Ledger)
+
+
+def platform_class(kind: str) -> type[Platform]:
+    return _PLATFORM_KINDS.get(kind, Platform)
+
+
+def ledger_name(kind: str) -> str:
+    """A ledger kind as users read it ("Xero")."""
+    return _LEDGER_KINDS[kind].display_name if kind in _LEDGER_KINDS else kind.title()
+
+
+def platform_name(kind: str) -> str:
+    return _PLATFORM_KINDS[kind].display_name if kind in _PLATFORM_KINDS else kind.title()

@@ -8,7 +8,7 @@ queued and claimed exactly the installations before it, and the next trigger of 
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable
 
 from sqlalchemy import select
 
@@ -32,18 +32,18 @@ def skip_reason(installation: Installation, options: dict, toggle: str, label: s
     return None
 
 
-def daily_installations(toggle: str, pairs: Iterable[tuple[str, str]] | None = None) -> list[int]:
-    """Active installations with a connected ledger and ``toggle`` on; with ``pairs``, only
-    those whose (platform, ledger) is one of them."""
-    wanted = set(pairs) if pairs is not None else None
+def daily_installations(toggle: str, pair_takes_part: Callable[[str, str], bool] | None = None) -> list[int]:
+    """Active installations with a connected ledger and ``toggle`` on; with
+    ``pair_takes_part(platform kind, ledger kind)``, only those whose pair it accepts (what
+    the ports declare, e.g. ``polling.follows_status_daily``)."""
     rows = db.session.execute(select(Installation).join(
         LedgerConnection, LedgerConnection.installation_id == Installation.id).where(
         Installation.state == "active", LedgerConnection.active.is_(True))).scalars().unique().all()
     chosen = []
     for installation in rows:
         ledgers = {c.ledger for c in installation.ledger_connections if c.active and c.ledger in LEDGERS}
-        if wanted is not None:
-            ledgers = {ledger for ledger in ledgers if (installation.platform, ledger) in wanted}
+        if pair_takes_part is not None:
+            ledgers = {ledger for ledger in ledgers if pair_takes_part(installation.platform, ledger)}
         if ledgers and get_section(installation, "general").enabled and \
                 getattr(get_section(installation, "daily"), toggle):
             chosen.append(installation.id)

@@ -107,7 +107,7 @@ def flow_back(installation: Installation, platform: Platform, ledger: Ledger, li
             ours=jsonable({g: (header_of(current) if g == "header" else lines_of(current)) for g in against}),
             theirs=jsonable({g: (header_of(theirs) if g == "header" else lines_of(theirs)) for g in against}),
             choices=["Make the same edit on the platform", "Sync now to overwrite the ledger's edit"],
-            fix=decide_where(installation.platform, ledger.kind))
+            fix=decide_where(platform, ledger))
     return ours
 
 

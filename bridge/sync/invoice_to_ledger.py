@@ -31,13 +31,13 @@ from ..settings import get_section
 from .invoice_flowback import changed_groups, with_platform_rates
 from .intents import first_write_attempts, lookup_since
 from .invoice_followup import complete_invoice, pending_steps
-from .links import LinkTaken, PartyClaims, bind, find_link, jsonable, remembered_links
+from .links import LinkTaken, bind, find_link, jsonable, remembered_links
 from .outcome import UNCHANGED_MESSAGE, finish as _finish, idempotency_key, split_object_key
-from .party_to_ledger import PartyPlan, bind_party, claim, export_party, plan_party
+from .party_to_ledger import export_parties
 from .mapping import document_digests, ledger_document
 from .money_check import money_agrees
 from .platform_words import decide_where, settled_message, settled_on_both_sides
-from ..ports import UNCHANGED, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument, WriteResult
+from ..ports import UNCHANGED, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument, Platform, WriteResult
 from .registry import ledger_for, platform_for
 
 FLOW = "invoice_to_ledger"
@@ -101,12 +101,12 @@ def _export_invoices(contexts: list[WorkContext]) -> None:
     if not keyed:
         return
     ledger, connection = ledger_for(installation)
-    bulk = BulkLookups.for_batch(installation, connection, ledger, keyed, invoices)
+    lookups = Lookups.for_batch(installation, connection, ledger, keyed, invoices)
     prepared: list[Prepared] = []
     for ctx, pid in keyed:
         try:
-            ready = prepare(ctx, records[ctx.item.id], installation, ledger, connection, pid, invoices.get(pid),
-                            bulk=bulk)
+            ready = prepare(ctx, records[ctx.item.id], installation, platform, ledger, connection, pid,
+                            invoices.get(pid), lookups)
         except Exception as exc:  # this invoice's problem, not its batch's
             db.session.rollback()
             ctx.fail(exc)
@@ -119,13 +119,12 @@ def _export_invoices(contexts: list[WorkContext]) -> None:
 
 
 def read_platform(installation: Installation, platform, keyed: list[tuple[WorkContext, str]]) -> dict:
-    """The batch's invoices from the platform. Where the platform can tell (Bitrix24), an
-    invoice still at the version our own write-back left is UNCHANGED and not read whole:
+    """The batch's invoices from the platform. Where the platform can tell (Bitrix24,
+    ``Platform.read_invoices``), an invoice still at the version our own write-back left is
+    UNCHANGED and not read whole:
     the event that write-back caused costs next to nothing. A manual run ("Sync now") and an
     installation with follow-up steps (issue, payment, e-mail) always read everything."""
     ids = [pid for _, pid in keyed]
-    if not hasattr(platform, "read_invoices"):
-        return platform.get_invoices(ids)
     settings = get_section(installation, "invoices")
     follow_ups = settings.issue_on_create or settings.create_payment or settings.send_by_email
     versions: dict[str, str] = {}
@@ -142,42 +141,43 @@ def read_platform(installation: Installation, platform, keyed: list[tuple[WorkCo
 NO_LINES_YET = "The invoice has no lines yet: it is sent once it has some."
 
 
-def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, ledger: Ledger,
-            connection: LedgerConnection, platform_id: str, invoice: Invoice | None,
-            bulk: "BulkLookups | None" = None) -> Prepared | None:
-    """Decide what to write for one invoice; None when there is nothing to write."""
-    link = find_link(installation.id, "invoice", platform_id)
+def skip_reason(ctx: WorkContext, installation: Installation, invoice: Invoice | None, link) -> str | None:
+    """Why nothing is written for this invoice, in the user's words; None: it is written.
+    The batch's lookups and ``prepare`` ask the same question, so a customer is never sent
+    for an invoice that is not."""
     if invoice is UNCHANGED:
-        _finish(record, "skipped", UNCHANGED_MESSAGE)
-        return None
+        return UNCHANGED_MESSAGE
     if invoice is None or invoice.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED):
-        _finish(record, "skipped", "The invoice was deleted or cancelled on the platform.")
-        if link and link.ledger_id:
-            request_work(WorkRequest(installation.id, "invoice_cancel", ctx.object_key))
-            db.session.commit()
-        return None
+        return "The invoice was deleted or cancelled on the platform."
     general = get_section(installation, "general")
     if not general.enabled:
-        _finish(record, "skipped", "The integration is switched off in the settings.")
-        return None
+        return "The integration is switched off in the settings."
     if not general.automatic_sync and not ctx.options.get("manual"):
-        _finish(record, "skipped", "Automatic order sync is switched off in the settings: "
-                                   "sync the order by hand from the orders page.")
-        return None
+        return ("Automatic order sync is switched off in the settings: "
+                "sync the order by hand from the orders page.")
     if not invoice.sync_enabled:
-        _finish(record, "skipped", f"{SYNC_OFF}: later changes are not sent." if link and link.ledger_id
-                else f"{SYNC_OFF}.")
-        return None
-
+        return f"{SYNC_OFF}: later changes are not sent." if link and link.ledger_id else f"{SYNC_OFF}."
     if not invoice.lines and not (link and link.ledger_id):
         # Saved with its customer before its lines: the ledger refuses an invoice without
         # lines (Xero: "LineItems must be specified"), so neither it nor its customer is sent.
-        _finish(record, "skipped", NO_LINES_YET)
+        return NO_LINES_YET
+    return None
+
+
+def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, platform: Platform, ledger: Ledger,
+            connection: LedgerConnection, platform_id: str, invoice: Invoice | None,
+            lookups: "Lookups") -> Prepared | None:
+    """Decide what to write for one invoice; None when there is nothing to write."""
+    link = find_link(installation.id, "invoice", platform_id)
+    skipped = skip_reason(ctx, installation, invoice, link)
+    if skipped is not None:
+        _finish(record, "skipped", skipped)
+        if invoice is not UNCHANGED and (invoice is None or invoice.status in (
+                InvoiceStatus.VOIDED, InvoiceStatus.DELETED)) and link and link.ledger_id:
+            request_work(WorkRequest(installation.id, "invoice_cancel", ctx.object_key))
+            db.session.commit()
         return None
-    if bulk is not None and bulk.has_party(invoice.party):
-        party_id, party_warning = bulk.party(invoice.party)
-    else:
-        party_id, party_warning = export_party(installation, connection, ledger, invoice.party, ctx)
+    party_id, party_warning = lookups.party(invoice.party)
     platform_status = invoice.status  # the rendered document is a draft; the platform's own status is this
     invoice, document = ledger_document(installation, ledger, invoice, party_id)
     digests = document_digests(ledger, document)  # the one to store first; any of them: unchanged
@@ -193,9 +193,7 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
         _finish(record, "skipped", "No change since the last sync.")
         return None
 
-    lookup = None if link and link.ledger_id else \
-        InvoiceLookup(party_id, lookup_since(installation.id, platform_id, ctx.item.attempts))
-    existing = _current_document(ledger, link, invoice, bulk, lookup)
+    existing = _current_document(ledger, link, invoice, lookups)
     if existing is not None and not existing.status.is_editable:
         if not (link and link.ledger_id) and _unchanged_in_ledger(installation, invoice, existing):
             # An earlier attempt made it and died before writing the link; the ledger has
@@ -209,8 +207,8 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
             _finish(record, "succeeded", f"Found in {ledger.kind.title()} as {existing.status.value}, made by an "
                                          f"earlier attempt: linked, nothing sent.")
             return None
-        if link and link.ledger_id and settled_on_both_sides(installation.platform, platform_status, existing.status):
-            _finish(record, "skipped", settled_message(installation.platform, ledger.kind))
+        if link and link.ledger_id and settled_on_both_sides(platform, platform_status, existing.status):
+            _finish(record, "skipped", settled_message(platform, ledger))
             return None
         raise ConflictError(
             f"{ledger.kind.title()} has this invoice as {existing.status.value}: it no longer accepts "
@@ -219,7 +217,7 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, le
             choices=["Keep the ledger's version (change nothing)",
                      "Undo the edit on the platform",
                      "Void it in the ledger and sync again as a new invoice"],
-            fix=decide_where(installation.platform, ledger.kind))
+            fix=decide_where(platform, ledger))
     write = InvoiceWrite(invoice=invoice, party_ledger_id=party_id,
                          ledger_id=existing.ledger_id if existing else None,
                          idempotency_key=idempotency_key(installation.id, "invoice", platform_id, digest,
@@ -264,7 +262,7 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
         ledger_id=result.ledger_id, number=result.number or "", status=result.status, url=result.url,
         version=result.version)) for p, result, _ in written if result.ledger_id])
     for p, result, link in written:
-        if not money_agrees(p.record, link, ledger.kind, installation.platform, p.write.invoice, result.received):
+        if not money_agrees(p.record, link, ledger, platform, p.write.invoice, result.received):
             continue  # "amounts differ", never "synced"; the follow-up steps wait (money_check.py)
         try:
             steps = complete_invoice(installation, ledger, link, p.write.invoice)
@@ -279,8 +277,8 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
 
 def show_references(platform, shown: list[tuple[str, SyncRecord, LedgerDocument]]) -> None:
     """Show each ledger document on the platform (the Xero InvoiceID on the Bitrix24 invoice,
-    DG1's "Bexio invoice" column): in one call when the platform can (Bitrix24: 50 updates per
-    request), else one by one. A failure here leaves the invoice synced; only the link back
+    DG1's "Bexio invoice" column): ``set_ledger_references``, one call where the platform can
+    (Bitrix24: 50 updates per request), else one by one. A failure here leaves the invoice synced; only the link back
     is missing, and the record says so. Each link remembers the reference shown
     (``extra["reference_shown"]``), so a run cut off before this step shows it next time
     (``show_missing_references``)."""
@@ -288,21 +286,12 @@ def show_references(platform, shown: list[tuple[str, SyncRecord, LedgerDocument]
     if not documents:
         return
     fault_point("before reference write-back")
-    errors: dict[str, Exception] = {}
-    versions: dict[str, str] = {}
-    if hasattr(platform, "set_ledger_references"):
-        try:
-            results = platform.set_ledger_references(documents)
-        except SyncError as exc:
-            results = {pid: WriteResult(ok=False, error=exc) for pid, _ in documents}
-        errors = {pid: r.error for pid, r in results.items() if not r.ok and r.error is not None}
-        versions = {pid: r.version for pid, r in results.items() if r.ok and r.version}
-    else:
-        for pid, document in documents:
-            try:
-                platform.set_ledger_reference(pid, document)
-            except SyncError as exc:
-                errors[pid] = exc
+    try:
+        results = platform.set_ledger_references(documents)
+    except SyncError as exc:
+        results = {pid: WriteResult(ok=False, error=exc) for pid, _ in documents}
+    errors = {pid: r.error for pid, r in results.items() if not r.ok and r.error is not None}
+    versions = {pid: r.version for pid, r in results.items() if r.ok and r.version}
     for platform_id, record, document in shown:
         link = find_link(record.installation_id, "invoice", platform_id)
         if platform_id in versions:  # the platform's stamp after our write: its event is our echo
@@ -337,13 +326,12 @@ def linked_document(link) -> LedgerDocument:
                           version=link.ledger_version)
 
 
-def _current_document(ledger: Ledger, link, invoice: Invoice, bulk: "BulkLookups | None" = None,
-                      lookup: InvoiceLookup | None = None) -> LedgerDocument | None:
+def _current_document(ledger: Ledger, link, invoice: Invoice, lookups: "Lookups") -> LedgerDocument | None:
     if link and link.ledger_id:
-        documents = bulk.linked(link.ledger_id) if bulk is not None else ledger.get_invoices([link.ledger_id])
+        documents = lookups.linked(link.ledger_id)
         if documents:
             return documents[0]
-    found = bulk.found(invoice) if bulk is not None else ledger.find_invoice(invoice, lookup)
+    found = lookups.found(invoice)
     if found is not None and not is_ours(found, invoice):
         raise ConflictError(
             f"{ledger.kind.title()} already has an invoice {found.number} that bridge did not create; "
@@ -372,20 +360,20 @@ def is_ours(document: LedgerDocument, invoice: Invoice) -> bool:
         document.external_url and invoice.platform_url and document.external_url == invoice.platform_url)
 
 
-class BulkLookups:
-    """The ledger lookups of a whole batch, done together when the ledger can (Xero).
+class Lookups:
+    """The ledger lookups of a whole batch, done together (one call each where the ledger
+    can, Xero; a loop elsewhere, ``bridge.ports.Ledger``), for one invoice as for 49.
 
-    Customers: one ``match_parties`` and one ``save_parties`` for every customer of the
-    batch, before the per-invoice loop, with the same link/hash rules as ``export_party``.
-    Invoices: the ledger documents of linked invoices (one ``get_invoices``) and the lookup
-    of unlinked ones by external key (one ``find_invoices``), each fetched on first need, so
-    a batch of unchanged invoices reads nothing. Ledgers without the bulk methods (Bexio)
-    keep the one-by-one path: ``for_batch`` returns None.
+    Customers: ``export_parties`` for every customer of the batch's invoices that are
+    written, before the per-invoice loop. Invoices: the ledger documents of linked invoices
+    (one ``get_invoices``) and the lookup of unlinked ones by external key (one
+    ``find_invoices``), each fetched on first need, so a batch of unchanged invoices reads
+    nothing.
     """
 
     def __init__(self, ledger: Ledger, candidates: list[tuple[Invoice, object]]) -> None:
         self.ledger = ledger
-        self.candidates = candidates  # (invoice, its link or None), sync switched on
+        self.candidates = candidates  # (invoice, its link or None): the invoices to be written
         self.parties: dict[str, tuple[str, str | None] | Exception] = {}
         self._linked: dict[str, list[LedgerDocument]] | Exception | None = None
         self._found: dict[str, LedgerDocument | None] | Exception | None = None
@@ -393,82 +381,29 @@ class BulkLookups:
 
     @classmethod
     def for_batch(cls, installation: Installation, connection: LedgerConnection, ledger: Ledger,
-                  keyed: list[tuple[WorkContext, str]], invoices: dict) -> "BulkLookups | None":
-        if not all(hasattr(ledger, name) for name in ("match_parties", "save_parties", "find_invoices")):
-            return None
+                  keyed: list[tuple[WorkContext, str]], invoices: dict) -> "Lookups":
         candidates, first_ctx = [], {}
         ledger_numbers = get_section(installation, "invoices").numbering == "ledger"
         for ctx, pid in keyed:
             invoice = invoices.get(pid)
-            if not isinstance(invoice, Invoice) or invoice.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED) \
-                    or not invoice.sync_enabled:
+            link = find_link(installation.id, "invoice", pid)
+            if not isinstance(invoice, Invoice) or skip_reason(ctx, installation, invoice, link) is not None:
                 continue
+            first_ctx.setdefault(invoice.party.key, (ctx, invoice.party))
             if ledger_numbers:  # looked up as the ledger received it (``ledger_document``): by reference
                 invoice = replace(invoice, number="")
-            candidates.append((invoice, find_link(installation.id, "invoice", pid)))
-            first_ctx.setdefault(invoice.party.key, (ctx, invoice.party))
-        bulk = cls(ledger, candidates)
+            candidates.append((invoice, link))
+        lookups = cls(ledger, candidates)
         attempted = first_write_attempts(installation.id, [pid for _, pid in keyed])
         for ctx, pid in keyed:
             if isinstance(invoices.get(pid), Invoice):
-                bulk.since[invoices[pid].key] = attempted.get(pid) or (
+                lookups.since[invoices[pid].key] = attempted.get(pid) or (
                     lookup_since(installation.id, pid, ctx.item.attempts) if ctx.item.attempts else None)
         if first_ctx:
-            bulk._resolve_parties(installation, connection, list(first_ctx.values()))
-        return bulk
+            lookups.parties = export_parties(installation, connection, ledger, list(first_ctx.values()))
+        return lookups
 
     # -- customers ------------------------------------------------------------------------
-    def _resolve_parties(self, installation: Installation, connection: LedgerConnection,
-                         items: list[tuple[WorkContext, Party]]) -> None:
-        links = {party.key: find_link(installation.id, "party", party.key) for _, party in items}
-        db.session.commit()  # no transaction held across the ledger calls
-        try:
-            matches = self.ledger.match_parties(
-                [(party, links[party.key].ledger_id if links[party.key] else None) for _, party in items],
-                PartyClaims(installation.id, connection, [party.key for _, party in items]))
-        except Exception as exc:  # every invoice of the batch fails with it, as it would alone
-            db.session.rollback()
-            self.parties = {party.key: exc for _, party in items}
-            return
-        to_save: list[tuple[Party, PartyPlan, str]] = []
-        for (ctx, party), match in zip(items, matches):
-            plan = plan_party(links[party.key], party, match)
-            if plan.unchanged:
-                self.parties[party.key] = (plan.match.ledger_id, plan.match.warning)
-                continue
-            try:
-                claim(installation, connection, party, plan)
-            except SyncError as exc:  # another customer's contact since the match: this one is retried
-                self.parties[party.key] = exc
-                continue
-            to_save.append((party, plan, idempotency_key(installation.id, "party", party.key, plan.digest,
-                                                         ctx.item.attempts + 1)))
-        if not to_save:
-            return
-        try:
-            results = self.ledger.save_parties([(party, plan.match, key) for party, plan, key in to_save])
-        except Exception as exc:
-            db.session.rollback()
-            for party, *_ in to_save:
-                self.parties[party.key] = exc
-            return
-        fault_point("after customer create")
-        for (party, plan, _), result in zip(to_save, results):
-            if not result.ok:
-                self.parties[party.key] = result.error or PermanentError(
-                    f"The customer \"{party.name}\" could not be saved.")
-                continue
-            try:
-                bind_party(installation, connection, party, plan, result.ledger_id)
-            except LinkTaken as exc:  # nothing was written: the others of the batch go on
-                self.parties[party.key] = exc
-                continue
-            self.parties[party.key] = (result.ledger_id, plan.match.warning)
-        db.session.commit()
-
-    def has_party(self, party: Party) -> bool:
-        return party.key in self.parties
-
     def party(self, party: Party) -> tuple[str, str | None]:
         value = self.parties[party.key]
         if isinstance(value, Exception):

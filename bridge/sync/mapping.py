@@ -59,7 +59,7 @@ def ledger_document(installation, ledger, invoice: Invoice, party_ledger_id: str
     """The invoice as this ledger would receive it: mapping and numbering applied, then the
     ledger's own rendering. Export, preview and flow-back all go through here, so their
     content hashes agree."""
-    apply_mapping(invoice, get_section(installation, "mapping"), needs_accounts=ledger.kind == "xero")
+    apply_mapping(invoice, get_section(installation, "mapping"), needs_accounts=ledger.needs_sales_accounts)
     # New ledger invoices are drafts (the seed); the platform's stage is not content: it
     # follows the ledger, and must not make an invoice look edited when it moves.
     invoice = replace(invoice, status=InvoiceStatus.DRAFT)
@@ -83,9 +83,9 @@ def document_digests(ledger, document: dict) -> tuple[str, ...]:
     the same content; a link whose hash is one of them is unchanged.
 
     A ledger that renders one content in several ways (Bexio: a product line is an article
-    position once its product is an article) offers ``comparable_document``, the form
-    that does not depend on that, and the hash is taken of it. The hash of the rendering
-    itself still counts as unchanged: links written before were hashed that way."""
-    comparable = getattr(ledger, "comparable_document", None)
-    digests = (content_hash(comparable(document) if comparable else document), content_hash(document))
+    position once its product is an article) gives, as ``comparable_document``, the form
+    that does not depend on that (by default the document itself), and the hash is taken of
+    it. The hash of the rendering itself still counts as unchanged: links written before
+    were hashed that way."""
+    digests = (content_hash(ledger.comparable_document(document)), content_hash(document))
     return tuple(dict.fromkeys(digests))

@@ -7,7 +7,8 @@ Bexio: total, total_taxes and the currency), so comparing costs no call. The pla
 totals are computed from its own lines and rates as that platform shows them: taxed per
 line on Bitrix24 (the preview's expected totals), per rate on DG1 (the order's totals).
 
-Each ledger rounds in its documented way, and a difference within that is no difference:
+Each ledger rounds in its documented way (its port's ``round_factor``), and a difference
+within that is no difference:
 
 - Xero rounds tax per line to the cent, then sums
   (https://developer.xero.com/documentation/guides/how-to-guides/rounding-in-xero): up to a
@@ -25,16 +26,16 @@ the payment, e-mail) wait while the amounts differ: a customer is never sent the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from ..domain import Invoice, LineKind
 from ..models import utcnow
-from .platform_words import LEDGER_NAMES, PLATFORM_NAMES, sync_again
+from ..ports import Ledger, Platform
+from .platform_words import sync_again
 
 AMOUNTS_DIFFER = "amounts_differ"  # SyncRecord.state, and the key on the link's extra
 CENT = Decimal("0.01")
-BEXIO_ROUND_FACTOR = Decimal("0.05")  # CHF; Bexio rounds document totals to it (NOTES 8.1)
 
 
 @dataclass(frozen=True)
@@ -75,16 +76,12 @@ def _line_tax(amount: Decimal, rate: Decimal | None, inclusive: bool) -> Decimal
     return tax.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-# How each platform taxes what it shows: DG1 per rate on the order's sum (its ``totals.taxes``),
-# Bitrix24 per line (as the preview shows Xero's per-line figures).
-TAX_PER_RATE = {"dg1"}
-
-
-def platform_totals(invoice: Invoice, platform_kind: str = "") -> Totals:
+def platform_totals(invoice: Invoice, platform: Platform | type[Platform] = Platform) -> Totals:
     """What the platform shows for the invoice: its lines' amounts, and their tax at the
-    platform's own rates, rounded per line or per rate as that platform does. An order
-    discount without a rate of its own lowers each rate's base in proportion (as Bexio
-    spreads a document discount)."""
+    platform's own rates, rounded per line or per rate as that platform does
+    (``tax_per_rate``: DG1 per rate on the order's sum, its ``totals.taxes``; Bitrix24 per
+    line, as the preview shows Xero's per-line figures). An order discount without a rate
+    of its own lowers each rate's base in proportion (as Bexio spreads a document discount)."""
     inclusive = invoice.prices_include_tax
     priced = _priced(invoice)
     spread = [line for line in priced if line.kind == LineKind.DISCOUNT and not line.tax_rate]
@@ -92,7 +89,7 @@ def platform_totals(invoice: Invoice, platform_kind: str = "") -> Totals:
     base = sum((amount for _, amount in amounts), Decimal(0))
     discount = sum((_line_amount(line) for line in spread), Decimal(0))  # negative
     factor = (base + discount) / base if base else Decimal(1)
-    if platform_kind in TAX_PER_RATE:
+    if platform.tax_per_rate:
         by_rate: dict[Decimal, Decimal] = {}
         for rate, amount in amounts:
             by_rate[rate or Decimal(0)] = by_rate.get(rate or Decimal(0), Decimal(0)) + amount
@@ -103,35 +100,16 @@ def platform_totals(invoice: Invoice, platform_kind: str = "") -> Totals:
     return Totals(subtotal=subtotal, tax=tax, total=subtotal + tax, currency=(invoice.currency or "").upper())
 
 
-def _dec(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else None
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def ledger_totals(ledger_kind: str, received: dict[str, Any] | None) -> Totals | None:
+def ledger_totals(ledger: Ledger | type[Ledger], received: dict[str, Any] | None) -> Totals | None:
     """The totals in the ledger's answer to the write; None when the answer has none (an
     invoice found, not written)."""
-    received = received or {}
-    if ledger_kind == "xero":
-        subtotal, tax, total = (_dec(received.get(k)) for k in ("SubTotal", "TotalTax", "Total"))
-        currency = str(received.get("CurrencyCode") or "")
-    elif ledger_kind == "bexio":
-        tax, total = _dec(received.get("total_taxes")), _dec(received.get("total"))
-        subtotal = total - tax if total is not None and tax is not None else None
-        currency = str(received.get("currency") or "")
-    else:
-        return None
-    if subtotal is None or tax is None or total is None:
-        return None
-    return Totals(subtotal=subtotal, tax=tax, total=total, currency=currency.upper())
+    booked = ledger.booked_totals(received)
+    return Totals(booked.subtotal, booked.tax, booked.total, booked.currency) if booked is not None else None
 
 
-def tolerance(ledger_kind: str, invoice: Invoice) -> Decimal:
+def tolerance(ledger: Ledger | type[Ledger], invoice: Invoice) -> Decimal:
     """The ledger's documented rounding, for this invoice (see the module's docstring)."""
-    per_line = CENT * max(len(_priced(invoice)), 1)
-    return per_line + (BEXIO_ROUND_FACTOR if ledger_kind == "bexio" else Decimal(0))
+    return CENT * max(len(_priced(invoice)), 1) + ledger.round_factor
 
 
 @dataclass(frozen=True)
@@ -148,21 +126,21 @@ class MoneyCheck:
                 "message": self.message, "fix": self.fix}
 
 
-def compare(ledger_kind: str, platform_kind: str, invoice: Invoice, received: dict[str, Any] | None) -> MoneyCheck:
+def compare(ledger: Ledger | type[Ledger], platform: Platform | type[Platform], invoice: Invoice,
+            received: dict[str, Any] | None) -> MoneyCheck:
     """The ledger's totals against the platform's, within the ledger's rounding."""
-    theirs = ledger_totals(ledger_kind, received)
+    theirs = ledger_totals(ledger, received)
     if theirs is None:
         return MoneyCheck(agrees=True)  # nothing to compare without a call: said nothing
-    ours = platform_totals(invoice, platform_kind)
-    allowed = tolerance(ledger_kind, invoice)
+    ours = platform_totals(invoice, platform)
+    allowed = tolerance(ledger, invoice)
     same_currency = not (theirs.currency and ours.currency) or theirs.currency == ours.currency
     if same_currency and abs(theirs.tax - ours.tax) <= allowed and abs(theirs.total - ours.total) <= allowed:
         return MoneyCheck(agrees=True, ledger=theirs, platform=ours)
-    ledger_name = LEDGER_NAMES.get(ledger_kind, ledger_kind.title())
-    platform_name = PLATFORM_NAMES.get(platform_kind, platform_kind.title())
+    ledger_name, platform_name = ledger.display_name, platform.display_name
     message = (f"Amounts differ: {ledger_name} booked {theirs.words()}, but {platform_name} shows "
                f"{ours.words()}.")
-    again = sync_again(platform_kind, ledger_kind)
+    again = sync_again(platform, ledger)
     if not same_currency:
         fix = f"Give the invoice a currency {ledger_name} books it in, then {again}."
     else:
@@ -172,13 +150,13 @@ def compare(ledger_kind: str, platform_kind: str, invoice: Invoice, received: di
     return MoneyCheck(agrees=False, ledger=theirs, platform=ours, message=message, fix=fix)
 
 
-def money_agrees(record, link, ledger_kind: str, platform_kind: str, invoice: Invoice,
+def money_agrees(record, link, ledger: Ledger | type[Ledger], platform: Platform | type[Platform], invoice: Invoice,
                  received: dict[str, Any] | None) -> bool:
     """Compare after a write and note the outcome on the sync record and the link. A
     difference closes the record as ``amounts_differ``, with both amounts and what to fix,
     and marks the link (the caller then leaves the follow-up steps alone); agreement clears
     a mark an earlier write left."""
-    check = compare(ledger_kind, platform_kind, invoice, received)
+    check = compare(ledger, platform, invoice, received)
     extra = {k: v for k, v in (link.extra or {}).items() if k != AMOUNTS_DIFFER}
     if not check.agrees:
         extra[AMOUNTS_DIFFER] = check.as_json()

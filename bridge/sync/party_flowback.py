@@ -141,7 +141,7 @@ def shown_on_platform(platform, party, key: str, origin: tuple[str, str], platfo
     """The record as the platform shows it after our write, for the link's group digests:
     computed for a record we created (no request); read back after an update, which merges
     with what the record had (rare: a ledger-side edit). None when the platform cannot say."""
-    if platform_id is None and hasattr(platform, "party_as_created"):
+    if platform_id is None:
         return platform.party_as_created(party, key, origin)
     if platform_id is not None:
         return platform.get_party(key)
@@ -183,8 +183,8 @@ def flow_back_party(ctx: WorkContext) -> None:
     ledger, connection = ledger_for(installation)
     ledger_id = ctx.object_key.partition(":")[2]
     link = find_link_by_ledger_id(connection, "party", ledger_id)
-    if link is None or link.installation_id != installation.id or not hasattr(ledger, "get_parties"):
-        return  # not ours to follow (never an import)
+    if link is None or link.installation_id != installation.id or not ledger.reads_parties_by_id:
+        return  # not ours to follow (never an import), or the ledger cannot read one contact
     platform_id = link.platform_id
     record = ctx.record(object_kind="party", object_id=platform_id, direction="to_platform")
     db.session.commit()

@@ -123,7 +123,7 @@ def _candidates(ledger, since: datetime | None, invoices_since: datetime | None,
     for ledger_party in ledger.changed_parties(since):
         seen.add(ledger_party.ledger_id)
         yield ledger_party
-    if since is None or not hasattr(ledger, "invoiced_parties"):
+    if since is None:
         return  # a full pass saw every contact, with its current roles
     for ledger_party in ledger.invoiced_parties(invoices_since, suppliers=include_suppliers):
         if ledger_party.ledger_id not in seen:
@@ -148,7 +148,7 @@ def _write_batch(ctx: WorkContext, installation, connection, platform, ledger_ki
         # link write, or a second bridge)? One lookup for the batch.
         carried = platform.find_parties(ledger_kind, [lid for lid, link in links.items() if link is None]) \
             if None in links.values() else {}
-    own_prefix = platform.party_key("") if hasattr(platform, "party_key") else None
+    own_prefix = platform.party_key("")
     for ledger_party in batch:
         link = links[ledger_party.ledger_id]
         if link is None and own_prefix and (ledger_party.external_key or "").startswith(own_prefix):
@@ -184,7 +184,7 @@ def _write_batch(ctx: WorkContext, installation, connection, platform, ledger_ki
                  ledger_number=ledger_party.name,
                  extra={**extra, "received": fingerprint, "origin": extra.get("origin", "ledger"),
                         **({"groups": group_digests(shown)} if shown is not None else {})})
-            for person_key, person in getattr(platform, "people_created", {}).get(key, []):
+            for person_key, person in platform.people_created.get(key, []):
                 # A person of a ledger company: invoiced alone, it gets a contact of its own,
                 # never the company's (docs/sync.md, "Links").
                 try:

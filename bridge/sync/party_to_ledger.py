@@ -1,7 +1,8 @@
 """Flow ``party_to_ledger``: a platform customer (Bitrix24 company or contact, DG1 customer)
 reaches the ledger as a contact: created with its first invoice (``invoice_to_ledger``
 exports the invoice's customer first, through ``export_party``), and updated when it
-changes on the platform while linked.
+changes on the platform while linked. One customer or a batch's fifty follow the same
+path (``export_parties``).
 
 The rules for one customer: its link -> the ledger's match (by link, external key, e-mail,
 name; the ledger decides how it matches) -> claim the matched contact (committed) before
@@ -12,15 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..domain import Party
-from ..errors import PermanentError
+from ..errors import PermanentError, SyncError
 from ..extensions import db
 from ..faults import fault_point
 from ..engine import WorkContext, flow
 from ..models import Installation, LedgerConnection
-from .links import PartyClaims, bind, claim_party, content_hash, find_link, party_fingerprint
+from ..ports import Ledger, PartyMatch
+from .links import LinkRace, LinkTaken, PartyClaims, bind, claim_party, content_hash, find_link, party_fingerprint
 from .outcome import UNCHANGED_MESSAGE, finish, idempotency_key, split_object_key
 from .party_flowback import changed_since_sync, group_digests
-from ..ports import Ledger, PartyMatch
 from .registry import ledger_for, platform_for
 
 FLOW = "party_to_ledger"
@@ -39,7 +40,7 @@ class PartyPlan:
 
 
 def plan_party(link, party: Party, match: PartyMatch) -> PartyPlan:
-    """The one set of rules both the single and the bulk path follow."""
+    """What to do with one customer after matching (``export_parties``)."""
     if link and match.ledger_id == link.ledger_id and link.ledger_number and \
             link.ledger_number.startswith(f"{match.name} ("):
         # Found by its link, the contact is named as the customer; but it was created with a
@@ -75,24 +76,71 @@ def claim(installation: Installation, connection: LedgerConnection, party: Party
         claim_party(installation.id, connection, party.key, plan.match.ledger_id)
 
 
+def export_parties(installation: Installation, connection: LedgerConnection, ledger: Ledger,
+                   items: list[tuple[WorkContext, Party]]) -> dict[str, tuple[str, str | None] | Exception]:
+    """The ledger ids of these customers, each created or updated first: {party key:
+    (ledger id, warning), or the error of that customer alone}.
+
+    One ``match_parties`` and one ``save_parties`` for all of them (one call each on Xero;
+    a ledger without a batch form loops, ``bridge.ports.Ledger``), with the same rules for
+    one customer as for fifty: a customer's failure is its own, the others go on."""
+    parties: dict[str, tuple[str, str | None] | Exception] = {}
+    links = {party.key: find_link(installation.id, "party", party.key) for _, party in items}
+    db.session.commit()  # no transaction held across the ledger calls
+    try:
+        matches = ledger.match_parties(
+            [(party, links[party.key].ledger_id if links[party.key] else None) for _, party in items],
+            PartyClaims(installation.id, connection, [party.key for _, party in items]))
+    except Exception as exc:  # every customer fails with it, as it would alone
+        db.session.rollback()
+        return {party.key: exc for _, party in items}
+    to_save: list[tuple[Party, PartyPlan, str]] = []
+    for (ctx, party), match in zip(items, matches):
+        plan = plan_party(links[party.key], party, match)
+        if plan.unchanged:
+            parties[party.key] = (plan.match.ledger_id, plan.match.warning)
+            continue
+        try:
+            claim(installation, connection, party, plan)
+        except SyncError as exc:  # another customer's contact since the match: this one is retried
+            parties[party.key] = exc
+            continue
+        to_save.append((party, plan, idempotency_key(installation.id, "party", party.key, plan.digest,
+                                                     ctx.item.attempts + 1)))
+    if not to_save:
+        return parties
+    try:
+        results = ledger.save_parties([(party, plan.match, key) for party, plan, key in to_save])
+    except Exception as exc:
+        db.session.rollback()
+        return {**parties, **{party.key: exc for party, *_ in to_save}}
+    fault_point("after customer create")
+    bound: list[str] = []
+    for (party, plan, _), result in zip(to_save, results):
+        if not result.ok:
+            parties[party.key] = result.error or PermanentError(f"The customer \"{party.name}\" could not be saved.")
+            continue
+        try:
+            bind_party(installation, connection, party, plan, result.ledger_id)
+        except LinkTaken as exc:  # nothing was written: the others go on
+            parties[party.key] = exc
+            continue
+        except LinkRace as exc:  # rolled back: no link of this round was kept, each is tried again
+            return {**parties, **{key: exc for key in bound}, **{p.key: exc for p, *_ in to_save
+                                                                if p.key not in parties}}
+        bound.append(party.key)
+        parties[party.key] = (result.ledger_id, plan.match.warning)
+    db.session.commit()
+    return parties
+
+
 def export_party(installation: Installation, connection: LedgerConnection, ledger: Ledger, party: Party,
                  ctx: WorkContext) -> tuple[str, str | None]:
-    """The ledger id of the invoice's customer, created or updated first."""
-    link = find_link(installation.id, "party", party.key)
-    plan = plan_party(link, party, ledger.match_party(party, link.ledger_id if link else None,
-                                                      PartyClaims(installation.id, connection)))
-    if plan.unchanged:
-        return plan.match.ledger_id, plan.match.warning
-    key = idempotency_key(installation.id, "party", party.key, plan.digest, ctx.item.attempts + 1)
-    claim(installation, connection, party, plan)
-    result = ledger.save_party(party, plan.match, key)
-    if not result.ok:
-        raise result.error or PermanentError(f"The customer \"{party.name}\" could not be saved.")
-    fault_point("after customer create")
-    bind_party(installation, connection, party, plan, result.ledger_id)
-    db.session.commit()
-    return result.ledger_id, plan.match.warning
-
+    """The ledger id of one customer, created or updated first (``export_parties``)."""
+    result = export_parties(installation, connection, ledger, [(ctx, party)])[party.key]
+    if isinstance(result, Exception):
+        raise result
+    return result
 
 
 @flow("party_to_ledger")
@@ -106,7 +154,8 @@ def export_changed_party(ctx: WorkContext) -> None:
     platform_id = split_object_key(ctx.object_key)[1]
     record = ctx.record(object_kind="party", object_id=platform_id, direction="to_ledger")
     platform = platform_for(installation)
-    if hasattr(platform, "party_key") and find_link(installation.id, "party", platform.party_key(platform_id)) is None:
+    known_key = platform.party_key(platform_id)
+    if known_key is not None and find_link(installation.id, "party", known_key) is None:
         # Most CRM customers never get an invoice: know that from our own links, without a read.
         finish(record, "skipped", "Not in the ledger yet: it goes there with its first invoice.")
         return

@@ -18,14 +18,19 @@ from ..errors import SyncError
 from ..extensions import db
 from ..engine import WorkRequest, periodic, request_work
 from ..models import Cursor, Installation, LedgerConnection, utcnow
+from ..ports import platform_class
 from .links import find_link_by_ledger_id
 from .registry import LEDGERS, ledger_for
 
 log = logging.getLogger(__name__)
 OVERLAP = timedelta(minutes=2)  # re-read a little: clocks differ and writes land late
-# (platform, ledger) pairs whose status follows once per day, as their product description
-# says, by their own daily job (bridge/sync/status_from_ledger.py) rather than by this poll.
-DAILY_STATUS_PAIRS = {("dg1", "bexio")}
+
+
+def follows_status_daily(platform_kind: str, ledger_kind: str) -> bool:
+    """The pair's status follows once per day, as its product description says, by its own
+    daily job (bridge/sync/status_from_ledger.py) rather than by this poll: the platform's
+    port declares with which ledgers (``Platform.daily_status_ledgers``)."""
+    return ledger_kind in platform_class(platform_kind).daily_status_ledgers
 
 
 def cursor(scope: str, name: str) -> Cursor:
@@ -78,7 +83,7 @@ def poll_all() -> dict[str, int]:
         Installation.state == "active", LedgerConnection.active.is_(True),
         LedgerConnection.health == "ok")).all()
     for installation, connection in rows:
-        if connection.ledger not in LEDGERS or (installation.platform, connection.ledger) in DAILY_STATUS_PAIRS:
+        if connection.ledger not in LEDGERS or follows_status_daily(installation.platform, connection.ledger):
             continue
         counts["connections"] += 1
         try:

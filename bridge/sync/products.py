@@ -27,7 +27,6 @@ from ..extensions import db
 from ..faults import fault_point
 from ..engine import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, LedgerConnection, SyncRecord, utcnow
-from ..settings import get_section
 from .daily import DAY, daily_installations, request_daily, skip_reason
 from .links import bind, content_hash, find_link, jsonable
 from .polling import cursor
@@ -55,8 +54,7 @@ def export_products(ctx: WorkContext) -> None:
         return _finish(record, "skipped", skipped)
     ledger, connection = ledger_for(installation)
     platform = platform_for(installation)
-    groups = group_products(platform.changed_products(None), get_section(installation, "bexio").currency
-                            if ledger.kind == "bexio" else None)
+    groups = group_products(platform.changed_products(None), ledger.product_currency)
     if only is not None:
         if only not in groups:
             raise PermanentError(f"The product {only} is no longer in the shop.", code="unknown_product")

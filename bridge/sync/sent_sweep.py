@@ -23,6 +23,7 @@ from ..extensions import db
 from ..engine import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, Link, utcnow
 from ..settings import get_section
+from ..ports import ledger_class, platform_class
 from .daily import DAY, daily_installations, request_daily, skip_reason
 from .invoice_status import follow_one
 from .polling import is_known
@@ -31,9 +32,13 @@ from .registry import ledger_for, platform_for
 FLOW = "invoice_sent_sweep"
 ALL = "sent:all"
 WINDOW = timedelta(days=30)  # an invoice not sent within a month of approval is left to the webhooks
-# Ledgers that say whether an invoice was sent to the customer, with the platforms that follow it.
-PAIRS = {("bitrix24", "xero")}
 APPROVED = (InvoiceStatus.AUTHORISED.value, InvoiceStatus.PARTIALLY_PAID.value)
+
+
+def sweeps_sent(platform_kind: str, ledger_kind: str) -> bool:
+    """A ledger that says whether an invoice was sent to the customer, with a platform that
+    shows it (as their ports declare)."""
+    return platform_class(platform_kind).follows_sent and ledger_class(ledger_kind).tells_sent_to_contact
 
 
 def sweep_request(installation_id: int, *, manual: bool = False) -> WorkRequest:
@@ -98,7 +103,7 @@ def sweep_sent(ctx: WorkContext) -> None:
 
 
 def request_daily_sweep(day: str | None = None) -> int:
-    return request_daily("sent_sweep", day or period_key(DAY), daily_installations("sync_status", PAIRS),
+    return request_daily("sent_sweep", day or period_key(DAY), daily_installations("sync_status", sweeps_sent),
                          sweep_request)
 
 

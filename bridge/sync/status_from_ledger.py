@@ -1,5 +1,5 @@
 """Flow ``status_from_ledger``: once a day, the ledger's "paid" reaches the platform
-(Bexio -> DG1 COMPLETED), for the pairs that follow status daily (``DAILY_STATUS_PAIRS``).
+(Bexio -> DG1 COMPLETED), for the pairs that follow status daily (``polling.follows_status_daily``).
 
 Object key ``status:all``: the daily job and the orders page's "Sync status now" (a run by
 hand ignores the daily switch; the integration's own switch still counts).
@@ -19,7 +19,7 @@ from ..extensions import db
 from ..engine import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, utcnow
 from .daily import DAY, daily_installations, request_daily, skip_reason
-from .polling import DAILY_STATUS_PAIRS, poll_connection
+from .polling import follows_status_daily, poll_connection
 
 FLOW = "status_from_ledger"
 ALL = "status:all"
@@ -46,7 +46,7 @@ def pull_statuses(ctx: WorkContext) -> None:
 
 def request_daily_status(day: str | None = None) -> int:
     return request_daily("daily_status", day or period_key(DAY),
-                         daily_installations("sync_status", DAILY_STATUS_PAIRS), status_request)
+                         daily_installations("sync_status", follows_status_daily), status_request)
 
 
 # Once per day per installation (claimed per installation); hourly after 04:10 UTC so that

@@ -8,10 +8,13 @@ from decimal import Decimal
 
 from bridge.domain import Invoice, InvoiceStatus, Line, Party, PartyKind
 from bridge.errors import PermanentError, RetryableError
-from bridge.ports import LedgerDocument, PartyMatch, TaxCode, WriteResult
+from bridge.ports import Ledger, LedgerDocument, PartyMatch, Platform, TaxCode, WriteResult
 
 
-class FakePlatform:
+class FakePlatform(Platform):
+    """Only the single forms: the port's defaults give the rest (``read_invoices``,
+    ``set_ledger_references``, ``save_parties``...), as for a platform without batches."""
+
     kind = "fakeplatform"
 
     def __init__(self) -> None:
@@ -76,9 +79,13 @@ class FakePlatform:
         return keys
 
 
-class FakeLedger:
+class FakeLedger(Ledger):
+    """Only the single forms: the port loops them for ``match_parties``, ``save_parties`` and
+    ``find_invoices``, as for a ledger without batches (Bexio)."""
+
     kind = "fakeledger"
     organisation_id = "org-1"
+    reads_parties_by_id = True
 
     def __init__(self) -> None:
         self.invoices: dict[str, dict] = {}

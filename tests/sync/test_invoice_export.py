@@ -257,7 +257,7 @@ class EmailLedger(FakeLedger):
 
 
 class BulkEmailLedger(EmailLedger):
-    """The same rules through the batch lookups (``BulkLookups``: match_parties, save_parties)."""
+    """The same rules through a ledger with batch forms of its own (match_parties, save_parties)."""
 
     def match_parties(self, items, claims=None):
         if claims is not None:

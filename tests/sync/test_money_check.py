@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from bridge.connectors.bexio.ledger import BexioLedger
+from bridge.connectors.bitrix24.platform import Bitrix24Platform
+from bridge.connectors.dg1.platform import DG1Platform
+from bridge.connectors.xero.ledger import XeroLedger
 from bridge.domain import Invoice, InvoiceStatus, Line, LineKind, Party, PartyKind
 from bridge.sync.money_check import AMOUNTS_DIFFER, amounts_differ, compare, money_agrees, platform_totals
 from bridge.sync.platform_words import decide_where, settled_on_both_sides
@@ -51,7 +55,7 @@ def test_lines_without_tax_mapped_to_a_taxing_code_are_named():
 # -- the ledger's totals after a write ---------------------------------------------------
 
 def test_xero_booking_15_percent_for_a_9_percent_invoice_differs_naming_both_amounts():
-    check = compare("xero", "bitrix24", invoice(line("100", "9")), xero_answer("100.00", "15.00", "115.00"))
+    check = compare(XeroLedger, Bitrix24Platform, invoice(line("100", "9")), xero_answer("100.00", "15.00", "115.00"))
     assert not check.agrees
     assert check.message == ("Amounts differ: Xero booked tax 15.00, total 115.00 NZD, but Bitrix24 shows "
                              "tax 9.00, total 109.00 NZD.")
@@ -63,13 +67,13 @@ def test_xero_booking_15_percent_for_a_9_percent_invoice_differs_naming_both_amo
 def test_xero_per_line_rounding_is_no_difference():
     # three lines of 0.33 at 15 %: Xero taxes each line (0.05 x 3 = 0.15); taxed on the total it is 0.1485
     lines = [line("0.33", "15") for _ in range(3)]
-    assert compare("xero", "bitrix24", invoice(*lines), xero_answer("0.99", "0.15", "1.14")).agrees
-    assert compare("xero", "bitrix24", invoice(*lines), xero_answer("0.99", "0.14", "1.13")).agrees
-    assert not compare("xero", "bitrix24", invoice(*lines), xero_answer("0.99", "0.19", "1.18")).agrees
+    assert compare(XeroLedger, Bitrix24Platform, invoice(*lines), xero_answer("0.99", "0.15", "1.14")).agrees
+    assert compare(XeroLedger, Bitrix24Platform, invoice(*lines), xero_answer("0.99", "0.14", "1.13")).agrees
+    assert not compare(XeroLedger, Bitrix24Platform, invoice(*lines), xero_answer("0.99", "0.19", "1.18")).agrees
 
 
 def test_another_currency_differs():
-    check = compare("xero", "bitrix24", invoice(line("100", "15")), xero_answer("100.00", "15.00", "115.00", "USD"))
+    check = compare(XeroLedger, Bitrix24Platform, invoice(line("100", "15")), xero_answer("100.00", "15.00", "115.00", "USD"))
     assert not check.agrees and "115.00 USD" in check.message and "115.00 NZD" in check.message
 
 
@@ -77,12 +81,12 @@ def test_bexio_rounds_the_total_to_five_rappen_and_that_is_no_difference():
     # 5 x 3.56 at 7.7 % on top: 19.17 in the shop, 19.15 in Bexio (NOTES 8.1)
     order = invoice(line("3.56", "7.7", quantity="5"), currency="CHF")
     assert platform_totals(order).total == Decimal("19.17")
-    assert compare("bexio", "dg1", order, {"total": "19.150000", "total_taxes": "1.3706", "currency": "CHF"}).agrees
+    assert compare(BexioLedger, DG1Platform, order, {"total": "19.150000", "total_taxes": "1.3706", "currency": "CHF"}).agrees
 
 
 def test_bexio_taxing_8_1_percent_as_7_7_differs_even_when_gross_prices_keep_the_total():
     order = invoice(line("48.80", "8.1"), inclusive=True, currency="CHF")
-    check = compare("bexio", "dg1", order, {"total": "48.800000", "total_taxes": "3.4894", "currency": "CHF"})
+    check = compare(BexioLedger, DG1Platform, order, {"total": "48.800000", "total_taxes": "3.4894", "currency": "CHF"})
     assert not check.agrees
     assert "Bexio booked tax 3.49, total 48.80 CHF, but DG1 shows tax 3.66, total 48.80 CHF" in check.message
     assert "invoice tab" not in check.fix and check.fix.endswith(
@@ -90,7 +94,7 @@ def test_bexio_taxing_8_1_percent_as_7_7_differs_even_when_gross_prices_keep_the
 
 
 def test_an_answer_without_totals_says_nothing():
-    assert compare("bexio", "dg1", invoice(line("10", "8.1")), None).agrees
+    assert compare(BexioLedger, DG1Platform, invoice(line("10", "8.1")), None).agrees
 
 
 class Record:
@@ -105,12 +109,12 @@ class Link:
 
 def test_a_difference_marks_the_record_and_the_link_and_agreement_clears_the_mark():
     record, link = Record(), Link({"url": "u"})
-    assert not money_agrees(record, link, "xero", "bitrix24", invoice(line("100", "9")),
+    assert not money_agrees(record, link, XeroLedger, Bitrix24Platform, invoice(line("100", "9")),
                             xero_answer("100.00", "15.00", "115.00"))
     assert record.state == AMOUNTS_DIFFER and "115.00" in record.error_message and "109.00" in record.error_message
     assert amounts_differ(link)["ledger"]["total"] == "115.00" and amounts_differ(link)["platform"]["total"] == "109.00"
     assert link.extra["url"] == "u"
-    assert money_agrees(Record(), link, "xero", "bitrix24", invoice(line("100", "9")),
+    assert money_agrees(Record(), link, XeroLedger, Bitrix24Platform, invoice(line("100", "9")),
                         xero_answer("100.00", "9.00", "109.00"))
     assert amounts_differ(link) is None and link.extra == {"url": "u"}
 
@@ -118,13 +122,13 @@ def test_a_difference_marks_the_record_and_the_link_and_agreement_clears_the_mar
 # -- where to decide, per platform ------------------------------------------------------
 
 def test_each_platform_is_pointed_at_a_page_it_has():
-    assert decide_where("bitrix24", "xero") == "Decide on the invoice's Xero tab in Bitrix24."
-    dg1 = decide_where("dg1", "bexio")
+    assert decide_where(Bitrix24Platform, XeroLedger) == "Decide on the invoice's Xero tab in Bitrix24."
+    dg1 = decide_where(DG1Platform, BexioLedger)
     assert "invoice tab" not in dg1 and "Bexio integration > Orders" in dg1 and "Sync order to Bexio" in dg1
 
 
 def test_only_a_paid_dg1_order_with_its_ledger_invoice_paid_is_settled():
     paid, open_ = InvoiceStatus.PAID, InvoiceStatus.AUTHORISED
-    assert settled_on_both_sides("dg1", paid, paid)
-    assert not settled_on_both_sides("dg1", open_, paid) and not settled_on_both_sides("dg1", paid, open_)
-    assert not settled_on_both_sides("bitrix24", paid, paid)  # a paid Bitrix24 invoice can still be edited
+    assert settled_on_both_sides(DG1Platform, paid, paid)
+    assert not settled_on_both_sides(DG1Platform, open_, paid) and not settled_on_both_sides(DG1Platform, paid, open_)
+    assert not settled_on_both_sides(Bitrix24Platform, paid, paid)  # a paid Bitrix24 invoice can still be edited

@@ -28,8 +28,8 @@ from ...errors import BudgetExhausted, ConflictError, NeedsReconnect, PermanentE
 from ...settings import get_section
 from ...models import Installation, LedgerConnection
 from ...ratelimit import limiter_for_app
-from ...ports import (Claims, InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount, TaxCode,
-                           WriteResult)
+from ...ports import (BookedTotals, Claims, InvoiceWrite, Ledger, LedgerDocument, LedgerParty, PartyMatch,
+                      SalesAccount, TaxCode, WriteResult)
 from . import mapper
 from .client import BexioClient, Condition, v2_timestamp
 from .connection import VaultTokens, oauth_for_app
@@ -78,8 +78,11 @@ def _stops_batch(error: SyncError) -> bool:
     return isinstance(error, (BudgetExhausted, NeedsReconnect))
 
 
-class BexioLedger:
-    kind = "bexio"
+class BexioLedger(Ledger, kind="bexio"):
+    display_name = "Bexio"
+    # Bexio computes tax per rate on the document and rounds only the total to the
+    # currency's round factor, CHF 0.05 (https://docs.bexio.com/, ``total_rounding_difference``).
+    round_factor = Decimal("0.05")
 
     def __init__(self, client: BexioClient, *, organisation_id: str, options: BexioOptions,
                  web_url: str = "https://office.bexio.com") -> None:
@@ -204,6 +207,17 @@ class BexioLedger:
 
     def preview_invoice(self, invoice: Invoice, party_ledger_id: str | None) -> dict[str, Any]:
         return mapper.invoice_to_kb(invoice, self._invoice_refs(invoice, int(party_ledger_id or 0)))
+
+    @property
+    def product_currency(self) -> str | None:  # type: ignore[override]
+        """The shop's currency as set for Bexio: articles are priced in it."""
+        return self.options.currency
+
+    @staticmethod
+    def booked_totals(received: dict[str, Any] | None) -> BookedTotals | None:
+        """``total`` and ``total_taxes`` of the document Bexio answered with."""
+        received = received or {}
+        return BookedTotals.read(received.get("total_taxes"), received.get("total"), received.get("currency"))
 
     def comparable_document(self, document: dict[str, Any]) -> dict[str, Any]:
         """What a content hash is taken of: the rendering without the article mapping

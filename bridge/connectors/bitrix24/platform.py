@@ -24,7 +24,8 @@ from ...domain import Invoice, InvoiceStatus, Party, PartyKind, Person, Product,
 from ...errors import PermanentError
 from ...models import Installation
 from ...settings import get_section
-from ...ports import UNCHANGED, LedgerDocument, Unchanged, WriteResult
+from ...vault import vault_for_app
+from ...ports import UNCHANGED, LedgerDocument, Platform, Unchanged, WriteResult
 from . import store
 from .client import BATCH_MAX, Bitrix24Client
 from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE, SYNC_FIELD_CAMEL, Stage,
@@ -87,8 +88,9 @@ def company_people(party: Party) -> list[Person]:
     return people
 
 
-class Bitrix24Platform:
-    kind = "bitrix24"
+class Bitrix24Platform(Platform, kind="bitrix24"):
+    display_name = "Bitrix24"
+    follows_sent = True  # the invoice's "sent" stage
 
     def __init__(self, installation: Installation, client: Bitrix24Client | None = None) -> None:
         self.installation = installation
@@ -588,3 +590,20 @@ class Bitrix24Platform:
     def set_stock(self, levels: Iterable[StockLevel]) -> list[WriteResult]:
         error = PermanentError("bridge does not keep stock in Bitrix24.", code="not_supported")
         return [WriteResult(ok=False, error=error) for _ in levels]
+
+    # ---------------------------------------------------------------------------------
+    # The administrator
+    # ---------------------------------------------------------------------------------
+
+    @classmethod
+    def notify_admin(cls, installation: Installation, message: str) -> bool:
+        """A system notification to the portal user who installed the app: im.notify {to,
+        message, type=SYSTEM} is a notification from the app, not a chat message, and needs
+        the app's "im" scope (training.bitrix24.com/rest_help/im/im_notify.php)."""
+        if not installation.credential_id:
+            return False
+        admin = vault_for_app(current_app).read(installation.credential_id).data.get("user_id")
+        if not admin:
+            return False
+        store.client_for(installation).call("im.notify", {"to": int(admin), "message": message, "type": "SYSTEM"})
+        return True

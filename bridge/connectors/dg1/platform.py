@@ -19,7 +19,7 @@ from flask import current_app
 from ...domain import Invoice, InvoiceStatus, Party, Product, StockLevel
 from ...errors import PermanentError
 from ...models import Installation, LedgerConnection
-from ...ports import LedgerDocument, WriteResult
+from ...ports import LedgerDocument, Platform, WriteResult
 from ...safe_url import keepable
 from . import mapper
 from .client import DG1Client
@@ -32,8 +32,31 @@ log = logging.getLogger(__name__)
 STATUS_FOR = {InvoiceStatus.PAID: "COMPLETED"}
 
 
-class DG1Platform:
-    kind = "dg1"
+class DG1Platform(Platform, kind="dg1"):
+    display_name = "DG1"
+    tax_per_rate = True  # the order's totals tax each rate's sum
+    closes_when_paid = True  # a paid order only moves on, to SHIPPED or COMPLETED
+    # Status follows once a day from Bexio, as the DG1 <-> Bexio product says (the daily job).
+    daily_status_ledgers = frozenset({"bexio"})
+    # The admin's pages are those of its "Bexio integration" menu whatever the ledger
+    # (templates/dg1/orders.html), and so are their buttons. DG1 has no invoice tab.
+    SYNC_BUTTON = "Sync order to Bexio"
+
+    @classmethod
+    def invoice_page(cls, ledger_name: str) -> str:
+        return "the Orders page (Bexio integration > Orders in the DG1 admin)"
+
+    @classmethod
+    def sync_again(cls, ledger_name: str) -> str:
+        return f"press \"{cls.SYNC_BUTTON}\" on {cls.invoice_page(ledger_name)}"
+
+    @classmethod
+    def decide_where(cls, ledger_name: str) -> str:
+        return f"Do one of these by hand in {ledger_name} or DG1, then {cls.sync_again(ledger_name)}."
+
+    @classmethod
+    def paid_words(cls) -> str:
+        return "DG1 (the order is paid or completed)"
 
     def __init__(self, client: DG1Client, tenant_id: str, *, admin_url: str = "", ledger_kind: str = "bexio") -> None:
         self.client = client

@@ -13,8 +13,8 @@ from typing import Any, Iterator
 
 from ...domain import Invoice, InvoiceStatus, Party, Payment, Product, StockLevel
 from ...errors import ConflictError, PermanentError, SyncError
-from ...ports import (Claims, InvoiceLookup, InvoiceWrite, LedgerDocument, LedgerParty, PartyMatch, SalesAccount,
-                           TaxCode, WriteResult)
+from ...ports import (BookedTotals, Claims, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument, LedgerParty,
+                      PartyMatch, SalesAccount, TaxCode, WriteResult)
 from . import mapper, matching
 from .client import BATCH_SIZE, XeroClient, chunked, encode_json, jsonable, where_string
 from .client import idempotency_key as key_within_limit
@@ -34,8 +34,13 @@ def _taken(party: Party, claims: Claims | None):
     return lambda contact_id: claims.taken(party.key, contact_id)
 
 
-class XeroLedger:
-    kind = "xero"
+class XeroLedger(Ledger, kind="xero"):
+    display_name = "Xero"
+    needs_sales_accounts = True  # every line carries an AccountCode
+    tells_sent_to_contact = True  # SentToContact, without moving UpdatedDateUTC
+    reads_parties_by_id = True
+    has_transactions = True  # bank transactions and payments, for the dashboard
+    invoice_url_template = "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID={id}"
 
     def __init__(self, client: XeroClient, *, web_url: str = "https://go.xero.com",
                  index: ContactIndex | None = None) -> None:
@@ -534,6 +539,19 @@ class XeroLedger:
     # ==================================================================================
     # reference data for settings
     # ==================================================================================
+
+    @staticmethod
+    def booked_totals(received: dict[str, Any] | None) -> BookedTotals | None:
+        """SubTotal, TotalTax, Total and CurrencyCode of the invoice Xero answered with."""
+        received = received or {}
+        return BookedTotals.read(received.get("TotalTax"), received.get("Total"), received.get("CurrencyCode"),
+                                 received.get("SubTotal"))
+
+    def transactions(self, stream: str, since: datetime | None) -> Iterator[dict[str, Any]]:
+        """Bank transactions or payments changed since ``since`` (If-Modified-Since), as Xero
+        sends them; Xero has no webhooks for either."""
+        read = {"bank_transactions": self.client.bank_transactions, "payments": self.client.payments}[stream]
+        return read(since)
 
     def tax_codes(self, on: date | None = None) -> list[TaxCode]:
         return mapper.revenue_tax_codes(self.client.tax_rates(where='Status=="ACTIVE"'))

@@ -12,7 +12,7 @@ from ...extensions import db
 from ...models import Link, SyncRecord, WorkItem
 from ...sync.invoice_to_ledger import SYNC_OFF
 from ...sync.money_check import AMOUNTS_DIFFER, amounts_differ
-from ...sync.platform_words import LEDGER_NAMES
+from ...ports import ledger_name
 from ...connectors.bitrix24.inbox import FLOW_INVOICE
 
 
@@ -57,7 +57,7 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
     if differ and state.tone != "pending":
         # The ledger booked other money than the invoice shows: never "Synced" until a write
         # whose amounts agree clears the mark (``bridge/sync/money_check.py``).
-        state.label = _("Amounts differ between Bitrix24 and %(ledger)s.", ledger=LEDGER_NAMES.get(link.ledger, ""))
+        state.label = _("Amounts differ between Bitrix24 and %(ledger)s.", ledger=ledger_name(link.ledger))
         state.tone = "error"
         state.error, state.error_fix = differ.get("message"), differ.get("fix")
     elif link is not None and state.tone == "idle" and link.ledger_id:

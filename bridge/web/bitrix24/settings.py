@@ -34,7 +34,7 @@ from ...models import Cursor, Installation
 from ...ratelimit import limiter_for_app
 from ...settings import SettingsError, StaleSettings, get_section, rate_key, save_section
 from ...sync.registry import ledger_for, platform_for
-from ...sync.platform_words import LEDGER_NAMES
+from ...ports import ledger_name
 from ...sync.tax_check import Mismatch, rate_mismatches
 
 bp = Blueprint("app_settings", __name__)
@@ -270,7 +270,7 @@ def read_mapping(form, current: dict, choices: Choices) -> tuple[dict, dict]:
         mismatched = rate_mismatches({_rate_key_or_none(r) or r: c for r, c in data["tax_rates"].items()},
                                      choices.tax_codes, none_code=data["tax_none"])
         if mismatched and "tax_rates" not in errors:
-            errors["tax_rates"] = " ".join(_rate_refusal(m, LEDGER_NAMES.get(choices.ledger, choices.ledger.title()))
+            errors["tax_rates"] = " ".join(_rate_refusal(m, ledger_name(choices.ledger))
                                            for m in mismatched)
     if accounts:
         chosen = [data["default_sales_account"], *data["sales_account_by_product"].values(),
