@@ -68,6 +68,10 @@ class SectionForm:
         own = widget(self.section, field).get("form_name", field)
         return f"{self.section}.{own}" if self.qualified else own
 
+    def kind(self, field: str) -> str:
+        """The widget the page draws the field with (the ``field`` macro)."""
+        return widget(self.section, field)["widget"]
+
     def read(self, form, current: dict[str, Any]) -> dict[str, Any]:
         """The section's data: ``current`` with this form's fields as posted."""
         data = dict(current)

@@ -53,7 +53,8 @@ def _settings_context(installation: Installation, current: admin_session.AdminSe
             "outcome": bexio_outcome(installation.id),
             "webhook_url": f"{current_app.config['PUBLIC_URL']}/hooks/dg1/{installation.account_id}",
             "version": installation.settings.version if installation.settings else None,
-            "tax_label": settings_form.tax_label, "shown": settings_form.shown()}
+            "tax_label": settings_form.tax_label, "shown": settings_form.shown(),
+            "forms": settings_form.FORMS}
 
 
 @bp.get("/settings")

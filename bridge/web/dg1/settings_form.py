@@ -25,12 +25,13 @@ from ...ports import TaxCode
 from ...settings import StaleSettings, get_section, rate_key, save_section
 from ..settings_form import SectionForm, rows
 
-FORMS = (SectionForm("general", ("enabled", "automatic_sync"), qualified=True),
-         SectionForm("invoices", ("create_payment", "send_by_email"), qualified=True),
-         SectionForm("mapping", ("shipping_tax", "payment_fee_tax"), qualified=True),
-         SectionForm("bexio", ("user_id", "language", "currency"), qualified=True),
-         SectionForm("daily", ("sync_status", "sync_products", "sync_stock"), qualified=True))
-FORM_SECTIONS = tuple(form.section for form in FORMS)
+FORMS = {form.section: form for form in (
+    SectionForm("general", ("enabled", "automatic_sync"), qualified=True),
+    SectionForm("invoices", ("create_payment", "send_by_email"), qualified=True),
+    SectionForm("mapping", ("shipping_tax", "payment_fee_tax"), qualified=True),
+    SectionForm("bexio", ("user_id", "language", "currency"), qualified=True),
+    SectionForm("daily", ("sync_status", "sync_products", "sync_stock"), qualified=True))}
+FORM_SECTIONS = tuple(FORMS)
 EMPTY_TAX_ROWS = 2  # blank rows for rates not mapped yet
 
 
@@ -53,7 +54,7 @@ class Choices:
 
 def shown() -> list[str]:
     """The form names of the fields the form shows: their errors are shown beside them."""
-    return [form.name(name) for form in FORMS for name in form.fields]
+    return [form.name(name) for form in FORMS.values() for name in form.fields]
 
 
 def tax_label(tax: TaxCode) -> str:
@@ -92,7 +93,7 @@ def shop_rates(products: list[dict[str, Any]], mapped: dict[str, str]) -> list[s
 def parse(form, installation, sites: list[dict[str, Any]], choices: Choices) -> tuple[dict[str, dict], dict[str, str]]:
     """The sections the form asks for, and errors by form field name (empty: valid)."""
     stored = current(installation)
-    data = {section_form.section: section_form.read(form, stored[section_form.section]) for section_form in FORMS}
+    data = {section: section_form.read(form, stored[section]) for section, section_form in FORMS.items()}
     errors: dict[str, str] = {}
     # The seed: a DG1 cancellation cancels the Bexio invoice while it is unpaid, issued or
     # not (payments make it a manual action instead); the form has no switch for it.
@@ -117,8 +118,8 @@ def parse(form, installation, sites: list[dict[str, Any]], choices: Choices) -> 
         elif choices.taxes and choices.tax(code) is None:
             errors[f"mapping.{name}"] = "This tax is not an active sales tax in Bexio."
     mapping["tax_rates"] = _tax_rows(form, choices, errors)
-    for section_form in FORMS:  # the sections' own refusals, where the page found none
-        for name, message in section_form.errors(data[section_form.section]).items():
+    for section, section_form in FORMS.items():  # the sections' own refusals, where the page found none
+        for name, message in section_form.errors(data[section]).items():
             errors.setdefault(name, message)
     return data, errors
 
