@@ -20,7 +20,7 @@ def _populate(app, installation):
                         ledger_org="org-1", ledger_id="inv-1"))
     db.session.commit()
     engine.record_inbound("test", "e1", installation_id=installation.id, topic="t", object_key="invoice:1",
-                        payload="{}")
+                          payload="{}")
     engine.request_work(engine.WorkRequest(installation.id, "f", "invoice:1"))
     db.session.add(SyncRecord(installation_id=installation.id, flow="f", object_kind="invoice", object_id="1",
                               direction="to_ledger"))

@@ -43,7 +43,7 @@ def registry():
 
 def ingest(installation, dedup: str, obj: str = "invoice:1") -> bool:
     return engine.record_inbound("test", dedup, installation_id=installation.id, topic="update",
-                               object_key=obj, payload="{}")
+                                 object_key=obj, payload="{}")
 
 
 def test_same_event_twice_makes_one_row_and_one_job(installation, registry, run_jobs):
