@@ -36,6 +36,7 @@ from ...settings import SettingsError, StaleSettings, get_section, rate_key, sav
 from ...sync.registry import ledger_for, platform_for
 from ...ports import ledger_name
 from ...sync.tax_check import Mismatch, rate_mismatches
+from ..settings_form import SectionForm
 
 bp = Blueprint("app_settings", __name__)
 answer_refusals(bp)
@@ -142,7 +143,7 @@ def _context(viewer: Viewer, **extra: Any) -> dict[str, Any]:
                "digests": {name: section_digest(installation, name) for name in SECTIONS}, "failed": None,
                "statuses": [s.value for s in InvoiceStatus], "errors": {}, "saved": None, "notice": {},
                "bx24_js": current_app.config["BITRIX24_JS_URL"], "choices": Choices(),
-               "values": {name: get_section(installation, name) for name in SECTIONS}}
+               "values": {name: get_section(installation, name) for name in SECTIONS}, "forms": FORMS}
     context.update(extra)
     return context
 
@@ -181,7 +182,10 @@ def save(section: str):
     whole_page = not request.headers.get("HX-Request")
     choices = choices_for(installation) if section in (STAGES, "mapping") or whole_page else Choices()
     current = get_section(installation, section).model_dump(mode="json")
-    data, errors = FORM_READERS[section](request.form, current, choices)
+    form = FORMS[section]
+    data = form.read(request.form, current)
+    checks = check_mapping(data, current, choices) if section == "mapping" else {}
+    errors = {**form.errors(data), **checks}  # the page's own refusal of a field first
     saved = None
     if not errors:
         try:
@@ -193,7 +197,7 @@ def save(section: str):
         except SettingsError as exc:
             db.session.rollback()
             # "tax_rates.abc" -> shown next to the tax table (the form's field)
-            errors = {key.split(".")[0]: message for key, message in exc.errors.items()}
+            errors = form.named(exc.errors)
         except StaleSettings as exc:
             db.session.rollback()
             errors = {"_form": str(exc)}
@@ -220,41 +224,23 @@ def section_digest(installation: Installation, section: str) -> str:
 
 
 # --------------------------------------------------------------------------------------
-# Form -> section data (each returns the data and the errors found before validation)
+# Form -> section data: each form's fields, read by the one settings engine
 # --------------------------------------------------------------------------------------
 
 
-def _checked(form, name: str) -> bool:
-    return form.get(name) in ("on", "true", "1")
+FORMS = {"general": SectionForm("general", ("enabled", "automatic_sync")),
+         "invoices": SectionForm("invoices", ("numbering", "sent_when", "header_master", "lines_master", "name_master",
+                                              "contact_master", "address_master", "void_authorised_on_cancel")),
+         STAGES: SectionForm(STAGES, ("stage_map",)),
+         "mapping": SectionForm("mapping", ("tax_rates", "tax_none", "default_sales_account",
+                                            "sales_account_by_product", "sales_account_by_section")),
+         "party_import": SectionForm("party_import", ("daily", "include_suppliers"))}
 
 
-def read_general(form, current: dict, choices: Choices) -> tuple[dict, dict]:
-    return {**current, "enabled": _checked(form, "enabled"), "automatic_sync": _checked(form, "automatic_sync")}, {}
-
-
-def read_invoices(form, current: dict, choices: Choices) -> tuple[dict, dict]:
-    data = {**current, **{k: form.get(k, current.get(k)) for k in ("numbering", "sent_when", "header_master",
-                                                                  "lines_master",
-                                                                  "name_master", "contact_master", "address_master")},
-            "void_authorised_on_cancel": _checked(form, "void_authorised_on_cancel")}
-    return data, {}
-
-
-def read_stages(form, current: dict, choices: Choices) -> tuple[dict, dict]:
-    mapping = {key[len("stage:"):]: value for key, value in form.items() if key.startswith("stage:") and value}
-    return {"stage_map": mapping}, {}
-
-
-def _rows(form, left: str, right: str) -> dict[str, str]:
-    pairs = zip(form.getlist(left), form.getlist(right))
-    return {k.strip(): v for k, v in pairs if k.strip() and v}
-
-
-def read_mapping(form, current: dict, choices: Choices) -> tuple[dict, dict]:
-    data = {**current, "tax_rates": _rows(form, "tax_rate", "tax_code"), "tax_none": form.get("tax_none") or None,
-            "default_sales_account": form.get("default_sales_account") or None,
-            "sales_account_by_product": _rows(form, "product_id", "product_account"),
-            "sales_account_by_section": _rows(form, "section_id", "section_account")}
+def check_mapping(data: dict, current: dict, choices: Choices) -> dict[str, str]:
+    """The mapping against the lists read live: the portal's VAT rates, the ledger's active
+    tax codes (of the same percentage) and sales accounts. By form name, like the section's
+    own errors."""
     errors: dict[str, str] = {}
     if choices.portal_rates is not None:  # read live: only the portal's rates (or ones mapped before)
         offered = {r.key for r in choices.portal_rates} | set(current.get("tax_rates") or {})
@@ -279,7 +265,7 @@ def read_mapping(form, current: dict, choices: Choices) -> tuple[dict, dict]:
         if bad:
             errors["default_sales_account"] = _("Not an active sales account in the ledger: %(codes)s.",
                                                 codes=", ".join(bad))
-    return data, errors
+    return errors
 
 
 def _rate_number(value: Decimal) -> str:
@@ -304,16 +290,7 @@ def _rate_key_or_none(rate: str) -> str | None:
     try:
         return rate_key(rate) if rate != "none" else "none"
     except ValueError:
-        return None  # refused below with the section's own message
-
-
-def read_party_import(form, current: dict, choices: Choices) -> tuple[dict, dict]:
-    return {**current, "daily": _checked(form, "import_daily"),
-            "include_suppliers": _checked(form, "import_suppliers")}, {}
-
-
-FORM_READERS = {"general": read_general, "invoices": read_invoices, STAGES: read_stages, "mapping": read_mapping,
-                "party_import": read_party_import}
+        return None  # refused by the section's own validation
 
 
 # --------------------------------------------------------------------------------------
