@@ -16,15 +16,11 @@ from ...errors import ConflictError, PermanentError, SyncError
 from ...ports import (BookedTotals, Claims, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument, LedgerParty,
                       PartyMatch, SalesAccount, TaxCode, WriteResult)
 from . import mapper, matching
-from .client import BATCH_SIZE, XeroClient, chunked, encode_json, jsonable, where_string
+from .client import BATCH_SIZE, XeroClient, chunked, encode_json, jsonable
 from .client import idempotency_key as key_within_limit
 from .contact_index import ContactIndex
 
 log = logging.getLogger(__name__)
-
-
-def _norm_email(value: str | None) -> str:
-    return (value or "").strip().lower()
 
 
 def _taken(party: Party, claims: Claims | None):
@@ -55,68 +51,8 @@ class XeroLedger(Ledger, kind="xero"):
     # ==================================================================================
 
     def match_party(self, party: Party, linked_ledger_id: str | None, claims: Claims | None = None) -> PartyMatch:
-        """Which Xero contact is this customer: link -> ContactNumber -> e-mail -> exact name.
-
-        A same-name contact is the same customer only if its e-mail equals ours or it has
-        none; any other same-name contact makes ours get a distinguishing name and a warning
-        (NOTES 4, lesson 4) - never a failed sync, never someone else's contact. A contact
-        that carries another ContactNumber, or that ``claims`` gives to another customer (a
-        company's contact, for its contact person invoiced alone), is never taken.
-        """
-        if self.index is not None:
-            return self.match_parties([(party, linked_ledger_id)], claims)[0]
-        taken = _taken(party, claims)
-        name = mapper.party_name(party)
-        number = mapper.contact_number(party.key)
-        if linked_ledger_id:
-            contact = self._remember(self.client.get_contact(linked_ledger_id))
-            if contact:
-                return PartyMatch(contact["ContactID"], name, "link")
-        contact = self._remember(self.client.get_contact(number))
-        if contact and contact.get("ContactNumber") == number:
-            return PartyMatch(contact["ContactID"], name, "external_key")
-        if party.email:
-            candidates = [c for c in self.client.find_contacts(f"EmailAddress=={where_string(party.email)}")
-                          if _norm_email(c.get("EmailAddress")) == _norm_email(party.email)
-                          and self._claimable(c, number) and not taken(c["ContactID"])]
-            if candidates:
-                best = next((c for c in candidates if mapper.normalise_name(c.get("Name") or "").lower()
-                             == name.lower()), candidates[0])
-                return PartyMatch(self._remember(best)["ContactID"], name, "email")
-        return self._match_name(party, name, number, taken)
-
-    def _match_name(self, party: Party, name: str, number: str, taken) -> PartyMatch:
-        attempt, candidate = 1, name
-        while True:
-            clash = self._active_named(candidate)
-            if clash is None:
-                break
-            if (self._claimable(clash, number) and not taken(clash["ContactID"]) and
-                    (not clash.get("EmailAddress") or _norm_email(clash.get("EmailAddress")) == _norm_email(party.email))):
-                if candidate == name:
-                    return PartyMatch(self._remember(clash)["ContactID"], name, "name")
-                break
-            candidate = mapper.disambiguated_name(party, attempt)
-            attempt += 1
-            if attempt > 5:
-                break
-        if candidate == name:
-            return PartyMatch(None, name)
-        return PartyMatch(None, candidate, warning=(
-            f"Another Xero contact is already called \"{name}\", so this customer was created as "
-            f"\"{candidate}\". Rename either one in Xero if you prefer."))
-
-    def _active_named(self, name: str) -> dict[str, Any] | None:
-        """The active contact with exactly this name (names are unique among active ones, NOTES 4)."""
-        for contact in self.client.find_contacts(f"Name=={where_string(name)}"):
-            if mapper.normalise_name(contact.get("Name") or "").lower() == name.lower() \
-                    and contact.get("ContactStatus", "ACTIVE") == "ACTIVE":
-                return contact
-        return None
-
-    @staticmethod
-    def _claimable(contact: dict[str, Any], number: str) -> bool:
-        return not contact.get("ContactNumber") or contact.get("ContactNumber") == number
+        """Which Xero contact is this customer: ``match_parties`` for one."""
+        return self.match_parties([(party, linked_ledger_id)], claims)[0]
 
     def _remember(self, contact: dict[str, Any] | None) -> dict[str, Any] | None:
         if contact and contact.get("ContactID"):
@@ -161,15 +97,40 @@ class XeroLedger(Ledger, kind="xero"):
     MISS_CHUNK = 20  # customers per chunked lookup: 3 terms each keeps the URL short
 
     def match_parties(self, items: list[tuple[Party, str | None]], claims: Claims | None = None) -> list[PartyMatch]:
-        """``match_party`` for a batch, from the contact index: no call for known customers.
+        """Which Xero contact is each customer: link -> ContactNumber -> e-mail -> exact name,
+        by the identity rules of ``matching`` (their one home). A same-name contact is the
+        same customer only if its e-mail equals ours or it has none; any other same-name
+        contact makes ours get a distinguishing name and a warning (NOTES 4, lesson 4) -
+        never a failed sync, never someone else's contact. A contact that carries another
+        ContactNumber, or that ``claims`` gives to another customer (a company's contact,
+        for its contact person invoiced alone), is never taken.
 
-        At most one incremental read of the index (when it is older than its freshness
-        window or a webhook marked it stale) and, when that read did not just happen, one
-        chunked lookup (ContactNumber/e-mail/name, OR-ed) for the customers it does not know.
-        Without an index, each customer is matched one by one.
+        The candidates come from the contact index (no call for known customers) or, for an
+        organisation without one, from live lookups as the rules ask (``matching.LivePool``).
         """
         if self.index is None:
-            return [self.match_party(party, linked, claims) for party, linked in items]
+            pool: matching.ContactPool = matching.LivePool(self.client, self._remember)
+        else:
+            pool = self._indexed_pool(items, claims)
+        results: dict[tuple[str, str | None], PartyMatch] = {}
+        out = []
+        for party, linked in items:
+            key = (party.key, linked)
+            if key not in results:  # the same customer twice in a batch: one answer
+                results[key] = matching.match(pool, party, linked, _taken(party, claims))
+            out.append(results[key])
+        if self.index is not None:
+            for result in out:
+                if result.ledger_id and result.ledger_id in pool.by_id:
+                    self._contacts[result.ledger_id] = pool.by_id[result.ledger_id]  # the freshest copy
+        return out
+
+    def _indexed_pool(self, items: list[tuple[Party, str | None]], claims: Claims | None) -> matching.ContactPool:
+        """The candidates from the index: at most one incremental read of it (when it is
+        older than its freshness window or a webhook marked it stale) and, when that read
+        did not just happen, one chunked lookup (ContactNumber/e-mail/name, OR-ed) for the
+        customers it does not know."""
+        assert self.index is not None
         refreshed = self.index.refresh(self.client)
         pool = self._pool(items)
         if claims is not None:
@@ -184,17 +145,7 @@ class XeroLedger(Ledger, kind="xero"):
                 pool = self._pool(items)
                 if claims is not None:
                     claims.load(pool.by_id)
-        results: dict[tuple[str, str | None], PartyMatch] = {}
-        out = []
-        for party, linked in items:
-            key = (party.key, linked)
-            if key not in results:  # the same customer twice in a batch: one answer
-                results[key] = matching.match(pool, party, linked, _taken(party, claims))
-            out.append(results[key])
-        for result in out:
-            if result.ledger_id and result.ledger_id in pool.by_id:
-                self._contacts[result.ledger_id] = pool.by_id[result.ledger_id]  # the freshest copy
-        return out
+        return pool
 
     def _pool(self, items: list[tuple[Party, str | None]]) -> matching.ContactPool:
         assert self.index is not None

@@ -1,17 +1,20 @@
-"""The contact identity rules applied to contacts already in hand (the index, one lookup).
+"""The one home of Xero's contact identity rules, applied to a pool of candidate contacts.
 
-The same rules as ``XeroLedger.match_party`` (NOTES 4, lesson 4): link -> ContactNumber ->
-e-mail -> exact name, where a same-name contact is ours only if its e-mail equals ours or it
-has none, and any other same-name contact gives ours a distinguishing name and a warning.
+The pool is filled from the local contact index (``ContactPool``, no call for a known
+customer) or, where an organisation has no index, by live lookups as the rules ask
+(``LivePool``): either way ``match`` decides. The rules (NOTES 4, lesson 4): link ->
+ContactNumber -> e-mail -> exact name, where a same-name contact is ours only if its e-mail
+equals ours or it has none, and any other same-name contact gives ours a distinguishing
+name and a warning.
 A contact carrying another ContactNumber belongs to another record and is never taken;
 nor is one that bridge's links give to another customer (``taken``: a contact imported from
 Xero carries no ContactNumber, so only the link says whose it is, e.g. a company's contact
 for its own contact person invoiced alone). Such a contact is someone else's: ours is
 created beside it, with a distinguishing name if it must.
 
-Matching a batch adds one rule the one-by-one path gets from Xero for free: what an earlier
-customer of the same batch claims (a contact it takes over, a name it will be created with)
-is taken for the later ones, exactly as if the earlier write had already happened.
+Matching a batch adds one rule: what an earlier customer of the same batch claims (a
+contact it takes over, a name it will be created with) is taken for the later ones, exactly
+as if the earlier write had already happened.
 """
 from __future__ import annotations
 
@@ -47,6 +50,9 @@ class ContactPool:
     def _all(self) -> list[dict[str, Any]]:
         return list(self.by_id.values())
 
+    def linked(self, contact_id: str) -> dict[str, Any] | None:
+        return self.by_id.get(contact_id)
+
     def by_number(self, number: str) -> dict[str, Any] | None:
         return next((c for c in self._all() if c.get("ContactNumber") == number), None)
 
@@ -81,8 +87,9 @@ def match(pool: ContactPool, party: Party, linked_ledger_id: str | None,
 
 def _match(pool: ContactPool, party: Party, linked_ledger_id: str | None, name: str, number: str,
            taken: Callable[[str], bool]) -> PartyMatch:
-    if linked_ledger_id and linked_ledger_id in pool.by_id:
-        return PartyMatch(linked_ledger_id, name, "link")
+    linked = pool.linked(linked_ledger_id) if linked_ledger_id else None
+    if linked is not None:
+        return PartyMatch(linked["ContactID"], name, "link")
     contact = pool.by_number(number)
     if contact is not None:
         return PartyMatch(contact["ContactID"], name, "external_key")
@@ -111,6 +118,53 @@ def _match(pool: ContactPool, party: Party, linked_ledger_id: str | None, name: 
     return PartyMatch(None, candidate, warning=(
         f"Another Xero contact is already called \"{name}\", so this customer was created as "
         f"\"{candidate}\". Rename either one in Xero if you prefer."))
+
+
+class LivePool(ContactPool):
+    """A pool filled by asking Xero, as the rules need each candidate: the contact by its
+    id (the link), by our ContactNumber, those with the customer's e-mail, the active one
+    with each name tried; every answer is handed to ``remember`` as Xero sent it (the
+    ledger compares its updates with those). A contact already in the pool keeps the
+    batch's claims on it. Each question is asked once per pool."""
+
+    def __init__(self, client: Any, remember: Callable[[dict[str, Any]], Any]) -> None:
+        super().__init__([])
+        self.client = client
+        self.remember = remember
+        self._asked: dict[tuple[str, str], list[str]] = {}
+
+    def _ask(self, question: tuple[str, str], read: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """The pool's copies of the contacts Xero answered ``question`` with, in its order."""
+        if question not in self._asked:
+            answered = [c for c in read() if c and c.get("ContactID")]
+            for contact in answered:
+                self.remember(contact)
+                if contact["ContactID"] not in self.by_id:
+                    self.add(contact)
+            self._asked[question] = [c["ContactID"] for c in answered]
+        return [self.by_id[contact_id] for contact_id in self._asked[question]]
+
+    def _one(self, id_or_number: str) -> list[dict[str, Any]]:
+        contact = self.client.get_contact(id_or_number)
+        return [contact] if contact else []
+
+    def linked(self, contact_id: str) -> dict[str, Any] | None:
+        return next(iter(self._ask(("id", contact_id), lambda: self._one(contact_id))), None)
+
+    def by_number(self, number: str) -> dict[str, Any] | None:
+        return next((c for c in self._ask(("number", number), lambda: self._one(number))
+                     if c.get("ContactNumber") == number), None)
+
+    def by_email(self, email: str) -> list[dict[str, Any]]:
+        found = self._ask(("email", email_key(email)),
+                          lambda: self.client.find_contacts(f"EmailAddress=={where_string(email)}"))
+        return [c for c in found if email_key(c.get("EmailAddress")) == email_key(email)
+                and c.get("ContactStatus", "ACTIVE") == "ACTIVE"]
+
+    def active_named(self, name: str) -> dict[str, Any] | None:
+        found = self._ask(("name", name_key(name)), lambda: self.client.find_contacts(f"Name=={where_string(name)}"))
+        return next((c for c in found if name_key(c.get("Name")) == name_key(name)
+                     and c.get("ContactStatus", "ACTIVE") == "ACTIVE"), None)
 
 
 def where_any(party_terms: list[tuple[str, str]]) -> str:
