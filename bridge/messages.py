@@ -165,8 +165,9 @@ def _param(value: Any, locale: str | None) -> Any:
         return word(value.kind, value.value) if has_app_context() and locale != "en" else value.value.replace("_", " ")
     if isinstance(value, Money):
         return format_currency(value.amount, value.currency, locale=loc)
-    if isinstance(value, Decimal):
-        return format_decimal(value, locale=loc, decimal_quantization=False)
+    if isinstance(value, Decimal):  # with the digits it has: 8.10 -> "8.10", "8,10"
+        digits = max(0, -int(value.as_tuple().exponent))
+        return format_decimal(value, format="#,##0" + ("." + "0" * digits if digits else ""), locale=loc)
     if isinstance(value, datetime):
         return f"{format_datetime(value.astimezone(timezone.utc), 'short', tzinfo=timezone.utc, locale=loc)} UTC"
     if isinstance(value, date):

@@ -38,6 +38,7 @@ def test_parameters_are_rendered_in_the_same_language(app_ctx):
     assert render(N_(VIA, channels=Money(Decimal("1250.5"), "CHF")), "de") == "über 1.250,50\xa0CHF"
     assert render(N_(VIA, channels=Money(Decimal("1250.5"), "CHF")), "en") == "via CHF1,250.50"
     assert render(N_(VIA, channels=date(2026, 3, 1)), "de") == "über 01.03.2026"
+    assert render(N_(VIA, channels=Decimal("8.10")), "de") == "über 8,10" and N_(VIA, channels=Decimal("8.10")) == "via 8.10"
     assert N_(VIA, channels=Word("flow", "invoice_to_ledger")) == "via invoice to ledger"
 
 

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from ...domain import Address, Invoice, InvoiceStatus, Line, LineKind, Party, PartyKind, Product
 from ...errors import PermanentError
 from ...ports import LedgerDocument, LedgerParty, SalesAccount, TaxCode
+from ...messages import N_
 
 ZURICH = ZoneInfo("Europe/Zurich")
 SIX = Decimal("0.000001")
@@ -185,7 +186,8 @@ def api_reference(invoice: Invoice) -> str:
     NOTES §5: api_reference is ours to write and search; uniqueness is not enforced, so the
     ledger searches it with "=" before every create."""
     if len(invoice.key) > MAX_REFERENCE:
-        raise PermanentError(f"The invoice key {invoice.key[:40]}... is longer than Bexio's 255 characters.",
+        raise PermanentError(N_("The invoice key %(key)s... is longer than Bexio's 255 characters.",
+                                key=invoice.key[:40]),
                              code="reference_too_long")
     return invoice.key
 
@@ -255,11 +257,13 @@ def _tax_id(line: Line) -> int | None:
         try:
             return int(line.ledger_tax_code)
         except ValueError:
-            raise PermanentError(f"{line.ledger_tax_code!r} is not a Bexio tax id.", code="bad_tax_code")
+            raise PermanentError(N_("%(code)s is not a Bexio tax id.", code=repr(line.ledger_tax_code)),
+                                 code="bad_tax_code")
     if line.tax_rate:
-        raise PermanentError(f"No Bexio tax is mapped for the tax rate {line.tax_rate:.2f} % "
-                             f"(line \"{line.description}\").", code="unmapped_tax_rate",
-                             fix=f"Map {line.tax_rate:.2f} % to a Bexio tax in the tax mapping setting.")
+        rate = Decimal(line.tax_rate).quantize(Decimal("0.01"))
+        raise PermanentError(N_("No Bexio tax is mapped for the tax rate %(rate)s %% (line \"%(line)s\").",
+                                rate=rate, line=line.description), code="unmapped_tax_rate",
+                             fix=N_("Map %(rate)s %% to a Bexio tax in the tax mapping setting.", rate=rate))
     return None
 
 
@@ -354,9 +358,9 @@ def email_text(language: str, number: str, subject: str | None = None,
     subject = (subject or default_subject).replace("{number}", number)
     message = (message or default_message).replace("{number}", number)
     if PLACEHOLDER not in message:
-        raise PermanentError("The invoice e-mail text has no [Network Link] placeholder; Bexio refuses to send it.",
-                             code="missing_network_placeholder",
-                             fix="Add [Network Link] to the invoice e-mail text in the settings.")
+        raise PermanentError(N_("The invoice e-mail text has no [Network Link] placeholder; Bexio refuses to send "
+                                "it."), code="missing_network_placeholder",
+                             fix=N_("Add [Network Link] to the invoice e-mail text in the settings."))
     return subject, message
 
 

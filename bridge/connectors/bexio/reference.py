@@ -7,6 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from ...errors import PermanentError
+from ...messages import N_
 from .client import BexioClient
 from .mapper import dec
 
@@ -46,16 +47,17 @@ class References:
         for row in self.languages:
             if str(row.get("iso_639_1", "")).lower() == code:
                 return int(row["id"])
-        raise PermanentError(f"Bexio has no language \"{code}\".", code="unknown_language",
-                             fix="Choose one of Bexio's languages in the settings.")
+        raise PermanentError(N_("Bexio has no language \"%(code)s\".", code=code), code="unknown_language",
+                             fix=N_("Choose one of Bexio's languages in the settings."))
 
     def currency(self, code: str) -> dict[str, Any]:
         """NOTES §3: a currency's ``name`` is its ISO 4217 code."""
         for row in self.currencies:
             if str(row.get("name", "")).upper() == (code or "").upper():
                 return row
-        raise PermanentError(f"The currency {code} is not set up in Bexio.", code="unknown_currency",
-                             fix=f"Add {code} in Bexio (Settings > Currencies) or change the currency setting.")
+        raise PermanentError(N_("The currency %(code)s is not set up in Bexio.", code=code), code="unknown_currency",
+                             fix=N_("Add %(code)s in Bexio (Settings > Currencies) or change the currency setting.",
+                                    code=code))
 
     def currency_codes(self) -> dict[int, str]:
         return {int(r["id"]): str(r["name"]) for r in self.currencies}
@@ -79,6 +81,7 @@ class References:
         if configured is None:
             return int(self.me["id"])
         if not any(int(u["id"]) == int(configured) for u in self.users):
-            raise PermanentError(f"The Bexio user {configured} chosen in the settings no longer exists.",
-                                 code="unknown_user", fix="Choose another Bexio user in the settings.")
+            raise PermanentError(N_("The Bexio user %(user)s chosen in the settings no longer exists.",
+                                    user=configured),
+                                 code="unknown_user", fix=N_("Choose another Bexio user in the settings."))
         return int(configured)

@@ -30,6 +30,7 @@ import requests
 from ...errors import NeedsReconnect, PermanentError, RetryableError, SyncError
 from ...http import ApiClient
 from ...ratelimit import Limiter, Limits
+from ...messages import N_
 from .errors import ERRORS
 
 log = logging.getLogger(__name__)
@@ -287,7 +288,7 @@ def refresh_tokens(token_url: str, client_id: str, client_secret: str, refresh_t
         response = server.request("GET", token_url, expect=(200,), params=form)
     data = parse_json(response.text)
     if not isinstance(data, dict) or not data.get("access_token"):
-        raise RetryableError("The Bitrix24 OAuth server sent an unreadable reply.", retry_after=60)
+        raise RetryableError(N_("The Bitrix24 OAuth server sent an unreadable reply."), retry_after=60)
     if by_form:
         _form_hosts.add(host)
     return data
@@ -394,11 +395,11 @@ class Bitrix24Client(ApiClient):
         """NOTES s3: a renamed portal redirects; re-POST to the new address and remember it."""
         location = response.headers.get("Location") or ""
         if not location.startswith(("http://", "https://")):
-            raise PermanentError("Bitrix24 redirected to an unusable address.", code="bad_redirect")
+            raise PermanentError(N_("Bitrix24 redirected to an unusable address."), code="bad_redirect")
         path = location.split("?", 1)[0]
         marker = "/rest/"
         if marker not in path:
-            raise PermanentError("Bitrix24 redirected away from its REST API.", code="bad_redirect",
+            raise PermanentError(N_("Bitrix24 redirected away from its REST API."), code="bad_redirect",
                                  ledger_messages=[location])
         new_endpoint = path[: path.index(marker) + len(marker)]
         if not credentials.params and marker in credentials.endpoint:  # webhook: keep <user>/<secret>/
@@ -411,12 +412,12 @@ class Bitrix24Client(ApiClient):
         try:
             body = parse_json(response.text)
         except ValueError as exc:
-            raise RetryableError("Bitrix24 sent an unreadable reply.", retry_after=30, code="bad_reply") from exc
+            raise RetryableError(N_("Bitrix24 sent an unreadable reply."), retry_after=30, code="bad_reply") from exc
         if not isinstance(body, dict) or "result" not in body:
             if isinstance(body, dict) and "error" in body:  # some errors come with HTTP 200
                 raise self.errors.error(400, body.get("error") or None,
                                         details=[body.get("error_description") or ""])
-            raise RetryableError("Bitrix24 sent an unexpected reply.", retry_after=30, code="bad_reply")
+            raise RetryableError(N_("Bitrix24 sent an unexpected reply."), retry_after=30, code="bad_reply")
         timing = body.get("time") or {}
         if timing.get("operating_reset_at"):  # absent on self-hosted (NOTES s13)
             self.operating_reset_at[method] = float(timing["operating_reset_at"])

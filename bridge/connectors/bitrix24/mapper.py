@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping
 
 from ...domain import Address, Invoice, InvoiceStatus, Line, LineKind, Party, PartyKind, Person
 from ...errors import PermanentError
+from ...messages import N_
 
 SMART_INVOICE = 31  # NOTES s6 (5 is the legacy type)
 PRODUCT_ROW_OWNER = "SI"  # NOTES s13: smart-invoice product rows use ownerType SI
@@ -33,6 +34,8 @@ COMPANY, CONTACT, LEGACY = "CO", "C", "L"
 # Small values
 # --------------------------------------------------------------------------------------
 
+NO_CLIENT_FIX = N_("Choose a contact or company on the invoice in Bitrix24.")
+
 
 def dec(value: Any, default: str = "0") -> Decimal:
     if value is None or value == "":
@@ -40,7 +43,7 @@ def dec(value: Any, default: str = "0") -> Decimal:
     try:
         return Decimal(str(value))
     except InvalidOperation as exc:
-        raise PermanentError(f"Bitrix24 sent a number bridge cannot read: {value!r}.") from exc
+        raise PermanentError(N_("Bitrix24 sent a number bridge cannot read: %(value)s.", value=repr(value))) from exc
 
 
 def parse_date(value: Any) -> date | None:
@@ -367,8 +370,9 @@ def invoice_from_item(item: Mapping[str, Any], rows: list[Mapping[str, Any]], pa
                       language: str = "") -> Invoice:
     item_id = str(item["id"])
     if party is None:
-        raise PermanentError(f"Invoice {item.get('accountNumber') or item_id} has no client.",
-                             code="no_client", fix="Choose a contact or company on the invoice in Bitrix24.")
+        raise PermanentError(N_("Invoice %(invoice)s has no client.",
+                                invoice=item.get('accountNumber') or item_id),
+                             code="no_client", fix=NO_CLIENT_FIX)
     include = rows_include_tax(rows)
     issue = parse_date(item.get("begindate")) or parse_date(item.get("createdTime")) or date.today()
     return Invoice(
@@ -411,8 +415,9 @@ def invoice_from_legacy(invoice: Mapping[str, Any], party: Party | None, *, memb
                         language: str = "") -> Invoice:
     invoice_id = str(invoice["ID"])
     if party is None:
-        raise PermanentError(f"Invoice {invoice.get('ACCOUNT_NUMBER') or invoice_id} has no client.",
-                             code="no_client", fix="Choose a contact or company on the invoice in Bitrix24.")
+        raise PermanentError(N_("Invoice %(invoice)s has no client.",
+                                invoice=invoice.get('ACCOUNT_NUMBER') or invoice_id),
+                             code="no_client", fix=NO_CLIENT_FIX)
     rows = list(invoice.get("PRODUCT_ROWS") or [])
     include = rows_include_tax(rows, "VAT_INCLUDED")
     return Invoice(

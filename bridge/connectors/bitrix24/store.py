@@ -26,6 +26,7 @@ from ...installations import restore
 from ...models import Credential, Installation
 from ...ratelimit import limiter_for_app
 from ...vault import vault_for_app
+from ...messages import N_
 from .client import (Bitrix24Client, OAuthAuth, StaticAuth, WebhookAuth, budget_key, limits_for_plan,
                      same_origin, token_url_for)
 
@@ -81,8 +82,8 @@ def check_server_endpoint(server_endpoint: str | None) -> str:
     host = urlsplit(url).hostname or ""
     if same_origin(url, default) or (host in (*KNOWN_OAUTH_HOSTS, *extra) and url.startswith("https://")):
         return url
-    raise PermanentError("The portal named an OAuth server bridge does not know.", code="untrusted_oauth_server",
-                         fix="Add its host to BITRIX24_OAUTH_HOSTS if it is your own Bitrix24 cloud.",
+    raise PermanentError(N_("The portal named an OAuth server bridge does not know."), code="untrusted_oauth_server",
+                         fix=N_("Add its host to BITRIX24_OAUTH_HOSTS if it is your own Bitrix24 cloud."),
                          ledger_messages=[server_endpoint or ""])
 
 
@@ -120,9 +121,9 @@ def save_webhook(webhook_url: str) -> Installation:
     """A self-hosted portal connected by an inbound webhook (NOTES s1): sync, no iframe."""
     parts = urlsplit(webhook_url)
     if "/rest/" not in parts.path:
-        raise PermanentError("That is not a Bitrix24 inbound webhook URL.",
-                             fix="Copy the URL shown under Developer resources > Inbound webhook, "
-                                 "like https://portal.example.com/rest/1/abc123/.")
+        raise PermanentError(N_("That is not a Bitrix24 inbound webhook URL."),
+                             fix=N_("Copy the URL shown under Developer resources > Inbound webhook, "
+                                    "like https://portal.example.com/rest/1/abc123/."))
     account = f"webhook:{parts.netloc}"
     installation = find(account) or Installation(platform=PLATFORM, account_id=account)
     db.session.add(installation)
@@ -154,8 +155,8 @@ def _on_moved(installation_id: int):
 def client_for(installation: Installation) -> Bitrix24Client:
     """The REST client of an installation, sharing the portal's budget with every process."""
     if installation.state != "active" or not installation.credential_id:
-        raise PermanentError("The app is not installed on this Bitrix24 portal any more.",
-                             code="not_installed", fix="Install the app again from Bitrix24's Applications.")
+        raise PermanentError(N_("The app is not installed on this Bitrix24 portal any more."),
+                             code="not_installed", fix=N_("Install the app again from Bitrix24's Applications."))
     config = current_app.config
     mode = (installation.endpoints or {}).get("mode", "oauth")
     if mode == "webhook":

@@ -23,6 +23,7 @@ from ...errors import PermanentError
 from ...extensions import db
 from ...engine import WorkRequest, inbox_handler, record_inbound, store_callback
 from ...models import InboxEvent, Installation
+from ...messages import N_
 from . import signing
 from .mapper import split_platform_id
 from .tenants import client_for, find_tenant, secrets_of
@@ -125,7 +126,7 @@ def _event(row: InboxEvent) -> dict[str, Any]:
     try:
         return json.loads(row.payload or "")
     except ValueError as exc:
-        raise PermanentError("The stored DG1 event is not valid JSON.") from exc
+        raise PermanentError(N_("The stored DG1 event is not valid JSON.")) from exc
 
 
 @inbox_handler(SOURCE)

@@ -20,6 +20,7 @@ from ...models import Installation
 from ...ratelimit import limiter_for_app
 from ...redaction import register_secret
 from ...vault import vault_for_app
+from ...messages import N_
 from . import signing
 from .client import DG1Client
 
@@ -107,8 +108,8 @@ def add_tenant(tenant_id: str, *, api_key: str, webhook_secret: str, launch_secr
 
 def secrets_of(installation: Installation) -> TenantSecrets:
     if installation.credential_id is None:
-        raise PermanentError(f"DG1 tenant {installation.account_id} has no API key in bridge.",
-                             fix="Register it with: flask dg1 add-tenant --tenant ...")
+        raise PermanentError(N_("DG1 tenant %(tenant)s has no API key in bridge.", tenant=installation.account_id),
+                             fix=N_("Register it with: flask dg1 add-tenant --tenant ..."))
     data = vault_for_app(current_app).read(installation.credential_id).data
     for value in data.values():
         if isinstance(value, str):  # not the rotation window's end

@@ -31,6 +31,7 @@ import requests
 from ...errors import BudgetExhausted, NeedsReconnect, RetryableError, SyncError
 from ...http import ApiClient
 from ...ratelimit import Limiter, Limits
+from ...messages import N_
 from .errors import XERO_ERRORS, element_error, error_body_messages, explain, validation_messages, warning_messages
 from .oauth import TokenSource, make_session
 
@@ -257,7 +258,7 @@ class XeroClient(ApiClient):
                 return response.json(parse_float=Decimal)
             except ValueError:
                 # NOTES 8: check the status before parsing; an outage page is not JSON.
-                raise RetryableError("Xero answered with something that is not JSON.", retry_after=60,
+                raise RetryableError(N_("Xero answered with something that is not JSON."), retry_after=60,
                                      code="bad_response", status=response.status_code)
 
     def _wait_inline(self, exc: RetryableError, attempt: int) -> bool:

@@ -18,6 +18,7 @@ from ...extensions import db
 from ...models import Installation, LedgerConnection, utcnow
 from ...ratelimit import limiter_for_app
 from ...vault import vault_for_app
+from ...messages import N_
 from .client import XeroClient
 from .contact_index import ContactIndex
 from .ledger import XeroLedger
@@ -57,10 +58,10 @@ def mark_ok(connection_id: int) -> None:
 def build_client(connection: LedgerConnection, app=None, **kwargs) -> XeroClient:
     app = app or current_app._get_current_object()
     if connection.ledger != "xero" or not connection.active:
-        raise PermanentError("This installation has no active Xero connection.", code="not_connected",
-                             fix="Connect Xero in Settings.")
+        raise PermanentError(N_("This installation has no active Xero connection."), code="not_connected",
+                             fix=N_("Connect Xero in Settings."))
     if connection.credential_id is None:
-        raise NeedsReconnect("The Xero connection has no tokens.", fix="Connect Xero again in Settings.")
+        raise NeedsReconnect(N_("The Xero connection has no tokens."), fix=N_("Connect Xero again in Settings."))
     connection_id, credential_id = connection.id, connection.credential_id
     healthy = connection.health == "ok" and connection.last_success_at is not None \
         and connection.last_success_at > utcnow() - SUCCESS_NOTE_EVERY
@@ -96,8 +97,8 @@ def build(installation: Installation, connection: LedgerConnection | None = None
     """The adapter flows use (``bridge.ports.Ledger``) for one installation."""
     connection = connection or active_connection(installation.id)
     if connection is None:
-        raise PermanentError("This installation is not connected to Xero.", code="not_connected",
-                             fix="Connect Xero in Settings.")
+        raise PermanentError(N_("This installation is not connected to Xero."), code="not_connected",
+                             fix=N_("Connect Xero in Settings."))
     app = current_app._get_current_object()
     return XeroLedger(build_client(connection, app), web_url=app.config.get("XERO_WEB_URL", "https://go.xero.com"),
                       index=ContactIndex(connection.organisation_id))

@@ -21,6 +21,7 @@ from requests_oauthlib import OAuth2Session
 from ...errors import NeedsReconnect, PermanentError, RetryableError, SyncError
 from ...http import ApiClient
 from ...vault import TokenData, Tokens, Vault
+from ...messages import N_
 from .errors import RECONNECT_FIX, XERO_ERRORS
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,8 @@ class XeroOAuth(ApiClient):
     def from_config(cls, config: dict[str, Any], **kwargs: Any) -> "XeroOAuth":
         missing = [n for n in ("XERO_CLIENT_ID", "XERO_CLIENT_SECRET") if not config.get(n)]
         if missing:
-            raise PermanentError("Xero is not configured on this server.", code="not_configured",
-                                 fix=f"Set {' and '.join(missing)} (see docs/xero.md).")
+            raise PermanentError(N_("Xero is not configured on this server."), code="not_configured",
+                                 fix=N_("Set %(names)s (see docs/xero.md).", names=" and ".join(missing)))
         if config.get("BRIDGE_ENV") in ("demo", "test") and str(config["XERO_TOKEN_URL"]).startswith("http://"):
             # The sandbox listens on plain http; oauthlib refuses that unless told. Never
             # set in development or production, where Xero's URLs are https.
@@ -127,11 +128,11 @@ class XeroOAuth(ApiClient):
             token = oauth.fetch_token(self.token_url, code=code, client_secret=self.client_secret,
                                       include_client_id=False, timeout=self.timeout)
         except OAuth2Error as exc:
-            raise PermanentError("Xero did not accept the authorisation; please connect again.",
+            raise PermanentError(N_("Xero did not accept the authorisation; please connect again."),
                                  code=exc.error or "oauth_error", fix=RECONNECT_FIX,
                                  ledger_messages=[exc.description or exc.error or str(exc)]) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise RetryableError("Xero could not be reached to finish connecting.", retry_after=5,
+            raise RetryableError(N_("Xero could not be reached to finish connecting."), retry_after=5,
                                  code="network") from exc
         return _token_data(dict(token))
 
