@@ -87,7 +87,7 @@ NOT_SWEPT = {"static": "files from static/, no view code"}
 # Every field name the app reads from a query string or a form: grep request.form /
 # request.args / request.values in bridge/, and the readers those are handed to
 # (iframe.launch_params, bitrix24 hooks.receive, sync_log Filters.from_args, dashboard
-# queries.parse_filters, app_settings.read_*, dg1 settings_form.parse). Drawn alongside
+# queries.parse_filters, the settings engine web/settings_form.py and dg1 settings_form.parse). Drawn alongside
 # arbitrary keys, so the sweep gets past "field missing" into each parser.
 FIELDS = (
     # Bitrix24 launches and the install page
