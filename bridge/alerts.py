@@ -1,9 +1,10 @@
 """Tell a person when bridge needs one: a connection to renew, a sync that failed for good,
 and once a day a digest of the day's syncing.
 
-- Inside Bitrix24 the installing administrator (the user whose tokens the app holds) gets an
-  ``im.notify`` system notification; e-mail goes out too when ``SMTP_HOST`` is configured
-  (to ``SMTP_TO``, the partner running bridge).
+- Inside the platform, where its port can (``Platform.notify_admin``): in Bitrix24 the
+  installing administrator (the user whose tokens the app holds) gets an ``im.notify``
+  system notification; e-mail goes out too when ``SMTP_HOST`` is configured (to
+  ``SMTP_TO``, the partner running bridge).
 - At most once per cause per day: an alert first claims its row in ``sent_alerts`` (unique
   on installation, cause and UTC day), then sends. A second failure of the same kind the
   same day changes nothing; a new day or a new cause alerts again.
@@ -28,7 +29,8 @@ from .insert_ignore import insert_ignore
 from .engine import app_context, enqueue_after_commit, on_failure, periodic
 from .messages import N_, Word, joined, render
 from .models import Installation, SyncRecord, utcnow
-from .stored_messages import key_of
+from .ports import platform_class
+from .stored_messages import key_of, stored
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ def send(installation_id: int, cause: str, message: str, fix: str | None = None)
     channels, errors = [], []
     # The portal's administrator reads the portal's language; the e-mail goes to the partner
     # running bridge (SMTP_TO), who reads English as the logs do.
-    for name, channel, language in (("bitrix24", _notify_bitrix24, installation.language or "en"),
+    for name, channel, language in ((installation.platform, _notify_platform, installation.language or "en"),
                                     ("email", _email, "en")):
         text = f"bridge ({installation.domain}): {render(message, language)}" + \
             (f" {render(fix, language)}" if fix else "")
@@ -109,19 +111,9 @@ def send(installation_id: int, cause: str, message: str, fix: str | None = None)
     return bool(channels)
 
 
-def _notify_bitrix24(installation: Installation, text: str, cause: str) -> bool:
-    if installation.platform != "bitrix24" or not installation.credential_id:
-        return False
-    from .connectors.bitrix24 import store
-    from .vault import vault_for_app
-
-    admin = vault_for_app(current_app).read(installation.credential_id).data.get("user_id")
-    if not admin:
-        return False
-    # im.notify {to, message, type=SYSTEM}: a notification from the app, not a chat message;
-    # needs the app's "im" scope (training.bitrix24.com/rest_help/im/im_notify.php).
-    store.client_for(installation).call("im.notify", {"to": int(admin), "message": text, "type": "SYSTEM"})
-    return True
+def _notify_platform(installation: Installation, text: str, cause: str) -> bool:
+    """The administrator, inside their platform, where its port can (Bitrix24's im.notify)."""
+    return platform_class(installation.platform).notify_admin(installation, text)
 
 
 def _email(installation: Installation, text: str, cause: str) -> bool:
@@ -169,7 +161,8 @@ def digest_of(installation: Installation) -> str | None:
     for connection in unhealthy:
         where = {"ledger": connection.ledger.title(), "health": Word("state", connection.health),
                  "organisation": connection.organisation_name or connection.organisation_id}
-        parts.append(N_("%(ledger)s (%(organisation)s): %(health)s, %(detail)s.", detail=connection.health_message,
+        parts.append(N_("%(ledger)s (%(organisation)s): %(health)s, %(detail)s.",
+                        detail=stored(connection, "health_message"),
                         **where) if connection.health_message else N_("%(ledger)s (%(organisation)s): %(health)s.", **where))
     if counts.get("amounts_differ"):  # the ledger booked other money than the platform shows (money_check.py)
         parts.append(N_("%(count)s booked by the ledger with amounts that differ from the invoice's: check the tax "

@@ -24,7 +24,7 @@ def sent(monkeypatch):
     def notify(installation, text, cause):
         messages.append((installation.id, text))
         return True
-    monkeypatch.setattr(alerts, "_notify_bitrix24", notify)
+    monkeypatch.setattr(alerts, "_notify_platform", notify)
     return messages
 
 
@@ -40,7 +40,7 @@ def test_once_per_cause_per_day(installation, sent, monkeypatch):
 
 
 def test_a_channel_that_fails_lets_the_next_occurrence_try_again(installation, monkeypatch):
-    monkeypatch.setattr(alerts, "_notify_bitrix24", mock.Mock(side_effect=RuntimeError("portal down")))
+    monkeypatch.setattr(alerts, "_notify_platform", mock.Mock(side_effect=RuntimeError("portal down")))
     assert not alerts.send(installation.id, "needs_reconnect", "Renew it.")
     assert db.session.query(SentAlert).count() == 0
 
@@ -98,7 +98,7 @@ def test_nothing_happened_no_digest(installation, sent):
 
 
 def test_email_when_smtp_is_configured(app, installation, monkeypatch):
-    monkeypatch.setattr(alerts, "_notify_bitrix24", lambda *a: False)
+    monkeypatch.setattr(alerts, "_notify_platform", lambda *a: False)
     app.config.update(SMTP_HOST="mail.example", SMTP_PORT=2525, SMTP_TO="ops@partner.example",
                       SMTP_USER="bridge", SMTP_PASSWORD="pw", SMTP_FROM="bridge@partner.example")
     with mock.patch("smtplib.SMTP") as smtp:
@@ -113,7 +113,7 @@ def test_email_when_smtp_is_configured(app, installation, monkeypatch):
 
 
 def test_no_smtp_no_email(app, installation, monkeypatch):
-    monkeypatch.setattr(alerts, "_notify_bitrix24", lambda *a: False)
+    monkeypatch.setattr(alerts, "_notify_platform", lambda *a: False)
     with mock.patch("smtplib.SMTP") as smtp:
         assert not alerts.send(installation.id, "needs_reconnect", "Renew it.")
     smtp.assert_not_called()
@@ -138,3 +138,16 @@ def test_a_german_portal_is_alerted_in_german_the_partner_by_e_mail_in_english(i
     assert emails == ["bridge (acme.bitrix24.com): A sync failed and will not be retried by itself: Xero rejected "
                       "the data. Open the sync log, fix the cause and press Retry."]
     assert db.session.query(SentAlert).one().message_i18n["id"].startswith("A sync failed")
+
+
+def test_the_administrator_is_told_inside_the_platform_through_its_port(installation, monkeypatch):
+    """alerts names no platform: the installation's platform port says whether and how its
+    administrator is told (Bitrix24's im.notify, ``Bitrix24Platform.notify_admin``)."""
+    from bridge.connectors.bitrix24.platform import Bitrix24Platform
+
+    told: list[tuple[int, str]] = []
+    monkeypatch.setattr(Bitrix24Platform, "notify_admin",
+                        classmethod(lambda cls, inst, text: told.append((inst.id, text)) or True))
+    assert alerts.send(installation.id, "needs_reconnect", "Renew it.")
+    assert len(told) == 1 and told[0][0] == installation.id and "Renew it." in told[0][1]
+    assert db.session.query(SentAlert).one().channels == "bitrix24"
