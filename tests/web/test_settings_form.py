@@ -83,3 +83,31 @@ def test_errors_come_back_under_the_form_name_of_their_field(app):
     assert "three-letter" in bexio.errors({**defaults("bexio"), "currency": "Swiss francs"})["bexio.currency"]
     mapping = SectionForm("mapping", ("tax_rates",))
     assert set(mapping.named({"tax_rates.abc": "not a rate", "": "whole"})) == {"tax_rates", FORM_ERROR}
+
+
+def draw(app, form: SectionForm, field: str, value, errors: dict, **options) -> str:
+    """The ``field`` macro of the one macro set, as both settings pages call it."""
+    with app.test_request_context():
+        template = app.jinja_env.from_string(
+            '{% from "_settings_macros.html" import field with context %}'
+            "{{ field(form, name, 'Label', value, options, empty) }}")
+        return template.render(form=form, name=field, value=value, errors=errors,
+                               options=options.get("options"), empty=options.get("empty"))
+
+
+def test_a_field_is_drawn_by_its_widget_with_its_error_beside_it_the_same_way_on_both_platforms(app):
+    bare, qualified = SectionForm("invoices", INVOICES), SectionForm("invoices", INVOICES, qualified=True)
+    choices = {"options": [("ledger", "The ledger"), ("platform", "The platform")]}
+    on_bitrix24 = draw(app, bare, "numbering", "platform", {"numbering": "Choose one."}, **choices)
+    on_dg1 = draw(app, qualified, "numbering", "platform", {"invoices.numbering": "Choose one."}, **choices)
+    assert '<select id="numbering" name="numbering" aria-invalid="true" aria-describedby="err-numbering">' in on_bitrix24
+    assert '<option value="platform" selected>The platform</option>' in on_bitrix24
+    assert '<p class="error" id="err-numbering">Choose one.</p>' in on_bitrix24
+    assert on_dg1 == on_bitrix24.replace("numbering", "invoices.numbering").replace(
+        "err-invoices.numbering", "err-invoices-numbering")
+    box = draw(app, bare, "void_authorised_on_cancel", True, {})
+    assert '<input type="checkbox" id="void_authorised_on_cancel" name="void_authorised_on_cancel" checked>' in box
+    assert 'class="error"' not in box and "aria-invalid" not in box
+    number = draw(app, SectionForm("invoices", ("due_days",)), "due_days", 14, {"due_days": "At most 365."})
+    assert 'name="due_days" value="14" inputmode="numeric" aria-invalid="true"' in number
+    assert '<p class="error" id="err-due_days">At most 365.</p>' in number
