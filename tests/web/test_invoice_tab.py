@@ -158,3 +158,25 @@ def test_a_conflict_stays_the_headline_after_a_flow_back_that_found_nothing(clie
     html = launch(client, TAB, {"ID": "7"}).get_data(as_text=True)
     assert "Synced. Nothing changed since." not in html
     assert html.count("the edit was not sent.") >= 2  # the headline's error and the history
+
+
+def test_a_bexio_installation_reads_bexio_and_the_box_by_its_title_never_xero(client, portal):
+    """Issue 17 item 7: the tab's words come from the installation's ledger, and the box is
+    named by the title the portal shows (as the installer read it back)."""
+    from bridge.models import LedgerConnection
+
+    db.session.add(LedgerConnection(installation_id=portal.id, ledger="bexio", organisation_id="c1",
+                                    organisation_name="Alpen AG"))
+    portal.endpoints = {**(portal.endpoints or {}), "setup": {"sync_label": "Sync with Bexio"}}
+    db.session.add(SyncRecord(installation_id=portal.id, flow="invoice_to_ledger", object_kind="invoice",
+                              object_id="31", direction="to_ledger", state="skipped",
+                              warning="Sync is switched off for this invoice: later changes are not sent."))
+    db.session.commit()
+    html = launch(client, TAB, {"ID": "31"}).get_data(as_text=True)
+    assert "<title>Bexio sync" in html and '<h1 id="sync-heading">Bexio</h1>' in html
+    assert "tick “Sync with Bexio” on the invoice" in html and "Xero" not in html
+
+
+def test_before_any_ledger_is_connected_the_tab_is_neutral(client, portal):
+    html = launch(client, TAB, {"ID": "32"}).get_data(as_text=True)
+    assert '<h1 id="sync-heading">Accounting</h1>' in html and "Xero" not in html

@@ -1,4 +1,4 @@
-"""What the installer does on a portal: placements, event bindings, the "Sync with Xero" field.
+"""What the installer does on a portal: placements, event bindings, the invoices' "sync" field.
 
 Idempotent by reading first (NOTES s13, b24phpsdk#446): what is already bound or created is
 left alone, so running it again (re-install, app update, "repair" from the main page)
@@ -8,6 +8,13 @@ binding or field appears between the read and the write. Three requests in all (
 Portals differ (NOTES s2, s5): placements and events are bound only where ``placement.list``
 and ``events`` offer them; legacy invoices get their field only where ``crm.invoice.*``
 exists; offline events only where the user is an admin.
+
+Words the portal shows (the checkbox's title, the tab's and the menu's) name the installation's
+ledger when one is connected at install ("Sync with Bexio"), else the neutral "Sync with
+accounting". A field keeps the title it was made with, and always its code
+(``UF_CRM_SMART_INVOICE_XERO_SYNC``, from the first release): renaming it would orphan every
+invoice's value and the portal's filters and reports. The pages name the box by the title the
+portal reads back (``sync_label_of``). docs/bitrix24.md, "The sync field".
 """
 from __future__ import annotations
 
@@ -22,12 +29,16 @@ from .mapper import LEGACY_SYNC_FIELD, SMART_INVOICE, SYNC_FIELD, SYNC_FIELD_CAM
 HOOK_PATH = "/hooks/bitrix24"
 OFFLINE_CONNECTOR = "bridge"  # NOTES s4: our own writes carry it, so Bitrix24 does not queue them
 
-# placement -> (path, title, required). NOTES s5: codes verified in the docs.
-PLACEMENTS: dict[str, tuple[str, str, bool]] = {
-    "CRM_SMART_INVOICE_DETAIL_TAB": ("/bitrix24/placement/invoice", "Xero", True),
-    "LEFT_MENU": ("/bitrix24/app", "Xero sync", False),
-    "CRM_ANALYTICS_MENU": ("/bitrix24/dashboard", "Xero transactions", False),  # bridge/web/bitrix24/dashboard.py
+# placement -> (path, required). NOTES s5: codes verified in the docs. Titles: ``placement_title``.
+PLACEMENTS: dict[str, tuple[str, bool]] = {
+    "CRM_SMART_INVOICE_DETAIL_TAB": ("/bitrix24/placement/invoice", True),
+    "LEFT_MENU": ("/bitrix24/app", False),
+    "CRM_ANALYTICS_MENU": ("/bitrix24/dashboard", False),  # bridge/web/bitrix24/dashboard.py
 }
+NEUTRAL_LEDGER = "accounting"  # the ledger's place in a title before one is connected
+# The title every field made before titles named the ledger has (installations whose stored
+# setup does not say).
+FIRST_SYNC_LABEL = "Sync with Xero"
 INVOICE_EVENTS = ["ONCRMDYNAMICITEMADD", "ONCRMDYNAMICITEMUPDATE", "ONCRMDYNAMICITEMDELETE"]  # NOTES s4
 LEGACY_EVENTS = ["ONCRMINVOICEADD", "ONCRMINVOICEUPDATE", "ONCRMINVOICESETSTATUS", "ONCRMINVOICEDELETE"]
 PARTY_EVENTS = ["ONCRMCONTACTADD", "ONCRMCONTACTUPDATE", "ONCRMCONTACTDELETE",
@@ -42,6 +53,7 @@ class SetupResult:
     offline_events: list[str] = field(default_factory=list)
     offline_confirm: bool = False  # event.offline.get clear=0 allowed (rest_offline_extended)
     sync_key: str = SYNC_FIELD_CAMEL
+    sync_label: str = ""  # the field's title as the portal shows it
     legacy_invoices: bool = False
     changed: int = 0  # bindings and fields created by this run
     warnings: list[str] = field(default_factory=list)
@@ -56,18 +68,45 @@ def _already(error: SyncError, *needles: str) -> bool:
     return any(n in text for n in needles)
 
 
-def _sync_field_definition() -> dict[str, Any]:
+def sync_label(ledger_name: str | None) -> str:
+    """The title a new sync field gets: after the connected ledger, else neutral."""
+    return f"Sync with {ledger_name or NEUTRAL_LEDGER}"
+
+
+def placement_title(code: str, ledger_name: str | None) -> str:
+    name = ledger_name or NEUTRAL_LEDGER.capitalize()
+    # The dashboard shows Xero's bank transactions (the ledger that has them: ``has_transactions``).
+    return {"CRM_SMART_INVOICE_DETAIL_TAB": name, "LEFT_MENU": f"{name} sync",
+            "CRM_ANALYTICS_MENU": "Xero transactions"}[code]
+
+
+def sync_label_of(installation) -> str:
+    """The sync field's title on this installation's portal, as the last setup read it."""
+    return ((installation.endpoints or {}).get("setup") or {}).get("sync_label") or FIRST_SYNC_LABEL
+
+
+def _sync_field_definition(label: str) -> dict[str, Any]:
     # NOTES s7: boolean UF on smart invoices, default on, checkbox.
     return {"moduleId": "crm", "field": {
         "entityId": "CRM_SMART_INVOICE", "fieldName": SYNC_FIELD, "userTypeId": "boolean", "mandatory": "N",
-        "showFilter": "Y", "editFormLabel": {"en": "Sync with Xero"}, "listColumnLabel": {"en": "Sync with Xero"},
-        "settings": {"DEFAULT_VALUE": 1, "DISPLAY": "CHECKBOX", "LABEL_CHECKBOX": "Sync with Xero"}}}
+        "showFilter": "Y", "editFormLabel": {"en": label}, "listColumnLabel": {"en": label},
+        "settings": {"DEFAULT_VALUE": 1, "DISPLAY": "CHECKBOX", "LABEL_CHECKBOX": label}}}
 
 
-def _legacy_field_definition() -> dict[str, Any]:
-    # NOTES s7: FIELD_NAME gets the UF_CRM_ prefix; 13 characters left after it.
-    return {"fields": {"FIELD_NAME": "XERO_SYNC", "USER_TYPE_ID": "boolean", "EDIT_FORM_LABEL": "Sync with Xero",
-                       "LIST_COLUMN_LABEL": "Sync with Xero", "SETTINGS": {"DEFAULT_VALUE": 1}}}
+def _legacy_field_definition(label: str) -> dict[str, Any]:
+    # NOTES s7: FIELD_NAME gets the UF_CRM_ prefix; 13 characters left after it. The code
+    # stays XERO_SYNC whatever the ledger: it names the field on every portal that has it.
+    return {"fields": {"FIELD_NAME": "XERO_SYNC", "USER_TYPE_ID": "boolean", "EDIT_FORM_LABEL": label,
+                       "LIST_COLUMN_LABEL": label, "SETTINGS": {"DEFAULT_VALUE": 1}}}
+
+
+def _existing_label(fields: list[Any]) -> str:
+    """The title of the sync field already on the portal (userfieldconfig.list), if it says."""
+    for found in fields:
+        labels = found.get("editFormLabel") if isinstance(found, dict) else None
+        if isinstance(labels, dict) and labels:
+            return str(labels.get("en") or next(iter(labels.values())) or "")
+    return ""
 
 
 def read_portal(client: Bitrix24Client) -> BatchReply:
@@ -83,8 +122,9 @@ def read_portal(client: Bitrix24Client) -> BatchReply:
     })
 
 
-def run_setup(client: Bitrix24Client, public_url: str) -> SetupResult:
-    """Bind what is missing and create the field; returns what is in place."""
+def run_setup(client: Bitrix24Client, public_url: str, ledger_name: str | None = None) -> SetupResult:
+    """Bind what is missing and create the field; returns what is in place. ``ledger_name``:
+    the installation's connected ledger ("Bexio"), which new titles name; None: neutral."""
     result = SetupResult(at=utcnow().isoformat())
     state = read_portal(client)
     for key in ("offered_placements", "placements", "offered_events", "events", "fields"):
@@ -101,7 +141,7 @@ def run_setup(client: Bitrix24Client, public_url: str) -> SetupResult:
         if isinstance(state.get("offline_feature"), dict) else False
 
     commands: dict[str, tuple[str, dict[str, Any]]] = {}
-    for code, (path, title, required) in PLACEMENTS.items():
+    for code, (path, required) in PLACEMENTS.items():
         url = public_url.rstrip("/") + path
         if code not in offered_placements:
             if required:
@@ -113,8 +153,9 @@ def run_setup(client: Bitrix24Client, public_url: str) -> SetupResult:
             continue
         result.placements.append(code)
         if (code, url) not in bound_placements:
-            commands[f"p_{code}"] = ("placement.bind", {"PLACEMENT": code, "HANDLER": url, "TITLE": title,
-                                                        "DESCRIPTION": "Sync with Xero"})
+            commands[f"p_{code}"] = ("placement.bind", {"PLACEMENT": code, "HANDLER": url,
+                                                        "TITLE": placement_title(code, ledger_name),
+                                                        "DESCRIPTION": sync_label(ledger_name)})
     wanted_events = INVOICE_EVENTS + PARTY_EVENTS + APP_EVENTS
     if result.legacy_invoices:
         wanted_events += LEGACY_EVENTS
@@ -130,10 +171,13 @@ def run_setup(client: Bitrix24Client, public_url: str) -> SetupResult:
                                                      "auth_connector": OFFLINE_CONNECTOR})
         elif event not in APP_EVENTS:
             result.offline_events.append(event)
-    if not (state.get("fields") or {}).get("fields"):
-        commands["uf"] = ("userfieldconfig.add", _sync_field_definition())
+    existing = (state.get("fields") or {}).get("fields") or []
+    # "": the field is there but the list does not say its title (the caller keeps the one it knows).
+    result.sync_label = _existing_label(existing) if existing else sync_label(ledger_name)
+    if not existing:
+        commands["uf"] = ("userfieldconfig.add", _sync_field_definition(result.sync_label))
     if result.legacy_invoices and not state.get("legacy_fields"):
-        commands["uf_legacy"] = ("crm.invoice.userfield.add", _legacy_field_definition())
+        commands["uf_legacy"] = ("crm.invoice.userfield.add", _legacy_field_definition(result.sync_label))
 
     commands["item_fields"] = ("crm.item.fields", {"entityTypeId": SMART_INVOICE})
     reply = client.batch(commands)
@@ -165,7 +209,7 @@ def _settle(reply: BatchReply, commands: dict[str, Any], result: SetupResult) ->
             if not any(w.startswith("Offline events") for w in result.warnings):
                 result.warnings.append("Offline events need an administrator; reconcile lists changes instead.")
             continue
-        if key.startswith("p_") and not PLACEMENTS[key[2:]][2]:
+        if key.startswith("p_") and not PLACEMENTS[key[2:]][1]:
             result.placements.remove(key[2:])
             result.warnings.append(f"{key[2:]}: {error.message}")
             continue

@@ -14,9 +14,11 @@ from jinja2_fragments.flask import render_block
 
 from ...errors import SyncError
 from ...extensions import db
+from ...installations import active_connection
 from ...engine import WorkRequest, request_work
 from ...models import SyncRecord, WorkItem
 from ...numbers import whole_number
+from ...ports import ledger_name
 from ...sync.preview import preview_invoice
 from ...connectors.bitrix24 import setup, store
 from ...connectors.bitrix24.client import refresh_tokens
@@ -26,7 +28,7 @@ from ...connectors.bitrix24.inbox import FLOW_INVOICE
 from ...connectors.bitrix24.reconcile import cursor_for
 from ..preview_table import preview_table
 from .invoice_state import invoice_state
-from .pages import APP_PAGES, answer_refusals
+from .pages import APP_PAGES, answer_refusals, ledger_heading
 
 bp = Blueprint("bitrix24", __name__)
 answer_refusals(bp)
@@ -82,7 +84,12 @@ def install():
 
 
 def run_installer(installation) -> setup.SetupResult:
-    result = setup.run_setup(store.client_for(installation), current_app.config["PUBLIC_URL"])
+    # New titles on the portal name the connected ledger (a reinstall, a repair), else neutral.
+    connected = active_connection(installation)
+    result = setup.run_setup(store.client_for(installation), current_app.config["PUBLIC_URL"],
+                             ledger_name(connected.ledger) if connected is not None else None)
+    # A field whose title the portal did not read back keeps the title known for it.
+    result.sync_label = result.sync_label or setup.sync_label_of(installation)
     installation.endpoints = {**(installation.endpoints or {}), "setup": result.as_dict()}
     cursor_for(installation)
     db.session.commit()
@@ -102,7 +109,8 @@ def _overview(viewer: Viewer) -> dict:
     pending = db.session.scalar(db.select(db.func.count()).select_from(WorkItem).where(
         WorkItem.installation_id == installation.id, WorkItem.state.in_(("queued", "running", "waiting"))))
     return {"viewer": viewer, "setup": (installation.endpoints or {}).get("setup") or {}, "recent": recent,
-            "pending": pending, "token": form_token(viewer, "repair"), "app_token": form_token(viewer, APP_PAGES)}
+            "pending": pending, "token": form_token(viewer, "repair"), "app_token": form_token(viewer, APP_PAGES),
+            "ledger": ledger_heading(installation)}
 
 
 @bp.route("/bitrix24/app", methods=["GET", "POST"])
@@ -139,8 +147,11 @@ def _invoice_id(options: dict) -> str:
 
 
 def _tab_context(viewer: Viewer, invoice_id: str, notice: str | None = None) -> dict:
-    return {"viewer": viewer, "invoice_id": invoice_id, "state": invoice_state(viewer.installation.id, invoice_id),
-            "token": form_token(viewer, f"invoice:{invoice_id}"), "notice": notice}
+    state = invoice_state(viewer.installation.id, invoice_id)
+    return {"viewer": viewer, "invoice_id": invoice_id, "state": state, "notice": notice,
+            "token": form_token(viewer, f"invoice:{invoice_id}"),
+            "ledger": ledger_heading(viewer.installation, state.ledger),
+            "sync_label": setup.sync_label_of(viewer.installation)}
 
 
 def _tab(viewer: Viewer, invoice_id: str, notice: str | None = None) -> Response:

@@ -9,11 +9,12 @@ from flask_babel import format_datetime, gettext as _
 from sqlalchemy import func, select
 
 from ...extensions import db
-from ...models import Link, SyncRecord, WorkItem
+from ...models import Installation, Link, SyncRecord, WorkItem
 from ...sync.invoice_to_ledger import SYNC_OFF
 from ...sync.money_check import AMOUNTS_DIFFER, amounts_differ
-from ...ports import ledger_name
+from ...ports import ledger_class, ledger_name
 from ...connectors.bitrix24.inbox import FLOW_INVOICE
+from ...connectors.bitrix24.setup import sync_label_of
 
 
 @dataclass
@@ -32,7 +33,7 @@ class InvoiceSyncState:
     last_synced_at: datetime | None = None
     records: list[SyncRecord] = field(default_factory=list)  # newest first
     conflict: dict[str, Any] | None = None  # {"ours", "theirs", "choices", "message", "fix"}
-    sync_off: bool = False  # the invoice's "Sync with Xero" box is off: "Sync now" would do nothing
+    sync_off: bool = False  # the invoice's sync box is off: "Sync now" would do nothing
 
     @property
     def failed(self) -> bool:
@@ -75,8 +76,11 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
     if latest_export is not None and latest_export.state == "skipped" and \
             (latest_export.warning or "").startswith(SYNC_OFF) and state.tone != "pending":
         state.sync_off, state.tone = True, "idle"
-        state.label = (_("“Sync with Xero” is off for this invoice: later changes are not sent to Xero.")
-                       if link is not None and link.ledger_id else _("“Sync with Xero” is off for this invoice."))
+        field = sync_label_of(db.session.get(Installation, installation_id))  # as the portal names the box
+        state.label = (_("“%(field)s” is off for this invoice: later changes are not sent to %(ledger)s.",
+                         field=field, ledger=ledger_name(link.ledger))
+                       if link is not None and link.ledger_id else
+                       _("“%(field)s” is off for this invoice.", field=field))
     if records:
         state.last_attempt_at = records[0].finished_at or records[0].created_at
     if record is not None:
@@ -101,18 +105,13 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
 
 RECORDS_SHOWN = 10
 
-# Xero's own deep link to an invoice (used when the export did not keep the URL it was given).
-XERO_INVOICE_URL = "https://go.xero.com/AccountsReceivable/View.aspx?InvoiceID={id}"
-
-
 def ledger_url(link: Link) -> str | None:
-    """The URL the ledger gave at export (``extra["url"]``), else one built from its id."""
+    """The URL the ledger gave at export (``extra["url"]``), else the ledger's own page of the
+    invoice built from its id (``Ledger.invoice_page_url``; none for a ledger without one)."""
     url = (link.extra or {}).get("url")
     if url:
         return str(url)
-    if link.ledger == "xero" and link.ledger_id:
-        return XERO_INVOICE_URL.format(id=link.ledger_id)
-    return None
+    return ledger_class(link.ledger).invoice_page_url(link.ledger_id) or None
 
 
 def _queued(item: WorkItem) -> InvoiceSyncState:

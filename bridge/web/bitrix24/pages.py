@@ -1,5 +1,5 @@
-"""Names shared by the Bitrix24 app's pages (main page, settings, sync log, dashboard), and
-their one answer to a refused launch or form.
+"""Names shared by the Bitrix24 app's pages (main page, settings, sync log, dashboard): the
+ledger as they name it, and their one answer to a refused launch or form.
 
 Every view lets ``LaunchRefused`` (``connectors/bitrix24/iframe.py``) rise; the handler each
 blueprint registers with ``answer_refusals`` turns it into the message page with its status
@@ -9,12 +9,26 @@ one: a refused request has proven no portal to be framed by.
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, make_response, render_template
+from flask_babel import gettext as _
 
 from ...connectors.bitrix24.iframe import LaunchRefused, framed
+from ...installations import active_connection
+from ...models import Installation
+from ...ports import ledger_name
 
 # The object a form token names for the app-wide pages (settings, sync log): one token,
 # handed out by the main page, opens them all for that user for an hour.
 APP_PAGES = "app"
+
+
+def ledger_heading(installation: Installation, kind: str | None = None) -> str:
+    """The ledger as a page names it: ``kind``'s (the ledger an invoice is in), else the
+    installation's connected one ("Bexio"), else the neutral "Accounting" (none connected yet):
+    a portal whose ledger is Bexio never reads "Xero"."""
+    if not kind:
+        connection = active_connection(installation)
+        kind = connection.ledger if connection is not None else None
+    return ledger_name(kind) if kind else _("Accounting")
 
 
 def refused(exc: LaunchRefused) -> Response:

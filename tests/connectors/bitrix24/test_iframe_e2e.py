@@ -33,7 +33,7 @@ def test_invoice_tab_shows_state_and_frames_only_for_its_portal(live, installed)
     invoice = new_invoice(live)
     response = launch(live, installed, options={"ID": str(invoice["id"]), "URI": "/crm/type/31/details/1/"})
     assert response.status_code == 200
-    assert "Xero" in response.text and "Sync now" in response.text
+    assert "Accounting" in response.text and "Sync now" in response.text  # no ledger connected yet: neutral
     assert "X-Frame-Options" not in response.headers
     csp = response.headers["Content-Security-Policy"]
     # The portal's origin only: browsers match frame-ancestors by origin, a path never matches

@@ -60,3 +60,42 @@ def test_a_portal_without_the_invoice_tab_is_told_why():
     with pytest.raises(PermanentError) as caught:
         run_setup(Bitrix24Client(StaticAuth(EP, "t")), "https://bridge.example.com")
     assert "CRM_SMART_INVOICE_DETAIL_TAB" in caught.value.message and caught.value.fix
+
+
+def _fresh_portal(fields=None):
+    responses.post(EP + "batch", json=envelope({
+        "offered_placements": ["CRM_SMART_INVOICE_DETAIL_TAB", "LEFT_MENU"], "placements": [],
+        "offered_events": EVENTS, "events": [], "fields": {"fields": fields or []},
+        "offline_feature": {"value": "Y"}},
+        errors={"legacy_fields": {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"}}))
+    responses.post(EP + "batch", json=envelope({"item_fields": FIELDS}))
+    responses.post(EP + "crm.item.fields", json={"result": FIELDS, "time": {}})
+
+
+@responses.activate
+def test_titles_name_the_connected_ledger_and_are_neutral_before_one_is_connected():
+    """Issue 17 item 7: a Bexio installation's portal never reads "Sync with Xero"."""
+    _fresh_portal()
+    result = run_setup(Bitrix24Client(StaticAuth(EP, "t")), "https://bridge.example.com", "Bexio")
+    commands = batch_commands(responses.calls[1])
+    assert "Sync with Bexio" in commands["uf"] and "Xero" not in commands["uf"].replace("XERO_SYNC", "")
+    assert "TITLE=Bexio&" in commands["p_CRM_SMART_INVOICE_DETAIL_TAB"]
+    assert "TITLE=Bexio sync&" in commands["p_LEFT_MENU"]
+    assert result.sync_label == "Sync with Bexio"
+
+    responses.reset()
+    _fresh_portal()
+    result = run_setup(Bitrix24Client(StaticAuth(EP, "t")), "https://bridge.example.com")
+    commands = batch_commands(responses.calls[1])
+    assert "Sync with accounting" in commands["uf"] and "TITLE=Accounting&" in commands["p_CRM_SMART_INVOICE_DETAIL_TAB"]
+    assert result.sync_label == "Sync with accounting"
+
+
+@responses.activate
+def test_a_field_already_on_the_portal_keeps_its_code_and_title_and_the_pages_read_it_back():
+    """No migration of portal data: the field made as "Sync with Xero" stays as it is, and
+    setup remembers its title so the invoice tab names the box the user sees."""
+    _fresh_portal(fields=[{"fieldName": "UF_CRM_SMART_INVOICE_XERO_SYNC", "editFormLabel": {"en": "Sync with Xero"}}])
+    result = run_setup(Bitrix24Client(StaticAuth(EP, "t")), "https://bridge.example.com", "Bexio")
+    assert "uf" not in batch_commands(responses.calls[1])
+    assert result.sync_label == "Sync with Xero"
