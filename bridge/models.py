@@ -138,6 +138,7 @@ class LedgerConnection(Timestamps, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     health: Mapped[str] = mapped_column(String(20), default="ok")  # ok | needs_reconnect | paused | error
     health_message: Mapped[str | None] = mapped_column(Text)
+    health_message_i18n: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # its id (stored_messages.py)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -273,6 +274,7 @@ class SyncRecord(db.Model):
 
 
 track(SyncRecord, "error_message", "error_fix", "warning")
+track(LedgerConnection, "health_message")
 
 
 class Cursor(db.Model):

@@ -1,7 +1,7 @@
 """messages: the id and parameters of what a user reads, beside its English text
 
-Sync records (error, fix, warning) and sent alerts keep their English text and gain a JSON
-twin per text (``<column>_i18n``) holding the message id and parameters, so pages render
+Sync records (error, fix, warning), sent alerts and ledger connections (their health
+message) keep their English text and gain a JSON twin per text (``<column>_i18n``) holding the message id and parameters, so pages render
 them in the viewer's language (bridge/stored_messages.py). Existing rows get NULL there and
 keep displaying their English text.
 
@@ -28,10 +28,14 @@ def upgrade():
             batch_op.add_column(sa.Column(f'{name}_i18n', sa.JSON(), nullable=True))
     with op.batch_alter_table('sent_alerts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('message_i18n', sa.JSON(), nullable=True))
+    with op.batch_alter_table('ledger_connections', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('health_message_i18n', sa.JSON(), nullable=True))
 
 
 def downgrade():
     # The English texts stay: the records read as before, in English only.
+    with op.batch_alter_table('ledger_connections', schema=None) as batch_op:
+        batch_op.drop_column('health_message_i18n')
     with op.batch_alter_table('sent_alerts', schema=None) as batch_op:
         batch_op.drop_column('message_i18n')
     with op.batch_alter_table('sync_records', schema=None) as batch_op:

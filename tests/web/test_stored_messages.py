@@ -47,7 +47,15 @@ def test_a_record_written_in_english_reads_in_german_in_a_german_portal(client, 
 
 
 def test_the_operator_console_reads_it_in_the_browsers_language(client, portal, runner):
+    from bridge.connectors.xero.connection import mark_needs_reconnect
+    from bridge.connectors.xero.errors import XERO_ERRORS
+    from bridge.models import LedgerConnection
+
     _records(portal)
+    connection = LedgerConnection(installation_id=portal.id, ledger="xero", organisation_id="org-1")
+    db.session.add(connection)
+    db.session.commit()
+    mark_needs_reconnect(None, connection.id, XERO_ERRORS.error(401, None).message)  # as a refused refresh does
     assert runner.invoke(args=["operator", "create", "ops@partner.example", "--password", "correct horse battery"]
                          ).exit_code == 0
     german = {"Accept-Language": "de-CH,de;q=0.9"}
@@ -57,3 +65,5 @@ def test_the_operator_console_reads_it_in_the_browsers_language(client, portal, 
     refresh()
     page = client.get(f"/operator/installations/{portal.id}", headers=german).text
     assert GERMAN in page and ENGLISH not in page and "Stored in English before messages had ids." in page
+    assert "Xero hat das Zugriffstoken auch nach der Erneuerung abgelehnt." in page
+

@@ -16,7 +16,9 @@ from sqlalchemy import select, update
 
 from ...errors import NeedsReconnect
 from ...extensions import db
+from ...messages import Message
 from ...models import Credential, Installation, LedgerConnection, utcnow
+from ...stored_messages import columns
 from ...vault import vault_for_app
 from .auth import BexioIdentity, BexioOAuth
 
@@ -42,7 +44,8 @@ def mark_needs_reconnect(connection_id: int, message: str) -> None:
     with db.engine.begin() as conn:
         conn.execute(update(LedgerConnection.__table__)
                      .where(LedgerConnection.__table__.c.id == connection_id)
-                     .values(health="needs_reconnect", health_message=message[:2000]))
+                     .values(health="needs_reconnect", **columns(
+                         health_message=message if isinstance(message, Message) else message[:2000])))
 
 
 class VaultTokens:

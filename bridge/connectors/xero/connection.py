@@ -19,6 +19,7 @@ from ...models import Installation, LedgerConnection, utcnow
 from ...ratelimit import limiter_for_app
 from ...vault import vault_for_app
 from ...messages import N_
+from ...stored_messages import columns
 from .client import XeroClient
 from .contact_index import ContactIndex
 from .ledger import XeroLedger
@@ -40,19 +41,19 @@ def mark_needs_reconnect(credential_id: int | None, connection_id: int, message:
         condition = or_(condition, LedgerConnection.credential_id == credential_id)
     with db.engine.begin() as conn:
         conn.execute(update(LedgerConnection).where(condition).values(
-            health="needs_reconnect", health_message=message, updated_at=utcnow()))
+            health="needs_reconnect", **columns(health_message=message), updated_at=utcnow()))
 
 
 def mark_paused(connection_id: int, resume_at: datetime, message: str) -> None:
     with db.engine.begin() as conn:
         conn.execute(update(LedgerConnection).where(LedgerConnection.id == connection_id).values(
-            health="paused", paused_until=resume_at, health_message=message, updated_at=utcnow()))
+            health="paused", paused_until=resume_at, **columns(health_message=message), updated_at=utcnow()))
 
 
 def mark_ok(connection_id: int) -> None:
     with db.engine.begin() as conn:
         conn.execute(update(LedgerConnection).where(LedgerConnection.id == connection_id).values(
-            health="ok", health_message=None, paused_until=None, last_success_at=utcnow(), updated_at=utcnow()))
+            health="ok", **columns(health_message=None), paused_until=None, last_success_at=utcnow(), updated_at=utcnow()))
 
 
 def build_client(connection: LedgerConnection, app=None, **kwargs) -> XeroClient:
