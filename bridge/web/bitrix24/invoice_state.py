@@ -9,7 +9,9 @@ from flask_babel import format_datetime, gettext as _
 from sqlalchemy import func, select
 
 from ...extensions import db
+from ...messages import render
 from ...models import Installation, Link, SyncRecord, WorkItem
+from ...stored_messages import stored
 from ...sync.invoice_to_ledger import SYNC_OFF
 from ...sync.money_check import AMOUNTS_DIFFER, amounts_differ
 from ...ports import ledger_class, ledger_name
@@ -88,18 +90,19 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
             # A ledger outage or limit is not a failure the user must act on: bridge waits
             # (never sooner than the ledger's Retry-After) and tries again by itself.
             state.label = _("Waiting, retrying at %(time)s: %(reason)s",
-                            time=format_datetime(record.retry_at, "short"), reason=record.error_message or "")
+                            time=format_datetime(record.retry_at, "short"),
+                            reason=render(stored(record, "error_message")))
             state.tone = "pending"
             state.retry_at = record.retry_at
         elif record.state in ("failed", "retrying", "conflict"):
-            state.error, state.error_fix = record.error_message, record.error_fix
+            state.error, state.error_fix = stored(record, "error_message"), stored(record, "error_fix")
             state.ledger_messages = list(record.ledger_messages or [])
             state.retry_at = record.retry_at
         if record.state == "conflict":
             received = record.received or {}
             state.conflict = {"ours": received.get("ours") or {}, "theirs": received.get("theirs") or {},
                               "choices": list(received.get("choices") or []),
-                              "message": record.error_message, "fix": record.error_fix}
+                              "message": stored(record, "error_message"), "fix": stored(record, "error_fix")}
     return state
 
 
