@@ -1,8 +1,9 @@
-"""Keep the local copy of Xero bank transactions and payments fresh, incrementally.
+"""Keep the local copy of a ledger's bank transactions and payments fresh, incrementally.
 
-Xero has no webhooks for either
-(https://developer.xero.com/documentation/webhooks/overview), so a periodic job asks every
-healthy Xero connection for a refresh; the refresh is a flow (one work item per connection,
+The ledgers whose port has them (``Ledger.has_transactions``, ``Ledger.transactions``: Xero)
+have no webhooks for either (https://developer.xero.com/documentation/webhooks/overview), so
+a periodic job asks every healthy such connection for a refresh; the refresh is a flow (one
+work item per connection,
 so runs coalesce, retry with backoff and leave a sync record when they fail) that reads only
 what changed since its cursor with If-Modified-Since. The first run reads everything once.
 
@@ -23,15 +24,17 @@ from ..errors import PermanentError
 from ..extensions import db
 from ..engine import WorkContext, WorkRequest, flow, periodic, request_work
 from ..models import Installation, LedgerConnection, utcnow
+from ..ports import Ledger, ledger_class, ledger_name
 from ..sync.polling import OVERLAP, cursor
+from ..sync.registry import LEDGERS, ledger_for
 from .mapper import bank_transaction_row, payment_row
 from .models import LedgerTransaction
 
 log = logging.getLogger(__name__)
-FLOW = "xero_transactions_refresh"
+FLOW = "xero_transactions_refresh"  # the name queued work carries: never renamed
 CHUNK = 1000  # the Xero client's page size: one commit per page read
 STREAMS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
-    # cursor name -> (client method, mapper)
+    # cursor name -> (the ledger's stream, mapper; the rows as Xero, the one such ledger, sends them)
     "dashboard_bank_transactions": ("bank_transactions", bank_transaction_row),
     "dashboard_payments": ("payments", payment_row),
 }
@@ -77,15 +80,15 @@ def upsert(connection: LedgerConnection, rows: list[dict[str, Any]]) -> int:
     return len(by_key)
 
 
-def refresh_connection(connection: LedgerConnection, client: Any) -> dict[str, int]:
+def refresh_connection(connection: LedgerConnection, ledger: Ledger) -> dict[str, int]:
     """Read both streams since their cursors into the copy. Returns rows written per stream."""
     written: dict[str, int] = {}
-    for name, (method, to_row) in STREAMS.items():
+    for name, (stream, to_row) in STREAMS.items():
         position = cursor(f"ledger:{connection.id}", name)
         since = datetime.fromisoformat(position.value["since"]) if position.value.get("since") else None
         started = utcnow()
         count = 0
-        for chunk in _chunks(getattr(client, method)(since), CHUNK):
+        for chunk in _chunks(ledger.transactions(stream, since), CHUNK):
             count += upsert(connection, [to_row(item) for item in chunk])
         position = cursor(f"ledger:{connection.id}", name)
         position.value = {"since": (started - OVERLAP).isoformat(), "last_run": started.isoformat(),
@@ -106,30 +109,38 @@ def last_refreshed(connection: LedgerConnection) -> datetime | None:
     return min(times)
 
 
+def transaction_ledgers() -> list[str]:
+    """The ledger kinds whose port has transactions for the dashboard."""
+    return [kind for kind in LEDGERS if ledger_class(kind).has_transactions]
+
+
 @flow(FLOW)
 def run_refresh(ctx: WorkContext) -> None:
-    from ..connectors.xero.connection import build
-
     connection_id = int(ctx.object_key.partition(":")[2])
     connection = db.session.get(LedgerConnection, connection_id)
-    if connection is None or not connection.active or connection.ledger != "xero":
+    if connection is None or not connection.active or connection.ledger not in transaction_ledgers():
         return  # disconnected since: nothing to refresh
     installation = db.session.get(Installation, connection.installation_id)
     if installation is None or installation.state != "active":
         return
     if connection.health == "needs_reconnect":
-        raise PermanentError("The connection to Xero must be renewed before its transactions can be read.",
-                             code="needs_reconnect", fix="Open Settings and reconnect Xero.")
-    ledger = build(installation, connection)
-    written = refresh_connection(connection, ledger.client)
+        name = ledger_name(connection.ledger)
+        raise PermanentError(f"The connection to {name} must be renewed before its transactions can be read.",
+                             code="needs_reconnect", fix=f"Open Settings and reconnect {name}.")
+    ledger, active = ledger_for(installation)  # the adapter, as every flow gets one
+    if active.id != connection.id:
+        return  # the installation books in another connection now
+    written = refresh_connection(connection, ledger)
     log.info("dashboard copy of connection %s refreshed: %s", connection_id, written)
 
 
 def request_all() -> int:
-    """Queue a refresh of every healthy, active Xero connection of an active installation."""
+    """Queue a refresh of every healthy, active connection of an active installation to a
+    ledger with transactions."""
     rows = db.session.scalars(select(LedgerConnection).join(
         Installation, Installation.id == LedgerConnection.installation_id).where(
-        Installation.state == "active", LedgerConnection.active.is_(True), LedgerConnection.ledger == "xero",
+        Installation.state == "active", LedgerConnection.active.is_(True),
+        LedgerConnection.ledger.in_(transaction_ledgers()),
         LedgerConnection.health.in_(("ok", "error")))).all()
     requested = sum(1 for connection in rows if request_refresh(connection))
     db.session.commit()

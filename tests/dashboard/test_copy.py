@@ -34,7 +34,11 @@ def test_mapping_direction_and_exact_money():
 
 
 class FakeClient:
-    """Answers like XeroClient's readers and remembers the ``since`` it was asked with."""
+    """Answers like XeroClient's readers, behind the ledger port's ``transactions`` (as
+    ``XeroLedger`` does), and remembers the ``since`` it was asked with."""
+
+    def transactions(self, stream, since):
+        return {"bank_transactions": self.bank_transactions, "payments": self.payments}[stream](since)
 
     def __init__(self) -> None:
         self.bank: list[dict] = []
