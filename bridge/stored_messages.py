@@ -43,6 +43,21 @@ def columns(**values: Any) -> dict[str, Any]:
     return out
 
 
+def to_stored(value: Any) -> Any:
+    """A value for a JSON column (a conflict's choices): a ``Message`` as its id and
+    parameters, anything else as it is. ``from_stored`` reads it back."""
+    return {"$message": to_json(value)} if isinstance(value, Message) else value
+
+
+def from_stored(value: Any) -> Any:
+    if isinstance(value, dict) and "$message" in value:
+        try:
+            return from_json(value["$message"])
+        except (KeyError, TypeError, ValueError):
+            return ""
+    return value
+
+
 def stored(row: Any, name: str) -> str | None:
     """The column's message as stored: a ``Message`` when it has an id, else its text (rows
     written before messages had ids, or text that is no sentence of bridge's)."""

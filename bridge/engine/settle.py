@@ -12,7 +12,7 @@ from ..errors import BudgetExhausted, ConflictError, PacingWait, PermanentError,
 from ..extensions import db
 from ..models import SyncRecord, WorkItem
 from ..redaction import redact, redact_all
-from ..stored_messages import columns
+from ..stored_messages import columns, to_stored
 from . import limits
 from .context import enqueue_after_commit, now
 from .registry import notify_failure
@@ -136,6 +136,7 @@ def _record_failure(context: WorkContext, item: WorkItem, error: SyncError, retr
         record.retry_at = retry_at
         record.finished_at = now()
         if isinstance(error, ConflictError):
-            record.received = {"ours": error.ours, "theirs": error.theirs, "choices": error.choices}
+            record.received = {"ours": error.ours, "theirs": error.theirs,
+                               "choices": [to_stored(choice) for choice in error.choices]}
     if state == "failed":  # a person must act: alert them (enqueued, sent after the commit)
         notify_failure(item.installation_id, item.flow, error)

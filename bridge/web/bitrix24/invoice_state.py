@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from ...extensions import db
 from ...messages import render
 from ...models import Installation, Link, SyncRecord, WorkItem
-from ...stored_messages import stored
+from ...stored_messages import from_stored, stored
 from ...sync.invoice_to_ledger import SYNC_OFF
 from ...sync.money_check import AMOUNTS_DIFFER, amounts_differ
 from ...ports import ledger_class, ledger_name
@@ -101,7 +101,7 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
         if record.state == "conflict":
             received = record.received or {}
             state.conflict = {"ours": received.get("ours") or {}, "theirs": received.get("theirs") or {},
-                              "choices": list(received.get("choices") or []),
+                              "choices": [from_stored(choice) for choice in received.get("choices") or []],
                               "message": stored(record, "error_message"), "fix": stored(record, "error_fix")}
     return state
 
