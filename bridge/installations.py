@@ -28,6 +28,7 @@ from sqlalchemy import delete, select, update
 
 from .extensions import db
 from .insert_ignore import insert_ignore
+from .messages import N_
 from .engine import enqueue_after_commit, periodic, run_work
 from .models import Credential, InboxEvent, Installation, LedgerConnection, WorkItem, utcnow
 
@@ -114,7 +115,7 @@ def uninstall(installation: Installation, *, clean: bool) -> None:
         connection.credential_id = None
         connection.active = False
         connection.health = "needs_reconnect"
-        connection.health_message = "The app was uninstalled."
+        connection.health_message = N_("The app was uninstalled.")
     db.session.flush()
     if credential_ids:
         db.session.execute(delete(Credential).where(Credential.id.in_(credential_ids)))

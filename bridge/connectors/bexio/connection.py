@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from ...errors import NeedsReconnect
 from ...extensions import db
-from ...messages import Message
+from ...messages import Message, N_
 from ...models import Credential, Installation, LedgerConnection, utcnow
 from ...stored_messages import columns
 from ...vault import vault_for_app
@@ -92,7 +92,8 @@ def store_connection(installation: Installation, identity: BexioIdentity, token:
     for other in rows:
         if other is not connection and other.active:
             other.active = False
-            other.health_message = f"Replaced by the connection to {identity.company_name or identity.company_id}."
+            other.health_message = N_("Replaced by the connection to %(company)s.",
+                                      company=identity.company_name or identity.company_id)
     if connection is not None and connection.credential_id:
         vault.replace(connection.credential_id, token)
     else:
@@ -128,5 +129,5 @@ def disconnect(connection: LedgerConnection, oauth: BexioOAuth | None = None) ->
             db.session.delete(credential)
     connection.active = False
     connection.health = "needs_reconnect"
-    connection.health_message = "Disconnected."
+    connection.health_message = N_("Disconnected.")
     db.session.commit()
