@@ -29,6 +29,7 @@ from ...alerts import deliver_alert
 from ...errors import PacingWait, RetryableError, SyncError
 from ...extensions import db
 from ...installations import check_window, refuse_uninstall, uninstall
+from ...messages import N_
 from ...engine import WorkContext, enqueue_after_commit, flow
 from ...models import Installation, utcnow
 from ...vault import Tokens, vault_for_app
@@ -41,16 +42,16 @@ NOT_INSTALLED = frozenset({"invalid_client"})
 # The portal's answers to a token it does not accept (NOTES s10). expired_token is not one:
 # the client refreshes and retries it, and a token minted a moment ago cannot have expired.
 UNAUTHORISED = frozenset({"invalid_token", "NO_AUTH_FOUND"})
-REFUSED_MESSAGE = ("An uninstall event came with the app's application token, but Bitrix24 still has the app "
-                   "installed and answers with bridge's access: the event was not Bitrix24's. Nothing was removed.")
-REFUSED_FIX = ("Nothing to do if you did not uninstall the app. The application token is seen by everyone who "
-               "opens the app; installing the app again gives it a new one.")
+REFUSED_MESSAGE = N_("An uninstall event came with the app's application token, but Bitrix24 still has the app "
+                     "installed and answers with bridge's access: the event was not Bitrix24's. Nothing was removed.")
+REFUSED_FIX = N_("Nothing to do if you did not uninstall the app. The application token is seen by everyone who "
+                 "opens the app; installing the app again gives it a new one.")
 
-CREDENTIALS_REFUSED = ("An uninstall event is waiting to be confirmed with Bitrix24, but Bitrix24's OAuth server "
-                       "refuses bridge's app credentials while the portal still accepts bridge's access. Nothing was "
-                       "removed; bridge asks again.")
-CREDENTIALS_FIX = ("Check BITRIX24_CLIENT_ID and BITRIX24_CLIENT_SECRET against the local application's settings in "
-                   "Bitrix24.")
+CREDENTIALS_REFUSED = N_("An uninstall event is waiting to be confirmed with Bitrix24, but Bitrix24's OAuth server "
+                         "refuses bridge's app credentials while the portal still accepts bridge's access. Nothing "
+                         "was removed; bridge asks again.")
+CREDENTIALS_FIX = N_("Check BITRIX24_CLIENT_ID and BITRIX24_CLIENT_SECRET against the local application's settings "
+                     "in Bitrix24.")
 
 
 class Outcome(str, enum.Enum):
@@ -83,7 +84,7 @@ def confirm_uninstall(installation: Installation) -> Outcome:
         client.auth.refresh(Credentials(stored.data.get("client_endpoint", ""), {}, stored.version))
     except SyncError as exc:
         if exc.code not in NOT_INSTALLED:
-            raise _inconclusive("the token refresh", exc) from exc
+            raise _inconclusive(N_("the token refresh"), exc) from exc
         if _still_accepted(installation, stored):
             raise Inconclusive(CREDENTIALS_REFUSED, retry_after=3600, fix=CREDENTIALS_FIX) from exc
         return Outcome.CONFIRMED
@@ -113,8 +114,9 @@ def _still_accepted(installation: Installation, stored: Tokens | None) -> bool:
 
 def _inconclusive(step: str, exc: SyncError) -> Inconclusive:
     retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
-    return Inconclusive(f"An uninstall event is waiting to be confirmed with Bitrix24; {step} gave no answer "
-                        f"either way ({exc.message}). Nothing was removed; bridge asks again.",
+    return Inconclusive(N_("An uninstall event is waiting to be confirmed with Bitrix24; %(step)s gave no answer "
+                           "either way (%(reason)s). Nothing was removed; bridge asks again.",
+                           step=step, reason=exc.message),
                         retry_after=retry_after, ledger_messages=exc.ledger_messages)
 
 
@@ -137,9 +139,10 @@ def run_check(ctx: WorkContext) -> None:
     record.finished_at = utcnow()
     if outcome is Outcome.CONFIRMED:
         record.state = "succeeded"
-        record.warning = ("Bitrix24 confirmed the uninstall: the ledger connections were cut and the tokens "
-                          "deleted; the data is kept " + ("until the grace period ends." if installation.uninstall_clean
-                                                           else "for a re-install."))
+        record.warning = (N_("Bitrix24 confirmed the uninstall: the ledger connections were cut and the tokens "
+                             "deleted; the data is kept until the grace period ends.") if installation.uninstall_clean
+                          else N_("Bitrix24 confirmed the uninstall: the ledger connections were cut and the tokens "
+                                  "deleted; the data is kept for a re-install."))
         uninstall(installation, clean=installation.uninstall_clean)
         return
     record.state = "skipped"
