@@ -1,16 +1,18 @@
 """Sample data for demo mode: what a new user sees after ``make run``.
 
-Each connector adds its part to ``SEEDERS`` (a callable yielding lines to print).
+Each connector names its part in its descriptor (``demo_seeder``: a callable yielding the
+lines to print).
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Iterator
 
-SEEDERS: list[Callable[[], Iterator[str]]] = []
+from .connectors import CONNECTORS
 
 
 def seed() -> Iterator[str]:
-    if not SEEDERS:
+    seeders = [c.load(c.demo_seeder) for c in CONNECTORS if c.demo_seeder is not None]
+    if not seeders:
         yield "No sample data yet."
-    for seeder in SEEDERS:
+    for seeder in seeders:
         yield from seeder()

@@ -1,41 +1,36 @@
-"""Which adapter serves which system: connectors register builders, flows ask for adapters.
+"""Which adapter serves which system: flows ask for adapters, connectors' descriptors say
+how to build them.
 
 A flow never imports a connector. It asks ``platform_for(installation)`` and
 ``ledger_for(installation)``, which build the adapters the installation is configured with
-(its platform kind, its active ledger connection). Pairing Bitrix24 with Bexio, or DG1 with
-Xero, is therefore a matter of which ledger the installation connected.
+(its platform kind, its active ledger connection) with the builder its connector's
+descriptor names (``bridge/connectors/<kind>/__init__.py``; installed here at start-up by
+``bridge.connectors.init_connectors``). Pairing Bitrix24 with Bexio, or DG1 with Xero, is
+therefore a matter of which ledger the installation connected.
 """
 from __future__ import annotations
 
-from typing import Callable
-
-from flask import current_app
-
+from ..descriptor import Connector
 from ..errors import PermanentError
 from ..installations import active_connection
 from ..models import Installation, LedgerConnection
 from ..ports import Ledger, Platform
 
-PlatformBuilder = Callable[[object, Installation], Platform]
-LedgerBuilder = Callable[[object, Installation, LedgerConnection], Ledger]
-
-PLATFORMS: dict[str, PlatformBuilder] = {}
-LEDGERS: dict[str, LedgerBuilder] = {}
+# kind -> descriptor, by role; ``kind in LEDGERS`` says bridge can build that ledger's adapter.
+PLATFORMS: dict[str, Connector] = {}
+LEDGERS: dict[str, Connector] = {}
 
 
-def register_platform(kind: str, builder: PlatformBuilder) -> None:
-    PLATFORMS[kind] = builder
-
-
-def register_ledger(kind: str, builder: LedgerBuilder) -> None:
-    LEDGERS[kind] = builder
+def install(connector: Connector) -> None:
+    """Make ``connector``'s adapters available to the flows (its kind replaces any before)."""
+    (PLATFORMS if connector.role == "platform" else LEDGERS)[connector.kind] = connector
 
 
 def platform_for(installation: Installation) -> Platform:
-    builder = PLATFORMS.get(installation.platform)
-    if builder is None:
+    connector = PLATFORMS.get(installation.platform)
+    if connector is None:
         raise PermanentError(f"No connector for the platform {installation.platform!r}.")
-    return builder(current_app._get_current_object(), installation)
+    return connector.build(installation)
 
 
 def ledger_for(installation: Installation) -> tuple[Ledger, LedgerConnection]:
@@ -46,7 +41,7 @@ def ledger_for(installation: Installation) -> tuple[Ledger, LedgerConnection]:
     if connection.health == "needs_reconnect":
         raise PermanentError(f"The connection to {connection.ledger.title()} must be renewed.",
                              code="needs_reconnect", fix="Open Settings and reconnect.")
-    builder = LEDGERS.get(connection.ledger)
-    if builder is None:
+    connector = LEDGERS.get(connection.ledger)
+    if connector is None:
         raise PermanentError(f"No connector for the ledger {connection.ledger!r}.")
-    return builder(current_app._get_current_object(), installation, connection), connection
+    return connector.build(installation, connection), connection

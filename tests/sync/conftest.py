@@ -4,15 +4,15 @@ from bridge.extensions import db
 from bridge.models import Installation, LedgerConnection
 from bridge.settings import save_section
 from bridge.sync import registry
-from tests.sync.fakes import FakeLedger, FakePlatform
+from tests.sync.fakes import FakeLedger, FakePlatform, fake_connector
 
 
 @pytest.fixture
 def fake_world(app_ctx):
     """An installation of a fake platform connected to a fake ledger, with a tax mapping."""
     platform, ledger = FakePlatform(), FakeLedger()
-    registry.register_platform("fakeplatform", lambda app, inst: platform)
-    registry.register_ledger("fakeledger", lambda app, inst, conn: ledger)
+    registry.install(fake_connector("fakeplatform", "platform", platform))
+    registry.install(fake_connector("fakeledger", "ledger", ledger))
     installation = Installation(platform="fakeplatform", account_id="acct-1")
     db.session.add(installation)
     db.session.flush()

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
+from bridge.descriptor import Connector
 from bridge.domain import Invoice, InvoiceStatus, Line, Party, PartyKind
 from bridge.errors import PermanentError, RetryableError
 from bridge.ports import Ledger, LedgerDocument, PartyMatch, Platform, TaxCode, WriteResult
@@ -238,3 +239,8 @@ def sample_invoice(platform_id: str = "7", *, rate: str = "15", qty: str = "2", 
                    platform_url=f"https://portal.example/crm/invoice/{platform_id}/",
                    lines=[Line(description="Consulting", quantity=Decimal(qty), unit_price=Decimal("120.00"),
                                tax_rate=Decimal(rate))])
+
+
+def fake_connector(kind: str, role: str, adapter) -> Connector:
+    """A descriptor whose builder hands out ``adapter``, for ``registry.install``."""
+    return Connector(kind=kind, role=role, title=kind, package=__name__, builder=lambda *args: adapter)

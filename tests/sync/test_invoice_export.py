@@ -225,7 +225,7 @@ from bridge.models import LedgerConnection  # noqa: E402
 from bridge.sync import registry  # noqa: E402
 from bridge.sync.links import bind, bind_person  # noqa: E402
 from bridge.ports import PartyMatch  # noqa: E402
-from tests.sync.fakes import FakeLedger  # noqa: E402
+from tests.sync.fakes import FakeLedger, fake_connector  # noqa: E402
 
 BRUCE = Party(key="fake:CT:5", kind=PartyKind.PERSON, name="Bruce Wayne", first_name="Bruce", last_name="Wayne",
               email="bruce@wayne.example")
@@ -277,7 +277,7 @@ def person_of_an_imported_company(fake_world, ledger_class):
     (CT:5, the same e-mail), as the import links them; Bruce invoiced alone."""
     installation, platform, _ = fake_world
     ledger = ledger_class()
-    registry.register_ledger("fakeledger", lambda app, inst, conn: ledger)
+    registry.install(fake_connector("fakeledger", "ledger", ledger))
     ledger.parties["C-wayne"] = {"key": None, "name": "Wayne Enterprises", "email": BRUCE.email}
     connection = db.session.scalar(select(LedgerConnection))
     bind(installation.id, connection, "party", "fake:CO:9", ledger_id="C-wayne", ledger_number="Wayne Enterprises")
@@ -313,7 +313,7 @@ def test_a_contact_another_worker_links_meanwhile_is_a_retry_then_a_contact_of_i
     the customer's own contact."""
     installation, platform, ledger = fake_world
     ledger = ledger_class()
-    registry.register_ledger("fakeledger", lambda app, inst, conn: ledger)
+    registry.install(fake_connector("fakeledger", "ledger", ledger))
     ledger.parties["C-shared"] = {"key": None, "name": "Shared Inbox", "email": BRUCE.email}
 
     def other_worker():
@@ -373,7 +373,7 @@ def test_two_installations_sharing_one_ledger_organisation_each_link_the_same_co
 
     installation, platform, _ = fake_world
     ledger = ledger_class()
-    registry.register_ledger("fakeledger", lambda app, inst, conn: ledger)
+    registry.install(fake_connector("fakeledger", "ledger", ledger))
     ledger.parties["C-wayne"] = {"key": None, "name": "Wayne Enterprises", "email": BRUCE.email}
     bind(installation.id, db.session.scalar(select(LedgerConnection)), "party", "fake:CO:9", ledger_id="C-wayne")
     other = Installation(platform="fakeplatform", account_id="acct-2")

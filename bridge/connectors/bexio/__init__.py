@@ -9,10 +9,11 @@
 """
 from __future__ import annotations
 
+from ...descriptor import Connector
 
-def init_app(app) -> None:
-    from ...sync.registry import register_ledger
-    from . import settings  # noqa: F401  (the "bexio" settings section)
-    from .ledger import BexioLedger
-
-    register_ledger("bexio", lambda app, installation, connection: BexioLedger.build(installation, connection))
+BEXIO = Connector(
+    kind="bexio", role="ledger", title="Bexio", package=__name__,
+    builder=".ledger:BexioLedger.build",
+    blueprints=("bridge.web.bexio.connect:bp",),  # connect, callback, disconnect (Bexio has no webhooks)
+    settings_sections=(".settings:BexioSettings",),
+)

@@ -5,18 +5,19 @@ See docs/bitrix24.md for setting it up, https://apidocs.bitrix24.com/ for the AP
 """
 from __future__ import annotations
 
+from ...descriptor import Connector
 
-def init_app(app) -> None:
-    from ...demo_data import SEEDERS
-    from . import demo, inbox, reconcile, uninstall  # noqa: F401  (register the inbox handler, the periodic job, the uninstall check)
-    from ...sync.registry import register_platform
-    from .cli import register_cli
-    from .platform import Bitrix24Platform
-    from .hooks import bp
-
-    register_platform("bitrix24", lambda app, installation: Bitrix24Platform.build(installation))
-    if "bitrix24_hooks" not in app.blueprints:
-        app.register_blueprint(bp)
-    register_cli(app)
-    if app.config["BRIDGE_ENV"] == "demo" and demo.seed not in SEEDERS:
-        SEEDERS.append(demo.seed)
+BITRIX24 = Connector(
+    kind="bitrix24", role="platform", title="Bitrix24", package=__name__,
+    builder=".platform:Bitrix24Platform.build",
+    inbox_handler=".inbox:translate", inbox_batched=True,  # reads our database only
+    blueprints=(".hooks:bp",  # the event receiver
+                "bridge.web.bitrix24.app:bp",  # install page, main page, invoice tab
+                "bridge.web.bitrix24.settings:bp", "bridge.web.bitrix24.sync_log:bp",
+                "bridge.web.bitrix24.dashboard:bp"),
+    cli=".cli:bitrix24_cli",
+    settings_sections=(".settings:StageSettings",),
+    periodic_jobs=(".reconcile:bitrix24_reconcile",),  # what a lost event missed
+    flows=(".uninstall:run_check",),  # an uninstall event takes effect once Bitrix24 confirms it
+    demo_seeder=".demo:demo_seed",
+)

@@ -4,25 +4,22 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+bitrix24_cli = AppGroup("bitrix24", help="Bitrix24 connector commands.")
 
-def register_cli(app) -> None:
-    group = AppGroup("bitrix24", help="Bitrix24 connector commands.")
 
-    @group.command("webhook")
-    @click.argument("url")
-    def webhook(url: str) -> None:
-        """Connect a self-hosted portal by its inbound webhook URL (sync only, no iframe)."""
-        from .store import save_webhook
+@bitrix24_cli.command("webhook")
+@click.argument("url")
+def webhook(url: str) -> None:
+    """Connect a self-hosted portal by its inbound webhook URL (sync only, no iframe)."""
+    from .store import save_webhook
 
-        installation = save_webhook(url)
-        click.echo(f"Connected {installation.domain} in webhook mode (installation {installation.id}).")
+    installation = save_webhook(url)
+    click.echo(f"Connected {installation.domain} in webhook mode (installation {installation.id}).")
 
-    @group.command("reconcile")
-    def reconcile() -> None:
-        """List what changed since the last run on every portal and request its sync."""
-        from .reconcile import reconcile_all
 
-        click.echo(reconcile_all())
+@bitrix24_cli.command("reconcile")
+def reconcile() -> None:
+    """List what changed since the last run on every portal and request its sync."""
+    from .reconcile import reconcile_all
 
-    if "bitrix24" not in app.cli.commands:
-        app.cli.add_command(group)
+    click.echo(reconcile_all())

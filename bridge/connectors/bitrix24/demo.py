@@ -3,7 +3,8 @@
 The sandbox posts the install page exactly as a portal's iframe does; bridge then makes
 its own REST calls (bindings, the user field) and the sandbox marks the app installed.
 Real portals refuse http and localhost handlers
-(https://apidocs.bitrix24.com/api-reference/widgets/index.html), so the demo first turns on the sandbox's named relaxation for that.
+(https://apidocs.bitrix24.com/api-reference/widgets/index.html), so the demo first turns on
+the sandbox's named relaxation for that.
 """
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ from flask import current_app
 DEMO_PORTAL = "acme.bitrix24.com"
 DEMO_COMPANY = "Harbour Cafe Ltd"
 DEMO_ORGANISATION = "Bridge Demo (NZ)"
+
+
+def demo_seed() -> Iterator[str]:
+    """``flask demo-seed``'s part: only in demo mode, where the sandbox portal runs beside bridge."""
+    if current_app.config["BRIDGE_ENV"] == "demo":
+        yield from seed()
 
 
 def seed() -> Iterator[str]:

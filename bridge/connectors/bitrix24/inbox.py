@@ -13,7 +13,7 @@ Many events on one object coalesce in ``request_work`` (one pending run per obje
 from __future__ import annotations
 
 from ...extensions import db
-from ...engine import WorkRequest, inbox_handler
+from ...engine import WorkRequest
 from ...models import InboxEvent, Installation
 from ...settings import get_section
 
@@ -45,7 +45,6 @@ def _general(installation_id: int):
     return get_section(installation, "general")
 
 
-@inbox_handler("bitrix24", batched=True)  # reads our database only
 def translate(event: InboxEvent) -> list[WorkRequest]:
     installation = db.session.get(Installation, event.installation_id) if event.installation_id else None
     if installation is None or installation.state != "active" or not event.object_key:

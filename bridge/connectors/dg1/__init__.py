@@ -10,19 +10,22 @@
 """
 from __future__ import annotations
 
+from ...descriptor import Connector
 
-def init_app(app) -> None:
-    from ...demo_data import SEEDERS
+
+def build_platform(installation):
+    """The DG1 adapter for a tenant: it names the ledger the tenant connected on its pages."""
     from ...installations import active_connection
-    from ...sync.registry import register_platform
     from .platform import DG1Platform
-    from . import hooks
-    from .cli import dg1_cli
-    from .demo import seed_demo_tenants
 
-    register_platform("dg1", lambda app, installation: DG1Platform.build(
-        installation, active_connection(installation)))
-    app.register_blueprint(hooks.bp)
-    app.cli.add_command(dg1_cli)
-    if seed_demo_tenants not in SEEDERS:
-        SEEDERS.append(seed_demo_tenants)
+    return DG1Platform.build(installation, active_connection(installation))
+
+
+DG1 = Connector(
+    kind="dg1", role="platform", title="DG1", package=__name__,
+    builder=build_platform,
+    inbox_handler=".hooks:to_work",  # reads the order from DG1: one event per commit
+    blueprints=(".hooks:bp", "bridge.web.dg1:bp"),  # the webhook receiver; the admin pages DG1 frames
+    cli=".cli:dg1_cli",
+    demo_seeder=".demo:seed_demo_tenants",
+)

@@ -21,7 +21,7 @@ from flask import Blueprint, jsonify, request
 
 from ...errors import PermanentError
 from ...extensions import db
-from ...engine import WorkRequest, inbox_handler, record_inbound, store_callback
+from ...engine import WorkRequest, record_inbound, store_callback
 from ...models import InboxEvent, Installation
 from ...messages import N_
 from . import signing
@@ -129,7 +129,6 @@ def _event(row: InboxEvent) -> dict[str, Any]:
         raise PermanentError(N_("The stored DG1 event is not valid JSON.")) from exc
 
 
-@inbox_handler(SOURCE)
 def to_work(row: InboxEvent) -> list[WorkRequest]:
     """``order.placed`` -> sync the order to the ledger. ``order.updated`` is thin (it
     does not say what changed), so the order is read: a cancellation asks for the

@@ -12,13 +12,11 @@
 """
 from __future__ import annotations
 
+from ...descriptor import Connector
 
-def init_app(app) -> None:
-    from ...sync.registry import register_ledger
-    from . import hooks  # noqa: F401  (register the inbox handler)
-    from .connection import build
-
-    register_ledger("xero", lambda app, installation, connection: build(installation, connection))
-    from .hooks import bp
-
-    app.register_blueprint(bp)
+XERO = Connector(
+    kind="xero", role="ledger", title="Xero", package=__name__,
+    builder=".connection:build",
+    inbox_handler=".hooks:work_for_event", inbox_batched=True,  # reads and marks our database only
+    blueprints=(".hooks:bp", "bridge.web.xero.connect:bp"),  # the webhook receiver; settings and OAuth pages
+)

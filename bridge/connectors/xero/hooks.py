@@ -21,7 +21,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
 from ...extensions import db
-from ...engine import FLOWS, WorkRequest, inbox_handler, record_inbound
+from ...engine import FLOWS, WorkRequest, record_inbound
 from ...models import InboxEvent, LedgerConnection, Link
 from .contact_index import mark_stale
 from .mapper import parse_datetime
@@ -131,7 +131,6 @@ def _linked_to(installation_id: int, data: dict[str, Any]) -> bool:
         Link.kind == "party", Link.ledger_id == data.get("resourceId")).limit(1)) is not None
 
 
-@inbox_handler(SOURCE, batched=True)  # reads and marks our database only
 def work_for_event(row: InboxEvent) -> list[WorkRequest]:
     """A stored event -> one run of the matching flow per installation using that organisation.
 

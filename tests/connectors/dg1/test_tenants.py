@@ -59,10 +59,10 @@ def test_missing_options_are_refused(runner):
 
 
 def test_the_demo_seeder_registers_both_sandbox_shops(app):
-    from bridge.demo_data import SEEDERS
+    from bridge.connectors.dg1 import DG1
     from bridge.connectors.dg1.demo import seed_demo_tenants
 
-    assert seed_demo_tenants in SEEDERS
+    assert DG1.load(DG1.demo_seeder) is seed_demo_tenants
     with app.app_context():
         lines = list(seed_demo_tenants())
         installation = find_tenant("demo")
