@@ -198,6 +198,15 @@ _LEDGER_KINDS: dict[str, type["Ledger"]] = {}
 _PLATFORM_KINDS: dict[str, type["Platform"]] = {}
 
 
+def _declare(cls: Any, kind: str | None, kinds: dict[str, Any]) -> None:
+    """A subclass that names its kind is that kind's declared class (``ledger_class``,
+    ``platform_class``); every port has a name to show users."""
+    if kind is not None:
+        cls.kind = kind
+        kinds[kind] = cls
+    cls.display_name = cls.display_name or cls.kind.title()
+
+
 class Ledger:
     """Everything a flow asks of a ledger (Xero, Bexio). A connector subclasses it once,
     declaring its kind (``class XeroLedger(Ledger, kind="xero")``); what it does not
@@ -231,10 +240,7 @@ class Ledger:
 
     def __init_subclass__(cls, kind: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if kind is not None:
-            cls.kind = kind
-            _LEDGER_KINDS[kind] = cls
-        cls.display_name = cls.display_name or cls.kind.title()
+        _declare(cls, kind, _LEDGER_KINDS)
 
     @classmethod
     def invoice_page_url(cls, ledger_id: str | None) -> str:
@@ -357,10 +363,7 @@ class Platform:
 
     def __init_subclass__(cls, kind: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if kind is not None:
-            cls.kind = kind
-            _PLATFORM_KINDS[kind] = cls
-        cls.display_name = cls.display_name or cls.kind.title()
+        _declare(cls, kind, _PLATFORM_KINDS)
 
     # -- words: where a user acts on one invoice ----------------------------------------
     @classmethod
