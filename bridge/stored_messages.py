@@ -11,7 +11,7 @@ events: they spread ``columns(...)`` into their values.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy import event
 
@@ -60,9 +60,12 @@ def from_stored(value: Any) -> Any:
 
 def stored(row: Any, name: str) -> str | None:
     """The column's message as stored: a ``Message`` when it has an id, else its text (rows
-    written before messages had ids, or text that is no sentence of bridge's)."""
-    text = getattr(row, name, None)
-    key = getattr(row, name + SUFFIX, None)
+    written before messages had ids, or text that is no sentence of bridge's). ``row`` may
+    be a dict kept in a JSON column the same way (``{name: text, name + "_i18n": key}``)."""
+    if isinstance(row, Mapping):
+        text, key = row.get(name), row.get(name + SUFFIX)
+    else:
+        text, key = getattr(row, name, None), getattr(row, name + SUFFIX, None)
     if text is None or not key:
         return text
     try:
