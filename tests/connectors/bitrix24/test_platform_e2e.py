@@ -179,3 +179,17 @@ def test_webhook_mode_syncs_without_the_app(live, placeholder_flows):
         installation.created_at = installation.created_at.replace(year=2000)
         counts = reconcile_installation(installation)
         assert counts["invoices"] >= 1 and counts["offline"] == 0
+
+
+def test_the_administrator_is_notified_inside_the_portal(live, installed):
+    """The platform's "notify admin" capability: a system notification from the app to the
+    user who installed it (im.notify), which is how alerts reach a Bitrix24 administrator."""
+    from bridge.vault import vault_for_app
+
+    with live.app.app_context():
+        installation = store.find(installed["auth"]["member_id"])
+        installer = vault_for_app(live.app).read(installation.credential_id).data["user_id"]
+        assert Bitrix24Platform.notify_admin(installation, "bridge (acme): the connection must be renewed.")
+    (note,) = live.control(f"bitrix24/portals/{ACME}/state", method="GET")["notifications"]
+    assert note["message"] == "bridge (acme): the connection must be renewed." and note["type"] == "SYSTEM"
+    assert str(note["to"]) == str(installer)
