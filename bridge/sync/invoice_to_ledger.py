@@ -141,13 +141,19 @@ def read_platform(installation: Installation, platform, keyed: list[tuple[WorkCo
 NO_LINES_YET = "The invoice has no lines yet: it is sent once it has some."
 
 
+def gone(invoice: Invoice | None) -> bool:
+    """Deleted or cancelled on the platform (its cancellation flow takes a linked one)."""
+    return invoice is None or (invoice is not UNCHANGED and invoice.status in (InvoiceStatus.VOIDED,
+                                                                               InvoiceStatus.DELETED))
+
+
 def skip_reason(ctx: WorkContext, installation: Installation, invoice: Invoice | None, link) -> str | None:
     """Why nothing is written for this invoice, in the user's words; None: it is written.
     The batch's lookups and ``prepare`` ask the same question, so a customer is never sent
     for an invoice that is not."""
     if invoice is UNCHANGED:
         return UNCHANGED_MESSAGE
-    if invoice is None or invoice.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED):
+    if gone(invoice):
         return "The invoice was deleted or cancelled on the platform."
     general = get_section(installation, "general")
     if not general.enabled:
@@ -172,8 +178,7 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, pl
     skipped = skip_reason(ctx, installation, invoice, link)
     if skipped is not None:
         _finish(record, "skipped", skipped)
-        if invoice is not UNCHANGED and (invoice is None or invoice.status in (
-                InvoiceStatus.VOIDED, InvoiceStatus.DELETED)) and link and link.ledger_id:
+        if gone(invoice) and link and link.ledger_id:
             request_work(WorkRequest(installation.id, "invoice_cancel", ctx.object_key))
             db.session.commit()
         return None
