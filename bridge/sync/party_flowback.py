@@ -24,6 +24,7 @@ from ..engine import WorkContext, flow
 from ..models import Installation, utcnow
 from ..settings import get_section
 from .links import bind, content_hash, find_link_by_ledger_id, party_fingerprint
+from .outcome import finish as _close
 from ..ports import LedgerParty
 from .registry import ledger_for, platform_for
 
@@ -217,11 +218,3 @@ def flow_back_party(ctx: WorkContext) -> None:
         return
     record.received = {"ledger_id": ledger_id}
     _close(record, "succeeded", None)
-
-
-def _close(record, state: str, message: str | None) -> None:
-    record.state = state
-    if message:
-        record.warning = message
-    record.finished_at = utcnow()
-    db.session.commit()

@@ -28,6 +28,7 @@ from ..faults import fault_point
 from ..engine import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, LedgerConnection, SyncRecord, utcnow
 from .daily import DAY, daily_installations, request_daily, skip_reason
+from .outcome import finish as _finish
 from .links import bind, content_hash, find_link, jsonable
 from .polling import cursor
 from .registry import ledger_for, platform_for
@@ -160,14 +161,6 @@ def _product_record(ctx: WorkContext, key: str, state: str, *, result=None, erro
         record.error_code, record.error_message, record.error_fix = error.code, error.message, error.fix
         record.ledger_messages = error.ledger_messages or None
     db.session.add(record)
-
-
-def _finish(record: SyncRecord, state: str, message: str | None) -> None:
-    record.state = state
-    if message:
-        record.warning = message
-    record.finished_at = utcnow()
-    db.session.commit()
 
 
 def request_daily_products(day: str | None = None) -> int:

@@ -24,6 +24,7 @@ from ..faults import fault_point
 from ..engine import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, LedgerConnection, Link, utcnow
 from .daily import DAY, daily_installations, request_daily, skip_reason
+from .outcome import finish as _finish
 from .polling import cursor
 from .registry import ledger_for, platform_for
 
@@ -127,14 +128,6 @@ def _set_batch(ledger, platform, links: list[Link], progress: dict, warnings: li
             warnings.extend(result.warnings)
         else:
             progress["errors"].append(result.error.message if result.error else "refused")
-
-
-def _finish(record, state: str, message: str | None) -> None:
-    record.state = state
-    if message:
-        record.warning = message
-    record.finished_at = utcnow()
-    db.session.commit()
 
 
 def request_daily_stock(day: str | None = None) -> int:
