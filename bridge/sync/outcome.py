@@ -1,5 +1,5 @@
-"""What the invoice and customer flows share about one piece of work: its object key, the
-idempotency key of a ledger write, and how its record is closed.
+"""What the flows share about one piece of work: its object key, the idempotency key of a
+ledger write, and how its sync record is closed (``finish``, every flow's one way).
 
 Kept apart so that ``invoice_to_ledger`` and ``party_to_ledger`` (which the invoice flow
 calls to export the invoice's customer first) need not import each other.
