@@ -347,6 +347,10 @@ class XeroLedger(Ledger, kind="xero"):
         if not element.ok:
             return WriteResult(ok=False, error=element.error, warnings=element.warnings, sent=sent,
                                received=jsonable(element.data))
+        return self._written(element, sent)
+
+    def _written(self, element, sent: dict[str, Any]) -> WriteResult:
+        """The result of an invoice Xero accepted, as its answer describes it."""
         document = mapper.document_from_xero(element.data, self.web_url)
         return WriteResult(ok=True, ledger_id=document.ledger_id, number=document.number, status=document.status,
                            version=document.version, url=document.url, warnings=element.warnings, sent=sent,
@@ -376,10 +380,7 @@ class XeroLedger(Ledger, kind="xero"):
         if not element.ok:
             return WriteResult(ok=False, ledger_id=document.ledger_id, error=element.error, sent=sent,
                                received=jsonable(element.data))
-        updated = mapper.document_from_xero(element.data, self.web_url)
-        return WriteResult(ok=True, ledger_id=document.ledger_id, number=updated.number, status=updated.status,
-                           version=updated.version, url=updated.url, warnings=element.warnings, sent=sent,
-                           received=jsonable(element.data))
+        return self._written(element, sent)
 
     @staticmethod
     def _key(document: LedgerDocument, action: str, current: dict[str, Any]) -> str:
