@@ -390,3 +390,41 @@ def test_two_installations_sharing_one_ledger_organisation_each_link_the_same_co
              for link in db.session.scalars(select(Link).where(Link.kind == "party"))}
     assert links == {(installation.id, "fake:CO:9"): "C-wayne", (other.id, "fake2:CO:4"): "C-wayne"}
     assert next(iter(ledger.invoices.values()))["doc"]["Contact"] == "C-wayne"
+
+
+def test_a_racing_customer_link_retries_its_invoices_and_the_batchs_others_go_on(fake_world, run_jobs,
+                                                                                 monkeypatch):
+    """Another worker writes a customer's link at the moment this batch binds it: the binds
+    of that round are rolled back, so each of its invoices is tried again (nothing half
+    linked), and the batch's invoice of a customer already in the ledger is written."""
+    from bridge.sync import party_to_ledger
+    from bridge.sync.links import LinkRace
+
+    installation, platform, ledger = fake_world
+    platform.invoices["9"] = sample_invoice("9")  # Globex: in the ledger after this first run
+    sync(installation, run_jobs, "9")
+    ada = Party(key="fake:CO:4", kind=PartyKind.COMPANY, name="Ada Ltd", email="ap@ada.example")
+    racing = Party(key="fake:CO:5", kind=PartyKind.COMPANY, name="Racing Ltd", email="ap@racing.example")
+    platform.invoices["7"] = replace(sample_invoice("7"), party=ada)
+    platform.invoices["8"] = replace(sample_invoice("8"), party=racing)
+    platform.invoices["9"] = sample_invoice("9", qty="5")
+    real_bind = party_to_ledger.bind_party
+
+    def bind_meets_another_worker(installation, connection, party, plan, ledger_id):
+        if party.key == racing.key:
+            db.session.rollback()  # as ``links.bind`` leaves it after the unique violation
+            raise LinkRace("Another sync linked the same record at the same moment.", retry_after=1)
+        return real_bind(installation, connection, party, plan, ledger_id)
+
+    monkeypatch.setattr(party_to_ledger, "bind_party", bind_meets_another_worker)
+    for platform_id in ("7", "8", "9"):
+        request_work(WorkRequest(installation.id, "invoice_to_ledger", f"invoice:{platform_id}"))
+    db.session.commit()
+    run_jobs()
+    assert records("9")[-1].state == "succeeded"
+    assert next(iter(ledger.invoices.values()))["doc"]["Lines"][0]["q"] == Decimal("5")
+    assert [records(pid)[-1].state for pid in ("7", "8")] == ["retrying", "retrying"]
+    assert len(ledger.invoices) == 1  # neither new invoice was sent
+    party_links = {link.platform_id: link.ledger_id for link in db.session.scalars(
+        select(Link).where(Link.kind == "party"))}
+    assert party_links.get(ada.key) is None and party_links.get(racing.key) is None  # nothing half linked
