@@ -34,6 +34,10 @@ class Connector:
     ``inbox_handler`` translates the system's stored callbacks (inbox source ``kind``) into
     work; ``inbox_batched`` when it reads only our own database, so a batch of its events is
     translated per commit. ``blueprints``: the system's callback receivers and its pages.
+    ``port``: the adapter's class (the ``bridge.ports`` subclass that declares the kind's
+    facts: ``daily_status_ledgers``, ``tells_sent_to_contact``, ``notify_admin``...);
+    installing the connector loads it, so ``bridge.ports.ledger_class(kind)`` and
+    ``platform_class(kind)`` answer before any adapter is built.
     ``cli``: a click group added to ``flask``. ``settings_sections``: the settings models it
     adds. ``periodic_jobs`` and ``flows``: the jobs and flows of its own (most flows are
     shared and live in ``bridge/sync``). ``demo_seeder``: yields the lines ``flask demo-seed``
@@ -45,6 +49,7 @@ class Connector:
     title: str
     package: str
     builder: Ref
+    port: Ref | None = None
     inbox_handler: Ref | None = None
     inbox_batched: bool = False
     blueprints: tuple[Ref, ...] = ()
@@ -70,6 +75,6 @@ class Connector:
 
     def references(self) -> list[Ref]:
         """Every part this descriptor names, for the test that resolves them all."""
-        singles = [self.builder, self.inbox_handler, self.cli, self.demo_seeder]
+        singles = [self.builder, self.port, self.inbox_handler, self.cli, self.demo_seeder]
         return [r for r in singles if r is not None] + [*self.blueprints, *self.settings_sections,
                                                         *self.periodic_jobs, *self.flows]

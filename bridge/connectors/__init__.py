@@ -31,13 +31,16 @@ def connector(kind: str) -> Connector:
 
 def init_connectors(app) -> None:
     """Install every connector's parts, once per app: its adapter builder (``platform_for`` /
-    ``ledger_for``), inbox handler, CLI group, settings sections, flows and periodic jobs.
+    ``ledger_for``) and port class (``bridge.ports.platform_class`` / ``ledger_class``), inbox
+    handler, CLI group, settings sections, flows and periodic jobs.
     Their blueprints are registered with the pages (``bridge.web.register_blueprints``)."""
     from ..engine import inbox_handler
     from ..sync import registry
 
     for descriptor in CONNECTORS:
         registry.install(descriptor)
+        if descriptor.port is not None:
+            descriptor.load(descriptor.port)  # declares the kind's facts (bridge.ports.ledger_class)
         if descriptor.inbox_handler is not None:
             inbox_handler(descriptor.kind, batched=descriptor.inbox_batched)(descriptor.load(descriptor.inbox_handler))
         for ref in (*descriptor.settings_sections, *descriptor.flows, *descriptor.periodic_jobs):

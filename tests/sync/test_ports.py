@@ -99,3 +99,20 @@ def test_the_flows_list_names_every_flow_bridge_sync_runs():
     from_sync = {name for name, runner in ENGINE_FLOWS.items() if runner.__module__.startswith("bridge.sync.")}
     assert set(sync.FLOWS) == from_sync
     assert all(ENGINE_FLOWS[name].__module__ == module.__name__ for name, module in sync.FLOWS.items())
+
+
+def test_a_fresh_app_knows_every_kinds_declared_class_before_building_an_adapter(tmp_path):
+    """A worker that has built no adapter yet still reads each kind's facts (the daily jobs
+    choosing installations, an alert to a Bitrix24 administrator): the factory loads every
+    connector's port class. In a fresh interpreter, so no other test's imports help."""
+    import subprocess
+    import sys
+
+    code = ("from bridge import create_app\n"
+            f"create_app({{'BRIDGE_ENV': 'test', 'INSTANCE_PATH': {str(tmp_path)!r}}})\n"
+            "from bridge.ports import ledger_class, platform_class\n"
+            "print(ledger_class('xero').tells_sent_to_contact, ledger_class('bexio').display_name,\n"
+            "      platform_class('dg1').daily_status_ledgers == {'bexio'}, platform_class('bitrix24').follows_sent)\n")
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert answer.returncode == 0, answer.stderr[-2000:]
+    assert answer.stdout.split() == ["True", "Bexio", "True", "True"]

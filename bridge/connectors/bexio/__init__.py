@@ -13,7 +13,7 @@ from ...descriptor import Connector
 
 BEXIO = Connector(
     kind="bexio", role="ledger", title="Bexio", package=__name__,
-    builder=".ledger:BexioLedger.build",
+    builder=".ledger:BexioLedger.build", port=".ledger:BexioLedger",
     blueprints=("bridge.web.bexio.connect:bp",),  # connect, callback, disconnect (Bexio has no webhooks)
     settings_sections=(".settings:BexioSettings",),
 )

@@ -9,7 +9,7 @@ from ...descriptor import Connector
 
 BITRIX24 = Connector(
     kind="bitrix24", role="platform", title="Bitrix24", package=__name__,
-    builder=".platform:Bitrix24Platform.build",
+    builder=".platform:Bitrix24Platform.build", port=".platform:Bitrix24Platform",
     inbox_handler=".inbox:translate", inbox_batched=True,  # reads our database only
     blueprints=(".hooks:bp",  # the event receiver
                 "bridge.web.bitrix24.app:bp",  # install page, main page, invoice tab

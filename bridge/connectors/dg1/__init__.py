@@ -23,7 +23,7 @@ def build_platform(installation):
 
 DG1 = Connector(
     kind="dg1", role="platform", title="DG1", package=__name__,
-    builder=build_platform,
+    builder=build_platform, port=".platform:DG1Platform",
     inbox_handler=".hooks:to_work",  # reads the order from DG1: one event per commit
     blueprints=(".hooks:bp", "bridge.web.dg1:bp"),  # the webhook receiver; the admin pages DG1 frames
     cli=".cli:dg1_cli",

@@ -16,7 +16,7 @@ from ...descriptor import Connector
 
 XERO = Connector(
     kind="xero", role="ledger", title="Xero", package=__name__,
-    builder=".connection:build",
+    builder=".connection:build", port=".ledger:XeroLedger",
     inbox_handler=".hooks:work_for_event", inbox_batched=True,  # reads and marks our database only
     blueprints=(".hooks:bp", "bridge.web.xero.connect:bp"),  # the webhook receiver; settings and OAuth pages
 )
