@@ -14,7 +14,6 @@ token travels in every URL and form, never in a cookie.
 """
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -34,11 +33,9 @@ from ...sync.stock import FLOW as STOCK_FLOW, stock_request
 from ...sync.status_from_ledger import FLOW as STATUS_FLOW, status_request
 from ...connectors.dg1 import mapper, session as admin_session, signing
 from ...connectors.dg1.hooks import FLOW_INVOICE
-from ...connectors.dg1.tenants import admin_origin, client_for, find_tenant, secrets_of
+from ...connectors.dg1.launch import PAGES, LaunchRefused, verify_launch
+from ...connectors.dg1.tenants import admin_origin, client_for
 
-log = logging.getLogger(__name__)
-
-PAGES = ("orders", "products", "settings")
 ORDERS_DAYS = 90  # the orders page shows what changed in the last 90 days
 PENDING = ("queued", "running", "waiting")  # work items whose result is still to come
 FINISHED_EVENT = "dg1-run-finished"  # HX-Trigger: a run over everything ended, tables reload
@@ -63,22 +60,20 @@ def _refuse(message: str, status: int = 401):
 
 @bp.get("/launch")
 def launch():
-    args = {name: request.args.get(name, "") for name in ("tenant", "site", "user", "ts", "page", "sig")}
-    installation = find_tenant(args["tenant"]) if args["tenant"] else None
-    if installation is None:
-        return _refuse("This DG1 shop is not registered in bridge.", 404)
+    """DG1's signed link (checked by ``connectors/dg1/launch.py``) starts a session on its page."""
+    verified = verify_launch(request.args)
+    installation = verified.installation
     g.dg1_frame_origin = admin_origin(installation)
-    if args["page"] not in PAGES or not args["site"] or not args["user"]:
-        return _refuse("The link from DG1 is incomplete.", 400)
-    if not signing.fresh(args["ts"], signing.now_seconds()):
-        return _refuse("The link from DG1 has expired. Open the page again from the DG1 menu.")
-    secret = secrets_of(installation).launch_secret
-    if not signing.launch_valid(secret, args["tenant"], args["site"], args["user"], args["ts"], args["page"],
-                                args["sig"]):
-        log.info("dg1 launch for %s refused: bad signature", args["tenant"])
-        return _refuse("The link from DG1 is not signed correctly.")
-    started = admin_session.start(installation.id, installation.account_id, args["site"], args["user"])
-    return redirect(url_for(f".{args['page']}", s=started.token))
+    started = admin_session.start(installation.id, installation.account_id, verified.site, verified.user)
+    return redirect(url_for(f".{verified.page}", s=started.token))
+
+
+@bp.errorhandler(LaunchRefused)
+def launch_refused(exc: LaunchRefused):
+    """A refused launch, framed for the tenant's admin when the link named a registered one."""
+    if exc.installation is not None:
+        g.dg1_frame_origin = admin_origin(exc.installation)
+    return _refuse(exc.message, exc.status)
 
 
 def _session() -> tuple[admin_session.AdminSession, Installation]:

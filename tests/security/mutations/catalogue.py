@@ -282,7 +282,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("bridge.connectors.dg1.signing.launch_valid", "always_true",
            (f"{DG1_WEB}::test_a_forged_launch_is_refused", f"{FUZZ}::test_forged_dg1_launches_are_refused"),
            "every DG1 admin launch is taken as signed", returns="True"),
-    Mutant("bridge.web.dg1.admin.launch", "timestamp_not_checked",
+    Mutant("bridge.connectors.dg1.launch.verify_launch", "timestamp_not_checked",
            (f"{DG1_WEB}::test_an_expired_or_replayed_launch_is_refused",),
            "a captured launch URL opens the admin pages at any time later",
            edits=(('if not signing.fresh(args["ts"], signing.now_seconds()):', "if False:"),)),
