@@ -4,7 +4,9 @@
   page, connector, flow or alert; flows import no connector; connectors import no page);
 - no product module takes part in an import circle (the sandbox aside: it is a separate
   program that only shares the repository), checked here over the whole import graph,
-  imports inside functions included: a circle hidden in a function is still one.
+  imports inside functions included: a circle hidden in a function is still one;
+- flows ask the ports no capability questions (``hasattr``) and name no vendor: what a system
+  can do is the port's to say (``bridge/ports.py``).
 """
 from __future__ import annotations
 
@@ -16,7 +18,6 @@ import sys
 from pathlib import Path
 
 import grimp
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR_NAMES = {"xero", "bexio", "bitrix24", "dg1"}
@@ -86,14 +87,12 @@ def sync_sources() -> list[tuple[Path, ast.AST]]:
     return [(path, ast.parse(path.read_text(), str(path))) for path in sorted((ROOT / "bridge" / "sync").rglob("*.py"))]
 
 
-@pytest.mark.xfail(reason="issue 17 item 1: the ports still to declare every capability the flows use", strict=False)
 def test_flows_ask_the_ports_no_capability_questions():
     probes = [f"{path.relative_to(ROOT)}:{node.lineno}" for path, tree in sync_sources() for node in ast.walk(tree)
               if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "hasattr"]
     assert probes == []
 
 
-@pytest.mark.xfail(reason="issue 17 items 1 and 7: vendor branches and names still to leave bridge/sync", strict=False)
 def test_flows_name_no_vendor():
     names = [f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}" for path, tree in sync_sources()
              for node in ast.walk(tree)
