@@ -17,6 +17,8 @@ from ..faults import fault_point
 from ..engine import WorkRequest, claim_period, request_work
 from ..models import Installation, LedgerConnection
 from ..settings import get_section
+from ..messages import N_
+from .outcome import SWITCHED_OFF
 from .registry import LEDGERS
 
 DAY = 86400
@@ -26,9 +28,9 @@ def skip_reason(installation: Installation, options: dict, toggle: str, label: s
     """Why a daily job does nothing for this installation; a run by hand ignores the
     daily switch (the seed's manual actions work whatever the schedule)."""
     if not get_section(installation, "general").enabled:
-        return "The integration is switched off in the settings."
+        return SWITCHED_OFF
     if not options.get("manual") and not getattr(get_section(installation, "daily"), toggle):
-        return f"{label} is switched off in the settings."
+        return N_("%(job)s is switched off in the settings.", job=label)
     return None
 
 

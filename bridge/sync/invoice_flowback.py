@@ -26,6 +26,7 @@ from .links import jsonable
 from .mapping import document_digests, ledger_document, with_due_date
 from .platform_words import decide_where
 from ..ports import Ledger, LedgerDocument, Platform
+from ..messages import N_
 
 GROUPS = ("header", "lines")
 
@@ -101,12 +102,12 @@ def flow_back(installation: Installation, platform: Platform, ledger: Ledger, li
             link.content_hash = document_digests(ledger, ledger_document(installation, ledger, refreshed, party)[1])[0]
     if against:
         raise ConflictError(
-            f"The invoice was edited in {ledger.kind.title()} ({', '.join(sorted(against))}), but "
-            f"{installation.platform.title()} is the master of that part while it is a draft: the edit "
-            f"was not copied back.",
+            N_("The invoice was edited in %(ledger)s (%(parts)s), but %(platform)s is the master of that part while it "
+               "is a draft: the edit was not copied back.", ledger=ledger.kind.title(),
+               parts=", ".join(sorted(against)), platform=installation.platform.title()),
             ours=jsonable({g: (header_of(current) if g == "header" else lines_of(current)) for g in against}),
             theirs=jsonable({g: (header_of(theirs) if g == "header" else lines_of(theirs)) for g in against}),
-            choices=["Make the same edit on the platform", "Sync now to overwrite the ledger's edit"],
+            choices=[N_("Make the same edit on the platform"), N_("Sync now to overwrite the ledger's edit")],
             fix=decide_where(platform, ledger))
     return ours
 

@@ -21,6 +21,7 @@ from ..faults import fault_point
 from ..engine import WorkContext, flow
 from ..models import Installation, utcnow
 from ..settings import get_section
+from ..messages import N_
 from .invoice_flowback import flow_back
 from .links import find_link, find_link_by_ledger_id
 from .polling import is_known
@@ -141,31 +142,31 @@ def cancel_in_ledger(ctx: WorkContext) -> None:
     link = find_link(installation.id, "invoice", platform_id)
     record = ctx.record(object_kind="invoice", object_id=platform_id, direction="to_ledger")
     if link is None or not link.ledger_id:
-        record.state, record.warning = "skipped", "Never synced: nothing to cancel in the ledger."
+        record.state, record.warning = "skipped", N_("Never synced: nothing to cancel in the ledger.")
         record.finished_at = utcnow()
         return
     ledger, _ = ledger_for(installation)
     documents = ledger.get_invoices([link.ledger_id])
     if not documents:
-        record.state, record.warning = "skipped", "The ledger no longer has this invoice."
+        record.state, record.warning = "skipped", N_("The ledger no longer has this invoice.")
         record.finished_at = utcnow()
         return
     document = documents[0]
     allowed = get_section(installation, "invoices").void_authorised_on_cancel
     if document.status in (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID) or document.amount_paid:
         raise ConflictError(
-            f"The invoice was cancelled here, but {ledger.kind.title()} has payments on it: it was left "
-            f"as it is.", ours={"cancelled": True}, theirs={"status": document.status.value,
-                                                           "amount_paid": str(document.amount_paid)},
-            choices=["Credit or refund it in the ledger by hand"], fix="Handle it in the ledger.")
+            N_("The invoice was cancelled here, but %(ledger)s has payments on it: it was left as it is.",
+               ledger=ledger.kind.title()),
+            ours={"cancelled": True}, theirs={"status": document.status.value, "amount_paid": str(document.amount_paid)},
+            choices=[N_("Credit or refund it in the ledger by hand")], fix=N_("Handle it in the ledger."))
     if document.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED):
-        record.state, record.warning = "skipped", "Already cancelled in the ledger."
+        record.state, record.warning = "skipped", N_("Already cancelled in the ledger.")
     elif document.status == InvoiceStatus.AUTHORISED and not allowed:
         raise ConflictError(
-            f"The invoice was cancelled here, but {ledger.kind.title()} has it approved; voiding approved "
-            f"invoices is switched off.", ours={"cancelled": True}, theirs={"status": document.status.value},
-            choices=["Void it in the ledger by hand", "Allow voiding in Settings and retry"],
-            fix="Settings > Invoices: allow voiding approved invoices.")
+            N_("The invoice was cancelled here, but %(ledger)s has it approved; voiding approved invoices is switched "
+               "off.", ledger=ledger.kind.title()), ours={"cancelled": True}, theirs={"status": document.status.value},
+            choices=[N_("Void it in the ledger by hand"), N_("Allow voiding in Settings and retry")],
+            fix=N_("Settings > Invoices: allow voiding approved invoices."))
     else:
         result = ledger.cancel_invoice(document, void_allowed=allowed)
         if not result.ok:

@@ -32,18 +32,19 @@ from .invoice_flowback import changed_groups, with_platform_rates
 from .intents import first_write_attempts, lookup_since
 from .invoice_followup import complete_invoice, pending_steps
 from .links import LinkTaken, bind, find_link, jsonable, remembered_links
-from .outcome import UNCHANGED_MESSAGE, finish as _finish, idempotency_key, split_object_key
+from .outcome import SWITCHED_OFF, UNCHANGED_MESSAGE, finish as _finish, idempotency_key, split_object_key
 from .party_to_ledger import export_parties
 from .mapping import document_digests, ledger_document
 from .money_check import money_agrees
 from .platform_words import decide_where, settled_message, settled_on_both_sides
 from ..ports import UNCHANGED, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument, Platform, WriteResult
+from ..messages import N_, Word, joined
 from .registry import ledger_for, platform_for
 
 FLOW = "invoice_to_ledger"
 # The invoice's own "Sync with ..." box is off. "Sync now" does not override it: the box is
 # the user's decision for this invoice, and an override would be undone by the next edit.
-SYNC_OFF = "Sync is switched off for this invoice"
+SYNC_OFF = "Sync is switched off for this invoice"  # how its record's warning starts
 # Xero takes up to 50 invoices per call (https://developer.xero.com/documentation/api/invoices).
 # 49, so that reading them costs whole Bitrix24 batches (50 commands: one list + one command per
 # invoice, for the product rows and again for the companies' contact links) instead of spilling
@@ -138,7 +139,7 @@ def read_platform(installation: Installation, platform, keyed: list[tuple[WorkCo
     return platform.read_invoices(ids, versions)
 
 
-NO_LINES_YET = "The invoice has no lines yet: it is sent once it has some."
+NO_LINES_YET = N_("The invoice has no lines yet: it is sent once it has some.")
 
 
 def gone(invoice: Invoice | None) -> bool:
@@ -154,15 +155,16 @@ def skip_reason(ctx: WorkContext, installation: Installation, invoice: Invoice |
     if invoice is UNCHANGED:
         return UNCHANGED_MESSAGE
     if gone(invoice):
-        return "The invoice was deleted or cancelled on the platform."
+        return N_("The invoice was deleted or cancelled on the platform.")
     general = get_section(installation, "general")
     if not general.enabled:
-        return "The integration is switched off in the settings."
+        return SWITCHED_OFF
     if not general.automatic_sync and not ctx.options.get("manual"):
-        return ("Automatic order sync is switched off in the settings: "
-                "sync the order by hand from the orders page.")
+        return N_("Automatic order sync is switched off in the settings: sync the order by hand from the orders "
+                  "page.")
     if not invoice.sync_enabled:
-        return f"{SYNC_OFF}: later changes are not sent." if link and link.ledger_id else f"{SYNC_OFF}."
+        return N_("Sync is switched off for this invoice: later changes are not sent.") if link and link.ledger_id \
+            else N_("Sync is switched off for this invoice.")
     if not invoice.lines and not (link and link.ledger_id):
         # Saved with its customer before its lines: the ledger refuses an invoice without
         # lines (Xero: "LineItems must be specified"), so neither it nor its customer is sent.
@@ -195,7 +197,7 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, pl
             _finish(record, "succeeded", None)
             record.received = {"steps": done}
             return None
-        _finish(record, "skipped", "No change since the last sync.")
+        _finish(record, "skipped", UNCHANGED_MESSAGE)
         return None
 
     existing = _current_document(ledger, link, invoice, lookups)
@@ -209,19 +211,20 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, pl
                  extra={"url": existing.url, "synced_at": utcnow().isoformat(), "party_ledger_id": party_id})
             record.received = {"ledger_id": existing.ledger_id, "number": existing.number,
                                "status": existing.status.value}
-            _finish(record, "succeeded", f"Found in {ledger.kind.title()} as {existing.status.value}, made by an "
-                                         f"earlier attempt: linked, nothing sent.")
+            _finish(record, "succeeded", N_("Found in %(ledger)s as %(status)s, made by an earlier attempt: linked, "
+                                            "nothing sent.", ledger=ledger.kind.title(),
+                                            status=Word("status", existing.status.value)))
             return None
         if link and link.ledger_id and settled_on_both_sides(platform, platform_status, existing.status):
             _finish(record, "skipped", settled_message(platform, ledger))
             return None
         raise ConflictError(
-            f"{ledger.kind.title()} has this invoice as {existing.status.value}: it no longer accepts "
-            f"changes, so the edit was not sent.",
+            N_("%(ledger)s has this invoice as %(status)s: it no longer accepts changes, so the edit was not sent.",
+               ledger=ledger.kind.title(), status=Word("status", existing.status.value)),
             ours=jsonable(document), theirs=_summary(existing),
-            choices=["Keep the ledger's version (change nothing)",
-                     "Undo the edit on the platform",
-                     "Void it in the ledger and sync again as a new invoice"],
+            choices=[N_("Keep the ledger's version (change nothing)"),
+                     N_("Undo the edit on the platform"),
+                     N_("Void it in the ledger and sync again as a new invoice")],
             fix=decide_where(platform, ledger))
     write = InvoiceWrite(invoice=invoice, party_ledger_id=party_id,
                          ledger_id=existing.ledger_id if existing else None,
@@ -247,7 +250,7 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
     written: list[tuple[Prepared, WriteResult, object]] = []
     for p, result in zip(prepared, results):
         if not result.ok:
-            p.ctx.fail(result.error or PermanentError("The ledger refused the invoice."))
+            p.ctx.fail(result.error or PermanentError(N_("The ledger refused the invoice.")))
             continue
         fault_point("before link write")
         try:
@@ -260,7 +263,7 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
             p.ctx.fail(exc)
             continue
         p.record.received = jsonable(result.received or {"ledger_id": result.ledger_id, "number": result.number})
-        p.record.warning = "; ".join(w for w in [p.warning, *result.warnings] if w) or None
+        p.record.warning = joined([w for w in [p.warning, *result.warnings] if w], "; ") or None
         written.append((p, result, link))
     db.session.commit()  # the links first, all in one commit: what follows calls out and may fail
     show_references(platform, [(p.platform_id, p.record, LedgerDocument(
@@ -303,7 +306,7 @@ def show_references(platform, shown: list[tuple[str, SyncRecord, LedgerDocument]
             link.extra = {**(link.extra or {}), "platform_version": versions[platform_id]}
         if platform_id in errors:
             message = getattr(errors[platform_id], "message", str(errors[platform_id]))
-            record.warning = f"Synced, but the link could not be shown on the platform: {message}"
+            record.warning = N_("Synced, but the link could not be shown on the platform: %(reason)s", reason=message)
         else:
             link.extra = {**(link.extra or {}), "reference_shown": document.ledger_id}
     fault_point("after reference write-back")
@@ -339,13 +342,13 @@ def _current_document(ledger: Ledger, link, invoice: Invoice, lookups: "Lookups"
     found = lookups.found(invoice)
     if found is not None and not is_ours(found, invoice):
         raise ConflictError(
-            f"{ledger.kind.title()} already has an invoice {found.number} that bridge did not create; "
-            f"it was not taken over and nothing was sent.",
+            N_("%(ledger)s already has an invoice %(number)s that bridge did not create; it was not taken over and "
+               "nothing was sent.", ledger=ledger.kind.title(), number=found.number),
             ours={"number": invoice.number, "key": invoice.key},
             theirs={"number": found.number, "reference": found.reference, "ledger_id": found.ledger_id},
-            choices=["Renumber the invoice on the platform", "Switch Settings > Numbering to the ledger's numbers",
-                     "Delete or renumber the other invoice in the ledger"],
-            fix="Settings > Numbering, or renumber one of the two invoices.")
+            choices=[N_("Renumber the invoice on the platform"), N_("Switch Settings > Numbering to the ledger's numbers"),
+                     N_("Delete or renumber the other invoice in the ledger")],
+            fix=N_("Settings > Numbering, or renumber one of the two invoices."))
     return found
 
 

@@ -31,6 +31,7 @@ from ..errors import ConflictError, RetryableError
 from ..extensions import db
 from ..insert_ignore import insert_ignore
 from ..models import Link, LedgerConnection
+from ..messages import N_
 
 
 def _encode(document: Any) -> str:
@@ -114,24 +115,26 @@ class LinkRace(RetryableError):
     code = "link_race"
 
 
-NOUNS = {"party": "contact", "party_person": "contact person", "invoice": "invoice", "product": "item",
-         "payment": "payment"}
+NOUNS = {"party": N_("contact"), "party_person": N_("contact person"), "invoice": N_("invoice"),
+         "product": N_("item"), "payment": N_("payment")}
 
 
 def _taken(connection: LedgerConnection, kind: str, platform_id: str, ledger_id: str, holder: Link) -> LinkTaken:
-    ledger, noun = connection.ledger.title(), NOUNS.get(kind, "record")
+    ledger, noun = connection.ledger.title(), NOUNS.get(kind, N_("record"))
     return LinkTaken(
-        f"The {ledger} {noun} {ledger_id} already belongs to another record here ({holder.platform_id}); "
-        f"it was not linked to {platform_id} as well, and nothing was overwritten.",
+        N_("The %(ledger)s %(noun)s %(ledger_id)s already belongs to another record here (%(holder)s); it was not "
+           "linked to %(platform_id)s as well, and nothing was overwritten.", ledger=ledger, noun=noun,
+           ledger_id=ledger_id, holder=holder.platform_id, platform_id=platform_id),
         ours={"platform_id": platform_id, "ledger_id": ledger_id},
         theirs={"platform_id": holder.platform_id, "ledger_id": ledger_id},
-        choices=[f"Keep the {noun} with {holder.platform_id}", "Sync again: a record of its own is made"],
-        fix="Press Retry: bridge gives this record its own. Or remove the other record's link.")
+        choices=[N_("Keep the %(noun)s with %(holder)s", noun=noun, holder=holder.platform_id),
+                 N_("Sync again: a record of its own is made")],
+        fix=N_("Press Retry: bridge gives this record its own. Or remove the other record's link."))
 
 
 def _race() -> LinkRace:
-    return LinkRace("Another sync linked the same record at the same moment; this one is tried again "
-                    "in a moment and then goes on from what that sync did.", retry_after=1)
+    return LinkRace(N_("Another sync linked the same record at the same moment; this one is tried again "
+                       "in a moment and then goes on from what that sync did."), retry_after=1)
 
 
 def bind(installation_id: int, connection: LedgerConnection, kind: str, platform_id: str, *,

@@ -11,6 +11,7 @@ from datetime import timedelta
 from ..domain import Invoice, InvoiceStatus, LineKind
 from ..errors import PermanentError
 from ..settings import MappingSettings, get_section, rate_key
+from ..messages import N_
 from .links import content_hash
 
 
@@ -26,8 +27,8 @@ def apply_mapping(invoice: Invoice, mapping: MappingSettings, *, needs_accounts:
                 or mapping.default_sales_account)
             if not line.ledger_account_code:
                 raise PermanentError(
-                    f"No sales account for the line \"{line.description}\".",
-                    code="unmapped_account", fix="Settings > Sales accounts: choose a default sales account.")
+                    N_("No sales account for the line \"%(line)s\".", line=line.description), code="unmapped_account",
+                    fix=N_("Settings > Sales accounts: choose a default sales account."))
     return invoice
 
 
@@ -49,9 +50,9 @@ def _tax_code(line, mapping: MappingSettings) -> str | None:
     code = mapping.tax_rates.get(rate_key(line.tax_rate))
     if code is None:
         raise PermanentError(
-            f"The tax rate {rate_key(line.tax_rate)} % (line \"{line.description}\") is not mapped to a "
-            f"tax rate of the accounting system.",
-            code="unmapped_tax_rate", fix="Settings > Tax mapping: map this rate.")
+            N_("The tax rate %(rate)s %% (line \"%(line)s\") is not mapped to a tax rate of the accounting system.",
+               rate=rate_key(line.tax_rate), line=line.description),
+            code="unmapped_tax_rate", fix=N_("Settings > Tax mapping: map this rate."))
     return code
 
 

@@ -32,6 +32,8 @@ from typing import Any
 from ..domain import Invoice, LineKind
 from ..models import utcnow
 from ..ports import Ledger, Platform
+from ..messages import Message, N_
+from ..stored_messages import key_of, stored
 from .platform_words import sync_again
 
 AMOUNTS_DIFFER = "amounts_differ"  # SyncRecord.state, and the key on the link's extra
@@ -45,8 +47,11 @@ class Totals:
     total: Decimal
     currency: str
 
-    def words(self) -> str:
-        return f"tax {_money(self.tax)}, total {_money(self.total)} {self.currency}".rstrip()
+    def words(self) -> Message:
+        if not self.currency:
+            return N_("tax %(tax)s, total %(total)s", tax=_money(self.tax), total=_money(self.total))
+        return N_("tax %(tax)s, total %(total)s %(currency)s", tax=_money(self.tax), total=_money(self.total),
+                  currency=self.currency)
 
     def as_json(self) -> dict[str, str]:
         return {"subtotal": _money(self.subtotal), "tax": _money(self.tax), "total": _money(self.total),
@@ -123,7 +128,8 @@ class MoneyCheck:
     def as_json(self) -> dict[str, Any]:
         return {"ledger": self.ledger.as_json() if self.ledger else None,
                 "platform": self.platform.as_json() if self.platform else None,
-                "message": self.message, "fix": self.fix}
+                "message": self.message, "fix": self.fix,  # English; their ids beside them (for the pages)
+                "message_i18n": key_of(self.message), "fix_i18n": key_of(self.fix)}
 
 
 def compare(ledger: Ledger | type[Ledger], platform: Platform | type[Platform], invoice: Invoice,
@@ -138,15 +144,15 @@ def compare(ledger: Ledger | type[Ledger], platform: Platform | type[Platform], 
     if same_currency and abs(theirs.tax - ours.tax) <= allowed and abs(theirs.total - ours.total) <= allowed:
         return MoneyCheck(agrees=True, ledger=theirs, platform=ours)
     ledger_name, platform_name = ledger.display_name, platform.display_name
-    message = (f"Amounts differ: {ledger_name} booked {theirs.words()}, but {platform_name} shows "
-               f"{ours.words()}.")
+    message = N_("Amounts differ: %(ledger)s booked %(theirs)s, but %(platform)s shows %(ours)s.",
+                 ledger=ledger_name, theirs=theirs.words(), platform=platform_name, ours=ours.words())
     again = sync_again(platform, ledger)
     if not same_currency:
-        fix = f"Give the invoice a currency {ledger_name} books it in, then {again}."
+        fix = N_("Give the invoice a currency %(ledger)s books it in, then %(again)s.", ledger=ledger_name, again=again)
     else:
-        fix = (f"A tax rate is mapped to a {ledger_name} tax of another percentage (or {ledger_name}'s rate "
-               f"changed since): in the settings' tax mapping, map each {platform_name} rate to a "
-               f"{ledger_name} tax of the same percentage, then {again}.")
+        fix = N_("A tax rate is mapped to a %(ledger)s tax of another percentage (or %(ledger)s's rate changed since): "
+                 "in the settings' tax mapping, map each %(platform)s rate to a %(ledger)s tax of the same percentage, "
+                 "then %(again)s.", ledger=ledger_name, platform=platform_name, again=again)
     return MoneyCheck(agrees=False, ledger=theirs, platform=ours, message=message, fix=fix)
 
 
@@ -170,5 +176,9 @@ def money_agrees(record, link, ledger: Ledger | type[Ledger], platform: Platform
 
 
 def amounts_differ(link) -> dict[str, Any] | None:
-    """The mark the last write left on an invoice's link, if its amounts differ."""
-    return (link.extra or {}).get(AMOUNTS_DIFFER) if link is not None else None
+    """The mark the last write left on an invoice's link, if its amounts differ; its message
+    and fix as ``Message``s where their ids were kept (shown in the reader's language)."""
+    mark = (link.extra or {}).get(AMOUNTS_DIFFER) if link is not None else None
+    if not mark:
+        return mark
+    return {**mark, "message": stored(mark, "message"), "fix": stored(mark, "fix")}

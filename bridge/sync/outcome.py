@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from ..models import SyncRecord, utcnow
 from ..extensions import db
+from ..messages import N_
 
-UNCHANGED_MESSAGE = "No change since the last sync."
+UNCHANGED_MESSAGE = N_("No change since the last sync.")
+SWITCHED_OFF = N_("The integration is switched off in the settings.")
 
 
 def idempotency_key(installation_id: int, kind: str, platform_id: str, digest: str, attempt: int) -> str:

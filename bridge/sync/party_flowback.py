@@ -26,6 +26,8 @@ from ..settings import get_section
 from .links import bind, content_hash, find_link_by_ledger_id, party_fingerprint
 from .outcome import finish as _close
 from ..ports import LedgerParty
+from ..messages import N_
+from ..stored_messages import to_stored
 from .registry import ledger_for, platform_for
 
 FLOW = "ledger_party_changed"
@@ -163,12 +165,14 @@ def by_master(ctx: WorkContext, installation, platform, platform_id: str, ledger
         groups = ", ".join(sorted(merged.against))
         record.state = "conflict"
         record.error_code = "party_master"
-        record.error_message = (f"The customer \"{current.name}\" was edited in the ledger ({groups}), but "
-                                f"{installation.platform.title()} is the master of that part: the edit was not copied.")
-        record.error_fix = "Make the same edit on the platform, or make the ledger the master in Settings."
+        record.error_message = N_("The customer \"%(customer)s\" was edited in the ledger (%(parts)s), but "
+                                  "%(platform)s is the master of that part: the edit was not copied.",
+                                  customer=current.name, parts=groups, platform=installation.platform.title())
+        record.error_fix = N_("Make the same edit on the platform, or make the ledger the master in Settings.")
         record.received = {"ours": merged.ours, "theirs": merged.theirs,
-                           "choices": ["Make the same edit on the platform",
-                                       "Make the ledger the master of this part in Settings and import again"]}
+                           "choices": [to_stored(N_("Make the same edit on the platform")),
+                                       to_stored(N_("Make the ledger the master of this part in Settings and "
+                                                    "import again"))]}
         record.finished_at = utcnow()
         db.session.commit()
     if not merged.applied:
@@ -192,12 +196,13 @@ def flow_back_party(ctx: WorkContext) -> None:
     found = ledger.get_parties([ledger_id])
     ledger_party = found[0] if found else None
     if ledger_party is None or ledger_party.archived or ledger_party.party is None:
-        _close(record, "skipped", "The contact is archived or gone in the ledger: the platform keeps its record.")
+        _close(record, "skipped", N_("The contact is archived or gone in the ledger: the platform keeps its "
+                                     "record."))
         return
     fingerprint = party_fingerprint(ledger_party.party)
     extra = dict(link.extra or {})
     if fingerprint in (extra.get("sent"), extra.get("received")):
-        _close(record, "skipped", "Our own change coming back, or nothing new: nothing to do.")
+        _close(record, "skipped", N_("Our own change coming back, or nothing new: nothing to do."))
         return
     platform = platform_for(installation)
     party = by_master(ctx, installation, platform, platform_id, ledger_party, record)
@@ -207,7 +212,7 @@ def flow_back_party(ctx: WorkContext) -> None:
         if record.state == "conflict":
             db.session.commit()
         else:
-            _close(record, "skipped", "Nothing the ledger masters changed.")
+            _close(record, "skipped", N_("Nothing the ledger masters changed."))
         return
     (key,) = platform.save_parties([(party, platform_id, (ledger.kind, ledger_id))])
     shown = shown_on_platform(platform, party, key, (ledger.kind, ledger_id), platform_id)

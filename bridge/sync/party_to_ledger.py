@@ -19,6 +19,7 @@ from ..faults import fault_point
 from ..engine import WorkContext, flow
 from ..models import Installation, LedgerConnection
 from ..ports import Ledger, PartyMatch
+from ..messages import N_
 from .links import LinkRace, LinkTaken, PartyClaims, bind, claim_party, content_hash, find_link, party_fingerprint
 from .outcome import UNCHANGED_MESSAGE, finish, idempotency_key, split_object_key
 from .party_flowback import changed_since_sync, group_digests
@@ -118,7 +119,8 @@ def export_parties(installation: Installation, connection: LedgerConnection, led
     bound: list[str] = []
     for (party, plan, _), result in zip(to_save, results):
         if not result.ok:
-            parties[party.key] = result.error or PermanentError(f"The customer \"{party.name}\" could not be saved.")
+            parties[party.key] = result.error or PermanentError(
+                N_("The customer \"%(customer)s\" could not be saved.", customer=party.name))
             continue
         try:
             bind_party(installation, connection, party, plan, result.ledger_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..domain import InvoiceStatus
 from ..ports import Ledger, Platform
+from ..messages import N_
 
 
 def invoice_page(platform: Platform | type[Platform], ledger: Ledger | type[Ledger]) -> str:
@@ -31,7 +32,8 @@ def decide_where(platform: Platform | type[Platform], ledger: Ledger | type[Ledg
 
 
 def settled_message(platform: Platform | type[Platform], ledger: Ledger | type[Ledger]) -> str:
-    return f"Paid in {ledger.display_name} and in {platform.paid_words()}: nothing left to send."
+    return N_("Paid in %(ledger)s and in %(platform)s: nothing left to send.", ledger=ledger.display_name,
+              platform=platform.paid_words())
 
 
 def settled_on_both_sides(platform: Platform | type[Platform], platform_status: InvoiceStatus,

@@ -13,6 +13,7 @@ from typing import Any
 from ..domain import Invoice
 from ..errors import SyncError
 from ..models import Installation
+from ..messages import N_
 from .links import PartyClaims, find_link, jsonable
 from .mapping import ledger_document
 from .registry import ledger_for, platform_for
@@ -31,7 +32,7 @@ def preview_invoice(installation: Installation, platform_id: str) -> Preview:
     try:
         invoice = platform_for(installation).get_invoice(platform_id)
         if invoice is None:
-            preview.problems.append({"message": "The invoice no longer exists.", "fix": ""})
+            preview.problems.append({"message": N_("The invoice no longer exists."), "fix": ""})
             return preview
         ledger, connection = ledger_for(installation)
         link = find_link(installation.id, "party", invoice.party.key)

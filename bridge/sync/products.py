@@ -27,6 +27,7 @@ from ..extensions import db
 from ..faults import fault_point
 from ..engine import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, LedgerConnection, SyncRecord, utcnow
+from ..messages import N_
 from .daily import DAY, daily_installations, request_daily, skip_reason
 from .outcome import finish as _finish
 from .links import bind, content_hash, find_link, jsonable
@@ -50,7 +51,7 @@ def export_products(ctx: WorkContext) -> None:
     only = ctx.object_key.partition(":")[2] if ctx.object_key != ALL else None
     record = ctx.record(object_kind="product" if only else "products", object_id=only or "all",
                         direction="to_ledger")
-    skipped = skip_reason(installation, ctx.options, "sync_products", "Product sync")
+    skipped = skip_reason(installation, ctx.options, "sync_products", N_("Product sync"))
     if skipped:
         return _finish(record, "skipped", skipped)
     ledger, connection = ledger_for(installation)
@@ -58,7 +59,8 @@ def export_products(ctx: WorkContext) -> None:
     groups = group_products(platform.changed_products(None), ledger.product_currency)
     if only is not None:
         if only not in groups:
-            raise PermanentError(f"The product {only} is no longer in the shop.", code="unknown_product")
+            raise PermanentError(N_("The product %(product)s is no longer in the shop.", product=only),
+                                 code="unknown_product")
         groups = {only: groups[only]}
     position = cursor(f"installation:{installation.id}", f"{FLOW}:{connection.id}") if only is None else None
     progress = _resume(position)
@@ -80,9 +82,10 @@ def export_products(ctx: WorkContext) -> None:
             record.received.update(ledger_id=link.ledger_id, number=link.ledger_number,
                                    url=(link.extra or {}).get("url", ""))
     if progress["failed"]:
-        record.warning = f"{progress['failed']} product(s) could not be synced: see their own records."
+        record.warning = N_("%(count)s product(s) could not be synced: see their own records.",
+                            count=progress["failed"])
     if only is not None and progress["failed"]:
-        raise PermanentError(progress["last_error"] or "The product could not be synced.")
+        raise PermanentError(progress["last_error"] or N_("The product could not be synced."))
     _finish(record, "succeeded", None)
 
 

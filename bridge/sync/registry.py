@@ -15,6 +15,7 @@ from ..errors import PermanentError
 from ..installations import active_connection
 from ..models import Installation, LedgerConnection
 from ..ports import Ledger, Platform
+from ..messages import N_
 
 # kind -> descriptor, by role; ``kind in LEDGERS`` says bridge can build that ledger's adapter.
 PLATFORMS: dict[str, Connector] = {}
@@ -36,11 +37,11 @@ def platform_for(installation: Installation) -> Platform:
 def ledger_for(installation: Installation) -> tuple[Ledger, LedgerConnection]:
     connection = active_connection(installation)
     if connection is None:
-        raise PermanentError("No accounting system is connected yet.", code="not_connected",
-                             fix="Open Settings and connect Xero or Bexio.")
+        raise PermanentError(N_("No accounting system is connected yet."), code="not_connected",
+                             fix=N_("Open Settings and connect Xero or Bexio."))
     if connection.health == "needs_reconnect":
-        raise PermanentError(f"The connection to {connection.ledger.title()} must be renewed.",
-                             code="needs_reconnect", fix="Open Settings and reconnect.")
+        raise PermanentError(N_("The connection to %(ledger)s must be renewed.", ledger=connection.ledger.title()),
+                             code="needs_reconnect", fix=N_("Open Settings and reconnect."))
     connector = LEDGERS.get(connection.ledger)
     if connector is None:
         raise PermanentError(f"No connector for the ledger {connection.ledger!r}.")

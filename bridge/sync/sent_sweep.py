@@ -24,6 +24,7 @@ from ..engine import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, Link, utcnow
 from ..settings import get_section
 from ..ports import ledger_class, platform_class
+from ..messages import N_
 from .daily import DAY, daily_installations, request_daily, skip_reason
 from .invoice_status import follow_one
 from .polling import is_known
@@ -87,9 +88,9 @@ def sweep(installation: Installation, ledger, connection, platform, new_record) 
 def sweep_sent(ctx: WorkContext) -> None:
     installation = db.session.get(Installation, ctx.installation_id)
     record = ctx.record(object_kind="sent", object_id="all", direction="to_platform")
-    skipped = skip_reason(installation, ctx.options, "sync_status", "Status sync")
+    skipped = skip_reason(installation, ctx.options, "sync_status", N_("Status sync"))
     if skipped is None and get_section(installation, "invoices").sent_when != "sent":
-        skipped = "Invoices move to “sent” on approval (Settings): nothing to look for."
+        skipped = N_("Invoices move to “sent” on approval (Settings): nothing to look for.")
     if skipped:
         record.state, record.warning = "skipped", skipped
     else:

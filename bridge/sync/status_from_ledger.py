@@ -18,6 +18,7 @@ from huey import crontab
 from ..extensions import db
 from ..engine import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, utcnow
+from ..messages import N_
 from .daily import DAY, daily_installations, request_daily, skip_reason
 from .polling import follows_status_daily, poll_connection
 
@@ -33,7 +34,7 @@ def status_request(installation_id: int, *, manual: bool = False) -> WorkRequest
 def pull_statuses(ctx: WorkContext) -> None:
     installation = db.session.get(Installation, ctx.installation_id)
     record = ctx.record(object_kind="status", object_id="all", direction="to_platform")
-    skipped = skip_reason(installation, ctx.options, "sync_status", "Status sync")
+    skipped = skip_reason(installation, ctx.options, "sync_status", N_("Status sync"))
     if skipped:
         record.state, record.warning = "skipped", skipped
     else:

@@ -23,6 +23,7 @@ from ..extensions import db
 from ..faults import fault_point
 from ..engine import WorkContext, WorkRequest, flow, period_key, periodic
 from ..models import Installation, LedgerConnection, Link, utcnow
+from ..messages import N_, joined
 from .daily import DAY, daily_installations, request_daily, skip_reason
 from .outcome import finish as _finish
 from .polling import cursor
@@ -53,14 +54,14 @@ def import_stock(ctx: WorkContext) -> None:
     installation = db.session.get(Installation, ctx.installation_id)
     only = ctx.object_key.partition(":")[2] if ctx.object_key != ALL else None
     record = ctx.record(object_kind="stock", object_id=only or "all", direction="to_platform")
-    skipped = skip_reason(installation, ctx.options, "sync_stock", "Stock sync")
+    skipped = skip_reason(installation, ctx.options, "sync_stock", N_("Stock sync"))
     if skipped:
         return _finish(record, "skipped", skipped)
     ledger, connection = ledger_for(installation)
     links = synced_products(installation.id, connection, only)
     if only is not None and not links:
-        return _finish(record, "skipped", "This product is not synced to the accounting system yet: "
-                                          "sync the product first, then its stock.")
+        return _finish(record, "skipped", N_("This product is not synced to the accounting system yet: "
+                                             "sync the product first, then its stock."))
     position = cursor(f"installation:{installation.id}", f"{FLOW}:{connection.id}") if only is None else None
     progress = _resume(position)
     links = [l for l in links if not progress["after"] or l.platform_id > progress["after"]]
@@ -81,10 +82,12 @@ def import_stock(ctx: WorkContext) -> None:
     if only is not None and progress.get("quantity") is not None:
         record.received["quantity"] = progress["quantity"]
     if warnings:
-        record.warning = "; ".join(warnings[:20]) + (f" (and {len(warnings) - 20} more)" if len(warnings) > 20 else "")
+        shown = joined(warnings[:20], "; ")
+        record.warning = N_("%(warnings)s (and %(more)s more)", warnings=shown, more=len(warnings) - 20) \
+            if len(warnings) > 20 else shown
     if progress["errors"]:
         raise PermanentError("; ".join(progress["errors"][:5]), code="stock_refused",
-                             fix="Check the SKUs in the shop and in the accounting system.")
+                             fix=N_("Check the SKUs in the shop and in the accounting system."))
     _finish(record, "succeeded", None)
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Iterable
 
 from ..ports import TaxCode
+from ..messages import Message, N_
 
 
 def percent(value: Decimal) -> str:
@@ -58,9 +59,17 @@ def rate_mismatches(mapping: dict[str, str], taxes: Iterable[TaxCode], none_code
     return found
 
 
-def describe(mismatch: Mismatch, platform: str, ledger: str) -> str:
-    """The refusal in English (the DG1 admin pages are English; the Bitrix24 form words it
-    through its translations)."""
-    what = "Lines without tax are" if mismatch.rate is None else f"{platform} rate {percent(mismatch.rate)} % is"
-    return (f"{what} mapped to {ledger}'s {mismatch.code}, which is {percent(mismatch.ledger_rate)} %: "
-            f"choose a {ledger} tax rate of {percent(mismatch.wanted)} %.")
+def describe(mismatch: Mismatch, platform: str, ledger: str) -> Message:
+    """The refusal, naming both rates (in the reader's language, the rates the locale's way)."""
+    theirs = _rate(mismatch.ledger_rate)
+    if mismatch.rate is None:
+        return N_("Lines without tax are mapped to %(ledger)s's %(code)s, which is %(theirs)s %%: choose a "
+                  "%(ledger)s tax rate of 0 %%.", ledger=ledger, code=mismatch.code, theirs=theirs)
+    return N_("%(platform)s rate %(ours)s %% is mapped to %(ledger)s's %(code)s, which is %(theirs)s %%: choose a "
+              "%(ledger)s tax rate of %(ours)s %%.", platform=platform, ours=_rate(mismatch.rate), ledger=ledger,
+              code=mismatch.code, theirs=theirs)
+
+
+def _rate(value: Decimal) -> Decimal:
+    """As ``percent`` writes it (9, 8.1, 15), left to the reader's locale to print."""
+    return value.normalize() if value else Decimal(0)
