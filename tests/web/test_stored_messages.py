@@ -67,3 +67,14 @@ def test_the_operator_console_reads_it_in_the_browsers_language(client, portal, 
     assert GERMAN in page and ENGLISH not in page and "Stored in English before messages had ids." in page
     assert "Xero hat das Zugriffstoken auch nach der Erneuerung abgelehnt." in page
 
+
+
+def test_a_flows_skip_written_by_the_worker_reads_in_german(client, portal, run_jobs):
+    from bridge.engine import WorkRequest, request_work
+
+    request_work(WorkRequest(portal.id, "invoice_cancel", "invoice:9"))  # never synced: nothing to cancel
+    db.session.commit()
+    run_jobs()
+    record = db.session.query(SyncRecord).filter_by(flow="invoice_cancel").one()
+    assert record.warning == "Never synced: nothing to cancel in the ledger."  # English for logs and searches
+    assert "Nie synchronisiert: In der Buchhaltung ist nichts zu stornieren." in _log(client, "de")
