@@ -48,7 +48,7 @@ def start_cross_site(tmp_path) -> Live:
 
 def connect_xero_headlessly(live: Live, installation_id: int, organisation: str) -> None:
     from bridge.connectors.xero.oauth import XeroConnection
-    from bridge.web.xero.connect import _attach
+    from bridge.connectors.xero.connection import attach_organisation
     from bridge.models import Installation
     from bridge.vault import vault_for_app
 
@@ -60,8 +60,8 @@ def connect_xero_headlessly(live: Live, installation_id: int, organisation: str)
     with live.app.app_context():
         credential = vault_for_app(live.app).create("xero", tokens)
         db.session.commit()
-        _attach(db.session.get(Installation, installation_id), credential,
-                XeroConnection(str(connection.get("id") or connection.get("connectionId")), tenant, organisation))
+        attach_organisation(db.session.get(Installation, installation_id), credential,
+                            XeroConnection(str(connection.get("id") or connection.get("connectionId")), tenant, organisation))
     live.tenant = tenant
 
 

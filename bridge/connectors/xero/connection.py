@@ -11,11 +11,11 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from ...errors import BudgetExhausted, NeedsReconnect, PermanentError, SyncError
 from ...extensions import db
-from ...models import Installation, LedgerConnection, utcnow
+from ...models import Credential, Installation, LedgerConnection, utcnow
 from ...ratelimit import limiter_for_app
 from ...vault import vault_for_app
 from ...messages import N_
@@ -23,7 +23,7 @@ from ...stored_messages import columns
 from .client import XeroClient
 from .contact_index import ContactIndex
 from .ledger import XeroLedger
-from .oauth import TokenSource, XeroOAuth
+from .oauth import TokenSource, XeroConnection, XeroOAuth
 
 log = logging.getLogger(__name__)
 SUCCESS_NOTE_EVERY = timedelta(minutes=5)
@@ -103,3 +103,42 @@ def build(installation: Installation, connection: LedgerConnection | None = None
     app = current_app._get_current_object()
     return XeroLedger(build_client(connection, app), web_url=app.config.get("XERO_WEB_URL", "https://go.xero.com"),
                       index=ContactIndex(connection.organisation_id))
+
+
+def attach_organisation(installation: Installation, credential_id: int, organisation: XeroConnection) -> LedgerConnection:
+    """Make ``organisation`` the installation's Xero connection, with these tokens (the OAuth
+    callback's last step); the installation's other Xero organisations stop being active and
+    tokens nobody uses any more are deleted."""
+    others = db.session.scalars(select(LedgerConnection).where(
+        LedgerConnection.installation_id == installation.id, LedgerConnection.ledger == "xero")).all()
+    connection = next((c for c in others if c.organisation_id == organisation.tenant_id), None)
+    old_credentials = {c.credential_id for c in others if c.credential_id and c.credential_id != credential_id}
+    for other in others:
+        if other is not connection:
+            other.active = False
+    if connection is None:
+        connection = LedgerConnection(installation_id=installation.id, ledger="xero",
+                                      organisation_id=organisation.tenant_id)
+        db.session.add(connection)
+    connection.organisation_name = organisation.tenant_name
+    connection.connection_ref = organisation.id
+    connection.credential_id = credential_id
+    connection.active = True
+    connection.health, connection.health_message, connection.paused_until = "ok", None, None
+    db.session.flush()
+    for old in old_credentials:
+        drop_unused_credential(old)
+    db.session.commit()
+    return connection
+
+
+def drop_unused_credential(credential_id: int) -> None:
+    """Delete stored tokens no active connection uses (after a disconnect or a new authorisation)."""
+    in_use = db.session.scalars(select(LedgerConnection.id).where(
+        LedgerConnection.credential_id == credential_id, LedgerConnection.active.is_(True))).first()
+    if in_use is None:
+        for row in db.session.scalars(select(LedgerConnection).where(LedgerConnection.credential_id == credential_id)):
+            row.credential_id = None
+        credential = db.session.get(Credential, credential_id)
+        if credential is not None:
+            db.session.delete(credential)

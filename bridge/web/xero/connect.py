@@ -20,9 +20,10 @@ from sqlalchemy import select
 
 from ...errors import NeedsReconnect, SyncError
 from ...extensions import db
-from ...models import Credential, Installation, LedgerConnection, utcnow
+from ...models import Installation, LedgerConnection, utcnow
 from ...vault import vault_for_app
-from ...connectors.xero.connection import active_connection, oauth_for_app
+from ...connectors.xero.connection import (active_connection, attach_organisation, drop_unused_credential,
+                                          oauth_for_app)
 from ...connectors.xero.oauth import XeroConnection, auth_event_id
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ def callback():
     credential_id = vault_for_app(current_app).create("xero", tokens)
     db.session.commit()
     if len(organisations) == 1:
-        _attach(installation, credential_id, organisations[0])
+        attach_organisation(installation, credential_id, organisations[0])
         return redirect(signed_settings_url(installation.id, message=_("Connected to %(name)s.", name=organisations[0].tenant_name)))
     session[PENDING] = {"installation": installation.id, "credential": credential_id,
                         "organisations": [{"id": o.id, "tenant_id": o.tenant_id, "name": o.tenant_name}
@@ -182,44 +183,9 @@ def choose():
     if chosen is None:
         return _render_settings(installation, error=_("Choose one of the organisations listed."), status=400)
     session.pop(PENDING, None)
-    _attach(installation, pending["credential"], XeroConnection(chosen["id"], chosen["tenant_id"], chosen["name"]))
+    attach_organisation(installation, pending["credential"],
+                        XeroConnection(chosen["id"], chosen["tenant_id"], chosen["name"]))
     return redirect(signed_settings_url(installation.id, message=_("Connected to %(name)s.", name=chosen["name"])))
-
-
-def _attach(installation: Installation, credential_id: int, organisation: XeroConnection) -> LedgerConnection:
-    """Make ``organisation`` the installation's Xero connection, with these tokens."""
-    others = db.session.scalars(select(LedgerConnection).where(
-        LedgerConnection.installation_id == installation.id, LedgerConnection.ledger == "xero")).all()
-    connection = next((c for c in others if c.organisation_id == organisation.tenant_id), None)
-    old_credentials = {c.credential_id for c in others if c.credential_id and c.credential_id != credential_id}
-    for other in others:
-        if other is not connection:
-            other.active = False
-    if connection is None:
-        connection = LedgerConnection(installation_id=installation.id, ledger="xero",
-                                      organisation_id=organisation.tenant_id)
-        db.session.add(connection)
-    connection.organisation_name = organisation.tenant_name
-    connection.connection_ref = organisation.id
-    connection.credential_id = credential_id
-    connection.active = True
-    connection.health, connection.health_message, connection.paused_until = "ok", None, None
-    db.session.flush()
-    for old in old_credentials:
-        _drop_unused_credential(old)
-    db.session.commit()
-    return connection
-
-
-def _drop_unused_credential(credential_id: int) -> None:
-    in_use = db.session.scalars(select(LedgerConnection.id).where(
-        LedgerConnection.credential_id == credential_id, LedgerConnection.active.is_(True))).first()
-    if in_use is None:
-        for row in db.session.scalars(select(LedgerConnection).where(LedgerConnection.credential_id == credential_id)):
-            row.credential_id = None
-        credential = db.session.get(Credential, credential_id)
-        if credential is not None:
-            db.session.delete(credential)
 
 
 @bp.post("/oauth/xero/disconnect")
@@ -238,7 +204,7 @@ def disconnect():
     connection.health, connection.health_message = "ok", "Disconnected"
     db.session.flush()
     if credential_id:
-        _drop_unused_credential(credential_id)
+        drop_unused_credential(credential_id)
     db.session.commit()
     message = _("Disconnected from %(name)s.", name=connection.organisation_name)
     if problems:
