@@ -22,6 +22,7 @@ from typing import Any, Iterable, Iterator, Mapping, Protocol
 
 from .domain import Invoice, InvoiceStatus, Party, Payment, Product, StockLevel
 from .errors import SyncError
+from .messages import N_
 
 
 # --------------------------------------------------------------------------------------
@@ -369,17 +370,17 @@ class Platform:
     @classmethod
     def invoice_page(cls, ledger_name: str) -> str:
         """The page that shows one invoice's sync, its conflict and its "sync" button."""
-        return f"the invoice's {ledger_name} tab in {cls.display_name}"
+        return N_("the invoice's %(ledger)s tab in %(platform)s", ledger=ledger_name, platform=cls.display_name)
 
     @classmethod
     def sync_again(cls, ledger_name: str) -> str:
         """How the user sends one invoice again, on their platform's page."""
-        return f"press Retry on {cls.invoice_page(ledger_name)}"
+        return N_("press Retry on %(page)s", page=cls.invoice_page(ledger_name))
 
     @classmethod
     def decide_where(cls, ledger_name: str) -> str:
         """The ``fix`` of a conflict: where the user chooses."""
-        return f"Decide on {cls.invoice_page(ledger_name)}."
+        return N_("Decide on %(page)s.", page=cls.invoice_page(ledger_name))
 
     @classmethod
     def paid_words(cls) -> str:

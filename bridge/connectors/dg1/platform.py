@@ -17,6 +17,7 @@ from typing import Any, Iterable, Iterator
 from flask import current_app
 
 from ...domain import Invoice, InvoiceStatus, Party, Product, StockLevel
+from ...messages import N_
 from ...errors import PermanentError
 from ...models import Installation, LedgerConnection
 from ...ports import LedgerDocument, Platform, WriteResult
@@ -44,19 +45,20 @@ class DG1Platform(Platform, kind="dg1"):
 
     @classmethod
     def invoice_page(cls, ledger_name: str) -> str:
-        return "the Orders page (Bexio integration > Orders in the DG1 admin)"
+        return N_("the Orders page (Bexio integration > Orders in the DG1 admin)")
 
     @classmethod
     def sync_again(cls, ledger_name: str) -> str:
-        return f"press \"{cls.SYNC_BUTTON}\" on {cls.invoice_page(ledger_name)}"
+        return N_("press \"%(button)s\" on %(page)s", button=cls.SYNC_BUTTON, page=cls.invoice_page(ledger_name))
 
     @classmethod
     def decide_where(cls, ledger_name: str) -> str:
-        return f"Do one of these by hand in {ledger_name} or DG1, then {cls.sync_again(ledger_name)}."
+        return N_("Do one of these by hand in %(ledger)s or DG1, then %(again)s.", ledger=ledger_name,
+                  again=cls.sync_again(ledger_name))
 
     @classmethod
     def paid_words(cls) -> str:
-        return "DG1 (the order is paid or completed)"
+        return N_("DG1 (the order is paid or completed)")
 
     def __init__(self, client: DG1Client, tenant_id: str, *, admin_url: str = "", ledger_kind: str = "bexio") -> None:
         self.client = client
