@@ -365,29 +365,29 @@ def _product_key(installation: Installation, value: str | None) -> str:
 @bp.post("/products/sync")
 def sync_product():
     """"Sync product to Bexio": one product (its key), or all with no key."""
-    current, installation = _checked_form()
-    key = _product_key(installation, request.form.get("key")) if request.form.get("key") else None
-    request_work(product_request(installation.id, key, manual=True))
-    db.session.commit()
-    if _htmx():
-        return _product_row(installation, current, key) if key else \
-            _fragment("products", "runs", current, runs=_runs(installation))
-    what = f"The product {request.form.get('name') or key} is" if key else "All products are"
-    return redirect(url_for(".products", s=current.token, message=f"{what} being synced to Bexio."))
+    return _queue_products(product_request, "The product {name} is being synced to Bexio.",
+                           "All products are being synced to Bexio.")
 
 
 @bp.post("/products/stock")
 def sync_stock():
     """"Sync stock from Bexio": one synced product, or all synced products with no key."""
+    return _queue_products(stock_request, "Stock of {name} is being read from Bexio.",
+                           "Stock of all synced products is being read from Bexio.")
+
+
+def _queue_products(request_for, one: str, everything: str):
+    """A manual product or stock run for the form's product (its key, only of this tenant), or
+    for all; htmx gets the row or the runs' progress back, a plain form the page with a notice."""
     current, installation = _checked_form()
     key = _product_key(installation, request.form.get("key")) if request.form.get("key") else None
-    request_work(stock_request(installation.id, key, manual=True))
+    request_work(request_for(installation.id, key, manual=True))
     db.session.commit()
     if _htmx():
         return _product_row(installation, current, key) if key else \
             _fragment("products", "runs", current, runs=_runs(installation))
-    what = f"Stock of {request.form.get('name') or key} is" if key else "Stock of all synced products is"
-    return redirect(url_for(".products", s=current.token, message=f"{what} being read from Bexio."))
+    message = one.format(name=request.form.get("name") or key) if key else everything
+    return redirect(url_for(".products", s=current.token, message=message))
 
 
 @bp.errorhandler(400)
