@@ -139,3 +139,20 @@ def test_a_session_of_one_tenant_never_opens_another(client, tenant, clock):
     # A token naming tenant "demo" but the other installation's id is not accepted.
     forged = admin_session.start(other.id, "demo", "ch", "admin")
     assert client.get(f"/dg1/orders?s={forged.token}").status_code == 401
+
+
+@responses.activate
+def test_the_run_buttons_queue_all_products_or_all_stock_and_say_so(client, tenant, clock, api):
+    """The products page's "Sync all products" and "Read all stock" (forms without htmx)."""
+    responses.get(f"{api}/sites", json={"data": SITES, "next_cursor": None})
+    for site in SITES:
+        responses.get(f"{api}/sites/{site['id']}/products", json={"data": [], "next_cursor": None})
+    token = session_token(client, "products")
+    page = client.get(f"/dg1/products?s={token}")
+    csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+    products = client.post("/dg1/products/sync", data={"s": token, "csrf": csrf})
+    stock = client.post("/dg1/products/stock", data={"s": token, "csrf": csrf})
+    notices = [parse_qs(urlsplit(r.headers["Location"]).query)["message"][0] for r in (products, stock)]
+    assert notices == ["All products are being synced to Bexio.", "Stock of all synced products is being read from Bexio."]
+    assert sorted((i.flow, i.object_key) for i in db.session.scalars(select(WorkItem))) == [
+        ("product_to_ledger", "products:all"), ("stock_from_ledger", "stock:all")]
