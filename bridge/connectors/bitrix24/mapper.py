@@ -364,15 +364,19 @@ def portal_url(client_endpoint: str) -> str:
     return base[: -len("/rest")] if base.endswith("/rest") else base
 
 
+def _require_client(party: Party | None, invoice: str) -> None:
+    """An invoice without a company or contact cannot go to a ledger: say which one, and how to fix it."""
+    if party is None:
+        raise PermanentError(N_("Invoice %(invoice)s has no client.", invoice=invoice),
+                             code="no_client", fix=NO_CLIENT_FIX)
+
+
 def invoice_from_item(item: Mapping[str, Any], rows: list[Mapping[str, Any]], party: Party | None, *,
                       member_id: str, base_url: str, stages: list[Stage],
                       stage_map: Mapping[str, str] | None = None, sync_key: str = SYNC_FIELD_CAMEL,
                       language: str = "") -> Invoice:
     item_id = str(item["id"])
-    if party is None:
-        raise PermanentError(N_("Invoice %(invoice)s has no client.",
-                                invoice=item.get('accountNumber') or item_id),
-                             code="no_client", fix=NO_CLIENT_FIX)
+    _require_client(party, item.get("accountNumber") or item_id)
     include = rows_include_tax(rows)
     issue = parse_date(item.get("begindate")) or parse_date(item.get("createdTime")) or date.today()
     return Invoice(
@@ -414,10 +418,7 @@ def invoice_from_legacy(invoice: Mapping[str, Any], party: Party | None, *, memb
                         stages: list[Stage], stage_map: Mapping[str, str] | None = None,
                         language: str = "") -> Invoice:
     invoice_id = str(invoice["ID"])
-    if party is None:
-        raise PermanentError(N_("Invoice %(invoice)s has no client.",
-                                invoice=invoice.get('ACCOUNT_NUMBER') or invoice_id),
-                             code="no_client", fix=NO_CLIENT_FIX)
+    _require_client(party, invoice.get("ACCOUNT_NUMBER") or invoice_id)
     rows = list(invoice.get("PRODUCT_ROWS") or [])
     include = rows_include_tax(rows, "VAT_INCLUDED")
     return Invoice(
