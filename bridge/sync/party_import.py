@@ -3,7 +3,7 @@
 Only ever started on purpose: the "Import from Xero" button, or the daily run a user
 switches on (setting ``party_import.daily``, off by default). A ledger webhook never
 starts it (``bridge/connectors/xero/hooks.py`` sends those to the linked contact's
-flow-back, ``party_flowback``).
+flow-back, ``ledger_party_changed``).
 
 What it imports: customers only, unless ``party_import.include_suppliers`` is on. Xero
 marks a contact a customer (IsCustomer) with its first sales invoice, and that does not
@@ -42,7 +42,7 @@ from ..models import Installation, LedgerConnection, Link, utcnow
 from ..settings import get_section
 from .daily import DAY, request_daily
 from .links import LinkTaken, bind, bind_person, find_link_by_ledger_id, party_fingerprint
-from .party_flowback import by_master, group_digests, shown_on_platform
+from .ledger_party_changed import by_master, group_digests, shown_on_platform
 from .polling import cursor
 from ..ports import LedgerParty
 from .registry import LEDGERS, ledger_for, platform_for

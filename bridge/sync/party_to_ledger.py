@@ -22,7 +22,7 @@ from ..ports import Ledger, PartyMatch
 from ..messages import N_
 from .links import LinkRace, LinkTaken, PartyClaims, bind, claim_party, content_hash, find_link, party_fingerprint
 from .outcome import UNCHANGED_MESSAGE, finish, idempotency_key, split_object_key
-from .party_flowback import changed_since_sync, group_digests
+from .ledger_party_changed import changed_since_sync, group_digests
 from .registry import ledger_for, platform_for
 
 FLOW = "party_to_ledger"

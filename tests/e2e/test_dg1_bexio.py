@@ -146,7 +146,7 @@ def test_a_paid_order_that_changes_later_is_no_conflict_and_names_no_invoice_tab
     invoice as paid ... Decide on the invoice tab." DG1 has no invoice tab, and nothing
     conflicts: paid on both sides, there is nothing left to send."""
     from bridge.engine import request_work
-    from bridge.sync.products import product_request
+    from bridge.sync.product_to_ledger import product_request
 
     order = place_order(shop)
     wait_delivered(shop, 1)

@@ -15,10 +15,10 @@ from bridge.engine import WorkRequest, request_work
 from bridge.ratelimit import limiter_for_app
 from bridge.models import Link, SyncRecord, WorkItem
 from bridge.settings import save_section
-from bridge.sync import products as product_flow
+from bridge.sync import product_to_ledger as product_flow
 from bridge.sync.links import content_hash
-from bridge.sync.products import daily_products, product_request, request_daily_products
-from bridge.sync.stock import request_daily_stock, stock_request
+from bridge.sync.product_to_ledger import daily_products, product_request, request_daily_products
+from bridge.sync.stock_from_ledger import request_daily_stock, stock_request
 from tests.connectors.bexio.live_support import state as bexio_state
 from tests.connectors.dg1.test_live import place_order, wait_delivered
 

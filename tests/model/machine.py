@@ -472,7 +472,7 @@ class BridgeHistory(RuleBasedStateMachine):
     def dg1_products_sync(self):
         """DG1 admin: "Sync products" (the shop's products become Bexio articles)."""
         from bridge.engine import request_work
-        from bridge.sync.products import product_request
+        from bridge.sync.product_to_ledger import product_request
 
         self.w.step("DG1 admin: Sync products to Bexio, then the worker", "products")
         with self.w.app.app_context():

@@ -7,7 +7,7 @@ from bridge.domain import InvoiceStatus
 from bridge.extensions import db
 from bridge.engine import WorkRequest, request_work
 from tests.sync.fakes import sample_invoice
-from tests.sync.test_invoice_export import records, sync
+from tests.sync.test_invoice_to_ledger import records, sync
 
 
 def ledger_changed(installation, ledger_id, run_jobs):

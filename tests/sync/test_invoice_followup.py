@@ -12,7 +12,7 @@ from bridge.engine import run_work
 from bridge.models import WorkItem
 from bridge.settings import save_section
 from tests.sync.fakes import sample_invoice
-from tests.sync.test_invoice_export import records, sync
+from tests.sync.test_invoice_to_ledger import records, sync
 
 
 def paid_order():

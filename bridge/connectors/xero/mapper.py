@@ -191,7 +191,7 @@ def party_to_contact(party: Party, name: str, *, contact_id: str | None = None,
 
 
 # The contact fields bridge owns, by the field group of the platform's customer they come
-# from (``bridge.sync.party_flowback.GROUPS`` plus ``people``). Everything else on a Xero
+# from (``bridge.sync.ledger_party_changed.GROUPS`` plus ``people``). Everything else on a Xero
 # contact (IncludeInEmails, contact groups, notes, ContactNumber once set, bank details,
 # defaults) is the Xero user's and is never sent on an update.
 OWNED = {"name": ("Name", "FirstName", "LastName"), "contact": ("EmailAddress", "Phones"),

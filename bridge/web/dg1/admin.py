@@ -28,8 +28,8 @@ from ...installations import active_connection
 from ...models import Cursor, Installation, Link, SyncRecord, WorkItem
 from ...settings import get_section
 from ...sync.money_check import amounts_differ
-from ...sync.products import FLOW as PRODUCT_FLOW, product_request
-from ...sync.stock import FLOW as STOCK_FLOW, stock_request
+from ...sync.product_to_ledger import FLOW as PRODUCT_FLOW, product_request
+from ...sync.stock_from_ledger import FLOW as STOCK_FLOW, stock_request
 from ...sync.status_from_ledger import FLOW as STATUS_FLOW, status_request
 from ...connectors.dg1 import mapper, session as admin_session, signing
 from ...connectors.dg1.hooks import FLOW_INVOICE

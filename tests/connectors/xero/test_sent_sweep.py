@@ -10,7 +10,7 @@ import responses
 from bridge.domain import InvoiceStatus
 from bridge.extensions import db
 from bridge.models import Link, SyncRecord, utcnow
-from bridge.sync.sent_sweep import sweep
+from bridge.sync.invoice_sent_sweep import sweep
 
 from .conftest import TENANT, envelope
 

@@ -8,7 +8,7 @@ from bridge.domain import Party, PartyKind
 from bridge.extensions import db
 from bridge.engine import WorkRequest, request_work
 from bridge.models import SyncRecord
-from bridge.sync.party_flowback import FLOW, changed_since_sync, group_digests
+from bridge.sync.ledger_party_changed import FLOW, changed_since_sync, group_digests
 
 
 def contact_changed(installation, run_jobs, ledger_id: str) -> None:

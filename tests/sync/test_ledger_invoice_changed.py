@@ -12,7 +12,7 @@ from bridge.models import SyncRecord
 from bridge.settings import save_section
 from bridge.sync.polling import poll_all
 from tests.sync.fakes import sample_invoice
-from tests.sync.test_invoice_export import records, sync
+from tests.sync.test_invoice_to_ledger import records, sync
 
 
 def synced(fake_world, run_jobs):
@@ -111,7 +111,7 @@ def test_with_the_approval_setting_approving_moves_it_to_sent(fake_world, run_jo
 
 
 def test_a_part_paid_invoice_marked_sent_without_a_new_version_moves_by_the_daily_sweep(fake_world, run_jobs):
-    from bridge.sync.sent_sweep import sweep_request
+    from bridge.sync.invoice_sent_sweep import sweep_request
 
     installation, platform, ledger, ledger_id = synced(fake_world, run_jobs)
     ledger.user_sets(InvoiceStatus.PARTIALLY_PAID, Decimal("100.00"), sent=False)

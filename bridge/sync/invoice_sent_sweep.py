@@ -8,7 +8,7 @@ it, and a webhook may not come either. The sweep is bounded: only invoices appro
 ``WINDOW`` and not known as sent, read by ID 50 a call (``IDs=``). K such invoices cost
 ceil(K / 50) calls a day (120 -> 3), against Xero's 5,000 per organisation (docs/PERFORMANCE.md).
 Each invoice whose state moved is followed exactly as a webhook would have it
-(``invoice_status.follow_one``), in this run, without a second read, and committed at
+(``ledger_invoice_changed.follow_one``), in this run, without a second read, and committed at
 once: a failure halfway retries the sweep, which then reads only those not followed yet.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ..settings import get_section
 from ..ports import ledger_class, platform_class
 from ..messages import N_
 from .daily import DAY, daily_installations, request_daily, skip_reason
-from .invoice_status import follow_one
+from .ledger_invoice_changed import follow_one
 from .polling import is_known
 from .registry import ledger_for, platform_for
 

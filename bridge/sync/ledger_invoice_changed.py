@@ -1,29 +1,22 @@
-"""Flows that follow the ledger and the platform's end of an invoice's life.
-
-``ledger_invoice_changed`` (object ``ledger_invoice:<ledger id>``): the ledger says an
+"""Flow ``ledger_invoice_changed`` (object ``ledger_invoice:<ledger id>``): the ledger says an
 invoice changed (a Xero webhook, a poll, Bexio's daily status run, the sent sweep). Read
 it; if the status the platform follows moved (sent, paid, voided), move the platform
 invoice to the mapped stage (Bitrix24) or status (DG1 COMPLETED on paid). "Sent" is what
 the setting ``sent_when`` says: by default the ledger marking the invoice sent to the
 customer (Xero SentToContact), else its approval (``followed_status``). Our own writes
 coming back are recognised by the ledger version stored on the link and do nothing.
-
-``invoice_cancel`` (object ``invoice:<platform id>``): the platform invoice was deleted or
-cancelled. A ledger draft is deleted; an approved invoice without payments is voided only
-when the setting allows it, otherwise flagged; a paid invoice is never touched.
 """
 from __future__ import annotations
 
 from ..domain import InvoiceStatus
-from ..errors import ConflictError
 from ..extensions import db
 from ..faults import fault_point
 from ..engine import WorkContext, flow
 from ..models import Installation, utcnow
-from ..settings import get_section
 from ..messages import N_
+from ..settings import get_section
 from .invoice_flowback import flow_back
-from .links import find_link, find_link_by_ledger_id
+from .links import find_link_by_ledger_id
 from .polling import is_known
 from .registry import ledger_for, platform_for
 
@@ -85,10 +78,10 @@ def previously_followed(link) -> InvoiceStatus | None:
 def follow_one(installation: Installation, platform, ledger, link, record, document, follow_status: bool,
                sent_when: str = "approved") -> None:
     if document is None:
-        _skip(record, "The ledger no longer has this invoice.")
+        _skip(record, N_("The ledger no longer has this invoice."))
         return
     if is_known(document, link):
-        _skip(record, "Our own change coming back: nothing to do.")
+        _skip(record, N_("Our own change coming back: nothing to do."))
         return
     previous = previously_followed(link)
     followed = followed_status(document, sent_when)
@@ -103,10 +96,10 @@ def follow_one(installation: Installation, platform, ledger, link, record, docum
         fault_point("after stage move")
     remember_followed(link, document, followed if status_moved and follow_status else previous)
     if not status_moved and not applied:
-        _skip(record, "No change to follow.")
+        _skip(record, N_("No change to follow."))
         return
     if status_moved and not follow_status:
-        _skip(record, "Status sync is switched off in the settings.")
+        _skip(record, N_("Status sync is switched off in the settings."))
         return
     record.sent = {"status": document.status.value, "groups": sorted(applied)}
     record.received = {"ledger_id": document.ledger_id, "number": document.number,
@@ -132,46 +125,4 @@ def remember_followed(link, document, followed: InvoiceStatus | None) -> None:
 
 def _skip(record, why: str) -> None:
     record.state, record.warning = "skipped", why
-    record.finished_at = utcnow()
-
-
-@flow("invoice_cancel")
-def cancel_in_ledger(ctx: WorkContext) -> None:
-    installation = db.session.get(Installation, ctx.installation_id)
-    platform_id = ctx.object_key.partition(":")[2]
-    link = find_link(installation.id, "invoice", platform_id)
-    record = ctx.record(object_kind="invoice", object_id=platform_id, direction="to_ledger")
-    if link is None or not link.ledger_id:
-        record.state, record.warning = "skipped", N_("Never synced: nothing to cancel in the ledger.")
-        record.finished_at = utcnow()
-        return
-    ledger, _ = ledger_for(installation)
-    documents = ledger.get_invoices([link.ledger_id])
-    if not documents:
-        record.state, record.warning = "skipped", N_("The ledger no longer has this invoice.")
-        record.finished_at = utcnow()
-        return
-    document = documents[0]
-    allowed = get_section(installation, "invoices").void_authorised_on_cancel
-    if document.status in (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID) or document.amount_paid:
-        raise ConflictError(
-            N_("The invoice was cancelled here, but %(ledger)s has payments on it: it was left as it is.",
-               ledger=ledger.kind.title()),
-            ours={"cancelled": True}, theirs={"status": document.status.value, "amount_paid": str(document.amount_paid)},
-            choices=[N_("Credit or refund it in the ledger by hand")], fix=N_("Handle it in the ledger."))
-    if document.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED):
-        record.state, record.warning = "skipped", N_("Already cancelled in the ledger.")
-    elif document.status == InvoiceStatus.AUTHORISED and not allowed:
-        raise ConflictError(
-            N_("The invoice was cancelled here, but %(ledger)s has it approved; voiding approved invoices is switched "
-               "off.", ledger=ledger.kind.title()), ours={"cancelled": True}, theirs={"status": document.status.value},
-            choices=[N_("Void it in the ledger by hand"), N_("Allow voiding in Settings and retry")],
-            fix=N_("Settings > Invoices: allow voiding approved invoices."))
-    else:
-        result = ledger.cancel_invoice(document, void_allowed=allowed)
-        if not result.ok:
-            raise result.error
-        link.ledger_status = (result.status or InvoiceStatus.VOIDED).value
-        record.state = "succeeded"
-        record.received = {"status": link.ledger_status}
     record.finished_at = utcnow()

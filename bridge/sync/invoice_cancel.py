@@ -1,0 +1,57 @@
+"""Flow ``invoice_cancel`` (object ``invoice:<platform id>``): the platform invoice was deleted
+or cancelled. A ledger draft is deleted; an approved invoice without payments is voided only
+when the setting allows it, otherwise flagged; a paid invoice is never touched.
+"""
+from __future__ import annotations
+
+from ..domain import InvoiceStatus
+from ..errors import ConflictError
+from ..extensions import db
+from ..engine import WorkContext, flow
+from ..models import Installation, utcnow
+from ..settings import get_section
+from ..messages import N_
+from .links import find_link
+from .registry import ledger_for
+
+
+@flow("invoice_cancel")
+def cancel_in_ledger(ctx: WorkContext) -> None:
+    installation = db.session.get(Installation, ctx.installation_id)
+    platform_id = ctx.object_key.partition(":")[2]
+    link = find_link(installation.id, "invoice", platform_id)
+    record = ctx.record(object_kind="invoice", object_id=platform_id, direction="to_ledger")
+    if link is None or not link.ledger_id:
+        record.state, record.warning = "skipped", N_("Never synced: nothing to cancel in the ledger.")
+        record.finished_at = utcnow()
+        return
+    ledger, _ = ledger_for(installation)
+    documents = ledger.get_invoices([link.ledger_id])
+    if not documents:
+        record.state, record.warning = "skipped", N_("The ledger no longer has this invoice.")
+        record.finished_at = utcnow()
+        return
+    document = documents[0]
+    allowed = get_section(installation, "invoices").void_authorised_on_cancel
+    if document.status in (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID) or document.amount_paid:
+        raise ConflictError(
+            N_("The invoice was cancelled here, but %(ledger)s has payments on it: it was left as it is.",
+               ledger=ledger.kind.title()),
+            ours={"cancelled": True}, theirs={"status": document.status.value, "amount_paid": str(document.amount_paid)},
+            choices=[N_("Credit or refund it in the ledger by hand")], fix=N_("Handle it in the ledger."))
+    if document.status in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED):
+        record.state, record.warning = "skipped", N_("Already cancelled in the ledger.")
+    elif document.status == InvoiceStatus.AUTHORISED and not allowed:
+        raise ConflictError(
+            N_("The invoice was cancelled here, but %(ledger)s has it approved; voiding approved invoices is switched "
+               "off.", ledger=ledger.kind.title()), ours={"cancelled": True}, theirs={"status": document.status.value},
+            choices=[N_("Void it in the ledger by hand"), N_("Allow voiding in Settings and retry")],
+            fix=N_("Settings > Invoices: allow voiding approved invoices."))
+    else:
+        result = ledger.cancel_invoice(document, void_allowed=allowed)
+        if not result.ok:
+            raise result.error
+        link.ledger_status = (result.status or InvoiceStatus.VOIDED).value
+        record.state = "succeeded"
+        record.received = {"status": link.ledger_status}
+    record.finished_at = utcnow()
