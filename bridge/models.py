@@ -236,6 +236,11 @@ class WorkItem(Timestamps, db.Model):
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+# The ``error_code`` of a record skipped because the user switched sync off on that one
+# invoice (the platform's sync box): the invoice tab says so in the box's own words.
+SKIPPED_BY_SYNC_BOX = "sync_box_off"
+
+
 class SyncRecord(db.Model):
     """One attempt to sync one object: what a user reads in the sync log and invoice tab."""
 

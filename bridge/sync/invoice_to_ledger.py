@@ -26,7 +26,7 @@ from ..errors import ConflictError, PermanentError, SyncError
 from ..extensions import db
 from ..faults import fault_point
 from ..engine import WorkContext, WorkRequest, flow, request_work
-from ..models import Installation, LedgerConnection, SyncRecord, utcnow
+from ..models import SKIPPED_BY_SYNC_BOX, Installation, LedgerConnection, SyncRecord, utcnow
 from ..settings import get_section
 from .invoice_flowback import changed_groups, with_platform_rates
 from .intents import first_write_attempts, lookup_since
@@ -44,7 +44,8 @@ from .registry import ledger_for, platform_for
 FLOW = "invoice_to_ledger"
 # The invoice's own "Sync with ..." box is off. "Sync now" does not override it: the box is
 # the user's decision for this invoice, and an override would be undone by the next edit.
-SYNC_OFF = "Sync is switched off for this invoice"  # how its record's warning starts
+SYNC_BOX_OFF_LINKED = N_("Sync is switched off for this invoice: later changes are not sent.")
+SYNC_BOX_OFF = N_("Sync is switched off for this invoice.")
 # Xero takes up to 50 invoices per call (https://developer.xero.com/documentation/api/invoices).
 # 49, so that reading them costs whole Bitrix24 batches (50 commands: one list + one command per
 # invoice, for the product rows and again for the companies' contact links) instead of spilling
@@ -163,8 +164,7 @@ def skip_reason(ctx: WorkContext, installation: Installation, invoice: Invoice |
         return N_("Automatic order sync is switched off in the settings: sync the order by hand from the orders "
                   "page.")
     if not invoice.sync_enabled:
-        return N_("Sync is switched off for this invoice: later changes are not sent.") if link and link.ledger_id \
-            else N_("Sync is switched off for this invoice.")
+        return SYNC_BOX_OFF_LINKED if link and link.ledger_id else SYNC_BOX_OFF
     if not invoice.lines and not (link and link.ledger_id):
         # Saved with its customer before its lines: the ledger refuses an invoice without
         # lines (Xero: "LineItems must be specified"), so neither it nor its customer is sent.
@@ -179,6 +179,8 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, pl
     link = find_link(installation.id, "invoice", platform_id)
     skipped = skip_reason(ctx, installation, invoice, link)
     if skipped is not None:
+        if skipped in (SYNC_BOX_OFF_LINKED, SYNC_BOX_OFF):
+            record.error_code = SKIPPED_BY_SYNC_BOX  # the invoice tab words it by the box's title
         _finish(record, "skipped", skipped)
         if gone(invoice) and link and link.ledger_id:
             request_work(WorkRequest(installation.id, "invoice_cancel", ctx.object_key))

@@ -10,9 +10,8 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...messages import render
-from ...models import Installation, Link, SyncRecord, WorkItem
+from ...models import SKIPPED_BY_SYNC_BOX, Installation, Link, SyncRecord, WorkItem
 from ...stored_messages import from_stored, stored
-from ...sync.invoice_to_ledger import SYNC_OFF
 from ...sync.money_check import AMOUNTS_DIFFER, amounts_differ
 from ...ports import ledger_class, ledger_name
 from ...connectors.bitrix24.inbox import FLOW_INVOICE
@@ -76,7 +75,7 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
     state.records = list(records)
     latest_export = next((r for r in records if r.direction == "to_ledger"), None)
     if latest_export is not None and latest_export.state == "skipped" and \
-            (latest_export.warning or "").startswith(SYNC_OFF) and state.tone != "pending":
+            _skipped_by_sync_box(latest_export) and state.tone != "pending":
         state.sync_off, state.tone = True, "idle"
         field = sync_label_of(db.session.get(Installation, installation_id))  # as the portal names the box
         state.label = (_("“%(field)s” is off for this invoice: later changes are not sent to %(ledger)s.",
@@ -152,3 +151,13 @@ def _label(item: WorkItem | None, record: SyncRecord | None) -> InvoiceSyncState
         "retrying": InvoiceSyncState(_("The last attempt failed; bridge will try again."), "error"),
         "running": InvoiceSyncState(_("Syncing now."), "pending"),
     }.get(record.state, InvoiceSyncState(_("Not synced yet."), "idle"))
+
+
+# How the warning of a record written before records carried ``SKIPPED_BY_SYNC_BOX`` starts.
+_OLD_SYNC_BOX_WARNING = "Sync is switched off for this invoice"
+
+
+def _skipped_by_sync_box(record) -> bool:
+    """The invoice's own sync box was off when it last came to be written."""
+    return record.error_code == SKIPPED_BY_SYNC_BOX or (
+        record.error_code is None and (record.warning or "").startswith(_OLD_SYNC_BOX_WARNING))
