@@ -300,3 +300,19 @@ def test_the_import_from_xero_is_daily_and_takes_suppliers_only_when_switched_on
     db.session.expire_all()
     saved = get_section(portal, "party_import")
     assert (saved.daily, saved.include_suppliers) == (True, False)
+
+
+def test_a_bexio_installations_settings_name_bexio_never_xero(client, portal, monkeypatch):
+    """The import and the "sent" choice name the ledger the portal connected (issue 17 item 7)."""
+    connection = LedgerConnection(installation_id=portal.id, ledger="bexio", organisation_id="c1",
+                                  organisation_name="Alpen AG")
+    db.session.add(connection)
+    db.session.commit()
+    monkeypatch.setattr("bridge.web.bitrix24.settings.ledger_for", lambda inst: (FakeLedger(), connection))
+    monkeypatch.setattr("bridge.web.bitrix24.settings.platform_for", lambda inst: FakePlatform())
+    main = launch(client, "/bitrix24/app").get_data(as_text=True)
+    token = main.split("/bitrix24/app/settings?token=")[1].split('"')[0]
+    html = client.get(SETTINGS, query_string={"token": token}).get_data(as_text=True)
+    assert "Import from Bexio" in html and "Bexio marks it sent to the customer" in html
+    assert "Import Bexio contacts into Bitrix24" in html
+    assert "Import from Xero" not in html and "Xero marks it sent" not in html

@@ -23,7 +23,7 @@ from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from ...connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
-from .pages import APP_PAGES, answer_refusals
+from .pages import APP_PAGES, answer_refusals, ledger_heading
 from ...connectors.bitrix24.settings import SECTION as STAGES
 from ...domain import InvoiceStatus
 from ...errors import SyncError
@@ -143,7 +143,8 @@ def _context(viewer: Viewer, **extra: Any) -> dict[str, Any]:
                "digests": {name: section_digest(installation, name) for name in SECTIONS}, "failed": None,
                "statuses": [s.value for s in InvoiceStatus], "errors": {}, "saved": None, "notice": {},
                "bx24_js": current_app.config["BITRIX24_JS_URL"], "choices": Choices(),
-               "values": {name: get_section(installation, name) for name in SECTIONS}, "forms": FORMS}
+               "values": {name: get_section(installation, name) for name in SECTIONS}, "forms": FORMS,
+               "ledger": ledger_heading(installation)}
     context.update(extra)
     return context
 
