@@ -146,6 +146,20 @@ def test_a_non_admin_cannot_save(client, portal, page):
     assert client.post(f"{SETTINGS}/general", data={"token": token}).status_code == 403
 
 
+def test_a_refusal_reads_in_the_viewers_language(client, portal, page):
+    """A refused page is worded like every other message: in German for a German portal user."""
+    from bridge.connectors.bitrix24.iframe import Viewer, form_token
+    from bridge.web.bitrix24.pages import APP_PAGES
+
+    from flask_babel import refresh
+
+    token = form_token(Viewer(portal, 5, False, "Bob", lang="de"), APP_PAGES)
+    refresh()  # the tests share one app context; a real request has its own locale
+    answer = client.post(f"{SETTINGS}/general", data={"token": token})
+    assert answer.status_code == 403
+    assert "Nur ein Bitrix24-Administrator kann die Einstellungen ändern." in answer.get_data(as_text=True)
+
+
 def test_a_rate_that_is_not_a_number_is_named_next_to_the_tax_table(client, portal, page):
     html, token = page
     body = client.post(f"{SETTINGS}/mapping", headers={"HX-Request": "true"}, data={

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from ...messages import N_
 from ...errors import SyncError
 from ...extensions import db
 from ...models import Installation, utcnow
@@ -65,20 +66,20 @@ def launch_params() -> dict[str, str]:
 def require(params: dict[str, str], *names: str) -> None:
     for name in names:
         if not params.get(name):
-            raise LaunchRefused(400, f"The request from Bitrix24 lacks {name}.")
+            raise LaunchRefused(400, N_("The request from Bitrix24 lacks %(name)s.", name=name))
 
 
 def authenticate(params: dict[str, str]) -> Viewer:
     require(params, "member_id", "APPLICATION_TOKEN", "AUTH_ID")
     installation = store.verify(params["member_id"], params["APPLICATION_TOKEN"])
     if installation is None:
-        raise LaunchRefused(401, "This page was not opened by a Bitrix24 portal that has the app installed.")
+        raise LaunchRefused(401, N_("This page was not opened by a Bitrix24 portal that has the app installed."))
     user = confirm_user(installation, params["AUTH_ID"], params.get("AUTH_EXPIRES"))
     raw_options = params.get("PLACEMENT_OPTIONS") or "{}"
     try:
         options = json.loads(raw_options)  # NOTES s2: a JSON *string*
     except ValueError:
-        raise LaunchRefused(400, "PLACEMENT_OPTIONS from Bitrix24 is not valid JSON.")
+        raise LaunchRefused(400, N_("PLACEMENT_OPTIONS from Bitrix24 is not valid JSON."))
     g.bridge_lang = (params.get("LANG") or "en")[:5]  # the pages' language (bridge/web/i18n.py)
     return Viewer(installation, user.user_id, user.is_admin, user.name, params.get("PLACEMENT") or "DEFAULT",
                   options if isinstance(options, dict) else {}, g.bridge_lang)
@@ -93,7 +94,7 @@ def confirm_user(installation: Installation, auth_id: str, expires: str | None) 
         profile = store.user_client(installation, auth_id).call("profile").result
     except SyncError as exc:
         if exc.status in (401, 403) or exc.code in ("NO_AUTH_FOUND", "invalid_token", "expired_token"):
-            raise LaunchRefused(401, "Bitrix24 did not confirm your session. Reload the page.") from exc
+            raise LaunchRefused(401, N_("Bitrix24 did not confirm your session. Reload the page.")) from exc
         raise
     try:
         ttl = min(max(int(expires or 3600), 60), 3600)
@@ -126,16 +127,16 @@ def form_token(viewer: Viewer, obj: str = "") -> str:
 
 def check_form_token(token: str | None, obj: str = "") -> Viewer:
     if not token:
-        raise LaunchRefused(400, "The form lacks its security token. Reload the page.")
+        raise LaunchRefused(400, N_("The form lacks its security token. Reload the page."))
     try:
         data = _serializer().loads(token, max_age=FORM_TOKEN_MAX_AGE)
     except SignatureExpired:
-        raise LaunchRefused(401, "This page was open too long. Reload it in Bitrix24.")
+        raise LaunchRefused(401, N_("This page was open too long. Reload it in Bitrix24."))
     except BadSignature:
-        raise LaunchRefused(401, "The form's security token is not valid. Reload the page.")
+        raise LaunchRefused(401, N_("The form's security token is not valid. Reload the page."))
     installation = db.session.get(Installation, data.get("i"))
     if installation is None or installation.state != "active" or data.get("o", "") != obj:
-        raise LaunchRefused(401, "The form's security token is not valid here. Reload the page.")
+        raise LaunchRefused(401, N_("The form's security token is not valid here. Reload the page."))
     g.bridge_lang = str(data.get("l") or "en")[:5]  # the language of the launch that issued the token
     return Viewer(installation, int(data.get("u") or 0), bool(data.get("a")), "", lang=g.bridge_lang)
 

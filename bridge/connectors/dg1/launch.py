@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Mapping
 
+from ...messages import N_
 from ...models import Installation
 from . import signing
 from .tenants import find_tenant, secrets_of
@@ -44,14 +45,14 @@ def verify_launch(args: Mapping[str, str]) -> Launch:
     args = {name: args.get(name, "") or "" for name in ARGS}
     installation = find_tenant(args["tenant"]) if args["tenant"] else None
     if installation is None:
-        raise LaunchRefused(404, "This DG1 shop is not registered in bridge.")
+        raise LaunchRefused(404, N_("This DG1 shop is not registered in bridge."))
     if args["page"] not in PAGES or not args["site"] or not args["user"]:
-        raise LaunchRefused(400, "The link from DG1 is incomplete.", installation)
+        raise LaunchRefused(400, N_("The link from DG1 is incomplete."), installation)
     if not signing.fresh(args["ts"], signing.now_seconds()):
-        raise LaunchRefused(401, "The link from DG1 has expired. Open the page again from the DG1 menu.", installation)
+        raise LaunchRefused(401, N_("The link from DG1 has expired. Open the page again from the DG1 menu."), installation)
     secret = secrets_of(installation).launch_secret
     if not signing.launch_valid(secret, args["tenant"], args["site"], args["user"], args["ts"], args["page"],
                                 args["sig"]):
         log.info("dg1 launch for %s refused: bad signature", args["tenant"])
-        raise LaunchRefused(401, "The link from DG1 is not signed correctly.", installation)
+        raise LaunchRefused(401, N_("The link from DG1 is not signed correctly."), installation)
     return Launch(installation, args["site"], args["user"], args["page"])

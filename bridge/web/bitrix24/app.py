@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, make_response, render_templa
 from flask_babel import gettext as _
 from jinja2_fragments.flask import render_block
 
+from ...messages import N_
 from ...errors import SyncError
 from ...extensions import db
 from ...installations import active_connection
@@ -65,13 +66,13 @@ def install():
                                 config["BITRIX24_CLIENT_SECRET"] or "", params["REFRESH_ID"],
                                 timeout=config["HTTP_TIMEOUT_SECONDS"])
     except SyncError as exc:
-        raise LaunchRefused(401, "Bitrix24 did not confirm this installation: " + exc.message) from exc
+        raise LaunchRefused(401, N_("Bitrix24 did not confirm this installation: %(reason)s", reason=exc.message)) from exc
     if tokens.get("member_id") != params["member_id"] or not tokens.get("client_endpoint"):
-        raise LaunchRefused(401, "Bitrix24 did not confirm this installation (another portal's tokens).")
+        raise LaunchRefused(401, N_("Bitrix24 did not confirm this installation (another portal's tokens)."))
     if f"/{params['DOMAIN'].lower()}/" not in tokens["client_endpoint"].lower():
         # The name shown for the installation (operator console, alerts) is the portal's
         # own address as its OAuth server gives it, not whatever the form claims.
-        raise LaunchRefused(401, "Bitrix24 did not confirm this installation (DOMAIN is not the portal's address).")
+        raise LaunchRefused(401, N_("Bitrix24 did not confirm this installation (DOMAIN is not the portal's address)."))
     installation = store.save_oauth(member_id=params["member_id"], domain=params["DOMAIN"], tokens=tokens,
                                     application_token=params["APPLICATION_TOKEN"],
                                     language=params.get("LANG") or "en")
@@ -124,7 +125,7 @@ def repair():
     """Run the installer again (after an app update, NOTES s2: bindings are removed)."""
     viewer = check_form_token(request.form.get("token"), "repair")
     if not viewer.is_admin:
-        raise LaunchRefused(403, "Only a Bitrix24 administrator can repair the setup.")
+        raise LaunchRefused(403, N_("Only a Bitrix24 administrator can repair the setup."))
     try:
         result = run_installer(viewer.installation)
     except SyncError as exc:
@@ -142,7 +143,7 @@ def repair():
 def _invoice_id(options: dict) -> str:
     invoice_id = str(options.get("ID") or "")  # NOTES s5: {"ID": "<invoice id>", "URI": ...}
     if whole_number(invoice_id) is None:
-        raise LaunchRefused(400, "PLACEMENT_OPTIONS from Bitrix24 lacks the invoice ID.")
+        raise LaunchRefused(400, N_("PLACEMENT_OPTIONS from Bitrix24 lacks the invoice ID."))
     return invoice_id
 
 
@@ -166,7 +167,7 @@ def _tab(viewer: Viewer, invoice_id: str, notice: str | None = None) -> Response
 
 def _tab_viewer(invoice_id: str, token: str | None) -> Viewer:
     if whole_number(invoice_id) is None:
-        raise LaunchRefused(400, "Not an invoice id.")
+        raise LaunchRefused(400, N_("Not an invoice id."))
     return check_form_token(token, f"invoice:{invoice_id}")
 
 

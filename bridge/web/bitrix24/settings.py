@@ -22,6 +22,7 @@ from flask_babel import get_locale, gettext as _
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
+from ...messages import N_
 from ...connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
 from .pages import APP_PAGES, answer_refusals, ledger_heading
 from ...connectors.bitrix24.settings import SECTION as STAGES
@@ -152,7 +153,7 @@ def _context(viewer: Viewer, **extra: Any) -> dict[str, Any]:
 def _viewer(token: str | None, admin: bool = False) -> Viewer:
     viewer = check_form_token(token, APP_PAGES)
     if admin and not viewer.is_admin:
-        raise LaunchRefused(403, "Only a Bitrix24 administrator can change the settings.")
+        raise LaunchRefused(403, N_("Only a Bitrix24 administrator can change the settings."))
     return viewer
 
 
@@ -176,7 +177,7 @@ def page():
 @bp.post("/bitrix24/app/settings/<section>")
 def save(section: str):
     if section not in SECTIONS:
-        raise LaunchRefused(404, "No such settings section.")
+        raise LaunchRefused(404, N_("No such settings section."))
     viewer = _viewer(request.form.get("token"), admin=True)
     installation = viewer.installation
     # The lists are read when the form needs them, or when the whole page comes back (no htmx).
@@ -304,7 +305,7 @@ JOBS = {"import": ("party_import", "import:parties"), "backfill": ("invoice_back
 @bp.post("/bitrix24/app/settings/start/<job>")
 def start(job: str):
     if job not in JOBS:
-        raise LaunchRefused(404, "No such job.")
+        raise LaunchRefused(404, N_("No such job."))
     viewer = _viewer(request.form.get("token"), admin=True)
     flow, key = JOBS[job]
     options: dict[str, Any] = {"manual": True}

@@ -18,6 +18,7 @@ from flask_babel import gettext as _, ngettext
 from jinja2_fragments.flask import render_block
 from sqlalchemy import Select, func, select
 
+from ...messages import N_
 from ...connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
 from .pages import APP_PAGES, answer_refusals
 from ...extensions import db
@@ -125,7 +126,7 @@ def retry(record_id: int):
     viewer = _viewer(request.form.get("token"))
     record = db.session.get(SyncRecord, record_id)
     if record is None or record.installation_id != viewer.installation.id:
-        raise LaunchRefused(404, "No such sync record.")
+        raise LaunchRefused(404, N_("No such sync record."))
     _retry(viewer.installation.id, [record])
     return _render(viewer, Filters.from_args(request.form), _("Retry of %(what)s requested.", what=f"{record.object_kind} {record.object_id}"))
 
