@@ -24,6 +24,7 @@ from typing import Iterator, Protocol
 from sqlalchemy import text
 
 from .errors import BudgetExhausted, PacingWait
+from .messages import N_
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,15 @@ class Limiter:
             paused = self.paused_until(key)
             now = self.clock()
             if paused and paused > now:
-                raise BudgetExhausted(f"API budget for {key} paused", resume_at=_fmt(paused),
+                raise BudgetExhausted(N_("API budget for %(key)s paused", key=key), resume_at=_fmt(paused),
                                       retry_after=paused - now)
             wait = self._try_window(key, limits, now) if limits.window else self._try_take(key, limits, now)
             if wait <= 0:
                 return
             if now + wait > deadline:
-                raise PacingWait(f"{limits.name or 'The rate limit of ' + key} is reached for now: the next "
-                                 f"call is possible in {math.ceil(wait)} s. bridge waits and goes on by itself.",
+                raise PacingWait(N_("%(limit)s is reached for now: the next call is possible in %(seconds)s s. bridge "
+                                    "waits and goes on by itself.", seconds=math.ceil(wait),
+                                    limit=limits.name or N_("The rate limit of %(key)s", key=key)),
                                  retry_after=wait, code="rate_limited")
             self.sleep(wait)
 
@@ -96,8 +98,10 @@ class Limiter:
         delay = 0.02
         while not self._try_slot(key, holder, limits):
             if self.clock() > deadline:
-                raise PacingWait(f"{limits.concurrency} calls are already in flight ({limits.name or key}). "
-                                 f"bridge waits and goes on by itself.", retry_after=1.0, code="concurrency")
+                raise PacingWait(N_("%(count)s calls are already in flight (%(limit)s). bridge waits and goes on by "
+                                    "itself.",
+                                    count=limits.concurrency, limit=limits.name or key),
+                                 retry_after=1.0, code="concurrency")
             self.sleep(delay)
             delay = min(delay * 2, 0.5)
         try:

@@ -26,6 +26,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import text
 
 from .errors import NeedsReconnect, RetryableError
+from .messages import N_
 from .redaction import register_secret
 
 TokenData = dict[str, Any]
@@ -73,8 +74,8 @@ class Vault:
         try:
             data = json.loads(self.fernet.decrypt(ciphertext.encode()))
         except InvalidToken as exc:
-            raise NeedsReconnect("Stored tokens cannot be decrypted: TOKEN_ENCRYPTION_KEY changed.",
-                                 fix="Restore the previous TOKEN_ENCRYPTION_KEY or reconnect.") from exc
+            raise NeedsReconnect(N_("Stored tokens cannot be decrypted: TOKEN_ENCRYPTION_KEY changed."),
+                                 fix=N_("Restore the previous TOKEN_ENCRYPTION_KEY or reconnect.")) from exc
         for name in ("access_token", "refresh_token", "id_token", "api_key", "secret"):
             register_secret(data.get(name))
         return data
@@ -107,10 +108,10 @@ class Vault:
                 "SELECT ciphertext, version, expires_at, state, state_message FROM credentials WHERE id = :id"),
                 {"id": credential_id}).mappings().first()
         if row is None:
-            raise NeedsReconnect("The connection was removed.", fix="Connect again.")
+            raise NeedsReconnect(N_("The connection was removed."), fix=N_("Connect again."))
         if row["state"] == "needs_reconnect":
-            raise NeedsReconnect(row["state_message"] or "The connection must be renewed.",
-                                 fix="Reconnect in Settings.")
+            raise NeedsReconnect(row["state_message"] or N_("The connection must be renewed."),
+                                 fix=N_("Reconnect in Settings."))
         return Tokens(self.decrypt(row["ciphertext"]), row["version"], _aware(row["expires_at"]))
 
     def mark_needs_reconnect(self, credential_id: int, message: str) -> None:
@@ -139,7 +140,7 @@ class Vault:
             if self._take_lease(credential_id, tokens.version, owner):
                 return self._refresh_with_lease(credential_id, tokens, refresher, owner)
             if time.monotonic() > deadline:
-                raise RetryableError("Another process is renewing the connection's tokens.", retry_after=5,
+                raise RetryableError(N_("Another process is renewing the connection's tokens."), retry_after=5,
                                      code="refresh_in_progress")
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
@@ -185,7 +186,7 @@ class Vault:
                                     "WHERE id = :id FOR UPDATE"), {"id": credential_id}).mappings().one()
             tokens = Tokens(self.decrypt(row["ciphertext"]), row["version"], _aware(row["expires_at"]))
             if row["state"] == "needs_reconnect":
-                raise NeedsReconnect("The connection must be renewed.", fix="Reconnect in Settings.")
+                raise NeedsReconnect(N_("The connection must be renewed."), fix=N_("Reconnect in Settings."))
             if not self._needs_refresh(tokens, margin, stale_version):
                 return tokens  # someone refreshed while we waited for the lock
             try:

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from ..errors import PermanentError
 from ..extensions import db
 from ..engine import WorkContext, WorkRequest, flow, periodic, request_work
+from ..messages import N_
 from ..models import Installation, LedgerConnection, utcnow
 from ..ports import Ledger, ledger_class, ledger_name
 from ..sync.polling import OVERLAP, cursor
@@ -125,8 +126,9 @@ def run_refresh(ctx: WorkContext) -> None:
         return
     if connection.health == "needs_reconnect":
         name = ledger_name(connection.ledger)
-        raise PermanentError(f"The connection to {name} must be renewed before its transactions can be read.",
-                             code="needs_reconnect", fix=f"Open Settings and reconnect {name}.")
+        raise PermanentError(N_("The connection to %(name)s must be renewed before its transactions can be read.",
+                                name=name),
+                             code="needs_reconnect", fix=N_("Open Settings and reconnect %(name)s.", name=name))
     ledger, active = ledger_for(installation)  # the adapter, as every flow gets one
     if active.id != connection.id:
         return  # the installation books in another connection now

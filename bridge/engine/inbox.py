@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 from ..errors import PermanentError
 from ..extensions import db
 from ..insert_ignore import insert_ignore
+from ..messages import N_
 from ..models import InboxEvent, Installation
 from . import limits
 from .context import enqueue_after_commit, now
@@ -254,7 +255,7 @@ def _asks(event: InboxEvent) -> list[tuple[WorkRequest, int | None]]:
     marks the event done (committed with its requests)."""
     handler = INBOX_HANDLERS.get(event.source)
     if handler is None:
-        raise PermanentError(f"No handler for {event.source} events.")
+        raise PermanentError(N_("No handler for %(source)s events.", source=event.source))
     # A re-opened event (``record_inbound``: a second change behind the same dedup key) kept
     # its old id, which no longer says when the change came: it counts as news.
     seen_as = None if event.processed_at else event.id

@@ -7,6 +7,7 @@ import time
 from ..errors import PermanentError
 from ..extensions import db
 from ..http import cause as http_cause
+from ..messages import N_
 from ..models import WorkItem
 from . import limits
 from .claim import claim_siblings, claim_work, next_ready
@@ -60,7 +61,7 @@ def _execute_claimed(item: WorkItem, batch: int) -> str | None:
     ids = [i.id for i in items]
     try:
         if runner is None:
-            raise PermanentError(f"Unknown flow {item.flow!r}.")
+            raise PermanentError(N_("Unknown flow %(flow)s.", flow=repr(item.flow)))
         with http_cause("work=" + ",".join(map(str, ids))):  # each call names the work that made it
             runner(contexts if batch > 1 else contexts[0])
         db.session.commit()

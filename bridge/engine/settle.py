@@ -10,6 +10,7 @@ from sqlalchemy import case, update
 
 from ..errors import BudgetExhausted, ConflictError, PacingWait, PermanentError, RetryableError, SyncError, unexpected
 from ..extensions import db
+from ..messages import N_
 from ..models import SyncRecord, WorkItem
 from ..redaction import redact, redact_all
 from ..stored_messages import columns, to_stored
@@ -91,8 +92,9 @@ def settle_failure(item_id: int, context: WorkContext, exc: Exception) -> str:
     # Waiting for a limit (our pacing, a spent day budget) is no attempt of the item's.
     tries = item.attempts if isinstance(error, (PacingWait, BudgetExhausted)) else attempt
     if isinstance(error, RetryableError) and tries >= limits.MAX_ATTEMPTS:
-        error = PermanentError(f"Gave up after {attempt} attempts: {error.message}", code=error.code,
-                               fix="Check the connection and press Retry.", ledger_messages=error.ledger_messages)
+        error = PermanentError(N_("Gave up after %(attempt)s attempts: %(message)s",
+                                  attempt=attempt, message=error.message), code=error.code,
+                               fix=N_("Check the connection and press Retry."), ledger_messages=error.ledger_messages)
     retry_at: datetime | None = None
     if isinstance(error, BudgetExhausted):
         retry_at = error.resume_at

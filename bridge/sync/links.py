@@ -274,8 +274,9 @@ def claim_party(installation_id: int, connection: LedgerConnection, party_key: s
         db.session.commit()
     except LinkTaken:
         db.session.rollback()
-        raise LinkRace(f"Another customer took the {connection.ledger.title()} contact {ledger_id} a moment "
-                       f"ago; this one is tried again and then gets a contact of its own.", retry_after=1) from None
+        raise LinkRace(N_("Another customer took the %(ledger)s contact %(ledger_id)s a moment ago; this one is "
+                          "tried again and then gets a contact of its own.",
+                          ledger=connection.ledger.title(), ledger_id=ledger_id), retry_after=1) from None
     except IntegrityError:  # the commit met another worker's link
         db.session.rollback()
         raise _race() from None

@@ -30,7 +30,7 @@ def install(connector: Connector) -> None:
 def platform_for(installation: Installation) -> Platform:
     connector = PLATFORMS.get(installation.platform)
     if connector is None:
-        raise PermanentError(f"No connector for the platform {installation.platform!r}.")
+        raise PermanentError(N_("No connector for the platform %(platform)s.", platform=repr(installation.platform)))
     return connector.build(installation)
 
 
@@ -44,5 +44,5 @@ def ledger_for(installation: Installation) -> tuple[Ledger, LedgerConnection]:
                              code="needs_reconnect", fix=N_("Open Settings and reconnect."))
     connector = LEDGERS.get(connection.ledger)
     if connector is None:
-        raise PermanentError(f"No connector for the ledger {connection.ledger!r}.")
+        raise PermanentError(N_("No connector for the ledger %(ledger)s.", ledger=repr(connection.ledger)))
     return connector.build(installation, connection), connection

@@ -86,7 +86,7 @@ def import_stock(ctx: WorkContext) -> None:
         record.warning = N_("%(warnings)s (and %(more)s more)", warnings=shown, more=len(warnings) - 20) \
             if len(warnings) > 20 else shown
     if progress["errors"]:
-        raise PermanentError("; ".join(progress["errors"][:5]), code="stock_refused",
+        raise PermanentError(joined(progress["errors"][:5], "; "), code="stock_refused",
                              fix=N_("Check the SKUs in the shop and in the accounting system."))
     _finish(record, "succeeded", None)
 

@@ -25,6 +25,7 @@ from oauthlib.oauth2 import OAuth2Error
 from requests_oauthlib import OAuth2Session
 
 from ...errors import NeedsReconnect, PermanentError, RetryableError
+from ...messages import N_
 from ...numbers import whole_number
 
 # NOTES §1 "Scope set for this app": accounting covers taxes, accounts and currencies;
@@ -58,7 +59,8 @@ def _raise_for_transport(response: requests.Response) -> requests.Response:
     """Compliance hook: an unavailable realm is temporary, whatever oauthlib would make of
     its HTML error page."""
     if response.status_code == 429 or response.status_code >= 500:
-        raise RetryableError(f"Bexio sign-in is temporarily unavailable (HTTP {response.status_code}).",
+        raise RetryableError(N_("Bexio sign-in is temporarily unavailable (HTTP %(status)s).",
+                                status=response.status_code),
                              retry_after=60, code=f"auth_http_{response.status_code}", status=response.status_code)
     return response
 
@@ -69,16 +71,17 @@ class BexioOAuth:
     def __init__(self, *, auth_url: str, client_id: str, client_secret: str,
                  token_auth: str = "client_secret_post", timeout: float = 30.0) -> None:
         if not client_id or not client_secret:
-            raise PermanentError("Bexio is not configured: BEXIO_CLIENT_ID and BEXIO_CLIENT_SECRET are missing.",
+            raise PermanentError(N_("Bexio is not configured: BEXIO_CLIENT_ID and BEXIO_CLIENT_SECRET are missing."),
                                  code="bexio_not_configured",
-                                 fix="Create an app on developer.bexio.com and set both (see docs/bexio.md).")
+                                 fix=N_("Create an app on developer.bexio.com and set both (see docs/bexio.md)."))
         self.base = auth_url.rstrip("/")
         self.client_id = client_id
         self.client_secret = client_secret
         # NOTES §1: client_secret_post vs client_secret_basic is undocumented; both are advertised.
         if token_auth not in ("client_secret_post", "client_secret_basic"):
-            raise PermanentError(f"BEXIO_TOKEN_AUTH must be client_secret_post or client_secret_basic, "
-                                 f"not {token_auth!r}.", code="bexio_not_configured")
+            raise PermanentError(N_("BEXIO_TOKEN_AUTH must be client_secret_post or client_secret_basic, not "
+                                    "%(token_auth)s.",
+                                    token_auth=repr(token_auth)), code="bexio_not_configured")
         self.token_auth = token_auth
         self.timeout = timeout
 
@@ -127,11 +130,12 @@ class BexioOAuth:
                                             include_client_id=True, client_secret=self.client_secret,
                                             timeout=self.timeout)
         except OAuth2Error as exc:
-            raise PermanentError(f"Bexio did not accept the approval ({exc.error}).", code=exc.error,
-                                 fix="Start the connection again from the settings page.",
+            raise PermanentError(N_("Bexio did not accept the approval (%(error)s).",
+                                    error=exc.error), code=exc.error,
+                                 fix=N_("Start the connection again from the settings page."),
                                  ledger_messages=[exc.description or exc.error]) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise RetryableError("Bexio sign-in could not be reached.", retry_after=30, code="network") from exc
+            raise RetryableError(N_("Bexio sign-in could not be reached."), retry_after=30, code="network") from exc
         return dict(token)
 
     # -- refresh (the vault's refresher) ----------------------------------------------------
@@ -139,7 +143,7 @@ class BexioOAuth:
         """New tokens for ``data``; invalid_grant means the user must approve again."""
         refresh_token = data.get("refresh_token")
         if not refresh_token:
-            raise NeedsReconnect("The Bexio connection has no refresh token.", fix=RECONNECT_FIX)
+            raise NeedsReconnect(N_("The Bexio connection has no refresh token."), fix=RECONNECT_FIX)
         session = self._session()
         try:
             if self.token_auth == "client_secret_basic":
@@ -154,14 +158,15 @@ class BexioOAuth:
             if exc.error in ("invalid_grant", "invalid_scope", "unauthorized_client"):
                 # NOTES §8.4: an expired offline session, a revoked consent or a stale
                 # (already rotated) refresh token all end here.
-                raise NeedsReconnect("Bexio ended the connection's authorisation; it must be approved again.",
+                raise NeedsReconnect(N_("Bexio ended the connection's authorisation; it must be approved again."),
                                      code=exc.error, fix=RECONNECT_FIX,
                                      ledger_messages=[exc.description or exc.error]) from exc
-            raise PermanentError(f"Bexio refused to renew the connection ({exc.error}).", code=exc.error,
-                                 fix="Check BEXIO_CLIENT_ID and BEXIO_CLIENT_SECRET (see docs/bexio.md).",
+            raise PermanentError(N_("Bexio refused to renew the connection (%(error)s).",
+                                    error=exc.error), code=exc.error,
+                                 fix=N_("Check BEXIO_CLIENT_ID and BEXIO_CLIENT_SECRET (see docs/bexio.md)."),
                                  ledger_messages=[exc.description or exc.error]) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise RetryableError("Bexio sign-in could not be reached.", retry_after=30, code="network") from exc
+            raise RetryableError(N_("Bexio sign-in could not be reached."), retry_after=30, code="network") from exc
         return dict(token)
 
     def revoke(self, refresh_token: str) -> None:
@@ -187,17 +192,17 @@ class BexioOAuth:
         """
         claims = decode_jwt_claims(token.get("id_token") or "")
         if claims.get("iss") and claims["iss"] != self.issuer:
-            raise PermanentError("The Bexio sign-in answered for another issuer.", code="wrong_issuer",
+            raise PermanentError(N_("The Bexio sign-in answered for another issuer."), code="wrong_issuer",
                                  ledger_messages=[str(claims.get("iss"))])
         audience = claims.get("aud")
         if audience and self.client_id not in (audience if isinstance(audience, list) else [audience]):
-            raise PermanentError("The Bexio ID token was not issued to this app.", code="wrong_audience")
+            raise PermanentError(N_("The Bexio ID token was not issued to this app."), code="wrong_audience")
         if nonce is not None and claims.get("nonce") != nonce:
-            raise PermanentError("The Bexio sign-in answer does not belong to this connection attempt.",
-                                 code="wrong_nonce", fix="Start the connection again.")
+            raise PermanentError(N_("The Bexio sign-in answer does not belong to this connection attempt."),
+                                 code="wrong_nonce", fix=N_("Start the connection again."))
         if not claims.get("company_id"):
-            raise PermanentError("Bexio did not say which company was connected.", code="no_company",
-                                 fix="Connect again and allow the company profile permission.")
+            raise PermanentError(N_("Bexio did not say which company was connected."), code="no_company",
+                                 fix=N_("Connect again and allow the company profile permission."))
         user = claims.get("company_user_id")
         return BexioIdentity(company_id=str(claims["company_id"]), company_name=str(claims.get("company_name") or ""),
                              user_id=whole_number(user),

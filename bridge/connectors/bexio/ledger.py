@@ -25,6 +25,7 @@ from flask import current_app
 
 from ...domain import Invoice, InvoiceStatus, LineKind, Party, Payment, Product, StockLevel
 from ...errors import BudgetExhausted, ConflictError, NeedsReconnect, PermanentError, SyncError
+from ...messages import N_
 from ...settings import get_section
 from ...models import Installation, LedgerConnection
 from ...ratelimit import limiter_for_app
@@ -99,7 +100,7 @@ class BexioLedger(Ledger, kind="bexio"):
         """The adapter for ``installation``'s Bexio company (needs an app context)."""
         app = current_app
         if not connection.credential_id or not connection.active:
-            raise NeedsReconnect("Bexio is not connected.", fix="Connect Bexio in the integration settings.")
+            raise NeedsReconnect(N_("Bexio is not connected."), fix=N_("Connect Bexio in the integration settings."))
         tokens = VaultTokens(connection.id, connection.credential_id, oauth_for_app(app), app)
         client = BexioClient(api_url=app.config["BEXIO_API_URL"], tokens=tokens, limiter=limiter_for_app(app),
                              company_id=connection.organisation_id,
@@ -189,9 +190,10 @@ class BexioLedger(Ledger, kind="bexio"):
         live = [h for h in hits if h.get("kb_item_status_id") != mapper.CANCELLED]
         if len(live) > 1:
             numbers = ", ".join(str(h.get("document_nr")) for h in live)
-            raise ConflictError(f"Several Bexio invoices carry the reference {reference}: {numbers}.",
+            raise ConflictError(N_("Several Bexio invoices carry the reference %(reference)s: %(numbers)s.",
+                                   reference=reference, numbers=numbers),
                                 code="duplicate_reference", theirs=[h["id"] for h in live],
-                                fix="Cancel or delete the extra invoices in Bexio, then sync again.")
+                                fix=N_("Cancel or delete the extra invoices in Bexio, then sync again."))
         chosen = live or sorted(hits, key=lambda h: -int(h["id"]))
         return self._document(chosen[0]) if chosen else None
 
@@ -244,14 +246,18 @@ class BexioLedger(Ledger, kind="bexio"):
                 continue  # no rate to go by: the setting stands, as before
             mapped = self.options.rate_taxes.get(format(rate.normalize(), "f"))
             if mapped is None:
-                what = "Shipping" if line.kind == LineKind.SHIPPING else "The payment fee"
-                setting = "shipping tax rate" if line.kind == LineKind.SHIPPING else "payment fee tax rate"
+                shipping = line.kind == LineKind.SHIPPING
+                what = N_("Shipping") if shipping else N_("The payment fee")
+                setting = N_("shipping tax rate") if shipping else N_("payment fee tax rate")
                 valid = f" ({chosen.name}, {_period(chosen)})" if chosen is not None else ""
+                percent = format(rate, ".2f")
                 raise PermanentError(
-                    f"{what} of this order is taxed at {rate:.2f} % on {invoice.issue_date.isoformat()}, but the "
-                    f"{setting} setting{valid} is for another rate or period, and {rate:.2f} % is not in the tax "
-                    f"mapping.", code="unmapped_tax_rate",
-                    fix=f"Settings > Taxes mapping: map {rate:.2f} % to the Bexio tax of that period.")
+                    N_("%(what)s of this order is taxed at %(rate)s %% on %(date)s, but the %(setting)s "
+                       "setting%(valid)s is for another rate or period, and %(rate)s %% is not in the tax mapping.",
+                       what=what, rate=percent, date=invoice.issue_date.isoformat(), setting=setting, valid=valid),
+                    code="unmapped_tax_rate",
+                    fix=N_("Settings > Taxes mapping: map %(rate)s %% to the Bexio tax of that period.",
+                           rate=percent))
             line.ledger_tax_code = mapped
 
     def _sales_tax(self, code: str) -> TaxCode | None:
@@ -319,9 +325,9 @@ class BexioLedger(Ledger, kind="bexio"):
         row = self.client.get_invoice(int(write.ledger_id))
         if row.get("kb_item_status_id") != mapper.DRAFT:
             document = self._document(row)
-            raise ConflictError(f"Bexio invoice {document.number} is already issued; Bexio does not allow "
-                                f"changing it.", code="not_editable", theirs=document,
-                                fix="Change the invoice in Bexio by hand, or cancel it there and sync again.")
+            raise ConflictError(N_("Bexio invoice %(number)s is already issued; Bexio does not allow changing it.",
+                                   number=document.number), code="not_editable", theirs=document,
+                                fix=N_("Change the invoice in Bexio by hand, or cancel it there and sync again."))
         body = mapper.invoice_to_kb(write.invoice, self._invoice_refs(write.invoice, int(write.party_ledger_id)))
         header = {k: v for k, v in body.items() if k != "positions"}
         self.client.update_invoice_header(int(row["id"]), header)
@@ -338,7 +344,8 @@ class BexioLedger(Ledger, kind="bexio"):
         row = self.client.get_invoice(int(document.ledger_id))
         status = row.get("kb_item_status_id")
         if status == mapper.CANCELLED:
-            raise ConflictError(f"Bexio invoice {row.get('document_nr')} is cancelled and cannot be issued.",
+            raise ConflictError(N_("Bexio invoice %(number)s is cancelled and cannot be issued.",
+                                   number=row.get('document_nr')),
                                 code="cancelled")
         if status == mapper.DRAFT:
             self.client.issue_invoice(int(row["id"]))  # NOTES §5: draft -> pending
@@ -349,16 +356,17 @@ class BexioLedger(Ledger, kind="bexio"):
         """E-mail the invoice through Bexio: a real e-mail (NOTES §5 "Send", §8.7)."""
         row = self.client.get_invoice(int(document.ledger_id))
         if row.get("kb_item_status_id") == mapper.CANCELLED:
-            raise ConflictError(f"Bexio invoice {row.get('document_nr')} is cancelled; it is not sent.",
+            raise ConflictError(N_("Bexio invoice %(number)s is cancelled; it is not sent.",
+                                   number=row.get('document_nr')),
                                 code="cancelled")
         recipient = document.invoice.party.email if document.invoice else ""
         if not recipient:
             recipient = (self.client.get_contact(int(row["contact_id"])).get("mail") or "") if row.get(
                 "contact_id") else ""
         if not recipient:
-            raise PermanentError(f"Invoice {row.get('document_nr')} cannot be e-mailed: the customer has no "
-                                 f"e-mail address.", code="no_recipient",
-                                 fix="Add the customer's e-mail address, then sync the order again.")
+            raise PermanentError(N_("Invoice %(number)s cannot be e-mailed: the customer has no e-mail address.",
+                                    number=row.get('document_nr')), code="no_recipient",
+                                 fix=N_("Add the customer's e-mail address, then sync the order again."))
         language = self.options.language or (document.invoice.language if document.invoice else "") or "de"
         subject, message = mapper.email_text(language, str(row.get("document_nr") or ""),
                                              self.options.email_subject, self.options.email_message)
@@ -373,11 +381,13 @@ class BexioLedger(Ledger, kind="bexio"):
         if status == mapper.PAID:
             return self._result(self._document(row), warnings=[f"Bexio invoice {number} is already paid."])
         if status == mapper.DRAFT:
-            raise PermanentError(f"Bexio invoice {number} is still a draft; Bexio books payments only on issued "
-                                 f"invoices.", code="not_issued", fix="Issue the invoice first.")
+            raise PermanentError(N_("Bexio invoice %(number)s is still a draft; Bexio books payments only on issued "
+                                    "invoices.",
+                                    number=number), code="not_issued", fix=N_("Issue the invoice first."))
         if status == mapper.CANCELLED:
-            raise ConflictError(f"Bexio invoice {number} is cancelled; the payment was not booked.",
-                                code="cancelled", fix="Book the payment in Bexio by hand if it is real.")
+            raise ConflictError(N_("Bexio invoice %(number)s is cancelled; the payment was not booked.",
+                                   number=number),
+                                code="cancelled", fix=N_("Book the payment in Bexio by hand if it is real."))
         remaining = mapper.dec(row.get("total_remaining_payments"))
         value = mapper.payment_value(payment.amount, remaining, self.refs.round_factor(row.get("currency_id")))
         for booked in self.client.payments(int(row["id"])):
@@ -408,12 +418,17 @@ class BexioLedger(Ledger, kind="bexio"):
                                status=InvoiceStatus.DELETED)
         if status in (mapper.PAID, mapper.PARTIAL):
             # NOTES §2 FAQ, §8.9: no credit notes through the API.
-            raise ConflictError(f"Bexio invoice {number} is paid, so it cannot be cancelled: {MANUAL_CREDIT_NOTE}.",
+            raise ConflictError(N_("Bexio invoice %(number)s is paid, so it cannot be cancelled: "
+                                   "%(manual_credit_note)s.",
+                                   number=number, manual_credit_note=MANUAL_CREDIT_NOTE),
                                 code="needs_manual_action", theirs=self._document(row),
-                                fix=f"Create a credit note for invoice {number} in Bexio by hand.")
+                                fix=N_("Create a credit note for invoice %(number)s in Bexio by hand.",
+                                       number=number))
         if not void_allowed or not self.options.void_unpaid:
-            raise ConflictError(f"Bexio invoice {number} is issued; cancelling it is not allowed by the settings.",
-                                code="needs_manual_action", fix=f"Cancel invoice {number} in Bexio by hand.")
+            raise ConflictError(N_("Bexio invoice %(number)s is issued; cancelling it is not allowed by the settings.",
+                                   number=number),
+                                code="needs_manual_action", fix=N_("Cancel invoice %(number)s in Bexio by hand.",
+                                                                   number=number))
         self.client.cancel_invoice(int(row["id"]))  # NOTES §5: issued, unpaid only; no un-cancel
         return self._result(self._document(self.client.get_invoice(int(row["id"]))))
 
@@ -459,9 +474,10 @@ class BexioLedger(Ledger, kind="bexio"):
                     if h.get("intern_code") == code]
             if len(hits) > 1:
                 # NOTES §6: intern_code uniqueness is not enforced; more than one is a conflict.
-                raise ConflictError(f"Several Bexio articles have the code {code}.", code="duplicate_article",
+                raise ConflictError(N_("Several Bexio articles have the code %(code)s.",
+                                       code=code), code="duplicate_article",
                                     theirs=[h["id"] for h in hits],
-                                    fix=f"Keep one article with the code {code} in Bexio.")
+                                    fix=N_("Keep one article with the code %(code)s in Bexio.", code=code))
             ledger_id = str(hits[0]["id"]) if hits else None
         currency_id = int(self.refs.currency(product.currency)["id"]) if product.currency else None
         body = mapper.product_to_article(product, intern_code=code, currency_id=currency_id,
@@ -529,9 +545,10 @@ class BexioLedger(Ledger, kind="bexio"):
     def _invoice_refs(self, invoice: Invoice, contact_id: int) -> mapper.InvoiceRefs:
         self._date_service_taxes(invoice)
         if self.options.currency and invoice.currency and self.options.currency.upper() != invoice.currency.upper():
-            raise PermanentError(f"The order is in {invoice.currency}, but the Bexio currency setting is "
-                                 f"{self.options.currency}.", code="currency_mismatch",
-                                 fix="Set the Bexio currency to the shop's currency in the settings.")
+            raise PermanentError(N_("The order is in %(currency)s, but the Bexio currency setting is %(currency2)s.",
+                                    currency=invoice.currency, currency2=self.options.currency),
+                                 code="currency_mismatch",
+                                 fix=N_("Set the Bexio currency to the shop's currency in the settings."))
         currency = self.refs.currency(invoice.currency or self.options.currency)
         language = self.options.language or invoice.language or "de"
         return mapper.InvoiceRefs(

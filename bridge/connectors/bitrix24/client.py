@@ -150,7 +150,7 @@ class StaticAuth:
         return self._credentials
 
     def refresh(self, stale: Credentials) -> None:  # pragma: no cover - never called
-        raise NeedsReconnect("The Bitrix24 session expired.", fix="Reload the page in Bitrix24.")
+        raise NeedsReconnect(N_("The Bitrix24 session expired."), fix=N_("Reload the page in Bitrix24."))
 
     def moved(self, new_endpoint: str) -> None:
         self._credentials = Credentials(new_endpoint, self._credentials.params)
@@ -172,7 +172,7 @@ class WebhookAuth:
         return Credentials(self.url, {})
 
     def refresh(self, stale: Credentials) -> None:  # pragma: no cover - never called
-        raise NeedsReconnect("Bitrix24 refused the inbound webhook.", fix="Create a new webhook and save it.")
+        raise NeedsReconnect(N_("Bitrix24 refused the inbound webhook."), fix=N_("Create a new webhook and save it."))
 
     def moved(self, new_endpoint: str) -> None:
         self.url = new_endpoint
@@ -219,7 +219,7 @@ class OAuthAuth:
         url = token_url_for(data.get("server_endpoint"), self.default_token_url)
         reply = refresh_tokens(url, self.client_id, self.client_secret, data["refresh_token"], timeout=self.timeout)
         if reply.get("member_id") and reply["member_id"] != self.member_id:
-            raise NeedsReconnect("Bitrix24 returned tokens of another portal.", fix="Install the app again.")
+            raise NeedsReconnect(N_("Bitrix24 returned tokens of another portal."), fix=N_("Install the app again."))
         return reply
 
 

@@ -22,6 +22,7 @@ from flask import current_app
 
 from ...domain import Invoice, InvoiceStatus, Party, PartyKind, Person, Product, StockLevel
 from ...errors import PermanentError
+from ...messages import N_
 from ...models import Installation
 from ...settings import get_section
 from ...vault import vault_for_app
@@ -358,8 +359,8 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
 
     def _item(self, platform_id: str, select: list[str]) -> dict[str, Any]:
         if platform_id.startswith(LEGACY):
-            raise PermanentError("Old Bitrix24 invoices are read-only for bridge.", code="legacy_read_only",
-                                 fix="Use the new (smart) invoices in Bitrix24 CRM.")
+            raise PermanentError(N_("Old Bitrix24 invoices are read-only for bridge."), code="legacy_read_only",
+                                 fix=N_("Use the new (smart) invoices in Bitrix24 CRM."))
         return self.client.call("crm.item.get", {"entityTypeId": SMART_INVOICE, "id": platform_id,
                                                  "select": select}).result["item"]
 
@@ -426,8 +427,8 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         for pid, _ in references:
             if pid.startswith(LEGACY):
                 results[pid] = WriteResult(ok=False, error=PermanentError(
-                    "Old Bitrix24 invoices are read-only for bridge.", code="legacy_read_only",
-                    fix="Use the new (smart) invoices in Bitrix24 CRM."))
+                    N_("Old Bitrix24 invoices are read-only for bridge."), code="legacy_read_only",
+                    fix=N_("Use the new (smart) invoices in Bitrix24 CRM.")))
             elif pid in reply.errors:
                 results[pid] = WriteResult(ok=False, error=reply.errors[pid])
             else:
@@ -442,8 +443,8 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         Bitrix24's productrow.set does). Never the title: it is not sent to the ledger
         (Xero's Reference is the user's), so the ledger's Reference is no edit of it."""
         if platform_id.startswith(LEGACY):
-            raise PermanentError("Legacy invoices are read-only for bridge: the ledger's edit was not copied.",
-                                 fix="Make the same edit in Bitrix24.")
+            raise PermanentError(N_("Legacy invoices are read-only for bridge: the ledger's edit was not copied."),
+                                 fix=N_("Make the same edit in Bitrix24."))
         if "header" in groups:
             fields: dict[str, Any] = {"begindate": invoice.issue_date.isoformat(), "currencyId": invoice.currency}
             if invoice.due_date:
@@ -588,7 +589,7 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         return iter(())
 
     def set_stock(self, levels: Iterable[StockLevel]) -> list[WriteResult]:
-        error = PermanentError("bridge does not keep stock in Bitrix24.", code="not_supported")
+        error = PermanentError(N_("bridge does not keep stock in Bitrix24."), code="not_supported")
         return [WriteResult(ok=False, error=error) for _ in levels]
 
     # ---------------------------------------------------------------------------------

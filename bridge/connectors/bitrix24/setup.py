@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ...errors import PermanentError, SyncError
+from ...messages import N_
 from ...models import utcnow
 from .client import BatchReply, Bitrix24Client
 from .mapper import LEGACY_SYNC_FIELD, SMART_INVOICE, SYNC_FIELD, SYNC_FIELD_CAMEL
@@ -145,10 +146,10 @@ def run_setup(client: Bitrix24Client, public_url: str, ledger_name: str | None =
         url = public_url.rstrip("/") + path
         if code not in offered_placements:
             if required:
-                raise PermanentError(f"This Bitrix24 portal does not offer the {code} placement.",
+                raise PermanentError(N_("This Bitrix24 portal does not offer the %(code)s placement.", code=code),
                                      code="ERROR_PLACEMENT_NOT_FOUND",
-                                     fix="Smart invoices must be enabled in CRM, and the app needs the crm "
-                                         "and placement scopes.")
+                                     fix=N_("Smart invoices must be enabled in CRM, and the app needs the crm and "
+                                            "placement scopes."))
             result.warnings.append(f"The portal does not offer {code}; skipped.")
             continue
         result.placements.append(code)

@@ -72,7 +72,8 @@ def confirm_uninstall(installation: Installation) -> Outcome:
     try:
         client = store.client_for(installation)
     except SyncError as exc:  # not active, or its tokens unreadable: nothing to ask with
-        raise Inconclusive("bridge cannot ask Bitrix24 whether the app was uninstalled: " + exc.message,
+        raise Inconclusive(N_("bridge cannot ask Bitrix24 whether the app was uninstalled: %(reason)s",
+                              reason=exc.message),
                            retry_after=600) from exc
     if not client.auth.can_refresh:  # an inbound webhook: no app that could have been uninstalled
         return Outcome.REFUSED
@@ -131,7 +132,7 @@ def run_check(ctx: WorkContext) -> None:
     t = utcnow()
     last = installation.uninstall_checked_at
     if last is not None and t < last + check_window():
-        raise PacingWait("The last uninstall check was a moment ago; the next is due at the end of its window.",
+        raise PacingWait(N_("The last uninstall check was a moment ago; the next is due at the end of its window."),
                          retry_after=(last + check_window() - t).total_seconds())
     record = ctx.record(object_kind="installation", object_id=installation.domain or installation.account_id,
                         direction="to_platform")

@@ -107,8 +107,9 @@ class DG1Platform(Platform, kind="dg1"):
     def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> None:
         target = STATUS_FOR.get(status)
         if target is None:
-            raise PermanentError(f"bridge sets a DG1 order's status only when its invoice is paid, not for "
-                                 f"'{status.value}'.", code="dg1_status_unsupported")
+            raise PermanentError(N_("bridge sets a DG1 order's status only when its invoice is paid, not for "
+                                    "'%(value)s'.",
+                                    value=status.value), code="dg1_status_unsupported")
         site_id, order_id = mapper.split_platform_id(platform_id)
         # Setting the status the order already has is a no-op 200 (docs/dg1.md 4.4).
         self.client.patch_order(site_id, order_id, status=target)
@@ -142,9 +143,9 @@ class DG1Platform(Platform, kind="dg1"):
         return {}  # DG1 has no customer API: no ledger contact is ever linked to a DG1 one
 
     def save_party(self, party: Party, platform_id: str | None, origin: tuple[str, str]) -> str:
-        raise PermanentError("DG1 has no API to create or change customers, so contacts cannot be imported "
-                             "into DG1 from the ledger.", code="dg1_no_customers",
-                             fix="Turn off contact import for this DG1 shop.")
+        raise PermanentError(N_("DG1 has no API to create or change customers, so contacts cannot be imported into DG1 "
+                                "from the ledger."), code="dg1_no_customers",
+                             fix=N_("Turn off contact import for this DG1 shop."))
 
     def save_parties(self, parties: list[tuple[Party, str | None, tuple[str, str]]]) -> list[str]:
         return [self.save_party(*entry) for entry in parties]
@@ -208,7 +209,7 @@ class DG1Platform(Platform, kind="dg1"):
             error = f"No DG1 site has {what}."
         if error is not None:
             return WriteResult(ok=False, error=PermanentError(error, code="dg1_unknown_product",
-                               fix="Check the SKU in DG1 and in the ledger."), sent=sent,
+                               fix=N_("Check the SKU in DG1 and in the ledger.")), sent=sent,
                                received={"sites": per_site})
         return WriteResult(ok=True, ledger_id=",".join(applied) or None, warnings=warnings, sent=sent,
                            received={"sites": per_site, "quantity": str(Decimal(mapper.stock_quantity(level)))})

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 from ...domain import Invoice, InvoiceStatus, Party, Payment, Product, StockLevel
 from ...errors import ConflictError, PermanentError, SyncError
+from ...messages import N_
 from ...ports import (BookedTotals, Claims, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument, LedgerParty,
                       PartyMatch, SalesAccount, TaxCode, WriteResult)
 from . import mapper, matching
@@ -369,8 +370,8 @@ class XeroLedger(Ledger, kind="xero"):
     def _current(self, document: LedgerDocument) -> dict[str, Any]:
         found = self.client.get_invoices([document.ledger_id])
         if not found:
-            raise PermanentError("The invoice no longer exists in Xero.", code="not_found",
-                                 fix="Resync the invoice to create it again.")
+            raise PermanentError(N_("The invoice no longer exists in Xero."), code="not_found",
+                                 fix=N_("Resync the invoice to create it again."))
         return found[0]
 
     def _status_change(self, document: LedgerDocument, status: str, key: str) -> WriteResult:
@@ -402,16 +403,16 @@ class XeroLedger(Ledger, kind="xero"):
         theirs = jsonable({k: current.get(k) for k in ("InvoiceNumber", "Status", "Total", "AmountPaid",
                                                      "AmountCredited")})
         if status == "AUTHORISED" and not void_allowed:
-            raise ConflictError("The invoice is approved in Xero; voiding approved invoices is turned off.",
+            raise ConflictError(N_("The invoice is approved in Xero; voiding approved invoices is turned off."),
                                 code="void_not_allowed", ours="cancelled", theirs=theirs,
-                                choices=["void in Xero", "allow voiding in Settings", "keep"],
-                                fix="Void it in Xero, or allow voiding approved invoices in Settings.")
+                                choices=[N_("void in Xero"), N_("allow voiding in Settings"), N_("keep")],
+                                fix=N_("Void it in Xero, or allow voiding approved invoices in Settings."))
         paid = mapper.dec(current.get("AmountPaid")) + mapper.dec(current.get("AmountCredited"))
         if status == "PAID" or paid > 0:
-            raise ConflictError("The invoice has payments or credit notes in Xero, so it cannot be voided.",
+            raise ConflictError(N_("The invoice has payments or credit notes in Xero, so it cannot be voided."),
                                 code="has_payments", ours="cancelled", theirs=theirs,
-                                choices=["remove the payments in Xero, then retry", "keep"],
-                                fix="Remove the payments (and credit notes) in Xero first, then retry.")
+                                choices=[N_("remove the payments in Xero, then retry"), N_("keep")],
+                                fix=N_("Remove the payments (and credit notes) in Xero first, then retry."))
         return self._status_change(document, "VOIDED", self._key(document, "void", current))
 
     def issue_invoice(self, document: LedgerDocument) -> WriteResult:
@@ -422,7 +423,8 @@ class XeroLedger(Ledger, kind="xero"):
             return WriteResult(ok=True, ledger_id=doc.ledger_id, number=doc.number, status=doc.status,
                                version=doc.version, url=doc.url)
         if current.get("Status") not in ("DRAFT", "SUBMITTED"):
-            raise ConflictError(f"The invoice is {str(current.get('Status')).lower()} in Xero and cannot be approved.",
+            raise ConflictError(N_("The invoice is %(status)s in Xero and cannot be approved.",
+                                   status=str(current.get('Status')).lower()),
                                 code="invalid_status", ours="authorised", theirs={"Status": current.get("Status")})
         return self._status_change(document, "AUTHORISED", self._key(document, "approve", current))
 
@@ -432,8 +434,8 @@ class XeroLedger(Ledger, kind="xero"):
         sent = {"method": "POST", "path": f"Invoices/{document.ledger_id}/Email", "idempotency_key": key}
         if document.status not in (InvoiceStatus.AUTHORISED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID):
             return WriteResult(ok=False, ledger_id=document.ledger_id, sent=sent, error=PermanentError(
-                "Xero e-mails only approved invoices.", code="not_approved",
-                fix="Approve the invoice first (or turn on approving before sending in Settings)."))
+                N_("Xero e-mails only approved invoices."), code="not_approved",
+                fix=N_("Approve the invoice first (or turn on approving before sending in Settings).")))
         try:
             self.client.email_invoice(document.ledger_id, key)
         except SyncError as exc:
@@ -444,8 +446,8 @@ class XeroLedger(Ledger, kind="xero"):
     def record_payment(self, document: LedgerDocument, payment: Payment, idempotency_key: str) -> WriteResult:
         if not payment.ledger_account_code:
             return WriteResult(ok=False, ledger_id=document.ledger_id, error=PermanentError(
-                "No Xero account is chosen for payments.", code="no_payment_account",
-                fix="Choose the bank account for payments in Settings."))
+                N_("No Xero account is chosen for payments."), code="no_payment_account",
+                fix=N_("Choose the bank account for payments in Settings.")))
         body = mapper.payment_to_xero(document.ledger_id, payment.amount, payment.paid_on,
                                       payment.ledger_account_code, payment.reference)
         result = self.client.save_payments([body], idempotency_key)
@@ -482,11 +484,11 @@ class XeroLedger(Ledger, kind="xero"):
     # ==================================================================================
 
     def save_products(self, products: list[tuple[Product, str | None]], idempotency_key: str) -> list[WriteResult]:
-        raise PermanentError("not supported by Xero", code="not_supported",
-                             fix="Product sync is available with Bexio; with Xero, invoices carry their lines.")
+        raise PermanentError(N_("not supported by Xero"), code="not_supported",
+                             fix=N_("Product sync is available with Bexio; with Xero, invoices carry their lines."))
 
     def stock_levels(self, ledger_ids: list[str]) -> dict[str, StockLevel]:
-        raise PermanentError("not supported by Xero", code="not_supported")
+        raise PermanentError(N_("not supported by Xero"), code="not_supported")
 
     # ==================================================================================
     # reference data for settings

@@ -145,7 +145,7 @@ class XeroOAuth(ApiClient):
         """
         refresh_token = data.get("refresh_token")
         if not refresh_token:
-            raise NeedsReconnect("Xero gave no refresh token (offline_access missing).", fix=RECONNECT_FIX)
+            raise NeedsReconnect(N_("Xero gave no refresh token (offline_access missing)."), fix=RECONNECT_FIX)
         response = self.request("POST", self.token_url, expect=(200,),
                                 data={"grant_type": "refresh_token", "refresh_token": refresh_token},
                                 auth=(self.client_id, self.client_secret),
