@@ -8,6 +8,7 @@ gets it untranslated. bridge/sandbox (a stand-in for the vendors' servers) is as
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import bridge
@@ -71,7 +72,7 @@ def plain_text_errors(source: str, filename: str, classes: set[str], refusals: s
 
 
 def _classes() -> tuple[set[str], set[str]]:
-    import bridge.factory  # noqa: F401  (imports every connector, so every subclass exists)
+    importlib.import_module("bridge.factory")  # imports every connector, so every subclass exists
 
     refusals = {IframeRefused.__name__, Dg1Refused.__name__}
     return _subclasses(errors.SyncError) | refusals, refusals
