@@ -1,0 +1,25 @@
+"""engine: lease generations (fencing) and per-installation scheduling
+
+(Filled by the work that needs it; empty until then so the chain stays linear.)
+
+Revision ID: engine_0001
+Revises: messages_0001
+Create Date: 2026-12-05 23:10:00
+
+"""
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+
+revision = 'engine_0001'
+down_revision = 'messages_0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass

@@ -1,0 +1,25 @@
+"""legacy: what old Bitrix24 invoices and webhook mode need
+
+(Filled by the work that needs it; empty until then so the chain stays linear.)
+
+Revision ID: legacy_0001
+Revises: intents_0001
+Create Date: 2026-12-05 23:10:00
+
+"""
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+
+
+revision = 'legacy_0001'
+down_revision = 'intents_0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    pass
+
+
+def downgrade():
+    pass
