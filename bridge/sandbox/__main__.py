@@ -17,15 +17,21 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=5001)
     serve.add_argument("--app-url", default=None, help="where bridge runs (default http://127.0.0.1:5000)")
     serve.add_argument("--public-url", default=None, help="URL this sandbox is reached at")
+    serve.add_argument("--latency-ms", type=float, default=None,
+                       help="simulated network round trip per API call (default SANDBOX_LATENCY_MS or 0)")
     args = parser.parse_args(argv)
 
     public_url = args.public_url or f"http://{args.host}:{args.port}"
     host = SandboxHost(app_url=args.app_url, public_url=public_url)
+    if args.latency_ms is not None:
+        host.latency.seconds = args.latency_ms / 1000
     print(f"bridge sandbox on {public_url}; app expected at {host.app_url}")
     for name, limits in host.limits().items():
         print(f"  {name}: base {public_url}/<real host>/...")
         for line in limits:
             print(f"    limit: {line}")
+    if host.latency.seconds:
+        print(f"  simulated round trip per API call: {host.latency.seconds * 1000:g} ms")
     sys.stdout.flush()
     run_simple(args.host, args.port, create_sandbox_app(host), threaded=True, use_reloader=False)
     return 0

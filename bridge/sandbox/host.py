@@ -20,12 +20,14 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify, request
 
 from .clock import SandboxClock
+from .latency import Latency, install as install_latency
 
 # Systems are loaded by module name so that a system under construction cannot break the
 # others; each module exposes ``System``.
@@ -44,6 +46,7 @@ class SandboxHost:
         # Where this sandbox is reachable; filled in by ``serve`` when the port is known.
         self.public_url = (public_url or os.environ.get("SANDBOX_PUBLIC_URL") or "").rstrip("/")
         self.lock = threading.RLock()
+        self.latency = Latency()  # simulated network round trip per API call (default off)
         # Every API request the product made (control routes aside), with the work that
         # caused it (bridge's X-Bridge-Cause header) and the step a test was at (``mark``):
         # a test joins it to sync records to tell which change each write came from.
@@ -123,7 +126,7 @@ def _log_request(host: SandboxHost, response):
         return response
     body = "" if request.method == "GET" else request.get_data(as_text=True)[:4000]
     with host.lock:
-        host.requests.append({"seq": len(host.requests), "method": request.method, "path": request.path,
+        host.requests.append({"seq": len(host.requests), "at": time.time(), "method": request.method, "path": request.path,
                               "status": response.status_code, "cause": request.headers.get("X-Bridge-Cause"),
                               "idempotency_key": request.headers.get("Idempotency-Key"),
                               "mark": host.mark, "body": body,
@@ -141,6 +144,7 @@ def create_sandbox_app(host: SandboxHost | None = None, **kwargs: Any) -> Flask:
     app.extensions["sandbox_host"] = host
     app.register_blueprint(_control_blueprint(host))
     app.after_request(lambda response: _log_request(host, response))
+    install_latency(app, host.latency)
     for name, system in host.systems.items():
         app.register_blueprint(system.blueprint())
         control = system.control_blueprint() if hasattr(system, "control_blueprint") else None
