@@ -30,9 +30,10 @@ from ...ports import UNCHANGED, LedgerDocument, Platform, Unchanged, WriteResult
 from . import store
 from .client import BATCH_MAX, Bitrix24Client
 from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE, SYNC_FIELD_CAMEL, Stage,
-                     invoice_from_item, invoice_from_legacy, parse_datetime, party_fields, party_from_company,
+                     invoice_from_item, parse_datetime, party_fields, party_from_company,
                      party_from_contact, party_id, person_fields, portal_url, row_from_line, split_party_id,
                      stage_for_status, stages_from_status_list, status_for_stage)
+from .legacy import LegacyInvoices
 from .settings import SECTION as STAGE_SECTION
 from .setup import OFFLINE_CONNECTOR
 from .vat import read_rates
@@ -107,6 +108,7 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         # The contacts ``save_parties`` made for a new company's people: {company key: [(person key,
         # person)]}, so an import links each as a contact person of the ledger company (``party_person``).
         self.people_created: dict[str, list[tuple[str, Person]]] = {}
+        self.legacy = LegacyInvoices(self)  # old invoices (crm.invoice.*), ids ``L<id>``
 
     @classmethod
     def build(cls, installation: Installation, connection: Any = None) -> "Bitrix24Platform":
@@ -167,10 +169,7 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         return read_rates(self.client)
 
     def legacy_stages(self) -> list[Stage]:
-        if "L" not in self._stages:
-            rows = self.client.call("crm.status.list", {"filter": {"ENTITY_ID": "INVOICE_STATUS"}}).result or []
-            self._stages["L"] = stages_from_status_list(rows)
-        return self._stages["L"]
+        return self.legacy.stages()
 
     # ---------------------------------------------------------------------------------
     # Invoices
@@ -192,9 +191,7 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         per_read = BATCH_MAX - 1  # one list command beside one command per invoice
         for start in range(0, len(smart), per_read):
             out.update(self._read_smart(smart[start:start + per_read], versions))
-        for platform_id in platform_ids:
-            if platform_id.startswith(LEGACY):
-                out[platform_id] = self._read_legacy(platform_id)
+        out.update(self.legacy.read([p for p in platform_ids if p.startswith(LEGACY)], versions))
         return {p: out.get(p) for p in platform_ids}
 
     def _read_smart(self, ids: list[str], versions: dict[str, str]) -> dict[str, Invoice | None | Unchanged]:
@@ -326,41 +323,20 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
             return party_from_contact(contacts[contact_id], self.member_id)
         return None
 
-    def _read_legacy(self, platform_id: str) -> Invoice | None:
-        invoice_id = platform_id[len(LEGACY):]
-        reply = self.client.batch({
-            "i": ("crm.invoice.get", {"id": invoice_id}),
-            "co": ("crm.company.get", {"id": "$result[i][UF_COMPANY_ID]"}),
-            "ct": ("crm.contact.get", {"id": "$result[i][UF_CONTACT_ID]"}),
-            "cp": ("crm.company.contact.items.get", {"id": "$result[i][UF_COMPANY_ID]"}),
-        })
-        if "i" in reply.errors:
-            if _not_found(reply.errors["i"]):
-                return None
-            raise reply.errors["i"]
-        invoice = reply.get("i")
-        people = self._contacts({str(link["CONTACT_ID"]) for link in reply.get("cp") or []} if reply.ok("cp") else set())
-        party = None
-        if int(invoice.get("UF_COMPANY_ID") or 0) and reply.ok("co"):
-            party = party_from_company(reply.get("co"), list(people.values()), self.member_id, invoice.get("UF_CONTACT_ID"))
-        elif int(invoice.get("UF_CONTACT_ID") or 0) and reply.ok("ct"):
-            party = party_from_contact(reply.get("ct"), self.member_id)
-        return invoice_from_legacy(invoice, party, member_id=self.member_id, base_url=self.base_url,
-                                   stages=self.legacy_stages(), stage_map=self.stage_map,
-                                   language=self.installation.language)
-
     def changed_invoices(self, since: datetime | None) -> Iterator[tuple[str, datetime | None]]:
-        """Smart invoices changed at or after ``since``, oldest first (NOTES s6 updatedTime)."""
+        """Smart invoices changed at or after ``since``, oldest first (NOTES s6 updatedTime),
+        then the old ones where the portal has them (``legacy.py``)."""
+        setup = (self.installation.endpoints or {}).get("setup") or {}
         flt = {">=updatedTime": since.astimezone(timezone.utc).replace(microsecond=0).isoformat()} if since else {}
-        for row in self.client.list_all("crm.item.list", {
-                "entityTypeId": SMART_INVOICE, "select": ["id", "updatedTime"], "filter": flt,
-                "order": {"updatedTime": "ASC", "id": "ASC"}}, key="items"):
-            yield str(row["id"]), parse_datetime(row.get("updatedTime"))
+        if setup.get("smart_invoices", True):
+            for row in self.client.list_all("crm.item.list", {
+                    "entityTypeId": SMART_INVOICE, "select": ["id", "updatedTime"], "filter": flt,
+                    "order": {"updatedTime": "ASC", "id": "ASC"}}, key="items"):
+                yield str(row["id"]), parse_datetime(row.get("updatedTime"))
+        if setup.get("legacy_invoices"):
+            yield from self.legacy.changed(since)
 
     def _item(self, platform_id: str, select: list[str]) -> dict[str, Any]:
-        if platform_id.startswith(LEGACY):
-            raise PermanentError(N_("Old Bitrix24 invoices are read-only for bridge."), code="legacy_read_only",
-                                 fix=N_("Use the new (smart) invoices in Bitrix24 CRM."))
         return self.client.call("crm.item.get", {"entityTypeId": SMART_INVOICE, "id": platform_id,
                                                  "select": select}).result["item"]
 
@@ -375,6 +351,8 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
 
     def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> None:
         """Move the invoice to the stage for ``status`` (settings ``stage_map`` or stage semantics)."""
+        if platform_id.startswith(LEGACY):
+            return self.legacy.set_status(platform_id, status)
         item = self._item(platform_id, ["id", "categoryId", "stageId"])
         stages, mapping = self.stages(known=[str(item["stageId"])] if item.get("stageId") else []), self.stage_map
         stage = stage_for_status(status, stages, str(item.get("categoryId")), mapping)
@@ -423,13 +401,11 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
                 fields = {"xmlId": document.ledger_id}
             commands[pid] = ("crm.item.update", self._update_params(pid, fields))
         reply = self.client.batch_all(commands)
-        results: dict[str, WriteResult] = {}
+        results = self.legacy.set_references([(pid, doc) for pid, doc in references if pid.startswith(LEGACY)])
         for pid, _ in references:
             if pid.startswith(LEGACY):
-                results[pid] = WriteResult(ok=False, error=PermanentError(
-                    N_("Old Bitrix24 invoices are read-only for bridge."), code="legacy_read_only",
-                    fix=N_("Use the new (smart) invoices in Bitrix24 CRM.")))
-            elif pid in reply.errors:
+                continue
+            if pid in reply.errors:
                 results[pid] = WriteResult(ok=False, error=reply.errors[pid])
             else:
                 read, rows = self._read_items.get(pid), self._read_rows.get(pid)
@@ -443,8 +419,7 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         Bitrix24's productrow.set does). Never the title: it is not sent to the ledger
         (Xero's Reference is the user's), so the ledger's Reference is no edit of it."""
         if platform_id.startswith(LEGACY):
-            raise PermanentError(N_("Legacy invoices are read-only for bridge: the ledger's edit was not copied."),
-                                 fix=N_("Make the same edit in Bitrix24."))
+            return self.legacy.apply_changes(platform_id, invoice, groups)
         if "header" in groups:
             fields: dict[str, Any] = {"begindate": invoice.issue_date.isoformat(), "currencyId": invoice.currency}
             if invoice.due_date:

@@ -47,12 +47,23 @@ class Stream:
     event: str  # what the change counts as
     params: tuple[tuple[str, Any], ...] = ()
     key: str | None = None  # where the rows are in ``result``
+    needs: str | None = None  # the setup flag (``SetupResult``) without which the portal has no such objects
+    default: bool = True  # that flag's value for an installation set up before it was recorded
+
+    def applies(self, installation: Installation) -> bool:
+        setup = (installation.endpoints or {}).get("setup") or {}
+        return self.needs is None or bool(setup.get(self.needs, self.default))
 
 
 STREAMS = (
     # NOTES s6: crm.item.list with filter/order on updatedTime; rows under result.items.
     Stream("invoices", "crm.item.list", "id", "updatedTime", "invoice", "ONCRMDYNAMICITEMUPDATE",
-           (("entityTypeId", SMART_INVOICE),), key="items"),
+           (("entityTypeId", SMART_INVOICE),), key="items", needs="smart_invoices"),
+    # Old invoices (https://apidocs.bitrix24.com/api-reference/crm/outdated/invoice/crm-invoice-list.html):
+    # UPPER_CASE, DATE_UPDATE, filter prefixes; the list carries no product rows, so each changed
+    # invoice is read by the flow (the reads of one run are batched, legacy.py).
+    Stream("legacy_invoices", "crm.invoice.list", "ID", "DATE_UPDATE", "legacy_invoice", "ONCRMINVOICEUPDATE",
+           needs="legacy_invoices", default=False),
     # NOTES s8: crm.contact.list / crm.company.list, UPPER_CASE, DATE_MODIFY.
     Stream("contacts", "crm.contact.list", "ID", "DATE_MODIFY", "contact", "ONCRMCONTACTUPDATE"),
     Stream("companies", "crm.company.list", "ID", "DATE_MODIFY", "company", "ONCRMCOMPANYUPDATE"),
@@ -72,7 +83,10 @@ def cursor_for(installation: Installation) -> Cursor:
 
 
 def reconcile_stream(client: Bitrix24Client, installation: Installation, cursor: Cursor, stream: Stream) -> int:
-    mark = dict((cursor.value or {}).get(stream.name) or {})
+    if stream.name not in (cursor.value or {}):  # a stream added since the cursor was made starts now
+        mark = {"at": installation.created_at.replace(microsecond=0).isoformat(), "ids": []}
+    else:
+        mark = dict(cursor.value[stream.name] or {})
     since, seen = mark.get("at"), set(mark.get("ids") or [])
     params = {**dict(stream.params), "select": [stream.id_field, stream.time_field],
               "filter": {f">={stream.time_field}": since} if since else {},
@@ -128,7 +142,8 @@ def drain_offline(client: Bitrix24Client, installation: Installation) -> int:
 def reconcile_installation(installation: Installation, client: Bitrix24Client | None = None) -> dict[str, int]:
     client = client or store.client_for(installation)
     cursor = cursor_for(installation)
-    counts = {stream.name: reconcile_stream(client, installation, cursor, stream) for stream in STREAMS}
+    counts = {stream.name: reconcile_stream(client, installation, cursor, stream) for stream in STREAMS
+              if stream.applies(installation)}
     counts["offline"] = drain_offline(client, installation)
     return counts
 

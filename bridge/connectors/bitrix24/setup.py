@@ -56,6 +56,9 @@ class SetupResult:
     sync_key: str = SYNC_FIELD_CAMEL
     sync_label: str = ""  # the field's title as the portal shows it
     legacy_invoices: bool = False
+    # False on a portal that kept the old invoices only (a self-hosted one): no smart-invoice
+    # tab, field or events there, and none is required.
+    smart_invoices: bool = True
     changed: int = 0  # bindings and fields created by this run
     warnings: list[str] = field(default_factory=list)
     at: str = ""
@@ -128,7 +131,7 @@ def run_setup(client: Bitrix24Client, public_url: str, ledger_name: str | None =
     the installation's connected ledger ("Bexio"), which new titles name; None: neutral."""
     result = SetupResult(at=utcnow().isoformat())
     state = read_portal(client)
-    for key in ("offered_placements", "placements", "offered_events", "events", "fields"):
+    for key in ("offered_placements", "placements", "offered_events", "events"):
         if key in state.errors:
             raise state.errors[key]
     handler = public_url.rstrip("/") + HOOK_PATH
@@ -138,6 +141,12 @@ def run_setup(client: Bitrix24Client, public_url: str, ledger_name: str | None =
     bound_events = {(str(b["event"]).upper(), b.get("handler") or "", int(b.get("offline") or 0))
                     for b in state.get("events") or []}
     result.legacy_invoices = "legacy_fields" in state.results and "legacy_fields" not in state.errors
+    # Old invoices only: the portal offers the old invoices' methods and no smart-invoice tab
+    # (the tab is offered wherever smart invoices are on, NOTES s5).
+    result.smart_invoices = not result.legacy_invoices or any(
+        code.startswith("CRM_SMART_INVOICE") for code in offered_placements)
+    if result.smart_invoices and "fields" in state.errors:
+        raise state.errors["fields"]
     result.offline_confirm = (state.get("offline_feature") or {}).get("value") == "Y" \
         if isinstance(state.get("offline_feature"), dict) else False
 
@@ -145,7 +154,7 @@ def run_setup(client: Bitrix24Client, public_url: str, ledger_name: str | None =
     for code, (path, required) in PLACEMENTS.items():
         url = public_url.rstrip("/") + path
         if code not in offered_placements:
-            if required:
+            if required and result.smart_invoices:
                 raise PermanentError(N_("This Bitrix24 portal does not offer the %(code)s placement.", code=code),
                                      code="ERROR_PLACEMENT_NOT_FOUND",
                                      fix=N_("Smart invoices must be enabled in CRM, and the app needs the crm and "
@@ -172,14 +181,17 @@ def run_setup(client: Bitrix24Client, public_url: str, ledger_name: str | None =
                                                      "auth_connector": OFFLINE_CONNECTOR})
         elif event not in APP_EVENTS:
             result.offline_events.append(event)
-    existing = (state.get("fields") or {}).get("fields") or []
+    existing = ((state.get("fields") or {}).get("fields") or []) if state.ok("fields") else []
     # "": the field is there but the list does not say its title (the caller keeps the one it knows).
     result.sync_label = _existing_label(existing) if existing else sync_label(ledger_name)
-    if not existing:
+    if not existing and result.smart_invoices:
         commands["uf"] = ("userfieldconfig.add", _sync_field_definition(result.sync_label))
     if result.legacy_invoices and not state.get("legacy_fields"):
         commands["uf_legacy"] = ("crm.invoice.userfield.add", _legacy_field_definition(result.sync_label))
 
+    if not result.smart_invoices:
+        _settle(client.batch_all(commands), commands, result)
+        return result
     commands["item_fields"] = ("crm.item.fields", {"entityTypeId": SMART_INVOICE})
     reply = client.batch(commands)
     _settle(reply, commands, result)

@@ -1,0 +1,157 @@
+"""Old Bitrix24 invoices (crm.invoice.*) -> Xero through the same flows as smart invoices, end
+to end over real HTTP against the sandboxes, on a self-hosted style portal that has only the
+old invoices: install, the "Sync with" field, export, an edit, Xero's id written back, Xero's
+"sent" and "paid" coming back as the portal's statuses, a Xero-side edit copied back, our own
+write-back's echo skipped, a lost event caught by the reconcile, and cancellation."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from bridge.connectors.bitrix24 import store
+from bridge.connectors.bitrix24.reconcile import reconcile_installation
+from bridge.extensions import db
+from bridge.models import SyncRecord
+from bridge.sandbox.xero import seed as xero_seed
+from tests.e2e.conftest import ACME
+
+
+@pytest.fixture
+def legacy_portal(live, request):
+    """The ``portal`` fixture's installation, on a portal whose invoices are the old ones only.
+    An old invoice is in the portal's base currency (USD here: CURRENCY is read-only,
+    crm-invoice-fields.html), so the Xero organisation has USD enabled as well."""
+    live.control(f"bitrix24/portals/{ACME}/settings", json={"invoices": "legacy"})
+    connected = request.getfixturevalue("portal")
+    org = live.sandbox.systems["xero"].orgs[connected.tenant]
+    org.currencies.append(xero_seed.currency("USD"))
+    return connected
+
+
+def deliver(live) -> None:
+    live.control("bitrix24/events/wait", json={"timeout": 10})
+    live.run_jobs()
+
+
+def xero_flush(live) -> None:
+    live.control("xero/webhooks/flush")
+    live.run_jobs()
+
+
+def xero_invoices(live) -> list[dict]:
+    state = live.control(f"xero/orgs/{live.tenant}/state", method="GET")
+    return [i for i in state["invoices"] if i["Type"] == "ACCREC"]
+
+
+def state(live) -> dict:
+    return live.control(f"bitrix24/portals/{ACME}/state", method="GET")
+
+
+def old_invoice(live, invoice_id) -> dict:
+    return next(i for i in state(live)["legacy_invoices"] if int(i["ID"]) == int(invoice_id))
+
+
+def new_old_invoice(live, quantity=2, **fields) -> dict:
+    company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {
+        "TITLE": "Globex Ltd", "EMAIL": [{"VALUE": "ap@globex.test", "VALUE_TYPE": "WORK"}]}})
+    return live.control(f"bitrix24/portals/{ACME}/legacy-invoices", json={"fields": {
+        "ORDER_TOPIC": "Workshop November", "PERSON_TYPE_ID": 1, "PAY_SYSTEM_ID": 1, "UF_COMPANY_ID": company["ID"],
+        "DATE_PAY_BEFORE": "2026-12-15", **fields,
+        "PRODUCT_ROWS": [{"ID": 0, "PRODUCT_NAME": "Workshop day", "QUANTITY": quantity, "PRICE": "1000.00",
+                          "VAT_RATE": "0.15", "VAT_INCLUDED": "N"}]}})
+
+
+def failures(live) -> list[tuple[str, str]]:
+    with live.app.app_context():
+        rows = db.session.scalars(select(SyncRecord).where(SyncRecord.state.in_(("failed", "conflict")))).all()
+        return [(r.flow, r.error_message) for r in rows]
+
+
+def test_install_on_an_old_invoice_portal_makes_the_sync_field(legacy_portal):
+    live = legacy_portal
+    fields = state(live)["legacy_userfields"]
+    (sync,) = [f for f in fields if f["FIELD_NAME"] == "UF_CRM_XERO_SYNC"]
+    assert sync["USER_TYPE_ID"] == "boolean"
+    with live.app.app_context():
+        setup = store.find(live.member_id).endpoints["setup"]
+    assert setup["legacy_invoices"] is True and "ONCRMINVOICEUPDATE" in setup["events"]
+
+
+def test_old_invoice_life_export_edit_reference_sent_paid(legacy_portal):
+    live = legacy_portal
+    invoice = new_old_invoice(live)
+    deliver(live)
+    assert failures(live) == []
+    (xero,) = xero_invoices(live)
+    assert xero["Status"] == "DRAFT" and xero["Contact"]["Name"] == "Globex Ltd"
+    assert Decimal(str(xero["Total"])) == Decimal("2300.00")
+    assert old_invoice(live, invoice["ID"])["XML_ID"] == xero["InvoiceID"]  # Xero's id written back
+
+    # an edit in Bitrix24 updates the same draft; our own write-back's echo changes nothing
+    live.control(f"bitrix24/portals/{ACME}/legacy-invoices/{invoice['ID']}", json={"fields": {"PRODUCT_ROWS": [
+        {"ID": 0, "PRODUCT_NAME": "Workshop day", "QUANTITY": 3, "PRICE": "1000.00", "VAT_RATE": "0.15",
+         "VAT_INCLUDED": "N"}]}})
+    deliver(live)
+    deliver(live)
+    (xero,) = xero_invoices(live)
+    assert Decimal(str(xero["Total"])) == Decimal("3450.00")
+
+    # Xero: approved and sent -> the portal's "sent" status; paid -> its paid status (P)
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/approve")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/send")
+    xero_flush(live)
+    assert old_invoice(live, invoice["ID"])["STATUS_ID"] == "S"
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/pay", json={})
+    xero_flush(live)
+    paid = old_invoice(live, invoice["ID"])
+    assert (paid["STATUS_ID"], paid["PAYED"]) == ("P", "Y")
+    deliver(live)
+    xero_flush(live)
+    assert len(xero_invoices(live)) == 1
+    assert failures(live) == []
+
+
+def test_a_xero_edit_of_the_due_date_is_copied_to_the_old_invoice(legacy_portal):
+    live = legacy_portal
+    invoice = new_old_invoice(live)
+    deliver(live)
+    (xero,) = xero_invoices(live)
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/approve")  # Xero is master once approved
+    xero_flush(live)
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/edit", json={"DueDate": "2027-01-31"})
+    xero_flush(live)
+    deliver(live)
+    assert old_invoice(live, invoice["ID"])["DATE_PAY_BEFORE"].startswith("2027-01-31")
+    assert failures(live) == []
+
+
+def test_sync_box_off_sends_nothing_and_a_lost_event_is_reconciled(legacy_portal):
+    live = legacy_portal
+    new_old_invoice(live, UF_CRM_XERO_SYNC="0")
+    deliver(live)
+    assert xero_invoices(live) == []
+
+    live.control("bitrix24/events/drop", json={"count": 100})
+    new_old_invoice(live)
+    live.control("bitrix24/events/wait", json={"timeout": 5})
+    live.control("bitrix24/events/drop", json={"count": 0})
+    live.run_jobs()
+    assert xero_invoices(live) == []
+    with live.app.app_context():
+        counts = reconcile_installation(store.find(live.member_id))
+    assert counts["legacy_invoices"] >= 1
+    live.run_jobs()
+    assert len(xero_invoices(live)) == 1
+
+
+def test_a_deleted_old_invoice_voids_its_xero_draft(legacy_portal):
+    live = legacy_portal
+    invoice = new_old_invoice(live)
+    deliver(live)
+    (xero,) = xero_invoices(live)
+    live.control(f"bitrix24/portals/{ACME}/legacy-invoices/{invoice['ID']}", method="DELETE")
+    deliver(live)
+    (after,) = [i for i in xero_invoices(live) if i["InvoiceID"] == xero["InvoiceID"]]
+    assert after["Status"] in ("DELETED", "VOIDED")
