@@ -15,6 +15,7 @@ from bridge.connectors.bitrix24.reconcile import reconcile_installation
 from bridge.extensions import db
 from bridge.models import SyncRecord
 from bridge.sandbox.xero import seed as xero_seed
+from bridge.sync.preview import preview_invoice
 from tests.e2e.conftest import ACME
 
 
@@ -155,3 +156,51 @@ def test_a_deleted_old_invoice_voids_its_xero_draft(legacy_portal):
     deliver(live)
     (after,) = [i for i in xero_invoices(live) if i["InvoiceID"] == xero["InvoiceID"]]
     assert after["Status"] in ("DELETED", "VOIDED")
+
+
+def test_our_own_write_back_echo_writes_nothing_to_xero(legacy_portal):
+    """crm.invoice.update fires ONCRMINVOICEUPDATE even for our XML_ID write-back
+    (crm-invoice-update.html documents no skip): the flow knows the version it left."""
+    live = legacy_portal
+    new_old_invoice(live)
+    deliver(live)
+    since = live.control("requests", method="GET")["next"]
+    deliver(live)  # the write-back's own event
+    calls = live.control(f"requests?since={since}", method="GET")["requests"]
+    assert [c["path"] for c in calls if "api.xro" in c["path"]] == []  # not even a read of Xero
+    assert len(xero_invoices(live)) == 1
+    with live.app.app_context():
+        last = db.session.scalars(select(SyncRecord).where(SyncRecord.flow == "invoice_to_ledger")
+                                  .order_by(SyncRecord.id.desc())).first()
+        assert last.state == "skipped"
+
+
+def test_preview_of_an_old_invoice_sends_nothing(legacy_portal):
+    live = legacy_portal
+    live.control("bitrix24/events/drop", json={"count": 100})
+    invoice = new_old_invoice(live)
+    live.control("bitrix24/events/wait", json={"timeout": 5})
+    live.control("bitrix24/events/drop", json={"count": 0})
+    with live.app.app_context():
+        preview = preview_invoice(store.find(live.member_id), f"L{invoice['ID']}")
+    assert preview.problems == [] and preview.contact["name"] == "Globex Ltd"
+    assert Decimal(preview.document["expected_totals"]["Total"]) == Decimal("2300.00")
+    assert xero_invoices(live) == []
+
+
+def test_a_portal_with_both_kinds_syncs_both(live, request):
+    live.control(f"bitrix24/portals/{ACME}/settings", json={"invoices": "both"})
+    live = request.getfixturevalue("portal")
+    live.sandbox.systems["xero"].orgs[live.tenant].currencies.append(xero_seed.currency("USD"))
+    with live.app.app_context():
+        setup = store.find(live.member_id).endpoints["setup"]
+    assert setup["smart_invoices"] is True and setup["legacy_invoices"] is True
+    assert "CRM_SMART_INVOICE_DETAIL_TAB" in setup["placements"]
+    new_old_invoice(live)
+    company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {"TITLE": "Initech"}})
+    live.control(f"bitrix24/portals/{ACME}/invoices", json={
+        "fields": {"title": "Smart one", "companyId": company["ID"], "currencyId": "NZD"},
+        "rows": [{"productName": "Thing", "price": "115.00", "quantity": 1, "taxRate": 15, "taxIncluded": "N"}]})
+    deliver(live)
+    assert sorted(i["Contact"]["Name"] for i in xero_invoices(live)) == ["Globex Ltd", "Initech"]
+    assert failures(live) == []
