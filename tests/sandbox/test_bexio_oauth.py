@@ -187,3 +187,10 @@ def test_without_offline_access_the_refresh_token_is_short_lived(sandbox):
     token = mint(sandbox, scope="openid contact_show")["refresh_token"]
     requests.post(f"{sandbox.url}/_sandbox/clock", json={"advance": 31 * 60}, timeout=TIMEOUT)
     assert refresh(sandbox, token).status_code == 400
+
+
+def test_the_sign_in_page_refuses_to_be_framed_as_bexio_does(sandbox):
+    page = authorize(sandbox)
+    assert page.status_code == 200 and "Allow" in page.text
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]

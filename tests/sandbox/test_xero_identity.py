@@ -176,3 +176,13 @@ def test_wrong_client_secret_is_invalid_client(xero):
     resp = requests.post(f"{xero.url}/identity.xero.com/connect/token", auth=("bridge-demo", "wrong"),
                          data={"grant_type": "refresh_token", "refresh_token": xero.token["refresh_token"]}, timeout=5)
     assert resp.status_code == 400 and resp.json() == {"error": "invalid_client"}
+
+
+def test_consent_page_refuses_framing_and_ticks_no_organisation_for_the_user(xero):
+    """As at Xero: the page cannot be shown inside a portal's iframe, and ticking the
+    organisation the README names selects it (nothing is pre-ticked to be unticked)."""
+    register(xero)
+    page = requests.get(f"{xero.url}/login.xero.com/identity/connect/authorize", params=authorize_params(), timeout=5)
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert 'name="tenant"' in page.text and " checked" not in page.text

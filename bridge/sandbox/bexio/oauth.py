@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, jsonify, redirect, request
 
+from ..framing import refuse_framing
 from . import jwt, sessions
 from .sessions import OAuthError
 
@@ -120,7 +121,7 @@ def blueprint(system: "System") -> Blueprint:
                 f"<code>{html.escape(' '.join(scopes))}</code></p>"
                 f"<button name='action' value='allow'>Allow</button> "
                 f"<button name='action' value='deny'>Deny</button></form>")
-        return Response(page, mimetype="text/html")
+        return refuse_framing(Response(page, mimetype="text/html"))
 
     def _approve(data: dict, company, user) -> Response:
         code = sessions.new_code(system.state, host.clock.time(), company, user, system.app.client_id,

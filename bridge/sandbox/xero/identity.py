@@ -11,6 +11,7 @@ from urllib.parse import urlencode, urlparse
 
 from flask import Blueprint, Response, redirect, request
 
+from ..framing import refuse_framing
 from . import tokens
 from .store import AuthCode, Grant
 from .wire import plain_iso, problem
@@ -95,16 +96,16 @@ def make_blueprint(system: "System") -> Blueprint:
         with system.host.lock:
             state.pending_consents[consent] = data
         boxes = "".join(
-            f'<li><label><input type="checkbox" name="tenant" value="{o.tenant_id}" checked> {escape(o.name)}</label></li>'
+            f'<li><label><input type="checkbox" name="tenant" value="{o.tenant_id}"> {escape(o.name)}</label></li>'
             for o in orgs)
         html = (f"<!doctype html><title>Xero | Authorise {escape(system.settings.app_name)}</title>"
                 f"<h1>{escape(system.settings.app_name)} wants access to your Xero organisations</h1>"
                 f"<p>Signed in as {tokens.DEMO_USER_EMAIL}. Scopes: {escape(' '.join(data['scopes']))}</p>"
                 f'<form method="post"><input type="hidden" name="consent" value="{consent}">'
-                f"<ul>{boxes}</ul>"
+                f"<p>Tick the organisations {escape(system.settings.app_name)} may use.</p><ul>{boxes}</ul>"
                 f'<button type="submit" name="action" value="allow">Allow access</button> '
                 f'<button type="submit" name="action" value="deny">Cancel</button></form>')
-        return Response(html, mimetype="text/html")
+        return refuse_framing(Response(html, mimetype="text/html"))
 
     @bp.post("/login.xero.com/identity/connect/authorize")
     def consent():
