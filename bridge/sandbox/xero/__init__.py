@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from flask import Blueprint, Response, request
 
-from . import accounting, identity
+from . import accounting, identity, web
 from .idempotency import IdempotencyStore
 from .limits import RateLimiter
 from .settings import XeroSettings
@@ -30,7 +30,7 @@ HOLD_TIMEOUT = 20.0
 
 class System:
     name = "xero"
-    hosts = ["login.xero.com", "identity.xero.com", "api.xero.com"]
+    hosts = ["login.xero.com", "identity.xero.com", "api.xero.com", "go.xero.com"]
 
     def __init__(self, host: "SandboxHost") -> None:
         self.host = host
@@ -57,6 +57,7 @@ class System:
     def blueprint(self) -> Blueprint:
         bp = Blueprint("xero", __name__)
         bp.register_blueprint(identity.make_blueprint(self))
+        bp.register_blueprint(web.make_blueprint(self))  # go.xero.com: a Xero user's screens
 
         @bp.route("/api.xero.com/<path:rest>", methods=["GET", "PUT", "POST", "DELETE"])
         def api(rest: str) -> Response:
