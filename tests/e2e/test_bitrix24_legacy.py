@@ -16,6 +16,7 @@ from bridge.extensions import db
 from bridge.models import SyncRecord
 from bridge.sandbox.xero import seed as xero_seed
 from bridge.sync.preview import preview_invoice
+from bridge.web.bitrix24.settings import choices_for
 from tests.e2e.conftest import ACME
 
 
@@ -204,3 +205,23 @@ def test_a_portal_with_both_kinds_syncs_both(live, request):
     deliver(live)
     assert sorted(i["Contact"]["Name"] for i in xero_invoices(live)) == ["Globex Ltd", "Initech"]
     assert failures(live) == []
+
+
+def test_a_missing_catalog_scope_is_named_at_install_on_the_settings_page_and_on_the_record(live, request):
+    """A portal set up from old docs (no ``catalog``): the sales account by product section
+    cannot be read. bridge says so everywhere, and never books to the default account."""
+    live.control("bitrix24/app", json={"scopes": ["crm", "placement", "userfieldconfig", "im", "user_brief"]})
+    live = request.getfixturevalue("legacy_portal")
+    with live.app.test_request_context():
+        installation = store.find(live.member_id)
+        assert installation.endpoints["setup"]["missing_scopes"] == ["catalog"]
+        problems = choices_for(installation).problems
+    assert any("catalog" in str(p) for p in problems)
+    company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {"TITLE": "Globex Ltd"}})
+    live.control(f"bitrix24/portals/{ACME}/legacy-invoices", json={"fields": {
+        "ORDER_TOPIC": "Support", "PERSON_TYPE_ID": 1, "PAY_SYSTEM_ID": 1, "UF_COMPANY_ID": company["ID"],
+        "PRODUCT_ROWS": [{"ID": 0, "PRODUCT_ID": 103, "QUANTITY": 1, "VAT_RATE": "0.15", "VAT_INCLUDED": "N"}]}})
+    deliver(live)
+    assert xero_invoices(live) == []
+    ((flow, message),) = failures(live)
+    assert flow == "invoice_to_ledger" and "catalog" in str(message)

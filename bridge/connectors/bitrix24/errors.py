@@ -74,8 +74,9 @@ ERRORS = CodeFirstTable("Bitrix24", [
     ErrorRule(False, N_("The Bitrix24 subscription of this portal has to be renewed before the app can work."),
               code="PAYMENT_REQUIRED", fix=N_("Renew the Bitrix24 plan, then open the app again."), reconnect=True),
     ErrorRule(False, N_("The app lacks a Bitrix24 permission it needs."), code="insufficient_scope",
-              fix=N_("Give the local application the scopes crm, placement and userfieldconfig in Bitrix24 "
-                     "(Developer resources), then install it again.")),
+              fix=N_("Give the local application (or the inbound webhook) the scopes crm, catalog, placement, "
+                     "userfieldconfig, im and user_brief in Bitrix24 (Developer resources), then install it "
+                     "again.")),
     ErrorRule(False, N_("Bitrix24 refused access: the REST API needs a paid plan, or this action needs a "
                         "Bitrix24 administrator."), code="ACCESS_DENIED",
               fix=N_("Ask a Bitrix24 administrator to open the app, or check the portal's plan.")),

@@ -34,6 +34,7 @@ from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE,
                      party_from_contact, party_id, person_fields, portal_url, row_from_line, split_party_id,
                      stage_for_status, stages_from_status_list, status_for_stage)
 from .legacy import LegacyInvoices
+from .scopes import is_scope_error, missing_scope_error
 from .settings import SECTION as STAGE_SECTION
 from .setup import OFFLINE_CONNECTOR
 from .vat import read_rates
@@ -284,6 +285,9 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
                     "filter": {"iblockId": f"$result[p{chunk[0]}][product][iblockId]"},
                     "select": ["id", "iblockSectionId"], "order": {"id": "ASC"}})
             reply = self.client.batch(commands)
+            if any(is_scope_error(error) for error in reply.errors.values()):
+                # Never the default account in silence: the record names the missing scope.
+                raise missing_scope_error("catalog")
             for pid in chunk:
                 product = (reply.get(f"p{pid}") or {}).get("product") if reply.ok(f"p{pid}") else None
                 if product and product.get("iblockSectionId"):

@@ -26,6 +26,7 @@ from ...messages import N_
 from ...models import utcnow
 from .client import BatchReply, Bitrix24Client
 from .mapper import LEGACY_SYNC_FIELD, SMART_INVOICE, SYNC_FIELD, SYNC_FIELD_CAMEL
+from .scopes import missing as missing_scopes
 
 HOOK_PATH = "/hooks/bitrix24"
 OFFLINE_CONNECTOR = "bridge"  # NOTES s4: our own writes carry it, so Bitrix24 does not queue them
@@ -59,6 +60,7 @@ class SetupResult:
     # False on a portal that kept the old invoices only (a self-hosted one): no smart-invoice
     # tab, field or events there, and none is required.
     smart_invoices: bool = True
+    missing_scopes: list[str] = field(default_factory=list)  # scopes bridge calls that the portal refused (scopes.py)
     changed: int = 0  # bindings and fields created by this run
     warnings: list[str] = field(default_factory=list)
     at: str = ""
@@ -123,6 +125,7 @@ def read_portal(client: Bitrix24Client) -> BatchReply:
                                                                            "fieldName": SYNC_FIELD}}),
         "legacy_fields": ("crm.invoice.userfield.list", {"filter": {"FIELD_NAME": LEGACY_SYNC_FIELD}}),
         "offline_feature": ("feature.get", {"CODE": "rest_offline_extended"}),
+        "scopes": ("scope", {}),
     })
 
 
@@ -141,6 +144,9 @@ def run_setup(client: Bitrix24Client, public_url: str, ledger_name: str | None =
     bound_events = {(str(b["event"]).upper(), b.get("handler") or "", int(b.get("offline") or 0))
                     for b in state.get("events") or []}
     result.legacy_invoices = "legacy_fields" in state.results and "legacy_fields" not in state.errors
+    if state.ok("scopes"):
+        result.missing_scopes = missing_scopes(state.get("scopes") or [])
+        result.warnings += [f"The app lacks the scope {scope}." for scope in result.missing_scopes]
     # Old invoices only: the portal offers the old invoices' methods and no smart-invoice tab
     # (the tab is offered wherever smart invoices are on, NOTES s5).
     result.smart_invoices = not result.legacy_invoices or any(

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from ...messages import N_
 from ...connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
 from .pages import APP_PAGES, answer_refusals, ledger_heading
+from ...connectors.bitrix24.scopes import missing_scope_error
 from ...connectors.bitrix24.settings import SECTION as STAGES
 from ...domain import InvoiceStatus
 from ...errors import SyncError
@@ -84,6 +85,9 @@ def choices_for(installation: Installation) -> Choices:
         found.problems.append(exc.message)
         found.rates_failed = True
         return found
+    for scope in ((installation.endpoints or {}).get("setup") or {}).get("missing_scopes") or []:
+        refused = missing_scope_error(scope)  # named here, not only when an invoice needs it
+        found.problems.append(f"{refused.message} {refused.fix}")
     found.stages = _read(found.problems, _("The invoice stages of Bitrix24"), lambda: platform.stages(fresh=True))
     before = len(found.problems)
     rates = _read(found.problems, _("The VAT rates of Bitrix24"), platform.tax_rates)
