@@ -14,6 +14,7 @@ from bridge.connectors.bitrix24 import store
 from bridge.connectors.bitrix24.reconcile import reconcile_installation
 from bridge.extensions import db
 from bridge.models import SyncRecord
+from bridge.settings import save_section
 from bridge.sandbox.xero import seed as xero_seed
 from bridge.sync.preview import preview_invoice
 from bridge.web.bitrix24.settings import choices_for
@@ -225,3 +226,24 @@ def test_a_missing_catalog_scope_is_named_at_install_on_the_settings_page_and_on
     assert xero_invoices(live) == []
     ((flow, message),) = failures(live)
     assert flow == "invoice_to_ledger" and "catalog" in str(message)
+
+
+def test_the_settings_page_maps_the_old_invoices_statuses(legacy_portal):
+    """Only "P" (paid) is a fixed code in the docs: the statuses are the portal's own, read
+    with their semantics, and the administrator's choice wins (here: "sent" is the portal's
+    "D" status, as a portal that renamed its statuses might want)."""
+    live = legacy_portal
+    with live.app.test_request_context():
+        installation = store.find(live.member_id)
+        choices = choices_for(installation)
+        assert choices.problems == []
+        assert [s.id for s in choices.stages] == ["N", "S", "P", "D"]
+        save_section(installation, "bitrix24_stages", {"stage_map": {"S": "draft", "D": "authorised"}})
+        db.session.commit()
+    invoice = new_old_invoice(live)
+    deliver(live)
+    (xero,) = xero_invoices(live)
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/approve")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/send")
+    xero_flush(live)
+    assert old_invoice(live, invoice["ID"])["STATUS_ID"] == "D"

@@ -77,9 +77,12 @@ class LegacyInvoices:
         return self._stages
 
     def status_map(self) -> dict[str, str]:
-        """{STATUS_ID: InvoiceStatus value} chosen by the administrator (``legacy_status_map``
-        in the Bitrix24 settings); a status left out is read by its semantics."""
-        return {str(k): str(v) for k, v in (self.platform.settings.get("legacy_status_map") or {}).items()}
+        """{STATUS_ID: InvoiceStatus value} chosen by the administrator: the settings page's
+        stage mapping (which lists these statuses on a portal with old invoices only) and
+        ``legacy_status_map`` in the Bitrix24 settings data (for a portal with both kinds);
+        a status left out is read by its semantics."""
+        chosen = {str(k): str(v) for k, v in (self.platform.settings.get("legacy_status_map") or {}).items()}
+        return {**self.platform.stage_map, **chosen}
 
     # -- reads --------------------------------------------------------------------------
     def read(self, platform_ids: list[str], versions: dict[str, str]) -> dict[str, Invoice | None | Unchanged]:

@@ -143,7 +143,10 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         Stages change rarely and cost two requests, so they are kept per portal for
         ``STAGE_CACHE_SECONDS`` across flow runs; ``known`` (the stage ids about to be
         interpreted) re-reads them at once when one is missing, e.g. a stage added a minute
-        ago, and the settings page asks for ``fresh`` ones."""
+        ago, and the settings page asks for ``fresh`` ones. A portal with old invoices only
+        has the old invoices' statuses instead (``legacy.py``)."""
+        if not ((self.installation.endpoints or {}).get("setup") or {}).get("smart_invoices", True):
+            return self.legacy.stages()
         if "SI" not in self._stages:
             cached = _stage_cache().get(self.member_id)
             if cached and not fresh and time.monotonic() - cached[0] < STAGE_CACHE_SECONDS:
