@@ -67,3 +67,62 @@ def test_the_card_sets_the_invoices_company_and_currency(sandbox):
         "title": "Card", "stageId": "DT31_1:N", "companyId": company["ID"], "contactId": "0", "currencyId": "NZD"})
     saved = next(i for i in control(sandbox, f"/portals/{ACME}/state", method="get")["invoices"] if i["id"] == item["id"])
     assert (saved["companyId"], saved["currencyId"]) == (int(company["ID"]), "NZD")
+
+
+def sync_box(sandbox, token: str) -> None:
+    """The user field an app adds (here bridge's "Sync with Xero", default on)."""
+    added = rest(sandbox, ACME, "userfieldconfig.add", token, moduleId="crm", field={
+        "entityId": "CRM_SMART_INVOICE", "fieldName": "UF_CRM_SMART_INVOICE_TOUR_SYNC", "userTypeId": "boolean",
+        "editFormLabel": {"en": "Sync with Xero"}, "settings": {"DEFAULT_VALUE": 1, "DISPLAY": "CHECKBOX"}})
+    assert added.status_code == 200, added.text
+
+
+def test_new_invoice_opens_an_empty_card_and_save_creates_it_whole_with_one_add_event(sandbox):
+    """As in Bitrix24: nothing exists until Save; the app's first event already has the
+    client, the currency, the rows (tax, discount) and its own user field."""
+    running, receiver = start_receiver()
+    try:
+        control(sandbox, "/settings", allow_insecure_handlers=True)
+        token = install_tokens(sandbox)["auth"]["access_token"]
+        rest(sandbox, ACME, "event.bind", token, event="ONCRMDYNAMICITEMADD", handler=f"{receiver.url}/hooks/bitrix24")
+        sync_box(sandbox, token)
+        company = control(sandbox, f"/portals/{ACME}/companies", fields={"TITLE": "Harbour Cafe Ltd"})
+        people = [control(sandbox, f"/portals/{ACME}/contacts", fields={
+            "NAME": name, "LAST_NAME": "Ngata", "COMPANY_ID": company["ID"],
+            "EMAIL": [{"VALUE": f"{name.lower()}@harbour-cafe.example", "VALUE_TYPE": "WORK"}]}) for name in ("Aroha", "Tane")]
+        before = len(control(sandbox, f"/portals/{ACME}/state", method="get")["invoices"])
+        card = requests.get(f"{sandbox.url}/{ACME}/crm/type/31/new/", timeout=10).text
+        assert "Sync with Xero" in card and "checked" in card  # rendered from the definition, default on
+        assert "aroha@harbour-cafe.example" in card and "Discount %" in card
+        assert len(control(sandbox, f"/portals/{ACME}/state", method="get")["invoices"]) == before  # nothing yet
+
+        saved = requests.post(f"{sandbox.url}/{ACME}/crm/type/31/new/", timeout=10, data={
+            "title": "Catering", "stageId": "DT31_1:N", "companyId": company["ID"], "contacts_shown": "1",
+            "contactIds": [people[0]["ID"], people[1]["ID"]], "currencyId": "NZD",
+            "uf_UF_CRM_SMART_INVOICE_TOUR_SYNC": ["N", "Y"],
+            "row_name": ["Platter", ""], "row_product": ["", ""], "row_price": ["115", ""], "row_qty": ["2", ""],
+            "row_discount": ["10", ""], "row_tax": ["15", ""], "row_included": ["Y", "Y"]})
+        assert saved.status_code == 200 and "Catering" in saved.text
+        control(sandbox, "/events/wait")
+        assert len(receiver.calls) == 1  # one ADD, nothing before it
+        item_id = int(receiver.calls[0]["form"]["data[FIELDS][ID]"])
+        item = rest(sandbox, ACME, "crm.item.get", token, entityTypeId=31, id=item_id).json()["result"]["item"]
+        assert (item["companyId"], item["contactIds"], item["currencyId"]) == (
+            int(company["ID"]), [int(people[0]["ID"]), int(people[1]["ID"])], "NZD")
+        assert item["ufCrmSmartInvoiceTourSync"] == "Y"
+        assert item["opportunity"] == 207  # 2 x 115 less 10 %
+        row = rest(sandbox, ACME, "crm.item.productrow.list", token,
+                   filter={"=ownerType": "SI", "=ownerId": item_id}).json()["result"]["productRows"][0]
+        assert (row["discountRate"], row["taxRate"], row["taxIncluded"]) == (10, 15, "Y")
+    finally:
+        running.stop()
+
+
+def test_unticking_the_sync_box_on_the_card_is_saved(sandbox):
+    token = install_tokens(sandbox)["auth"]["access_token"]
+    sync_box(sandbox, token)
+    item = control(sandbox, f"/portals/{ACME}/invoices", fields={"title": "Private"})["item"]
+    requests.post(f"{sandbox.url}/{ACME}/crm/type/31/details/{item['id']}/", timeout=10, data={
+        "title": "Private", "stageId": "DT31_1:N", "uf_UF_CRM_SMART_INVOICE_TOUR_SYNC": "N"})
+    item = rest(sandbox, ACME, "crm.item.get", token, entityTypeId=31, id=item["id"]).json()["result"]["item"]
+    assert item["ufCrmSmartInvoiceTourSync"] == "N"

@@ -6,13 +6,12 @@ Plain server-rendered HTML. The signed-in user is the portal admin (user 1).
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from html import escape
 from typing import Any
 
 from flask import Blueprint, Response, redirect, request
 
-from . import invoices, parties
+from . import card, invoices, parties
 from .bx24js import BX24_JS
 from .control import finish_install, install_params
 from .core import Bitrix24Cloud
@@ -145,15 +144,35 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
                 f"{escape(names.get(i['stageId'], {}).get('NAME', i['stageId']))}</span></td>"
                 f"<td>{i['opportunity']} {i['currencyId']}</td><td>{escape(i['updatedTime'])}</td></tr>"
                 for i in sorted(portal.items[31].values(), key=lambda i: -i["id"]))
-            body = (f"<form method='post' action='/{domain}/crm/type/31/new/'><button>New invoice</button></form>"
+            body = (f"<p><a class='button' href='/{domain}/crm/type/31/new/'>New invoice</a></p>"
                     f"<table><tr><th>ID</th><th>Title</th><th>Stage</th><th>Amount</th><th>Modified</th></tr>{rows}</table>")
             return page(portal, "Invoices", body)
+
+    @bp.get("/<domain>/crm/type/31/new/")
+    def invoice_new_card(domain: str):
+        """An empty card: nothing exists until Save (card.py)."""
+        with cloud.host.lock:
+            portal = portal_or_404(domain)
+            if isinstance(portal, Response):
+                return portal
+            return page(portal, "New invoice", card.card_form(portal, None, "main", f"/{domain}/crm/type/31/new/"))
 
     @bp.post("/<domain>/crm/type/31/new/")
     def invoice_new(domain: str):
         with cloud.host.lock:
             portal = cloud.portal(domain)
-            item = invoices.add(portal, {}, USER_ID, cloud.host.clock.time())
+            fields = card.fields_from(request.form, portal)
+            if not fields.get("title"):
+                fields.pop("title", None)  # the portal names it "Invoice #<id>"
+            try:
+                item = invoices.add(portal, fields, USER_ID, cloud.host.clock.time())
+            except RestError as err:
+                return page(portal, "New invoice", f"<p role='alert'>{escape(err.description)}</p>"
+                            + card.card_form(portal, None, "main", f"/{domain}/crm/type/31/new/"))
+            rows = card.rows_from(request.form)
+            if rows:
+                invoices.set_rows(portal, item["id"], rows)
+                invoices.touch(portal, invoices.get(portal, item["id"]), USER_ID, cloud.host.clock.time())
             fire_item(cloud, portal, "ADD", item["id"], USER_ID)
         return redirect(f"/{domain}/crm/type/31/details/{item['id']}/")
 
@@ -177,7 +196,7 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
                 content = frame(portal, bound["handler"], "CRM_SMART_INVOICE_DETAIL_TAB",
                                 {"ID": str(item_id), "URI": uri}, frame_data)
             else:
-                content = _card_form(portal, item, tab)
+                content = card.card_form(portal, item, tab, f"/{domain}/crm/type/31/details/{item_id}/?tab={tab}")
             return page(portal, f"Invoice #{item_id}: {item['title']}",
                         f"<p class='tabs'>{''.join(links)}</p>{content}", frame_data)
 
@@ -186,21 +205,12 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
         form = request.form
         with cloud.host.lock:
             portal = cloud.portal(domain)
-            fields = {k: form[k] for k in ("title", "stageId", "contactId", "companyId", "currencyId") if k in form}
-            changed = invoices.update(portal, item_id, fields, USER_ID, cloud.host.clock.time())
-            if "row_name" in form:
-                rows = [{"productName": n, "price": p or "0", "quantity": q or "1", "taxRate": t or None,
-                         "productId": pid or 0}
-                        for n, p, q, t, pid in zip(form.getlist("row_name"), form.getlist("row_price"),
-                                                   form.getlist("row_qty"), form.getlist("row_tax"),
-                                                   form.getlist("row_product")) if n.strip()]
-                old = [(r["productName"], r["price"], r["quantity"], r["taxRate"]) for r in invoices.rows_of(portal, item_id)]
-                new = [(r["productName"], Decimal(r["price"]).quantize(invoices.TWO), Decimal(r["quantity"]),
-                        Decimal(r["taxRate"]) if r["taxRate"] else None) for r in rows]
-                if old != new:
-                    invoices.set_rows(portal, item_id, rows)
-                    invoices.touch(portal, invoices.get(portal, item_id), USER_ID, cloud.host.clock.time())
-                    changed = True
+            changed = invoices.update(portal, item_id, card.fields_from(form, portal), USER_ID, cloud.host.clock.time())
+            rows = card.rows_from(form)
+            if rows is not None and not card.same_rows(invoices.rows_of(portal, item_id), rows):
+                invoices.set_rows(portal, item_id, rows)
+                invoices.touch(portal, invoices.get(portal, item_id), USER_ID, cloud.host.clock.time())
+                changed = True
             if changed:
                 fire_item(cloud, portal, "UPDATE", item_id, USER_ID)
         return redirect(f"/{domain}/crm/type/31/details/{item_id}/?tab={request.args.get('tab', 'main')}")
@@ -284,40 +294,3 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
             pair = cloud.mint(portal, access.user_id)
             return json_response({"AUTH_ID": pair["access_token"], "REFRESH_ID": pair["refresh_token"],
                                   "AUTH_EXPIRES": pair["expires_in"]})
-
-
-# The currencies the card offers (a portal's crm.currency list; the demo's Xero organisations
-# take NZD and GBP, its Bexio companies CHF).
-CARD_CURRENCIES = ("USD", "EUR", "NZD", "GBP", "AUD", "CHF")
-
-
-def _card_form(portal, item: dict[str, Any], tab: str) -> str:
-    url = f"/{portal.domain}/crm/type/31/details/{item['id']}/?tab={tab}"
-    stages = "".join(f"<option value='{s['STATUS_ID']}' {'selected' if s['STATUS_ID'] == item['stageId'] else ''}>"
-                     f"{escape(s['NAME'])}</option>" for s in sorted(portal.stages, key=lambda s: int(s["SORT"])))
-    contacts = "<option value='0'>-</option>" + "".join(
-        f"<option value='{c['ID']}' {'selected' if int(c['ID']) == item['contactId'] else ''}>"
-        f"{escape(' '.join(filter(None, [c.get('NAME'), c.get('LAST_NAME')])))}</option>" for c in portal.items[3].values())
-    companies = "<option value='0'>-</option>" + "".join(
-        f"<option value='{c['ID']}' {'selected' if int(c['ID']) == item['companyId'] else ''}>"
-        f"{escape(str(c.get('TITLE') or ''))}</option>" for c in portal.items[4].values())
-    currencies = "".join(f"<option {'selected' if code == item['currencyId'] else ''}>{code}</option>"
-                         for code in sorted({*CARD_CURRENCIES, item["currencyId"]}))
-    if tab == "products":
-        rows = invoices.rows_of(portal, item["id"]) + [None, None]
-        lines = "".join(
-            f"<tr><td><input name='row_name' value='{escape(r['productName']) if r else ''}'></td>"
-            f"<td><input name='row_product' value='{r['productId'] if r else ''}' size='4'></td>"
-            f"<td><input name='row_price' value='{r['price'] if r else ''}' size='8'></td>"
-            f"<td><input name='row_qty' value='{r['quantity'] if r else ''}' size='4'></td>"
-            f"<td><input name='row_tax' value='{r['taxRate'] if r and r['taxRate'] is not None else ''}' size='4'></td></tr>"
-            for r in rows)
-        return (f"<form method='post' action='{url}'><table><tr><th>Product</th><th>Product ID</th><th>Price (with tax)</th>"
-                f"<th>Qty</th><th>Tax %</th></tr>{lines}</table><p>Total: {item['opportunity']} {item['currencyId']}</p>"
-                f"<button>Save</button></form>")
-    return (f"<form method='post' action='{url}'><p>Title <input name='title' value='{escape(str(item['title']))}'></p>"
-            f"<p>Stage <select name='stageId'>{stages}</select></p>"
-            f"<p>Company <select name='companyId'>{companies}</select></p><p>Contact <select name='contactId'>{contacts}</select></p>"
-            f"<p>Currency <select name='currencyId'>{currencies}</select></p>"
-            f"<p>Amount: {item['opportunity']} {item['currencyId']} (tax {item['taxValue']})</p>"
-            f"<p>Modified: {escape(item['updatedTime'])}</p><button>Save</button></form>")
