@@ -26,6 +26,11 @@ NAMES_BEFORE_THE_ENGINE_PACKAGE = {
     "bridge.jobs.sweep",
 }
 
+# Tasks added since (a new name is no upgrade risk; listed so a rename is still caught).
+NAMES_ADDED_SINCE = {
+    "bridge.jobs.bitrix24_webhook_poll",  # Bitrix24 webhook mode polls for changes
+}
+
 LIST_NAMES = """
 import {module} as entry
 print("\\n".join(sorted(entry.huey._registry._registry)))
@@ -43,8 +48,8 @@ def registered_names(module: str, tmp_path) -> set[str]:
 
 
 def test_the_worker_knows_every_task_by_the_name_queued_before_the_upgrade(tmp_path):
-    assert registered_names("bridge.worker", tmp_path) == NAMES_BEFORE_THE_ENGINE_PACKAGE
+    assert registered_names("bridge.worker", tmp_path) == NAMES_BEFORE_THE_ENGINE_PACKAGE | NAMES_ADDED_SINCE
 
 
 def test_the_old_worker_command_still_finds_them(tmp_path):
-    assert registered_names("bridge.jobs", tmp_path) == NAMES_BEFORE_THE_ENGINE_PACKAGE
+    assert registered_names("bridge.jobs", tmp_path) == NAMES_BEFORE_THE_ENGINE_PACKAGE | NAMES_ADDED_SINCE

@@ -17,7 +17,8 @@ BITRIX24 = Connector(
                 "bridge.web.bitrix24.dashboard:bp"),
     cli=".cli:bitrix24_cli",
     settings_sections=(".settings:StageSettings",),
-    periodic_jobs=(".reconcile:bitrix24_reconcile",),  # what a lost event missed
+    periodic_jobs=(".reconcile:bitrix24_reconcile",  # what a lost event missed
+                   ".webhook:bitrix24_webhook_poll"),  # webhook mode has no events: changes are polled
     flows=(".uninstall:run_check",),  # an uninstall event takes effect once Bitrix24 confirms it
     demo_seeder=".demo:demo_seed",
 )

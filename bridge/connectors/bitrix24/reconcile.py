@@ -152,6 +152,8 @@ def reconcile_all() -> dict[str, Any]:
     """One pass over every active installation; one portal's failure does not stop the rest."""
     report: dict[str, Any] = {}
     for installation in store.active_installations():
+        if (installation.endpoints or {}).get("mode") == "webhook":
+            continue  # polled more often by webhook.py, which runs the same streams
         try:
             report[installation.account_id] = reconcile_installation(installation)
         except SyncError as exc:

@@ -13,6 +13,7 @@ import logging
 import secrets
 from typing import Any
 
+import click
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -232,3 +233,13 @@ def _disconnect_remote(connection: LedgerConnection) -> str:
         return _("Xero could not be told (%(reason)s); remove bridge under Settings > Connected apps "
                  "in Xero if it is still listed.", reason=exc.message)
     return ""
+
+
+@bp.cli.command("settings-link")
+@click.argument("installation_id", type=int)
+def settings_link_command(installation_id: int) -> None:
+    """Print the signed link (valid 12 hours) to one installation's Xero settings page: how a
+    portal in Bitrix24 webhook mode, which has no app page to start from, connects Xero."""
+    with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
+        click.echo(url_for("xero.settings", installation=installation_id, sig=installation_token(installation_id),
+                           _external=True))

@@ -1,0 +1,127 @@
+"""Webhook mode end to end over real HTTP: a self-hosted portal connected by an inbound
+webhook, set up from docs/bitrix24.md alone (``flask bitrix24 webhook URL``, then
+``flask xero settings-link ID``). The command creates the "Sync with" field; changes are
+polled (no event can be bound by a webhook); Xero's sent and paid come back."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from bridge.connectors.bitrix24 import store
+from bridge.connectors.bitrix24.webhook import poll_all
+from bridge.extensions import db
+from bridge.models import Installation, SyncRecord
+from bridge.sandbox.xero import seed as xero_seed
+from bridge.settings import save_section
+from tests.conftest import require
+from tests.connectors.xero.test_end_to_end import _connect_in_browser, _org
+from tests.e2e.conftest import ACME
+from tests.support import xero_spec
+
+WEBHOOK_SCOPES = ["crm", "catalog", "userfieldconfig"]
+
+
+def connect_webhook(live, invoices: str = "smart") -> str:
+    """What docs/bitrix24.md tells a self-hosted administrator to do."""
+    require(xero_spec.spec_dir() is not None, "Xero specs not found (XERO_SPEC_DIR)")
+    live.control(f"bitrix24/portals/{ACME}/settings", json={"invoices": invoices})
+    url = live.control(f"bitrix24/portals/{ACME}/webhooks", json={"secret": "selfhostedhook1", "scopes": WEBHOOK_SCOPES})
+    out = live.app.test_cli_runner().invoke(args=["bitrix24", "webhook", url["url"]])
+    assert out.exit_code == 0, out.output
+    assert "webhook mode" in out.output and "polled every 2 minutes" in out.output
+    with live.app.app_context():
+        installation = db.session.scalars(select(Installation).where(Installation.account_id.like("webhook:%"))).one()
+        installation_id, live.member_id = installation.id, installation.account_id
+    link = live.app.test_cli_runner().invoke(args=["xero", "settings-link", str(installation_id)])
+    assert link.exit_code == 0 and "/xero/settings?installation=" in link.output
+    _connect_in_browser(live, installation_id, "Bridge Demo (NZ)")
+    live.tenant = _org(live, "Bridge Demo (NZ)")
+    live.sandbox.systems["xero"].orgs[live.tenant].currencies.append(xero_seed.currency("USD"))
+    with live.app.app_context():
+        save_section(db.session.get(Installation, installation_id), "mapping",
+                     {"tax_rates": {"15": "OUTPUT2"}, "default_sales_account": "200"})
+        db.session.commit()
+    return out.output
+
+
+def poll(live) -> None:
+    """What the ``bitrix24_webhook_poll`` job does every two minutes, then the work."""
+    with live.app.app_context():
+        poll_all()
+    live.run_jobs()
+
+
+def xero_invoices(live) -> list[dict]:
+    state = live.control(f"xero/orgs/{live.tenant}/state", method="GET")
+    return [i for i in state["invoices"] if i["Type"] == "ACCREC"]
+
+
+def portal_state(live) -> dict:
+    return live.control(f"bitrix24/portals/{ACME}/state", method="GET")
+
+
+def failures(live) -> list:
+    with live.app.app_context():
+        return [(r.flow, r.error_message) for r in db.session.scalars(
+            select(SyncRecord).where(SyncRecord.state.in_(("failed", "conflict"))))]
+
+
+def xero_flush(live) -> None:
+    live.control("xero/webhooks/flush")
+    live.run_jobs()
+
+
+def test_smart_invoices_in_webhook_mode(live):
+    connect_webhook(live)
+    state = portal_state(live)
+    assert state["handlers"] == [] and state["placements"] == []  # nothing a webhook may not do
+    assert any("XERO_SYNC" in str(field) for field in state["userfields"])  # the box, made through the webhook
+    company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {"TITLE": "Globex Ltd"}})
+    body = {"fields": {"title": "Workshop", "companyId": company["ID"], "currencyId": "NZD"},
+            "rows": [{"productName": "Workshop day", "price": "1150.00", "quantity": 2, "taxRate": 15,
+                      "taxIncluded": "N"}]}
+    item = live.control(f"bitrix24/portals/{ACME}/invoices", json=body)["item"]
+    off = live.control(f"bitrix24/portals/{ACME}/invoices", json={
+        **body, "fields": {**body["fields"], "title": "Not for Xero", "ufCrmSmartInvoiceXeroSync": "N"}})["item"]
+    poll(live)
+    (xero,) = xero_invoices(live)
+    assert Decimal(str(xero["Total"])) == Decimal("2300.00")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/approve")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/send")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/pay", json={})
+    xero_flush(live)
+    stage = next(i for i in portal_state(live)["invoices"] if i["id"] == item["id"])["stageId"]
+    assert stage.endswith(":P") and off["id"] != item["id"]
+    poll(live)  # our own write-back, seen by the poll, changes nothing
+    assert len(xero_invoices(live)) == 1 and failures(live) == []
+
+
+def test_old_invoices_in_webhook_mode(live):
+    output = connect_webhook(live, invoices="legacy")
+    assert "old invoices" in output
+    fields = portal_state(live)["legacy_userfields"]
+    assert [f["FIELD_NAME"] for f in fields] == ["UF_CRM_XERO_SYNC"]
+    company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {"TITLE": "Globex Ltd"}})
+    invoice = live.control(f"bitrix24/portals/{ACME}/legacy-invoices", json={"fields": {
+        "ORDER_TOPIC": "Workshop", "PERSON_TYPE_ID": 1, "PAY_SYSTEM_ID": 1, "UF_COMPANY_ID": company["ID"],
+        "PRODUCT_ROWS": [{"ID": 0, "PRODUCT_NAME": "Workshop day", "QUANTITY": 2, "PRICE": "1000.00",
+                          "VAT_RATE": "0.15", "VAT_INCLUDED": "N"}]}})
+    poll(live)
+    (xero,) = xero_invoices(live)
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/approve")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/pay", json={})
+    xero_flush(live)
+    old = next(i for i in portal_state(live)["legacy_invoices"] if i["ID"] == invoice["ID"])
+    assert (old["XML_ID"], old["STATUS_ID"]) == (xero["InvoiceID"], "P")
+    poll(live)
+    assert len(xero_invoices(live)) == 1 and failures(live) == []
+
+
+@pytest.mark.parametrize("scopes", [["crm", "catalog"]])
+def test_a_webhook_without_userfieldconfig_says_the_box_is_missing(live, scopes):
+    url = live.control(f"bitrix24/portals/{ACME}/webhooks", json={"secret": "narrowhook12345", "scopes": scopes})
+    out = live.app.test_cli_runner().invoke(args=["bitrix24", "webhook", url["url"]])
+    assert out.exit_code == 0
+    assert "userfieldconfig" in out.output and "sync field could not be created" in out.output
