@@ -9,15 +9,15 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from bridge.connectors.bitrix24 import store
 from bridge.connectors.bitrix24.webhook import poll_all
 from bridge.extensions import db
-from bridge.models import Installation, SyncRecord
+from bridge.models import Installation
 from bridge.sandbox.xero import seed as xero_seed
 from bridge.settings import save_section
 from tests.conftest import require
 from tests.connectors.xero.test_end_to_end import _connect_in_browser, _org
 from tests.e2e.conftest import ACME
+from tests.e2e.old_invoices import failures, xero_flush, xero_invoices
 from tests.support import xero_spec
 
 WEBHOOK_SCOPES = ["crm", "catalog", "userfieldconfig"]
@@ -53,24 +53,8 @@ def poll(live) -> None:
     live.run_jobs()
 
 
-def xero_invoices(live) -> list[dict]:
-    state = live.control(f"xero/orgs/{live.tenant}/state", method="GET")
-    return [i for i in state["invoices"] if i["Type"] == "ACCREC"]
-
-
 def portal_state(live) -> dict:
     return live.control(f"bitrix24/portals/{ACME}/state", method="GET")
-
-
-def failures(live) -> list:
-    with live.app.app_context():
-        return [(r.flow, r.error_message) for r in db.session.scalars(
-            select(SyncRecord).where(SyncRecord.state.in_(("failed", "conflict"))))]
-
-
-def xero_flush(live) -> None:
-    live.control("xero/webhooks/flush")
-    live.run_jobs()
 
 
 def test_smart_invoices_in_webhook_mode(live):

@@ -149,11 +149,15 @@ def reconcile_installation(installation: Installation, client: Bitrix24Client | 
 
 
 def reconcile_all() -> dict[str, Any]:
-    """One pass over every active installation; one portal's failure does not stop the rest."""
+    """One pass over every active installation but those in webhook mode (polled more often
+    by webhook.py, with the same streams)."""
+    return reconcile_each([i for i in store.active_installations() if (i.endpoints or {}).get("mode") != "webhook"])
+
+
+def reconcile_each(installations: list[Installation]) -> dict[str, Any]:
+    """One portal's failure does not stop the rest."""
     report: dict[str, Any] = {}
-    for installation in store.active_installations():
-        if (installation.endpoints or {}).get("mode") == "webhook":
-            continue  # polled more often by webhook.py, which runs the same streams
+    for installation in installations:
         try:
             report[installation.account_id] = reconcile_installation(installation)
         except SyncError as exc:

@@ -16,24 +16,20 @@ What an inbound webhook can and cannot do decides what bridge does (docs/bitrix2
 """
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from huey import crontab
 
 from ...engine import periodic
-from ...errors import SyncError
 from ...extensions import db
 from ...models import Installation, utcnow
 from . import store
 from .client import Bitrix24Client
 from .mapper import LEGACY_SYNC_FIELD, SMART_INVOICE, SYNC_FIELD, SYNC_FIELD_CAMEL
-from .reconcile import reconcile_installation
+from .reconcile import reconcile_each
 from .scopes import missing as missing_scopes
 from .setup import SetupResult, _existing_label, _legacy_field_definition, _sync_field_definition, _sync_key_from, \
     sync_label
-
-log = logging.getLogger(__name__)
 
 POLL_MINUTES = 2  # docs/bitrix24.md "Webhook mode": how late a change reaches the ledger at most (plus the run)
 
@@ -88,15 +84,7 @@ def webhook_installations() -> list[Installation]:
 
 
 def poll_all() -> dict[str, Any]:
-    report: dict[str, Any] = {}
-    for installation in webhook_installations():
-        try:
-            report[installation.account_id] = reconcile_installation(installation)
-        except SyncError as exc:
-            db.session.rollback()
-            log.warning("Bitrix24 webhook poll of %s: %s", installation.domain, exc.message)
-            report[installation.account_id] = {"error": exc.message}
-    return report
+    return reconcile_each(webhook_installations())
 
 
 @periodic(crontab(minute=f"*/{POLL_MINUTES}"), POLL_MINUTES * 60, name="bitrix24_webhook_poll")
