@@ -1,6 +1,6 @@
 """Webhook mode end to end over real HTTP: a self-hosted portal connected by an inbound
 webhook, set up from docs/bitrix24.md alone (``flask bitrix24 webhook URL``, then
-``flask xero settings-link ID``). The command creates the "Sync with" field; changes are
+``flask xero settings-link ID``, ``flask bitrix24 settings ID mapping JSON``). The command creates the "Sync with" field; changes are
 polled (no event can be bound by a webhook); Xero's sent and paid come back."""
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from bridge.connectors.bitrix24.webhook import poll_all
 from bridge.extensions import db
 from bridge.models import Installation
 from bridge.sandbox.xero import seed as xero_seed
-from bridge.settings import save_section
 from tests.conftest import require
 from tests.connectors.xero.test_end_to_end import _connect_in_browser, _org
 from tests.e2e.conftest import ACME
@@ -39,10 +38,12 @@ def connect_webhook(live, invoices: str = "smart") -> str:
     _connect_in_browser(live, installation_id, "Bridge Demo (NZ)")
     live.tenant = _org(live, "Bridge Demo (NZ)")
     live.sandbox.systems["xero"].orgs[live.tenant].currencies.append(xero_seed.currency("USD"))
-    with live.app.app_context():
-        save_section(db.session.get(Installation, installation_id), "mapping",
-                     {"tax_rates": {"15": "OUTPUT2"}, "default_sales_account": "200"})
-        db.session.commit()
+    refused = live.app.test_cli_runner().invoke(args=["bitrix24", "settings", str(installation_id), "mapping",
+                                                      '{"tax_rates": {"15": "nonsense"}, "default_sales_account": 7}'])
+    assert refused.exit_code != 0 and "Traceback" not in refused.output
+    mapped = live.app.test_cli_runner().invoke(args=["bitrix24", "settings", str(installation_id), "mapping",
+                                                     '{"tax_rates": {"15": "OUTPUT2"}, "default_sales_account": "200"}'])
+    assert mapped.exit_code == 0, mapped.output
     return out.output
 
 

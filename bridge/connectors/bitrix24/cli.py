@@ -29,3 +29,32 @@ def reconcile() -> None:
     from .reconcile import reconcile_all
 
     click.echo(reconcile_all())
+
+
+@bitrix24_cli.command("settings")
+@click.argument("installation_id", type=int)
+@click.argument("section")
+@click.argument("values")
+def settings(installation_id: int, section: str, values: str) -> None:
+    """Save one settings section as JSON, checked as the settings page checks it: how a portal
+    in webhook mode, which has no settings page, maps taxes and accounts (docs/bitrix24.md).
+    Example: flask bitrix24 settings 3 mapping '{"tax_rates": {"15": "OUTPUT2"}, "default_sales_account": "200"}'"""
+    import json
+
+    from ...extensions import db
+    from ...models import Installation
+    from ...settings import SECTIONS, SettingsError, save_section
+
+    installation = db.session.get(Installation, installation_id)
+    if installation is None:
+        raise click.ClickException(f"No installation {installation_id}.")
+    if section not in SECTIONS:
+        raise click.ClickException(f"No settings section {section!r}; there are: {', '.join(sorted(SECTIONS))}.")
+    try:
+        save_section(installation, section, json.loads(values))
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"That is not JSON: {exc.msg}.") from None
+    except SettingsError as exc:
+        raise click.ClickException("; ".join(f"{field}: {why}" for field, why in exc.errors.items())) from None
+    db.session.commit()
+    click.echo(f"Saved {section} of installation {installation_id}.")
