@@ -231,3 +231,13 @@ def test_injected_outage_answers_503_then_recovers(sandbox, shop):
 def test_limits_are_listed(sandbox):
     limits = requests.get(f"{sandbox.url}/_sandbox/", timeout=5).json()["limits"]["dg1"]
     assert any("10 requests/s per tenant" in line for line in limits)
+
+
+def test_both_demo_shops_start_with_products_and_orders_and_no_event_queued(sandbox):
+    """What `make run` shows in the DG1 admin before anything is synced (the tour's shop is alpen)."""
+    for tenant in ("demo", "alpen"):
+        state = requests.get(f"{sandbox.url}/_sandbox/dg1/tenants/{tenant}/state", timeout=10).json()
+        assert len(state["products"]) >= 2 and len(state["orders"]) >= 2, tenant
+    alpen = requests.get(f"{sandbox.url}/_sandbox/dg1/tenants/alpen/state", timeout=10).json()
+    assert "SHIPPED" in {o["status"] for o in alpen["orders"]}
+    assert requests.get(f"{sandbox.url}/_sandbox/dg1/deliveries", timeout=10).json()["deliveries"] == []

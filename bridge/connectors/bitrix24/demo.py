@@ -33,6 +33,7 @@ def seed() -> Iterator[str]:
             yield f"Bitrix24: the app is already installed on {DEMO_PORTAL}."
             return
         requests.post(f"{control}/settings", json={"allow_insecure_handlers": True}, timeout=10).raise_for_status()
+        yield from _portal_data(control)
         reply = requests.post(f"{control}/portals/{DEMO_PORTAL}/install", json={"mode": "page"}, timeout=60)
         reply.raise_for_status()
     except requests.RequestException as exc:
@@ -47,24 +48,85 @@ def seed() -> Iterator[str]:
         yield f"Bitrix24: the install page answered HTTP {status}; see the bridge log."
 
 
+# The portal's clients: companies with their people (some with several), and one person
+# buying for themself. E-mails, because an invoice's contact needs one to be e-mailed.
+PORTAL_COMPANIES = (
+    (DEMO_COMPANY, "accounts@harbour-cafe.example", (("Aroha", "Ngata"), ("Tane", "Ngata"))),
+    ("Kauri Builders Ltd", "office@kauri-builders.example", (("Mere", "Walker"),)),
+    ("Tasman Freight GmbH", "billing@tasman-freight.example", (("Jonas", "Keller"), ("Lea", "Brunner"))),
+    ("Thames Print Ltd", "ap@thames-print.example", (("Olivia", "Hughes"),)),
+)
+PORTAL_PERSON = ("Sam", "Rivera", "sam.rivera@mail.example")
+# Invoices in several stages and currencies (stage code, currency, client index, rows:
+# catalogue product id, quantity, tax %, discount %). Made before the app is installed, so no
+# event reaches bridge: they show what a portal already has when the app arrives.
+PORTAL_INVOICES = (
+    ("Coffee machine service", "S", "NZD", 0, ((103, 3, 15, 0),)),
+    ("Site office setup", "P", "NZD", 1, ((101, 4, 15, 0), (102, 2, 15, 10))),
+    ("Logistics workshop", "N", "EUR", 2, ((104, 1, 19, 0),)),
+    ("Print shop docks", "UC_AWAIT", "GBP", 3, ((102, 3, 20, 5),)),
+    ("Declined quote", "D", "USD", None, ((103, 2, None, 0),)),
+)
+PRICES = {101: "49.90", 102: "129.00", 103: "95.00", 104: "1200.00"}
+
+
+def _portal_data(control: str) -> Iterator[str]:
+    """Companies, contacts and invoices in the portal, through the sandbox portal's own
+    control API (its catalogue already has products in sections)."""
+    portal = f"{control}/portals/{DEMO_PORTAL}"
+    try:
+        companies = []
+        for title, email, people in PORTAL_COMPANIES:
+            company = requests.post(f"{portal}/companies", timeout=10, json={"fields": {
+                "TITLE": title, "EMAIL": [{"VALUE": email, "VALUE_TYPE": "WORK"}]}}).json()
+            companies.append(company["ID"])
+            for first, last in people:
+                requests.post(f"{portal}/contacts", timeout=10, json={"fields": {
+                    "NAME": first, "LAST_NAME": last, "COMPANY_ID": company["ID"], "EMAIL": [
+                        {"VALUE": f"{first.lower()}@{email.split('@')[1]}", "VALUE_TYPE": "WORK"}]}}).raise_for_status()
+        first, last, email = PORTAL_PERSON
+        person = requests.post(f"{portal}/contacts", timeout=10, json={"fields": {
+            "NAME": first, "LAST_NAME": last, "EMAIL": [{"VALUE": email, "VALUE_TYPE": "HOME"}]}}).json()
+        for title, stage, currency, client, rows in PORTAL_INVOICES:
+            party = {"companyId": companies[client]} if client is not None else {"contactId": person["ID"]}
+            requests.post(f"{portal}/invoices", timeout=10, json={
+                "fields": {"title": title, "stageId": f"DT31_1:{stage}", "currencyId": currency, **party},
+                "rows": [{"productId": product, "quantity": quantity, "price": PRICES[product], "taxRate": tax,
+                          "taxIncluded": "N", "discountTypeId": 2, "discountRate": discount}
+                         for product, quantity, tax, discount in rows]}).raise_for_status()
+    except (requests.RequestException, KeyError, ValueError) as exc:
+        yield f"Bitrix24: sample portal data not added ({type(exc).__name__})."
+        return
+    yield (f"Bitrix24: {len(PORTAL_COMPANIES)} companies with their contacts and {len(PORTAL_INVOICES)} invoices "
+           f"in {DEMO_PORTAL}.")
+
+
+# Suppliers: a bill each makes a Xero contact a supplier (IsSupplier), as in Xero.
+XERO_SUPPLIERS = (("Fonterra Foodservice", "412.50"), ("Power Co NZ", "186.20"), ("Office Supplies Ltd", "74.90"))
+
+
 def _sample_data(control: str) -> Iterator[str]:
-    """What the README tour works with: a company in the portal to invoice, and customers,
-    paid invoices and bank transactions in the NZ organisation, so "Import from Xero" and
-    the Xero transactions dashboard show something. The sandbox makes them without
-    webhooks: nothing reaches bridge until the user connects Xero and asks."""
+    """The Xero side the tour works with: customers (with contact persons), suppliers, paid
+    invoices and bank transactions in both organisations, so "Import from Xero" and the Xero
+    transactions dashboard show something. Xero sends no webhooks for organisations not yet
+    connected to the app: nothing reaches bridge until the user connects Xero and asks."""
     sandbox = control.rsplit("/", 1)[0]
     try:
-        requests.post(f"{control}/portals/{DEMO_PORTAL}/companies", timeout=10, json={"fields": {
-            "TITLE": DEMO_COMPANY, "EMAIL": [{"VALUE": "accounts@harbour-cafe.example", "VALUE_TYPE": "WORK"}]}}
-                      ).raise_for_status()
-        orgs = requests.get(f"{sandbox}/xero/orgs", timeout=10).json()
-        tenant = next(o["tenantId"] for o in orgs if o["name"] == DEMO_ORGANISATION)
-        requests.post(f"{sandbox}/xero/orgs/{tenant}/seed", timeout=30, json={
-            "contacts": 10, "customers": True, "bank_transactions": 12, "payments": 8}).raise_for_status()
-    except (requests.RequestException, StopIteration, ValueError) as exc:
-        yield f"Bitrix24: sample data not added ({type(exc).__name__})."
+        for organisation in requests.get(f"{sandbox}/xero/orgs", timeout=10).json():
+            tenant, main = organisation["tenantId"], organisation["name"] == DEMO_ORGANISATION
+            requests.post(f"{sandbox}/xero/orgs/{tenant}/seed", timeout=30, json={
+                "contacts": 10 if main else 4, "customers": True, "bank_transactions": 12 if main else 4,
+                "payments": 8 if main else 3}).raise_for_status()
+            for name, amount in XERO_SUPPLIERS if main else XERO_SUPPLIERS[:1]:
+                requests.post(f"{sandbox}/xero/orgs/{tenant}/invoices", timeout=10, json={
+                    "Type": "ACCPAY", "Status": "AUTHORISED", "Contact": {"Name": name}, "DueDate": "2030-01-31",
+                    "LineItems": [{"Description": "Monthly account", "Quantity": 1, "UnitAmount": amount,
+                                   "AccountCode": "429"}]}).raise_for_status()
+    except (requests.RequestException, KeyError, ValueError) as exc:
+        yield f"Xero: sample data not added ({type(exc).__name__})."
         return
-    yield f"Sample data: the company {DEMO_COMPANY} in {DEMO_PORTAL}; customers and transactions in Xero's {DEMO_ORGANISATION}."
+    yield (f"Xero: customers, suppliers, paid invoices and bank transactions in {DEMO_ORGANISATION} "
+           f"and the UK organisation.")
 
 
 def _demo_settings(member_id: str) -> None:

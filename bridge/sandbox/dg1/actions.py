@@ -166,6 +166,13 @@ class Actions:
                                             "stock_quantity": 30})
             self.add_product(SWISS_TENANT, {"site": "ch", "sku": "KNIFE-01", "name": "Cheese knife",
                                             "price": "29.00", "stock_quantity": 12})
+            # Orders the shop had before the integration: a paid one already shipped, one waiting.
+            shipped = self.create_order(SWISS_TENANT, {"site": "ch", "items": [
+                {"sku": "CHEESE-500", "quantity": 2}, {"sku": "KNIFE-01", "quantity": 1}],
+                "customer": {"company": "Hotel Seeblick AG"}})
+            self.ship_order(SWISS_TENANT, shipped.id)
+            self.create_order(SWISS_TENANT, {"site": "li", "items": [{"sku": "CHEESE-500", "quantity": 4}],
+                                             "payments": [{"method": "invoice", "status": "pending"}]})
             # The demo data exists before any app is listening: its events are not sent.
             self.system.dispatcher.deliveries.clear()
 
