@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Response, request
 
-from . import banking, contacts, invoices, payments, query, reference, tokens
+from . import banking, contacts, creditnotes, invoices, payments, query, reference, tokens
 from .common import Ctx, Invalid, NotFound
 from .idempotency import MAX_KEY_LENGTH, Stored, fingerprint
 from .wire import not_found, problem, query_parse_exception, respond, simple_validation
@@ -24,6 +24,7 @@ Handler = Callable[[Ctx, list[str]], tuple[int, Any]]
 RESOURCES: dict[str, tuple[Handler, str, str | None]] = {
     "contacts": (contacts.handle, "accounting.contacts", None),
     "invoices": (invoices.handle, "accounting.invoices", None),
+    "creditnotes": (creditnotes.handle, "accounting.invoices", None),
     "payments": (payments.handle, "accounting.payments", None),
     "banktransactions": (banking.handle, "accounting.banktransactions", None),
     "items": (reference.items, "accounting.invoices", "accounting.settings"),

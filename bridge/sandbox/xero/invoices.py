@@ -217,6 +217,16 @@ def _quiet_edit(ctx: Ctx, inv: dict, raw: dict) -> dict:
     return render(ctx.org, inv)
 
 
+def online_invoice_url(inv: dict) -> str:
+    """GET /Invoices/{id}/OnlineInvoice (official spec: OnlineInvoices[].OnlineInvoiceUrl, e.g.
+    ``https://in.xero.com/<token>``). Only approved sales invoices have one; a draft is refused
+    [M: wording]. The token is stable per invoice, as the link a customer was sent keeps working."""
+    if inv["Type"] != "ACCREC" or inv["Status"] not in ("AUTHORISED", "PAID"):
+        raise Invalid("An online invoice is only available for approved sales invoices.")
+    token = inv.setdefault("_online_token", uuid.uuid4().hex + uuid.uuid4().hex[:8])
+    return f"https://in.xero.com/{token}"
+
+
 def email(ctx: Ctx, inv: dict) -> None:
     """POST /Invoices/{id}/Email: approved sales invoices only; Xero marks it sent (NOTES 3)."""
     if inv["Type"] != "ACCREC" or inv["Status"] not in ("AUTHORISED", "PAID"):
@@ -316,6 +326,11 @@ def handle(ctx: Ctx, parts: list[str]) -> tuple[int, Any]:
     if ctx.method in ("PUT", "POST") and not parts:
         items = elements(ctx.body, "Invoices")
         return run_batch(ctx, "Invoices", items, lambda raw: upsert(ctx, raw, ctx.method == "POST"), "HasErrors")
+    if ctx.method == "GET" and len(parts) == 2 and parts[1].lower() == "onlineinvoice":
+        inv = find(org, parts[0])
+        if inv is None:
+            raise NotFound()
+        return listing(ctx, "OnlineInvoices", [{"OnlineInvoiceUrl": online_invoice_url(inv)}])
     if ctx.method == "POST" and len(parts) == 2 and parts[1].lower() == "email":
         inv = find(org, parts[0])
         if inv is None:

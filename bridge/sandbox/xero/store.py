@@ -30,9 +30,11 @@ class Org:
     contacts: dict[str, dict] = field(default_factory=dict)
     invoices: dict[str, dict] = field(default_factory=dict)
     payments: dict[str, dict] = field(default_factory=dict)
+    credit_notes: dict[str, dict] = field(default_factory=dict)
     bank_transactions: dict[str, dict] = field(default_factory=dict)
     items: dict[str, dict] = field(default_factory=dict)
     invoice_seq: int = 0
+    credit_note_seq: int = 0
     webhook_url: str | None = None
     day_limit: int | None = None
     # Above this many records of a kind, unoptimised ``where`` filters are refused

@@ -81,7 +81,7 @@ class Webhooks:
         if not any(c.tenant_id == tenant_id and c.client_id == system.settings.client_id
                    for c in system.identity.connections.values()):
             return
-        plural = {"INVOICE": "Invoices", "CONTACT": "Contacts"}[category]
+        plural = {"INVOICE": "Invoices", "CONTACT": "Contacts", "CREDITNOTE": "CreditNotes"}[category]
         event = {
             "resourceUrl": f"https://api.xero.com/api.xro/2.0/{plural}/{resource_id}",
             "resourceId": resource_id, "eventDateUtc": plain_iso(system.host.clock.now()),
