@@ -135,8 +135,18 @@ def links(installation: Installation) -> dict[str, str]:
     from ..bexio.connect import connect_url
     from ..xero.connect import signed_connect_url, signed_settings_url
 
-    return {"xero_settings": signed_settings_url(installation.id), "xero_connect": signed_connect_url(installation.id),
+    return {"xero_settings": signed_settings_url(installation.id),
+            "xero_connect": signed_connect_url(installation.id, back=app_page(installation)),
             "bexio_connect": connect_url(installation.id)}
+
+
+def app_page(installation: Installation) -> str | None:
+    """The app's page in the portal, where the connect round trip comes back to (and the
+    settings frame, loaded afresh, shows the new connection)."""
+    from ...connectors.bitrix24.mapper import portal_url
+
+    endpoint = (installation.endpoints or {}).get("client_endpoint")
+    return f"{portal_url(endpoint)}/marketplace/app/" if endpoint else None
 
 
 def _context(viewer: Viewer, **extra: Any) -> dict[str, Any]:

@@ -33,6 +33,7 @@ bp = Blueprint("xero", __name__)
 
 ACCESS_SALT = "bridge.xero.installation"
 STATE_SALT = "bridge.xero.oauth-state"
+BACK_SALT = "bridge.xero.back"
 ACCESS_MAX_AGE = 12 * 3600
 STATE_MAX_AGE = 15 * 60
 PENDING = "xero_pending_choice"
@@ -57,8 +58,19 @@ def signed_settings_url(installation_id: int, **kwargs: Any) -> str:
     return url_for("xero.settings", installation=installation_id, sig=installation_token(installation_id), **kwargs)
 
 
-def signed_connect_url(installation_id: int) -> str:
-    return url_for("xero.connect", installation=installation_id, sig=installation_token(installation_id))
+def signed_connect_url(installation_id: int, back: str | None = None) -> str:
+    """Where "Connect Xero" goes. ``back``: the platform page to return to when done, so the
+    whole round trip (the portal's frame -> Xero's consent page -> the portal) happens in one
+    window (Xero's pages refuse framing); signed, so the link cannot send anyone elsewhere."""
+    extra = {"back": _serializer(BACK_SALT).dumps(back)} if back else {}
+    return url_for("xero.connect", installation=installation_id, sig=installation_token(installation_id), **extra)
+
+
+def _back_from_request() -> str | None:
+    try:
+        return _serializer(BACK_SALT).loads(request.args.get("back", ""), max_age=ACCESS_MAX_AGE)
+    except (BadSignature, SignatureExpired):
+        return None
 
 
 def _installation_from_request() -> Installation:
@@ -123,7 +135,7 @@ def connect():
         return _render_settings(installation, error=f"{exc.message} {exc.fix or ''}", status=503)
     nonce = secrets.token_urlsafe(16)
     session[NONCE] = nonce
-    state = _serializer(STATE_SALT).dumps({"i": installation.id, "n": nonce})
+    state = _serializer(STATE_SALT).dumps({"i": installation.id, "n": nonce, "b": _back_from_request()})
     return redirect(oauth.authorization_url(_redirect_uri(), state))
 
 
@@ -157,8 +169,9 @@ def callback():
     db.session.commit()
     if len(organisations) == 1:
         attach_organisation(installation, credential_id, organisations[0])
-        return redirect(signed_settings_url(installation.id, message=_("Connected to %(name)s.", name=organisations[0].tenant_name)))
-    session[PENDING] = {"installation": installation.id, "credential": credential_id,
+        return redirect(state.get("b") or signed_settings_url(
+            installation.id, message=_("Connected to %(name)s.", name=organisations[0].tenant_name)))
+    session[PENDING] = {"installation": installation.id, "credential": credential_id, "back": state.get("b"),
                         "organisations": [{"id": o.id, "tenant_id": o.tenant_id, "name": o.tenant_name}
                                           for o in organisations]}
     return redirect(signed_settings_url(installation.id))
@@ -186,7 +199,8 @@ def choose():
     session.pop(PENDING, None)
     attach_organisation(installation, pending["credential"],
                         XeroConnection(chosen["id"], chosen["tenant_id"], chosen["name"]))
-    return redirect(signed_settings_url(installation.id, message=_("Connected to %(name)s.", name=chosen["name"])))
+    return redirect(pending.get("back") or signed_settings_url(
+        installation.id, message=_("Connected to %(name)s.", name=chosen["name"])))
 
 
 @bp.post("/oauth/xero/disconnect")

@@ -84,3 +84,31 @@ def test_the_page_speaks_the_portals_language(app, client, installation):
     state = start_connect(app, client, installation)
     cancelled = client.get(f"/oauth/xero/callback?error=access_denied&state={state}").get_data(as_text=True)
     assert "Die Verbindung wurde in Xero abgebrochen." in cancelled
+
+
+def test_connect_from_the_portal_comes_back_to_the_portal_in_the_same_window(app, client, installation, mocked):
+    """The portal's "Xero: connect" leaves the frame for Xero's consent page (which refuses
+    framing) and ends on the portal's app page, which reloads the settings with the new state.
+    The return address is signed: a forged one is ignored, never followed."""
+    from bridge.web.xero.connect import signed_connect_url
+
+    back = "https://acme.bitrix24.com/marketplace/app/"
+    with app.test_request_context():
+        url = signed_connect_url(installation.id, back=back)
+    answer = client.get(url)
+    state = parse_qs(urlsplit(answer.headers["Location"]).query)["state"][0]
+    access = jwt({"authentication_event_id": "event-2", "exp": 9999999999})
+    mocked.post(app.config["XERO_TOKEN_URL"], json={"access_token": access, "refresh_token": "r-2",
+                                                    "expires_in": 1800, "token_type": "Bearer",
+                                                    "scope": " ".join(SCOPES)})
+    mocked.get(app.config["XERO_CONNECTIONS_URL"] + "?authEventId=event-2", json=[
+        {"id": "conn-8", "authEventId": "event-2", "tenantId": TENANT, "tenantType": "ORGANISATION",
+         "tenantName": "Acme Ltd", "createdDateUtc": "2026-03-01T10:00:00.000", "updatedDateUtc": "2026-03-01T10:00:00.000"}])
+    done = client.get(f"/oauth/xero/callback?code=the-code&state={state}")
+    assert done.status_code == 302 and done.headers["Location"] == back
+    assert db.session.scalars(db.select(LedgerConnection)).one().active
+
+    forged = url.replace("back=", "back=x")
+    state = parse_qs(urlsplit(client.get(forged).headers["Location"]).query)["state"][0]
+    again = client.get(f"/oauth/xero/callback?code=the-code&state={state}")
+    assert again.status_code == 302 and "/xero/settings" in again.headers["Location"]
