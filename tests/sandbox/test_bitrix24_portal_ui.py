@@ -126,3 +126,12 @@ def test_unticking_the_sync_box_on_the_card_is_saved(sandbox):
         "title": "Private", "stageId": "DT31_1:N", "uf_UF_CRM_SMART_INVOICE_TOUR_SYNC": "N"})
     item = rest(sandbox, ACME, "crm.item.get", token, entityTypeId=31, id=item["id"]).json()["result"]["item"]
     assert item["ufCrmSmartInvoiceTourSync"] == "N"
+
+
+def test_the_companies_page_lists_each_company_with_its_people(sandbox):
+    cafe = control(sandbox, f"/portals/{ACME}/companies", fields={"TITLE": "Listed Cafe Ltd"})
+    control(sandbox, f"/portals/{ACME}/contacts", fields={"NAME": "Ana", "LAST_NAME": "Lee", "COMPANY_ID": cafe["ID"]})
+    control(sandbox, f"/portals/{ACME}/contacts", fields={"NAME": "Solo", "LAST_NAME": "Buyer"})
+    page = requests.get(f"{sandbox.url}/{ACME}/crm/company/list/", timeout=10).text
+    assert re.search(r"Listed Cafe Ltd</td><td>[^<]*</td><td>Ana Lee", page)
+    assert "Solo Buyer" in page.split("Contacts without a company")[1]

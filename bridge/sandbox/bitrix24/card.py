@@ -40,6 +40,19 @@ def _label(definition: dict[str, Any], language: str) -> str:
     return labels.get(language) or labels.get("en") or definition["fieldName"]
 
 
+def party_table(portal) -> str:
+    """The CRM's companies, each with its contacts, then the contacts of no company."""
+    def people(company_id: int) -> str:
+        return ", ".join(escape(_person(c)) for c in portal.items[3].values()
+                         if any(link["COMPANY_ID"] == company_id for link in c.get("_companies", [])))
+    rows = "".join(f"<tr><td>{escape(str(c.get('TITLE') or ''))}</td>"
+                   f"<td>{escape(', '.join(e.get('VALUE', '') for e in c.get('EMAIL') or []))}</td>"
+                   f"<td>{people(int(c['ID']))}</td></tr>" for c in portal.items[4].values())
+    alone = ", ".join(escape(_person(c)) for c in portal.items[3].values() if not c.get("_companies"))
+    return (f"<table><tr><th>Company</th><th>E-mail</th><th>Contacts</th></tr>{rows}</table>"
+            f"<h2>Contacts without a company</h2><p>{alone or '-'}</p>")
+
+
 def user_field_inputs(portal, item: dict[str, Any] | None) -> str:
     """One input per user field the portal defines for invoices, by its type."""
     out = []

@@ -92,7 +92,8 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
         script = f"<script>{PARENT_JS % (json.dumps(frame_data or {}), json.dumps(portal.domain))}</script>"
         html = (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)} - {portal.domain}</title>"
                 f"<style>{CSS}</style></head><body><header><b>{portal.domain}</b> Bitrix24 (sandbox)</header>"
-                f"<nav><a href='{base}/crm/type/31/list/'>Invoices</a><a href='{base}/crm/analytics/'>CRM analytics</a>"
+                f"<nav><a href='{base}/crm/type/31/list/'>Invoices</a><a href='{base}/crm/company/list/'>Companies</a>"
+                f"<a href='{base}/crm/analytics/'>CRM analytics</a>"
                 f"<a href='{base}/marketplace/local/'>Applications</a>{menu}</nav><main><h1>{escape(title)}</h1>{body}</main>"
                 f"{script}</body></html>")
         return Response(html, mimetype="text/html")
@@ -147,6 +148,15 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
             body = (f"<p><a class='button' href='/{domain}/crm/type/31/new/'>New invoice</a></p>"
                     f"<table><tr><th>ID</th><th>Title</th><th>Stage</th><th>Amount</th><th>Modified</th></tr>{rows}</table>")
             return page(portal, "Invoices", body)
+
+    @bp.get("/<domain>/crm/company/list/")
+    def company_list(domain: str):
+        """Companies with their contacts (and people without a company), as the CRM lists them."""
+        with cloud.host.lock:
+            portal = portal_or_404(domain)
+            if isinstance(portal, Response):
+                return portal
+            return page(portal, "Companies", card.party_table(portal))
 
     @bp.get("/<domain>/crm/type/31/new/")
     def invoice_new_card(domain: str):
