@@ -7,9 +7,10 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING, Iterable
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response, abort, redirect
 
 from . import invoices as inv_mod
+from . import payments
 from .state import Company
 from .wire import money
 
@@ -64,7 +65,20 @@ def blueprint(system: "System") -> Blueprint:
         with lock:
             current = _company(system, company_id)
             inv = current.invoices.get(invoice_id) or abort(404)
-            return _page(f"Invoice {inv['document_nr']}", _invoice_detail(current, inv))
+            pay = (f"<form method='post' action='{inv['id']}/pay'><button>Record payment of the open amount</button></form>"
+                   if inv["kb_item_status_id"] in inv_mod.OPEN else "")
+            return _page(f"Invoice {inv['document_nr']}", _invoice_detail(current, inv) + pay)
+
+    @bp.post("/<company_id>/kb_invoice/<int:invoice_id>/pay")
+    def record_payment(company_id: str, invoice_id: int):
+        """A Bexio user records the open amount as paid (as the control endpoint
+        ``mark_paid`` does), so the tour's "paid at the Bexio side" is a click."""
+        with lock:
+            current = _company(system, company_id)
+            inv = current.invoices.get(invoice_id) or abort(404)
+            if inv["kb_item_status_id"] in inv_mod.OPEN:
+                payments.pay_in_full(system, current, inv)
+        return redirect(f"/office.bexio.com/{company_id}/kb_invoice/{invoice_id}", 303)
 
     @bp.get("/index.php/kb_invoice/show/id/<int:invoice_id>")
     def classic_invoice(invoice_id: int):
