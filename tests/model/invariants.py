@@ -33,6 +33,7 @@ NOT_OURS = ("IncludeInEmails", "SentToContact", "ContactGroups", "BrandingThemeI
 BRIDGE_KEY = re.compile(r"\bb24:|\bdg1:|member_id|:SI:|:CO:|:C:")
 WRITE_METHODS = re.compile(r"\.(add|update|delete|set|bind|unbind)\b", re.I)
 INVOICE_ID_IN_URL = re.compile(r"/details/(\d+)/?$")
+OLD_INVOICE_ID_IN_URL = re.compile(r"/crm/invoice/show/(\d+)/?$")  # an old invoice: platform id "L<id>"
 
 
 @dataclass
@@ -83,6 +84,9 @@ def _b24_invoice_of(xero_invoice: dict, member_id: str) -> str | None:
     found = INVOICE_ID_IN_URL.search(xero_invoice.get("Url") or "")
     if found:
         return found.group(1)
+    old = OLD_INVOICE_ID_IN_URL.search(xero_invoice.get("Url") or "")
+    if old:
+        return f"L{old.group(1)}"
     ref = xero_invoice.get("Reference") or ""
     if ref.startswith(f"b24:{member_id}:SI:"):
         return ref.rsplit(":", 1)[1]
@@ -163,7 +167,7 @@ def no_duplicates(world: World, book: Book, step, portal: dict, xero: dict) -> l
         db.session.expunge_all()
     xero_invoices = {i["InvoiceID"]: i for i in xero["invoices"]}
     xero_contacts = {c["ContactID"]: c for c in xero["contacts"]}
-    b24_invoices = {str(i["id"]) for i in portal["invoices"]}
+    b24_invoices = {str(i["id"]) for i in portal["invoices"]} | {f"L{i['ID']}" for i in portal["legacy_invoices"]}
     b24_parties = {f"company:{c['ID']}" for c in portal["companies"]} | {f"contact:{c['ID']}" for c in portal["contacts"]}
     for link in links:
         ref = platform_ref(link.platform_id)
@@ -189,8 +193,11 @@ KINDS = {"CO": "company", "C": "contact", "SI": "invoice"}
 
 
 def platform_ref(platform_id: str) -> str:
-    """A link's platform id (``b24:<member>:CO:7``, or a bare ``7``) as ``company:7``."""
+    """A link's platform id (``b24:<member>:CO:7``, or a bare ``7``) as ``company:7``; an old
+    invoice's (``b24:<member>:L:7``) as ``invoice:L7``."""
     parts = platform_id.split(":")
+    if len(parts) >= 2 and parts[-2] == "L":
+        return f"invoice:L{parts[-1]}"
     if len(parts) >= 2 and parts[-2] in KINDS:
         return f"{KINDS[parts[-2]]}:{parts[-1]}"
     return platform_id
@@ -311,18 +318,27 @@ def money_agrees(world: World, book: Book, portal: dict, xero: dict) -> list[Vio
         if inv is None:
             continue
         ours = (money(item["opportunity"]), money(item.get("taxValue")), item["currencyId"])
-        theirs = (money(inv["Total"]), money(inv["TotalTax"]), inv["CurrencyCode"])
-        lines = max(len(inv.get("LineItems") or []), 1)
-        if (ours[2] == theirs[2] and abs(ours[0] - theirs[0]) <= Decimal("0.01") * lines
-                and abs(ours[1] - theirs[1]) <= Decimal("0.01") * lines):
-            continue
-        tab = _tab_state(world, str(item["id"]))
-        if tab.tone == "ok":
-            step = world.history.last_touching(f"invoice:{item['id']}", f"ledger_invoice:{inv['InvoiceID']}")
-            out.append(Violation("d money", step, f"Bitrix24 invoice {item['id']} is {ours}, Xero "
-                                                  f"{inv['InvoiceNumber']} ({inv['Status']}) is {theirs}, and the "
-                                                  f"invoice tab reads {tab.label!r}"))
+        out += _money_violation(world, str(item["id"]), ours, inv)
+    for old in portal["legacy_invoices"]:
+        inv = xero_by_b24.get(f"L{old['ID']}")
+        if inv is not None:
+            out += _money_violation(world, f"L{old['ID']}", (money(old["PRICE"]), money(old.get("TAX_VALUE")),
+                                                             old["CURRENCY"]), inv)
     return out
+
+
+def _money_violation(world: World, platform_id: str, ours: tuple, inv: dict) -> list[Violation]:
+    theirs = (money(inv["Total"]), money(inv["TotalTax"]), inv["CurrencyCode"])
+    lines = max(len(inv.get("LineItems") or []), 1)
+    if (ours[2] == theirs[2] and abs(ours[0] - theirs[0]) <= Decimal("0.01") * lines
+            and abs(ours[1] - theirs[1]) <= Decimal("0.01") * lines):
+        return []
+    tab = _tab_state(world, platform_id)
+    if tab.tone != "ok":
+        return []
+    step = world.history.last_touching(f"invoice:{platform_id}", f"ledger_invoice:{inv['InvoiceID']}")
+    return [Violation("d money", step, f"Bitrix24 invoice {platform_id} is {ours}, Xero {inv['InvoiceNumber']} "
+                                       f"({inv['Status']}) is {theirs}, and the invoice tab reads {tab.label!r}")]
 
 
 def _tab_state(world: World, invoice_id: str):
@@ -374,6 +390,39 @@ def stages_follow(world: World, book: Book, portal: dict, xero: dict) -> list[Vi
                                  f"Bitrix24 invoice {item['id']} is at {stage}; Xero has it {status}"
                                  f"{' and sent' if inv.get('SentToContact') else ''}, which the settings "
                                  f"(sent when {settings.sent_when}) map to one of {sorted(expected)}"))
+    return out + old_statuses_follow(world, book, portal, xero_by_b24, settings.sent_when)
+
+
+def old_invoice_status_expected(status: str, sent: bool, current: str) -> set[str] | None:
+    """(i) for an old invoice: the portal's INVOICE_STATUS by semantics (N new, S sent, P paid
+    with success semantics, D declined with failure semantics)."""
+    if status == "PAID":
+        return {"P"}
+    if status == "VOIDED":
+        return {"D"}
+    if status == "AUTHORISED" and sent:
+        return {"S"}
+    if status in ("AUTHORISED", "DRAFT") and current == "S":
+        return {"N", "P", "D"}
+    return None
+
+
+def old_statuses_follow(world: World, book: Book, portal: dict, xero_by_b24: dict, sent_when: str) -> list[Violation]:
+    out = []
+    for old in portal["legacy_invoices"]:
+        platform_id = f"L{old['ID']}"
+        inv = xero_by_b24.get(platform_id)
+        if inv is None or str(old.get("UF_CRM_XERO_SYNC")) == "0":
+            continue
+        touched = world.history.last_touching(f"ledger_invoice:{inv['InvoiceID']}", f"invoice:{platform_id}") or 0
+        if touched < book.stage_settings_step:
+            continue
+        expected = old_invoice_status_expected(inv["Status"], bool(inv.get("SentToContact")) or sent_when == "approved",
+                                               old["STATUS_ID"])
+        if expected is not None and old["STATUS_ID"] not in expected:
+            out.append(Violation("i stage", touched or None,
+                                 f"old Bitrix24 invoice {platform_id} has status {old['STATUS_ID']}; Xero has it "
+                                 f"{inv['Status']}, which means one of {sorted(expected)}"))
     return out
 
 

@@ -28,7 +28,7 @@ from .world import ACME, World
 NAMES = ("Globex Ltd", "Initech", "Umbrella Corp", "Hooli", "Globex Ltd")  # one name twice: a real clash
 PEOPLE = (("Jane", "Doe"), ("Owen", "Owner"), ("Ada", "Byron"))
 PRODUCTS = ("Workshop day", "Licence", "Support hour")
-CURRENCIES = ("NZD", "NZD", "AUD", "USD")  # USD is not enabled in the Xero organisation
+CURRENCIES = ("NZD", "NZD", "AUD", "GBP")  # GBP is not enabled in the Xero organisation
 WHICH = st.integers(min_value=0, max_value=5)
 COUNT = st.one_of(st.none(), st.integers(min_value=1, max_value=3))
 
@@ -56,6 +56,7 @@ class BridgeHistory(RuleBasedStateMachine):
         self.companies: list[str] = []
         self.people: list[str] = []
         self.invoices: list[str] = []  # Bitrix24 invoice ids (live ones)
+        self.old_invoices: list[str] = []  # old Bitrix24 invoices (crm.invoice.*), as "L<id>" (live ones)
         self.xero_contacts: list[str] = []
 
     @initialize()
@@ -182,6 +183,54 @@ class BridgeHistory(RuleBasedStateMachine):
         item_id = self.invoices[which % len(self.invoices)]
         self.w.step(f"Bitrix24: Sync now on invoice {item_id}", f"invoice:{item_id}")
         self.w.ask("invoice_to_ledger", f"invoice:{item_id}", manual=True, user_id=1)
+
+    # -- Bitrix24: old invoices (crm.invoice.*, in the portal's currency, USD) -------------------
+    def _old_rows(self, lines: int, rate: int, text: str, quantity: int) -> list[dict]:
+        return [{"ID": 0, "PRODUCT_NAME": f"{PRODUCTS[n % len(PRODUCTS)]} {text}", "PRICE": f"{100 + rate}.00",
+                 "QUANTITY": quantity + n, "VAT_RATE": str(Decimal(rate) / 100), "VAT_INCLUDED": "N"}
+                for n in range(lines)]
+
+    @precondition(lambda self: self.companies or self.people)
+    @rule(party=WHICH, to_person=st.booleans(), lines=st.integers(1, 3), rate=st.sampled_from((15, 0)),
+          sync=st.booleans())
+    def b24_add_old_invoice(self, party, to_person, lines, rate, sync):
+        use_person = (to_person and self.people) or not self.companies
+        pool = self.people if use_person else self.companies
+        party_id = pool[party % len(pool)]
+        text = f"old #{len(self.old_invoices) + 1}"
+        step = self.w.step(f"Bitrix24: add old invoice {text} for {'contact' if use_person else 'company'} "
+                           f"{party_id}, {lines} line(s), tax {rate} %, sync {'on' if sync else 'off'}")
+        row = self._b24("legacy-invoices", fields={
+            "ORDER_TOPIC": f"Invoice {text}", "PERSON_TYPE_ID": 1, "PAY_SYSTEM_ID": 1,
+            ("UF_CONTACT_ID" if use_person else "UF_COMPANY_ID"): party_id, "UF_CRM_XERO_SYNC": "1" if sync else "0",
+            "PRODUCT_ROWS": self._old_rows(lines, rate, text, 1)})
+        platform_id = f"L{row['ID']}"
+        self.old_invoices.append(platform_id)
+        self.w.history.changed.setdefault(f"invoice:{platform_id}", []).append(step)
+        self.book.line_texts[platform_id] = {f"{p} {text}" for p in PRODUCTS}
+
+    @precondition(lambda self: self.old_invoices)
+    @rule(which=WHICH, quantity=st.integers(1, 4))
+    def b24_edit_old_invoice_lines(self, which, quantity):
+        platform_id = self.old_invoices[which % len(self.old_invoices)]
+        text = "old #" + str(self.old_invoices.index(platform_id) + 1)
+        self.w.step(f"Bitrix24: old invoice {platform_id} quantity -> {quantity}", f"invoice:{platform_id}")
+        self._b24(f"legacy-invoices/{platform_id[1:]}", fields={"PRODUCT_ROWS": self._old_rows(1, 15, text, quantity)})
+
+    @precondition(lambda self: self.old_invoices)
+    @rule(which=WHICH)
+    def b24_delete_old_invoice(self, which):
+        platform_id = self.old_invoices.pop(which % len(self.old_invoices))
+        self.w.step(f"Bitrix24: delete old invoice {platform_id}", f"invoice:{platform_id}")
+        self._b24(f"legacy-invoices/{platform_id[1:]}", "DELETE")
+        self.book.deleted_invoices.add(platform_id)
+
+    @precondition(lambda self: self.old_invoices)
+    @rule(which=WHICH)
+    def b24_old_sync_now(self, which):
+        platform_id = self.old_invoices[which % len(self.old_invoices)]
+        self.w.step(f"Bitrix24: Sync now on old invoice {platform_id}", f"invoice:{platform_id}")
+        self.w.ask("invoice_to_ledger", f"invoice:{platform_id}", manual=True, user_id=1)
 
     # -- Bitrix24: deliveries ------------------------------------------------------------------
     @rule(count=COUNT, duplicate=st.booleans(), run=st.booleans())

@@ -94,6 +94,7 @@ class World:
             self.app.extensions["bridge_limiter"] = DatabaseLimiter(db.engine, clock=clock.time, sleep=clock.advance)
         live.control("xero/settings", json={"webhooks_enabled": False})
         live.control("bitrix24/settings", json={"allow_insecure_handlers": True})
+        live.control(f"bitrix24/portals/{ACME}/settings", json={"invoices": "both"})  # smart and old invoices
         installed = live.control(f"bitrix24/portals/{ACME}/install", json={"mode": "page"})
         live.control("bitrix24/events/wait", json={"timeout": 10})
         self.member_id = installed["auth"]["member_id"]
@@ -104,7 +105,8 @@ class World:
         self.tenant = _org(live, ORG)
         from bridge.sandbox.xero import seed
         org = self.sandbox.systems["xero"].orgs[self.tenant]
-        org.currencies.append(seed.currency("AUD"))  # enabled in the organisation; USD is not
+        # enabled in the organisation (USD: the old invoices' portal currency); GBP is not
+        org.currencies += [seed.currency("AUD"), seed.currency("USD")]
         self.settings("mapping", {"tax_rates": {"15": "OUTPUT2", "0": "NONE"}, "default_sales_account": "200"})
         self.shop = shop
         if shop:
