@@ -5,15 +5,19 @@ old invoices: install, the "Sync with" field, export, an edit, Xero's id written
 write-back's echo skipped, a lost event caught by the reconcile, and cancellation."""
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal
+from html import unescape
 
 import pytest
+import requests
 from sqlalchemy import select
 
 from bridge.connectors.bitrix24 import store
 from bridge.connectors.bitrix24.reconcile import reconcile_installation
 from bridge.extensions import db
-from bridge.models import SyncRecord
+from bridge.models import SyncRecord, WorkItem
 from bridge.settings import save_section
 from bridge.sandbox.xero import seed as xero_seed
 from bridge.sync.preview import preview_invoice
@@ -209,3 +213,34 @@ def test_the_settings_page_maps_the_old_invoices_statuses(legacy_portal):
     live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/send")
     xero_flush(live)
     assert old_invoice(live, invoice["ID"])["STATUS_ID"] == "D"
+
+
+def test_the_old_invoice_card_shows_its_sync_state_and_sync_now(legacy_portal):
+    """Old invoices have no detail tab: the app is bound to their card's toolbar, and opens
+    the same page for the invoice "L<ID>": its state, its Xero number, Sync now."""
+    live = legacy_portal
+    with live.app.app_context():
+        setup = store.find(live.member_id).endpoints["setup"]
+    assert "CRM_INVOICE_DETAIL_TOOLBAR" in setup["placements"]
+    assert [p["placement"] for p in state(live)["placements"] if p["placement"].startswith("CRM_INVOICE")] == \
+        ["CRM_INVOICE_DETAIL_TOOLBAR"]
+    invoice = new_old_invoice(live)
+    deliver(live)
+    (xero,) = xero_invoices(live)
+    page = launch(live, "CRM_INVOICE_DETAIL_TOOLBAR", {"ID": str(invoice["ID"])})
+    assert page.status_code == 200 and xero["InvoiceNumber"] in page.text and "Sync now" in page.text
+    sync = re.search(r'action="([^"]*/bitrix24/placement/invoice/L\d+/sync)"', page.text)
+    token = re.search(r'name="token" value="([^"]+)"', page.text).group(1)
+    again = requests.post(live.app_url + unescape(sync.group(1)), data={"token": token}, timeout=10)
+    assert again.status_code == 200 and "Sync requested" in again.text
+    with live.app.app_context():
+        assert db.session.scalar(select(WorkItem).where(WorkItem.object_key == f"invoice:L{invoice['ID']}"))
+
+
+def launch(live, placement: str, options: dict) -> requests.Response:
+    """The page as the portal opens it (POST, launch parameters in the query and the form)."""
+    pair = live.control(f"bitrix24/portals/{ACME}/tokens", json={"user_id": 1})
+    form = dict(live.installed["form"], AUTH_ID=pair["access_token"], REFRESH_ID=pair["refresh_token"],
+                PLACEMENT=placement, PLACEMENT_OPTIONS=json.dumps(options))
+    return requests.post(f"{live.app_url}/bitrix24/placement/invoice", params=live.installed["query"], data=form,
+                         timeout=10)

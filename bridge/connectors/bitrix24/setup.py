@@ -36,7 +36,12 @@ PLACEMENTS: dict[str, tuple[str, bool]] = {
     "CRM_SMART_INVOICE_DETAIL_TAB": ("/bitrix24/placement/invoice", True),
     "LEFT_MENU": ("/bitrix24/app", False),
     "CRM_ANALYTICS_MENU": ("/bitrix24/dashboard", False),  # bridge/web/bitrix24/dashboard.py
+    # Old invoices have no detail tab; their card's toolbar lists applications
+    # (https://dev.1c-bitrix.ru/rest_help/application_embedding/index.php, "scope CRM"): the
+    # same page as the tab, for the invoice "L<ID>". Bound only where the portal has old invoices.
+    "CRM_INVOICE_DETAIL_TOOLBAR": ("/bitrix24/placement/invoice", False),
 }
+LEGACY_PLACEMENTS = frozenset({"CRM_INVOICE_DETAIL_TOOLBAR"})
 NEUTRAL_LEDGER = "accounting"  # the ledger's place in a title before one is connected
 # The title every field made before titles named the ledger has (installations whose stored
 # setup does not say).
@@ -82,7 +87,7 @@ def sync_label(ledger_name: str | None) -> str:
 def placement_title(code: str, ledger_name: str | None) -> str:
     name = ledger_name or NEUTRAL_LEDGER.capitalize()
     # The dashboard shows Xero's bank transactions (the ledger that has them: ``has_transactions``).
-    return {"CRM_SMART_INVOICE_DETAIL_TAB": name, "LEFT_MENU": f"{name} sync",
+    return {"CRM_SMART_INVOICE_DETAIL_TAB": name, "CRM_INVOICE_DETAIL_TOOLBAR": name, "LEFT_MENU": f"{name} sync",
             "CRM_ANALYTICS_MENU": "Xero transactions"}[code]
 
 
@@ -158,6 +163,8 @@ def run_setup(client: Bitrix24Client, public_url: str, ledger_name: str | None =
 
     commands: dict[str, tuple[str, dict[str, Any]]] = {}
     for code, (path, required) in PLACEMENTS.items():
+        if code in LEGACY_PLACEMENTS and not result.legacy_invoices:
+            continue
         url = public_url.rstrip("/") + path
         if code not in offered_placements:
             if required and result.smart_invoices:

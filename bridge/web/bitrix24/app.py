@@ -26,6 +26,7 @@ from ...connectors.bitrix24.client import refresh_tokens
 from ...connectors.bitrix24.iframe import (LaunchRefused, Viewer, authenticate, check_form_token, form_token, framed,
                                            launch_params, require)
 from ...connectors.bitrix24.inbox import FLOW_INVOICE
+from ...connectors.bitrix24.mapper import LEGACY
 from ...connectors.bitrix24.reconcile import cursor_for
 from ..preview_table import preview_table
 from .invoice_state import invoice_state
@@ -140,11 +141,13 @@ def repair():
 # --------------------------------------------------------------------------------------
 
 
-def _invoice_id(options: dict) -> str:
-    invoice_id = str(options.get("ID") or "")  # NOTES s5: {"ID": "<invoice id>", "URI": ...}
+def _invoice_id(viewer: Viewer) -> str:
+    """The platform id of the invoice the page opened on: an old invoice's card toolbar
+    (``setup.LEGACY_PLACEMENTS``) names an old invoice, ``L<ID>``."""
+    invoice_id = str(viewer.options.get("ID") or "")  # NOTES s5: {"ID": "<invoice id>", "URI": ...}
     if whole_number(invoice_id) is None:
         raise LaunchRefused(400, N_("PLACEMENT_OPTIONS from Bitrix24 lacks the invoice ID."))
-    return invoice_id
+    return f"{LEGACY}{invoice_id}" if viewer.placement in setup.LEGACY_PLACEMENTS else invoice_id
 
 
 def _tab_context(viewer: Viewer, invoice_id: str, notice: str | None = None) -> dict:
@@ -166,7 +169,7 @@ def _tab(viewer: Viewer, invoice_id: str, notice: str | None = None) -> Response
 
 
 def _tab_viewer(invoice_id: str, token: str | None) -> Viewer:
-    if whole_number(invoice_id) is None:
+    if whole_number(invoice_id.removeprefix(LEGACY)) is None:
         raise LaunchRefused(400, N_("Not an invoice id."))
     return check_form_token(token, f"invoice:{invoice_id}")
 
@@ -174,7 +177,7 @@ def _tab_viewer(invoice_id: str, token: str | None) -> Viewer:
 @bp.route("/bitrix24/placement/invoice", methods=["GET", "POST"])
 def invoice_tab():
     viewer = authenticate(launch_params())
-    return _tab(viewer, _invoice_id(viewer.options))
+    return _tab(viewer, _invoice_id(viewer))
 
 
 @bp.get("/bitrix24/placement/invoice/<invoice_id>/panel")
