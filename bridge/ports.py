@@ -72,6 +72,30 @@ class Claims(Protocol):
     def taken(self, party_key: str, ledger_id: str) -> bool: ...
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """Money applied to a ledger invoice: a payment or a credit note (``kind``), with the
+    amount applied to this invoice. What the CRM shows under the invoice, and what tells a
+    credit note already made from one that still has to be made."""
+
+    kind: str  # "payment" | "credit_note"
+    ledger_id: str  # Xero PaymentID / CreditNoteID
+    amount: Decimal
+    on: date | None = None
+    number: str = ""  # a credit note's number
+    account: str = ""  # where a payment went, as the ledger names it
+
+
+@dataclass(frozen=True)
+class CreditNote:
+    """A credit note as the ledger holds it (what ``find_credit`` returns)."""
+
+    ledger_id: str
+    number: str
+    total: Decimal
+    remaining: Decimal  # not yet applied to any invoice
+
+
 @dataclass
 class LedgerDocument:
     """An invoice as the ledger holds it."""
@@ -91,6 +115,10 @@ class LedgerDocument:
     updated_at: datetime | None = None
     # The ledger marked it sent to the customer (Xero SentToContact); None: not known.
     sent_to_contact: bool | None = None
+    amount_credited: Decimal = Decimal("0")
+    # Payments and credit notes applied to it, when the read includes them.
+    settlements: tuple[Settlement, ...] = ()
+    contact_id: str = ""  # the ledger contact it is addressed to
 
 
 @dataclass(frozen=True)
@@ -315,6 +343,30 @@ class Ledger:
 
     def changed_invoices(self, since: datetime | None) -> Iterator[LedgerDocument]:
         raise NotImplementedError
+
+    # -- credit notes and the online invoice (issue: money after the invoice) -------------
+    # A ledger that can book a credit note through its API says so; the others leave the
+    # credit to a person (a visible task), as Bexio's API documents no create.
+    issues_credit_notes: bool = False
+
+    def find_credit(self, document: LedgerDocument, since: datetime | None) -> CreditNote | None:
+        """A credit note we may have made for ``document`` and not yet applied: for the
+        contact, changed since ``since``, of the invoice's total, unapplied. None: none."""
+        return None
+
+    def create_credit(self, document: LedgerDocument, amount: Decimal, idempotency_key: str) -> WriteResult:
+        """An approved credit note over ``amount`` for the invoice's contact (not applied yet)."""
+        raise NotImplementedError
+
+    def apply_credit(self, document: LedgerDocument, credit_id: str, amount: Decimal,
+                     idempotency_key: str) -> WriteResult:
+        """Apply ``amount`` of credit note ``credit_id`` to the invoice."""
+        raise NotImplementedError
+
+    def online_invoice_url(self, ledger_id: str) -> str:
+        """The link a customer opens to see (and pay) the approved invoice; "" when the
+        ledger has none."""
+        return ""
 
     # -- products (Bexio articles; Xero Items) ------------------------------------------
     def save_products(self, products: list[tuple[Product, str | None]], idempotency_key: str) -> list[WriteResult]:

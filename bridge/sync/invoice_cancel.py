@@ -1,6 +1,8 @@
 """Flow ``invoice_cancel`` (object ``invoice:<platform id>``): the platform invoice was deleted
 or cancelled. A ledger draft is deleted; an approved invoice without payments is voided only
-when the setting allows it, otherwise flagged; a paid invoice is never touched.
+when the setting allows it, otherwise flagged; a paid or part-paid invoice gets a credit
+note where the ledger books them through its API (``invoice_credit``), else it is flagged
+for a person to credit in the ledger.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from ..engine import WorkContext, flow
 from ..models import Installation, utcnow
 from ..settings import get_section
 from ..messages import N_
+from .invoice_credit import credit_cancelled
 from .links import find_link
 from .registry import ledger_for
 
@@ -25,7 +28,7 @@ def cancel_in_ledger(ctx: WorkContext) -> None:
         record.state, record.warning = "skipped", N_("Never synced: nothing to cancel in the ledger.")
         record.finished_at = utcnow()
         return
-    ledger, _ = ledger_for(installation)
+    ledger, connection = ledger_for(installation)
     documents = ledger.get_invoices([link.ledger_id])
     if not documents:
         record.state, record.warning = "skipped", N_("The ledger no longer has this invoice.")
@@ -33,7 +36,11 @@ def cancel_in_ledger(ctx: WorkContext) -> None:
         return
     document = documents[0]
     allowed = get_section(installation, "invoices").void_authorised_on_cancel
-    if document.status in (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID) or document.amount_paid:
+    paid = document.status in (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID) or document.amount_paid
+    if paid and ledger.issues_credit_notes:
+        credit_cancelled(installation, connection, ledger, link, document, record)
+        return
+    if paid:
         raise ConflictError(
             N_("The invoice was cancelled here, but %(ledger)s has payments on it: it was left as it is.",
                ledger=ledger.kind.title()),

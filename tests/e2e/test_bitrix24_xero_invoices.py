@@ -268,7 +268,7 @@ def test_deleted_approved_invoice_is_flagged_unless_voiding_is_allowed(portal):
     assert [i["Status"] for i in xero_invoices(live)] == ["VOIDED"]
 
 
-def test_paid_invoice_is_never_touched_by_a_cancellation(portal):
+def test_paid_invoice_is_never_voided_by_a_cancellation_it_is_credited(portal):
     live = portal
     settings(live, "invoices", {"void_authorised_on_cancel": True})
     item = new_invoice(live)
@@ -280,8 +280,11 @@ def test_paid_invoice_is_never_touched_by_a_cancellation(portal):
     live.control(f"bitrix24/portals/{ACME}/invoices/{item['id']}", method="DELETE")
     deliver_events(live)
     assert [i["Status"] for i in xero_invoices(live)] == ["PAID"]
-    flagged = records(live, flow="invoice_cancel", object_id=item["id"])[-1]
-    assert flagged.state == "conflict" and "payments" in flagged.error_message
+    credited = records(live, flow="invoice_cancel", object_id=item["id"])[-1]
+    # nothing was due, so the credit note is the customer's, to refund in Xero (the record says so)
+    assert credited.state == "succeeded" and Decimal(credited.received["to_refund"]) == 2300
+    (note,) = live.control(f"xero/orgs/{live.tenant}/state", method="GET")["creditNotes"]
+    assert note["RemainingCredit"] == 2300
 
 
 # -- 12. dry run --------------------------------------------------------------------------

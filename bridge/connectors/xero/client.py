@@ -401,6 +401,24 @@ class XeroClient(ApiClient):
     def save_payments(self, payments: list[dict[str, Any]], idempotency: str) -> BatchResult:
         return self.batch("PUT", "Payments", "Payments", payments, idempotency)
 
+    def credit_notes(self, since: datetime | None = None, where: str | None = None) -> Iterator[dict[str, Any]]:
+        """Credit notes changed since ``since`` (paged, If-Modified-Since)."""
+        return self.pages("CreditNotes", "CreditNotes", params={"where": where} if where else None,
+                          if_modified_since=since)
+
+    def save_credit_notes(self, credit_notes: list[dict[str, Any]], idempotency: str) -> BatchResult:
+        """PUT creates only; the Idempotency-Key replays a lost answer within Xero's window."""
+        return self.batch("PUT", "CreditNotes", "CreditNotes", credit_notes, idempotency)
+
+    def allocate_credit_note(self, credit_note_id: str, allocation: dict[str, Any], idempotency: str) -> BatchResult:
+        """PUT /CreditNotes/{id}/Allocations: apply part of a credit note to an invoice."""
+        return self.batch("PUT", f"CreditNotes/{credit_note_id}/Allocations", "Allocations", [allocation],
+                          idempotency)
+
+    def online_invoice(self, invoice_id: str) -> dict[str, Any] | None:
+        """GET /Invoices/{id}/OnlineInvoice: the customer's link to an approved invoice."""
+        return self.call("GET", f"Invoices/{invoice_id}/OnlineInvoice")
+
     def payments(self, since: datetime | None = None, where: str | None = None) -> Iterator[dict[str, Any]]:
         """No webhooks for payments: poll with If-Modified-Since (NOTES 5)."""
         return self.pages("Payments", "Payments", params={"where": where} if where else None,

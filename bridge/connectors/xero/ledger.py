@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, Iterator
 
 from ...domain import Invoice, InvoiceStatus, Party, Payment, Product, StockLevel
 from ...errors import ConflictError, PermanentError, SyncError
 from ...messages import N_
-from ...ports import (BookedTotals, Claims, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument, LedgerParty,
+from ...ports import (BookedTotals, Claims, CreditNote, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument,
+                      LedgerParty,
                       PartyMatch, SalesAccount, TaxCode, WriteResult)
-from . import mapper, matching
+from . import credits, mapper, matching
 from .client import BATCH_SIZE, XeroClient, chunked, encode_json, jsonable
 from .client import idempotency_key as key_within_limit
 from .contact_index import ContactIndex
@@ -46,6 +49,7 @@ class XeroLedger(Ledger, kind="xero"):
         self.web_url = web_url
         self.index = index  # the local contact index; None: every match asks Xero
         self._contacts: dict[str, dict[str, Any]] = {}  # read during match_party, reused by save_party
+        self._sales_accounts: dict[str, str] = {}  # invoice id -> its first line's account (get_invoices)
 
     # ==================================================================================
     # customers
@@ -300,7 +304,14 @@ class XeroLedger(Ledger, kind="xero"):
         return {contact: made.get(contact.lower(), []) for contact in contacts}
 
     def get_invoices(self, ledger_ids: list[str]) -> list[LedgerDocument]:
-        return [mapper.document_from_xero(i, self.web_url) for i in self.client.get_invoices(ledger_ids)]
+        documents = []
+        for raw in self.client.get_invoices(ledger_ids):
+            # The sales account of its first line: a credit note for it books there too.
+            self._sales_accounts[str(raw.get("InvoiceID") or "")] = next(
+                (str(l["AccountCode"]) for l in raw.get("LineItems") or [] if l.get("AccountCode")), "")
+            documents.append(replace(mapper.document_from_xero(raw, self.web_url),
+                                     settlements=credits.settlements(raw)))
+        return documents
 
     def save_invoices(self, writes: list[InvoiceWrite]) -> list[WriteResult]:
         """Batches of up to 50 with summarizeErrors=false; a result per write, in order.
@@ -478,6 +489,48 @@ class XeroLedger(Ledger, kind="xero"):
         missing = [i for i in dict.fromkeys(paid) if i not in seen]
         if missing:
             yield from self.get_invoices(missing)
+
+    # ==================================================================================
+    # credit notes and the online invoice
+    # ==================================================================================
+
+    issues_credit_notes = True
+
+    def find_credit(self, document: LedgerDocument, since: datetime | None) -> CreditNote | None:
+        """An unapplied credit note for the invoice's contact over its total, changed since
+        ``since`` (If-Modified-Since keeps the read small); what a crash after the create left."""
+        if not document.contact_id:
+            return None
+        where = f'Contact.ContactID==Guid("{document.contact_id}") AND Type=="ACCRECCREDIT"'
+        found = list(self.client.credit_notes(since=since - timedelta(minutes=1) if since else None, where=where))
+        return credits.unapplied_match(found, document.contact_id, document.total)
+
+    def create_credit(self, document: LedgerDocument, amount: Decimal, idempotency_key: str) -> WriteResult:
+        account = self._sales_accounts.get(document.ledger_id, "")
+        body = credits.credit_note_body(document.contact_id, document.currency, amount,
+                                        f"Credit for invoice {document.number}", account)
+        result = self.client.save_credit_notes([body], idempotency_key)
+        element = result.elements[0]
+        sent = {"method": "PUT", "path": "CreditNotes?summarizeErrors=false", "idempotency_key": idempotency_key,
+                "body": jsonable(body)}
+        if not element.ok:
+            return WriteResult(ok=False, error=element.error, sent=sent, received=jsonable(element.data))
+        return WriteResult(ok=True, ledger_id=element.data.get("CreditNoteID"),
+                           number=element.data.get("CreditNoteNumber"), sent=sent, received=jsonable(element.data))
+
+    def apply_credit(self, document: LedgerDocument, credit_id: str, amount: Decimal,
+                     idempotency_key: str) -> WriteResult:
+        body = credits.allocation_body(document.ledger_id, amount)
+        result = self.client.allocate_credit_note(credit_id, body, idempotency_key)
+        element = result.elements[0]
+        sent = {"method": "PUT", "path": f"CreditNotes/{credit_id}/Allocations", "body": jsonable(body)}
+        if not element.ok:
+            return WriteResult(ok=False, ledger_id=credit_id, error=element.error, sent=sent,
+                               received=jsonable(element.data))
+        return WriteResult(ok=True, ledger_id=credit_id, sent=sent, received=jsonable(element.data))
+
+    def online_invoice_url(self, ledger_id: str) -> str:
+        return credits.online_url(self.client.online_invoice(ledger_id))
 
     # ==================================================================================
     # products and stock: not part of Xero's sales flow here

@@ -501,7 +501,9 @@ def document_from_xero(xero_invoice: dict[str, Any], web_url: str) -> LedgerDocu
         external_url=xero_invoice.get("Url") or "",
         invoice=invoice_from_xero(xero_invoice) if full else None,
         updated_at=parse_datetime(xero_invoice.get("UpdatedDateUTC")),
-        sent_to_contact=bool(xero_invoice["SentToContact"]) if "SentToContact" in xero_invoice else None)
+        sent_to_contact=bool(xero_invoice["SentToContact"]) if "SentToContact" in xero_invoice else None,
+        amount_credited=dec(xero_invoice.get("AmountCredited")),
+        contact_id=str((xero_invoice.get("Contact") or {}).get("ContactID") or ""))
 
 
 def line_item_ids(xero_invoice: dict[str, Any]) -> list[str]:

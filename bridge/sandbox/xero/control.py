@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, jsonify, request
 
-from . import banking, contacts, invoices, payments, tokens
+from . import banking, contacts, creditnotes, invoices, payments, tokens
 from .common import Ctx, Invalid
 from .store import Grant, new_org
 from .webhooks import Delivery
@@ -273,6 +273,7 @@ def make_blueprint(system: "System") -> Blueprint:
                 "contacts": [contacts.render(c) for c in org.contacts.values()],
                 "invoices": [invoices.render(org, i) for i in org.invoices.values()],
                 "payments": [payments.render(org, p) for p in org.payments.values()],
+                "creditNotes": [creditnotes.render(org, c) for c in org.credit_notes.values()],
                 "bankTransactions": [banking.render(org, b) for b in org.bank_transactions.values()],
                 "items": list(org.items.values()),
             }

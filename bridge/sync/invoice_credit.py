@@ -1,0 +1,86 @@
+"""Crediting a paid or part-paid invoice the platform cancelled (called by ``invoice_cancel``).
+
+The ledger gets one approved credit note over the invoice's total, applied to what is still
+due on the invoice (so its balance is nil); the rest is the customer's credit, refunded in
+the ledger by a person (a refund moves money out of a bank account: never ours to do).
+
+Never a second credit note for one cancellation, whatever crashes where:
+
+1. an intent row (a link of kind ``credit_note`` keyed by the platform invoice, no ledger id
+   yet) is committed *before* the create, with when it was written;
+2. the create carries an Idempotency-Key of the invoice, so a lost answer replays within
+   the ledger's window;
+3. the credit note's id is committed on the intent row as soon as it is known;
+4. a retry that finds an intent without an id looks first at the invoice (a credit note
+   already applied to it ends the matter) and then for an unapplied credit note for the
+   contact over the total changed since the intent (``Ledger.find_credit``), and adopts it.
+A crash between the create and the apply therefore only repeats the apply.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from ..errors import PermanentError
+from ..extensions import db
+from ..faults import fault_point
+from ..messages import N_
+from ..models import utcnow
+from .links import bind, find_link
+
+KIND = "credit_note"
+
+
+def credit_cancelled(installation, connection, ledger, link, document, record) -> None:
+    """Credit ``document`` (the ledger twin of the cancelled platform invoice ``link``)."""
+    intent = find_link(installation.id, KIND, link.platform_id)
+    applied = [s for s in document.settlements if s.kind == "credit_note"]
+    credit_id = intent.ledger_id if intent is not None else None
+    if credit_id is None and applied:
+        # A credit note is on the invoice already (ours after a crash, or a person's): no second one.
+        credit_id = applied[0].ledger_id
+        _remember(installation, connection, link, credit_id, applied[0].number)
+    if credit_id is None:
+        since = _intent_at(intent)
+        found = ledger.find_credit(document, since) if intent is not None else None
+        if found is not None:
+            credit_id = found.ledger_id
+            _remember(installation, connection, link, credit_id, found.number)
+        else:
+            if intent is None:
+                bind(installation.id, connection, KIND, link.platform_id, ledger_id=None,
+                     extra={"intent_at": utcnow().isoformat(), "amount": str(document.total)})
+                db.session.commit()
+            result = ledger.create_credit(document, document.total, f"credit-{installation.id}-{link.platform_id}")
+            record.sent = result.sent
+            if not result.ok:
+                raise result.error or PermanentError(N_("The ledger refused the credit note."), code="credit_refused")
+            credit_id = result.ledger_id
+            _remember(installation, connection, link, credit_id, result.number)
+            fault_point("after credit note created")
+    due = document.amount_due
+    already = any(s.ledger_id == credit_id for s in applied)
+    if due > 0 and not already:
+        result = ledger.apply_credit(document, credit_id, due, f"credit-apply-{installation.id}-{credit_id}")
+        if not result.ok:
+            raise result.error or PermanentError(N_("The ledger refused to apply the credit note."),
+                                                 code="credit_refused")
+    number = find_link(installation.id, KIND, link.platform_id).ledger_number or ""
+    record.state = "succeeded"
+    record.received = {"credit_note": credit_id, "number": number, "applied": str(Decimal(0) if already else due),
+                       "to_refund": str(document.amount_paid)}
+    if document.amount_paid > 0:
+        record.warning = N_("Credit note %(number)s made; %(amount)s %(currency)s were paid and are to be refunded "
+                            "to the customer in the ledger.", number=number, amount=str(document.amount_paid),
+                            currency=document.currency)
+    record.finished_at = utcnow()
+
+
+def _remember(installation, connection, link, credit_id: str, number: str | None) -> None:
+    bind(installation.id, connection, KIND, link.platform_id, ledger_id=credit_id, ledger_number=number or "")
+    db.session.commit()
+
+
+def _intent_at(intent) -> datetime | None:
+    value = ((intent.extra or {}) if intent is not None else {}).get("intent_at")
+    return datetime.fromisoformat(value) if value else None
