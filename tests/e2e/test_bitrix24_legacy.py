@@ -244,3 +244,15 @@ def launch(live, placement: str, options: dict) -> requests.Response:
                 PLACEMENT=placement, PLACEMENT_OPTIONS=json.dumps(options))
     return requests.post(f"{live.app_url}/bitrix24/placement/invoice", params=live.installed["query"], data=form,
                          timeout=10)
+
+
+def test_an_invoice_voided_in_xero_gets_the_portals_failure_status(legacy_portal):
+    live = legacy_portal
+    invoice = new_old_invoice(live)
+    deliver(live)
+    (xero,) = xero_invoices(live)
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/approve")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/void")
+    xero_flush(live)
+    assert old_invoice(live, invoice["ID"])["STATUS_ID"] == "D"  # the failure status (semantics F)
+    assert failures(live) == []
