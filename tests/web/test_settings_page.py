@@ -138,6 +138,28 @@ def test_import_and_backfill_start_and_show_progress(client, portal, page):
     assert "found: 120" in body and 'hx-trigger="every 2s"' in body
 
 
+def test_start_shows_the_new_run_at_zero_and_polls_until_it_is_done(client, portal, page):
+    """Pressing Start while the cursor still holds the last run's numbers shows the new run
+    (starting, at zero) and keeps polling; once the worker finishes, polling stops."""
+    _, token = page
+    scope = f"installation:{portal.id}"
+    db.session.add(Cursor(scope=scope, name="invoice_backfill",
+                          value={"running": False, "found": 75, "finished_at": "2026-01-02T10:00:00"}))
+    db.session.commit()
+    body = client.post(f"{SETTINGS}/start/backfill", data={"token": token}).get_data(as_text=True)
+    assert "found: 0" in body and "found: 75" not in body
+    assert 'hx-trigger="every 2s"' in body
+    polled = client.get(f"{SETTINGS}/progress", query_string={"token": token}).get_data(as_text=True)
+    assert "found: 0" in polled and 'hx-trigger="every 2s"' in polled
+    item = db.session.scalar(db.select(WorkItem).where(WorkItem.flow == "invoice_backfill"))
+    item.state = "idle"  # the worker ran it (as the engine leaves it)
+    db.session.get(Cursor, db.session.scalar(db.select(Cursor.id))).value = {
+        "running": False, "found": 3, "finished_at": "2026-01-03T10:00:00"}
+    db.session.commit()
+    done = client.get(f"{SETTINGS}/progress", query_string={"token": token}).get_data(as_text=True)
+    assert "found: 3" in done and 'hx-trigger="every 2s"' not in done
+
+
 def test_a_non_admin_cannot_save(client, portal, page):
     from bridge.connectors.bitrix24.iframe import Viewer, form_token
     from bridge.web.bitrix24.pages import APP_PAGES

@@ -32,7 +32,7 @@ from ...errors import SyncError
 from ...extensions import db
 from ...installations import active_connection
 from ...engine import WorkRequest, request_work
-from ...models import Cursor, Installation
+from ...models import Cursor, Installation, WorkItem
 from ...ratelimit import limiter_for_app
 from ...settings import SettingsError, StaleSettings, get_section, rate_key, save_section
 from ...sync.registry import ledger_for, platform_for
@@ -118,11 +118,21 @@ def connection_health(installation: Installation) -> dict[str, Any]:
 
 
 def progress(installation: Installation) -> dict[str, dict]:
-    """The import and backfill cursors (written by the flows after every batch)."""
+    """The import and backfill cursors (written by the flows after every batch), as of the
+    run asked for last: from the moment Start is pressed until the worker picks the run up,
+    the cursor still holds the previous run's numbers, so a run queued (or waiting to retry)
+    and not yet counting shows as starting at zero, and the page polls until it is done."""
     scope = f"installation:{installation.id}"
     connection = active_connection(installation)
-    return {"backfill": _cursor_value(scope, "invoice_backfill"),
-            "import": _cursor_value(scope, f"party_import:{connection.id}") if connection else {}}
+    cursors = {"backfill": _cursor_value(scope, "invoice_backfill"),
+               "import": _cursor_value(scope, f"party_import:{connection.id}") if connection else {}}
+    pending = set(db.session.scalars(select(WorkItem.flow).where(
+        WorkItem.installation_id == installation.id, WorkItem.flow.in_([flow for flow, _key in JOBS.values()]),
+        WorkItem.state.in_(("queued", "running", "waiting")))))
+    for job, (flow, _key) in JOBS.items():
+        if flow in pending and not cursors[job].get("running"):
+            cursors[job] = {"running": True, "starting": True, "since": cursors[job].get("since")}
+    return cursors
 
 
 def _cursor_value(scope: str, name: str) -> dict:
