@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from decimal import Decimal
 from html import unescape
 
@@ -15,6 +16,7 @@ import requests
 from sqlalchemy import select
 
 from bridge.connectors.bitrix24 import store
+from bridge.connectors.bitrix24.platform import Bitrix24Platform
 from bridge.connectors.bitrix24.reconcile import reconcile_installation
 from bridge.extensions import db
 from bridge.models import SyncRecord, WorkItem
@@ -93,6 +95,7 @@ def test_a_xero_edit_of_the_due_date_is_copied_to_the_old_invoice(legacy_portal)
     xero_flush(live)
     deliver(live)
     assert old_invoice(live, invoice["ID"])["DATE_PAY_BEFORE"].startswith("2027-01-31")
+
     assert failures(live) == []
 
 
@@ -256,3 +259,21 @@ def test_an_invoice_voided_in_xero_gets_the_portals_failure_status(legacy_portal
     xero_flush(live)
     assert old_invoice(live, invoice["ID"])["STATUS_ID"] == "D"  # the failure status (semantics F)
     assert failures(live) == []
+
+
+def test_ledger_lines_written_back_replace_the_old_invoices_rows(legacy_portal):
+    """What the flow-back does with Xero's lines (the sandbox's Xero refuses line edits on an
+    approved invoice, so the adapter is driven directly): PRODUCT_ROWS replaced whole,
+    read back as the same lines."""
+    live = legacy_portal
+    invoice = new_old_invoice(live)
+    with live.app.app_context():
+        adapter = Bitrix24Platform.build(store.find(live.member_id))
+        read = adapter.get_invoice(f"L{invoice['ID']}")
+        line = replace(read.lines[0], quantity=Decimal(4), description="Workshop day (4)")
+        extra = replace(read.lines[0], quantity=Decimal(1), unit_price=Decimal("50.00"), description="Travel")
+        adapter.apply_invoice_changes(f"L{invoice['ID']}", replace(read, lines=[line, extra]), {"lines"})
+        again = Bitrix24Platform.build(store.find(live.member_id)).get_invoice(f"L{invoice['ID']}")
+    assert [(x.description, x.quantity, x.unit_price, x.tax_rate) for x in again.lines] == [
+        ("Workshop day (4)", Decimal(4), Decimal("1000.00"), Decimal(15)), ("Travel", Decimal(1), Decimal("50.00"), Decimal(15))]
+    assert Decimal(old_invoice(live, invoice["ID"])["PRICE"]) == Decimal("4657.50")

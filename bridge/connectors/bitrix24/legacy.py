@@ -169,11 +169,13 @@ class LegacyInvoices:
         return results
 
     def apply_changes(self, pid: str, invoice: Invoice, groups: set[str]) -> None:
-        """Ledger edits back by field group: ``header`` (dates, currency) and ``lines`` (the
-        whole ``PRODUCT_ROWS``: the update replaces the list, crm-invoice-update.html)."""
+        """Ledger edits back by field group: ``header`` (the dates; not the currency: an old
+        invoice's ``CURRENCY`` is read-only, the portal's base currency, crm-invoice-fields.html)
+        and ``lines`` (the whole ``PRODUCT_ROWS``: the update replaces the list,
+        crm-invoice-update.html)."""
         fields: dict[str, Any] = {}
         if "header" in groups:
-            fields.update({"DATE_BILL": invoice.issue_date.isoformat(), "CURRENCY": invoice.currency})
+            fields["DATE_BILL"] = invoice.issue_date.isoformat()
             if invoice.due_date:
                 fields["DATE_PAY_BEFORE"] = invoice.due_date.isoformat()
         if "lines" in groups:
