@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bridge.connectors.bitrix24 import store
 from bridge.connectors.bitrix24.platform import Bitrix24Platform
 from bridge.connectors.bitrix24.reconcile import reconcile_installation
+from bridge.engine import WorkRequest, request_work
 from bridge.extensions import db
 from bridge.models import SyncRecord, WorkItem
 from bridge.settings import save_section
@@ -277,3 +278,21 @@ def test_ledger_lines_written_back_replace_the_old_invoices_rows(legacy_portal):
     assert [(x.description, x.quantity, x.unit_price, x.tax_rate) for x in again.lines] == [
         ("Workshop day (4)", Decimal(4), Decimal("1000.00"), Decimal(15)), ("Travel", Decimal(1), Decimal("50.00"), Decimal(15))]
     assert Decimal(old_invoice(live, invoice["ID"])["PRICE"]) == Decimal("4657.50")
+
+
+def test_backfill_from_a_date_sends_the_old_invoices_changed_since(legacy_portal):
+    live = legacy_portal
+    live.control("bitrix24/events/drop", json={"count": 100})  # these predate the app's events
+    new_old_invoice(live, quantity=1)
+    live.control("clock", json={"advance": 120})
+    since = new_old_invoice(live, quantity=2)["DATE_UPDATE"]
+    new_old_invoice(live, quantity=3)
+    live.control("bitrix24/events/wait", json={"timeout": 5})
+    live.control("bitrix24/events/drop", json={"count": 0})
+    assert xero_invoices(live) == []
+    with live.app.app_context():
+        request_work(WorkRequest(store.find(live.member_id).id, "invoice_backfill", "backfill:invoices",
+                                 {"since": since}))
+        db.session.commit()
+    live.run_jobs()
+    assert sorted(Decimal(str(i["Total"])) for i in xero_invoices(live)) == [Decimal("2300.00"), Decimal("3450.00")]
