@@ -63,6 +63,10 @@ def test_smart_invoices_in_webhook_mode(live):
     state = portal_state(live)
     assert state["handlers"] == [] and state["placements"] == []  # nothing a webhook may not do
     assert any("XERO_SYNC" in str(field) for field in state["userfields"])  # the box, made through the webhook
+    url = live.control(f"bitrix24/portals/{ACME}/webhooks", json={"secret": "selfhostedhook1",
+                                                                  "scopes": WEBHOOK_SCOPES})["url"]
+    again = live.app.test_cli_runner().invoke(args=["bitrix24", "webhook", url])  # run again: nothing twice
+    assert again.exit_code == 0 and portal_state(live)["userfields"] == state["userfields"]
     company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {"TITLE": "Globex Ltd"}})
     body = {"fields": {"title": "Workshop", "companyId": company["ID"], "currencyId": "NZD"},
             "rows": [{"productName": "Workshop day", "price": "1150.00", "quantity": 2, "taxRate": 15,
