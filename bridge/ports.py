@@ -509,6 +509,20 @@ class Platform:
     def set_stock(self, levels: Iterable[StockLevel]) -> list[WriteResult]:
         raise NotImplementedError
 
+    # -- notes on an invoice (payments, credit notes) ------------------------------------
+    # The platform keeps a history under each invoice where bridge can add a line a sales
+    # rep reads (Bitrix24's timeline comments). Such a note has no idempotency key, so the
+    # flow looks for its marker (``find_invoice_note``) before a retry adds it again.
+    takes_invoice_notes: bool = False
+
+    def add_invoice_note(self, platform_id: str, text: str) -> str:
+        """Add ``text`` under the invoice; returns the note's id. Only where ``takes_invoice_notes``."""
+        raise NotImplementedError
+
+    def find_invoice_note(self, platform_id: str, marker: str) -> str | None:
+        """The id of a note under the invoice whose text holds ``marker``; None: none."""
+        return None
+
     # -- the administrator ------------------------------------------------------------
     @classmethod
     def notify_admin(cls, installation: Any, message: str) -> bool:

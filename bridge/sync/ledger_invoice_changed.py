@@ -15,7 +15,9 @@ from ..engine import WorkContext, flow
 from ..models import Installation, utcnow
 from ..messages import N_
 from ..settings import get_section
+from ..installations import active_connection
 from .invoice_flowback import flow_back
+from .invoice_payments import note_settlements
 from .links import find_link_by_ledger_id
 from .polling import is_known
 from .registry import ledger_for, platform_for
@@ -83,6 +85,9 @@ def follow_one(installation: Installation, platform, ledger, link, record, docum
     if is_known(document, link):
         _skip(record, N_("Our own change coming back: nothing to do."))
         return
+    # Payments and credit notes first: each is noted under the platform invoice once, and a
+    # failure here retries before anything below marks this version as followed.
+    noted = note_settlements(installation, active_connection(installation), platform, link, document)
     previous = previously_followed(link)
     followed = followed_status(document, sent_when)
     applied = flow_back(installation, platform, ledger, link, document)
@@ -95,13 +100,13 @@ def follow_one(installation: Installation, platform, ledger, link, record, docum
             platform.set_invoice_status(link.platform_id, followed)
         fault_point("after stage move")
     remember_followed(link, document, followed if status_moved and follow_status else previous)
-    if not status_moved and not applied:
+    if not status_moved and not applied and not noted:
         _skip(record, N_("No change to follow."))
         return
-    if status_moved and not follow_status:
+    if status_moved and not follow_status and not noted:
         _skip(record, N_("Status sync is switched off in the settings."))
         return
-    record.sent = {"status": document.status.value, "groups": sorted(applied)}
+    record.sent = {"status": document.status.value, "groups": sorted(applied), **({"noted": noted} if noted else {})}
     record.received = {"ledger_id": document.ledger_id, "number": document.number,
                        "amount_paid": str(document.amount_paid), "amount_due": str(document.amount_due)}
     record.state = "succeeded"

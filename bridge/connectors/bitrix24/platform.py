@@ -27,7 +27,7 @@ from ...models import Installation
 from ...settings import get_section
 from ...vault import vault_for_app
 from ...ports import UNCHANGED, LedgerDocument, Platform, Unchanged, WriteResult
-from . import store
+from . import store, timeline
 from .client import BATCH_MAX, Bitrix24Client
 from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE, SYNC_FIELD_CAMEL, Stage,
                      invoice_from_item, parse_datetime, party_fields, party_from_company,
@@ -369,6 +369,18 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
             return  # already at a stage that means this (e.g. "Awaiting payment" for sent)
         if stage != item.get("stageId"):
             self._update(platform_id, {"stageId": stage})
+
+    takes_invoice_notes = True  # timeline comments (timeline.py)
+
+    def add_invoice_note(self, platform_id: str, text: str) -> str:
+        if platform_id.startswith(LEGACY):
+            return ""  # old invoices: no timeline notes (their history is not the smart timeline)
+        return timeline.add(self.client, platform_id, text)
+
+    def find_invoice_note(self, platform_id: str, marker: str) -> str | None:
+        if platform_id.startswith(LEGACY):
+            return None
+        return timeline.find(self.client, platform_id, marker)
 
     def set_ledger_reference(self, platform_id: str, document: LedgerDocument) -> None:
         result = self.set_ledger_references([(platform_id, document)])[platform_id]

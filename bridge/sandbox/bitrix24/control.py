@@ -306,7 +306,7 @@ def blueprint(cloud: Bitrix24Cloud) -> Blueprint:
                 "legacy_userfields": p.legacy_userfields,
                 "contacts": [parties.render(p, 3, c) for c in p.items[3].values()],
                 "companies": [parties.render(p, 4, c) for c in p.items[4].values()],
-                "stages": p.stages, "notifications": p.notifications,
+                "stages": p.stages, "notifications": p.notifications, "timeline": p.timeline,
                 "offline_queue": [{k: v for k, v in r.items() if not k.startswith("_")} for r in p.offline_queue],
                 "bucket": {"level": p.bucket.level, "capacity": p.bucket.capacity}, "requests": p.requests,
             })

@@ -102,6 +102,7 @@ class Portal:
     products: dict[int, dict[str, Any]] = field(default_factory=dict)
     sections: dict[int, dict[str, Any]] = field(default_factory=dict)
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # crm.timeline.comment.* on smart invoices
     vat_rates: list[dict[str, Any]] = field(default_factory=list)  # crm.vat.list rows (UPPER_CASE, strings)
     next_ids: dict[str, int] = field(default_factory=dict)
     operating_blocked: dict[str, float] = field(default_factory=dict)  # method -> reset_at
