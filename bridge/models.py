@@ -338,3 +338,29 @@ class PeriodicRun(db.Model):
     owner: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Intent(db.Model):
+    """A create call about to go to a ledger, committed before it goes (bridge/sync/intents.py).
+
+    One row per (installation, ledger, kind, platform object): the latest create attempt,
+    with the Idempotency-Key it carries. ``outcome`` is written once the ledger answered
+    (``created`` with ``ledger_id``, or ``refused``); a row without one means the answer was
+    lost (a crash, a timeout), so the retry looks the ledger up by what bridge owns before
+    creating. With an outcome, or with no row at all, the lookup is skipped: a lone invoice
+    then costs only its own write.
+    """
+
+    __tablename__ = "intents"
+    __table_args__ = (UniqueConstraint("installation_id", "ledger", "kind", "platform_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    installation_id: Mapped[int] = mapped_column(ForeignKey("installations.id", ondelete="CASCADE"))
+    ledger: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(30))  # invoice | party
+    platform_id: Mapped[str] = mapped_column(String(120))
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outcome: Mapped[str | None] = mapped_column(String(20))  # None: unknown | created | refused
+    ledger_id: Mapped[str | None] = mapped_column(String(120))
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

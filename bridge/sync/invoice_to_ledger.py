@@ -10,8 +10,10 @@ Read top to bottom, one invoice:
 4. export the customer first (link -> ledger lookup by external key/e-mail/name -> create);
 5. build the exact ledger document and its hash; unchanged since the last write -> done;
 6. linked -> update, unless the ledger has moved it past draft (a conflict for a person);
-   not linked -> look the ledger up by our external key before creating, so a crash after
-   the ledger's answer and before our link write never makes a second invoice;
+   not linked -> create; an intent row is committed before the create call and its outcome
+   after (``intents``), and only a create whose outcome was lost (a crash after the
+   ledger's answer, a timeout) is preceded on retry by a lookup by what bridge owns, so a
+   crash never makes a second invoice and a lone invoice costs one ledger call;
 7. write with an idempotency key derived from (installation, object, content, attempt):
    a retry after an error gets a new key, since ledgers cache errors under a key;
 8. bind the link and record what was sent and what came back.
@@ -29,7 +31,7 @@ from ..engine import WorkContext, WorkRequest, flow, request_work
 from ..models import SKIPPED_BY_SYNC_BOX, Installation, LedgerConnection, SyncRecord, utcnow
 from ..settings import get_section
 from .invoice_flowback import changed_groups, with_platform_rates
-from .intents import first_write_attempts, lookup_since
+from .intents import announce, first_write_attempts, settle, unsettled
 from .invoice_followup import complete_invoice, pending_steps
 from .links import LinkTaken, bind, find_link, jsonable, remembered_links
 from .outcome import SWITCHED_OFF, UNCHANGED_MESSAGE, finish as _finish, idempotency_key, split_object_key
@@ -241,14 +243,20 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
                    prepared: list[Prepared]) -> None:
     """One ledger call for the batch; each element's result handled on its own; then each
     new invoice's follow-up steps (issue, payment, e-mail)."""
+    creates = [(p.platform_id, p.write.idempotency_key) for p in prepared if p.write.ledger_id is None]
+    announce(installation.id, connection.ledger, "invoice", creates)  # committed before the call
     fault_point("before ledger write")
     try:
         results = ledger.save_invoices([p.write for p in prepared])
-    except Exception as exc:
+    except Exception as exc:  # the outcome is unknown: the intents stay open, the retry looks up first
         for p in prepared:
             p.ctx.fail(exc)
         return
     fault_point("after ledger create")
+    created = {pid for pid, _ in creates}
+    settle(installation.id, connection.ledger, "invoice",
+           {p.platform_id: (result.ledger_id if result.ok else None)
+            for p, result in zip(prepared, results) if p.platform_id in created})
     written: list[tuple[Prepared, WriteResult, object]] = []
     for p, result in zip(prepared, results):
         if not result.ok:
@@ -376,9 +384,9 @@ class Lookups:
 
     Customers: ``export_parties`` for every customer of the batch's invoices that are
     written, before the per-invoice loop. Invoices: the ledger documents of linked invoices
-    (one ``get_invoices``) and the lookup of unlinked ones by external key (one
-    ``find_invoices``), each fetched on first need, so a batch of unchanged invoices reads
-    nothing.
+    (one ``get_invoices``) and the lookup of unlinked ones that need it (``needs_lookup``:
+    one ``find_invoices``), each fetched on first need, so a batch of unchanged invoices, or
+    of new ones never tried before, reads nothing.
     """
 
     def __init__(self, ledger: Ledger, candidates: list[tuple[Invoice, object]]) -> None:
@@ -404,11 +412,14 @@ class Lookups:
                 invoice = replace(invoice, number="")
             candidates.append((invoice, link))
         lookups = cls(ledger, candidates)
-        attempted = first_write_attempts(installation.id, [pid for _, pid in keyed])
+        # Only an invoice whose last create has no recorded outcome is looked up before
+        # creating (``intents``); one without an intent row, by its pre-intent sync records.
+        pending = unsettled(installation.id, connection.ledger, "invoice", [pid for _, pid in keyed])
+        older = first_write_attempts(installation.id, [pid for pid, since in pending.items() if since is None])
         for ctx, pid in keyed:
-            if isinstance(invoices.get(pid), Invoice):
-                lookups.since[invoices[pid].key] = attempted.get(pid) or (
-                    lookup_since(installation.id, pid, ctx.item.attempts) if ctx.item.attempts else None)
+            since = pending.get(pid) or older.get(pid)
+            if isinstance(invoices.get(pid), Invoice) and since is not None:
+                lookups.since[invoices[pid].key] = since
         if first_ctx:
             lookups.parties = export_parties(installation, connection, ledger, list(first_ctx.values()))
         return lookups
@@ -434,9 +445,16 @@ class Lookups:
             raise self._linked
         return self._linked.get(ledger_id, [])
 
+    def needs_lookup(self, invoice: Invoice) -> bool:
+        """Looked up before its create: numbered by us (the number must not be another
+        invoice's), or an earlier create's outcome is unknown (``intents``)."""
+        return bool(invoice.number) or self.since.get(invoice.key) is not None
+
     def found(self, invoice: Invoice) -> LedgerDocument | None:
+        if not self.needs_lookup(invoice):
+            return None
         if self._found is None:
-            unlinked = [i for i, link in self.candidates if not (link and link.ledger_id)]
+            unlinked = [i for i, link in self.candidates if not (link and link.ledger_id) and self.needs_lookup(i)]
             if invoice.key not in {i.key for i in unlinked}:
                 unlinked.append(invoice)
             try:
