@@ -188,6 +188,7 @@ def test_a_missing_catalog_scope_is_named_at_install_on_the_settings_page_and_on
         assert installation.endpoints["setup"]["missing_scopes"] == ["catalog"]
         problems = choices_for(installation).problems
     assert any("catalog" in str(p) for p in problems)
+    assert "Missing Bitrix24 scope catalog" in launch(live, "DEFAULT", {}).text  # the main page too
     company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {"TITLE": "Globex Ltd"}})
     live.control(f"bitrix24/portals/{ACME}/legacy-invoices", json={"fields": {
         "ORDER_TOPIC": "Support", "PERSON_TYPE_ID": 1, "PAY_SYSTEM_ID": 1, "UF_COMPANY_ID": company["ID"],
@@ -228,6 +229,8 @@ def test_the_old_invoice_card_shows_its_sync_state_and_sync_now(legacy_portal):
     assert "CRM_INVOICE_DETAIL_TOOLBAR" in setup["placements"]
     assert [p["placement"] for p in state(live)["placements"] if p["placement"].startswith("CRM_INVOICE")] == \
         ["CRM_INVOICE_DETAIL_TOOLBAR"]
+    main = launch(live, "DEFAULT", {}).text
+    assert "Old invoices, in the card" in main and "Invoice tab:" not in main and "Missing Bitrix24 scope" not in main
     invoice = new_old_invoice(live)
     deliver(live)
     (xero,) = xero_invoices(live)
@@ -242,12 +245,13 @@ def test_the_old_invoice_card_shows_its_sync_state_and_sync_now(legacy_portal):
 
 
 def launch(live, placement: str, options: dict) -> requests.Response:
-    """The page as the portal opens it (POST, launch parameters in the query and the form)."""
+    """The page as the portal opens it (POST, launch parameters in the query and the form);
+    placement DEFAULT: the app's main page."""
     pair = live.control(f"bitrix24/portals/{ACME}/tokens", json={"user_id": 1})
     form = dict(live.installed["form"], AUTH_ID=pair["access_token"], REFRESH_ID=pair["refresh_token"],
                 PLACEMENT=placement, PLACEMENT_OPTIONS=json.dumps(options))
-    return requests.post(f"{live.app_url}/bitrix24/placement/invoice", params=live.installed["query"], data=form,
-                         timeout=10)
+    path = "/bitrix24/app" if placement == "DEFAULT" else "/bitrix24/placement/invoice"
+    return requests.post(f"{live.app_url}{path}", params=live.installed["query"], data=form, timeout=10)
 
 
 def test_an_invoice_voided_in_xero_gets_the_portals_failure_status(legacy_portal):
