@@ -20,7 +20,10 @@ def register_blueprints(app) -> None:
     from .i18n import init_i18n
     from .inbound import init_inbound_checks
 
+    from .error_pages import init_error_pages
+
     init_framing(app)  # frame-ancestors 'none' wherever a page sets no policy of its own
+    init_error_pages(app)  # a failure reads in the viewer's language, framed for the page's portal or shop
     init_inbound_checks(app)  # a NUL in the path, query or form: 400 before any view (PostgreSQL cannot store it)
     init_i18n(app)  # the pages' language (portal LANG) and locale formats, before any page renders
 

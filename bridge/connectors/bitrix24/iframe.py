@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, g, request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from ...error_frame import remember_frame
 from ...messages import N_
 from ...errors import SyncError
 from ...extensions import db
@@ -72,6 +73,8 @@ def require(params: dict[str, str], *names: str) -> None:
 def authenticate(params: dict[str, str]) -> Viewer:
     require(params, "member_id", "APPLICATION_TOKEN", "AUTH_ID")
     installation = store.verify(params["member_id"], params["APPLICATION_TOKEN"])
+    named = installation or store.find(params["member_id"])
+    remember_frame(frame_source(named) if named is not None and named.state == "active" else None)
     if installation is None:
         raise LaunchRefused(401, N_("This page was not opened by a Bitrix24 portal that has the app installed."))
     user = confirm_user(installation, params["AUTH_ID"], params.get("AUTH_EXPIRES"))
@@ -131,6 +134,7 @@ def check_form_token(token: str | None, obj: str = "") -> Viewer:
     try:
         data = _serializer().loads(token, max_age=FORM_TOKEN_MAX_AGE)
     except SignatureExpired:
+        _remember_expired(token)
         raise LaunchRefused(401, N_("This page was open too long. Reload it in Bitrix24."))
     except BadSignature:
         raise LaunchRefused(401, N_("The form's security token is not valid. Reload the page."))
@@ -138,7 +142,18 @@ def check_form_token(token: str | None, obj: str = "") -> Viewer:
     if installation is None or installation.state != "active" or data.get("o", "") != obj:
         raise LaunchRefused(401, N_("The form's security token is not valid here. Reload the page."))
     g.bridge_lang = str(data.get("l") or "en")[:5]  # the language of the launch that issued the token
+    remember_frame(frame_source(installation))
     return Viewer(installation, int(data.get("u") or 0), bool(data.get("a")), "", lang=g.bridge_lang)
+
+
+def _remember_expired(token: str) -> None:
+    """An expired token was still signed by us: its portal may frame the refusal, which is
+    worded in the token's language (the user reads "Reload it" inside that portal)."""
+    data = _serializer().loads(token)  # the signature checked, the age not
+    installation = db.session.get(Installation, data.get("i")) if isinstance(data, dict) else None
+    if installation is not None and installation.state == "active":
+        g.bridge_lang = str(data.get("l") or "en")[:5]
+        remember_frame(frame_source(installation))
 
 
 # --------------------------------------------------------------------------------------

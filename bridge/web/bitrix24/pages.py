@@ -3,8 +3,9 @@ ledger as they name it, and their one answer to a refused launch or form.
 
 Every view lets ``LaunchRefused`` (``connectors/bitrix24/iframe.py``) rise; the handler each
 blueprint registers with ``answer_refusals`` turns it into the message page with its status
-(400 malformed, 401 untrusted, 403 not an administrator, 404 not found here), framed by no
-one: a refused request has proven no portal to be framed by.
+(400 malformed, 401 untrusted, 403 not an administrator, 404 not found here), framed only by
+the registered portal the request named (``bridge/error_frame.py``): the page holds no link
+or button, so that portal's frame shows the words; any other site may not frame it.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from flask import Blueprint, Response, current_app, make_response, render_templa
 from flask_babel import gettext as _
 
 from ...connectors.bitrix24.iframe import LaunchRefused, framed
+from ...error_frame import error_frame_policy
 from ...installations import active_connection
 from ...models import Installation
 from ...ports import ledger_name
@@ -34,7 +36,11 @@ def ledger_heading(installation: Installation, kind: str | None = None) -> str:
 def refused(exc: LaunchRefused) -> Response:
     body = render_template("bitrix24/message.html", title="bridge", message=exc.message,
                            bx24_js=current_app.config["BITRIX24_JS_URL"])
-    return framed(make_response(body, exc.status), None)
+    response = framed(make_response(body, exc.status), None)
+    policy = error_frame_policy()  # the portal the request proved (or whose token expired) may frame it
+    if policy:
+        response.headers["Content-Security-Policy"] = policy
+    return response
 
 
 def answer_refusals(bp: Blueprint) -> None:
