@@ -100,6 +100,9 @@ class Installation(Timestamps, db.Model):
     uninstall_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     purge_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the engine last claimed work of this installation: the one served longest ago goes
+    # next, so no installation's backlog delays another's (``engine.claim.pick``).
+    served_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     credential: Mapped[Credential | None] = relationship()
     settings: Mapped["InstallationSettings | None"] = relationship(
@@ -234,6 +237,12 @@ class WorkItem(Timestamps, db.Model):
     # of changes that run read (``engine.request_work``).
     covered_through: Mapped[int | None] = mapped_column(BigInteger)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Its class (``engine.claim``): 0 what a user waits for (Sync now, Retry, a live event),
+    # 1 bulk (imports, backfills, reconcile); within an installation the first goes first.
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Fencing: each claim adds one; a run may renew, write and settle only while the item
+    # still has the generation it claimed (``engine.work.WorkContext.ensure_still_owner``).
+    lease_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 # The ``error_code`` of a record skipped because the user switched sync off on that one

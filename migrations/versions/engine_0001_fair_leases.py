@@ -1,14 +1,16 @@
 """engine: lease generations (fencing) and per-installation scheduling
 
-(Filled by the work that needs it; empty until then so the chain stays linear.)
+Work items get a class (priority: what a user waits for before bulk) and a lease
+generation (a run may renew, write and settle only while it holds the generation it
+claimed); installations remember when their work was last claimed (round robin).
 
 Revision ID: engine_0001
 Revises: messages_0001
 Create Date: 2026-12-05 23:10:00
 
 """
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 
 revision = 'engine_0001'
@@ -18,8 +20,16 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('work_items', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('priority', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('lease_generation', sa.Integer(), server_default='0', nullable=False))
+    with op.batch_alter_table('installations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('served_at', sa.DateTime(), nullable=True))
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('installations', schema=None) as batch_op:
+        batch_op.drop_column('served_at')
+    with op.batch_alter_table('work_items', schema=None) as batch_op:
+        batch_op.drop_column('lease_generation')
+        batch_op.drop_column('priority')
