@@ -52,9 +52,9 @@ translations: install
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations
 	$(VENV)/bin/pybabel compile -d translations
 
-## Screenshots of every page (Bitrix24 app, dashboard, operator console, DG1 admin) into docs/screenshots/ (headless Chromium)
+## Screenshots of every page (Bitrix24 app, dashboard, operator console, DG1 admin, the README tour) into docs/screenshots/ (headless Chromium)
 screenshots: install
-	BRIDGE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/browser
+	BRIDGE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q -m "not mutation" tests/browser
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor instance .pytest_cache

@@ -207,7 +207,8 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
                                 {"ID": str(item_id), "URI": uri}, frame_data)
             else:
                 content = card.card_form(portal, item, tab, f"/{domain}/crm/type/31/details/{item_id}/?tab={tab}")
-            return page(portal, f"Invoice #{item_id}: {item['title']}",
+            heading = item["title"] if item["title"] == f"Invoice #{item_id}" else f"Invoice #{item_id}: {item['title']}"
+            return page(portal, heading,
                         f"<p class='tabs'>{''.join(links)}</p>{content}", frame_data)
 
     @bp.post("/<domain>/crm/type/31/details/<int:item_id>/")

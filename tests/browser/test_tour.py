@@ -1,0 +1,210 @@
+"""README "A tour of the demo" (Bitrix24 -> Xero), step by step, in headless Chromium.
+
+What a new user does after ``make run``: the demo itself is started (``python -m bridge.demo``:
+the sandbox, gunicorn, a Huey worker and the sample data, on free ports and a fresh instance
+folder), and every step is a click or a typed value in the browser, in the README's order.
+No control endpoint, REST call or database write: if a step only works with one, this test
+fails. The browser's console must stay free of errors. The README's tour pictures are taken
+here (``make screenshots`` writes them to docs/screenshots/).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.servers import free_port
+
+from .conftest import ROOT, save_page
+
+WAIT = 60  # seconds a step may take: a webhook, the worker's turn, the tab's next poll
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Demo:
+    app_url: str
+    sandbox_url: str
+
+    @property
+    def portal(self) -> str:
+        return f"{self.sandbox_url}/acme.bitrix24.com"
+
+
+@pytest.fixture
+def demo(tmp_path):
+    """``make run`` on free ports, with its own instance folder (its SQLite and Huey files)."""
+    app_port, sandbox_port = free_port(), free_port()
+    env = {**os.environ, "BRIDGE_PORT": str(app_port), "SANDBOX_PORT": str(sandbox_port),
+           "BRIDGE_INSTANCE_PATH": str(tmp_path / "instance")}
+    for name in ("DATABASE_URL", "HUEY_SQLITE_PATH", "REDIS_URL", "HUEY_BACKEND", "BRIDGE_ENV"):
+        env.pop(name, None)  # the demo's own defaults, as on a fresh clone
+    log = (tmp_path / "demo.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "bridge.demo"], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    started = Demo(f"http://localhost:{app_port}", f"http://127.0.0.1:{sandbox_port}")
+    try:
+        deadline = time.monotonic() + 120
+        while "bridge demo is running" not in (tmp_path / "demo.log").read_text(errors="replace"):
+            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "demo.log").read_text()
+            time.sleep(0.5)
+        yield started
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+def wait_for(driver, condition, timeout: float = WAIT):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.3,
+                             ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(condition)
+    except TimeoutException:
+        raise AssertionError(f"waited in vain at {driver.current_url}; the page said:\n{text(driver)}") from None
+
+
+def text(driver) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def click(driver, how: str, what: str) -> None:
+    wait_for(driver, lambda d: d.find_element(how, what).is_displayed())
+    driver.find_element(how, what).click()
+
+
+def into_app_frame(driver) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.switch_to.default_content()
+    driver.switch_to.frame(wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "iframe[data-frame]")))
+    wait_for(driver, lambda d: d.find_element(By.CSS_SELECTOR, "main h1"))
+
+
+def open_app(driver, demo: Demo) -> None:
+    """The portal's left menu: the app's entry (Accounting sync, then Xero sync)."""
+    from selenium.webdriver.common.by import By
+
+    driver.switch_to.default_content()
+    driver.get(f"{demo.portal}/")
+    click(driver, By.XPATH, "//nav/a[contains(., ' sync')]")
+    into_app_frame(driver)
+
+
+def console_errors(driver) -> list[str]:
+    """Errors the pages wrote to the console (favicons the sandbox does not serve aside)."""
+    return [entry["message"] for entry in driver.get_log("browser")
+            if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]]
+
+
+def test_the_readme_tour_works_in_the_browser_alone(demo, browser, screenshots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    errors: list[str] = []
+
+    # 1. The app, Settings, "Xero: connect": one window, out of the frame and back.
+    open_app(browser, demo)
+    click(browser, By.LINK_TEXT, "Settings")
+    click(browser, By.PARTIAL_LINK_TEXT, "Xero: connect")
+    browser.switch_to.default_content()
+    wait_for(browser, lambda d: "wants access to your Xero organisations" in text(d))
+    assert len(browser.window_handles) == 1
+    click(browser, By.XPATH, "//label[contains(., 'Bridge Demo (NZ)')]/input")
+    click(browser, By.XPATH, "//button[normalize-space()='Allow access']")
+    wait_for(browser, lambda d: d.current_url.startswith(demo.portal))
+    into_app_frame(browser)
+    click(browser, By.LINK_TEXT, "Settings")
+    wait_for(browser, lambda d: "Bridge Demo (NZ)" in text(d))
+    errors += console_errors(browser)
+
+    # 2. Invoices > New invoice: an empty card; Save creates it; the Xero tab shows the draft.
+    browser.switch_to.default_content()
+    click(browser, By.LINK_TEXT, "Invoices")
+    click(browser, By.LINK_TEXT, "New invoice")
+    Select(browser.find_element(By.NAME, "companyId")).select_by_visible_text("Harbour Cafe Ltd")
+    Select(browser.find_element(By.NAME, "currencyId")).select_by_visible_text("NZD")
+    assert browser.find_element(By.XPATH, "//label[contains(., 'Sync with')]/input").is_selected()
+    for name, value in (("row_name", "Coffee beans 1 kg"), ("row_price", "46.00"), ("row_qty", "1"), ("row_tax", "15")):
+        browser.find_elements(By.NAME, name)[0].send_keys(value)
+    click(browser, By.XPATH, "//button[normalize-space()='Save']")
+    wait_for(browser, lambda d: "/details/" in d.current_url)
+    browser.find_elements(By.CSS_SELECTOR, ".tabs a")[-1].click()  # the app's tab, after General and Products
+    into_app_frame(browser)
+
+    def synced(driver) -> bool:
+        """The tab follows a sync it has seen start; opened before the worker's turn, it says
+        "Not synced yet." and the user opens it again (README step 2)."""
+        if "Synced." in text(driver) and driver.find_elements(By.CSS_SELECTOR, "dd a[target=_blank]"):
+            return True
+        if "Not synced yet." in text(driver):
+            time.sleep(2)
+            driver.switch_to.default_content()
+            driver.refresh()
+            into_app_frame(driver)
+        return False
+    wait_for(browser, synced)
+    assert "DRAFT" in text(browser).upper()
+    save_page(browser, screenshots / "tour-invoice-tab.png")
+    errors += console_errors(browser)
+
+    # 3. The number opens Xero's invoice page (a new window): approve, mark as sent, add payment.
+    tab = browser.current_window_handle
+    click(browser, By.CSS_SELECTOR, "dd a[target=_blank]")
+    wait_for(browser, lambda d: len(d.window_handles) == 2)
+    browser.switch_to.window([h for h in browser.window_handles if h != tab][0])
+    wait_for(browser, lambda d: "Harbour Cafe Ltd" in text(d))
+    click(browser, By.XPATH, "//button[normalize-space()='Approve']")
+    wait_for(browser, lambda d: "AUTHORISED" in d.find_element(By.ID, "status").text)
+    click(browser, By.XPATH, "//button[normalize-space()='Mark as sent']")
+    wait_for(browser, lambda d: "(sent)" in d.find_element(By.ID, "status").text)
+    click(browser, By.XPATH, "//button[normalize-space()='Add payment']")
+    wait_for(browser, lambda d: "PAID" in d.find_element(By.ID, "status").text)
+    save_page(browser, screenshots / "tour-xero-invoice.png", frame_css=None)
+    errors += console_errors(browser)
+    browser.close()
+    browser.switch_to.window(tab)
+    browser.switch_to.default_content()
+
+    def paid_in_list(driver) -> bool:  # "reload Invoices": the newest invoice is the first row
+        driver.get(f"{demo.portal}/crm/type/31/list/")
+        return "Paid" in driver.find_element(By.XPATH, "(//table//tr)[2]").text
+    wait_for(browser, paid_in_list)
+
+    # 4. The sync log; the Xero transactions dashboard in CRM analytics.
+    open_app(browser, demo)
+    click(browser, By.LINK_TEXT, "Sync log")
+    wait_for(browser, lambda d: "Download as CSV" in text(d))
+    browser.switch_to.default_content()
+    click(browser, By.LINK_TEXT, "CRM analytics")
+    into_app_frame(browser)
+    errors += console_errors(browser)
+
+    # 5. Settings > Import Xero contacts into Bitrix24 > Start: the customers become companies.
+    open_app(browser, demo)
+    click(browser, By.LINK_TEXT, "Settings")
+    click(browser, By.XPATH, "//form[.//h3[contains(., 'Import Xero contacts')]]//button")
+
+    def imported(driver) -> bool:
+        driver.switch_to.default_content()
+        driver.get(f"{demo.portal}/crm/company/list/")
+        return "Company 00000 Ltd" in text(driver)
+    wait_for(browser, imported)
+    errors += console_errors(browser)
+
+    assert not errors, errors
+    assert requests.get(f"{demo.app_url}/healthz", timeout=5).status_code == 200
