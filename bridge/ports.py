@@ -523,6 +523,10 @@ class Platform:
         """The id of a note under the invoice whose text holds ``marker``; None: none."""
         return None
 
+    def set_online_link(self, platform_id: str, url: str) -> None:
+        """Keep the ledger's online invoice link on the platform invoice (a field a sales
+        rep copies); nothing by default."""
+
     # -- the administrator ------------------------------------------------------------
     @classmethod
     def notify_admin(cls, installation: Any, message: str) -> bool:

@@ -18,6 +18,7 @@ from ..settings import get_section
 from ..installations import active_connection
 from .invoice_flowback import flow_back
 from .invoice_payments import note_settlements
+from .online_link import keep_online_link
 from .links import find_link_by_ledger_id
 from .polling import is_known
 from .registry import ledger_for, platform_for
@@ -88,6 +89,7 @@ def follow_one(installation: Installation, platform, ledger, link, record, docum
     # Payments and credit notes first: each is noted under the platform invoice once, and a
     # failure here retries before anything below marks this version as followed.
     noted = note_settlements(installation, active_connection(installation), platform, link, document)
+    online = keep_online_link(platform, ledger, link, document)
     previous = previously_followed(link)
     followed = followed_status(document, sent_when)
     applied = flow_back(installation, platform, ledger, link, document)
@@ -100,13 +102,14 @@ def follow_one(installation: Installation, platform, ledger, link, record, docum
             platform.set_invoice_status(link.platform_id, followed)
         fault_point("after stage move")
     remember_followed(link, document, followed if status_moved and follow_status else previous)
-    if not status_moved and not applied and not noted:
+    if not status_moved and not applied and not noted and not online:
         _skip(record, N_("No change to follow."))
         return
-    if status_moved and not follow_status and not noted:
+    if status_moved and not follow_status and not noted and not online:
         _skip(record, N_("Status sync is switched off in the settings."))
         return
-    record.sent = {"status": document.status.value, "groups": sorted(applied), **({"noted": noted} if noted else {})}
+    record.sent = {"status": document.status.value, "groups": sorted(applied), **({"noted": noted} if noted else {}),
+                   **({"online_url": online} if online else {})}
     record.received = {"ledger_id": document.ledger_id, "number": document.number,
                        "amount_paid": str(document.amount_paid), "amount_due": str(document.amount_due)}
     record.state = "succeeded"

@@ -27,7 +27,7 @@ from ...models import Installation
 from ...settings import get_section
 from ...vault import vault_for_app
 from ...ports import UNCHANGED, LedgerDocument, Platform, Unchanged, WriteResult
-from . import store, timeline
+from . import online_link, store, timeline
 from .client import BATCH_MAX, Bitrix24Client
 from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE, SYNC_FIELD_CAMEL, Stage,
                      invoice_from_item, parse_datetime, party_fields, party_from_company,
@@ -381,6 +381,10 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         if platform_id.startswith(LEGACY):
             return None
         return timeline.find(self.client, platform_id, marker)
+
+    def set_online_link(self, platform_id: str, url: str) -> None:
+        if not platform_id.startswith(LEGACY):  # old invoices: the tab shows it
+            online_link.write(self.client, self.installation, platform_id, url, self._update_params)
 
     def set_ledger_reference(self, platform_id: str, document: LedgerDocument) -> None:
         result = self.set_ledger_references([(platform_id, document)])[platform_id]

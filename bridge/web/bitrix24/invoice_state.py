@@ -31,6 +31,7 @@ class InvoiceSyncState:
     ledger_messages: list[str] = field(default_factory=list)
     ledger: str | None = None  # xero | bexio
     ledger_url: str | None = None  # opens the ledger invoice in a new window
+    online_url: str | None = None  # the ledger's link for the customer (Xero's online invoice)
     last_synced_at: datetime | None = None
     records: list[SyncRecord] = field(default_factory=list)  # newest first
     conflict: dict[str, Any] | None = None  # {"ours", "theirs", "choices", "message", "fix"}
@@ -70,6 +71,7 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
         state.ledger_number, state.ledger_status = link.ledger_number, link.ledger_status
         state.ledger = link.ledger
         state.ledger_url = ledger_url(link)
+        state.online_url = (link.extra or {}).get("online_url") or None
         synced = (link.extra or {}).get("synced_at")
         state.last_synced_at = datetime.fromisoformat(synced) if synced else link.updated_at
     state.records = list(records)

@@ -1,0 +1,22 @@
+"""The ledger's online invoice link (Xero: ``/Invoices/{id}/OnlineInvoice``), fetched once,
+when ``ledger_invoice_changed`` first sees the invoice approved, and kept on the link (the
+invoice tab shows it) and on the platform invoice (``Platform.set_online_link``). A ledger
+without one (``Ledger.online_invoice_url`` is "") costs no call and is asked only once.
+"""
+from __future__ import annotations
+
+from ..domain import InvoiceStatus
+
+APPROVED_OR_LATER = (InvoiceStatus.AUTHORISED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID)
+
+
+def keep_online_link(platform, ledger, link, document) -> str | None:
+    """The link fetched now, or None when there was nothing to fetch."""
+    extra = link.extra or {}
+    if document.status not in APPROVED_OR_LATER or "online_url" in extra:
+        return None
+    url = ledger.online_invoice_url(document.ledger_id)
+    if url:
+        platform.set_online_link(link.platform_id, url)
+    link.extra = {**extra, "online_url": url}
+    return url or None
