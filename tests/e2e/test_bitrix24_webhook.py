@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from bridge.connectors.bitrix24.webhook import poll_all
 from bridge.extensions import db
 from bridge.models import Installation
 from bridge.sandbox.xero import seed as xero_seed
@@ -48,9 +47,10 @@ def connect_webhook(live, invoices: str = "smart") -> str:
 
 
 def poll(live) -> None:
-    """What the ``bitrix24_webhook_poll`` job does every two minutes, then the work."""
-    with live.app.app_context():
-        poll_all()
+    """What the ``bitrix24_webhook_poll`` job does every two minutes (``flask bitrix24 poll``),
+    then the work."""
+    out = live.app.test_cli_runner().invoke(args=["bitrix24", "poll"])
+    assert out.exit_code == 0 and "webhook:" in out.output, out.output
     live.run_jobs()
 
 

@@ -58,3 +58,12 @@ def settings(installation_id: int, section: str, values: str) -> None:
         raise click.ClickException("; ".join(f"{field}: {why}" for field, why in exc.errors.items())) from None
     db.session.commit()
     click.echo(f"Saved {section} of installation {installation_id}.")
+
+
+@bitrix24_cli.command("poll")
+def poll() -> None:
+    """List what changed on every portal in webhook mode and request its sync (what the worker
+    does every few minutes; docs/bitrix24.md, "Webhook mode")."""
+    from .webhook import poll_all
+
+    click.echo(poll_all())
