@@ -310,10 +310,17 @@ def show_references(platform, shown: list[tuple[str, SyncRecord, LedgerDocument]
         results = {pid: WriteResult(ok=False, error=exc) for pid, _ in documents}
     errors = {pid: r.error for pid, r in results.items() if not r.ok and r.error is not None}
     versions = {pid: r.version for pid, r in results.items() if r.ok and r.version}
+    # When the platform stamped our write (its event clock, whole seconds): an event of that
+    # very second is our echo and is not read (the platform's inbox handler; the reconcile
+    # re-reads it later, in case a user saved in the same second).
+    stamped = {pid: r.received["written_at"] for pid, r in results.items()
+               if r.ok and isinstance(r.received, dict) and r.received.get("written_at")}
     for platform_id, record, document in shown:
         link = find_link(record.installation_id, "invoice", platform_id)
         if platform_id in versions:  # the platform's stamp after our write: its event is our echo
             link.extra = {**(link.extra or {}), "platform_version": versions[platform_id]}
+        if platform_id in stamped:
+            link.extra = {**(link.extra or {}), "platform_written_at": stamped[platform_id]}
         if platform_id in errors:
             message = getattr(errors[platform_id], "message", str(errors[platform_id]))
             record.warning = N_("Synced, but the link could not be shown on the platform: %(reason)s", reason=message)

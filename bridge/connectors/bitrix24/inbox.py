@@ -16,6 +16,7 @@ from ...extensions import db
 from ...engine import WorkRequest
 from ...models import InboxEvent, Installation
 from ...settings import get_section
+from .echoes import is_echo
 
 FLOW_INVOICE = "invoice_to_ledger"
 FLOW_PARTY = "party_to_ledger"
@@ -48,5 +49,7 @@ def _general(installation_id: int):
 def translate(event: InboxEvent) -> list[WorkRequest]:
     installation = db.session.get(Installation, event.installation_id) if event.installation_id else None
     if installation is None or installation.state != "active" or not event.object_key:
+        return []
+    if is_echo(installation.id, event):  # our own write-back, nothing newer: no read (echoes.py)
         return []
     return requests_for(installation.id, event.topic, event.object_key)

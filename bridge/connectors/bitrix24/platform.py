@@ -69,6 +69,14 @@ def content_version(item: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps([content, ordered], sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+def _written_at(reply: Any) -> dict[str, int] | None:
+    """``{"written_at": <epoch second>}``: when Bitrix24 stamped our update (its ``updatedTime``,
+    whole seconds, the clock its events' ``ts`` come from), so the event this update causes is
+    known as our echo without a read (``inbox.is_echo``). None when the reply does not say."""
+    stamped = parse_datetime(((reply or {}).get("item") or {}).get("updatedTime")) if isinstance(reply, dict) else None
+    return {"written_at": int(stamped.timestamp())} if stamped is not None else None
+
+
 def _ancestry(section_id: str | None, parents: dict[str, str]) -> tuple[str, ...]:
     """The section and its parents, nearest first (a cycle or an unknown parent stops it)."""
     chain: list[str] = []
@@ -433,7 +441,7 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
             else:
                 read, rows = self._read_items.get(pid), self._read_rows.get(pid)
                 version = content_version(read, rows) if read is not None and rows is not None else None
-                results[pid] = WriteResult(ok=True, version=version)
+                results[pid] = WriteResult(ok=True, version=version, received=_written_at(reply.get(pid)))
         return results
 
     def apply_invoice_changes(self, platform_id: str, invoice: Invoice, groups: set[str]) -> None:

@@ -8,7 +8,9 @@ Every 10 minutes, per installation:
    each: work on objects already queued coalesces;
 2. drain the offline-event queue where the installer could bind offline events (NOTES s4
    "Offline events"): read with ``clear=0`` and clear after the work is requested where the
-   plan allows confirmation, else read-and-delete.
+   plan allows confirmation, else read-and-delete;
+3. request work for the invoices whose write-back echo was skipped unread (``echoes``): a
+   user's edit saved in the same second as our write-back is read and sent then.
 
 Streams are declared as data, one per object kind, each with its change-time field.
 """
@@ -27,6 +29,7 @@ from ...engine import periodic, request_work
 from ...models import Cursor, Installation
 from . import store
 from .client import Bitrix24Client
+from .echoes import recheck_skipped
 from .hooks import family, object_key
 from .inbox import requests_for
 from .mapper import SMART_INVOICE
@@ -145,6 +148,7 @@ def reconcile_installation(installation: Installation, client: Bitrix24Client | 
     counts = {stream.name: reconcile_stream(client, installation, cursor, stream) for stream in STREAMS
               if stream.applies(installation)}
     counts["offline"] = drain_offline(client, installation)
+    counts["echoes"] = recheck_skipped(installation.id, cursor)  # same-second edits behind our write-back
     return counts
 
 
