@@ -135,3 +135,37 @@ def test_the_companies_page_lists_each_company_with_its_people(sandbox):
     page = requests.get(f"{sandbox.url}/{ACME}/crm/company/list/", timeout=10).text
     assert re.search(r"Listed Cafe Ltd</td><td>[^<]*</td><td>Ana Lee", page)
     assert "Solo Buyer" in page.split("Contacts without a company")[1]
+
+
+def test_an_old_invoice_card_creates_on_save_and_shows_the_apps_user_field(sandbox):
+    """A portal with old invoices (setting ``invoices``): the same card, crm.invoice.* underneath."""
+    running, receiver = start_receiver()
+    try:
+        control(sandbox, "/settings", allow_insecure_handlers=True)
+        control(sandbox, f"/portals/{ACME}/settings", invoices="both")
+        token = install_tokens(sandbox)["auth"]["access_token"]
+        rest(sandbox, ACME, "event.bind", token, event="ONCRMINVOICEADD", handler=f"{receiver.url}/hooks/bitrix24")
+        added = rest(sandbox, ACME, "crm.invoice.userfield.add", token, fields={
+            "FIELD_NAME": "TOUR_SYNC", "USER_TYPE_ID": "boolean", "EDIT_FORM_LABEL": "Sync with Xero",
+            "SETTINGS": {"DEFAULT_VALUE": 1}})
+        assert added.status_code == 200, added.text
+        company = control(sandbox, f"/portals/{ACME}/companies", fields={"TITLE": "Old Mill Ltd"})
+        assert "Invoices (old)" in requests.get(f"{sandbox.url}/{ACME}/crm/invoice/list/", timeout=10).text
+        new = requests.get(f"{sandbox.url}/{ACME}/crm/invoice/edit/0/", timeout=10).text
+        assert "Sync with Xero" in new and "checked" in new and "Old Mill Ltd" in new
+        status = re.search(r"name='STATUS_ID'><option value='([^']+)'", new).group(1)
+        saved = requests.post(f"{sandbox.url}/{ACME}/crm/invoice/edit/0/", timeout=10, data={
+            "ORDER_TOPIC": "Flour", "STATUS_ID": status, "UF_COMPANY_ID": company["ID"], "UF_CONTACT_ID": "0",
+            "uf_UF_CRM_TOUR_SYNC": ["N", "Y"], "row_name": ["Flour 25 kg", ""],
+            "row_price": ["57.50", ""], "row_qty": ["2", ""], "row_discount": ["2.50", ""], "row_tax": ["15", ""],
+            "row_included": ["Y", "Y"]})
+        assert saved.status_code == 200 and "Flour 25 kg" in saved.text
+        control(sandbox, "/events/wait")
+        assert len(receiver.calls) == 1
+        invoice_id = int(receiver.calls[0]["form"]["data[FIELDS][ID]"])
+        invoice = rest(sandbox, ACME, "crm.invoice.get", token, id=invoice_id).json()["result"]
+        assert (invoice["UF_COMPANY_ID"], invoice["PERSON_TYPE_ID"], invoice["UF_CRM_TOUR_SYNC"]) == (str(company["ID"]), "2", "1")
+        row = invoice["PRODUCT_ROWS"][0]
+        assert (row["PRICE"], row["DISCOUNT_PRICE"], row["VAT_RATE"], row["VAT_INCLUDED"]) == ("57.50", "2.50", "0.1500", "Y")
+    finally:
+        running.stop()

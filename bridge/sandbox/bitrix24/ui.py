@@ -11,12 +11,13 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, request
 
-from . import card, invoices, parties
+from . import card, invoices, legacy, legacy_card, parties
 from .bx24js import BX24_JS
 from .control import finish_install, install_params
 from .core import Bitrix24Cloud
 from .errors import RestError
 from .methods_crm import fire_item
+from .methods_legacy import fire as fire_legacy
 from .state import new_token
 from .wire import json_response
 
@@ -92,7 +93,9 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
         script = f"<script>{PARENT_JS % (json.dumps(frame_data or {}), json.dumps(portal.domain))}</script>"
         html = (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)} - {portal.domain}</title>"
                 f"<style>{CSS}</style></head><body><header><b>{portal.domain}</b> Bitrix24 (sandbox)</header>"
-                f"<nav><a href='{base}/crm/type/31/list/'>Invoices</a><a href='{base}/crm/company/list/'>Companies</a>"
+                f"<nav><a href='{base}/crm/type/31/list/'>Invoices</a>"
+                + (f"<a href='{base}/crm/invoice/list/'>Invoices (old)</a>" if legacy.legacy_enabled(portal) else "")
+                + f"<a href='{base}/crm/company/list/'>Companies</a>"
                 f"<a href='{base}/crm/analytics/'>CRM analytics</a>"
                 f"<a href='{base}/marketplace/local/'>Applications</a>{menu}</nav><main><h1>{escape(title)}</h1>{body}</main>"
                 f"{script}</body></html>")
@@ -157,6 +160,71 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
             if isinstance(portal, Response):
                 return portal
             return page(portal, "Companies", card.party_table(portal))
+
+    # --- old invoices (a portal whose ``invoices`` setting is legacy or both): legacy_card.py
+    def old_portal(domain: str):
+        portal = portal_or_404(domain)
+        if not isinstance(portal, Response) and not legacy.legacy_enabled(portal):
+            return page(portal, "Invoices", "<p>This portal has no old invoices.</p>")
+        return portal
+
+    @bp.get("/<domain>/crm/invoice/list/")
+    def old_invoice_list(domain: str):
+        with cloud.host.lock:
+            portal = old_portal(domain)
+            return portal if isinstance(portal, Response) else page(portal, "Invoices (old)", legacy_card.listing(portal))
+
+    @bp.get("/<domain>/crm/invoice/edit/0/")
+    def old_invoice_new_card(domain: str):
+        with cloud.host.lock:
+            portal = old_portal(domain)
+            if isinstance(portal, Response):
+                return portal
+            return page(portal, "New invoice", legacy_card.form(portal, None, f"/{domain}/crm/invoice/edit/0/"))
+
+    @bp.post("/<domain>/crm/invoice/edit/0/")
+    def old_invoice_new(domain: str):
+        with cloud.host.lock:
+            portal = cloud.portal(domain)
+            try:
+                fields = {"PAY_SYSTEM_ID": legacy_card.DEFAULT_PAY_SYSTEM, **legacy_card.fields_from(request.form, portal)}
+                invoice = legacy.add(portal, fields, USER_ID, cloud.host.clock.time())
+            except RestError as err:
+                return page(portal, "New invoice", f"<p role='alert'>{escape(err.description)}</p>"
+                            + legacy_card.form(portal, None, f"/{domain}/crm/invoice/edit/0/"))
+            fire_legacy(cloud, portal, "ADD", invoice["ID"], USER_ID)
+        return redirect(f"/{domain}/crm/invoice/show/{invoice['ID']}/")
+
+    @bp.get("/<domain>/crm/invoice/show/<int:invoice_id>/")
+    def old_invoice_card(domain: str, invoice_id: int):
+        with cloud.host.lock:
+            portal = old_portal(domain)
+            if isinstance(portal, Response):
+                return portal
+            invoice = legacy.get(portal, invoice_id)
+            installed = portal.installation is not None and portal.installation.installed
+            toolbar = [p for p in portal.placements if p["placement"] == "CRM_INVOICE_DETAIL_TOOLBAR"] if installed else []
+            buttons = "".join(f"<a class='button' href='?app={p['id']}'>{escape(p['title'] or 'App')}</a> " for p in toolbar)
+            frame_data: dict[str, Any] = {}
+            bound = next((p for p in toolbar if str(p["id"]) == request.args.get("app")), None)
+            app = frame(portal, bound["handler"], "CRM_INVOICE_DETAIL_TOOLBAR", {"ID": str(invoice_id)},
+                        frame_data) if bound else ""
+            body = (f"<p class='tabs'>{buttons}</p>{app}"
+                    + legacy_card.form(portal, invoice, f"/{domain}/crm/invoice/show/{invoice_id}/"))
+            return page(portal, f"Invoice {invoice['ACCOUNT_NUMBER']}", body, frame_data)
+
+    @bp.post("/<domain>/crm/invoice/show/<int:invoice_id>/")
+    def old_invoice_save(domain: str, invoice_id: int):
+        with cloud.host.lock:
+            portal = cloud.portal(domain)
+            fields = legacy_card.fields_from(request.form, portal)
+            if "PRODUCT_ROWS" in fields and legacy_card.same_rows(legacy.get(portal, invoice_id)["PRODUCT_ROWS"],
+                                                                 fields["PRODUCT_ROWS"]):
+                del fields["PRODUCT_ROWS"]  # unchanged rows are no change (and fire no event)
+            _, changed = legacy.update(portal, invoice_id, fields, USER_ID, cloud.host.clock.time())
+            if changed:
+                fire_legacy(cloud, portal, "UPDATE", invoice_id, USER_ID)
+        return redirect(f"/{domain}/crm/invoice/show/{invoice_id}/")
 
     @bp.get("/<domain>/crm/type/31/new/")
     def invoice_new_card(domain: str):
