@@ -127,6 +127,8 @@ def _log_request(host: SandboxHost, response):
     body = "" if request.method == "GET" else request.get_data(as_text=True)[:4000]
     with host.lock:
         host.requests.append({"seq": len(host.requests), "at": time.time(), "method": request.method, "path": request.path,
+                              "query": request.query_string.decode(errors="replace")[:1000],
+                              "if_modified_since": request.headers.get("If-Modified-Since"),
                               "status": response.status_code, "cause": request.headers.get("X-Bridge-Cause"),
                               "idempotency_key": request.headers.get("Idempotency-Key"),
                               "mark": host.mark, "body": body,
