@@ -56,15 +56,21 @@ def test_a_cancel_at_xero_changes_nothing(app, client, installation):
     assert db.session.scalars(db.select(LedgerConnection)).all() == []
 
 
-def test_one_organisation_connects_without_a_choice(app, client, installation, mocked):
-    state = start_connect(app, client, installation)
-    access = jwt({"authentication_event_id": "event-1", "exp": 9999999999})
-    mocked.post(app.config["XERO_TOKEN_URL"], json={"access_token": access, "refresh_token": "r-1",
+def xero_grants_one_organisation(app, mocked, event: str, refresh: str, connection: str) -> str:
+    """Xero's token and connections answers after the user allowed one organisation (Acme Ltd)."""
+    access = jwt({"authentication_event_id": event, "exp": 9999999999})
+    mocked.post(app.config["XERO_TOKEN_URL"], json={"access_token": access, "refresh_token": refresh,
                                                     "expires_in": 1800, "token_type": "Bearer",
                                                     "scope": " ".join(SCOPES)})
-    mocked.get(app.config["XERO_CONNECTIONS_URL"] + "?authEventId=event-1", json=[
-        {"id": "conn-9", "authEventId": "event-1", "tenantId": TENANT, "tenantType": "ORGANISATION",
+    mocked.get(app.config["XERO_CONNECTIONS_URL"] + f"?authEventId={event}", json=[
+        {"id": connection, "authEventId": event, "tenantId": TENANT, "tenantType": "ORGANISATION",
          "tenantName": "Acme Ltd", "createdDateUtc": "2026-03-01T10:00:00.000", "updatedDateUtc": "2026-03-01T10:00:00.000"}])
+    return access
+
+
+def test_one_organisation_connects_without_a_choice(app, client, installation, mocked):
+    state = start_connect(app, client, installation)
+    access = xero_grants_one_organisation(app, mocked, "event-1", "r-1", "conn-9")
     answer = client.get(f"/oauth/xero/callback?code=the-code&state={state}", follow_redirects=True)
     assert answer.status_code == 200 and b"Connected to Acme Ltd" in answer.data
     token_request = mocked.calls[0].request
@@ -97,13 +103,7 @@ def test_connect_from_the_portal_comes_back_to_the_portal_in_the_same_window(app
         url = signed_connect_url(installation.id, back=back)
     answer = client.get(url)
     state = parse_qs(urlsplit(answer.headers["Location"]).query)["state"][0]
-    access = jwt({"authentication_event_id": "event-2", "exp": 9999999999})
-    mocked.post(app.config["XERO_TOKEN_URL"], json={"access_token": access, "refresh_token": "r-2",
-                                                    "expires_in": 1800, "token_type": "Bearer",
-                                                    "scope": " ".join(SCOPES)})
-    mocked.get(app.config["XERO_CONNECTIONS_URL"] + "?authEventId=event-2", json=[
-        {"id": "conn-8", "authEventId": "event-2", "tenantId": TENANT, "tenantType": "ORGANISATION",
-         "tenantName": "Acme Ltd", "createdDateUtc": "2026-03-01T10:00:00.000", "updatedDateUtc": "2026-03-01T10:00:00.000"}])
+    xero_grants_one_organisation(app, mocked, "event-2", "r-2", "conn-8")
     done = client.get(f"/oauth/xero/callback?code=the-code&state={state}")
     assert done.status_code == 302 and done.headers["Location"] == back
     assert db.session.scalars(db.select(LedgerConnection)).one().active
