@@ -29,6 +29,21 @@ USER_AGENT = "bridge/0.1"
 # log) can be traced to its sync records and from there to the change that asked for it.
 CAUSE_HEADER = "X-Bridge-Cause"
 _cause: ContextVar[str | None] = ContextVar("bridge_cause", default=None)
+# What must hold before a call that may write (fencing: the run still owns its work).
+_guard: ContextVar[Callable[[], None] | None] = ContextVar("bridge_write_guard", default=None)
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@contextmanager
+def write_guard(check: Callable[[], None]) -> Iterator[None]:
+    """Call ``check`` before every request that may write (any but GET, HEAD, OPTIONS) made
+    in this block; it raises to stop the write. Every connector's calls go through
+    ``HttpClient.request``, so this is the one place the engine fences a run's writes."""
+    token = _guard.set(check)
+    try:
+        yield
+    finally:
+        _guard.reset(token)
 
 
 @contextmanager
@@ -148,6 +163,8 @@ class ApiClient:
                 on_status: dict[int, Callable[[requests.Response], Any]] | None = None,
                 **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
+        if method.upper() not in READ_ONLY_METHODS and (check := _guard.get()) is not None:
+            check()
         if (tag := _cause.get()) is not None:
             kwargs["headers"] = {**(kwargs.get("headers") or {}), CAUSE_HEADER: tag}
         try:

@@ -34,12 +34,13 @@ from .run import execute_work
 from .settle import backoff_seconds
 from .sweeper import prune_once, sweep_once
 from .tasks import process_inbox, run_work
-from .work import WorkContext, renew_lease, request_work, request_work_many
+from .waits import Wait, why_waiting
+from .work import LeaseLost, WorkContext, renew_lease, request_work, request_work_many
 
 __all__ = [
     "BATCHED_INBOX_SOURCES", "BATCH_SIZES", "FLOWS", "INBOX_HANDLERS", "WorkContext", "WorkRequest", "app_context",
     "backoff_seconds", "bind_app", "claim_period", "enqueue_after_commit", "execute_work", "flow",
-    "handle_inbox_event", "huey", "inbox_handler", "now", "on_failure", "period_key", "periodic", "process_inbox",
+    "handle_inbox_event", "huey", "inbox_handler", "LeaseLost", "now", "on_failure", "period_key", "periodic", "process_inbox",
     "prune_once", "record_inbound", "renew_lease", "request_work", "request_work_many", "run_work", "store_callback",
-    "sweep_once", "translate_inbox_events",
+    "sweep_once", "translate_inbox_events", "Wait", "why_waiting",
 ]

@@ -1,5 +1,12 @@
 """Claiming work: a conditional UPDATE hands each item to one run (a duplicate task is a
 no-op), and a batch flow runs once at a time per installation, taking everything ready.
+
+Which work goes next (``pick``) is fair: installations take turns (the one whose work was
+claimed longest ago goes first, so one installation's backlog of 800 never holds another's
+live event), and within an installation what a user waits for (Sync now, Retry, a live
+event: priority 0) goes before bulk work (imports, backfills, reconcile: 1). A Huey task
+names an item, but runs the work ``pick`` chooses: the queue's order (first come, first
+served, the same on SQLite and Redis) no longer decides who waits.
 """
 from __future__ import annotations
 
@@ -35,7 +42,10 @@ def claim_work(item_id: int) -> WorkItem | None:
         claim = claim.where(~_batch_running(owner.installation_id, owner.flow, t))
     claimed = db.session.execute(claim.values(state="running", dirty=False, lease_until=t + limits.WORK_LEASE,
                                               runs=WorkItem.runs + 1, last_run_at=t,
+                                              lease_generation=WorkItem.lease_generation + 1,
                                               covered_through=covered_through())).rowcount
+    if claimed:
+        db.session.execute(update(Installation).where(Installation.id == owner.installation_id).values(served_at=t))
     db.session.commit()
     return db.session.get(WorkItem, item_id) if claimed else None
 
@@ -64,13 +74,56 @@ def _lock_installation(installation_id: int) -> None:
 
 
 def next_ready(installation_id: int, flow: str) -> int | None:
-    """The oldest item ready for the flow (a due retry too: its own task may have found a
-    run going and left)."""
+    """The item of the flow to run next (a due retry too: its own task may have found a run
+    going and left): what a user waits for first, then the oldest."""
     next_id = db.session.scalar(select(WorkItem.id).where(
         WorkItem.installation_id == installation_id, WorkItem.flow == flow, ready(now()))
-        .order_by(WorkItem.updated_at, WorkItem.id).limit(1))
+        .order_by(WorkItem.priority, WorkItem.updated_at, WorkItem.id).limit(1))
     db.session.commit()
     return next_id
+
+
+def pick(hint_id: int) -> int | None:
+    """The work a task for ``hint_id`` runs: None when that item is not ready (done, taken,
+    or a run of its batch flow is going on and takes it next), else the fairest ready work
+    (``fairest``), which is most often the item itself."""
+    t = now()
+    owner = db.session.execute(select(WorkItem.installation_id, WorkItem.flow)
+                               .where(WorkItem.id == hint_id, ready(t))).first()
+    if owner is None or (BATCH_SIZES.get(owner.flow, 1) > 1 and
+                         db.session.scalar(select(_batch_running(owner.installation_id, owner.flow, t)))):
+        db.session.commit()
+        return None
+    chosen = fairest(t)
+    db.session.commit()
+    return chosen if chosen is not None else hint_id
+
+
+def fairest(t: datetime) -> int | None:
+    """The ready item to run next across installations: the installation served longest ago
+    (never served first), then its work by class (a user waiting before bulk), then the
+    oldest. Work of a batch flow whose run is going on is left to that run."""
+    other = aliased(WorkItem)
+    batched = [name for name, size in BATCH_SIZES.items() if size > 1]
+    batch_running = (select(other.id).where(other.installation_id == WorkItem.installation_id,
+                                            other.flow == WorkItem.flow, other.state == "running",
+                                            other.lease_until > t).exists())
+    return db.session.scalar(
+        select(WorkItem.id).join(Installation, Installation.id == WorkItem.installation_id)
+        .where(ready(t), ~(WorkItem.flow.in_(batched) & batch_running))
+        .order_by(Installation.served_at.is_not(None), Installation.served_at, WorkItem.priority,
+                  WorkItem.updated_at, WorkItem.id).limit(1))
+
+
+def should_yield(installation_id: int, flow: str) -> bool:
+    """Whether a run going on with its next batch should hand over instead: other work is
+    fairer (another installation's turn, or a user waiting for other work of its own)."""
+    chosen = fairest(now())
+    db.session.commit()
+    if chosen is None:
+        return False
+    item = db.session.get(WorkItem, chosen)
+    return (item.installation_id, item.flow) != (installation_id, flow)
 
 
 def claim_siblings(item: WorkItem, limit: int) -> list[WorkItem]:
@@ -85,11 +138,11 @@ def claim_siblings(item: WorkItem, limit: int) -> list[WorkItem]:
     candidates = (select(WorkItem.id).where(WorkItem.installation_id == item.installation_id,
                                             WorkItem.flow == item.flow, ready(t),
                                             WorkItem.interruptions < limits.RUN_ALONE_AFTER)
-                  .order_by(WorkItem.updated_at, WorkItem.id).limit(limit).scalar_subquery())
+                  .order_by(WorkItem.priority, WorkItem.updated_at, WorkItem.id).limit(limit).scalar_subquery())
     ids = db.session.execute(
         update(WorkItem).where(WorkItem.id.in_(candidates), ready(t))
         .values(state="running", dirty=False, lease_until=t + limits.WORK_LEASE, runs=WorkItem.runs + 1, last_run_at=t,
-                covered_through=covered_through())
+                lease_generation=WorkItem.lease_generation + 1, covered_through=covered_through())
         .returning(WorkItem.id)).scalars().all()
     db.session.commit()
     if not ids:

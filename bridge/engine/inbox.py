@@ -26,7 +26,7 @@ from .context import enqueue_after_commit, now
 from .registry import BATCH_SIZES, BATCHED_INBOX_SOURCES, INBOX_HANDLERS, WorkRequest
 from .run import execute_work
 from .tasks import process_inbox, runs
-from .work import request_work_many
+from .work import gathering, request_work_many
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,10 @@ def handle_inbox_event(event_id: int) -> None:
     before the first run). The rest of the burst is translated meanwhile by those tasks;
     an event that a run has already covered (stored before the run began reading) asks for
     no second run (``request_work``)."""
-    for item_id in _first_per_batch_flow(translate_inbox_events(event_id)):
+    requested = translate_inbox_events(event_id)
+    if gathering():
+        return  # the batch's first run waits out the gathering window in its scheduled task
+    for item_id in _first_per_batch_flow(requested):
         execute_work(item_id)
 
 

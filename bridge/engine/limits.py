@@ -16,7 +16,12 @@ INBOX_LEASE = timedelta(minutes=5)
 INBOX_BATCH = 49
 # A retry's task may fire a moment before the time it was scheduled for (the scheduler ticks).
 RETRY_EARLY = timedelta(seconds=2)
-WORK_LEASE = timedelta(minutes=10)
+# A run's lease, renewed by its heartbeat every WORK_HEARTBEAT while it is alive: a dead
+# worker's work is free again WORK_LEASE after its last beat (the sweeper, every minute,
+# hands it out). One UPDATE per running batch per WORK_HEARTBEAT (SQLite: 0.1 writes/s per
+# worker thread), so the beats never crowd the callbacks' inserts.
+WORK_LEASE = timedelta(seconds=30)
+WORK_HEARTBEAT = timedelta(seconds=10)
 # How long one task goes on running an installation's next batches (_run_batches).
 DRAIN_SECONDS = 30.0
 MAX_ATTEMPTS = 12
@@ -28,5 +33,11 @@ MAX_INTERRUPTIONS = 5
 # takes the worker down must not take its batch of 48 others to the limit with it. (The first
 # is most often a restart: its batch runs again as a batch.)
 RUN_ALONE_AFTER = 2
+# Gathering window: a batch flow's newly queued work waits this long before its first run,
+# so events arriving together share a batch (one ledger call) while a lone one waits no
+# longer than this (plus the queue's scheduler tick, 1 s). BRIDGE_GATHER_SECONDS, 0 to 2;
+# 0 under BRIDGE_ENV=test, whose tests drain the queue themselves and schedule nothing.
+GATHER_SECONDS = max(0.0, min(2.0, float(os.environ.get(
+    "BRIDGE_GATHER_SECONDS", "0" if os.environ.get("BRIDGE_ENV") == "test" else "1.0"))))
 BACKOFF_BASE = 30.0  # seconds; doubles per attempt
 BACKOFF_CAP = 6 * 3600.0

@@ -19,6 +19,7 @@ from ..models import PeriodicRun
 from . import limits
 from .context import app_context, now
 from .tasks import LEGACY_MODULE
+from .work import BULK, asking_as
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ def periodic(cron: crontab, period_seconds: int, name: str | None = None, *, per
         job = name or fn.__name__
 
         def run_once() -> Any:
-            with app_context():
+            # What a periodic job asks for (a reconcile, a poll, a daily sweep) is bulk work.
+            with app_context(), asking_as(BULK):
                 if per_item:
                     return fn(period_key(period_seconds))
                 if not claim_period(job, period_key(period_seconds)):

@@ -22,6 +22,9 @@ class WorkRequest:
     flow: str
     object_key: str
     options: dict[str, Any] = field(default_factory=dict)
+    # Bulk work (an import, a backfill, a reconcile, an echo read) waits behind what a user
+    # waits for in the same installation. None: as the code asking runs (``engine.work``).
+    bulk: bool | None = None
 
 
 InboxHandler = Callable[[InboxEvent], list[WorkRequest]]
@@ -45,16 +48,21 @@ def inbox_handler(source: str, *, batched: bool = False) -> Callable[[InboxHandl
 
 
 BATCH_SIZES: dict[str, int] = {}
+# Flows whose runs are bulk work (an import, a backfill), and so is what they ask for.
+BULK_FLOWS: set[str] = set()
 
 
-def flow(name: str, batch: int = 1) -> Callable[[FlowRunner], FlowRunner]:
+def flow(name: str, batch: int = 1, *, bulk: bool = False) -> Callable[[FlowRunner], FlowRunner]:
     """Register a flow. With ``batch`` > 1 the runner gets a list of WorkContexts: the
     claimed item plus up to ``batch - 1`` other queued items of the same installation and
     flow, so e.g. 50 waiting invoices become one ledger call. A runner marks an item's own
-    failure with ``ctx.fail(exc)``; an exception it raises fails the whole batch."""
+    failure with ``ctx.fail(exc)``; an exception it raises fails the whole batch. With
+    ``bulk`` its runs, and the work they ask for, go behind what a user waits for."""
     def register(fn: FlowRunner) -> FlowRunner:
         FLOWS[name] = fn
         BATCH_SIZES[name] = batch
+        if bulk:
+            BULK_FLOWS.add(name)
         return fn
     return register
 

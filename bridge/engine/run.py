@@ -7,14 +7,16 @@ import time
 from ..errors import PermanentError
 from ..extensions import db
 from ..http import cause as http_cause
+from ..http import write_guard
 from ..messages import N_
 from ..models import WorkItem
 from . import limits
-from .claim import claim_siblings, claim_work, next_ready
+from .claim import claim_siblings, claim_work, next_ready, pick, should_yield
+from .lease import Heartbeat
 from .registry import BATCH_SIZES, FLOWS
 from .settle import clear_interruption_notes, settle_failure, settle_succeeded
 from .tasks import run_work, runs
-from .work import WorkContext
+from .work import WorkContext, asking_as, ensure_owner, generations
 
 
 def _run_batches(item: WorkItem, batch: int) -> str | None:
@@ -31,7 +33,9 @@ def _run_batches(item: WorkItem, batch: int) -> str | None:
     deadline = time.monotonic() + limits.DRAIN_SECONDS
     first = outcome = _execute_claimed(item, batch)
     while (next_id := next_ready(installation_id, flow)) is not None:
-        if outcome == "waiting" or time.monotonic() >= deadline:
+        # Between batches the run yields to fairer work (another installation's turn, a user
+        # waiting): its next batch goes to the queue, where ``pick`` decides.
+        if outcome == "waiting" or time.monotonic() >= deadline or should_yield(installation_id, flow):
             run_work(next_id)
             break
         next_item = claim_work(next_id)
@@ -43,14 +47,22 @@ def _run_batches(item: WorkItem, batch: int) -> str | None:
 
 @runs("run_work")
 def execute_work(item_id: int) -> str | None:
-    """Run one claimed work item (and its batch siblings). Returns how the first settled."""
-    item = claim_work(item_id)
+    """Run the fairest ready work in the task of ``item_id`` (``claim.pick``: most often that
+    item, with its batch siblings). Returns how the first settled. When other work was
+    fairer, the item's task is enqueued again, so it keeps its place in the queue."""
+    chosen = pick(item_id)
+    if chosen is None:
+        return None
+    item = claim_work(chosen)
     if item is None:
+        if chosen != item_id:
+            run_work(item_id)  # another task took the fairer work first: this item keeps its turn
         return None
     batch = BATCH_SIZES.get(item.flow, 1)
-    if batch == 1:
-        return _execute_claimed(item, 1)
-    return _run_batches(item, batch)
+    outcome = _execute_claimed(item, 1) if batch == 1 else _run_batches(item, batch)
+    if chosen != item_id:
+        run_work(item_id)
+    return outcome
 
 
 def _execute_claimed(item: WorkItem, batch: int) -> str | None:
@@ -62,7 +74,11 @@ def _execute_claimed(item: WorkItem, batch: int) -> str | None:
     try:
         if runner is None:
             raise PermanentError(N_("Unknown flow %(flow)s.", flow=repr(item.flow)))
-        with http_cause("work=" + ",".join(map(str, ids))):  # each call names the work that made it
+        # Each call names the work that made it; each write first checks the run still owns
+        # it (fencing); the heartbeat keeps the lease while the run is alive; what the run
+        # asks for is of its class.
+        with http_cause("work=" + ",".join(map(str, ids))), write_guard(lambda: ensure_owner(contexts)), \
+                Heartbeat(generations(contexts)), asking_as(contexts[0].priority):
             runner(contexts if batch > 1 else contexts[0])
         db.session.commit()
     except Exception as exc:  # every failure settles the items and leaves records
@@ -70,7 +86,7 @@ def _execute_claimed(item: WorkItem, batch: int) -> str | None:
         outcomes = [settle_failure(i, ctx, exc) for i, ctx in zip(ids, contexts)]
         return outcomes[0]
     clear_interruption_notes(contexts)
-    settled = settle_succeeded([i for i, ctx in zip(ids, contexts) if ctx.failure is None])
+    settled = settle_succeeded(generations([ctx for ctx in contexts if ctx.failure is None]))
     outcomes = [settle_failure(i, ctx, ctx.failure) if ctx.failure is not None else settled[i]
                 for i, ctx in zip(ids, contexts)]
     return outcomes[0]

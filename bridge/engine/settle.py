@@ -19,7 +19,7 @@ from .context import enqueue_after_commit, now
 from .registry import notify_failure
 from .sweeper import INTERRUPTED_CODE
 from .tasks import run_work
-from .work import WorkContext
+from .work import WorkContext, owned_by
 
 
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
@@ -43,20 +43,21 @@ def clear_interruption_notes(contexts: list[WorkContext]) -> None:
             SyncRecord.state.in_(("succeeded", "skipped"))).values(error_code=None, **columns(error_message=None), retry_at=None))
 
 
-def settle_succeeded(ids: list[int]) -> dict[int, str]:
-    """Settle the items that ran through: idle, or queued again when a change came in while
-    they ran (``dirty``). One statement for the whole batch (each row decided atomically: a
-    request marking it dirty meanwhile either lands before, and it is re-run, or finds it
-    idle and queues it itself)."""
-    if not ids:
+def settle_succeeded(owned: dict[int, int]) -> dict[int, str]:
+    """Settle the items that ran through (id -> the generation the run claimed): idle, or
+    queued again when a change came in while they ran (``dirty``). One statement for the
+    whole batch (each row decided atomically: a request marking it dirty meanwhile either
+    lands before, and it is re-run, or finds it idle and queues it itself). An item another
+    run has claimed since is that run's to settle: "lost" here."""
+    if not owned:
         return {}
     rows = db.session.execute(
-        update(WorkItem).where(WorkItem.id.in_(ids))
+        update(WorkItem).where(owned_by(owned))
         .values(state=case((WorkItem.dirty.is_(True), "queued"), else_="idle"), dirty=False, lease_until=None,
                 next_attempt_at=None, attempts=0, interruptions=0, updated_at=now())
         .returning(WorkItem.id, WorkItem.state)).all()
     db.session.commit()
-    outcomes = {}
+    outcomes = {item_id: "lost" for item_id in owned}
     for item_id, state in rows:
         outcomes[item_id] = "rerun" if state == "queued" else state
         if state == "queued":
@@ -67,7 +68,7 @@ def settle_succeeded(ids: list[int]) -> dict[int, str]:
 def _settle(item_id: int, state: str, *, attempts: int | None = None,
             next_attempt_at: datetime | None = None) -> str:
     item = db.session.get(WorkItem, item_id)
-    db.session.refresh(item)
+    db.session.refresh(item, with_for_update=True)
     rerun = item.dirty and state == "idle"
     item.state = "queued" if rerun else state
     item.dirty = False if rerun else item.dirty
@@ -84,6 +85,10 @@ def _settle(item_id: int, state: str, *, attempts: int | None = None,
 
 def settle_failure(item_id: int, context: WorkContext, exc: Exception) -> str:
     item = db.session.get(WorkItem, item_id)
+    db.session.refresh(item, with_for_update=True)
+    if item.lease_generation != context.generation:  # taken over: the new run records and settles
+        db.session.commit()
+        return "lost"
     attempt = item.attempts + 1
     if isinstance(exc, SyncError):
         error = exc

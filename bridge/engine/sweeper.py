@@ -2,6 +2,9 @@
 that safe), stops work that takes its worker down every time, and prunes old rows."""
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,15 +13,17 @@ from huey import crontab
 from sqlalchemy import select, update
 
 from ..errors import PermanentError
-from ..extensions import db
+from ..extensions import db, huey
 from ..messages import N_
 from ..models import InboxEvent, PeriodicRun, SyncRecord, WorkItem
 from ..stored_messages import columns
 from . import limits
-from .context import now
+from .context import app_context, now
 from .periodic import periodic
 from .registry import notify_failure
 from .tasks import process_inbox, run_work
+
+log = logging.getLogger(__name__)
 
 
 def sweep_once() -> dict[str, int]:
@@ -107,6 +112,44 @@ def prune_once(retention_days: int) -> dict[str, int]:
     db.session.execute(PeriodicRun.__table__.delete().where(PeriodicRun.started_at < cutoff))
     db.session.commit()
     return {"sync_records": deleted_records, "inbox_events": deleted_inbox}
+
+
+def reap_once() -> int:
+    """The sweep, when a lease has run out: one read otherwise. A consumer runs it every
+    WORK_HEARTBEAT (``start_reaper``), so a dead worker's work goes on within WORK_LEASE +
+    WORK_HEARTBEAT of its last beat (40 s) instead of waiting for the minute's sweep."""
+    t = now()
+    expired = db.session.scalar(select(WorkItem.id).where(WorkItem.state == "running", WorkItem.lease_until < t)
+                                .limit(1))
+    db.session.commit()
+    return sweep_once()["work"] if expired is not None else 0
+
+
+_reaper_lock = threading.Lock()
+_reaper: threading.Thread | None = None
+
+
+@huey.on_startup("bridge_reaper")
+def start_reaper() -> None:
+    """Start the reaper once per consumer process (Huey calls this in each worker thread)."""
+    global _reaper
+    with _reaper_lock:
+        if _reaper is not None:
+            return
+        _reaper = threading.Thread(target=_reap_forever, name="bridge-reaper", daemon=True)
+        _reaper.start()
+
+
+def _reap_forever() -> None:
+    while True:
+        time.sleep(limits.WORK_HEARTBEAT.total_seconds())
+        try:
+            with app_context():
+                reap_once()
+        except Exception:  # noqa: BLE001 - the minute's sweep is the safety net; try again next beat
+            log.warning("reaper pass failed", exc_info=True)
+        finally:
+            db.session.remove()
 
 
 @periodic(crontab(minute="*"), 60, name="sweep")

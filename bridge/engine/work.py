@@ -5,17 +5,45 @@ changes nothing, on one that is running marks it dirty so it runs once more afte
 """
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator
 
 from sqlalchemy import case, func, select, update
 
+from ..errors import RetryableError
 from ..extensions import db
 from ..insert_ignore import insert_ignore
+from ..messages import N_
 from ..models import InboxEvent, SyncRecord, WorkItem
 from . import limits
 from .context import enqueue_after_commit, now
-from .registry import WorkRequest
+from .registry import BATCH_SIZES, BULK_FLOWS, WorkRequest
 from .tasks import run_work
+
+INTERACTIVE, BULK = 0, 1
+# The class of the code running now: a bulk flow's run or a periodic job asks for bulk work.
+_asking_as: ContextVar[int] = ContextVar("bridge_asking_as", default=INTERACTIVE)
+
+
+@contextmanager
+def asking_as(priority: int) -> Iterator[None]:
+    """Work asked for inside this block is of ``priority`` unless it says otherwise."""
+    token = _asking_as.set(priority)
+    try:
+        yield
+    finally:
+        _asking_as.reset(token)
+
+
+def priority_of(request: WorkRequest) -> int:
+    """Sync now and Retry (``manual``) are what a user waits for; a bulk flow's items, and
+    what bulk code asks for, are bulk; a live event is not."""
+    if request.options.get("manual") or request.bulk is False:
+        return INTERACTIVE
+    if request.bulk or request.flow in BULK_FLOWS:
+        return BULK
+    return _asking_as.get()
 
 
 def request_work(request: WorkRequest, *, event_id: int | None = None) -> int | None:
@@ -45,8 +73,10 @@ def request_work_many(asks: list[tuple[WorkRequest, int | None]]) -> list[tuple[
     # (always news); the options of the last request that has any.
     newest: dict[tuple[int, str, str], int | None] = {}
     options: dict[tuple[int, str, str], dict[str, Any]] = {}
+    priority: dict[tuple[int, str, str], int] = {}
     for request, event_id in asks:
         key = (request.installation_id, request.flow, request.object_key)
+        priority[key] = min(priority.get(key, BULK), priority_of(request))
         if event_id is None or (key in newest and newest[key] is None):
             newest[key] = None
         else:
@@ -55,7 +85,8 @@ def request_work_many(asks: list[tuple[WorkRequest, int | None]]) -> list[tuple[
             options[key] = request.options
     db.session.execute(insert_ignore(WorkItem.__table__), [
         {"installation_id": key[0], "flow": key[1], "object_key": key[2], "state": "idle", "dirty": False,
-         "attempts": 0, "runs": 0, "options": options.get(key, {}), "created_at": t, "updated_at": t}
+         "attempts": 0, "runs": 0, "options": options.get(key, {}), "priority": priority[key],
+         "lease_generation": 0, "created_at": t, "updated_at": t}
         for key in newest])
     ids = {(row.installation_id, row.flow, row.object_key): row.id for row in db.session.execute(
         select(WorkItem.id, WorkItem.installation_id, WorkItem.flow, WorkItem.object_key).where(
@@ -75,10 +106,32 @@ def request_work_many(asks: list[tuple[WorkRequest, int | None]]) -> list[tuple[
         if ids[key] in queued:
             db.session.execute(update(WorkItem).where(WorkItem.id == ids[key]).values(options=value))
     db.session.execute(update(WorkItem).where(news, WorkItem.state == "running").values(dirty=True))
-    for item_id in sorted(queued):
-        enqueue_after_commit(run_work, item_id)
+    # The class: what was newly queued takes the asker's; a user waiting lifts work already queued.
+    for value in (INTERACTIVE, BULK):
+        chosen = [ids[key] for key, p in priority.items() if p == value]
+        if chosen:
+            db.session.execute(update(WorkItem).where(WorkItem.id.in_(chosen), WorkItem.state.in_(("queued", "waiting")),
+                                                      (WorkItem.id.in_(queued)) | (WorkItem.priority > value))
+                               .values(priority=value))
     flows = {item_id: key[1] for key, item_id in ids.items()}
+    for item_id in sorted(queued):
+        if limits.GATHER_SECONDS > 0 and BATCH_SIZES.get(flows[item_id], 1) > 1:
+            enqueue_after_commit(_gathered, item_id)
+        else:
+            enqueue_after_commit(run_work, item_id)
     return [(item_id, flows[item_id]) for item_id in sorted(queued)]
+
+
+def _gathered(item_id: int) -> None:
+    """A batch flow's new work runs after the gathering window, so what arrives with it shares
+    its batch (the first of their tasks to fire claims them all)."""
+    run_work.schedule((item_id,), delay=limits.GATHER_SECONDS)
+
+
+def gathering() -> bool:
+    """Whether new batch work waits for the gathering window (the inbox then leaves its
+    first run to the scheduled task instead of starting it at once)."""
+    return limits.GATHER_SECONDS > 0
 
 
 def covered_through():
@@ -97,6 +150,14 @@ class WorkContext:
         self.records: list[SyncRecord] = []
         self.failure: Exception | None = None
         self.started = now()  # just after the claim: its lease runs out no sooner than WORK_LEASE from here
+        self.generation = item.lease_generation  # what this run claimed (fencing)
+        self.priority = BULK if item.priority == BULK or item.flow in BULK_FLOWS else INTERACTIVE
+
+    def ensure_still_owner(self) -> None:
+        """Raise ``LeaseLost`` if another run has claimed this item since this one did (its
+        worker was paused past the lease and the work went to another): called by the engine
+        before every external write, so a paused worker cannot write after a takeover."""
+        ensure_owner([self])
 
     def fail(self, error: Exception) -> None:
         """This item failed (the others of its batch may not have)."""
@@ -117,9 +178,48 @@ class WorkContext:
         return record
 
 
+LEASE_LOST_MESSAGE = N_("Another worker took this work over while this one was held up; this run stopped "
+                        "without writing, and the other one goes on.")
+
+
+class LeaseLost(RetryableError):
+    """This run no longer owns its work: it must neither write nor settle."""
+
+    code = "lease_lost"
+
+
+def owned_by(generations: dict[int, int]):
+    """The WHERE clause: each item (id -> generation) still has the generation its run
+    claimed. A claim adds one; the sweeper re-queueing a run it took for dead does not, so
+    a run that was only slow and not taken over by another still owns its work."""
+    return WorkItem.id.in_(list(generations)) & (
+        WorkItem.lease_generation == case(generations, value=WorkItem.id))
+
+
+def generations(contexts: list[WorkContext]) -> dict[int, int]:
+    return {c.item.id: c.generation for c in contexts}
+
+
+def ensure_owner(contexts: list[WorkContext]) -> None:
+    """One read on its own connection (the flow's transaction may hold an older snapshot)."""
+    with db.engine.connect() as connection:
+        owned = connection.scalar(select(func.count()).select_from(WorkItem).where(owned_by(generations(contexts))))
+    if owned != len(contexts):
+        raise LeaseLost(LEASE_LOST_MESSAGE)
+
+
+def renewal(owned: dict[int, int]):
+    """The lease renewal: only while the items still have their claimed generation. A run
+    the sweeper took for dead (queued again, nobody claimed it yet) takes it back."""
+    return (update(WorkItem).where(owned_by(owned), WorkItem.state.in_(("running", "queued")))
+            .values(state="running", lease_until=now() + limits.WORK_LEASE))
+
+
 def renew_lease(ctx: WorkContext) -> None:
     """For a run that goes on for long (an import of 10,000 contacts: minutes at the
-    platform's pace): without a renewed lease, the sweeper would take it for a dead worker's
-    run after WORK_LEASE and start a second one beside it. Call it at each checkpoint."""
-    db.session.execute(update(WorkItem).where(WorkItem.id == ctx.item.id, WorkItem.state == "running")
-                       .values(lease_until=now() + limits.WORK_LEASE))
+    platform's pace), besides the heartbeat (``engine.lease``): without a renewed lease, the
+    sweeper would take it for a dead worker's run and start a second one beside it. Call it
+    at each checkpoint. Raises ``LeaseLost`` when another run has claimed the item since."""
+    renewed = db.session.execute(renewal(generations([ctx]))).rowcount
+    if not renewed:
+        raise LeaseLost(LEASE_LOST_MESSAGE)

@@ -20,7 +20,7 @@ from .registry import platform_for
 PAGE = 50
 
 
-@flow("invoice_backfill")
+@flow("invoice_backfill", bulk=True)
 def backfill_invoices(ctx: WorkContext) -> None:
     installation = db.session.get(Installation, ctx.installation_id)
     position = cursor(f"installation:{installation.id}", "invoice_backfill")

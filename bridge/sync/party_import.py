@@ -63,7 +63,7 @@ def wanted(ledger_party: LedgerParty, include_suppliers: bool) -> bool:
     return roles is None or "customer" in roles or (include_suppliers and "supplier" in roles)
 
 
-@flow(FLOW)
+@flow(FLOW, bulk=True)
 def import_parties(ctx: WorkContext) -> None:
     installation = db.session.get(Installation, ctx.installation_id)
     ledger, connection = ledger_for(installation)

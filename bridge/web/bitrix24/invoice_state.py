@@ -8,8 +8,9 @@ from typing import Any
 from flask_babel import format_datetime, gettext as _
 from sqlalchemy import func, select
 
+from ...engine import why_waiting
 from ...extensions import db
-from ...messages import render
+from ...messages import N_, render
 from ...models import SKIPPED_BY_SYNC_BOX, Installation, Link, SyncRecord, WorkItem
 from ...stored_messages import from_stored, stored
 from ...sync.money_check import AMOUNTS_DIFFER, amounts_differ
@@ -118,16 +119,42 @@ def ledger_url(link: Link) -> str | None:
     return ledger_class(link.ledger).invoice_page_url(link.ledger_id) or None
 
 
+# What the work ahead is, in words (by flow); other flows read as "other work".
+WORK_WORDS = {
+    "party_import": N_("the contact import"),
+    "invoice_backfill": N_("the invoice backfill"),
+    "invoice_to_ledger": N_("invoices being sent to the ledger"),
+    "ledger_invoice_changed": N_("ledger changes being read"),
+    "party_to_ledger": N_("contacts being sent to the ledger"),
+}
+
+
+def waiting_reason(item: WorkItem) -> str:
+    """Why a queued item waits, in the viewer's language: how many items of which work go
+    before it, since when, and about how long at its installation's recent rate (nothing
+    about time when that rate is not known)."""
+    wait = why_waiting(item)
+    if wait.ahead == 0:
+        return render(N_("Waiting to sync; it goes next."))
+    work = WORK_WORDS.get(wait.flow or "", N_("other work"))
+    since = format_datetime(wait.since, "short") if wait.since else ""
+    if wait.seconds is None:
+        return render(N_("Waiting to sync: behind %(count)s items of %(work)s started %(since)s.",
+                         count=wait.ahead, work=work, since=since))
+    return render(N_("Waiting to sync: behind %(count)s items of %(work)s started %(since)s; about %(minutes)s min.",
+                     count=wait.ahead, work=work, since=since, minutes=max(1, round(wait.seconds / 60))))
+
+
 def _queued(item: WorkItem) -> InvoiceSyncState:
-    """Queued: behind a run of other invoices, if one is going (one batch run per installation
-    at a time). Its worker may have stopped (a restart, a crash), and then the queue waits
-    for the run's lease: the tab says until when at the latest, so that a wait is never
-    mistaken for a stuck sync."""
+    """Queued: says why (``waiting_reason``). When only a run of other invoices goes before
+    it (one batch run per installation at a time), its worker may have stopped (a restart, a
+    crash), and then the queue waits for the run's lease: the tab says until when at the
+    latest, so that a wait is never mistaken for a stuck sync."""
     started, latest = db.session.execute(select(func.min(WorkItem.last_run_at), func.max(WorkItem.lease_until)).where(
         WorkItem.installation_id == item.installation_id, WorkItem.flow == item.flow,
         WorkItem.state == "running")).one()
-    if latest is None:
-        return InvoiceSyncState(_("Waiting to sync."), "pending")
+    if latest is None or why_waiting(item).queued_ahead:
+        return InvoiceSyncState(waiting_reason(item), "pending")
     return InvoiceSyncState(_("Waiting to sync, behind other invoices whose sync started at %(started)s. If that "
                               "sync has stopped (a restart of bridge's worker), this one goes on by %(latest)s at "
                               "the latest.", started=format_datetime(started, "short"),

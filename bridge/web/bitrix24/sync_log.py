@@ -20,6 +20,7 @@ from sqlalchemy import Select, func, select
 
 from ...messages import N_
 from ...connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
+from .invoice_state import waiting_reason
 from .pages import APP_PAGES, answer_refusals
 from ...extensions import db
 from ...engine import WorkRequest, request_work
@@ -128,7 +129,11 @@ def retry(record_id: int):
     if record is None or record.installation_id != viewer.installation.id:
         raise LaunchRefused(404, N_("No such sync record."))
     _retry(viewer.installation.id, [record])
-    return _render(viewer, Filters.from_args(request.form), _("Retry of %(what)s requested.", what=f"{record.object_kind} {record.object_id}"))
+    notice = _("Retry of %(what)s requested.", what=f"{record.object_kind} {record.object_id}")
+    item = db.session.get(WorkItem, record.work_item_id) if record.work_item_id else None
+    if item is not None and item.state == "queued":  # why it waits, if it does
+        notice = f"{notice} {waiting_reason(item)}"
+    return _render(viewer, Filters.from_args(request.form), notice)
 
 
 @bp.post("/bitrix24/app/log/retry-error")
