@@ -49,6 +49,8 @@ bench: install
 ## After changing a page's words: extract, merge into each language, compile (commit the .po and .mo)
 translations: install
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	for lang in de fr; do test -f translations/$$lang/LC_MESSAGES/messages.po || \
+		$(VENV)/bin/pybabel init -i translations/messages.pot -d translations -l $$lang; done
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations
 	$(VENV)/bin/pybabel compile -d translations
 

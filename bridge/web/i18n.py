@@ -22,21 +22,32 @@ from ..messages import FLOW_WORDS, STATE_WORDS, STATUS_WORDS, render, word  # no
 from ..stored_messages import stored
 
 LANGUAGES = ("en", "de")
+# The DG1 admin and the Bexio connection pages serve Swiss shops, which work in German and
+# French: their words are translated to both (tests/web/test_translations.py).
+SHOP_LANGUAGES = ("en", "de", "fr")
+SHOP_BLUEPRINTS = ("dg1_admin", "bexio")
 
 # The words of states, invoice statuses and flows live with the messages that use them as
 # parameters (bridge/messages.py); the pages show them with ``state_word``, ``status_word``
 # and ``flow_word``.
 
 
-def portal_language(raw: str | None) -> str:
+def portal_language(raw: str | None, languages: tuple[str, ...] = LANGUAGES) -> str:
     """``de``, ``de_DE``, ``DE`` -> ``de``; anything bridge does not speak -> ``en``."""
     code = (raw or "").replace("-", "_").split("_")[0].lower()
-    return code if code in LANGUAGES else "en"
+    return code if code in languages else "en"
 
 
 def select_locale() -> str:
     if request.blueprint == "operator":
         return request.accept_languages.best_match(LANGUAGES) or "en"
+    if request.blueprint in SHOP_BLUEPRINTS:
+        # DG1's signed launch names the admin's language (docs/dg1.md section 6); a link
+        # without one, and the Bexio pages opened in a window of their own, follow the browser.
+        chosen = g.get("bridge_lang") or request.args.get("lang")
+        if chosen:
+            return portal_language(chosen, SHOP_LANGUAGES)
+        return request.accept_languages.best_match(SHOP_LANGUAGES) or "en"
     chosen = g.get("bridge_lang")
     if chosen:
         return portal_language(chosen)

@@ -12,9 +12,10 @@ import requests
 from tests.sandbox.dg1_support import control, make_tenant, receiver  # noqa: F401
 
 
-def launch_sig(secret: str, tenant: str, site: str, user: str, ts: str, page: str) -> str:
-    """Written from the contract: hex HMAC-SHA256 of "tenant|site|user|ts|page"."""
-    message = f"{tenant}|{site}|{user}|{ts}|{page}".encode()
+def launch_sig(secret: str, tenant: str, site: str, user: str, ts: str, page: str, lang: str = "") -> str:
+    """Written from the contract: hex HMAC-SHA256 of "tenant|site|user|ts|page", "|lang" appended
+    when the link names the admin's language."""
+    message = (f"{tenant}|{site}|{user}|{ts}|{page}" + (f"|{lang}" if lang else "")).encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
@@ -28,13 +29,17 @@ def test_bexio_menu_frames_the_app_with_a_signed_launch_url(sandbox):
         url = urlsplit(iframe_src(html))
         assert f"{url.scheme}://{url.netloc}" == sandbox.host.app_url and url.path == "/dg1/launch"
         params = dict(parse_qsl(url.query))
-        assert list(params) == ["tenant", "site", "user", "ts", "page", "sig"]
-        assert (params["tenant"], params["site"], params["page"]) == ("demo", "pro", page)
+        assert list(params) == ["tenant", "site", "user", "ts", "page", "lang", "sig"]
+        assert (params["tenant"], params["site"], params["page"], params["lang"]) == ("demo", "pro", page, "en")
         assert abs(int(params["ts"]) - sandbox.host.clock.time()) < 30
         assert params["sig"] == launch_sig("dg1-demo-launch-demo", "demo", "pro", params["user"],
-                                           params["ts"], page)
+                                           params["ts"], page, "en")
         assert params["sig"] != launch_sig("dg1-demo-launch-other", "demo", "pro", params["user"],
-                                           params["ts"], page)
+                                           params["ts"], page, "en")
+    german = requests.get(f"{sandbox.url}/admin.dg1.ch/demo/bexio/orders?site=pro&lang=de", timeout=5).text
+    params = dict(parse_qsl(urlsplit(iframe_src(german)).query))
+    assert params["lang"] == "de" and params["sig"] == launch_sig(
+        "dg1-demo-launch-demo", "demo", "pro", params["user"], params["ts"], "orders", "de")
     menu = requests.get(f"{sandbox.url}/admin.dg1.ch/demo/", timeout=5).text
     assert "Bexio integration" in menu and "/admin.dg1.ch/demo/bexio/settings" in menu
 

@@ -19,7 +19,7 @@ from .tenants import find_tenant, secrets_of
 log = logging.getLogger(__name__)
 
 PAGES = ("orders", "products", "settings")  # the ``page`` a launch may name (docs/dg1.md section 6)
-ARGS = ("tenant", "site", "user", "ts", "page", "sig")
+ARGS = ("tenant", "site", "user", "ts", "page", "sig", "lang")  # lang: optional, signed when given
 
 
 class LaunchRefused(Exception):
@@ -38,6 +38,7 @@ class Launch:
     site: str
     user: str
     page: str
+    lang: str = ""  # the admin's language as DG1 named it ("de", "fr"...), "" when the link names none
 
 
 def verify_launch(args: Mapping[str, str]) -> Launch:
@@ -52,7 +53,7 @@ def verify_launch(args: Mapping[str, str]) -> Launch:
         raise LaunchRefused(401, N_("The link from DG1 has expired. Open the page again from the DG1 menu."), installation)
     secret = secrets_of(installation).launch_secret
     if not signing.launch_valid(secret, args["tenant"], args["site"], args["user"], args["ts"], args["page"],
-                                args["sig"]):
+                                args["sig"], args["lang"]):
         log.info("dg1 launch for %s refused: bad signature", args["tenant"])
         raise LaunchRefused(401, N_("The link from DG1 is not signed correctly."), installation)
-    return Launch(installation, args["site"], args["user"], args["page"])
+    return Launch(installation, args["site"], args["user"], args["page"], args["lang"][:5])

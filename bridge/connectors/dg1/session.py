@@ -27,6 +27,7 @@ class AdminSession:
     site: str
     user: str
     token: str
+    lang: str = ""  # the launch's signed language; "" = the browser's (bridge/web/i18n.py)
 
     @property
     def csrf(self) -> str:
@@ -37,9 +38,9 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
 
 
-def start(installation_id: int, tenant: str, site: str, user: str) -> AdminSession:
-    token = _serializer().dumps({"i": installation_id, "t": tenant, "s": site, "u": user})
-    return AdminSession(installation_id, tenant, site, user, token)
+def start(installation_id: int, tenant: str, site: str, user: str, lang: str = "") -> AdminSession:
+    token = _serializer().dumps({"i": installation_id, "t": tenant, "s": site, "u": user, "l": lang})
+    return AdminSession(installation_id, tenant, site, user, token, lang)
 
 
 def load(token: str | None) -> AdminSession | None:
@@ -50,7 +51,8 @@ def load(token: str | None) -> AdminSession | None:
         data = _serializer().loads(token, max_age=SESSION_MAX_AGE)
     except BadSignature:  # also SignatureExpired
         return None
-    return AdminSession(int(data["i"]), str(data["t"]), str(data["s"]), str(data["u"]), token)
+    return AdminSession(int(data["i"]), str(data["t"]), str(data["s"]), str(data["u"]), token,
+                        str(data.get("l") or ""))
 
 
 def csrf_for(token: str) -> str:

@@ -57,13 +57,16 @@ def webhook_valid_any(secrets: list[str], timestamp: str, raw_body: bytes,
     return any(results)
 
 
-def launch_signature(secret: str, tenant: str, site: str, user: str, ts: str, page: str) -> str:
-    message = "|".join((tenant, site, user, ts, page)).encode()
+def launch_signature(secret: str, tenant: str, site: str, user: str, ts: str, page: str, lang: str = "") -> str:
+    """docs/dg1.md section 6: ``tenant|site|user|ts|page``, and ``|lang`` when the link names
+    the admin's language (signed, so a link cannot be re-worded into another language)."""
+    message = "|".join((tenant, site, user, ts, page) + ((lang,) if lang else ())).encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def launch_valid(secret: str, tenant: str, site: str, user: str, ts: str, page: str, sig: str | None) -> bool:
+def launch_valid(secret: str, tenant: str, site: str, user: str, ts: str, page: str, sig: str | None,
+                 lang: str = "") -> bool:
     if not sig:
         return False
-    expected = launch_signature(secret, tenant, site, user, ts, page)
+    expected = launch_signature(secret, tenant, site, user, ts, page, lang)
     return hmac.compare_digest(expected.encode(), sig.strip().lower().encode())

@@ -8,12 +8,16 @@ delivery log with "resend") lets a person drive the shop side by hand.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from . import catalog, orders
 from .actions import ActionError
 from .signing import LAUNCH_PAGES, launch_url
+
+# The admin panel's languages; the launch names the one chosen (docs/dg1.md section 6).
+ADMIN_LANGUAGES = ("en", "de", "fr")
 
 if TYPE_CHECKING:
     from . import System
@@ -122,8 +126,11 @@ def create_admin_blueprint(system: "System") -> Blueprint:
         with lock:
             ctx = context(tenant_id)
             tenant, site = ctx["tenant"], ctx["site"]
+            lang = request.args.get("lang") if request.args.get("lang") in ADMIN_LANGUAGES else ADMIN_LANGUAGES[0]
             src = launch_url(system.host.app_url, tenant.launch_secret, tenant.id, site.id,
-                             tenant.admin_user, int(system.host.clock.time()), page)
-            return render_template("dg1/bexio.html", page=page, launch_url=src, **ctx)
+                             tenant.admin_user, int(system.host.clock.time()), page, lang)
+            parts = urlsplit(system.host.app_url)
+            return render_template("dg1/bexio.html", page=page, launch_url=src, lang=lang,
+                                   languages=ADMIN_LANGUAGES, app_origin=f"{parts.scheme}://{parts.netloc}", **ctx)
 
     return bp

@@ -19,19 +19,22 @@ def webhook_signature(secret: str, timestamp: int, raw_body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
 
 
-def launch_string(tenant: str, site: str, user: str, ts: int, page: str) -> str:
-    """The exact string a launch URL signs: ``tenant|site|user|ts|page``."""
-    return f"{tenant}|{site}|{user}|{ts}|{page}"
+def launch_string(tenant: str, site: str, user: str, ts: int, page: str, lang: str = "") -> str:
+    """The exact string a launch URL signs: ``tenant|site|user|ts|page``, and ``|lang`` when
+    the link names the admin's language."""
+    return f"{tenant}|{site}|{user}|{ts}|{page}" + (f"|{lang}" if lang else "")
 
 
-def launch_signature(secret: str, tenant: str, site: str, user: str, ts: int, page: str) -> str:
+def launch_signature(secret: str, tenant: str, site: str, user: str, ts: int, page: str, lang: str = "") -> str:
     """``sig``: lowercase hex HMAC-SHA256(launch secret, launch_string(...))."""
-    message = launch_string(tenant, site, user, ts, page).encode()
+    message = launch_string(tenant, site, user, ts, page, lang).encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def launch_url(app_url: str, secret: str, tenant: str, site: str, user: str, ts: int, page: str) -> str:
-    """``<app>/dg1/launch?tenant=..&site=..&user=..&ts=..&page=..&sig=..``."""
-    sig = launch_signature(secret, tenant, site, user, ts, page)
-    query = urlencode({"tenant": tenant, "site": site, "user": user, "ts": ts, "page": page, "sig": sig})
+def launch_url(app_url: str, secret: str, tenant: str, site: str, user: str, ts: int, page: str,
+               lang: str = "") -> str:
+    """``<app>/dg1/launch?tenant=..&site=..&user=..&ts=..&page=..[&lang=..]&sig=..``."""
+    sig = launch_signature(secret, tenant, site, user, ts, page, lang)
+    query = urlencode({"tenant": tenant, "site": site, "user": user, "ts": ts, "page": page,
+                       **({"lang": lang} if lang else {}), "sig": sig})
     return f"{app_url}/dg1/launch?{query}"

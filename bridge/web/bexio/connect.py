@@ -23,6 +23,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from ...errors import SyncError
 from ...extensions import db
+from ...messages import N_
+from ...stored_messages import from_stored, to_stored
 from ...models import Cursor, Installation, utcnow
 from ...connectors.bexio.auth import pkce_pair
 from ...connectors.bexio.connection import active_connection, disconnect, oauth_for_app, store_connection
@@ -88,7 +90,9 @@ def last_outcome(installation_id: int) -> dict[str, Any] | None:
     the user returns to: {"ok", "message", "fix", "details", "at"}."""
     row = db.session.scalar(select(Cursor).where(Cursor.scope == f"installation:{installation_id}",
                                                  Cursor.name == OUTCOME))
-    return dict(row.value) if row is not None and row.value else None
+    if row is None or not row.value:
+        return None
+    return {name: from_stored(value) for name, value in row.value.items()}  # message and fix in the reader's language
 
 
 def _back(installation_id: int, return_to: str, *, ok: bool, message: str, fix: str | None = None,
@@ -99,7 +103,7 @@ def _back(installation_id: int, return_to: str, *, ok: bool, message: str, fix: 
     if row is None:
         row = Cursor(scope=f"installation:{installation_id}", name=OUTCOME, value={})
         db.session.add(row)
-    row.value = {"ok": ok, "message": message, "fix": fix, "details": details or [],
+    row.value = {"ok": ok, "message": to_stored(message), "fix": to_stored(fix), "details": details or [],
                  "at": utcnow().isoformat(timespec="seconds")}
     db.session.commit()
     return redirect(return_to, 303)
@@ -110,8 +114,8 @@ def connect():
     installation, return_to = _signed(request.args.get("installation"), request.args.get("sig"), "connect",
                                       CONNECT_LINK_SECONDS)
     if installation is None:
-        return _page("Bexio", "This connection link is not valid or has expired.", status=403,
-                     fix="Open the Bexio settings again and press Authenticate with Bexio.")
+        return _page("Bexio", N_("This connection link is not valid or has expired."), status=403,
+                     fix=N_("Open the Bexio settings again and press Authenticate with Bexio."))
     try:
         oauth = oauth_for_app()
     except SyncError as exc:
@@ -135,21 +139,21 @@ def callback():
     except (BadSignature, SignatureExpired):
         state = None
     if not state or not pending or pending.get("nonce") != state.get("n") or pending.get("installation") != state.get("i"):
-        return _page("Bexio", "This answer from Bexio does not belong to a connection started in this browser, "
-                              "or it took too long.", status=400,
-                     fix="Start again from the Bexio settings page.")
+        return _page("Bexio", N_("This answer from Bexio does not belong to a connection started in this browser, "
+                                 "or it took too long."), status=400,
+                     fix=N_("Start again from the Bexio settings page."))
     return_to = pending.get("return_to")
     if request.args.get("error"):
         denied = request.args.get("error") == "access_denied"
-        message = "The connection was not approved in Bexio." if denied else "Bexio did not grant the connection."
+        message = N_("The connection was not approved in Bexio.") if denied else N_("Bexio did not grant the connection.")
         details = [request.args.get("error_description") or request.args["error"]]
         if return_to:
             return _back(int(state["i"]), return_to, ok=False, message=message,
-                         fix="Press Authenticate with Bexio again and allow the access.", details=details)
-        return _page("Bexio", message, status=400, fix="Start again and press Allow in Bexio.", details=details)
+                         fix=N_("Press Authenticate with Bexio again and allow the access."), details=details)
+        return _page("Bexio", message, status=400, fix=N_("Start again and press Allow in Bexio."), details=details)
     installation = db.session.get(Installation, int(state["i"]))
     if installation is None or installation.state != "active":
-        return _page("Bexio", "The shop this connection was for is no longer installed.", status=400)
+        return _page("Bexio", N_("The shop this connection was for is no longer installed."), status=400)
     oauth = oauth_for_app()
     try:
         token = oauth.exchange(code=request.args.get("code", ""), redirect_uri=redirect_uri(),
@@ -161,10 +165,11 @@ def callback():
                          details=exc.ledger_messages)
         return _page("Bexio", exc.message, status=502, fix=exc.fix, details=exc.ledger_messages)
     connection = store_connection(installation, identity, token)
-    message = f"Connected to the Bexio company {connection.organisation_name or connection.organisation_id}."
+    message = N_("Connected to the Bexio company %(company)s.",
+                 company=connection.organisation_name or connection.organisation_id)
     if return_to:
         return _back(installation.id, return_to, ok=True, message=message)
-    return _page("Bexio connected", message, ok=True, company=connection.organisation_name)
+    return _page(N_("Bexio connected"), message, ok=True, company=connection.organisation_name)
 
 
 @bp.post("/oauth/bexio/disconnect")
@@ -172,16 +177,16 @@ def disconnect_view():
     installation = _installation(request.form.get("installation"), request.form.get("token"), "disconnect",
                                  CONNECT_LINK_SECONDS)
     if installation is None:
-        return _page("Bexio", "This request is not valid or has expired.", status=403,
-                     fix="Open the Bexio settings again.")
+        return _page("Bexio", N_("This request is not valid or has expired."), status=403,
+                     fix=N_("Open the Bexio settings again."))
     connection = active_connection(installation.id)
     if connection is None:
-        return _page("Bexio", "Bexio was not connected.", ok=True)
+        return _page("Bexio", N_("Bexio was not connected."), ok=True)
     name = connection.organisation_name or connection.organisation_id
     try:
         oauth = oauth_for_app()
     except SyncError:
         oauth = None
     disconnect(connection, oauth)
-    return _page("Bexio disconnected", f"The Bexio company {name} is disconnected. Nothing more is synced "
-                                       f"until you connect again.", ok=True)
+    return _page(N_("Bexio disconnected"), N_("The Bexio company %(company)s is disconnected. Nothing more is synced "
+                                              "until you connect again.", company=name), ok=True)

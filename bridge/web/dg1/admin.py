@@ -17,20 +17,23 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from flask import Blueprint, abort, g, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, make_response, redirect, render_template, request, url_for
 from jinja2_fragments.flask import render_block
 from sqlalchemy import select
 
 from ...errors import SyncError
+from ...messages import Message, N_
 from ...extensions import db
 from ...engine import WorkRequest, request_work
 from ...installations import active_connection
 from ...models import Cursor, Installation, Link, SyncRecord, WorkItem
+from ...ports import ledger_class
 from ...settings import get_section
 from ...sync.money_check import amounts_differ
 from ...sync.product_to_ledger import FLOW as PRODUCT_FLOW, product_request
 from ...sync.stock_from_ledger import FLOW as STOCK_FLOW, stock_request
 from ...sync.status_from_ledger import FLOW as STATUS_FLOW, status_request
+from ...connectors.bexio.mapper import invoice_url as bexio_invoice_url
 from ...connectors.dg1 import mapper, session as admin_session, signing
 from ...connectors.dg1.hooks import FLOW_INVOICE
 from ...connectors.dg1.launch import PAGES, LaunchRefused, verify_launch
@@ -54,8 +57,27 @@ def frame_headers(response):
     return response
 
 
-def _refuse(message: str, status: int = 401):
-    return render_template("dg1/refused.html", message=message), status
+# The notices a plain (non-htmx) form's redirect names in its ``message`` argument, by id,
+# with ``name`` as the parameter: shown in the page's language, and nothing else a link
+# might carry is ever shown as a notice.
+NOTICES = {str(m.id): m for m in (
+    N_("Order %(name)s is being synced."), N_("Order statuses are being read from Bexio."),
+    N_("The product %(name)s is being synced to Bexio."), N_("All products are being synced to Bexio."),
+    N_("Stock of %(name)s is being read from Bexio."), N_("Stock of all synced products is being read from Bexio."),
+    N_("Settings saved."))}
+
+
+def notice() -> Message | None:
+    """The redirect's notice (``message`` and ``name`` in the query), if it is one of ``NOTICES``."""
+    found = NOTICES.get(request.args.get("message") or "")
+    return N_(found.id, name=request.args.get("name", "")) if found is not None else None
+
+
+AGAIN = N_("Reload the page, or open it again from the DG1 menu “Bexio integration”.")
+
+
+def _refuse(message: str, status: int = 401, fix: str | None = None):
+    return render_template("dg1/refused.html", message=message, fix=fix), status
 
 
 @bp.get("/launch")
@@ -64,7 +86,8 @@ def launch():
     verified = verify_launch(request.args)
     installation = verified.installation
     g.dg1_frame_origin = admin_origin(installation)
-    started = admin_session.start(installation.id, installation.account_id, verified.site, verified.user)
+    started = admin_session.start(installation.id, installation.account_id, verified.site, verified.user,
+                                  verified.lang)
     return redirect(url_for(f".{verified.page}", s=started.token))
 
 
@@ -80,21 +103,24 @@ def _session() -> tuple[admin_session.AdminSession, Installation]:
     """The page's session from its token (query or form), or 401."""
     current = admin_session.load(request.values.get("s"))
     if current is None:
-        abort(401, "Your session has expired. Open the page again from the DG1 menu.")
+        abort(401, N_("Your session has expired. Open the page again from the DG1 menu."))
     installation = db.session.get(Installation, current.installation_id)
     if installation is None or installation.state != "active" or installation.account_id != current.tenant:
-        abort(401, "This DG1 shop is no longer registered in bridge.")
+        abort(401, N_("This DG1 shop is no longer registered in bridge."))
     g.dg1_frame_origin = admin_origin(installation)
+    if current.lang:
+        g.bridge_lang = current.lang  # the pages' language (bridge/web/i18n.py)
     return current, installation
 
 
 @bp.errorhandler(401)
 def unauthorised(error):
-    return _refuse(getattr(error, "description", "") or "Not signed in.")
+    return _refuse(getattr(error, "description", "") or N_("Not signed in."))
 
 
 def _render(page: str, current: admin_session.AdminSession, **context: Any):
-    return render_template(f"dg1/{page}.html", page=page, session=current, pages=PAGES, **context)
+    return render_template(f"dg1/{page}.html", page=page, session=current, pages=PAGES,
+                           frame_origin=g.get("dg1_frame_origin"), **context)
 
 
 def _fragment(page: str, block: str, current: admin_session.AdminSession, *, trigger: str | None = None,
@@ -133,13 +159,23 @@ def ledger_link(order: dict[str, Any], link: Link | None) -> dict[str, str] | No
     """The ledger document of an order: DG1's external_refs (what bridge wrote there),
     else bridge's own link row."""
     refs = order.get("external_refs") or {}
+    kept = (link.extra or {}).get("url", "") if link is not None else ""
     for ledger in ("bexio", "xero"):
         if refs.get(f"{ledger}_invoice_id"):
-            return {"number": refs.get(f"{ledger}_document_nr") or refs[f"{ledger}_invoice_id"],
-                    "url": refs.get(f"{ledger}_invoice_url") or ""}
+            invoice_id = refs[f"{ledger}_invoice_id"]
+            return {"number": refs.get(f"{ledger}_document_nr") or invoice_id,
+                    "url": refs.get(f"{ledger}_invoice_url") or kept or _invoice_page(ledger, invoice_id)}
     if link is not None and link.ledger_id:
-        return {"number": link.ledger_number or link.ledger_id, "url": (link.extra or {}).get("url", "")}
+        return {"number": link.ledger_number or link.ledger_id, "url": kept or _invoice_page(link.ledger, link.ledger_id)}
     return None
+
+
+def _invoice_page(ledger: str, invoice_id: str) -> str:
+    """The invoice's page in the ledger from its id alone, when neither DG1 nor the link kept
+    its URL (an order exported before URLs were kept): the number is then still a link."""
+    if ledger == "bexio":
+        return bexio_invoice_url(current_app.config.get("BEXIO_WEB_URL") or "https://office.bexio.com", invoice_id)
+    return ledger_class(ledger).invoice_page_url(invoice_id)
 
 
 # --------------------------------------------------------------------------------------
@@ -184,7 +220,7 @@ def _status_run(installation: Installation) -> dict[str, Any]:
 @bp.get("/orders")
 def orders():
     current, installation = _session()
-    return _render("orders", current, message=request.args.get("message"), **_orders_context(installation, current))
+    return _render("orders", current, message=notice(), **_orders_context(installation, current))
 
 
 @bp.get("/orders/table")
@@ -201,7 +237,7 @@ def _order_row(installation: Installation, current: admin_session.AdminSession, 
     except SyncError as exc:
         order, message = None, exc.message
     if order is None:
-        abort(404, "DG1 does not know this order on this site.")
+        abort(404, N_("DG1 does not know this order on this site."))
     (row,) = _order_rows(installation, [order])
     return _fragment("orders", "order_row", current, row=row, row_message=message)
 
@@ -222,7 +258,7 @@ def sync_order(order_id: str):
     db.session.commit()
     if _htmx():
         return _order_row(installation, current, order_id)
-    return redirect(url_for(".orders", s=current.token, message=f"Order {order_id} is being synced."))
+    return redirect(url_for(".orders", s=current.token, message="Order %(name)s is being synced.", name=order_id))
 
 
 @bp.get("/orders/status")
@@ -281,7 +317,7 @@ def _products_context(installation: Installation, current: admin_session.AdminSe
 @bp.get("/products")
 def products():
     current, installation = _session()
-    return _render("products", current, message=request.args.get("message"),
+    return _render("products", current, message=notice(),
                    **_products_context(installation, current))
 
 
@@ -303,7 +339,7 @@ def _product_row(installation: Installation, current: admin_session.AdminSession
     if context["error"] is not None:
         abort(502, context["error"].message)
     if not context["rows"]:
-        abort(404, "This product is no longer on this site.")
+        abort(404, N_("This product is no longer on this site."))
     return _fragment("products", "product_row", current, row=context["rows"][0])
 
 
@@ -340,7 +376,7 @@ def _checked_form() -> tuple[admin_session.AdminSession, Installation]:
     """The session of a POSTed form whose CSRF token matches it, or 400."""
     current, installation = _session()
     if not admin_session.csrf_valid(current, request.form.get("csrf")):
-        abort(400, "The form expired; reload the page.")
+        abort(400, N_("The form expired; reload the page."))
     return current, installation
 
 
@@ -358,21 +394,21 @@ def _last_records(installation_id: int, kinds: tuple[str, ...], object_ids: list
 def _product_key(installation: Installation, value: str | None) -> str:
     """A product key from a form, only of this tenant (never another shop's product)."""
     if not value or not value.startswith(f"dg1:{installation.account_id}:"):
-        abort(400, "Unknown product.")
+        abort(400, N_("Unknown product."))
     return value
 
 
 @bp.post("/products/sync")
 def sync_product():
     """"Sync product to Bexio": one product (its key), or all with no key."""
-    return _queue_products(product_request, "The product {name} is being synced to Bexio.",
+    return _queue_products(product_request, "The product %(name)s is being synced to Bexio.",
                            "All products are being synced to Bexio.")
 
 
 @bp.post("/products/stock")
 def sync_stock():
     """"Sync stock from Bexio": one synced product, or all synced products with no key."""
-    return _queue_products(stock_request, "Stock of {name} is being read from Bexio.",
+    return _queue_products(stock_request, "Stock of %(name)s is being read from Bexio.",
                            "Stock of all synced products is being read from Bexio.")
 
 
@@ -386,10 +422,18 @@ def _queue_products(request_for, one: str, everything: str):
     if _htmx():
         return _product_row(installation, current, key) if key else \
             _fragment("products", "runs", current, runs=_runs(installation))
-    message = one.format(name=request.form.get("name") or key) if key else everything
-    return redirect(url_for(".products", s=current.token, message=message))
+    named = {"message": one, "name": request.form.get("name") or key} if key else {"message": everything}
+    return redirect(url_for(".products", s=current.token, **named))
+
+
+@bp.errorhandler(404)
+@bp.errorhandler(502)
+def not_here(error):
+    """A product or order gone from the site, or DG1 or Bexio unreadable: the page's words,
+    in the admin's language and framed for the shop, with what to do."""
+    return _refuse(getattr(error, "description", "") or N_("Not found."), error.code, AGAIN)
 
 
 @bp.errorhandler(400)
 def bad_request(error):
-    return _refuse(getattr(error, "description", "") or "Bad request.", 400)
+    return _refuse(getattr(error, "description", "") or N_("Bad request."), 400, AGAIN)

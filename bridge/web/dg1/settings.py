@@ -23,7 +23,8 @@ from ...sync.registry import ledger_for
 from ..bexio.connect import connect_url as bexio_connect_url, last_outcome as bexio_outcome
 from . import settings_form
 from ..settings_form import FORM_ERROR
-from .admin import _checked_form, _fragment, _htmx, _render, _session, bp
+from ...messages import N_
+from .admin import _checked_form, _fragment, _htmx, _render, _session, bp, notice
 
 
 def _settings_context(installation: Installation, current: admin_session.AdminSession) -> dict[str, Any]:
@@ -64,7 +65,7 @@ def settings():
     values = settings_form.current(installation)
     rates = settings_form.shop_rates(context["products"], values["mapping"]["tax_rates"])
     return _render("settings", current, values=values, rates=rates, errors={},
-                   message=request.args.get("message"), **context)
+                   message=notice(), **context)
 
 
 @bp.post("/settings")
@@ -87,7 +88,7 @@ def save_settings():
                                  **context)
             return redirect(url_for(".settings", s=current.token, message="Settings saved."))
     elif context["error"] is not None:
-        errors = {FORM_ERROR: "The settings were not saved: the shop or Bexio could not be read to check them."}
+        errors = {FORM_ERROR: N_("The settings were not saved: the shop or Bexio could not be read to check them.")}
     db.session.rollback()
     rates = [request.form.get(f"tax_rate.{i}", "") for i in range(len(request.form)) if f"tax_rate.{i}" in request.form]
     if _htmx():  # htmx swaps 2xx answers only: the refused form comes back as content

@@ -21,6 +21,7 @@ from typing import Any
 
 from ...errors import SyncError
 from ...extensions import db
+from ...messages import N_, joined
 from ...ports import TaxCode
 from ...settings import StaleSettings, get_section, rate_key, save_section
 from ..settings_form import SectionForm, rows
@@ -101,22 +102,23 @@ def parse(form, installation, sites: list[dict[str, Any]], choices: Choices) -> 
     bexio = data["bexio"]
     # None is the form's "the user who connected" choice.
     if choices.users and bexio["user_id"] is not None and bexio["user_id"] not in [u for u, _ in choices.users]:
-        errors["bexio.user_id"] = "Choose the Bexio user that orders and products are attributed to."
+        errors["bexio.user_id"] = N_("Choose the Bexio user that orders and products are attributed to.")
     if choices.languages and bexio["language"] not in [code for code, _ in choices.languages]:
-        errors["bexio.language"] = "Choose a language Bexio knows."
+        errors["bexio.language"] = N_("Choose a language Bexio knows.")
     bexio["currency"] = str(bexio["currency"] or "").upper()
     wrong = [s for s in sites if str(s.get("currency", "")).upper() != bexio["currency"]]
     if wrong:
-        errors["bexio.currency"] = "; ".join(
-            f"The site {s.get('name') or s['id']} ({s['id']}) sells in {s.get('currency')}, not {bexio['currency']}"
-            for s in wrong) + ". The currency must be the one every site of the shop uses."
+        errors["bexio.currency"] = joined([N_("The site %(site)s (%(site_id)s) sells in %(currency)s, not %(chosen)s.",
+                                              site=s.get("name") or s["id"], site_id=s["id"],
+                                              currency=s.get("currency"), chosen=bexio["currency"]) for s in wrong]
+                                          + [N_("The currency must be the one every site of the shop uses.")])
     mapping = data["mapping"]
     for name in ("shipping_tax", "payment_fee_tax"):
         code = mapping[name]
         if code is None and choices.taxes:
-            errors[f"mapping.{name}"] = "Choose the Bexio tax for this."
+            errors[f"mapping.{name}"] = N_("Choose the Bexio tax for this.")
         elif choices.taxes and choices.tax(code) is None:
-            errors[f"mapping.{name}"] = "This tax is not an active sales tax in Bexio."
+            errors[f"mapping.{name}"] = N_("This tax is not an active sales tax in Bexio.")
     mapping["tax_rates"] = _tax_rows(form, choices, errors)
     for section, section_form in FORMS.items():  # the sections' own refusals, where the page found none
         for name, message in section_form.errors(data[section]).items():
@@ -137,18 +139,18 @@ def _tax_rows(form, choices: Choices, errors: dict[str, str]) -> dict[str, str]:
             rate = rate_key(raw.replace(",", "."))
             Decimal(rate)
         except (ValueError, InvalidOperation):
-            errors[f"tax_rate.{row.index}"] = f"{raw!r} is not a tax rate such as 8.10."
+            errors[f"tax_rate.{row.index}"] = N_("“%(value)s” is not a tax rate such as 8.10.", value=raw)
             continue
         tax = choices.tax(code)
         if not code:
-            errors[field_name] = f"Choose the Bexio tax for {rate} %."
+            errors[field_name] = N_("Choose the Bexio tax for %(rate)s %%.", rate=rate)
         elif choices.taxes and tax is None:
-            errors[field_name] = "This tax is not an active sales tax in Bexio."
+            errors[field_name] = N_("This tax is not an active sales tax in Bexio.")
         elif tax is not None and tax.rate.normalize() != Decimal(rate).normalize():
-            errors[field_name] = (f"{tax.name} is {format(tax.rate.normalize(), 'f')} %, not {rate} %: "
-                                  f"the tax value must be the same in DG1 and Bexio.")
+            errors[field_name] = N_("%(tax)s is %(theirs)s %%, not %(rate)s %%: the tax value must be the same in "
+                                    "DG1 and Bexio.", tax=tax.name, theirs=format(tax.rate.normalize(), "f"), rate=rate)
         elif rate in mapped:
-            errors[field_name] = f"{rate} % is mapped twice."
+            errors[field_name] = N_("%(rate)s %% is mapped twice.", rate=rate)
         else:
             mapped[rate] = code
     return mapped
@@ -158,7 +160,7 @@ def save(installation, data: dict[str, dict], version: int | None) -> None:
     """Write every section, or none (the caller commits)."""
     stored = installation.settings.version if installation.settings else None
     if version is not None and stored is not None and stored != version:
-        raise StaleSettings("These settings were changed meanwhile; reload the page and try again.")
+        raise StaleSettings(N_("These settings were changed meanwhile; reload the page and try again."))
     for section in FORM_SECTIONS:
         save_section(installation, section, data[section])
     db.session.commit()
