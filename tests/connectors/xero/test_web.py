@@ -108,6 +108,11 @@ def test_connect_from_the_portal_comes_back_to_the_portal_in_the_same_window(app
     assert done.status_code == 302 and done.headers["Location"] == back
     assert db.session.scalars(db.select(LedgerConnection)).one().active
 
+    # bridge's own Xero page connects in its own window too (no window opening another)
+    page = client.get(settings_url(app, installation.id)).get_data(as_text=True)
+    button = page.split("/oauth/xero/connect", 1)[1].split(">", 1)[0]
+    assert 'target="_top"' in button and "_blank" not in button
+
     forged = url.replace("back=", "back=x")
     state = parse_qs(urlsplit(client.get(forged).headers["Location"]).query)["state"][0]
     again = client.get(f"/oauth/xero/callback?code=the-code&state={state}")
