@@ -70,6 +70,7 @@ class Claims(Protocol):
 
     def load(self, ledger_ids: Iterable[str]) -> None: ...  # many at once, before asking ``taken``
     def taken(self, party_key: str, ledger_id: str) -> bool: ...
+    def unsure(self, party_key: str) -> bool: ...  # an earlier create's outcome is unknown: look up first
 
 
 @dataclass(frozen=True)

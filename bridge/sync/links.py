@@ -218,11 +218,15 @@ class PartyClaims:
     (a batch), so the rules cost no query per candidate. Without it an imported person
     with the company's e-mail was matched to the company's contact, which was renamed."""
 
-    def __init__(self, installation_id: int, connection: LedgerConnection, parties: Any = ()) -> None:
+    def __init__(self, installation_id: int, connection: LedgerConnection, parties: Any = (),
+                 unsure: Any = None) -> None:
         """``parties``: the keys of the customers to be matched, whose person links are read
-        in one query here (a batch of 49 would otherwise cost one query per customer)."""
+        in one query here (a batch of 49 would otherwise cost one query per customer).
+        ``unsure``: those whose last create's outcome is unknown (``intents``); None: any
+        customer may be (``unsure`` says yes for all)."""
         self.installation_id = installation_id
         self.connection = connection
+        self._unsure = None if unsure is None else set(unsure)
         self._owners: dict[str, str | None] = {}
         self._companies: dict[str, set[str]] = {}
         keys = list(dict.fromkeys(parties))
@@ -250,6 +254,12 @@ class PartyClaims:
     def owner(self, ledger_id: str) -> str | None:
         self.load([ledger_id])
         return self._owners.get(ledger_id)
+
+    def unsure(self, party_key: str) -> bool:
+        """Must the ledger be asked before this customer is created, though its own index
+        knows no such contact? Only when an earlier create's outcome was lost: the contact
+        may be in the ledger and not yet in the index. Otherwise the create goes straight."""
+        return self._unsure is None or party_key in self._unsure
 
     def taken(self, party_key: str, ledger_id: str) -> bool:
         owner = self.owner(ledger_id)

@@ -20,6 +20,7 @@ from ..engine import WorkContext, flow
 from ..models import Installation, LedgerConnection
 from ..ports import Ledger, PartyMatch
 from ..messages import N_
+from .intents import announce, settle, unsettled
 from .links import LinkRace, LinkTaken, PartyClaims, bind, claim_party, content_hash, find_link, party_fingerprint
 from .outcome import UNCHANGED_MESSAGE, finish, idempotency_key, split_object_key
 from .ledger_party_changed import changed_since_sync, group_digests
@@ -87,11 +88,16 @@ def export_parties(installation: Installation, connection: LedgerConnection, led
     one customer as for fifty: a customer's failure is its own, the others go on."""
     parties: dict[str, tuple[str, str | None] | Exception] = {}
     links = {party.key: find_link(installation.id, "party", party.key) for _, party in items}
+    keys = [party.key for _, party in items]
+    # Only a customer whose earlier create's outcome is unknown is looked up in the ledger
+    # beyond the ledger's own index (``intents``, ``PartyClaims.unsure``).
+    unsure = [key for key, since in unsettled(installation.id, connection.ledger, "party", keys).items()
+              if since is not None]
     db.session.commit()  # no transaction held across the ledger calls
     try:
         matches = ledger.match_parties(
             [(party, links[party.key].ledger_id if links[party.key] else None) for _, party in items],
-            PartyClaims(installation.id, connection, [party.key for _, party in items]))
+            PartyClaims(installation.id, connection, keys, unsure=unsure))
     except Exception as exc:  # every customer fails with it, as it would alone
         db.session.rollback()
         return {party.key: exc for _, party in items}
@@ -110,12 +116,18 @@ def export_parties(installation: Installation, connection: LedgerConnection, led
                                                      ctx.item.attempts + 1)))
     if not to_save:
         return parties
+    creates = [(party.key, key) for party, plan, key in to_save if not plan.match.ledger_id]
+    announce(installation.id, connection.ledger, "party", creates)  # committed before the call
     try:
         results = ledger.save_parties([(party, plan.match, key) for party, plan, key in to_save])
-    except Exception as exc:
+    except Exception as exc:  # the outcome is unknown: the intents stay open, the retry looks up first
         db.session.rollback()
         return {**parties, **{party.key: exc for party, *_ in to_save}}
     fault_point("after customer create")
+    created = {key for key, _ in creates}
+    settle(installation.id, connection.ledger, "party",
+           {party.key: (result.ledger_id if result.ok else None)
+            for (party, *_), result in zip(to_save, results) if party.key in created})
     bound: list[str] = []
     for (party, plan, _), result in zip(to_save, results):
         if not result.ok:

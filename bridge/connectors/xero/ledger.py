@@ -134,15 +134,17 @@ class XeroLedger(Ledger, kind="xero"):
         """The candidates from the index: at most one incremental read of it (when it is
         older than its freshness window or a webhook marked it stale) and, when that read
         did not just happen, one chunked lookup (ContactNumber/e-mail/name, OR-ed) for the
-        customers it does not know."""
+        customers it does not know whose earlier create may have landed (``Claims.unsure``)."""
         assert self.index is not None
         refreshed = self.index.refresh(self.client)
         pool = self._pool(items)
         if claims is not None:
             claims.load(pool.by_id)  # whose each candidate is: one query for the batch
         probe = matching.ContactPool(list(pool.by_id.values()))
-        misses = [(party, linked) for party, linked in items
-                  if matching.match(probe, party, linked, _taken(party, claims)).ledger_id is None]
+        # A customer the index does not know is created without asking Xero, unless an earlier
+        # create of it may have landed unrecorded (``Claims.unsure``: its intent has no outcome).
+        misses = [(party, linked) for party, linked in items if (claims is None or claims.unsure(party.key))
+                  and matching.match(probe, party, linked, _taken(party, claims)).ledger_id is None]
         if misses and not refreshed:
             found = self._lookup_misses([party for party, _ in misses])
             if found:
