@@ -350,9 +350,9 @@ class Ledger:
     # credit to a person (a visible task), as Bexio's API documents no create.
     issues_credit_notes: bool = False
 
-    def find_credit(self, document: LedgerDocument, since: datetime | None) -> CreditNote | None:
+    def find_credit(self, document: LedgerDocument, amount: Decimal, since: datetime | None) -> CreditNote | None:
         """A credit note we may have made for ``document`` and not yet applied: for the
-        contact, changed since ``since``, of the invoice's total, unapplied. None: none."""
+        contact, changed since ``since``, over ``amount``, unapplied. None: none."""
         return None
 
     def create_credit(self, document: LedgerDocument, amount: Decimal, idempotency_key: str) -> WriteResult:

@@ -4,7 +4,7 @@
 importing this package registers each of them with the job engine. The other modules here
 are the flows' helpers (links, mapping, money and tax checks, platform words, preview).
 """
-from . import (invoice_backfill, invoice_cancel, invoice_sent_sweep, invoice_to_ledger,  # noqa: F401
+from . import (invoice_backfill, invoice_cancel, invoice_refund, invoice_sent_sweep, invoice_to_ledger,  # noqa: F401
                ledger_invoice_changed, ledger_party_changed, party_import, party_to_ledger, polling,
                product_to_ledger, status_from_ledger, stock_from_ledger)
 
@@ -21,4 +21,5 @@ FLOWS = {
     "status_from_ledger": status_from_ledger,
     "invoice_sent_sweep": invoice_sent_sweep,
     "invoice_backfill": invoice_backfill,
+    "invoice_refund": invoice_refund,
 }

@@ -31,53 +31,59 @@ from .links import bind, find_link
 KIND = "credit_note"
 
 
-def credit_cancelled(installation, connection, ledger, link, document, record) -> None:
-    """Credit ``document`` (the ledger twin of the cancelled platform invoice ``link``)."""
-    intent = find_link(installation.id, KIND, link.platform_id)
-    applied = [s for s in document.settlements if s.kind == "credit_note"]
+def credit_cancelled(installation, connection, ledger, link, document, record, amount: Decimal | None = None,
+                     refund_id: str = "") -> None:
+    """Credit ``document`` (the ledger twin of the platform invoice ``link``): its total on a
+    cancellation, ``amount`` for a refund (one credit note per ``refund_id``)."""
+    amount = document.total if amount is None else amount
+    key = f"{link.platform_id}#refund:{refund_id}" if refund_id else link.platform_id
+    intent = find_link(installation.id, KIND, key)
+    applied = [s for s in document.settlements if s.kind == "credit_note"] if not refund_id else []
     credit_id = intent.ledger_id if intent is not None else None
     if credit_id is None and applied:
         # A credit note is on the invoice already (ours after a crash, or a person's): no second one.
         credit_id = applied[0].ledger_id
-        _remember(installation, connection, link, credit_id, applied[0].number)
+        _remember(installation, connection, key, credit_id, applied[0].number)
     if credit_id is None:
         since = _intent_at(intent)
-        found = ledger.find_credit(document, since) if intent is not None else None
+        found = ledger.find_credit(document, amount, since) if intent is not None else None
         if found is not None:
             credit_id = found.ledger_id
-            _remember(installation, connection, link, credit_id, found.number)
+            _remember(installation, connection, key, credit_id, found.number)
         else:
             if intent is None:
-                bind(installation.id, connection, KIND, link.platform_id, ledger_id=None,
-                     extra={"intent_at": utcnow().isoformat(), "amount": str(document.total)})
+                bind(installation.id, connection, KIND, key, ledger_id=None,
+                     extra={"intent_at": utcnow().isoformat(), "amount": str(amount)})
                 db.session.commit()
-            result = ledger.create_credit(document, document.total, f"credit-{installation.id}-{link.platform_id}")
+            result = ledger.create_credit(document, amount, f"credit-{installation.id}-{key}")
             record.sent = result.sent
             if not result.ok:
                 raise result.error or PermanentError(N_("The ledger refused the credit note."), code="credit_refused")
             credit_id = result.ledger_id
-            _remember(installation, connection, link, credit_id, result.number)
+            _remember(installation, connection, key, credit_id, result.number)
             fault_point("after credit note created")
-    due = document.amount_due
-    already = any(s.ledger_id == credit_id for s in applied)
+    due = min(document.amount_due, amount)
+    already = any(s.ledger_id == credit_id for s in document.settlements)
     if due > 0 and not already:
         result = ledger.apply_credit(document, credit_id, due, f"credit-apply-{installation.id}-{credit_id}")
         if not result.ok:
             raise result.error or PermanentError(N_("The ledger refused to apply the credit note."),
                                                  code="credit_refused")
-    number = find_link(installation.id, KIND, link.platform_id).ledger_number or ""
+    number = find_link(installation.id, KIND, key).ledger_number or ""
+    applied_now = Decimal(0) if already else due
+    to_refund = amount - applied_now  # the customer's credit: paid money going back, a person's act
     record.state = "succeeded"
-    record.received = {"credit_note": credit_id, "number": number, "applied": str(Decimal(0) if already else due),
-                       "to_refund": str(document.amount_paid)}
-    if document.amount_paid > 0:
+    record.received = {"credit_note": credit_id, "number": number, "applied": str(applied_now),
+                       "to_refund": str(to_refund)}
+    if to_refund > 0:
         record.warning = N_("Credit note %(number)s made; %(amount)s %(currency)s were paid and are to be refunded "
-                            "to the customer in the ledger.", number=number, amount=str(document.amount_paid),
+                            "to the customer in the ledger.", number=number, amount=str(to_refund),
                             currency=document.currency)
     record.finished_at = utcnow()
 
 
-def _remember(installation, connection, link, credit_id: str, number: str | None) -> None:
-    bind(installation.id, connection, KIND, link.platform_id, ledger_id=credit_id, ledger_number=number or "")
+def _remember(installation, connection, key: str, credit_id: str, number: str | None) -> None:
+    bind(installation.id, connection, KIND, key, ledger_id=credit_id, ledger_number=number or "")
     db.session.commit()
 
 

@@ -329,6 +329,7 @@ def kb_to_document(row: dict[str, Any], *, currency_codes: dict[int, str], web_u
         status=invoice_status(row.get("kb_item_status_id")), reference=row.get("api_reference") or "",
         total=dec(row.get("total")), amount_due=dec(row.get("total_remaining_payments")),
         amount_paid=dec(row.get("total_received_payments")),
+        amount_credited=dec(row.get("total_credit_vouchers")),  # credit vouchers booked by hand (NOTES)
         currency=currency_codes.get(row.get("currency_id") or 0, ""),
         version=row.get("updated_at"), url=invoice_url(web_url, row["id"]),
         external_url=row.get("network_link") or "", updated_at=parse_v2_timestamp(row.get("updated_at")))

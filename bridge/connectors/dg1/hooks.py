@@ -31,11 +31,12 @@ from .tenants import client_for, find_tenant, secrets_of
 log = logging.getLogger(__name__)
 
 SOURCE = "dg1"
-TOPICS = ("order.placed", "order.updated")
+TOPICS = ("order.placed", "order.updated", "order.refunded")
 EVENT_ID_MAX = 100  # the dedup key ("dg1:<tenant>:<event id>") fits its column
 # The flows (bridge.sync) register these names; this module only asks for them.
 FLOW_INVOICE = "invoice_to_ledger"
 FLOW_CANCELLED = "invoice_cancel"
+FLOW_REFUND = "invoice_refund"
 
 bp = Blueprint("dg1_hooks", __name__)
 
@@ -143,6 +144,14 @@ def to_work(row: InboxEvent) -> list[WorkRequest]:
     options = {"topic": row.topic, "event_id": event.get("event_id")}
     if row.topic == "order.placed":
         return [WorkRequest(installation.id, FLOW_INVOICE, object_key, options)]
+    if row.topic == "order.refunded":
+        # The signed body carries the refund (docs/dg1.md section 5): one work item per refund.
+        data = event.get("data") or {}
+        refund = {k: data.get(k) for k in ("refund_id", "amount", "currency", "lines")}
+        if not refund["refund_id"] or refund["amount"] is None:
+            raise PermanentError(N_("The DG1 refund event carries no refund id or amount."))
+        return [WorkRequest(installation.id, FLOW_REFUND, f"refund:{site_id}:{order_id}#{refund['refund_id']}",
+                            {**options, "refund": refund})]
     order = client_for(installation).order(site_id, order_id)
     if order is None or order.get("status") == "PENDING":
         return []

@@ -498,14 +498,14 @@ class XeroLedger(Ledger, kind="xero"):
 
     issues_credit_notes = True
 
-    def find_credit(self, document: LedgerDocument, since: datetime | None) -> CreditNote | None:
-        """An unapplied credit note for the invoice's contact over its total, changed since
+    def find_credit(self, document: LedgerDocument, amount: Decimal, since: datetime | None) -> CreditNote | None:
+        """An unapplied credit note for the invoice's contact over ``amount``, changed since
         ``since`` (If-Modified-Since keeps the read small); what a crash after the create left."""
         if not document.contact_id:
             return None
         where = f'Contact.ContactID==Guid("{document.contact_id}") AND Type=="ACCRECCREDIT"'
         found = list(self.client.credit_notes(since=since - timedelta(minutes=1) if since else None, where=where))
-        return credits.unapplied_match(found, document.contact_id, document.total)
+        return credits.unapplied_match(found, document.contact_id, amount)
 
     def create_credit(self, document: LedgerDocument, amount: Decimal, idempotency_key: str) -> WriteResult:
         account = self._sales_accounts.get(document.ledger_id, "")

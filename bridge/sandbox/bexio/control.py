@@ -3,6 +3,7 @@ portal would do by hand (create a company, mint a token, book a payment, count s
 read state for assertions, and inject 429/503 answers. Sandbox-only."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, jsonify, request
@@ -113,6 +114,20 @@ def blueprint(system: "System") -> Blueprint:
             payment = payments.pay_in_full(system, current, inv)
             return jsonify(payment=payments.public(payment), kb_item_status_id=inv["kb_item_status_id"],
                            total=money(inv["totals"]["total"]))
+
+    @bp.post("/companies/<company_id>/invoices/<int:invoice_id>/credit_voucher")
+    def credit_voucher(company_id: str, invoice_id: int):
+        """A person books a credit voucher (Gutschrift) against the invoice in Bexio's web app:
+        the API cannot make one (NOTES FAQ), it only reads ``total_credit_vouchers`` back.
+        ``{"amount": "12.50"}``."""
+        amount = Decimal(str((request.get_json(silent=True) or {}).get("amount", "0")))
+        with lock:
+            current = _company(company_id)
+            inv = invoices.get(current, invoice_id)
+            inv.setdefault("credit_vouchers", []).append(str(amount))
+            invoices.recompute(current, inv)
+            inv["updated_at"] = system.host.clock.time()
+            return jsonify(total_credit_vouchers=money(inv["totals"]["total_credit_vouchers"]))
 
     @bp.post("/companies/<company_id>/articles/<int:article_id>/stock")
     def set_stock(company_id: str, article_id: int):

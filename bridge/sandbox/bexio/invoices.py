@@ -97,8 +97,10 @@ def recompute(current: Company, inv: dict) -> None:
     currency = next(c for c in CURRENCIES if c["id"] == inv["currency_id"])
     inv["totals"] = compute(inv["positions"], inv["mwst_type"], inv["mwst_is_net"], currency["round_factor"])
     received = sum((p["value"] for p in inv["payments"]), Decimal(0))
+    credited = sum((Decimal(str(v)) for v in inv.get("credit_vouchers", [])), Decimal(0))
     inv["totals"]["total_received_payments"] = received
-    inv["totals"]["total_remaining_payments"] = inv["totals"]["total"] - received
+    inv["totals"]["total_credit_vouchers"] = credited
+    inv["totals"]["total_remaining_payments"] = max(inv["totals"]["total"] - received - credited, Decimal(0))
 
 
 def settle_status(inv: dict) -> None:
@@ -134,7 +136,7 @@ def public(system: "System", current: Company, inv: dict, with_positions: bool =
            "header": inv.get("header"), "footer": inv.get("footer"),
            "total_gross": money(t["total_gross"]), "total_net": money(t["total_net"]),
            "total_taxes": str(t["total_taxes"]), "total_received_payments": money(t["total_received_payments"]),
-           "total_credit_vouchers": money(Decimal(0)),
+           "total_credit_vouchers": money(t.get("total_credit_vouchers", Decimal(0))),
            "total_remaining_payments": money(t["total_remaining_payments"]), "total": money(t["total"]),
            "total_rounding_difference": float(t["total_rounding_difference"]),
            "mwst_type": inv["mwst_type"], "mwst_is_net": inv["mwst_is_net"],

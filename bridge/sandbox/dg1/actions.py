@@ -5,6 +5,7 @@ do exactly the same thing (including the webhook it fires).
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from . import catalog, orders
@@ -109,6 +110,43 @@ class Actions:
     def ship_order(self, tenant_id: str, order_id: str) -> Order:
         return self._change(tenant_id, order_id,
                             lambda o, now: orders.set_status(o, "SHIPPED", now), "order.updated")
+
+    def refund_order(self, tenant_id: str, order_id: str, spec: dict[str, Any]) -> Order:
+        """The shop refunds a paid order, whole or in part: ``order.refunded`` carrying the
+        refund (docs/dg1.md section 5). ``spec``: ``{"lines": [{"sku", "quantity"}], "amount"}``,
+        both optional: no lines refunds every line, no amount refunds the lines' value (the
+        whole grand total when no lines are named)."""
+        with self.system.host.lock:
+            tenant = self.tenant(tenant_id)
+            order = tenant.orders.get(order_id)
+            if order is None:
+                raise ActionError(f"no order {order_id!r} in tenant {tenant_id!r}", 404)
+            if order.status not in ("PAID", "SHIPPED", "COMPLETED"):
+                raise ActionError("only a paid order can be refunded", 409)
+            by_sku = {str(l.get("sku")): l for l in order.line_items}
+            wanted = spec.get("lines") or [{"sku": l.get("sku"), "quantity": str(l["quantity"])}
+                                           for l in order.line_items]
+            lines = []
+            for item in wanted:
+                line = by_sku.get(str(item.get("sku")))
+                if line is None:
+                    raise ActionError(f"no line with sku {item.get('sku')!r}", 422)
+                qty = Decimal(str(item.get("quantity", line["quantity"])))
+                amount = (line["line_total"] * qty / Decimal(str(line["quantity"]))).quantize(Decimal("0.01"))
+                lines.append({"sku": line.get("sku"), "name": line.get("name", ""), "quantity": str(qty),
+                              "amount": str(amount)})
+            grand = Decimal(str(order.totals["grand_total"]))
+            default = grand if not spec.get("lines") else sum((Decimal(l["amount"]) for l in lines), Decimal(0))
+            amount = Decimal(str(spec.get("amount", default))).quantize(Decimal("0.01"))
+            refunded = sum((Decimal(r["amount"]) for r in order.refunds), Decimal(0))
+            if amount <= 0 or refunded + amount > grand:
+                raise ActionError("the refund exceeds what was paid", 409)
+            refund = {"refund_id": f"rf-{order.id}-{len(order.refunds) + 1}", "amount": str(amount),
+                      "currency": order.currency, "lines": lines}
+            order.refunds.append(refund)
+            order.updated_at = self._now
+            self.system.dispatcher.emit(tenant, order.site_id, "order.refunded", order.id, refund)
+            return order
 
     def _change(self, tenant_id: str, order_id: str, change, topic: str) -> Order:
         with self.system.host.lock:

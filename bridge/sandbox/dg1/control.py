@@ -73,6 +73,13 @@ def create_control_blueprint(system: "System") -> Blueprint:
     order_action("ship", actions.ship_order)
     order_action("cancel", actions.cancel_order)
 
+    @bp.post("/tenants/<tenant_id>/orders/<order_id>/refund")
+    def order_refund(tenant_id: str, order_id: str):
+        """``{"lines": [{"sku", "quantity"}], "amount"}``, both optional: ``order.refunded``."""
+        order = actions.refund_order(tenant_id, order_id, _body())
+        with lock:
+            return jsonify(orders.order_json(order))
+
     @bp.post("/tenants/<tenant_id>/webhooks")
     def webhook_settings(tenant_id: str):
         """``{"enabled": bool, "drop_next": N, "url": "..."}``, any subset."""

@@ -92,6 +92,7 @@ class Order:
     completed_at: float | None = None
     cancelled_at: float | None = None
     external_refs: dict[str, str] = field(default_factory=dict)
+    refunds: list[dict[str, Any]] = field(default_factory=list)  # order.refunded (docs/dg1.md section 5)
 
 
 @dataclass

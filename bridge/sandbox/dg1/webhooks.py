@@ -62,11 +62,13 @@ class Dispatcher:
         self._wake = threading.Event()
 
     # -- creating -------------------------------------------------------------------
-    def emit(self, tenant: Tenant, site_id: str, topic: str, order_id: str) -> Delivery:
-        """Record an event and schedule its delivery (call with the lock held)."""
+    def emit(self, tenant: Tenant, site_id: str, topic: str, order_id: str,
+             data: dict[str, Any] | None = None) -> Delivery:
+        """Record an event and schedule its delivery (call with the lock held). ``data``: what
+        the topic carries besides the order id (``order.refunded``: the refund)."""
         now = self.time()
         event = {"event_id": str(uuid.uuid4()), "topic": topic, "occurred_at": iso(now),
-                 "tenant_id": tenant.id, "site_id": site_id, "data": {"order_id": order_id}}
+                 "tenant_id": tenant.id, "site_id": site_id, "data": {"order_id": order_id, **(data or {})}}
         delivery = Delivery(
             id=str(uuid.uuid4()), event_id=event["event_id"], tenant_id=tenant.id, site_id=site_id,
             topic=topic, url=tenant.webhook_url or f"{self.app_url()}/hooks/dg1/{tenant.id}",
