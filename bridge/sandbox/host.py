@@ -129,6 +129,7 @@ def _log_request(host: SandboxHost, response):
         host.requests.append({"seq": len(host.requests), "at": time.time(), "method": request.method, "path": request.path,
                               "query": request.query_string.decode(errors="replace")[:1000],
                               "if_modified_since": request.headers.get("If-Modified-Since"),
+                              "tenant": request.headers.get("Xero-Tenant-Id"),
                               "status": response.status_code, "cause": request.headers.get("X-Bridge-Cause"),
                               "idempotency_key": request.headers.get("Idempotency-Key"),
                               "mark": host.mark, "body": body,
