@@ -36,8 +36,11 @@ class Heartbeat:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # Not waited for long: a beat may be queued behind this run's own uncommitted write
+        # (SQLite has one writer), and a beat landing after the run settled renews nothing
+        # (it renews running items only, of this run's generation).
         self._stop.set()
-        self._thread.join(timeout=limits.WORK_HEARTBEAT.total_seconds())
+        self._thread.join(timeout=0.5)
 
     def _run(self) -> None:
         while not self._stop.wait(limits.WORK_HEARTBEAT.total_seconds()):

@@ -208,10 +208,13 @@ def ensure_owner(contexts: list[WorkContext]) -> None:
         raise LeaseLost(LEASE_LOST_MESSAGE)
 
 
-def renewal(owned: dict[int, int]):
-    """The lease renewal: only while the items still have their claimed generation. A run
-    the sweeper took for dead (queued again, nobody claimed it yet) takes it back."""
-    return (update(WorkItem).where(owned_by(owned), WorkItem.state.in_(("running", "queued")))
+def renewal(owned: dict[int, int], *, take_back: bool = False):
+    """The lease renewal: only while the items still have their claimed generation. With
+    ``take_back`` (a checkpoint, in the run's own thread) a run the sweeper took for dead
+    (queued again, nobody claimed it yet) takes it back; the heartbeat never does, since a
+    beat landing after its run settled the item as queued again must not mark it running."""
+    states = ("running", "queued") if take_back else ("running",)
+    return (update(WorkItem).where(owned_by(owned), WorkItem.state.in_(states))
             .values(state="running", lease_until=now() + limits.WORK_LEASE))
 
 
@@ -220,6 +223,6 @@ def renew_lease(ctx: WorkContext) -> None:
     platform's pace), besides the heartbeat (``engine.lease``): without a renewed lease, the
     sweeper would take it for a dead worker's run and start a second one beside it. Call it
     at each checkpoint. Raises ``LeaseLost`` when another run has claimed the item since."""
-    renewed = db.session.execute(renewal(generations([ctx]))).rowcount
+    renewed = db.session.execute(renewal(generations([ctx]), take_back=True)).rowcount
     if not renewed:
         raise LeaseLost(LEASE_LOST_MESSAGE)

@@ -151,3 +151,17 @@ def test_the_reaper_hands_out_a_dead_workers_work_at_its_next_beat_not_the_minut
     monkeypatch.setattr(sweeper, "now", utcnow)
     run_jobs()
     assert ran == [(installation.id, ["invoice:1"])]
+
+
+def test_a_beat_landing_after_its_run_settled_changes_nothing(installation, order):
+    """A change came in during the run, so it settled as queued again: a late beat of the
+    finished run must not mark it running (nobody would run it until the lease ran out)."""
+    _, during = order
+    item_id = queued(installation)
+    beats = []
+    during["invoice:1"] = lambda ctx: (beats.append(lease.Heartbeat(work.generations([ctx]))),
+                                       engine.request_work(engine.WorkRequest(installation.id, "fair_one", "invoice:1")))
+    assert engine.execute_work(item_id) == "rerun"
+    assert beats[0].beat() == 0
+    db.session.expire_all()
+    assert db.session.get(WorkItem, item_id).state == "queued"
