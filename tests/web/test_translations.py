@@ -113,3 +113,39 @@ def _strings(message) -> tuple[str, ...] | None:
     if message is None:
         return None
     return tuple(message.string) if isinstance(message.string, (list, tuple)) else (message.string,)
+
+
+# The DG1 admin and the Bexio connection pages serve Swiss shops: their words (the pages, the
+# messages their code and connectors raise, the shared page parts and state words they show)
+# must be in French as well as German.
+SHOP_SOURCES = ("templates/dg1/", "templates/bexio/", "templates/base.html", "templates/error.html",
+                "templates/_settings_macros.html", "bridge/web/dg1/", "bridge/web/bexio/", "bridge/web/settings_form.py",
+                "bridge/web/error_pages.py", "bridge/connectors/dg1/", "bridge/connectors/bexio/", "bridge/messages.py")
+FRENCH = ROOT / "translations" / "fr" / "LC_MESSAGES"
+
+
+def shop_messages(found: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {msgid: places for msgid, places in found.items()
+            if any(place.replace("\\", "/").startswith(SHOP_SOURCES) for place in places)}
+
+
+def test_the_dg1_and_bexio_pages_have_checked_french_and_german_translations(german):
+    shop = shop_messages(messages_in_the_code())
+    assert len(shop) > 100, "the DG1 and Bexio pages' messages were not found: check SHOP_SOURCES"
+    with open(FRENCH / "messages.po", "rb") as po:
+        french = read_po(po, locale="fr")
+    for language, catalog in (("fr", french), ("de", german)):
+        missing = untranslated(catalog, shop)
+        assert not missing, (f"Untranslated or fuzzy in translations/{language} (run `make translations`, translate):\n"
+                             + "\n".join(f"{m!r} at {shop[m][0]}" for m in missing))
+
+
+def test_french_translations_keep_their_placeholders_and_are_compiled():
+    with open(FRENCH / "messages.po", "rb") as po:
+        catalog = read_po(po, locale="fr")
+    problems = [f"{message.id!r}: {'; '.join(str(e) for e in errors)}" for message, errors in catalog.check()]
+    assert not problems, "\n".join(problems)
+    with open(FRENCH / "messages.mo", "rb") as mo:
+        compiled = read_mo(mo)
+    stale = [m.id for m in catalog if m.id and any(_strings(m)) and not m.fuzzy and _strings(compiled.get(m.id)) != _strings(m)]
+    assert not stale, "Not compiled into messages.mo (run `make translations`):\n" + "\n".join(map(repr, stale))
