@@ -13,28 +13,18 @@ from ..engine import WorkContext, flow
 from ..models import Installation, utcnow
 from ..settings import get_section
 from ..messages import N_
-from .invoice_credit import credit_cancelled
-from .links import find_link
-from .registry import ledger_for
+from .invoice_credit import credit_cancelled, ledger_twin
 
 
 @flow("invoice_cancel")
 def cancel_in_ledger(ctx: WorkContext) -> None:
     installation = db.session.get(Installation, ctx.installation_id)
     platform_id = ctx.object_key.partition(":")[2]
-    link = find_link(installation.id, "invoice", platform_id)
     record = ctx.record(object_kind="invoice", object_id=platform_id, direction="to_ledger")
-    if link is None or not link.ledger_id:
-        record.state, record.warning = "skipped", N_("Never synced: nothing to cancel in the ledger.")
-        record.finished_at = utcnow()
+    twin = ledger_twin(installation, platform_id, record, N_("Never synced: nothing to cancel in the ledger."))
+    if twin is None:
         return
-    ledger, connection = ledger_for(installation)
-    documents = ledger.get_invoices([link.ledger_id])
-    if not documents:
-        record.state, record.warning = "skipped", N_("The ledger no longer has this invoice.")
-        record.finished_at = utcnow()
-        return
-    document = documents[0]
+    ledger, connection, link, document = twin
     allowed = get_section(installation, "invoices").void_authorised_on_cancel
     paid = document.status in (InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID) or document.amount_paid
     if paid and ledger.issues_credit_notes:

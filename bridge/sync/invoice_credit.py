@@ -27,6 +27,7 @@ from ..faults import fault_point
 from ..messages import N_
 from ..models import utcnow
 from .links import bind, find_link
+from .registry import ledger_for
 
 KIND = "credit_note"
 
@@ -80,6 +81,23 @@ def credit_cancelled(installation, connection, ledger, link, document, record, a
                             "to the customer in the ledger.", number=number, amount=str(to_refund),
                             currency=document.currency)
     record.finished_at = utcnow()
+
+
+def ledger_twin(installation, platform_id: str, record, never_synced) -> tuple | None:
+    """(ledger, connection, link, document) of a platform invoice, or None once ``record``
+    says why there is none (``never_synced``: the sentence for an invoice never sent)."""
+    link = find_link(installation.id, "invoice", platform_id)
+    if link is None or not link.ledger_id:
+        record.state, record.warning = "skipped", never_synced
+        record.finished_at = utcnow()
+        return None
+    ledger, connection = ledger_for(installation)
+    documents = ledger.get_invoices([link.ledger_id])
+    if not documents:
+        record.state, record.warning = "skipped", N_("The ledger no longer has this invoice.")
+        record.finished_at = utcnow()
+        return None
+    return ledger, connection, link, documents[0]
 
 
 def _remember(installation, connection, key: str, credit_id: str, number: str | None) -> None:

@@ -18,9 +18,7 @@ from ..extensions import db
 from ..engine import WorkContext, flow
 from ..messages import N_
 from ..models import Installation, utcnow
-from .invoice_credit import credit_cancelled
-from .links import find_link
-from .registry import ledger_for
+from .invoice_credit import credit_cancelled, ledger_twin
 
 FLOW = "invoice_refund"
 
@@ -35,18 +33,10 @@ def refund_in_ledger(ctx: WorkContext) -> None:
         amount = Decimal(str(refund.get("amount")))
     except (InvalidOperation, ValueError):
         raise PermanentError(N_("The refund carries no amount."), code="bad_refund") from None
-    link = find_link(installation.id, "invoice", platform_id)
-    if link is None or not link.ledger_id:
-        record.state, record.warning = "skipped", N_("Never synced: nothing to credit in the ledger.")
-        record.finished_at = utcnow()
+    twin = ledger_twin(installation, platform_id, record, N_("Never synced: nothing to credit in the ledger."))
+    if twin is None:
         return
-    ledger, connection = ledger_for(installation)
-    documents = ledger.get_invoices([link.ledger_id])
-    if not documents:
-        record.state, record.warning = "skipped", N_("The ledger no longer has this invoice.")
-        record.finished_at = utcnow()
-        return
-    document = documents[0]
+    ledger, connection, link, document = twin
     if ledger.issues_credit_notes:
         credit_cancelled(installation, connection, ledger, link, document, record, amount=amount,
                          refund_id=refund_id)
