@@ -39,12 +39,15 @@ test-slow: install
 mutants: install
 	$(PY) -m pytest -q -m mutation tests/security/mutations
 
-## Benchmarks (figures in docs/PERFORMANCE.md); the ingest one needs wrk (apt-get install wrk)
+## Benchmarks (figures in docs/PERFORMANCE.md); the ingest one needs wrk (apt-get install wrk); trickle and
+## fairness answer every API call after a simulated 50 ms round trip (BENCH_LATENCY_MS)
 bench: install
 	$(PY) bench/ingest.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/bulk_sync.py
 	$(PY) bench/contact_import.py
+	$(PY) bench/trickle.py
+	$(PY) bench/fairness.py
 
 ## After changing a page's words: extract, merge into each language, compile (commit the .po and .mo)
 translations: install

@@ -69,3 +69,24 @@ def test_ingest_bench_loses_no_callback():
         assert figures["lost"] == 0 and figures["answered_2xx"] > 0
         # counted per run: at most the requests in flight when wrk stopped come on top
         assert figures["answered_2xx"] <= figures["stored_in_inbox"] <= figures["answered_2xx"] + figures["connections"]
+
+
+def test_trickle_bench_drafts_every_invoice_and_runs_the_peer_on_the_same_ones():
+    require(xero_spec.spec_dir() is not None, "Xero specs not found (XERO_SPEC_DIR)")
+    run = _bench("bench/trickle.py", "--invoices", "3", "--customers", "2", "--gap", "0.5:1")
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert figures["bridge"]["save_to_draft_seconds"]["drafted"] == 3
+    assert figures["bridge"]["new_customer"]["invoices"] == 2 and figures["bridge"]["known_customer"]["invoices"] == 1
+    # the typical connector: a lookup and a create for a new customer, a lookup for a known one, then the PUT
+    assert figures["peer"]["new_customer_xero_per_invoice"] == 3 and figures["peer"]["known_customer_xero_per_invoice"] == 2
+    assert figures["latency_ms"] == 50
+
+
+def test_fairness_bench_drafts_the_others_invoices_while_the_big_one_finishes():
+    require(xero_spec.spec_dir() is not None, "Xero specs not found (XERO_SPEC_DIR)")
+    run = _bench("bench/fairness.py", "--installations", "3", "--contacts", "100", "--backfill", "50")
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert figures["others"]["invoices"] > 0 and figures["others"]["save_to_draft_seconds"]["p99"] is not None
+    assert figures["big"]["seconds"] > 0 and figures["big"]["xero_calls"] >= figures["big"]["xero_calls_lower_bound"]
