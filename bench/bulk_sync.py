@@ -192,6 +192,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--invoices", type=int, default=int(os.environ.get("BENCH_INVOICES", 1000)))
     parser.add_argument("--customers", type=int, default=int(os.environ.get("BENCH_CUSTOMERS", 100)))
+    parser.add_argument("--consumers", type=int, default=1, help="Huey consumer processes (4 threads each)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
 
@@ -205,6 +206,12 @@ def main() -> int:
         settings = {"BRIDGE_ENV": "demo", "BRIDGE_INSTANCE_PATH": f"{tmp}/instance",
                     "DATABASE_URL": f"sqlite:///{tmp}/bridge.db", "HUEY_STORAGE": "sqlite",
                     "HUEY_SQLITE_PATH": f"{tmp}/huey.db", "SANDBOX_URL": sandbox.url, "PUBLIC_URL": app_url}
+        # The scale-out set-up when asked for: PostgreSQL (a database of the bench's own: it is
+        # emptied) and Redis for Huey.
+        postgres = os.environ.get("DATABASE_URL", "").startswith("postgresql")
+        if postgres:
+            settings.update(DATABASE_URL=os.environ["DATABASE_URL"],
+                            HUEY_STORAGE="redis" if os.environ.get("REDIS_URL") else "sqlite")
         os.environ.update(settings)
         from bridge import create_app
         from bridge.extensions import db
@@ -214,7 +221,12 @@ def main() -> int:
 
         app = create_app({**settings, "INSTANCE_PATH": settings["BRIDGE_INSTANCE_PATH"]})
         with app.app_context():
+            if postgres:
+                db.drop_all()
             db.create_all()
+        if settings["HUEY_STORAGE"] == "redis":
+            from bridge.extensions import huey
+            huey.flush()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         logs = Path(tmp) / "logs"
         logs.mkdir()
@@ -226,7 +238,7 @@ def main() -> int:
         consumer_command = [str(BIN / "huey_consumer"), "bridge.worker.huey", "-w", "4", "-k", "thread", "-n"]
         web = spawn("web", [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "3",
                             "--threads", "2", "app:app"])
-        consumer = None
+        consumer, consumers = None, []
         live = Live(app=app, app_url=app_url, sandbox_url=sandbox.url, sandbox=None, servers=[sandbox])
         try:
             wait_healthy(f"{app_url}/healthz")
@@ -241,13 +253,15 @@ def main() -> int:
             web_pids = process_tree(web.pid)
             web_cpu_before, sandbox_cpu_before = total_cpu(web_pids), cpu_seconds(sandbox.process.pid)
 
-            consumer = spawn("consumer", consumer_command)
-            started = wait_started(logs / "consumer.log")  # the clock starts once it has loaded the app
+            consumers = [spawn(f"consumer-{n}", consumer_command) for n in range(args.consumers)]
+            consumer = consumers[0]
+            for n in range(args.consumers):  # the clock starts once each has loaded the app
+                started = wait_started(logs / f"consumer-{n}.log")
             started_utc = utcnow()
             wait_until_idle(app, timeout=3600)
             export_seconds = time.monotonic() - started
             timeline = export_timeline(app, started_utc)
-            consumer_pids = process_tree(consumer.pid)
+            consumer_pids = [pid for process in consumers for pid in process_tree(process.pid)]
             export = {"xero": xero_day_count(live) - xero_before, "bitrix24": portal_requests(live) - portal_before,
                       "cpu_consumer": total_cpu(consumer_pids), "cpu_web": total_cpu(web_pids) - web_cpu_before,
                       "cpu_sandboxes": cpu_seconds(sandbox.process.pid) - sandbox_cpu_before,
@@ -267,7 +281,7 @@ def main() -> int:
                     SyncRecord.state.in_(("failed", "conflict"))))
             rss_with_echoes = {"consumer": peak_rss_mb(consumer_pids), "web": peak_rss_mb(web_pids)}
         finally:
-            for process in (consumer, web):
+            for process in (*consumers, consumer, web):
                 if process is not None:
                     stop(process)
             live.stop()
@@ -289,8 +303,11 @@ def main() -> int:
                                "sandboxes": round(export["cpu_sandboxes"], 1)},
         "peak_rss_mb_export": {"consumer": round(export["rss_consumer"], 1), "web": round(export["rss_web"], 1)},
         "peak_rss_mb_with_echoes": {k: round(v, 1) for k, v in rss_with_echoes.items()},
+        "consumers": args.consumers,
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-                   f"SQLite + Huey on SQLite",
+                   + ("PostgreSQL + " + ("Redis" if settings["HUEY_STORAGE"] == "redis" else "Huey on SQLite")
+                      if postgres else "SQLite + Huey on SQLite"),
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(result))
     return 0 if in_xero == linked == n and failed == 0 else 1
