@@ -69,6 +69,43 @@ def content_version(item: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return hashlib.sha256(json.dumps([content, ordered], sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+# A lone invoice's customer, read in the same batch as the invoice by ``$result`` references
+# (NOTES s9: "list results: $result[key][0][ID]"): its company, the company's contact links
+# and up to PERSON_SLOTS of their persons, or its contact. Where a company has more persons,
+# or a command failed, the usual second read follows (``_customers``).
+PERSON_SLOTS = 10
+_FIRST = "$result[items][items][0]"
+LONE_CUSTOMER: dict[str, tuple[str, dict[str, Any]]] = {
+    "co": ("crm.company.list", {"filter": {"@ID": [f"{_FIRST}[companyId]"]}, "select": COMPANY_SELECT}),
+    "cp": ("crm.company.contact.items.get", {"id": f"{_FIRST}[companyId]"}),
+    "ct": ("crm.contact.list", {"filter": {"@ID": [f"{_FIRST}[contactId]"]}, "select": CONTACT_SELECT}),
+    "pp": ("crm.contact.list", {"filter": {"@ID": [f"$result[cp][{n}][CONTACT_ID]" for n in range(PERSON_SLOTS)]},
+                                "select": CONTACT_SELECT}),
+}
+
+
+def _lone_customer(reply: Any, items: dict[str, dict[str, Any]]) -> tuple[dict, dict, dict, dict] | None:
+    """The customer read with a lone invoice (``LONE_CUSTOMER``), as ``_customers`` gives it;
+    None when that read does not cover it (the second read is made then)."""
+    if not items:
+        return {}, {}, {}, {}
+    (item,) = items.values()
+    company_id, contact_id = str(item.get("companyId") or 0), str(item.get("contactId") or 0)
+    if company_id != "0":
+        companies = {str(r["ID"]): r for r in reply.get("co") or []} if reply.ok("co") else {}
+        found = reply.get("cp") if reply.ok("cp") else None
+        if company_id not in companies or not isinstance(found, list) or len(found) > PERSON_SLOTS or \
+                (found and not reply.ok("pp")):
+            return None
+        links = {company_id: sorted(found, key=lambda link: int(link.get("SORT") or 0))}
+        people = {str(r["ID"]): r for r in (reply.get("pp") or [])} if found else {}
+        return companies, {}, links, people
+    if contact_id != "0":
+        contacts = {str(r["ID"]): r for r in reply.get("ct") or []} if reply.ok("ct") else {}
+        return ({}, contacts, {}, {}) if contact_id in contacts else None
+    return {}, {}, {}, {}
+
+
 def _written_at(reply: Any) -> dict[str, int] | None:
     """``{"written_at": <epoch second>}``: when Bitrix24 stamped our update (its ``updatedTime``,
     whole seconds, the clock its events' ``ts`` come from), so the event this update causes is
@@ -207,10 +244,12 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         return {p: out.get(p) for p in platform_ids}
 
     def _read_smart(self, ids: list[str], versions: dict[str, str]) -> dict[str, Invoice | None | Unchanged]:
-        """Up to 49 invoices in two or three requests (one, when all are UNCHANGED):
+        """Up to 49 invoices in two or three requests (one, when all are UNCHANGED, and one
+        for an invoice that arrives alone):
 
         1. one ``crm.item.list`` by ``@id`` for the invoices and one
            ``crm.item.productrow.list`` per invoice (the docs require one owner per call);
+           for a lone invoice also its customer, by ``$result`` references (``_lone_customer``);
         2. the companies, and the contacts of invoices without a company (one ``@ID`` list
            each), and each company's contact links (one command per company);
         3. the contact persons (one ``@ID`` list) and the products' catalogue sections.
@@ -221,6 +260,8 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
             "entityTypeId": SMART_INVOICE, "filter": {"@id": [int(i) for i in ids]}, "select": ["*"]})}
         commands.update({f"r{invoice_id}": ("crm.item.productrow.list", {
             "filter": {"=ownerType": PRODUCT_ROW_OWNER, "=ownerId": invoice_id}}) for invoice_id in ids})
+        if len(ids) == 1:
+            commands.update(LONE_CUSTOMER)
         reply = self.client.batch(commands)
         if "items" in reply.errors:
             raise reply.errors["items"]
@@ -238,24 +279,8 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
                      if versions.get(pid) and content_version(item, rows[pid]) == versions[pid]}
         items = {pid: item for pid, item in items.items() if pid not in unchanged}
 
-        companies = sorted({int(i.get("companyId") or 0) for i in items.values()} - {0})
-        contacts = sorted({int(i.get("contactId") or 0) for i in items.values() if not int(i.get("companyId") or 0)}
-                          - {0})
-        second: dict[str, tuple[str, dict[str, Any]]] = {}
-        if companies:
-            second["co"] = ("crm.company.list", {"filter": {"@ID": companies}, "select": COMPANY_SELECT})
-            second.update({f"cp{cid}": ("crm.company.contact.items.get", {"id": cid}) for cid in companies})
-        if contacts:
-            second["ct"] = ("crm.contact.list", {"filter": {"@ID": contacts}, "select": CONTACT_SELECT})
-        more = self.client.batch_all(second)
-        for key in ("co", "ct"):
-            if key in more.errors:
-                raise more.errors[key]
-        company_rows = {str(r["ID"]): r for r in more.get("co") or []}
-        contact_rows = {str(r["ID"]): r for r in more.get("ct") or []}
-        links = {str(cid): sorted(more.get(f"cp{cid}") or [], key=lambda link: int(link.get("SORT") or 0))
-                 for cid in companies if more.ok(f"cp{cid}")}
-        people = self._contacts({str(link["CONTACT_ID"]) for found in links.values() for link in found})
+        customers = _lone_customer(reply, items) if len(ids) == 1 else None
+        company_rows, contact_rows, links, people = customers or self._customers(items)
 
         stages = self.stages(known={str(i["stageId"]) for i in items.values() if i.get("stageId")}) if items else []
         out: dict[str, Invoice | None | Unchanged] = {}
@@ -275,6 +300,29 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
                 sync_key=self.sync_key, language=self.installation.language)
         self._fill_sections([invoice for invoice in out.values() if isinstance(invoice, Invoice)])
         return out
+
+    def _customers(self, items: dict[str, dict[str, Any]]) -> tuple[dict, dict, dict, dict]:
+        """The invoices' customers: companies, contacts of invoices without a company, each
+        company's contact links (one batch), then the contact persons (``_contacts``)."""
+        companies = sorted({int(i.get("companyId") or 0) for i in items.values()} - {0})
+        contacts = sorted({int(i.get("contactId") or 0) for i in items.values() if not int(i.get("companyId") or 0)}
+                          - {0})
+        second: dict[str, tuple[str, dict[str, Any]]] = {}
+        if companies:
+            second["co"] = ("crm.company.list", {"filter": {"@ID": companies}, "select": COMPANY_SELECT})
+            second.update({f"cp{cid}": ("crm.company.contact.items.get", {"id": cid}) for cid in companies})
+        if contacts:
+            second["ct"] = ("crm.contact.list", {"filter": {"@ID": contacts}, "select": CONTACT_SELECT})
+        more = self.client.batch_all(second)
+        for key in ("co", "ct"):
+            if key in more.errors:
+                raise more.errors[key]
+        company_rows = {str(r["ID"]): r for r in more.get("co") or []}
+        contact_rows = {str(r["ID"]): r for r in more.get("ct") or []}
+        links = {str(cid): sorted(more.get(f"cp{cid}") or [], key=lambda link: int(link.get("SORT") or 0))
+                 for cid in companies if more.ok(f"cp{cid}")}
+        people = self._contacts({str(link["CONTACT_ID"]) for found in links.values() for link in found})
+        return company_rows, contact_rows, links, people
 
     def _fill_sections(self, invoices: list[Invoice]) -> None:
         """Product rows carry only the product id; the per-section sales account (settings
