@@ -92,3 +92,24 @@ def test_online_invoice_link_only_for_approved_sales_invoices(xero):
     assert first["OnlineInvoiceUrl"].startswith("https://in.xero.com/")
     second = xero.call("GET", f"Invoices/{approved['InvoiceID']}/OnlineInvoice").json()["OnlineInvoices"][0]
     assert second == first  # the link a customer was sent keeps working
+
+
+def test_branding_themes_and_tracking_categories_shape_the_invoice(xero):
+    themes = xero.call("GET", "BrandingThemes").json()["BrandingThemes"]
+    assert [t["Name"] for t in themes] == ["Standard", "Special Projects"] and themes[0]["SortOrder"] == 0
+    region = xero.call("PUT", "TrackingCategories", json={"Name": "Region"}).json()["TrackingCategories"][0]
+    xero.call("PUT", f"TrackingCategories/{region['TrackingCategoryID']}/Options", json={"Name": "North"})
+    xero.call("PUT", "TrackingCategories", json={"Name": "Team"})
+    third = xero.call("PUT", "TrackingCategories", json={"Name": "Third"})
+    assert third.status_code == 400 and messages(third) == ["You can only have 2 active tracking categories"]
+    contact = xero.contact()
+    line = {"Description": "x", "Quantity": 1, "UnitAmount": 10, "AccountCode": "200",
+            "Tracking": [{"Name": "Region", "Option": "North"}]}
+    inv = xero.invoice(contact["ContactID"], lines=[line], BrandingThemeID=themes[1]["BrandingThemeID"])
+    (tracked,) = inv["LineItems"][0]["Tracking"]
+    assert tracked["Option"] == "North" and tracked["TrackingCategoryID"] == region["TrackingCategoryID"]
+    assert inv["BrandingThemeID"] == themes[1]["BrandingThemeID"]
+    unknown = xero.call("PUT", "Invoices", json={"Invoices": [{
+        "Type": "ACCREC", "Contact": {"ContactID": contact["ContactID"]},
+        "LineItems": [{**line, "Tracking": [{"Name": "Region", "Option": "South"}]}]}]})
+    assert messages(unknown) == ["Tracking option 'South' is not an active option of 'Region'"]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Response, request
 
-from . import banking, contacts, creditnotes, invoices, payments, query, reference, tokens
+from . import banking, branding, contacts, creditnotes, invoices, payments, query, reference, tokens
 from .common import Ctx, Invalid, NotFound
 from .idempotency import MAX_KEY_LENGTH, Stored, fingerprint
 from .wire import not_found, problem, query_parse_exception, respond, simple_validation
@@ -29,6 +29,8 @@ RESOURCES: dict[str, tuple[Handler, str, str | None]] = {
     "banktransactions": (banking.handle, "accounting.banktransactions", None),
     "items": (reference.items, "accounting.invoices", "accounting.settings"),
     "taxrates": (reference.tax_rates, "accounting.settings", None),
+    "brandingthemes": (branding.themes, "accounting.settings", None),
+    "trackingcategories": (branding.tracking, "accounting.settings", None),
     "accounts": (reference.accounts, "accounting.settings", None),
     "organisation": (reference.organisation, "accounting.settings", None),
     "currencies": (reference.currencies, "accounting.settings", None),

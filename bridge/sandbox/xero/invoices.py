@@ -5,7 +5,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from . import contacts, lines, query
+from . import branding, contacts, lines, query
 from .common import Ctx, Invalid, NotFound, elements, listing, parse_date, run_batch
 from .store import Org
 from .wire import date_string, high_volume_exception, utc_string
@@ -185,6 +185,8 @@ def upsert(ctx: Ctx, raw: dict, allow_update: bool, forced_id: str | None = None
                                             discounts=inv_type == "ACCREC", lat=lat, unitdp=4, strict=status != "DRAFT")
         except Invalid as exc:
             errors.extend(exc.messages)
+    if raw.get("BrandingThemeID") and not branding.theme_exists(org, raw["BrandingThemeID"]):
+        errors.append("Branding theme could not be found")  # [M] wording
     if errors:
         raise Invalid(*errors)
     if inv_type == "ACCREC" and not number:

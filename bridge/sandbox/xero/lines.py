@@ -8,6 +8,7 @@ import uuid
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from . import branding
 from .common import Invalid, number
 from .store import Org
 from .wire import FOUR, TWO, money
@@ -65,6 +66,11 @@ def build_line(org: Org, raw: dict, previous: dict | None, *, revenue: bool, dis
     tracking = line.get("Tracking") or []
     if not isinstance(tracking, list) or len(tracking) > 2:
         errors.append("A line item can have at most 2 tracking categories")  # NOTES section 3
+    else:
+        try:
+            tracking = branding.resolve_line_tracking(org, tracking)
+        except Invalid as exc:
+            errors.extend(exc.messages)
     if qty is not None:
         qty = qty.quantize(FOUR, rounding=ROUND_HALF_UP)
     if unit is not None:

@@ -31,6 +31,8 @@ class Org:
     invoices: dict[str, dict] = field(default_factory=dict)
     payments: dict[str, dict] = field(default_factory=dict)
     credit_notes: dict[str, dict] = field(default_factory=dict)
+    tracking_categories: dict[str, dict] = field(default_factory=dict)
+    branding_themes: list[dict] = field(default_factory=list)
     bank_transactions: dict[str, dict] = field(default_factory=dict)
     items: dict[str, dict] = field(default_factory=dict)
     invoice_seq: int = 0
@@ -77,7 +79,10 @@ def new_org(name: str, region: str, base_currency: str | None, now: datetime) ->
     return Org(tenant_id=str(uuid.uuid4()), name=name, region=region, base_currency=currency,
                created=now, short_code="!" + "".join(random.choices(string.ascii_letters + string.digits, k=5)),
                accounts=seed.accounts(region), tax_rates=seed.tax_rates(region),
-               currencies=[seed.currency(c) for c in codes])
+               currencies=[seed.currency(c) for c in codes],
+               branding_themes=[{"BrandingThemeID": str(uuid.uuid4()), "Name": theme, "SortOrder": n,
+                                 "Type": "INVOICE", "CreatedDateUTC": now}
+                                for n, theme in enumerate(("Standard", "Special Projects"))])
 
 
 @dataclass
