@@ -72,3 +72,16 @@ def test_a_credit_note_applied_in_xero_shows_under_the_invoice(portal):
     xero_flush(live)
     (text,) = comments(live, item["id"])
     assert cn["CreditNoteNumber"] in text and "230.00 NZD" in text and "2070.00 NZD" in text
+
+
+def test_a_payment_on_an_invoice_deleted_in_bitrix24_is_no_failure(portal):
+    live = portal
+    item, invoice = approved(live)
+    live.control(f"bitrix24/portals/{ACME}/invoices/{item['id']}", method="DELETE")
+    deliver_events(live)
+    pay(live, invoice, "100.00", "2026-12-02")
+    xero_flush(live)
+    from tests.e2e.test_bitrix24_xero_invoices import records
+    followed = records(live, flow="ledger_invoice_changed", object_id=item["id"])
+    assert followed and all(r.state in ("succeeded", "skipped") for r in followed), [
+        (r.state, r.error_message) for r in followed]
