@@ -1,4 +1,4 @@
-"""README "A tour of the demo" (Bitrix24 -> Xero), step by step, in headless Chromium.
+"""README "A tour of the demo" (Bitrix24 -> Xero, then DG1 -> Bexio), step by step, in headless Chromium.
 
 What a new user does after ``make run``: the demo itself is started (``python -m bridge.demo``:
 the sandbox, gunicorn, a Huey worker and the sample data, on free ports and a fresh instance
@@ -208,3 +208,85 @@ def test_the_readme_tour_works_in_the_browser_alone(demo, browser, screenshots):
 
     assert not errors, errors
     assert requests.get(f"{demo.app_url}/healthz", timeout=5).status_code == 200
+
+
+def choose_option_with(select_element, *words: str) -> None:
+    """Pick the first option whose text has every word (a Bexio tax by its rate)."""
+    from selenium.webdriver.support.ui import Select
+
+    menu = Select(select_element)
+    option = next(o for o in menu.options if o.get_attribute("value") and all(w in o.text for w in words))
+    menu.select_by_value(option.get_attribute("value"))
+
+
+def test_the_readme_dg1_tour_works_in_the_browser_alone(demo, browser, screenshots):
+    """README "DG1 -> Bexio": connect Bexio from the DG1 admin, map the taxes, check out an
+    order, see its Bexio invoice, record its payment in Bexio and sync the status back."""
+    from selenium.webdriver.common.by import By
+
+    admin = f"{demo.sandbox_url}/admin.dg1.ch/alpen/"
+    errors: list[str] = []
+
+    # 1. Bexio integration > Settings: authenticate (the whole tab goes to Bexio and back), map, save.
+    browser.get(admin)
+    click(browser, By.XPATH, "//nav/a[normalize-space()='Settings']")
+    browser.switch_to.frame(wait_for(browser, lambda d: d.find_element(By.ID, "app")))
+    click(browser, By.PARTIAL_LINK_TEXT, "Authenticate with Bexio")
+    browser.switch_to.default_content()
+    click(browser, By.XPATH, "//button[normalize-space()='Allow']")
+    browser.switch_to.frame(wait_for(browser, lambda d: d.find_element(By.ID, "app")))
+    wait_for(browser, lambda d: "Bexio connected." in text(d))
+    for row, rate in ((0, "8.1"), (1, "2.6")):
+        field = browser.find_element(By.ID, f"tax_rate.{row}")
+        if field.get_attribute("value") != rate:
+            field.clear()
+            field.send_keys(rate)
+        choose_option_with(browser.find_element(By.ID, f"tax_code.{row}"), rate)
+    for label in ("Shipping tax rate", "Payment fee tax rate"):
+        choose_option_with(browser.find_element(By.XPATH, f"//label[normalize-space()='{label}']/following::select[1]"), "8.1")
+    for label in ("Create payment for invoice", "Send invoice by e-mail"):
+        box = browser.find_element(By.XPATH, f"//label[contains(., '{label}')]//input | //label[contains(., '{label}')]/preceding-sibling::input[1]")
+        if not box.is_selected():
+            box.click()
+    click(browser, By.XPATH, "//button[normalize-space()='Submit']")
+    wait_for(browser, lambda d: "Settings saved." in text(d))
+    errors += console_errors(browser)
+
+    # 2. Orders: a new order, Complete checkout; the integration's orders page links its invoice.
+    browser.switch_to.default_content()
+    click(browser, By.XPATH, "//nav/a[normalize-space()='Orders']")
+    click(browser, By.XPATH, "//button[normalize-space()='Add to cart']")
+    click(browser, By.XPATH, "//button[normalize-space()='Complete checkout']")
+    wait_for(browser, lambda d: d.find_element(By.ID, "status").text != "PENDING")
+
+    def invoiced(driver) -> bool:
+        driver.refresh()
+        return "bexio_document_nr" in text(driver)
+    wait_for(browser, invoiced)
+    number = browser.find_element(By.XPATH, "//li[starts-with(normalize-space(), 'bexio_document_nr')]").text.split(": ")[1]
+
+    # 3. Bexio: the invoice (paid already when "create payment" booked the shop's payment; an
+    # open one gets its payment recorded there); then Sync status now: the order is COMPLETED.
+    browser.get(f"{demo.sandbox_url}/office.bexio.com/")
+    click(browser, By.XPATH, "//table//a")
+    click(browser, By.LINK_TEXT, number)
+    if browser.find_elements(By.XPATH, "//button[starts-with(normalize-space(), 'Record payment')]"):
+        click(browser, By.XPATH, "//button[starts-with(normalize-space(), 'Record payment')]")
+    wait_for(browser, lambda d: "Paid (9)" in text(d))
+    errors += console_errors(browser)
+    browser.get(admin)
+    click(browser, By.XPATH, "//nav/h3[normalize-space()='Bexio integration']/following-sibling::a[normalize-space()='Orders']")
+    browser.switch_to.frame(wait_for(browser, lambda d: d.find_element(By.ID, "app")))
+    link = wait_for(browser, lambda d: d.find_element(By.LINK_TEXT, number))  # the order's Bexio invoice, linked
+    assert link.get_attribute("href").startswith("http")
+    click(browser, By.XPATH, "//button[normalize-space()='Sync status now']")
+
+    def completed(driver) -> bool:
+        driver.switch_to.default_content()
+        driver.get(admin)
+        click(driver, By.XPATH, "//nav/a[normalize-space()='Orders']")
+        return "COMPLETED" in text(driver)
+    wait_for(browser, completed)
+    save_page(browser, screenshots / "tour-dg1-orders.png", frame_css=None)
+    errors += console_errors(browser)
+    assert not errors, errors
