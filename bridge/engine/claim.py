@@ -10,7 +10,7 @@ served, the same on SQLite and Redis) no longer decides who waits.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import aliased
@@ -85,8 +85,9 @@ def next_ready(installation_id: int, flow: str) -> int | None:
 
 def pick(hint_id: int) -> int | None:
     """The work a task for ``hint_id`` runs: None when that item is not ready (done, taken,
-    or a run of its batch flow is going on and takes it next), else the fairest ready work
-    (``fairest``), which is most often the item itself."""
+    or a run of its batch flow is going on and takes it next); the fairest ready work
+    (``fairest``) when that is fairer by turn or class (another installation's turn, a
+    user's work before bulk); else the item itself (the queue's order among equals)."""
     t = now()
     owner = db.session.execute(select(WorkItem.installation_id, WorkItem.flow)
                                .where(WorkItem.id == hint_id, ready(t))).first()
@@ -95,8 +96,9 @@ def pick(hint_id: int) -> int | None:
         db.session.commit()
         return None
     chosen = fairest(t)
+    fairer = chosen is not None and chosen != hint_id and _rank(chosen) < _rank(hint_id)
     db.session.commit()
-    return chosen if chosen is not None else hint_id
+    return chosen if fairer else hint_id
 
 
 def fairest(t: datetime) -> int | None:
@@ -115,15 +117,23 @@ def fairest(t: datetime) -> int | None:
                   WorkItem.updated_at, WorkItem.id).limit(1))
 
 
-def should_yield(installation_id: int, flow: str) -> bool:
-    """Whether a run going on with its next batch should hand over instead: other work is
-    fairer (another installation's turn, or a user waiting for other work of its own)."""
+def _rank(item_id: int) -> tuple:
+    """What fairness compares: whose turn (its installation served longest ago, never served
+    first), then the class. Age decides only among equals, and the queue does that."""
+    served_at, priority = db.session.execute(
+        select(Installation.served_at, WorkItem.priority).join(Installation, Installation.id == WorkItem.installation_id)
+        .where(WorkItem.id == item_id)).one()
+    return (served_at is not None, served_at or datetime.min.replace(tzinfo=timezone.utc), priority)
+
+
+def should_yield(next_id: int) -> bool:
+    """Whether a run about to go on with its next batch (``next_id`` first) should hand over
+    instead: other work is fairer (another installation's turn, or a user waiting for other
+    work of its own installation)."""
     chosen = fairest(now())
+    fairer = chosen is not None and chosen != next_id and _rank(chosen) < _rank(next_id)
     db.session.commit()
-    if chosen is None:
-        return False
-    item = db.session.get(WorkItem, chosen)
-    return (item.installation_id, item.flow) != (installation_id, flow)
+    return fairer
 
 
 def claim_siblings(item: WorkItem, limit: int) -> list[WorkItem]:

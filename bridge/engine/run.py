@@ -35,7 +35,7 @@ def _run_batches(item: WorkItem, batch: int) -> str | None:
     while (next_id := next_ready(installation_id, flow)) is not None:
         # Between batches the run yields to fairer work (another installation's turn, a user
         # waiting): its next batch goes to the queue, where ``pick`` decides.
-        if outcome == "waiting" or time.monotonic() >= deadline or should_yield(installation_id, flow):
+        if outcome == "waiting" or time.monotonic() >= deadline or should_yield(next_id):
             run_work(next_id)
             break
         next_item = claim_work(next_id)
