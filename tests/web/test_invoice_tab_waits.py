@@ -51,3 +51,17 @@ def test_bulk_work_queued_before_it_does_not_count_as_ahead(client, portal):
     db.session.commit()
     html = launch(client, TAB, {"ID": "7"}).get_data(as_text=True)
     assert "Waiting to sync; it goes next." in html
+
+
+def test_a_retry_in_the_sync_log_says_what_it_waits_behind(client, portal):
+    from bridge.models import SyncRecord
+    t = utcnow()
+    _items(portal, 3, state="queued", at=t - timedelta(minutes=5))
+    record = SyncRecord(installation_id=portal.id, flow="invoice_to_ledger", object_kind="invoice", object_id="9",
+                        direction="to_ledger", state="failed", error_message="Xero is down")
+    db.session.add(record)
+    db.session.commit()
+    main = launch(client, "/bitrix24/app").get_data(as_text=True)
+    token = main.split("/bitrix24/app/log?token=")[1].split('"')[0]
+    body = client.post(f"/bitrix24/app/log/retry/{record.id}", data={"token": token}).get_data(as_text=True)
+    assert "Retry of invoice 9 requested. Waiting to sync: behind 3 items of invoices being sent to the ledger" in body

@@ -130,7 +130,9 @@ def retry(record_id: int):
         raise LaunchRefused(404, N_("No such sync record."))
     _retry(viewer.installation.id, [record])
     notice = _("Retry of %(what)s requested.", what=f"{record.object_kind} {record.object_id}")
-    item = db.session.get(WorkItem, record.work_item_id) if record.work_item_id else None
+    item = db.session.scalar(select(WorkItem).where(WorkItem.installation_id == viewer.installation.id,
+                                                    WorkItem.flow == record.flow,
+                                                    WorkItem.object_key == _object_key(record)))
     if item is not None and item.state == "queued":  # why it waits, if it does
         notice = f"{notice} {waiting_reason(item)}"
     return _render(viewer, Filters.from_args(request.form), notice)
