@@ -352,3 +352,17 @@ def test_a_bexio_installations_settings_name_bexio_never_xero(client, portal, mo
     assert "Import from Bexio" in html and "Bexio marks it sent to the customer" in html
     assert "Import Bexio contacts into Bitrix24" in html
     assert "Import from Xero" not in html and "Xero marks it sent" not in html
+
+
+def test_connecting_a_ledger_leaves_the_frame_and_comes_back_to_the_portal_in_one_window(page, portal):
+    """Xero's and Bexio's sign-in pages refuse framing: both connect links take the whole
+    tab (target _top), with the portal's app page, signed, as where to come back to."""
+    from bridge.web.bexio.connect import _signer
+
+    html, _ = page
+    for path in ("/oauth/xero/connect?", "/oauth/bexio/connect?"):
+        tag = html.split(path, 1)[0].rsplit("<a ", 1)[1] + html.split(path, 1)[1].split(">", 1)[0]
+        assert 'target="_top"' in tag and "_blank" not in tag, tag
+    bexio = html.split("/oauth/bexio/connect?", 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    signed = dict(part.split("=", 1) for part in bexio.split("&"))["sig"]
+    assert _signer("connect").loads(signed)["r"].endswith("/marketplace/app/")

@@ -147,7 +147,7 @@ def links(installation: Installation) -> dict[str, str]:
 
     return {"xero_settings": signed_settings_url(installation.id),
             "xero_connect": signed_connect_url(installation.id, back=app_page(installation)),
-            "bexio_connect": connect_url(installation.id)}
+            "bexio_connect": connect_url(installation.id, return_to=app_page(installation))}
 
 
 def app_page(installation: Installation) -> str | None:
