@@ -208,3 +208,33 @@ def test_after_an_unknown_outcome_one_optimised_get_finds_the_invoices_a_batch_m
 def test_an_invoice_never_sent_costs_no_lookup(bulk, mocked, api):
     found = bulk.find_invoices([invoice("b24:m:SI:1")], {"b24:m:SI:1": InvoiceLookup("c-1", None)})
     assert found == [None] and len(mocked.calls) == 0
+
+
+class Intents:
+    """The flow's claims with the intents' answer: which customers' earlier create may have
+    landed unrecorded (``PartyClaims.unsure``)."""
+
+    def __init__(self, unsure: set[str]) -> None:
+        self._unsure = unsure
+
+    def load(self, ledger_ids):
+        pass
+
+    def taken(self, party_key, ledger_id):
+        return False
+
+    def unsure(self, party_key):
+        return party_key in self._unsure
+
+
+def test_a_new_customer_costs_no_lookup_unless_an_earlier_create_of_it_may_have_landed(bulk, mocked, api, clock):
+    """A lone invoice of a new customer: 2 Xero calls (create contact, create invoice), not 3."""
+    xero = Contacts(mocked, api, [])
+    bulk.match_parties([(party(), None)])  # loads the (empty) index
+    xero.contacts.append(contact("c-7", "Brand New", number="b24:m:CO:7"))  # made by a create whose answer was lost
+    clock["now"] += timedelta(seconds=5)  # fresh index, no webhook yet
+    new = party("b24:m:CO:7", "Brand New", "")
+    (match,) = bulk.match_parties([(new, None)], Intents(set()))
+    assert match.ledger_id is None and len(xero.requests) == 1  # never tried before: no call
+    (match,) = bulk.match_parties([(new, None)], Intents({new.key}))
+    assert (match.ledger_id, match.matched_by) == ("c-7", "external_key") and len(xero.requests) == 2
