@@ -218,6 +218,8 @@ class WorkItem(Timestamps, db.Model):
     __table_args__ = (
         UniqueConstraint("installation_id", "flow", "object_key"),
         Index("ix_work_items_state_next", "state", "next_attempt_at"),
+        # The fair pick (``engine.claim.fairest``): ready groups and their oldest without a sort.
+        Index("ix_work_items_pick", "state", "installation_id", "flow", "priority", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
 
 from ..extensions import db
@@ -104,17 +104,45 @@ def pick(hint_id: int) -> int | None:
 def fairest(t: datetime) -> int | None:
     """The ready item to run next across installations: the installation served longest ago
     (never served first), then its work by class (a user waiting before bulk), then the
-    oldest. Work of a batch flow whose run is going on is left to that run."""
-    other = aliased(WorkItem)
-    batched = [name for name, size in BATCH_SIZES.items() if size > 1]
-    batch_running = (select(other.id).where(other.installation_id == WorkItem.installation_id,
-                                            other.flow == WorkItem.flow, other.state == "running",
-                                            other.lease_until > t).exists())
-    return db.session.scalar(
-        select(WorkItem.id).join(Installation, Installation.id == WorkItem.installation_id)
-        .where(ready(t), ~(WorkItem.flow.in_(batched) & batch_running))
-        .order_by(Installation.served_at.is_not(None), Installation.served_at, WorkItem.priority,
-                  WorkItem.updated_at, WorkItem.id).limit(1))
+    oldest. Work of a batch flow whose run is going on is left to that run.
+
+    In steps, each answered from ``ix_work_items_pick`` (state, installation, flow, class,
+    age) without sorting the backlog: the (installation, flow) groups with ready work and
+    their best class, the turn among them, then the oldest item of the winning groups."""
+    batched = {name for name, size in BATCH_SIZES.items() if size > 1}
+    running = set(db.session.execute(select(WorkItem.installation_id, WorkItem.flow).where(
+        WorkItem.state == "running", WorkItem.lease_until > t).distinct()).all())
+    best_class: dict[tuple[int, str], int] = {}
+    for part in _ready_parts(t):
+        for i, f, p in db.session.execute(select(WorkItem.installation_id, WorkItem.flow, func.min(WorkItem.priority))
+                                          .where(part).group_by(WorkItem.installation_id, WorkItem.flow)):
+            if not (f in batched and (i, f) in running):
+                best_class[(i, f)] = min(p, best_class.get((i, f), p))
+    groups = [(i, f, p) for (i, f), p in best_class.items()]
+    if not groups:
+        return None
+    served = dict(db.session.execute(select(Installation.id, Installation.served_at)
+                                     .where(Installation.id.in_({g[0] for g in groups}))).all())
+    turn = {g: _turn(served.get(g[0]), g[2]) for g in groups}
+    best = min(turn.values())
+    winners = [(i, f) for (i, f, _), key in turn.items() if key == best]
+    oldest = [db.session.execute(select(WorkItem.updated_at, WorkItem.id).where(
+        WorkItem.installation_id == i, WorkItem.flow == f, WorkItem.priority == best[2], state)
+        .order_by(WorkItem.updated_at, WorkItem.id).limit(1)).first()
+        for i, f in winners for state in _ready_parts(t)]
+    found = [row for row in oldest if row is not None]
+    return min(found)[1] if found else None
+
+
+def _ready_parts(t: datetime):
+    """``ready`` as its two parts, each an index range (an OR of them is not)."""
+    return (WorkItem.state == "queued",
+            (WorkItem.state == "waiting") & (WorkItem.next_attempt_at <= t + limits.RETRY_EARLY))
+
+
+def _turn(served_at: datetime | None, priority: int) -> tuple:
+    """Whose turn (the installation served longest ago, never served first), then the class."""
+    return (served_at is not None, served_at or datetime.min.replace(tzinfo=timezone.utc), priority)
 
 
 def _rank(item_id: int) -> tuple:
@@ -123,7 +151,7 @@ def _rank(item_id: int) -> tuple:
     served_at, priority = db.session.execute(
         select(Installation.served_at, WorkItem.priority).join(Installation, Installation.id == WorkItem.installation_id)
         .where(WorkItem.id == item_id)).one()
-    return (served_at is not None, served_at or datetime.min.replace(tzinfo=timezone.utc), priority)
+    return _turn(served_at, priority)
 
 
 def should_yield(next_id: int) -> bool:

@@ -23,6 +23,8 @@ def upgrade():
     with op.batch_alter_table('work_items', schema=None) as batch_op:
         batch_op.add_column(sa.Column('priority', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('lease_generation', sa.Integer(), server_default='0', nullable=False))
+        batch_op.create_index('ix_work_items_pick', ['state', 'installation_id', 'flow', 'priority', 'updated_at'],
+                              unique=False)
     with op.batch_alter_table('installations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('served_at', sa.DateTime(), nullable=True))
 
@@ -31,5 +33,6 @@ def downgrade():
     with op.batch_alter_table('installations', schema=None) as batch_op:
         batch_op.drop_column('served_at')
     with op.batch_alter_table('work_items', schema=None) as batch_op:
+        batch_op.drop_index('ix_work_items_pick')
         batch_op.drop_column('lease_generation')
         batch_op.drop_column('priority')
