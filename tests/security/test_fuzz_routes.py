@@ -74,7 +74,7 @@ SWEPT: dict[str, tuple[str, ...]] = {
     "xero.callback": ("GET",), "xero.choose": ("POST",), "xero.disconnect": ("POST",),
     "bexio.connect": ("GET",), "bexio.callback": ("GET",), "bexio.disconnect_view": ("POST",),
     "dg1_hooks.receive": ("POST",), "dg1_admin.launch": ("GET",),
-    "dg1_admin.orders": ("GET",), "dg1_admin.orders_table": ("GET",), "dg1_admin.order_row": ("GET",),
+    "dg1_admin.orders": ("GET",), "dg1_admin.orders_table": ("GET",), "dg1_admin.order_row": ("GET",), "dg1_admin.order_preview": ("GET",),
     "dg1_admin.sync_order": ("POST",), "dg1_admin.status_panel": ("GET",), "dg1_admin.sync_status": ("POST",),
     "dg1_admin.products": ("GET",), "dg1_admin.products_table": ("GET",), "dg1_admin.product_row": ("GET",),
     "dg1_admin.products_runs": ("GET",), "dg1_admin.sync_product": ("POST",), "dg1_admin.sync_stock": ("POST",),

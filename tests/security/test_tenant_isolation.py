@@ -78,6 +78,7 @@ ROUTES: dict[str, str] = {
     "dg1_admin.save_settings": "signed DG1 session + its CSRF token",
     "dg1_admin.orders_table": "signed DG1 session (htmx fragment of the orders page)",
     "dg1_admin.order_row": "signed DG1 session; orders of its tenant and site only",
+    "dg1_admin.order_preview": "signed DG1 session; orders of its tenant and site only (reads, writes nothing)",
     "dg1_admin.status_panel": "signed DG1 session (htmx fragment)",
     "dg1_admin.sync_status": "signed DG1 session + its CSRF token",
     "dg1_admin.products_table": "signed DG1 session (htmx fragment of the products page)",

@@ -26,10 +26,13 @@ from ...messages import Message, N_
 from ...extensions import db
 from ...engine import WorkRequest, request_work
 from ...installations import active_connection
+from ...dashboard.models import SentAlert
 from ...models import Cursor, Installation, Link, SyncRecord, WorkItem
 from ...ports import ledger_class
 from ...settings import get_section
 from ...sync.money_check import amounts_differ
+from ...sync.preview import preview_invoice
+from ..preview_table import preview_table
 from ...sync.product_to_ledger import FLOW as PRODUCT_FLOW, product_request
 from ...sync.stock_from_ledger import FLOW as STOCK_FLOW, stock_request
 from ...sync.status_from_ledger import FLOW as STATUS_FLOW, status_request
@@ -120,7 +123,19 @@ def unauthorised(error):
 
 def _render(page: str, current: admin_session.AdminSession, **context: Any):
     return render_template(f"dg1/{page}.html", page=page, session=current, pages=PAGES,
-                           frame_origin=g.get("dg1_frame_origin"), **context)
+                           frame_origin=g.get("dg1_frame_origin"), alerts=_alerts(current.installation_id), **context)
+
+
+ALERT_DAYS = 2  # today's and yesterday's alerts
+
+
+def _alerts(installation_id: int) -> list[SentAlert]:
+    """The shop's recent alerts (``bridge/alerts.py``: a renewal needed, a sync failed for good),
+    for the banner on every admin page: DG1 has no notification API, so the admin reads
+    them here as a Bitrix24 administrator reads them in the portal's notifications."""
+    since = (datetime.now(timezone.utc) - timedelta(days=ALERT_DAYS - 1)).date().isoformat()
+    return list(db.session.scalars(select(SentAlert).where(
+        SentAlert.installation_id == installation_id, SentAlert.day >= since).order_by(SentAlert.id.desc()).limit(5)))
 
 
 def _fragment(page: str, block: str, current: admin_session.AdminSession, *, trigger: str | None = None,
@@ -247,6 +262,18 @@ def order_row(order_id: str):
     """One order's row: its sync's progress, then its result and Bexio link."""
     current, installation = _session()
     return _order_row(installation, current, order_id)
+
+
+@bp.get("/orders/<order_id>/preview")
+def order_preview(order_id: str):
+    """The dry run of an order's Bexio invoice: what a sync would send, read live from DG1 and
+    the ledger, nothing written (the same preview as a Bitrix24 invoice's)."""
+    current, installation = _session()
+    db.session.commit()  # nothing of ours open while the preview calls out
+    table = preview_table(preview_invoice(installation, mapper.order_platform_id(current.site, order_id)))
+    if _htmx():
+        return _fragment("orders", "order_preview", current, order_id=order_id, table=table)
+    return _render("preview", current, order_id=order_id, table=table)
 
 
 @bp.post("/orders/<order_id>/sync")
