@@ -265,7 +265,18 @@ def test_the_readme_dg1_tour_works_in_the_browser_alone(demo, browser, screensho
     wait_for(browser, invoiced)
     number = browser.find_element(By.XPATH, "//li[starts-with(normalize-space(), 'bexio_document_nr')]").text.split(": ")[1]
 
-    # 3. Bexio: the invoice (paid already when "create payment" booked the shop's payment; an
+    # 3. Products: "Sync product" and then "Sync stock" by hand, on the first product.
+    browser.get(admin)
+    click(browser, By.XPATH, "//nav/h3[normalize-space()='Bexio integration']/following-sibling::a[normalize-space()='Products']")
+    browser.switch_to.frame(wait_for(browser, lambda d: d.find_element(By.ID, "app")))
+    first = "(//table/tbody/tr)[1]"
+    click(browser, By.XPATH, f"{first}//button[normalize-space()='Sync product to Bexio']")
+    wait_for(browser, lambda d: d.find_elements(By.XPATH, f"{first}//td[@class='ledger-link']/a"))
+    click(browser, By.XPATH, f"{first}//button[normalize-space()='Sync stock from Bexio']")
+    wait_for(browser, lambda d: "Stock:" in d.find_element(By.XPATH, first).text)
+    errors += console_errors(browser)
+
+    # Bexio: the invoice (paid already when "create payment" booked the shop's payment; an
     # open one gets its payment recorded there); then Sync status now: the order is COMPLETED.
     browser.get(f"{demo.sandbox_url}/office.bexio.com/")
     click(browser, By.XPATH, "//table//a")
