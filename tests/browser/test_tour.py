@@ -301,3 +301,11 @@ def test_the_readme_dg1_tour_works_in_the_browser_alone(demo, browser, screensho
     save_page(browser, screenshots / "tour-dg1-orders.png", frame_css=None)
     errors += console_errors(browser)
     assert not errors, errors
+
+
+def test_the_tours_console_check_sees_an_error(browser):
+    """The tours' "no console error" is a real check: a page that logs one is caught."""
+    browser.get("data:text/html,<script>console.error('broken step')</script><p>page</p>")
+    assert any("broken step" in message for message in console_errors(browser))
+    browser.get("data:text/html,<p>quiet page</p>")
+    assert console_errors(browser) == []
