@@ -195,12 +195,15 @@ def main() -> int:
     parser.add_argument("--consumers", type=int, default=1, help="Huey consumer processes (4 threads each)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: still stop what it started
 
     with tempfile.TemporaryDirectory() as tmp:
         from tests.support.servers import free_port, sandbox_in_process
 
         port = free_port()
         app_url = f"http://localhost:{port}"  # Xero allows http redirect URIs only on localhost
+        # Every API call answered after a simulated network round trip (docs/sandbox.md).
+        os.environ["SANDBOX_LATENCY_MS"] = os.environ.get("BENCH_LATENCY_MS", "50")
         sandbox = sandbox_in_process(app_url, log=Path(tmp) / "sandbox.log")
         # One configuration for the bench's own view of the database and the two processes.
         settings = {"BRIDGE_ENV": "demo", "BRIDGE_INSTANCE_PATH": f"{tmp}/instance",
@@ -303,7 +306,7 @@ def main() -> int:
                                "sandboxes": round(export["cpu_sandboxes"], 1)},
         "peak_rss_mb_export": {"consumer": round(export["rss_consumer"], 1), "web": round(export["rss_web"], 1)},
         "peak_rss_mb_with_echoes": {k: round(v, 1) for k, v in rss_with_echoes.items()},
-        "consumers": args.consumers,
+        "consumers": args.consumers, "latency_ms": float(os.environ["SANDBOX_LATENCY_MS"]),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
                    + ("PostgreSQL + " + ("Redis" if settings["HUEY_STORAGE"] == "redis" else "Huey on SQLite")
                       if postgres else "SQLite + Huey on SQLite"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -81,6 +82,8 @@ def deploy(tmp: Path, web_workers: int = 3, web_threads: int = 2) -> Deployment:
     """Start the sandboxes, the web server and nothing else (no consumer yet)."""
     from tests.support.servers import free_port, sandbox_in_process
 
+    # A bench stopped by ``timeout`` or CI still stops the processes it started (``finally``).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     port = free_port()
     app_url = f"http://localhost:{port}"  # Xero allows http redirect URIs only on localhost
     os.environ["SANDBOX_LATENCY_MS"] = str(LATENCY_MS)  # the sandbox process reads it at start
