@@ -6,6 +6,7 @@ without one (``Ledger.online_invoice_url`` is "") costs no call and is asked onl
 from __future__ import annotations
 
 from ..domain import InvoiceStatus
+from ..extensions import db
 
 APPROVED_OR_LATER = (InvoiceStatus.AUTHORISED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID)
 
@@ -19,4 +20,8 @@ def keep_online_link(platform, ledger, link, document) -> str | None:
     if url:
         platform.set_online_link(link.platform_id, url)
     link.extra = {**extra, "online_url": url}
+    # Kept now, as the notes before it are: left pending, the link would be flushed by the
+    # next query and held across the platform calls that follow (SQLite: "database is
+    # locked" for the rate limiter's own connection, seen with old Bitrix24 invoices).
+    db.session.commit()
     return url or None
