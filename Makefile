@@ -54,7 +54,7 @@ translations: install
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
 	for lang in de fr; do test -f translations/$$lang/LC_MESSAGES/messages.po || \
 		$(VENV)/bin/pybabel init -i translations/messages.pot -d translations -l $$lang; done
-	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations
+	$(VENV)/bin/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations
 	$(VENV)/bin/pybabel compile -d translations
 
 ## Screenshots of every page (Bitrix24 app, dashboard, operator console, DG1 admin, the README tour) into docs/screenshots/ (headless Chromium)
