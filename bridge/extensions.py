@@ -14,6 +14,7 @@ import os
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from huey import MemoryHuey, RedisHuey, SqliteHuey
+from huey.storage import SqliteStorage
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -48,6 +49,24 @@ def queue_storage_kind() -> str:
     return "sqlite"
 
 
+class _WalNormalStorage(SqliteStorage):
+    """Huey's SQLite queue with ``synchronous=NORMAL``, as ``bridge.db`` has (factory.py).
+
+    Huey leaves SQLite's default, FULL, so every enqueue fsyncs the WAL: measured with
+    ``bench/ingest_profile.py``, that one fsync was 5 ms of a callback's 12.6 ms, more than
+    all of bridge's CPU. In WAL mode NORMAL cannot corrupt the file; a power cut may lose
+    the last jobs, which the sweeper re-enqueues from the committed inbox rows."""
+
+    def _create_connection(self):
+        conn = super()._create_connection()
+        conn.execute("pragma synchronous=NORMAL")
+        return conn
+
+
+class _SqliteHuey(SqliteHuey):
+    storage_class = _WalNormalStorage
+
+
 def make_huey():
     kind = queue_storage_kind()
     if kind == "memory":
@@ -58,7 +77,7 @@ def make_huey():
         instance = os.environ.get("BRIDGE_INSTANCE_PATH") or str(DEFAULT_INSTANCE)
         path = os.environ.get("HUEY_SQLITE_PATH") or os.path.join(instance, "huey.db")
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        return SqliteHuey("bridge", filename=path)
+        return _SqliteHuey("bridge", filename=path)
     raise RuntimeError(f"HUEY_STORAGE must be memory, sqlite or redis, not {kind!r}")
 
 
