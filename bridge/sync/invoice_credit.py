@@ -1,7 +1,7 @@
 """Crediting a paid or part-paid invoice the platform cancelled (called by ``invoice_cancel``).
 
-The ledger gets one approved credit note over the invoice's total, applied to what is still
-due on the invoice (so its balance is nil); the rest is the customer's credit, refunded in
+The ledger gets one approved credit note over what the invoice's total still lacks in
+credit, applied to what is still due on the invoice (so its balance is nil); the rest is the customer's credit, refunded in
 the ledger by a person (a refund moves money out of a bank account: never ours to do).
 
 Never a second credit note for one cancellation, whatever crashes where:
@@ -11,10 +11,11 @@ Never a second credit note for one cancellation, whatever crashes where:
 2. the create carries an Idempotency-Key of the invoice, so a lost answer replays within
    the ledger's window;
 3. the credit note's id is committed on the intent row as soon as it is known;
-4. a retry that finds an intent without an id looks first at the invoice (a credit note
-   already applied to it ends the matter) and then for an unapplied credit note for the
-   contact over the total changed since the intent (``Ledger.find_credit``), and adopts it.
-A crash between the create and the apply therefore only repeats the apply.
+4. a retry that finds an intent without an id looks for an unapplied credit note for the
+   contact over the amount changed since the intent (``Ledger.find_credit``) and adopts it
+   (ours is applied only after its id is committed, so an applied one is never a lost one).
+A crash between the create and the apply therefore only repeats the apply. A cancellation
+credits what is not credited yet: a credit note a person made before stays theirs.
 """
 from __future__ import annotations
 
@@ -36,15 +37,11 @@ def credit_cancelled(installation, connection, ledger, link, document, record, a
                      refund_id: str = "") -> None:
     """Credit ``document`` (the ledger twin of the platform invoice ``link``): its total on a
     cancellation, ``amount`` for a refund (one credit note per ``refund_id``)."""
-    amount = document.total if amount is None else amount
+    # A cancellation credits what is not credited yet (a person's earlier credit note stays).
+    amount = document.total - document.amount_credited if amount is None else amount
     key = f"{link.platform_id}#refund:{refund_id}" if refund_id else link.platform_id
     intent = find_link(installation.id, KIND, key)
-    applied = [s for s in document.settlements if s.kind == "credit_note"] if not refund_id else []
     credit_id = intent.ledger_id if intent is not None else None
-    if credit_id is None and applied:
-        # A credit note is on the invoice already (ours after a crash, or a person's): no second one.
-        credit_id = applied[0].ledger_id
-        _remember(installation, connection, key, credit_id, applied[0].number)
     if credit_id is None:
         since = _intent_at(intent)
         found = ledger.find_credit(document, amount, since) if intent is not None else None

@@ -24,10 +24,14 @@ def note_settlements(installation, connection, platform, link, document) -> list
     if not platform.takes_invoice_notes or not document.settlements:
         return []
     noted = []
-    for settlement, balance in zip(document.settlements, balances(document)):
+    rows = {s.ledger_id: find_link(installation.id, KIND, f"{link.platform_id}#{s.kind}:{s.ledger_id}")
+            for s in document.settlements}
+    done = {ledger_id for ledger_id, row in rows.items()
+            if row is not None and (row.extra or {}).get("note") is not None}
+    for settlement, balance in zip(document.settlements, balances(document, done)):
         key = f"{link.platform_id}#{settlement.kind}:{settlement.ledger_id}"
-        row = find_link(installation.id, KIND, key)
-        if row is not None and (row.extra or {}).get("note") is not None:
+        row = rows[settlement.ledger_id]
+        if settlement.ledger_id in done:
             continue
         marker = f"[{settlement.ledger_id}]"
         note_id = None
@@ -61,10 +65,17 @@ def _sentence(settlement, document, balance: Decimal):
               amount=amount, date=on, balance=due)
 
 
-def balances(document) -> list[Decimal]:
-    """What was still due after each settlement, oldest first (the note says it as it was then)."""
-    left, out = document.total, []
+def balances(document, done: set[str] = frozenset()) -> list[Decimal]:
+    """What was still due after each settlement, as its note says it: those noted before
+    (``done``) count first, then the new ones oldest first, so the newest note always shows
+    the balance after everything noted so far (two settlements of one day may be listed in
+    either order)."""
+    left = document.total - sum((s.amount for s in document.settlements if s.ledger_id in done), Decimal(0))
+    out = []
     for settlement in document.settlements:
+        if settlement.ledger_id in done:
+            out.append(None)
+            continue
         left -= settlement.amount
         out.append(left)
     return out

@@ -113,6 +113,7 @@ def check_state(world: World, book: Book, step: int | None, portal: dict, xero: 
     out += fields_not_ours(book, step, xero)
     out += plain_words(world, step)
     out += no_key_on_documents(world, step, xero)
+    out += money_notes_once(world, step, portal, xero)
     if world.shop:
         out += shop_state(world, step)
     return out
@@ -299,7 +300,75 @@ def no_key_on_documents(world: World, step, xero: dict) -> list[Violation]:
 # -- at rest (end of a history) ----------------------------------------------------------------
 
 def check_at_rest(world: World, book: Book, portal: dict, xero: dict) -> list[Violation]:
-    return money_agrees(world, book, portal, xero) + stages_follow(world, book, portal, xero)
+    return (money_agrees(world, book, portal, xero) + stages_follow(world, book, portal, xero)
+            + balances_agree(world, portal, xero))
+
+
+_MARKER = re.compile(r"\[([0-9a-fA-F-]{36})\]$")
+_STILL_DUE = re.compile(r"([0-9]+\.[0-9]{2}) [A-Z]{3}\.")
+
+
+def _notes_by_invoice(portal: dict) -> dict[str, list[str]]:
+    notes: dict[str, list[str]] = {}
+    for comment in sorted(portal.get("timeline") or [], key=lambda c: c["ID"]):
+        notes.setdefault(str(comment["ENTITY_ID"]), []).append(comment["COMMENT"])
+    return notes
+
+
+def money_notes_once(world: World, step, portal: dict, xero: dict) -> list[Violation]:
+    """(k) no payment or credit note is written twice under a Bitrix24 invoice, and no
+    cancellation gives a second credit note of ours."""
+    out = []
+    for item_id, notes in _notes_by_invoice(portal).items():
+        markers = [m.group(1) for m in (_MARKER.search(n) for n in notes) if m]
+        for marker in {m for m in markers if markers.count(m) > 1}:
+            out.append(Violation("k duplicate note", step, f"Bitrix24 invoice {item_id} has {markers.count(marker)} "
+                                                           f"timeline comments for {marker}"))
+    ours: dict[str, int] = {}
+    for note in xero.get("creditNotes") or []:
+        for line in note.get("LineItems") or []:
+            if str(line.get("Description", "")).startswith("Credit for invoice "):
+                ours[line["Description"]] = ours.get(line["Description"], 0) + 1
+    for text, n in ours.items():
+        if n > 1:
+            out.append(Violation("k duplicate credit note", step, f"{n} credit notes {text!r}"))
+    return out
+
+
+def balances_agree(world: World, portal: dict, xero: dict) -> list[Violation]:
+    """(d) extended: total - credits - payments = balance in Xero, and the Bitrix24 invoice's
+    last money note says the same balance, with every payment and credit noted once."""
+    out = []
+    notes = _notes_by_invoice(portal)
+    live_items = {str(i["id"]) for i in portal["invoices"]}
+    for inv in xero["invoices"]:
+        if inv["Type"] != "ACCREC" or inv["Status"] in ("DRAFT", "SUBMITTED", "DELETED", "VOIDED"):
+            continue
+        total, paid, credited, due = (money(inv[k]) for k in ("Total", "AmountPaid", "AmountCredited", "AmountDue"))
+        if total - paid - credited != due:
+            out.append(Violation("d balance", None, f"Xero {inv['InvoiceNumber']}: {total} - {paid} - {credited} "
+                                                    f"!= {due}"))
+        b24 = _b24_invoice_of(inv, world.member_id)
+        if not b24 or b24 not in live_items or b24.startswith("L"):
+            continue
+        settled = [p["PaymentID"] for p in inv.get("Payments") or []] + [
+            c["CreditNoteID"] for c in inv.get("CreditNotes") or []]
+        mine = notes.get(b24, [])
+        noted = {m.group(1) for m in (_MARKER.search(n) for n in mine) if m}
+        missing = [s for s in settled if s not in noted]
+        if missing:
+            out.append(Violation("d balance", None, f"Bitrix24 invoice {b24}: {len(missing)} payment(s) or credit(s) "
+                                                    f"of Xero {inv['InvoiceNumber']} are not in its timeline"))
+            continue
+        money_notes = [n for n in mine if _MARKER.search(n)]
+        if money_notes:
+            last = money_notes[-1]
+            found = _STILL_DUE.findall(last.split("Still due:")[-1]) if "Still due:" in last else ["0.00"]
+            shown = Decimal(found[0]) if found else None
+            if shown != due:
+                out.append(Violation("d balance", None, f"Bitrix24 invoice {b24}'s timeline says {shown} still due, "
+                                                        f"Xero {inv['InvoiceNumber']} {due}"))
+    return out
 
 
 

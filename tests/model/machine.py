@@ -300,6 +300,14 @@ class BridgeHistory(RuleBasedStateMachine):
                        **({"amount": amount} if amount else {}))
 
     @rule(which=WHICH)
+    def xero_credit(self, which):
+        """A person in Xero credits half of what is still due (a credit note, allocated)."""
+        inv = self._pick(which, "AUTHORISED")
+        half = None if inv is None else str((Decimal(str(inv["AmountDue"])) / 2).quantize(Decimal("0.01")))
+        self._xero_act("credit half of", which, ("AUTHORISED",), "credit",
+                       **({"amount": half, "description": "Goodwill"} if half else {}))
+
+    @rule(which=WHICH)
     def xero_void(self, which):
         self._xero_act("void", which, ("DRAFT", "AUTHORISED"), "void")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.model.invariants import balances_agree
 from tests.model.machine import BridgeHistory
 
 
@@ -122,4 +123,28 @@ def test_found_a_second_customer_of_one_name_carries_no_bridge_key(history):
     history.b24_add_company(name=0, email=False)
     history.b24_add_invoice(party=0, to_person=False, lines=1, discount=False, currency=0, rate=15, sync=True)
     history.b24_events_delivered(count=None, duplicate=False, run=True)
+    history.finish()
+
+
+def test_money_after_the_invoice_keeps_both_balances(history):
+    """Issue 20: part payments and a credit note in Xero, some webhooks repeated: each is one
+    timeline comment, and the last one's balance is Xero's (d, k); then the paid invoice is
+    deleted in Bitrix24 and credited once (k)."""
+    history.b24_add_company(name=1, email=True)
+    history.b24_add_invoice(party=0, to_person=False, lines=2, discount=False, currency=0, rate=15, sync=True)
+    history.b24_events_delivered(count=None, duplicate=False, run=True)
+    history.xero_approve(which=0)
+    history.xero_pay(which=0, full=False)
+    history.xero_webhooks_delivered(count=None, duplicate=True, run=True)
+    history.xero_credit(which=0)
+    history.xero_pay(which=0, full=False)
+    history.xero_webhooks_delivered(count=None, duplicate=True, run=True)
+    history.periodic_passes()
+    history.state_is_sound()
+    history._fail(balances_agree(history.w, history.w.portal(), history.w.xero()))  # before the deletion below
+    assert len(history.w.portal()["timeline"]) == 3
+    history.b24_delete_invoice(which=0)
+    history.b24_events_delivered(count=None, duplicate=True, run=True)
+    history.b24_events_delivered(count=None, duplicate=True, run=True)
+    assert len(history.w.xero()["creditNotes"]) == 2  # the user's goodwill credit and ours
     history.finish()

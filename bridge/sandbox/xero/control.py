@@ -172,6 +172,26 @@ def make_blueprint(system: "System") -> Blueprint:
                "Date": body.get("date"), "Reference": body.get("reference", "")}
         return act(org, lambda ctx: payments.create(ctx, raw))
 
+    @bp.post("/orgs/<tenant_id>/invoices/<invoice_id>/credit")
+    def credit(tenant_id: str, invoice_id: str):
+        """A Xero user credits the invoice: an approved credit note of ``amount`` (tax
+        included, default: what is due) for its contact, allocated to it."""
+        org = org_or_404(tenant_id)
+        inv = invoice_or_404(org, invoice_id)
+        body = request.get_json(silent=True) or {}
+        amount = Decimal(str(body["amount"])) if "amount" in body else inv["AmountDue"]
+
+        def make(ctx):
+            note = creditnotes.upsert(ctx, {
+                "Type": "ACCRECCREDIT", "Status": "AUTHORISED", "Contact": {"ContactID": inv["_contact_id"]},
+                "CurrencyCode": inv["CurrencyCode"], "LineAmountTypes": "Inclusive",
+                "LineItems": [{"Description": body.get("description", "Credit"), "Quantity": 1, "UnitAmount": amount,
+                               "AccountCode": body.get("account_code", "200")}]}, False)
+            creditnotes.allocate(ctx, org.credit_notes[note["CreditNoteID"]],
+                                 {"Invoice": {"InvoiceID": inv["InvoiceID"]}, "Amount": amount})
+            return creditnotes.render(org, org.credit_notes[note["CreditNoteID"]])
+        return act(org, make)
+
     @bp.post("/orgs/<tenant_id>/invoices/<invoice_id>/edit")
     def edit_invoice(tenant_id: str, invoice_id: str):
         org = org_or_404(tenant_id)
