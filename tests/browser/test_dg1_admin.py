@@ -3,7 +3,7 @@
 grown to the page (one scrollbar, the panel's), and "Settings saved." in view after Submit."""
 from __future__ import annotations
 
-from tests.browser.conftest import axe_violations, browser, save_page, screenshots  # noqa: F401  (fixtures)
+from tests.browser.conftest import axe_violations, save_page
 from tests.e2e.test_dg1_bexio_browser import _wait, cross_site_shop  # noqa: F401  (fixture)
 
 

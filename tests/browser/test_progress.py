@@ -7,11 +7,11 @@ from bridge.extensions import db
 from bridge.installations import active_connection
 from bridge.models import Cursor, Installation
 
-from .conftest import browser, portal, screenshots, save_page  # noqa: F401  (fixtures)
+from .conftest import save_page
 from .test_bitrix24_app import open_main_page, wait_for
 
 
-def test_import_progress_shows_the_run_started_and_follows_it_to_its_end(portal, browser, screenshots):  # noqa: F811
+def test_import_progress_shows_the_run_started_and_follows_it_to_its_end(portal, browser, screenshots):
     from selenium.webdriver.common.by import By
 
     live = portal
