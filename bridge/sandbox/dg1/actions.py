@@ -132,7 +132,10 @@ class Actions:
                 if line is None:
                     raise ActionError(f"no line with sku {item.get('sku')!r}", 422)
                 qty = Decimal(str(item.get("quantity", line["quantity"])))
-                amount = (line["line_total"] * qty / Decimal(str(line["quantity"]))).quantize(Decimal("0.01"))
+                amount = line["line_total"] * qty / Decimal(str(line["quantity"]))
+                if not order.prices_include_tax:  # a refund is gross: what the customer paid
+                    amount = amount * (1 + Decimal(str(line["tax_rate"])) / 100)
+                amount = amount.quantize(Decimal("0.01"))
                 lines.append({"sku": line.get("sku"), "name": line.get("name", ""), "quantity": str(qty),
                               "amount": str(amount)})
             grand = Decimal(str(order.totals["grand_total"]))
