@@ -49,7 +49,8 @@ STATUS_WORDS = {
 # The flows a sync record names (the sync log, the operator console).
 FLOW_WORDS = {
     "invoice_to_ledger": _l("invoice to ledger"), "invoice_backfill": _l("invoice backfill"),
-    "invoice_cancel": _l("invoice cancel"), "invoice_sent_sweep": _l("invoice sent sweep"),
+    "invoice_cancel": _l("invoice cancel"), "invoice_refund": _l("invoice refund"),
+    "invoice_sent_sweep": _l("invoice sent sweep"),
     "ledger_invoice_changed": _l("ledger invoice changed"), "ledger_party_changed": _l("ledger party changed"),
     "party_to_ledger": _l("party to ledger"), "party_import": _l("party import"),
     "product_to_ledger": _l("product to ledger"), "status_from_ledger": _l("status from ledger"),

@@ -119,8 +119,9 @@ def _strings(message) -> tuple[str, ...] | None:
 # messages their code and connectors raise, the shared page parts and state words they show)
 # must be in French as well as German.
 SHOP_SOURCES = ("templates/dg1/", "templates/bexio/", "templates/base.html", "templates/error.html",
-                "templates/_settings_macros.html", "bridge/web/dg1/", "bridge/web/bexio/", "bridge/web/settings_form.py",
-                "bridge/web/error_pages.py", "bridge/connectors/dg1/", "bridge/connectors/bexio/", "bridge/messages.py")
+                "templates/_settings_macros.html", "templates/_preview.html", "bridge/web/preview_table.py",
+                "bridge/web/dg1/", "bridge/web/bexio/", "bridge/web/settings_form.py", "bridge/web/error_pages.py",
+                "bridge/connectors/dg1/", "bridge/connectors/bexio/", "bridge/messages.py")
 FRENCH = ROOT / "translations" / "fr" / "LC_MESSAGES"
 
 
