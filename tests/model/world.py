@@ -84,6 +84,7 @@ class World:
             db.create_all()
         huey.flush()
         self.app.extensions.pop("bitrix24_stage_cache", None)
+        self.app.extensions.pop("bitrix24_section_cache", None)  # a fresh portal's catalogue
         self.sandbox.reset()
         # Frozen at bridge's "now": Bitrix24's modified times are read against bridge's own
         # (the reconcile cursor starts at the installation), so the two must agree at the start.

@@ -43,6 +43,7 @@ CONTACT_SELECT = ["ID", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "PHONE", "A
                   "ADDRESS_POSTAL_CODE", "ADDRESS_PROVINCE", "ADDRESS_COUNTRY_CODE"]
 COMPANY_SELECT = ["*", "EMAIL", "PHONE"]  # multi-fields come back only when named (NOTES s8)
 STAGE_CACHE_SECONDS = 600
+SECTION_CACHE_SECONDS = 600  # products' catalogue sections (``_fill_sections``)
 
 
 def _stage_cache() -> dict[str, tuple[float, list[Stage]]]:
@@ -301,6 +302,15 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         self._fill_sections([invoice for invoice in out.values() if isinstance(invoice, Invoice)])
         return out
 
+    def _section_memo(self) -> dict[str, Any]:
+        """This portal's products' sections and its section tree as read within the last
+        ``SECTION_CACHE_SECONDS`` (per app, as the stages)."""
+        cache = current_app.extensions.setdefault("bitrix24_section_cache", {})
+        memo = cache.get(self.member_id)
+        if memo is None or time.monotonic() - memo["at"] >= SECTION_CACHE_SECONDS:
+            memo = cache[self.member_id] = {"at": time.monotonic(), "sections": {}, "parents": {}, "tree": False}
+        return memo
+
     def _customers(self, items: dict[str, dict[str, Any]]) -> tuple[dict, dict, dict, dict]:
         """The invoices' customers: companies, contacts of invoices without a company, each
         company's contact links (one batch), then the contact persons (``_contacts``)."""
@@ -331,15 +341,21 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         One more request reads every product of the batch (``catalog.product.get``, which
         unlike ``catalog.product.list`` needs no catalogue id) and, by reference to the first
         product's catalogue, that catalogue's section tree. A product gone from the
-        catalogue keeps no section and falls back to the default account."""
+        catalogue keeps no section and falls back to the default account.
+
+        Both are kept per portal for ``SECTION_CACHE_SECONDS`` (``_section_memo``): an invoice
+        whose products were read in that window costs no request (an amortised read, like
+        the stages); a product moved to another section meanwhile gets its new account when
+        the window ends."""
         lines = [line for invoice in invoices for line in invoice.lines if line.product_id]
-        wanted = sorted({line.product_id for line in lines})
-        sections: dict[str, str] = {}
-        parents: dict[str, str] = {}
+        memo = self._section_memo()
+        sections: dict[str, str | None] = memo["sections"]
+        parents: dict[str, str] = memo["parents"]
+        wanted = sorted({line.product_id for line in lines} - set(sections))
         for start in range(0, len(wanted), BATCH_MAX - 1):
             chunk = wanted[start:start + BATCH_MAX - 1]
             commands = {f"p{pid}": ("catalog.product.get", {"id": pid}) for pid in chunk}
-            if not parents:
+            if not memo["tree"]:
                 commands["tree"] = ("catalog.section.list", {
                     "filter": {"iblockId": f"$result[p{chunk[0]}][product][iblockId]"},
                     "select": ["id", "iblockSectionId"], "order": {"id": "ASC"}})
@@ -351,6 +367,8 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
                 product = (reply.get(f"p{pid}") or {}).get("product") if reply.ok(f"p{pid}") else None
                 if product and product.get("iblockSectionId"):
                     sections[pid] = str(product["iblockSectionId"])
+                elif reply.ok(f"p{pid}"):
+                    sections[pid] = None  # read, and in no section
             if reply.ok("tree"):
                 rows = list((reply.get("tree") or {}).get("sections") or [])
                 if "tree" in reply.nexts:
@@ -360,6 +378,7 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
                         "filter": {"iblockId": iblock}, "select": ["id", "iblockSectionId"],
                         "order": {"id": "ASC"}}, key="sections"))
                 parents.update({str(r["id"]): str(r.get("iblockSectionId") or "") for r in rows})
+                memo["tree"] = True
         for line in lines:
             line.product_section_id = sections.get(line.product_id)
             line.product_sections = _ancestry(line.product_section_id, parents)

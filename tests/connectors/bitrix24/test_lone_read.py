@@ -14,7 +14,8 @@ from bridge.connectors.bitrix24.platform import PERSON_SLOTS, Bitrix24Platform
 EP = "https://acme.bitrix24.com/rest/"
 
 
-def portal(invoice: dict, company: dict, links: list[dict], persons: list[dict]) -> list[dict]:
+def portal(invoice: dict, company: dict, links: list[dict], persons: list[dict], rows: list[dict] = (),
+           catalogue: dict | None = None) -> list[dict]:
     """Answer batches as a portal would; returns the list of commands each batch carried."""
     batches: list[dict] = []
     responses.post(EP + "crm.category.list", json={"result": {"categories": []}, "time": {}})
@@ -22,8 +23,8 @@ def portal(invoice: dict, company: dict, links: list[dict], persons: list[dict])
     def answer(request):
         cmd = json.loads(request.body)["cmd"]
         batches.append(cmd)
-        known = {"items": {"items": [invoice]}, f"r{invoice['id']}": {"productRows": []}, "co": [company],
-                 "cp": links, "ct": [], "pp": persons[:PERSON_SLOTS]}
+        known = {"items": {"items": [invoice]}, f"r{invoice['id']}": {"productRows": list(rows)}, "co": [company],
+                 "cp": links, "ct": [], "pp": persons[:PERSON_SLOTS], **(catalogue or {})}
         for key in cmd:
             if key.startswith("cp") and key != "cp":
                 known[key] = links
@@ -61,3 +62,21 @@ def test_a_company_with_more_persons_than_the_lone_read_holds_is_read_whole(inst
     invoice = platform.get_invoice("7")
     assert len(invoice.party.contact_persons) == PERSON_SLOTS + 1  # none left out
     assert len(batches) == 3  # the lone read, then the usual customer read and persons read
+
+
+@responses.activate
+def test_catalogue_sections_are_an_amortised_read(installation):
+    """Invoices of catalogue products: the products' sections and the section tree are read
+    once per portal and window, not once per invoice."""
+    row = {"id": 1, "productId": 103, "productName": "Training", "price": "115.00", "quantity": 1, "taxRate": 15,
+           "taxIncluded": "N"}
+    catalogue = {"p103": {"product": {"id": 103, "iblockId": 14, "iblockSectionId": 15}},
+                 "tree": {"sections": [{"id": 14, "iblockSectionId": None}, {"id": 15, "iblockSectionId": 14}]}}
+    batches = portal(INVOICE, COMPANY, [], [], rows=[row], catalogue=catalogue)
+    client = Bitrix24Client(StaticAuth(EP, "t"), sleep=lambda s: None)
+    first = Bitrix24Platform(installation, client).get_invoice("7")
+    assert first.lines[0].product_sections == ("15", "14")
+    assert len(batches) == 2  # the lone read, then the catalogue
+    again = Bitrix24Platform(installation, client).get_invoice("7")  # the next invoice, another run
+    assert again.lines[0].product_sections == ("15", "14")
+    assert len(batches) == 3  # the lone read only
