@@ -14,7 +14,10 @@ APPROVED_OR_LATER = (InvoiceStatus.AUTHORISED, InvoiceStatus.PARTIALLY_PAID, Inv
 def keep_online_link(platform, ledger, link, document) -> str | None:
     """The link fetched now, or None when there was nothing to fetch."""
     extra = link.extra or {}
-    if document.status not in APPROVED_OR_LATER or "online_url" in extra:
+    # Only when the approval is first seen (``approved_at`` is set right after, by
+    # ``remember_followed``): invoices approved before this feature, read again by the sent
+    # sweep or a poll, cost no call.
+    if document.status not in APPROVED_OR_LATER or "online_url" in extra or extra.get("approved_at"):
         return None
     url = ledger.online_invoice_url(document.ledger_id)
     if url:

@@ -10,6 +10,7 @@ import responses
 from bridge.domain import InvoiceStatus
 from bridge.extensions import db
 from bridge.models import Link, SyncRecord, utcnow
+from bridge.ports import Platform as PlatformPort
 from bridge.sync.invoice_sent_sweep import sweep
 
 from .conftest import TENANT, envelope
@@ -17,7 +18,9 @@ from .conftest import TENANT, envelope
 VERSION = "/Date(1796000000000+0000)/"
 
 
-class Platform:
+class Platform(PlatformPort):
+    """A platform that only moves stages (the port's defaults for everything else)."""
+
     def __init__(self) -> None:
         self.moved: dict[str, InvoiceStatus] = {}
 
