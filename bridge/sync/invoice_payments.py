@@ -13,16 +13,20 @@ from decimal import Decimal
 
 from ..extensions import db
 from ..faults import fault_point
+from ..installations import active_connection
 from ..messages import N_, render
 from .links import bind, find_link
 
 KIND = "settlement"
 
 
-def note_settlements(installation, connection, platform, link, document) -> list[str]:
-    """Note every settlement of ``document`` not noted yet; returns the ledger ids noted now."""
+def note_settlements(installation, platform, link, document) -> list[str]:
+    """Note every settlement of ``document`` not noted yet; returns the ledger ids noted now.
+    Costs nothing (no query, no call) for a platform without notes or an invoice without
+    settlements."""
     if not platform.takes_invoice_notes or not document.settlements:
         return []
+    connection = active_connection(installation)
     noted = []
     rows = {s.ledger_id: find_link(installation.id, KIND, f"{link.platform_id}#{s.kind}:{s.ledger_id}")
             for s in document.settlements}

@@ -15,7 +15,6 @@ from ..engine import WorkContext, flow
 from ..models import Installation, utcnow
 from ..messages import N_
 from ..settings import get_section
-from ..installations import active_connection
 from .invoice_flowback import flow_back
 from .invoice_payments import note_settlements
 from .online_link import keep_online_link
@@ -88,7 +87,7 @@ def follow_one(installation: Installation, platform, ledger, link, record, docum
         return
     # Payments and credit notes first: each is noted under the platform invoice once, and a
     # failure here retries before anything below marks this version as followed.
-    noted = note_settlements(installation, active_connection(installation), platform, link, document)
+    noted = note_settlements(installation, platform, link, document)
     online = keep_online_link(platform, ledger, link, document)
     previous = previously_followed(link)
     followed = followed_status(document, sent_when)
