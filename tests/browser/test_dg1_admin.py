@@ -39,3 +39,30 @@ def test_the_settings_page_in_french_grows_its_frame_and_shows_saved_where_the_a
     browser.switch_to.frame(browser.find_element(By.ID, "app"))
     assert axe_violations(browser) == []
     save_page(browser, screenshots / "dg1-settings-fr.png", frame_css="#app")
+
+
+def test_the_preview_of_an_order_opens_under_it_in_the_frame_and_sends_nothing(
+        cross_site_shop, browser, screenshots):  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    from tests.connectors.bexio.live_support import state as bexio_state
+    from tests.connectors.dg1.test_live import place_order, wait_delivered
+
+    live = cross_site_shop
+    order = place_order(live)
+    wait_delivered(live, 1)
+    live.run_jobs()  # automatic sync is off: nothing is sent to Bexio
+    browser.get(f"{live.sandbox_url}/admin.dg1.ch/demo/bexio/orders?site=ch&lang=de")
+    browser.switch_to.frame(browser.find_element(By.ID, "app"))
+    row = f"order-{order['id']}"
+    _wait(lambda: browser.find_element(By.ID, row))
+    browser.find_element(By.CSS_SELECTOR, f"#{row} a.preview-link").click()
+    preview = _wait(lambda: browser.find_element(By.CSS_SELECTOR, f"#preview-{order['id']} table.preview"))
+    text = browser.find_element(By.ID, f"preview-{order['id']}").text
+    assert "nichts wird gesendet" in text and "Netto" in text and preview.is_displayed()
+    assert f"Bestellung {order['number']} " in text  # the number the admin knows, not DG1's id
+    # Opened under its row, it widens nothing: no scrollbar inside the frame, sideways either.
+    assert browser.execute_script("return document.scrollingElement.scrollWidth <= window.innerWidth")
+    assert axe_violations(browser) == []
+    save_page(browser, screenshots / "dg1-order-preview-de.png", frame_css="#app")
+    assert bexio_state(live)["invoices"] == []  # the preview sent nothing

@@ -271,9 +271,10 @@ def order_preview(order_id: str):
     current, installation = _session()
     db.session.commit()  # nothing of ours open while the preview calls out
     table = preview_table(preview_invoice(installation, mapper.order_platform_id(current.site, order_id)))
+    number = request.args.get("number") or order_id  # the number the admin knows the order by (shown only)
     if _htmx():
-        return _fragment("orders", "order_preview", current, order_id=order_id, table=table)
-    return _render("preview", current, order_id=order_id, table=table)
+        return _fragment("orders", "order_preview", current, order_id=order_id, order_number=number, table=table)
+    return _render("preview", current, order_id=order_id, order_number=number, table=table)
 
 
 @bp.post("/orders/<order_id>/sync")
