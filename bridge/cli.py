@@ -1,4 +1,5 @@
-"""``flask`` commands for operators: sweep, prune, and running queued jobs by hand."""
+"""``flask`` commands for operators: sweep, prune, the reconciliation report, and running
+queued jobs by hand."""
 from __future__ import annotations
 
 import click
@@ -20,6 +21,26 @@ def register_cli(app) -> None:
         from .engine import prune_once
 
         click.echo(prune_once(days if days is not None else current_app.config["RETENTION_DAYS"]))
+
+    @app.cli.command("reconcile-report")
+    @click.argument("installation_id", type=int)
+    @click.option("--since", default=None, help="only links changed since (ISO date/time, UTC)")
+    def reconcile_report_command(installation_id: int, since: str | None) -> None:
+        """Where the platform and the ledger disagree about linked invoices, as CSV (docs/sync.md)."""
+        from datetime import datetime
+
+        from .extensions import db
+        from .models import Installation
+        from .sync.reconciliation import as_csv, report
+        from .sync.registry import ledger_for, platform_for
+
+        installation = db.session.get(Installation, installation_id)
+        if installation is None:
+            raise click.ClickException(f"no installation {installation_id}")
+        ledger, _ = ledger_for(installation)
+        rows = report(installation, platform_for(installation), ledger,
+                      datetime.fromisoformat(since) if since else None)
+        click.echo(as_csv(rows, "en"), nl=False)
 
     @app.cli.command("demo-seed")
     def demo_seed_command() -> None:

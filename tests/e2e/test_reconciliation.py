@@ -38,3 +38,14 @@ def test_the_report_names_what_one_side_does_not_follow_with_its_fixes(portal):
     text = as_csv(rows, "en")
     assert text.splitlines()[0].startswith("kind,platform_id") and len(text.splitlines()) == 3
     assert "Paid in the ledger, not yet here." in text
+
+
+def test_the_report_on_demand_from_the_command_line(portal):
+    live = portal
+    new_invoice(live)
+    deliver_events(live)
+    with live.app.app_context():
+        installation_id = store.find(live.member_id).id
+    result = live.app.test_cli_runner().invoke(args=["reconcile-report", str(installation_id)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["kind,platform_id,ledger_id,ledger_number,difference,actions"]
