@@ -106,6 +106,7 @@ def _session() -> tuple[admin_session.AdminSession, Installation]:
     """The page's session from its token (query or form), or 401."""
     current = admin_session.load(request.values.get("s"))
     if current is None:
+        _frame_expired(request.values.get("s"))
         abort(401, N_("Your session has expired. Open the page again from the DG1 menu."))
     installation = db.session.get(Installation, current.installation_id)
     if installation is None or installation.state != "active" or installation.account_id != current.tenant:
@@ -114,6 +115,17 @@ def _session() -> tuple[admin_session.AdminSession, Installation]:
     if current.lang:
         g.bridge_lang = current.lang  # the pages' language (bridge/web/i18n.py)
     return current, installation
+
+
+def _frame_expired(token: str | None) -> None:
+    """An expired session's refusal is framed for its shop's admin and worded in its language,
+    so DG1's frame shows what to do instead of a blank (a forged token names no shop)."""
+    old = admin_session.expired(token)
+    installation = db.session.get(Installation, old.installation_id) if old is not None else None
+    if installation is not None and installation.state == "active" and installation.account_id == old.tenant:
+        g.dg1_frame_origin = admin_origin(installation)
+        if old.lang:
+            g.bridge_lang = old.lang
 
 
 @bp.errorhandler(401)

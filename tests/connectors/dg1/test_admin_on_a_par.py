@@ -79,3 +79,18 @@ def test_the_page_tells_only_the_shops_admin_its_height(client, tenant, clock, a
         mocked.get(f"{api}/sites/ch/orders", json={"data": [], "next_cursor": None})
         body = client.get(f"/dg1/orders?s={session_token(client)}").text
     assert '"bridge:height"' in body and f'var origin = "{ADMIN_ORIGIN}";' in body
+
+
+def test_an_expired_session_says_so_inside_the_shops_frame_in_its_language(client, tenant, clock, monkeypatch):
+    from flask_babel import refresh
+
+    from bridge.connectors.dg1 import session as admin_session
+
+    token = admin_session.start(tenant.id, tenant.account_id, "ch", "admin", "de").token
+    monkeypatch.setattr(admin_session, "SESSION_MAX_AGE", -1)
+    refresh()
+    answer = client.get(f"/dg1/orders?s={token}")
+    assert answer.status_code == 401
+    assert answer.headers["Content-Security-Policy"] == f"frame-ancestors {ADMIN_ORIGIN}"
+    assert "Ihre Sitzung ist abgelaufen" in answer.text
+    # A forged token names no shop: framed by no one (test_web.py::test_pages_need_a_valid_session).
