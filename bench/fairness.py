@@ -72,7 +72,7 @@ def connect(live, installation_id: int, tenant_id: str) -> None:
         raise RuntimeError(f"connecting installation {installation_id} failed: {answer.status_code}")
 
 
-def add_installation(live, domain: str, create_portal: bool = True) -> dict:
+def add_installation(live, domain: str, create_portal: bool = True, tenant: str | None = None) -> dict:
     """A portal with bridge installed, connected to a Xero organisation of its own, mapped."""
     from bridge.connectors.bitrix24 import store
     from bridge.extensions import db
@@ -80,7 +80,7 @@ def add_installation(live, domain: str, create_portal: bool = True) -> dict:
 
     if create_portal:
         live.control("bitrix24/portals", json={"domain": domain})
-    tenant = live.control("xero/orgs", json={"name": f"Org of {domain}", "region": "NZ"})["tenantId"]
+    tenant = tenant or live.control("xero/orgs", json={"name": f"Org of {domain}", "region": "NZ"})["tenantId"]
     auth = live.control(f"bitrix24/portals/{domain}/install", json={"mode": "page"})["auth"]
     with live.app.app_context():
         installation_id = store.find(auth["member_id"]).id
@@ -113,6 +113,10 @@ def lower_bound(contacts: int, backfill: int) -> dict:
     xero = math.ceil(contacts / 1000) + math.ceil(CUSTOMERS_OF_BACKFILL / 50) + math.ceil(backfill / 50)
     wall = max(max(0, math.ceil(xero / 60) - 1) * 60.0, max(0.0, (bitrix24 - 50) / 2.0))
     return {"xero_calls": xero, "bitrix24_calls": bitrix24, "seconds": wall}
+
+
+def progress(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
 
 
 def big_counts(live, tenant: str) -> tuple[int, int]:
@@ -162,15 +166,21 @@ def main() -> int:
             for n in range(args.backfill):
                 create_invoice(live, "big.bitrix24.com", companies[n % len(companies)], f"BACK-{n:05d}")
             setup_started = time.monotonic()
+            # Its contacts are in Xero before bridge is connected (as an existing organisation's
+            # are): their creation is no webhook for bridge to follow.
+            big_tenant = live.control("xero/orgs", json={"name": "Org of big.bitrix24.com", "region": "NZ"})["tenantId"]
+            live.control(f"xero/orgs/{big_tenant}/seed", json={"contacts": args.contacts, "customers": True})
+            live.control("xero/webhooks/flush")
             deployment.start_consumers(1)
-            big = add_installation(live, "big.bitrix24.com", create_portal=False)
+            progress("portals filled; installing")
+            big = add_installation(live, "big.bitrix24.com", create_portal=False, tenant=big_tenant)
             others = [add_installation(live, f"p{n:02d}.bitrix24.com") for n in range(1, args.installations)]
             for other in others:
                 other["company"] = company(live, other["domain"], 0)
-            live.control(f"xero/orgs/{big['tenant']}/seed", json={"contacts": args.contacts, "customers": True})
             live.control("bitrix24/events/wait", json={"timeout": 60})
             deployment.idle(timeout=600, settle=1.0)
             setup_done = time.monotonic()
+            progress(f"set up in {setup_done - setup_started:.0f} s; import and backfill start")
 
             _, seq = deployment.requests_since(0)
             xero_before, portal_before = big_counts(live, big["tenant"])
@@ -185,7 +195,8 @@ def main() -> int:
             big_seconds = None
             turn = 0
             next_save = time.monotonic()
-            while big_seconds is None or pending:
+            patience = float(os.environ.get("BENCH_PATIENCE", 300))  # for the last drafts once the big one is done
+            while big_seconds is None or (pending and time.monotonic() - started - big_seconds < patience):
                 now = time.monotonic()
                 if big_seconds is None and now - started < 7200 and now >= next_save:
                     other = others[turn % len(others)]
@@ -201,8 +212,8 @@ def main() -> int:
                         waits.append(entry["at"] - pending.pop(entry["tenant"].lower()))
                 if big_seconds is None and big_done(live.app, big["installation_id"], args.backfill):
                     big_seconds = time.monotonic() - started
-                if time.monotonic() - started > 7200:
-                    raise RuntimeError("the run did not finish in two hours")
+                if big_seconds is None and time.monotonic() - started > float(os.environ.get("BENCH_LIMIT", 3600)):
+                    break  # reported as not finished
                 time.sleep(0.1)
             xero_after, portal_after = big_counts(live, big["tenant"])
         finally:
@@ -212,11 +223,12 @@ def main() -> int:
     result = {
         "installations": args.installations, "contacts": args.contacts, "backfill": args.backfill,
         "latency_ms": LATENCY_MS, "setup_seconds": round(setup_done - setup_started, 1),
-        "others": {"invoices": len(waits), "save_to_draft_seconds": {
+        "others": {"invoices": len(waits), "not_drafted": len(pending), "save_to_draft_seconds": {
             "p50": seconds(percentile(waits, 0.5)), "p95": seconds(percentile(waits, 0.95)),
             "p99": seconds(percentile(waits, 0.99)), "max": seconds(max(waits) if waits else None)}},
-        "big": {"seconds": round(big_seconds, 1), "lower_bound_seconds": bound["seconds"],
-                "over_bound": round(big_seconds / bound["seconds"], 2) if bound["seconds"] else None,
+        "big": {"seconds": round(big_seconds, 1) if big_seconds else None, "finished": big_seconds is not None,
+                "lower_bound_seconds": bound["seconds"],
+                "over_bound": round(big_seconds / bound["seconds"], 2) if bound["seconds"] and big_seconds else None,
                 "xero_calls": xero_after - xero_before, "xero_calls_lower_bound": bound["xero_calls"],
                 "bitrix24_requests": portal_after - portal_before,
                 "bitrix24_requests_lower_bound": bound["bitrix24_calls"]},
@@ -224,7 +236,7 @@ def main() -> int:
                    f"{deployment.backend}", "load_average_1m_before": round(load_before, 2),
     }
     print(json.dumps(result))
-    return 0
+    return 0 if big_seconds is not None and not pending else 1
 
 
 if __name__ == "__main__":
