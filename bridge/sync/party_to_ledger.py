@@ -65,9 +65,13 @@ def plan_party(link, party: Party, match: PartyMatch) -> PartyPlan:
 
 
 def bind_party(installation: Installation, connection: LedgerConnection, party: Party, plan: PartyPlan,
-               ledger_id: str | None) -> None:
+               ledger_id: str | None, version: str | None = None) -> None:
+    """Link the customer to its contact. ``version`` is the ledger's stamp of our write (Xero's
+    UpdatedDateUTC): the ledger's webhook for that very write is then known without a read."""
+    versioned = {"ledger_version": version} if version else {}
     bind(installation.id, connection, "party", party.key, ledger_id=ledger_id, ledger_number=plan.match.name,
-         content_hash=plan.digest, extra={**plan.extra, "sent": plan.fingerprint, "groups": group_digests(party)})
+         content_hash=plan.digest, extra={**plan.extra, "sent": plan.fingerprint, "groups": group_digests(party)},
+         **versioned)
 
 
 def claim(installation: Installation, connection: LedgerConnection, party: Party, plan: PartyPlan) -> None:
@@ -135,7 +139,7 @@ def export_parties(installation: Installation, connection: LedgerConnection, led
                 N_("The customer \"%(customer)s\" could not be saved.", customer=party.name))
             continue
         try:
-            bind_party(installation, connection, party, plan, result.ledger_id)
+            bind_party(installation, connection, party, plan, result.ledger_id, result.version)
         except LinkTaken as exc:  # nothing was written: the others go on
             parties[party.key] = exc
             continue

@@ -109,17 +109,18 @@ def store_events(events: list[XeroEvent]) -> int:
     return stored
 
 
-def _already_held(installation_id: int, data: dict[str, Any]) -> bool:
+def _already_held(installation_id: int, data: dict[str, Any], kind: str) -> bool:
     """The event is no newer than the version our link holds (Xero's UpdatedDateUTC from our
-    last write or read), so reading the invoice again cannot show anything new: typically our
-    own write coming back. Both dates are on Xero's clock. Anything in doubt is followed, and
-    the periodic If-Modified-Since poll remains the safety net."""
+    last write, or for an invoice our last read), so reading the resource again cannot show
+    anything new: typically our own write coming back. Both dates are on Xero's clock.
+    Anything in doubt is followed, and the periodic If-Modified-Since poll remains the
+    safety net."""
     event_date = parse_datetime(data.get("eventDateUtc"))
     if event_date is None:
         return False
     link = db.session.scalar(select(Link).where(
         Link.installation_id == installation_id, Link.ledger == "xero", Link.ledger_org == data.get("tenantId"),
-        Link.kind == "invoice", Link.ledger_id == data.get("resourceId")))
+        Link.kind == kind, Link.ledger_id == data.get("resourceId")))
     version = parse_datetime(link.ledger_version) if link is not None and link.ledger_version else None
     return version is not None and event_date <= version
 
@@ -138,17 +139,20 @@ def work_for_event(row: InboxEvent) -> list[WorkRequest]:
     flow (SUBSCRIPTION, CREDITNOTE, ...) or flows not installed are acknowledged and dropped.
     """
     data: dict[str, Any] = json.loads(row.payload or "{}")
+    installations = [row.installation_id] if row.installation_id else _installations_for(data.get("tenantId", ""))
     if data.get("eventCategory") == "CONTACT" and data.get("tenantId"):
-        mark_stale(data["tenantId"])  # the contact index reads the change before its next use
+        linked = [i for i in installations if _linked_to(i, data)]
+        installations = [i for i in linked if not _already_held(i, data, "party")]
+        if installations or not linked:
+            # Not our own write coming back (that one is in the index since the write):
+            # the contact index reads the change before its next use.
+            mark_stale(data["tenantId"])
+    elif data.get("eventCategory") == "INVOICE":
+        installations = [i for i in installations if not _already_held(i, data, "invoice")]
     flow_kind = FLOW_FOR_CATEGORY.get(data.get("eventCategory", ""))
     if flow_kind is None or flow_kind[0] not in FLOWS:
         return []
     flow, key_format = flow_kind
-    installations = [row.installation_id] if row.installation_id else _installations_for(data["tenantId"])
-    if data.get("eventCategory") == "INVOICE":
-        installations = [i for i in installations if not _already_held(i, data)]
-    elif data.get("eventCategory") == "CONTACT":
-        installations = [i for i in installations if _linked_to(i, data)]
     return [WorkRequest(installation_id=i, flow=flow, object_key=key_format.format(id=data["resourceId"]),
                         options={"ledger": "xero", "organisation_id": data["tenantId"],
                                  "event_type": data.get("eventType"), "event_date": data.get("eventDateUtc")})

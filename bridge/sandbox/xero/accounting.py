@@ -152,8 +152,7 @@ def _dispatch(system: "System", org, grant, entry, rest: list[str]) -> Response:
             return respond(query_parse_exception(str(exc)), 400)
         except Invalid as exc:
             return respond(simple_validation("; ".join(exc.messages)), 400)
-    for category, resource_id, event_type in ctx.events:
-        system.webhooks.record(org.tenant_id, category, resource_id, event_type)
+    ctx.publish()
     if status == 204:
         return Response(status=204)
     return respond(payload, status)

@@ -37,15 +37,25 @@ class Ctx:
     summarize_errors: bool = True
     unitdp: int = 2
     if_modified_since: datetime | None = None
-    events: list[tuple[str, str, str]] = field(default_factory=list)
+    events: list[tuple[str, str, str, datetime]] = field(default_factory=list)
 
     @property
     def today(self) -> date:
         return self.now.date()
 
-    def event(self, category: str, resource_id: str, event_type: str) -> None:
-        """Queue a webhook event, sent once the call has committed (NOTES section 6)."""
-        self.events.append((category, resource_id, event_type))
+    def event(self, category: str, resource_id: str, event_type: str, at: datetime | None = None) -> None:
+        """Queue a webhook event, sent once the call has committed (NOTES section 6).
+
+        ``at`` is the change's UpdatedDateUTC: the event's eventDateUtc is the moment of the
+        change it reports [M] (Xero documents the field as the event's time only). A client
+        that compares it with the version it wrote knows its own write's event; were Xero's
+        date a little later, such a client would read the resource once more, nothing worse."""
+        self.events.append((category, resource_id, event_type, at or self.now))
+
+    def publish(self) -> None:
+        """Send the queued events (after the change is committed and the lock released)."""
+        for category, resource_id, event_type, at in self.events:
+            self.system.webhooks.record(self.org.tenant_id, category, resource_id, event_type, at)
 
 
 def number(raw: Any, name: str) -> Decimal | None:

@@ -122,7 +122,7 @@ def apply(ctx: Ctx, raw: dict, existing: dict | None) -> dict:
         merged.setdefault("Phones", _default_phones())
     merged["UpdatedDateUTC"] = org.stamp(ctx.now)
     org.contacts[merged["ContactID"]] = merged
-    ctx.event("CONTACT", merged["ContactID"], "UPDATE" if existing else "CREATE")
+    ctx.event("CONTACT", merged["ContactID"], "UPDATE" if existing else "CREATE", merged["UpdatedDateUTC"])
     return render(merged)
 
 

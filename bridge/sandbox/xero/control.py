@@ -48,8 +48,7 @@ def make_blueprint(system: "System") -> Blueprint:
                 result = fn(ctx)
             except Invalid as exc:
                 return _json({"error": "validation", "messages": exc.messages}, 400)
-        for category, resource_id, event_type in ctx.events:
-            system.webhooks.record(org.tenant_id, category, resource_id, event_type)
+        ctx.publish()
         return _json(result)
 
     def org_summary(org) -> dict:

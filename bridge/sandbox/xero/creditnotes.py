@@ -113,7 +113,7 @@ def upsert(ctx: Ctx, raw: dict, allow_update: bool, forced_id: str | None = None
         existing["Status"] = status
         existing["RemainingCredit"] = ZERO
         existing["UpdatedDateUTC"] = org.stamp(ctx.now)
-        ctx.event("CREDITNOTE", existing["CreditNoteID"], "UPDATE")
+        ctx.event("CREDITNOTE", existing["CreditNoteID"], "UPDATE", existing["UpdatedDateUTC"])
         return render(org, existing)
 
     errors: list[str] = []
@@ -170,7 +170,7 @@ def upsert(ctx: Ctx, raw: dict, allow_update: bool, forced_id: str | None = None
     cn["RemainingCredit"] = cn["Total"] - _allocated(cn)
     cn["UpdatedDateUTC"] = org.stamp(ctx.now)
     org.credit_notes[cn["CreditNoteID"]] = cn
-    ctx.event("CREDITNOTE", cn["CreditNoteID"], "UPDATE" if existing else "CREATE")
+    ctx.event("CREDITNOTE", cn["CreditNoteID"], "UPDATE" if existing else "CREATE", cn["UpdatedDateUTC"])
     return render(org, cn)
 
 
@@ -233,8 +233,8 @@ def _apply(ctx: Ctx, cn: dict, inv: dict, amount: Decimal, when: Any) -> None:
         inv.pop("FullyPaidOnDate", None)
     inv["CreditNotes"] = on_invoice(org, inv["InvoiceID"])
     inv["UpdatedDateUTC"] = org.stamp(ctx.now)
-    ctx.event("CREDITNOTE", cn["CreditNoteID"], "UPDATE")
-    ctx.event("INVOICE", inv["InvoiceID"], "UPDATE")
+    ctx.event("CREDITNOTE", cn["CreditNoteID"], "UPDATE", cn["UpdatedDateUTC"])
+    ctx.event("INVOICE", inv["InvoiceID"], "UPDATE", inv["UpdatedDateUTC"])
 
 
 def delete_allocation(ctx: Ctx, cn: dict, allocation_id: str) -> dict:

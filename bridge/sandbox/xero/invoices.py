@@ -263,7 +263,7 @@ def _finish(ctx: Ctx, existing: dict | None, fields: dict, contact: dict | None)
     inv["AmountDue"] = inv["Total"] - inv["AmountPaid"] - inv["AmountCredited"]
     inv["UpdatedDateUTC"] = org.stamp(ctx.now)
     org.invoices[inv["InvoiceID"]] = inv
-    ctx.event("INVOICE", inv["InvoiceID"], "UPDATE" if existing else "CREATE")
+    ctx.event("INVOICE", inv["InvoiceID"], "UPDATE" if existing else "CREATE", inv["UpdatedDateUTC"])
     return render(org, inv)
 
 

@@ -84,7 +84,7 @@ def _apply_to_invoice(ctx: Ctx, inv: dict, amount: Decimal, when: Any) -> None:
         inv["Status"] = "AUTHORISED"
         inv.pop("FullyPaidOnDate", None)
     inv["UpdatedDateUTC"] = org.stamp(ctx.now)
-    ctx.event("INVOICE", inv["InvoiceID"], "UPDATE")
+    ctx.event("INVOICE", inv["InvoiceID"], "UPDATE", inv["UpdatedDateUTC"])
 
 
 def delete(ctx: Ctx, payment: dict, raw: dict) -> dict:

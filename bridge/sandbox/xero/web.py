@@ -56,8 +56,7 @@ def make_blueprint(system: "System") -> Blueprint:
                 change(ctx)
             except Invalid as exc:
                 return " ".join(exc.messages)
-        for category, resource_id, event_type in ctx.events:
-            system.webhooks.record(org.tenant_id, category, resource_id, event_type)
+        ctx.publish()
         return None
 
     @bp.get(BASE + "/")

@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -72,7 +73,8 @@ class Webhooks:
             self.sequence = 0
 
     # --- producing --------------------------------------------------------------------
-    def record(self, tenant_id: str, category: str, resource_id: str, event_type: str) -> None:
+    def record(self, tenant_id: str, category: str, resource_id: str, event_type: str,
+               at: datetime | None = None) -> None:
         system = self.system
         org = system.orgs.get(tenant_id)
         if org is None:
@@ -84,7 +86,7 @@ class Webhooks:
         plural = {"INVOICE": "Invoices", "CONTACT": "Contacts", "CREDITNOTE": "CreditNotes"}[category]
         event = {
             "resourceUrl": f"https://api.xero.com/api.xro/2.0/{plural}/{resource_id}",
-            "resourceId": resource_id, "eventDateUtc": plain_iso(system.host.clock.now()),
+            "resourceId": resource_id, "eventDateUtc": plain_iso(at or system.host.clock.now()),
             "eventType": event_type, "eventCategory": category, "tenantId": tenant_id,
             "tenantType": "ORGANISATION",
         }
