@@ -1,7 +1,9 @@
 """The invoice tab: the ledger invoice and its link, the history, conflicts, the preview, sync now."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from html import unescape
 from datetime import date, datetime, timedelta, timezone
 
 from bridge.domain import Invoice, Line, Party, PartyKind
@@ -180,3 +182,41 @@ def test_a_bexio_installation_reads_bexio_and_the_box_by_its_title_never_xero(cl
 def test_before_any_ledger_is_connected_the_tab_is_neutral(client, portal):
     html = launch(client, TAB, {"ID": "32"}).get_data(as_text=True)
     assert '<h1 id="sync-heading">Accounting</h1>' in html and "Xero" not in html
+
+
+def _polled_url(html: str) -> str | None:
+    """Where the panel asks again (htmx ``hx-get`` with ``every 3s``), or None when it stops."""
+    match = re.search(r'hx-get="([^"]+)"\s+hx-trigger="every 3s"', html)
+    return unescape(match.group(1)) if match else None
+
+
+def test_a_tab_opened_before_the_invoice_is_known_keeps_asking_until_the_sync_has_an_outcome(client, portal):
+    """Opened right after Save, before the portal's event reached bridge: "Not synced yet."
+    must not be the last word. The panel polls, as while work is pending, and stops at an outcome."""
+    html = launch(client, TAB, {"ID": "40"}).get_data(as_text=True)
+    assert "Not synced yet." in html and "updates by itself" in html
+    url = _polled_url(html)
+    assert url, "the tab does not ask again"
+    reply = client.get(url, headers={"HX-Request": "true"})
+    assert _polled_url(reply.get_data(as_text=True)) and "HX-Trigger" not in reply.headers  # the preview stays put
+    db.session.add(Link(installation_id=portal.id, kind="invoice", platform_id="40", ledger="xero", ledger_org="t1",
+                        ledger_id="abc-40", ledger_number="INV-0040", ledger_status="DRAFT", extra={}))
+    db.session.add(SyncRecord(installation_id=portal.id, flow="invoice_to_ledger", object_kind="invoice",
+                              object_id="40", direction="to_ledger", state="succeeded"))
+    db.session.commit()
+    reply = client.get(url, headers={"HX-Request": "true"})
+    body = reply.get_data(as_text=True)
+    assert "Synced." in body and "INV-0040" in body and "Not synced yet." not in body
+    assert _polled_url(body) is None  # the outcome: no more asking
+    assert reply.headers["HX-Trigger"] == "bridge-sync-settled"  # the preview reloads once
+
+
+def test_a_tab_that_hears_nothing_for_minutes_stops_asking_and_offers_sync_now(client, portal):
+    from bridge.web.bitrix24.app import AWAIT_POLLS
+
+    html = launch(client, TAB, {"ID": "41"}).get_data(as_text=True)
+    url = _polled_url(html)
+    body = client.get(url.replace("token=", f"polls={AWAIT_POLLS}&token=", 1),
+                      headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert _polled_url(body) is None and "Not synced yet." in body
+    assert "has not told bridge about this invoice yet" in body and ">Sync now<" in body

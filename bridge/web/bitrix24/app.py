@@ -150,19 +150,27 @@ def _invoice_id(viewer: Viewer) -> str:
     return f"{LEGACY}{invoice_id}" if viewer.placement in setup.LEGACY_PLACEMENTS else invoice_id
 
 
-def _tab_context(viewer: Viewer, invoice_id: str, notice: str | None = None) -> dict:
+# How often the tab asks again about an invoice bridge has heard nothing of (every 3 s: about
+# three minutes). Past that the portal's event is not coming soon, and the tab offers "Sync now".
+AWAIT_POLLS = 60
+
+
+def _tab_context(viewer: Viewer, invoice_id: str, notice: str | None = None, polls: int = 0) -> dict:
     state = invoice_state(viewer.installation.id, invoice_id)
+    awaiting = state.awaiting and polls < AWAIT_POLLS
     return {"viewer": viewer, "invoice_id": invoice_id, "state": state, "notice": notice,
+            "poll": state.tone == "pending" or awaiting, "awaiting": awaiting,
+            "polls": polls + 1 if awaiting else 0,
             "token": form_token(viewer, f"invoice:{invoice_id}"),
             "ledger": ledger_heading(viewer.installation, state.ledger),
             "sync_label": setup.sync_label_of(viewer.installation)}
 
 
-def _tab(viewer: Viewer, invoice_id: str, notice: str | None = None) -> Response:
-    context = _tab_context(viewer, invoice_id, notice)
+def _tab(viewer: Viewer, invoice_id: str, notice: str | None = None, polls: int = 0) -> Response:
+    context = _tab_context(viewer, invoice_id, notice, polls)
     if request.headers.get("HX-Request"):
         response = make_response(render_block("bitrix24/invoice_tab.html", "panel", **context))
-        if context["state"].tone != "pending":
+        if not context["poll"]:
             response.headers["HX-Trigger"] = "bridge-sync-settled"  # the preview reloads itself
         return framed(response, viewer.installation)
     return _page("bitrix24/invoice_tab.html", 200, viewer.installation, **context)
@@ -182,8 +190,10 @@ def invoice_tab():
 
 @bp.get("/bitrix24/placement/invoice/<invoice_id>/panel")
 def invoice_panel(invoice_id: str):
-    """The state again (htmx polls it while a sync is waiting or running)."""
-    return _tab(_tab_viewer(invoice_id, request.args.get("token")), invoice_id)
+    """The state again (htmx polls it while a sync is waiting or running, and a while for an
+    invoice bridge has not heard of yet: ``polls`` counts those asks)."""
+    polls = whole_number(request.args.get("polls") or "0") or 0
+    return _tab(_tab_viewer(invoice_id, request.args.get("token")), invoice_id, polls=polls)
 
 
 @bp.post("/bitrix24/placement/invoice/<invoice_id>/sync")

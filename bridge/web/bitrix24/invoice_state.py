@@ -37,6 +37,9 @@ class InvoiceSyncState:
     records: list[SyncRecord] = field(default_factory=list)  # newest first
     conflict: dict[str, Any] | None = None  # {"ours", "theirs", "choices", "message", "fix"}
     sync_off: bool = False  # the invoice's sync box is off: "Sync now" would do nothing
+    # Nothing known of the invoice yet (a tab opened right after Save, before the portal's
+    # event reached bridge): the tab keeps asking, as while work is pending, until an outcome.
+    awaiting: bool = False
 
     @property
     def failed(self) -> bool:
@@ -76,6 +79,7 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
         synced = (link.extra or {}).get("synced_at")
         state.last_synced_at = datetime.fromisoformat(synced) if synced else link.updated_at
     state.records = list(records)
+    state.awaiting = item is None and record is None and link is None
     latest_export = next((r for r in records if r.direction == "to_ledger"), None)
     if latest_export is not None and latest_export.state == "skipped" and \
             _skipped_by_sync_box(latest_export) and state.tone != "pending":
