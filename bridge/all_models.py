@@ -10,3 +10,4 @@ from . import models  # noqa: F401
 from .connectors.bitrix24 import models as bitrix24_models  # noqa: F401  (Bitrix24 connector tables)
 from .connectors.xero import models as xero_models  # noqa: F401  (Xero contact index)
 from .dashboard import models as dashboard_models  # noqa: F401  (dashboard, alerts, operators)
+from . import report_models  # noqa: F401  (the reconciliation report's runs and rows)
