@@ -31,7 +31,7 @@ from ...errors import NeedsReconnect, PermanentError, RetryableError, SyncError
 from ...http import ApiClient
 from ...ratelimit import Limiter, Limits
 from ...messages import N_
-from .errors import ERRORS
+from .errors import ERRORS, WEBHOOK_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -340,6 +340,8 @@ class Bitrix24Client(ApiClient):
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(limiter=limiter, limits=limits, budget_key=budget_key, timeout=timeout, session=session)
         self.auth = auth
+        # A refused webhook is fixed by making a new one, not by installing the app (errors.py).
+        self.errors = WEBHOOK_ERRORS if isinstance(auth, WebhookAuth) else ERRORS
         self.sleep = sleep
         self.operating_reset_at: dict[str, float] = {}
 

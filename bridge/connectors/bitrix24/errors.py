@@ -35,9 +35,9 @@ class CodeFirstTable(ErrorTable):
     """The code decides, never the status alone.
 
     One code comes with different statuses (insufficient_scope, ACCESS_DENIED and INVALID_CREDENTIALS are
-    403 in the docs' system-error table, apidocs.bitrix24.com/error-codes.html, while Bitrix24's Python SDK
-    files insufficient_scope and INVALID_CREDENTIALS under 401 and PORTAL_DELETED under 410 instead of the
-    docs' 500; NOT_FOUND is a 400), and one status carries many codes (a 401 is an expired token, a wrong
+    401 and PORTAL_DELETED 403 in the docs' system-error table, apidocs.bitrix24.com/error-codes.html, whose
+    versions up to 2026-08-21 said 403 and 500; Bitrix24's Python SDK files PORTAL_DELETED under 410; a
+    method's own ACCESS_DENIED is a 403 or a 400; NOT_FOUND is a 400), and one status carries many codes (a 401 is an expired token, a wrong
     webhook or a withdrawn app). So a known code picks its rule at any status and in any letter case; an
     unknown code gets a plain refusal, retried only when the status says the portal failed (5xx, 429),
     and never passes for a lost installation; the status rules serve replies that carry no code."""
@@ -80,9 +80,12 @@ ERRORS = CodeFirstTable("Bitrix24", [
     ErrorRule(False, N_("Bitrix24 refused access: the REST API needs a paid plan, or this action needs a "
                         "Bitrix24 administrator."), code="ACCESS_DENIED",
               fix=N_("Ask a Bitrix24 administrator to open the app, or check the portal's plan.")),
-    ErrorRule(False, N_("The Bitrix24 user lacks the CRM rights this action needs."), code="INVALID_CREDENTIALS",
+    # error-codes.html now: "no active webhook with the specified user identifier and secret code"; until
+    # 2026-08-21: "the user whose access token or webhook was used lacks permissions". Both are said.
+    ErrorRule(False, N_("Bitrix24 did not accept bridge's credentials: the user lacks the CRM rights this "
+                        "needs, or the inbound webhook is no longer active."), code="INVALID_CREDENTIALS",
               fix=N_("Give the user rights on invoices, contacts and companies in CRM > Settings > Access "
-                     "permissions.")),
+                     "permissions; for an inbound webhook, check it is still listed under Developer resources.")),
     ErrorRule(False, N_("This Bitrix24 user is not allowed to use the app."), code="user_access_error",
               fix=N_("Allow the user in Applications > bridge > Access rights.")),
     ErrorRule(False, N_("This action is not possible with an inbound webhook; it needs the installed app."),
@@ -96,15 +99,21 @@ ERRORS = CodeFirstTable("Bitrix24", [
               fix=N_("If this lasts, contact Bitrix24 support about a manual block of the server's address."),
               wait=600, pause=True),
     # -- the portal ---------------------------------------------------------------------------
-    ErrorRule(False, N_("The Bitrix24 portal was deleted."), code="PORTAL_DELETED",
-              fix=N_("Remove the installation from bridge, or install the app on the new portal.")),
+    ErrorRule(False, N_("The Bitrix24 portal was deleted, or its public part is closed."), code="PORTAL_DELETED",
+              fix=N_("On a self-hosted Bitrix24, turn off “Temporary closure of the public part of the site” "
+                     "(Settings > Product settings > Module settings > Main module); otherwise remove the "
+                     "installation from bridge, or install the app on the new portal.")),
     ErrorRule(False, N_("Bitrix24 requires https for this request."), code="INVALID_REQUEST",
               fix=N_("Use the portal's https address.")),
     ErrorRule(False, N_("This Bitrix24 portal does not offer a method bridge needs (an older self-hosted "
                         "version?)."), code="ERROR_METHOD_NOT_FOUND",
               fix=N_("Update the self-hosted Bitrix24 (CRM and REST modules).")),
-    ErrorRule(False, N_("Bitrix24 does not support this CRM object type here."), code="ENTITY_TYPE_NOT_SUPPORTED"),
-    ErrorRule(False, N_("The Bitrix24 record was not found (deleted?)."), code="NOT_FOUND"),
+    ErrorRule(False, N_("Bitrix24 does not support this CRM object type here."), code="ENTITY_TYPE_NOT_SUPPORTED",
+              fix=N_("If the portal changed between old and smart invoices, press Check and repair setup on the "
+                     "app's main page (webhook mode: run flask bitrix24 webhook <its URL> again).")),
+    ErrorRule(False, N_("The Bitrix24 record was not found (deleted?)."), code="NOT_FOUND",
+              fix=N_("If it was deleted in Bitrix24, nothing needs doing; else check that the Bitrix24 user "
+                     "bridge acts for may see it.")),
     ErrorRule(False, N_("Bitrix24 refuses bridge's address as a handler: it must be a public https URL."),
               code="ERROR_WRONG_HANDLER_URL",
               fix=N_("Set PUBLIC_URL to bridge's public https address, then install the app again.")),
@@ -114,7 +123,8 @@ ERRORS = CodeFirstTable("Bitrix24", [
     ErrorRule(False, N_("That method is not allowed inside a Bitrix24 batch."), code="ERROR_BATCH_METHOD_NOT_ALLOWED"),
     ErrorRule(True, N_("Bitrix24 had an internal error."), code="INTERNAL_SERVER_ERROR", wait=60),
     # -- the request (per-method error tables of apidocs.bitrix24.com) --------------------------
-    ErrorRule(False, N_("Bitrix24 missed a value bridge should have sent with the request."), code="100"),
+    ErrorRule(False, N_("Bitrix24 missed a value bridge should have sent with the request."), code="100",
+              fix=N_("This is a fault in bridge: tell bridge's support, naming this sync record.")),
     ErrorRule(False, N_("Bitrix24 refused a value bridge sent."), code="INVALID_ARG_VALUE"),
     ErrorRule(False, N_("Bitrix24 lets only the portal's employees (intranet users) do this."),
               code="allowed_only_intranet_user",
@@ -133,4 +143,24 @@ ERRORS = CodeFirstTable("Bitrix24", [
     ErrorRule(False, N_("Bitrix24 refused bridge's access."), status=401, fix=REINSTALL, reconnect=True),
     ErrorRule(False, N_("Bitrix24 refused the request as not allowed."), status=403),
     ErrorRule(False, N_("Bitrix24 rejected the request."), status=400),
+])
+
+
+# An inbound webhook (webhook mode) is not the app: what to do differs where access is refused.
+# The webhook's address is its only credential; a new one is set with ``flask bitrix24 webhook URL``.
+NEW_WEBHOOK = N_("In Bitrix24 open Developer resources > Other > Inbound webhook, make the webhook again "
+                 "(scopes crm, catalog, userfieldconfig), then run: flask bitrix24 webhook <its URL>")
+_WEBHOOK_GONE = N_("Bitrix24 no longer accepts the inbound webhook bridge uses (deleted, expired, or its "
+                   "user deactivated).")
+WEBHOOK_ERRORS = CodeFirstTable("Bitrix24", [
+    ErrorRule(False, _WEBHOOK_GONE, code="INVALID_CREDENTIALS", fix=NEW_WEBHOOK, reconnect=True),
+    ErrorRule(False, _WEBHOOK_GONE, code="NO_AUTH_FOUND", fix=NEW_WEBHOOK, reconnect=True),
+    ErrorRule(False, N_("The inbound webhook lacks a Bitrix24 permission (scope) bridge needs."),
+              code="insufficient_scope",
+              fix=N_("Tick the scopes crm, catalog and userfieldconfig on the inbound webhook in Bitrix24 "
+                     "(Developer resources > Other > Inbound webhook), save, then run flask bitrix24 webhook "
+                     "<its URL> again.")),
+    *(rule for rule in ERRORS.rules if rule.code not in ("INVALID_CREDENTIALS", "NO_AUTH_FOUND",
+                                                         "insufficient_scope") and rule.status != 401),
+    ErrorRule(False, _WEBHOOK_GONE, status=401, fix=NEW_WEBHOOK, reconnect=True),
 ])

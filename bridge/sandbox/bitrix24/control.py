@@ -101,6 +101,8 @@ def blueprint(cloud: Bitrix24Cloud) -> Blueprint:
                 portal.language = str(b["language"])
             if "deleted" in b:
                 portal.deleted = bool(b["deleted"])  # then every call answers PORTAL_DELETED
+            if "rest_unavailable" in b:  # a plan without the REST API: every call answers ACCESS_DENIED
+                portal.rest_unavailable = bool(b["rest_unavailable"])
             if "invoices" in b:  # "smart" (default), "legacy" (crm.invoice.* only) or "both"
                 legacy.set_mode(portal, str(b["invoices"]))
             if "operation_time_limit" in b:  # {"method": "crm.item.update", "seconds": 600}

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from .errors import RestError, expired_token, invalid_token, no_auth, portal_deleted
+from .errors import RestError, expired_token, invalid_credentials, invalid_token, no_auth, portal_deleted
 from .events import Dispatcher
 from .state import (ACCESS_TOKEN_TTL, DEFAULT_PORTALS, REFRESH_TOKEN_TTL, AccessToken, AppRegistration,
                     Installation, Portal, RefreshToken, env, make_portal, new_token)
@@ -122,9 +122,9 @@ class Bitrix24Cloud:
     def authenticate_webhook(self, portal: Portal, user_id: str, secret: str) -> CallContext:
         hook = portal.webhooks.get(secret)
         if hook is None or str(hook.user_id) != str(user_id):
-            raise no_auth()
+            raise invalid_credentials()  # error-codes.html: no active webhook with that user id and secret
         if hook.expires_at is not None and self.host.clock.time() >= hook.expires_at:
-            raise RestError("INVALID_CREDENTIALS", "Webhook has expired", 401)
+            raise invalid_credentials()
         return CallContext(portal, hook.user_id, "webhook", list(hook.scopes))
 
     # ---- events ----------------------------------------------------------------------

@@ -26,7 +26,7 @@ def invalid_token() -> RestError:
 
 
 def no_auth() -> RestError:
-    # NOTES s10: 401 NO_AUTH_FOUND (bad token or webhook).
+    # error-codes.html: 401 NO_AUTH_FOUND, "neither an access token nor a webhook code was passed".
     return RestError("NO_AUTH_FOUND", "Wrong authorization data", 401)
 
 
@@ -45,24 +45,45 @@ def operation_time_limit(method: str) -> RestError:
 
 
 # Statuses of the system errors below: the table "Statuses and System Error Codes" of
-# apidocs.bitrix24.com/error-codes.html (b24restdocs _includes/system-errors.md, 2026-08-21): 403 for
-# insufficient_scope, ACCESS_DENIED and INVALID_CREDENTIALS, 500 for PORTAL_DELETED. Bitrix24's Python SDK
-# (b24pysdk 1.2.1 b24pysdk/errors/__init__.py) files insufficient_scope and INVALID_CREDENTIALS under 401
-# and PORTAL_DELETED under 410; bridge's error table matches the code, not the status (docs/bitrix24.md,
-# "Errors"), so either is handled the same.
+# https://apidocs.bitrix24.com/error-codes.html as published now (b24restdocs _includes/system-errors.md,
+# commit 05e4d57): 401 for insufficient_scope, ACCESS_DENIED (REST not on the plan) and INVALID_CREDENTIALS
+# (no active webhook with that user id and secret), 403 for PORTAL_DELETED. Its versions up to 2026-08-21
+# said 403, 403, 403 and 500, which the sandbox (and the notes bridge started from) answered before.
+# Bitrix24's Python SDK (b24pysdk 1.2.1 b24pysdk/errors/__init__.py) files PORTAL_DELETED under 410; bridge's
+# error table matches the code, not the status (docs/bitrix24.md, "Errors"), so every variant is handled alike.
 
 def portal_deleted() -> RestError:
-    # error-codes.html: 500 PORTAL_DELETED (on a self-hosted portal: the public part is closed); permanent.
-    return RestError("PORTAL_DELETED", "Portal was deleted", 500)
+    # error-codes.html: 403 PORTAL_DELETED "Portal was deleted"; on a self-hosted portal it means the public
+    # part of the site is closed (Main module settings, "Temporary closure of the public part of the site").
+    return RestError("PORTAL_DELETED", "Portal was deleted", 403)
 
 
 def access_denied(text: str = "Access denied!") -> RestError:
+    """A method's own refusal of the user, e.g. event.bind's "Access denied! Offline events binding requires
+    administrator access rights" (apidocs.bitrix24.com/api-reference/events/event-bind.html: 403)."""
     return RestError("ACCESS_DENIED", text, 403)
 
 
-def insufficient_scope() -> RestError:
-    # error-codes.html: 403, "higher privileges than provided by the webhook token" (or access token).
-    return RestError("insufficient_scope", "The request requires higher privileges than provided by the access token", 403)
+def rest_unavailable(webhook: bool) -> RestError:
+    """The portal's plan has no REST API: error-codes.html, 401 ACCESS_DENIED "REST is available only on
+    commercial plans"; "a webhook receives a different error message", "REST is available only by
+    subscription"."""
+    text = "REST is available only by subscription" if webhook else "REST is available only on commercial plans"
+    return RestError("ACCESS_DENIED", text, 401)
+
+
+def insufficient_scope(webhook: bool = False) -> RestError:
+    # error-codes.html: 401, "... than provided by the webhook token"; "for an application, the error message
+    # ends with provided by the access token".
+    token = "webhook token" if webhook else "access token"
+    return RestError("insufficient_scope", f"The request requires higher privileges than provided by the {token}",
+                     401)
+
+
+def invalid_credentials() -> RestError:
+    # error-codes.html: 401 INVALID_CREDENTIALS "Invalid request credentials": "no active webhook with the
+    # specified user identifier and secret code was found" (a wrong, deleted or expired inbound webhook).
+    return RestError("INVALID_CREDENTIALS", "Invalid request credentials", 401)
 
 
 def not_found(text: str = "Element not found") -> RestError:

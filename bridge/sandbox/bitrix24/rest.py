@@ -8,7 +8,8 @@ from flask import Blueprint, request
 
 from . import methods_app, methods_catalog, methods_crm, methods_legacy, methods_timeline  # noqa: F401  (register methods)
 from .core import Bitrix24Cloud, CallContext
-from .errors import RestError, access_denied, insufficient_scope, method_not_found, operation_time_limit, query_limit
+from .errors import RestError, access_denied, insufficient_scope, method_not_found, operation_time_limit, query_limit, \
+    rest_unavailable
 from .params import parse_query, unflatten
 from .registry import METHODS, Listed
 from .wire import json_response, loads, portal_tz, time_block
@@ -53,6 +54,8 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
                     raise query_limit()
                 params = request_params()
                 ctx = ctx_for(portal, params)
+                if portal.rest_unavailable:
+                    raise rest_unavailable(ctx.auth_type == "webhook")
                 result = run(cloud, ctx, strip_method(method_name), params)
             finish = max(cloud.host.clock.time(), start + 0.0001)
             body: dict[str, Any] = {"result": result.result if isinstance(result, Listed) else result}
@@ -88,7 +91,7 @@ def run(cloud: Bitrix24Cloud, ctx: CallContext, name: str, params: dict[str, Any
         # NOTES s1: webhooks cannot call placement.bind / event.bind.
         raise RestError("WRONG_AUTH_TYPE", "Current authorization type is denied for this method", 403)
     if spec.scope != "basic" and spec.scope not in ctx.scopes:
-        raise insufficient_scope()
+        raise insufficient_scope(ctx.auth_type == "webhook")
     if spec.admin_only and not ctx.portal.users[ctx.user_id].admin:
         raise access_denied("Access denied! Application administrator rights required")
     reset_at = ctx.portal.operating_blocked.get(name)

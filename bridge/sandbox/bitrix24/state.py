@@ -85,6 +85,7 @@ class Portal:
     # self-hosted portal that kept the old invoices) or "both"; see legacy.py.
     invoice_mode: str = "smart"
     deleted: bool = False
+    rest_unavailable: bool = False  # a plan without REST: every call answers ACCESS_DENIED (errors.rest_unavailable)
     bucket: LeakyBucket = None  # type: ignore[assignment]
     users: dict[int, User] = field(default_factory=dict)
     installation: Installation | None = None

@@ -66,3 +66,20 @@ def test_the_client_reads_a_numeric_code_off_the_wire():
     with pytest.raises(PermanentError) as caught:
         client.call("crm.item.get", {"entityTypeId": 31})
     assert caught.value.code == "100" and caught.value.ledger_messages == ["Could not find value for parameter {id}"]
+
+
+def test_a_webhook_refused_is_told_to_make_a_new_webhook_not_to_install_the_app():
+    from bridge.connectors.bitrix24.client import WebhookAuth
+    from bridge.connectors.bitrix24.errors import NEW_WEBHOOK, WEBHOOK_ERRORS
+    from bridge.messages import render
+
+    for code in ("INVALID_CREDENTIALS", "NO_AUTH_FOUND", None):
+        error = WEBHOOK_ERRORS.error(401, code)
+        assert isinstance(error, NeedsReconnect) and error.fix == NEW_WEBHOOK
+        assert "flask bitrix24 webhook" in render(error.fix, "en")
+    assert "webhook" in render(WEBHOOK_ERRORS.error(401, "insufficient_scope").fix, "en")
+    assert type(ERRORS.error(401, "INVALID_CREDENTIALS")) is PermanentError  # the app's: the user's rights
+    assert Bitrix24Client(WebhookAuth("https://x.example/rest/1/s/")).errors is WEBHOOK_ERRORS
+    assert Bitrix24Client(StaticAuth(EP, "t")).errors is ERRORS
+    # Everything else a webhook meets reads as the app's table says.
+    assert WEBHOOK_ERRORS.error(403, "PORTAL_DELETED").message == ERRORS.error(403, "PORTAL_DELETED").message
