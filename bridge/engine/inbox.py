@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 import weakref
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, create_engine, literal, select, update
+from sqlalchemy import bindparam, case, create_engine, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -23,6 +24,7 @@ from ..messages import N_
 from ..models import InboxEvent, Installation
 from . import limits
 from .context import enqueue_after_commit, now
+from .lease import Heartbeat
 from .registry import BATCH_SIZES, BATCHED_INBOX_SOURCES, INBOX_HANDLERS, WorkRequest
 from .run import execute_work
 from .tasks import process_inbox, runs
@@ -222,11 +224,49 @@ def handle_inbox_event(event_id: int) -> None:
 def translate_inbox_events(event_id: int) -> list[tuple[int, str]]:
     """Translate the event into work requests, and with it a batch of pending events of its
     installation (``_claim_inbox_siblings``). Returns the work items newly queued (id and
-    flow; their tasks are enqueued)."""
+    flow; their tasks are enqueued).
+
+    The claim is held like a run's lease: short (INBOX_LEASE), renewed by a heartbeat while
+    the translation is alive, and given up at once when an error escapes the translation.
+    Before, a claim was 5 minutes long and only the minute's sweep looked at it: events
+    whose translation never finished (a consumer killed, or an error escaping the
+    translation, which left the whole batch claimed) stayed ``processing`` for 5 minutes
+    while every consumer idled. Now the reaper hands them out again within
+    WORK_LEASE + WORK_HEARTBEAT, as it does a dead run's work."""
     inbox_event = _claim_inbox(event_id)
     if inbox_event is None:
         return []  # done already, or another worker holds it
-    return _translate_batch([inbox_event, *_claim_inbox_siblings(inbox_event, limits.INBOX_BATCH - 1)])
+    owned = {inbox_event.id: inbox_event.attempts}
+    try:
+        events = [inbox_event, *_claim_inbox_siblings(inbox_event, limits.INBOX_BATCH - 1)]
+        owned.update({claimed.id: claimed.attempts for claimed in events})
+        with Heartbeat(owned, renew=claim_renewal):
+            return _translate_batch(events)
+    except Exception:
+        _give_up_claim(owned)
+        raise
+
+
+def claim_renewal(owned: dict[int, int], *, lease_until=None):
+    """The inbox claim's renewal (event id -> ``attempts`` when claimed: each claim adds
+    one, so it is the claim's generation): only events still ``processing`` under this
+    claim, never one another consumer has claimed since or that is done."""
+    return (update(InboxEvent).where(InboxEvent.id.in_(list(owned)), InboxEvent.state == "processing",
+                                     InboxEvent.attempts == case(owned, value=InboxEvent.id))
+            .values(lease_until=lease_until or now() + limits.INBOX_LEASE))
+
+
+def _give_up_claim(owned: dict[int, int]) -> None:
+    """An error escaped the translation: its events' claim runs out now, so the reaper
+    (within WORK_HEARTBEAT) hands them out again instead of their lease running on. If the
+    database itself is what failed, the claim still runs out within INBOX_LEASE."""
+    try:
+        db.session.rollback()
+        db.session.execute(claim_renewal(owned, lease_until=now() - timedelta(seconds=1)))
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - the lease runs out by itself; the original error is what matters
+        db.session.rollback()
+        log.warning("inbox events %s: could not give up their claim", sorted(owned), exc_info=True)
 
 
 def _translate_batch(events: list[InboxEvent]) -> list[tuple[int, str]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any, Callable
 
 from ..extensions import db
 from . import limits
@@ -22,10 +23,15 @@ log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """``with Heartbeat(generations):`` renews those items' leases every WORK_HEARTBEAT."""
+    """``with Heartbeat(generations):`` renews those items' leases every WORK_HEARTBEAT.
 
-    def __init__(self, owned: dict[int, int]) -> None:
+    ``renew`` builds the renewal statement from ``owned`` (row id -> the generation claimed);
+    a work run's by default, an inbox translation's claim of its events with
+    ``inbox.claim_renewal``."""
+
+    def __init__(self, owned: dict[int, int], renew: Callable[[dict[int, int]], Any] = renewal) -> None:
         self.owned = dict(owned)
+        self.renew = renew
         self.engine = db.engine  # bound now: the thread has no app context
         self.lost = threading.Event()
         self._stop = threading.Event()
@@ -52,7 +58,7 @@ class Heartbeat:
     def beat(self) -> int:
         """Renew now; returns how many leases were renewed (fewer: some were taken over)."""
         with self.engine.begin() as connection:
-            renewed = connection.execute(renewal(self.owned)).rowcount
+            renewed = connection.execute(self.renew(self.owned)).rowcount
         if renewed < len(self.owned):
             self.lost.set()
         return renewed

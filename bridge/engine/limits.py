@@ -11,7 +11,10 @@ import socket
 from datetime import timedelta
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
-INBOX_LEASE = timedelta(minutes=5)
+# An inbox event's claim while it is translated: as short as a run's lease, and renewed by the
+# same heartbeat (``inbox.translate_inbox_events``), so a consumer that died or got stuck in a
+# translation frees its events within WORK_LEASE + WORK_HEARTBEAT (the reaper), not 5 minutes.
+INBOX_LEASE = timedelta(seconds=30)
 # Events translated per commit (see _claim_inbox_siblings), the size of the invoice export's runs.
 INBOX_BATCH = 49
 # A retry's task may fire a moment before the time it was scheduled for (the scheduler ticks).

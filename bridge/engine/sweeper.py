@@ -115,14 +115,19 @@ def prune_once(retention_days: int) -> dict[str, int]:
 
 
 def reap_once() -> int:
-    """The sweep, when a lease has run out: one read otherwise. A consumer runs it every
-    WORK_HEARTBEAT (``start_reaper``), so a dead worker's work goes on within WORK_LEASE +
-    WORK_HEARTBEAT of its last beat (40 s) instead of waiting for the minute's sweep."""
+    """The sweep, when a lease has run out (a run's, or an inbox event's claim): two reads
+    otherwise. A consumer runs it every WORK_HEARTBEAT (``start_reaper``), so a dead worker's
+    work, and the events it was translating, go on within WORK_LEASE + WORK_HEARTBEAT of its
+    last beat (40 s) instead of waiting for the minute's sweep. Returns how many work items
+    and inbox events it handed out."""
     t = now()
     expired = db.session.scalar(select(WorkItem.id).where(WorkItem.state == "running", WorkItem.lease_until < t)
                                 .limit(1))
+    if expired is None:
+        expired = db.session.scalar(select(InboxEvent.id).where(InboxEvent.state == "processing",
+                                                                InboxEvent.lease_until < t).limit(1))
     db.session.commit()
-    return sweep_once()["work"] if expired is not None else 0
+    return sum(sweep_once().values()) if expired is not None else 0
 
 
 _reaper_lock = threading.Lock()
