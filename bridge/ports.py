@@ -536,6 +536,12 @@ class Platform:
         cannot build one (uninstalled) is simply not told. False: no such channel here."""
         return False
 
+    @classmethod
+    def ledger_connected(cls, installation: Any, ledger_kind: str) -> None:
+        """The installation has just connected ``ledger_kind``: the platform's own places
+        that name the ledger follow (Bitrix24's tab and menu titles). Best effort, never
+        raises: the connection stands whatever the platform says. Nothing by default."""
+
 
 def ledger_class(kind: str) -> type[Ledger]:
     """The declared class of a ledger kind: its facts without building an adapter. An

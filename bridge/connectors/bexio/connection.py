@@ -18,6 +18,7 @@ from ...errors import NeedsReconnect
 from ...extensions import db
 from ...messages import Message, N_
 from ...models import Credential, Installation, LedgerConnection, utcnow
+from ...ports import platform_class
 from ...stored_messages import columns
 from ...vault import vault_for_app
 from .auth import BexioIdentity, BexioOAuth
@@ -110,6 +111,7 @@ def store_connection(installation: Installation, identity: BexioIdentity, token:
     connection.health_message = None
     connection.last_success_at = utcnow()
     db.session.commit()
+    platform_class(installation.platform).ledger_connected(installation, LEDGER)  # "Bexio" in its titles
     return connection
 
 

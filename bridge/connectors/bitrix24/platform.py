@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
@@ -21,12 +22,12 @@ from typing import Any, Iterable, Iterator
 from flask import current_app
 
 from ...domain import Invoice, InvoiceStatus, Party, PartyKind, Person, Product, StockLevel
-from ...errors import PermanentError
+from ...errors import PermanentError, SyncError
 from ...messages import N_
 from ...models import Installation
 from ...settings import get_section
 from ...vault import vault_for_app
-from ...ports import UNCHANGED, LedgerDocument, Platform, Unchanged, WriteResult
+from ...ports import UNCHANGED, LedgerDocument, Platform, Unchanged, WriteResult, ledger_name
 from . import online_link, store, timeline
 from .client import BATCH_MAX, Bitrix24Client
 from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE, SYNC_FIELD_CAMEL, Stage,
@@ -36,13 +37,14 @@ from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE,
 from .legacy import LegacyInvoices
 from .scopes import is_scope_error, missing_scope_error
 from .settings import SECTION as STAGE_SECTION
-from .setup import OFFLINE_CONNECTOR
+from .setup import OFFLINE_CONNECTOR, retitle
 from .vat import read_rates
 
 CONTACT_SELECT = ["ID", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "PHONE", "ADDRESS", "ADDRESS_CITY",
                   "ADDRESS_POSTAL_CODE", "ADDRESS_PROVINCE", "ADDRESS_COUNTRY_CODE"]
 COMPANY_SELECT = ["*", "EMAIL", "PHONE"]  # multi-fields come back only when named (NOTES s8)
 STAGE_CACHE_SECONDS = 600
+log = logging.getLogger(__name__)
 SECTION_CACHE_SECONDS = 600  # products' catalogue sections (``_fill_sections``)
 
 
@@ -681,3 +683,18 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
             return False
         store.client_for(installation).call("im.notify", {"to": int(admin), "message": message, "type": "SYSTEM"})
         return True
+
+    @classmethod
+    def ledger_connected(cls, installation: Installation, ledger_kind: str) -> None:
+        """The app's tab and menu entry were titled at install, mostly before any ledger was
+        ("Accounting"): they take the ledger's name now ("Xero"), as docs/bitrix24.md says. A
+        portal that refuses keeps its titles (logged); the sync field keeps its title always."""
+        if (installation.endpoints or {}).get("mode") == "webhook":
+            return  # a webhook binds no places (NOTES s1)
+        try:
+            done = retitle(store.client_for(installation), current_app.config["PUBLIC_URL"], ledger_name(ledger_kind))
+        except SyncError as exc:
+            log.warning("installation %s: the app's titles stay as they were: %s", installation.id, exc.message)
+            return
+        if done.warnings:
+            log.warning("installation %s: %s", installation.id, "; ".join(done.warnings))

@@ -176,9 +176,8 @@ def run_setup(client: Bitrix24Client, public_url: str, ledger_name: str | None =
             continue
         result.placements.append(code)
         if (code, url) not in bound_placements:
-            commands[f"p_{code}"] = ("placement.bind", {"PLACEMENT": code, "HANDLER": url,
-                                                        "TITLE": placement_title(code, ledger_name),
-                                                        "DESCRIPTION": sync_label(ledger_name)})
+            commands[f"p_{code}"] = ("placement.bind", _binding(code, url, ledger_name))
+    commands.update(retitle_commands(state.get("placements") or [], public_url, ledger_name))
     wanted_events = INVOICE_EVENTS + PARTY_EVENTS + APP_EVENTS
     if result.legacy_invoices:
         wanted_events += LEGACY_EVENTS
@@ -216,6 +215,40 @@ def run_setup(client: Bitrix24Client, public_url: str, ledger_name: str | None =
     return result
 
 
+def _binding(code: str, url: str, ledger_name: str | None) -> dict[str, Any]:
+    return {"PLACEMENT": code, "HANDLER": url, "TITLE": placement_title(code, ledger_name),
+            "DESCRIPTION": sync_label(ledger_name)}
+
+
+def retitle_commands(bound: list[Any], public_url: str, ledger_name: str | None) -> dict[str, tuple[str, dict]]:
+    """Commands that give the app's bound places the connected ledger's name (a tab bound as
+    "Accounting" before Xero was connected reads "Xero"). Bitrix24 has no placement.update
+    (NOTES s5): unbind, then bind again, in this order in one batch. Never back to the
+    neutral title: with no ledger named, nothing changes."""
+    if not ledger_name:
+        return {}
+    commands: dict[str, tuple[str, dict]] = {}
+    for binding in bound:
+        code = str(binding.get("placement") or "") if isinstance(binding, dict) else ""
+        url = public_url.rstrip("/") + PLACEMENTS[code][0] if code in PLACEMENTS else None
+        if url is None or binding.get("handler") != url or binding.get("title") == placement_title(code, ledger_name):
+            continue
+        commands[f"u_{code}"] = ("placement.unbind", {"PLACEMENT": code, "HANDLER": url})
+        commands[f"p_{code}"] = ("placement.bind", _binding(code, url, ledger_name))
+    return commands
+
+
+def retitle(client: Bitrix24Client, public_url: str, ledger_name: str) -> SetupResult:
+    """Name the connected ledger in the titles of the places already bound (after a ledger
+    is connected): two requests, or one when the titles already say it."""
+    result = SetupResult(at=utcnow().isoformat())
+    commands = retitle_commands(client.call("placement.get", {}).result or [], public_url, ledger_name)
+    if commands:
+        result.placements = [key[2:] for key in commands if key.startswith("p_")]
+        _settle(client.batch(commands), commands, result)
+    return result
+
+
 def _settle(reply: BatchReply, commands: dict[str, Any], result: SetupResult) -> None:
     for key in commands:
         if key == "item_fields":
@@ -234,6 +267,9 @@ def _settle(reply: BatchReply, commands: dict[str, Any], result: SetupResult) ->
             # NOTES s4: offline events need an administrator; reconcile lists changes instead.
             if not any(w.startswith("Offline events") for w in result.warnings):
                 result.warnings.append("Offline events need an administrator; reconcile lists changes instead.")
+            continue
+        if key.startswith("u_"):  # a title that stays as it was; the binding is still there
+            result.warnings.append(f"{key[2:]}: {error.message}")
             continue
         if key.startswith("p_") and not PLACEMENTS[key[2:]][1]:
             result.placements.remove(key[2:])

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 from ...errors import BudgetExhausted, NeedsReconnect, PermanentError, SyncError
 from ...extensions import db
 from ...models import Credential, Installation, LedgerConnection, utcnow
+from ...ports import platform_class
 from ...ratelimit import limiter_for_app
 from ...vault import vault_for_app
 from ...messages import N_
@@ -129,6 +130,7 @@ def attach_organisation(installation: Installation, credential_id: int, organisa
     for old in old_credentials:
         drop_unused_credential(old)
     db.session.commit()
+    platform_class(installation.platform).ledger_connected(installation, "xero")  # "Xero" in its titles
     return connection
 
 

@@ -99,3 +99,21 @@ def test_a_field_already_on_the_portal_keeps_its_code_and_title_and_the_pages_re
     result = run_setup(Bitrix24Client(StaticAuth(EP, "t")), "https://bridge.example.com", "Bexio")
     assert "uf" not in batch_commands(responses.calls[1])
     assert result.sync_label == "Sync with Xero"
+
+
+def test_bound_places_take_the_connected_ledgers_name_and_never_go_back_to_neutral():
+    """Bitrix24 has no placement.update: a stale title is unbound and bound again, in that
+    order; titles that already name the ledger, other apps' handlers and a disconnect stay."""
+    from bridge.connectors.bitrix24.setup import retitle_commands
+
+    url = "https://bridge.example.com"
+    bound = [{"placement": "CRM_SMART_INVOICE_DETAIL_TAB", "handler": url + "/bitrix24/placement/invoice",
+              "title": "Accounting"},
+             {"placement": "LEFT_MENU", "handler": url + "/bitrix24/app", "title": "Xero sync"},
+             {"placement": "CRM_ANALYTICS_MENU", "handler": "https://other.example.com/x", "title": "Other"}]
+    commands = retitle_commands(bound, url, "Xero")
+    assert list(commands) == ["u_CRM_SMART_INVOICE_DETAIL_TAB", "p_CRM_SMART_INVOICE_DETAIL_TAB"]
+    assert commands["p_CRM_SMART_INVOICE_DETAIL_TAB"][1]["TITLE"] == "Xero"
+    assert commands["u_CRM_SMART_INVOICE_DETAIL_TAB"] == (
+        "placement.unbind", {"PLACEMENT": "CRM_SMART_INVOICE_DETAIL_TAB", "HANDLER": url + "/bitrix24/placement/invoice"})
+    assert retitle_commands(bound, url, None) == {}
