@@ -121,6 +121,9 @@ class Line:
     # Filled by the flow from settings (tax mapping, sales-account mapping) before mapping.
     ledger_tax_code: str | None = None
     ledger_account_code: str | None = None
+    # (category, option) pairs from the tracking setting (Xero tracking categories); empty
+    # while the setting is off, and then the ledger's own tracking of the line is left alone.
+    ledger_tracking: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -154,6 +157,13 @@ class Invoice:
     language: str = ""
     platform_id: str | None = None
     updated_at: datetime | None = None
+    # The platform's own fields of the invoice and its customer (Bitrix24 user fields, a
+    # company's branding theme): what a setting may name as the source of a document field.
+    fields: dict[str, str] = field(default_factory=dict)
+    # What the customer sees that the user's settings own (``bridge/sync/shaping.py``):
+    # reference, branding_theme, title, header, footer. A key absent is not ours: the
+    # ledger keeps whatever a person typed there.
+    shown: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -16,6 +16,7 @@ platforms render and read the fields by it (``bridge/web/settings_form.py``).
 from __future__ import annotations
 
 from decimal import Decimal
+from string import Formatter
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -169,6 +170,9 @@ class InvoiceSyncSettings(SettingsModel):
     stage_sent: str | None = Field(None, json_schema_extra=hint("select"))
     stage_paid: str | None = Field(None, json_schema_extra=hint("select"))
     stage_failed: str | None = Field(None, json_schema_extra=hint("select"))
+    # A stage the user means as "refunded": a paid invoice moved there is credited in the
+    # ledger like one moved to the failure stage (``invoice_cancel``).
+    stage_refunded: str | None = Field(None, json_schema_extra=hint("select"))
 
 
 @register_section("mapping")
@@ -207,6 +211,8 @@ class DailySyncSettings(SettingsModel):
     sync_products: bool = Field(False, json_schema_extra=hint("checkbox"))
     # ledger stock -> platform, once per day, synced products only
     sync_stock: bool = Field(False, json_schema_extra=hint("checkbox"))
+    # the reconciliation report, once per day (it only reads)
+    reconciliation_report: bool = Field(True, json_schema_extra=hint("checkbox"))
 
 
 @register_section("party_import")
@@ -219,3 +225,61 @@ class PartyImportSettings(SettingsModel):
     daily: bool = Field(False, json_schema_extra=hint("checkbox", form_name="import_daily"))
     # import suppliers (contacts with purchase bills) too
     include_suppliers: bool = Field(False, json_schema_extra=hint("checkbox", form_name="import_suppliers"))
+
+
+# What the customer reads on the ledger's document: the fields the user's settings own.
+PLACEHOLDERS = ("number", "title", "customer", "date", "due_date")
+
+
+def template_error(template: str) -> str | None:
+    """Why a document template cannot be rendered (an unknown placeholder, a stray brace);
+    None: it can. Checked on save, so an invoice never fails on a typing error."""
+    try:
+        fields = [(name, spec, conv) for _text, name, spec, conv in Formatter().parse(template) if name is not None]
+    except ValueError:
+        return "a { or } without its pair: write {{ or }} for the character itself"
+    unknown = [name or "{}" for name, _spec, _conv in fields if name not in PLACEHOLDERS]
+    if unknown or any(spec or conv for _name, spec, conv in fields):
+        shown = ", ".join(dict.fromkeys(unknown)) or "a format"
+        return (f"unknown placeholder {shown}: use "
+                + ", ".join("{" + name + "}" for name in PLACEHOLDERS))
+    return None
+
+
+@register_section("document")
+class DocumentSettings(SettingsModel):
+    """Each field here is ours on the ledger's document only while it is set: empty (the
+    default) leaves the ledger's field to whoever types in it there (docs/sync.md, "What the
+    customer sees")."""
+
+    # The ledger's Reference (Xero prints it on the invoice), e.g. "{number} {title}".
+    reference_template: str = Field("", max_length=255, json_schema_extra=hint("text"))
+    # Xero tracking: a category, and which option each line gets: by the product's section
+    # (or a parent's) or by a platform field of the invoice, through the rows value -> option.
+    tracking_category: str | None = Field(None, json_schema_extra=hint("select"))
+    tracking_source: Literal["off", "section", "field"] = Field("off", json_schema_extra=hint("select"))
+    tracking_field: str = Field("", max_length=100, json_schema_extra=hint("text"))
+    tracking_options: dict[str, str] = Field(
+        {}, json_schema_extra=hint("rows", columns=("tracking_value", "tracking_option")))
+    # The branding theme (its ledger id) of every invoice; a company's own choice (a field
+    # of the company on the platform) wins when set.
+    branding_theme: str | None = Field(None, json_schema_extra=hint("select"))
+    # The ledger's themes as the settings page read them last (name -> id): a company's
+    # choice, typed by name, is found here without a call per invoice.
+    known_themes: dict[str, str] = Field({}, json_schema_extra=hint("rows", columns=("theme_name", "theme_id")))
+    # Bexio's title, header (text above the lines) and footer.
+    title_template: str = Field("", max_length=255, json_schema_extra=hint("text"))
+    header_template: str = Field("", max_length=4000, json_schema_extra=hint("text"))
+    footer_template: str = Field("", max_length=4000, json_schema_extra=hint("text"))
+
+    @field_validator("reference_template", "title_template", "header_template", "footer_template")
+    @classmethod
+    def known_placeholders(cls, value: str) -> str:
+        problem = template_error(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @property
+    def tracking_on(self) -> bool:
+        return bool(self.tracking_source != "off" and self.tracking_category and self.tracking_options)

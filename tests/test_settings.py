@@ -71,7 +71,9 @@ def test_settings_stored_by_an_existing_installation_load_unchanged(installation
     installation.settings = InstallationSettings(data=STORED_BEFORE, version=7)
     db.session.commit()
     for name, stored in STORED_BEFORE.items():
-        assert get_section(installation, name).model_dump(mode="json") == stored, name
+        loaded = get_section(installation, name).model_dump(mode="json")
+        # Every stored value as it was; a field added since has its default.
+        assert {key: loaded[key] for key in stored} == stored, name
     # Saving a section writes the same shape back, and leaves the others as they were.
     save_section(installation, "general", get_section(installation, "general").model_dump(mode="json"))
     assert installation.settings.data == STORED_BEFORE and installation.settings.version == 8

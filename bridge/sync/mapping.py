@@ -13,6 +13,7 @@ from ..errors import PermanentError
 from ..settings import MappingSettings, get_section, rate_key
 from ..messages import N_
 from .links import content_hash
+from .shaping import shape
 
 
 def apply_mapping(invoice: Invoice, mapping: MappingSettings, *, needs_accounts: bool) -> Invoice:
@@ -61,6 +62,7 @@ def ledger_document(installation, ledger, invoice: Invoice, party_ledger_id: str
     ledger's own rendering. Export, preview and flow-back all go through here, so their
     content hashes agree."""
     apply_mapping(invoice, get_section(installation, "mapping"), needs_accounts=ledger.needs_sales_accounts)
+    invoice = shape(installation, invoice)  # the user's document fields, before the number is blanked
     # New ledger invoices are drafts (the seed); the platform's stage is not content: it
     # follows the ledger, and must not make an invoice look edited when it moves.
     invoice = replace(invoice, status=InvoiceStatus.DRAFT)

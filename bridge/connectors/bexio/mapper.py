@@ -199,18 +199,24 @@ def invoice_to_kb(invoice: Invoice, refs: InvoiceRefs) -> dict[str, Any]:
     mwst_type 0 with mwst_is_net false means the prices include tax, true that tax is
     added on top; document_nr is left to Bexio's automatic numbering.
     """
-    title = f"{TITLES.get(refs.language, TITLES['en'])} {invoice.number}".strip()
+    # Title, header and footer are the customer's text: a template the user set owns them
+    # (``Invoice.shown``); header and footer are left out otherwise, so a text typed in Bexio
+    # stays (https://docs.bexio.com/#tag/Invoices/operation/v2CreateInvoice: title, header, footer).
+    title = invoice.shown.get("title") or f"{TITLES.get(refs.language, TITLES['en'])} {invoice.number}".strip()
     body: dict[str, Any] = {
         "title": title[:255], "contact_id": refs.contact_id, "user_id": refs.user_id,
         "language_id": refs.language_id, "currency_id": refs.currency_id,
         "mwst_type": 0, "mwst_is_net": not invoice.prices_include_tax, "show_position_taxes": False,
         "is_valid_from": invoice.issue_date.isoformat(),
-        "reference": (invoice.reference or invoice.number)[:255] or None,
+        "reference": (invoice.shown.get("reference") or invoice.reference or invoice.number)[:255] or None,
         "api_reference": api_reference(invoice),
         "positions": positions(invoice, refs),
     }
     if invoice.due_date:
         body["is_valid_to"] = invoice.due_date.isoformat()
+    for text in ("header", "footer"):
+        if text in invoice.shown:
+            body[text] = invoice.shown[text][:4000]
     if refs.bank_account_id is not None:
         body["bank_account_id"] = refs.bank_account_id
     if refs.payment_type_id is not None:

@@ -390,6 +390,8 @@ def line_to_xero(line: Line, line_item_id: str | None = None) -> dict[str, Any]:
         body["DiscountRate"] = line.discount_rate
     elif line.discount_amount:
         body["DiscountAmount"] = line.discount_amount
+    if line.ledger_tracking:  # by name: Xero matches the active category and option (LineItemTracking)
+        body["Tracking"] = [{"Name": category, "Option": option} for category, option in line.ledger_tracking]
     # LineAmount and TaxAmount are left to Xero, which computes them per line (NOTES 3).
     return body
 
@@ -412,8 +414,13 @@ def invoice_to_xero(invoice: Invoice, contact_id: str, *, invoice_id: str | None
         body["DueDate"] = invoice.due_date.isoformat()
     if invoice.number:
         body["InvoiceNumber"] = invoice.number[:255]
-    # No Reference: Xero prints it on the customer's invoice, so it is the user's (a PO
-    # number); bridge's identity is the link, the Idempotency-Key and Url (DESIGN 9).
+    # Reference and BrandingThemeID are printed for the customer: the user's, sent only while
+    # a setting owns them (``Invoice.shown``); left out, Xero keeps what a person typed. Our
+    # identity is never the Reference: it is the link, the Idempotency-Key and Url (DESIGN 9).
+    if "reference" in invoice.shown:
+        body["Reference"] = invoice.shown["reference"][:255]
+    if invoice.shown.get("branding_theme"):
+        body["BrandingThemeID"] = invoice.shown["branding_theme"]
     if invoice.currency:
         body["CurrencyCode"] = invoice.currency.upper()
     body["LineAmountTypes"] = line_amount_types(invoice)

@@ -33,3 +33,33 @@ def test_the_key_goes_only_into_api_reference_never_into_a_printed_field():
         assert [text for text in _printed(body) if any(part in text for part in internal)] == []
         assert body["title"].endswith(number) and body["reference"] == reference
         assert "header" not in body and "footer" not in body  # left to the user's Bexio template
+
+
+def _shaped(installation, **templates) -> dict:
+    """The kb_invoice body of an order, with the document settings ``templates``."""
+    from bridge.extensions import db
+    from bridge.settings import save_section
+    from bridge.sync.shaping import shape
+
+    save_section(installation, "document", templates)
+    db.session.commit()
+    party = Party(key="dg1:t1:site-a:CO:3", kind=PartyKind.COMPANY, name="Muster AG")
+    invoice = Invoice(key="dg1:t1:site-a:1042", number="1042", issue_date=date(2026, 3, 1), currency="CHF",
+                      party=party, reference="1042", lines=[Line("Velohelm", Decimal(1), Decimal("89.90"),
+                                                                 ledger_tax_code="7")])
+    return mapper.invoice_to_kb(shape(installation, invoice), REFS)
+
+
+def test_title_header_and_footer_come_from_the_users_templates(installation):
+    body = _shaped(installation, title_template="Rechnung {number}", header_template="Guten Tag {customer}",
+                   footer_template="Zahlbar bis {due_date}. Danke!")
+    assert body["title"] == "Rechnung 1042"
+    assert body["header"] == "Guten Tag Muster AG"
+    assert body["footer"] == "Zahlbar bis . Danke!"  # no due date on this order
+
+
+def test_without_templates_header_and_footer_stay_bexios(installation):
+    """Left out of the body (create and the header edit alike), so a text typed in Bexio stays."""
+    body = _shaped(installation)
+    assert "header" not in body and "footer" not in body
+    assert body["title"] == "Bestellung 1042"
