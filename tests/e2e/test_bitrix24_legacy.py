@@ -303,3 +303,30 @@ def test_backfill_from_a_date_sends_the_old_invoices_changed_since(legacy_portal
         db.session.commit()
     live.run_jobs()
     assert sorted(Decimal(str(i["Total"])) for i in xero_invoices(live)) == [Decimal("2300.00"), Decimal("3450.00")]
+
+
+def test_a_portal_with_both_kinds_maps_the_old_invoices_statuses_on_the_settings_page(live, request):
+    """A portal with smart and old invoices lists its smart stages under Stages and, below them,
+    the old invoices' own statuses: the administrator maps them there (here "sent" is the
+    portal's "D" status), and Xero's "sent" sets it."""
+    live.control(f"bitrix24/portals/{ACME}/settings", json={"invoices": "both"})
+    live = request.getfixturevalue("portal")
+    live.sandbox.systems["xero"].orgs[live.tenant].currencies.append(xero_seed.currency("USD"))
+    main = launch(live, "DEFAULT", {}).text
+    token = unescape(re.search(r'/bitrix24/app/settings\?token=([^"&]+)', main).group(1))
+    page = requests.get(f"{live.app_url}/bitrix24/app/settings", params={"token": token}, timeout=30).text
+    assert 'name="stage:DT31_1:P"' in page and 'name="legacy:D"' in page and "Old invoice status" in page
+    stages = page.split('id="bitrix24_stages"', 1)[1]
+    loaded = re.search(r'name="loaded" value="([^"]+)"', stages).group(1)
+    form_token = re.search(r'name="token" value="([^"]+)"', stages).group(1)
+    saved = requests.post(f"{live.app_url}/bitrix24/app/settings/bitrix24_stages", timeout=30,
+                          data={"token": form_token, "loaded": loaded, "legacy:D": "authorised"})
+    assert saved.status_code == 200 and "Saved." in saved.text
+    invoice = new_old_invoice(live)
+    deliver(live)
+    (xero,) = xero_invoices(live)
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/approve")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/send")
+    xero_flush(live)
+    assert old_invoice(live, invoice["ID"])["STATUS_ID"] == "D"
+    assert failures(live) == []

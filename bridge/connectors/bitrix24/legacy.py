@@ -28,9 +28,11 @@ from typing import TYPE_CHECKING, Any, Iterator
 from ...domain import Invoice, InvoiceStatus, Line
 from ...errors import SyncError
 from ...ports import UNCHANGED, LedgerDocument, Unchanged, WriteResult
+from ...settings import get_section
 from .client import BATCH_MAX
 from .mapper import (LEGACY, Stage, invoice_from_legacy, parse_datetime, party_from_company,
                      party_from_contact, stage_for_status, stages_from_status_list, status_for_stage)
+from .settings import SECTION as STAGE_SECTION
 from .setup import OFFLINE_CONNECTOR
 
 if TYPE_CHECKING:
@@ -77,12 +79,15 @@ class LegacyInvoices:
         return self._stages
 
     def status_map(self) -> dict[str, str]:
-        """{STATUS_ID: InvoiceStatus value} chosen by the administrator: the settings page's
-        stage mapping (which lists these statuses on a portal with old invoices only) and
-        ``legacy_status_map`` in the Bitrix24 settings data (for a portal with both kinds);
-        a status left out is read by its semantics."""
+        """{STATUS_ID: InvoiceStatus value} chosen by the administrator, in increasing precedence:
+        the settings page's stage mapping (which lists these statuses on a portal with old
+        invoices only), ``legacy_status_map`` in the Bitrix24 settings data (the key before the
+        page had a field for it) and the page's old-invoice statuses (``legacy_status_map`` of
+        the stages section, shown on a portal with both kinds); a status left out is read by
+        its semantics."""
         chosen = {str(k): str(v) for k, v in (self.platform.settings.get("legacy_status_map") or {}).items()}
-        return {**self.platform.stage_map, **chosen}
+        saved = {k: v.value for k, v in get_section(self.platform.installation, STAGE_SECTION).legacy_status_map.items()}
+        return {**self.platform.stage_map, **chosen, **saved}
 
     # -- reads --------------------------------------------------------------------------
     def read(self, platform_ids: list[str], versions: dict[str, str]) -> dict[str, Invoice | None | Unchanged]:

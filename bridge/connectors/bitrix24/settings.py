@@ -18,8 +18,12 @@ class StageSettings(SettingsModel):
     # stage id (or the code after the colon) -> InvoiceStatus value; a stage left out is
     # read by its semantics (success = paid, failure = voided, first stage = draft).
     stage_map: dict[str, InvoiceStatus] = Field({}, json_schema_extra=hint("keyed", form_name="stage:"))
+    # The old invoices' statuses (crm.invoice.*, STATUS_ID) on a portal that has both kinds: their
+    # codes ("S", "P", "D") are another list than the smart invoices' stages, so they get their own
+    # mapping (on a portal with old invoices only, ``stage_map`` lists them already).
+    legacy_status_map: dict[str, InvoiceStatus] = Field({}, json_schema_extra=hint("keyed", form_name="legacy:"))
 
-    @field_validator("stage_map")
+    @field_validator("stage_map", "legacy_status_map")
     @classmethod
     def no_blank_stage(cls, value: dict[str, InvoiceStatus]) -> dict[str, InvoiceStatus]:
         if any(not key.strip() for key in value):

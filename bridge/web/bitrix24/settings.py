@@ -58,6 +58,8 @@ class Choices:
     """The lists the forms offer, read live; ``problems`` says what could not be read."""
 
     stages: list[Any] = field(default_factory=list)
+    # The old invoices' statuses where the portal has smart invoices too (their own mapping).
+    legacy_stages: list[Any] = field(default_factory=list)
     # The portal's VAT rates (crm.vat.list): None when not read, so the form asks for a typed
     # percent instead; ``rates_failed`` says the portal was asked and did not answer.
     portal_rates: list[Any] | None = None
@@ -89,6 +91,9 @@ def choices_for(installation: Installation) -> Choices:
         refused = missing_scope_error(scope)  # named here, not only when an invoice needs it
         found.problems.append(f"{refused.message} {refused.fix}")
     found.stages = _read(found.problems, _("The invoice stages of Bitrix24"), lambda: platform.stages(fresh=True))
+    setup = (installation.endpoints or {}).get("setup") or {}
+    if setup.get("legacy_invoices") and setup.get("smart_invoices", True):
+        found.legacy_stages = _read(found.problems, _("The old invoices' statuses of Bitrix24"), platform.legacy_stages)
     before = len(found.problems)
     rates = _read(found.problems, _("The VAT rates of Bitrix24"), platform.tax_rates)
     if len(found.problems) > before:
@@ -257,7 +262,7 @@ def section_digest(installation: Installation, section: str) -> str:
 FORMS = {"general": SectionForm("general", ("enabled", "automatic_sync")),
          "invoices": SectionForm("invoices", ("numbering", "sent_when", "header_master", "lines_master", "name_master",
                                               "contact_master", "address_master", "void_authorised_on_cancel")),
-         STAGES: SectionForm(STAGES, ("stage_map",)),
+         STAGES: SectionForm(STAGES, ("stage_map", "legacy_status_map")),
          "mapping": SectionForm("mapping", ("tax_rates", "tax_none", "default_sales_account",
                                             "sales_account_by_product", "sales_account_by_section")),
          "party_import": SectionForm("party_import", ("daily", "include_suppliers"))}
