@@ -29,6 +29,7 @@ NAMES_BEFORE_THE_ENGINE_PACKAGE = {
 # Tasks added since (a new name is no upgrade risk; listed so a rename is still caught).
 NAMES_ADDED_SINCE = {
     "bridge.jobs.bitrix24_webhook_poll",  # Bitrix24 webhook mode polls for changes
+    "bridge.jobs.daily_reconciliation_report",  # the reconciliation report, once a day
 }
 
 LIST_NAMES = """

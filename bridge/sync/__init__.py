@@ -6,7 +6,7 @@ are the flows' helpers (links, mapping, money and tax checks, platform words, pr
 """
 from . import (invoice_backfill, invoice_cancel, invoice_refund, invoice_sent_sweep, invoice_to_ledger,  # noqa: F401
                ledger_invoice_changed, ledger_party_changed, party_import, party_to_ledger, polling,
-               product_to_ledger, status_from_ledger, stock_from_ledger)
+               product_to_ledger, report_run, status_from_ledger, stock_from_ledger)
 
 # The names are the work items' and Huey's: never rename one, queued work must still run.
 FLOWS = {
@@ -22,4 +22,5 @@ FLOWS = {
     "invoice_sent_sweep": invoice_sent_sweep,
     "invoice_backfill": invoice_backfill,
     "invoice_refund": invoice_refund,
+    "reconciliation_report": report_run,
 }

@@ -1,0 +1,119 @@
+"""The reconciliation report with in-memory ports: each kind of difference, and the stored
+run that keeps them (open, fixed, ignored) and reads only what changed."""
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from bridge.domain import InvoiceStatus
+from bridge.extensions import db
+from bridge.models import Intent, utcnow
+from bridge.report_models import ReportRow, ReportRun
+from bridge.sync.links import bind
+from bridge.sync.reconciliation import scan
+from bridge.sync.report_run import open_count, start
+from tests.sync.fakes import sample_invoice
+
+TOTAL = Decimal("276.00")  # 2 x 120.00 + 15 % tax
+
+
+@pytest.fixture
+def world(fake_world):
+    installation, platform, ledger = fake_world
+    # The fake ledger keeps no totals: give each document the platform invoice's, in step.
+    plain = ledger._document
+
+    def document(ledger_id):
+        stored = ledger.invoices[ledger_id]
+        return replace(plain(ledger_id), total=stored.get("total", TOTAL), currency=stored.get("currency", "NZD"))
+    ledger._document = document
+    return installation, platform, ledger
+
+
+def linked(installation, platform, ledger, platform_id="7", ledger_id="I1", status=InvoiceStatus.AUTHORISED):
+    platform.invoices[platform_id] = sample_invoice(platform_id)
+    ledger.invoices[ledger_id] = {"doc": {"Url": ""}, "status": status, "number": f"INV-{ledger_id}",
+                                  "invoice": sample_invoice(platform_id)}
+    bind(installation.id, installation.ledger_connections[0], "invoice", platform_id, ledger_id=ledger_id,
+         ledger_number=f"INV-{ledger_id}")
+    db.session.commit()
+
+
+def kinds(world_):
+    installation, platform, ledger = world_
+    return sorted((d.kind, d.platform_id, d.ledger_id) for d in scan(installation, platform, ledger).differences)
+
+
+def test_linked_invoices_in_step_make_no_row(world):
+    linked(*world)
+    assert kinds(world) == []
+
+
+def test_an_invoice_with_its_sync_box_on_and_no_ledger_twin_is_missing_in_the_ledger(world):
+    installation, platform, ledger = world
+    platform.invoices["8"] = sample_invoice("8")
+    platform.invoices["9"] = sample_invoice("9", sync=False)  # the user keeps this one out
+    assert kinds(world) == [("missing_in_ledger", "8", "")]
+
+
+def test_a_ledger_invoice_we_made_with_no_platform_twin_is_missing_on_the_platform(world):
+    installation, platform, ledger = world
+    for ledger_id in ("I5", "I6"):
+        ledger.invoices[ledger_id] = {"doc": {"Url": ""}, "status": InvoiceStatus.AUTHORISED,
+                                      "number": f"INV-{ledger_id}", "invoice": sample_invoice("5")}
+    # Our create of I5 (its intent row); I6 was typed in the ledger by a person: not ours.
+    db.session.add(Intent(installation_id=installation.id, ledger="fakeledger", kind="invoice", platform_id="5",
+                          idempotency_key="k", outcome="created", ledger_id="I5"))
+    db.session.commit()
+    assert kinds(world) == [("missing_on_platform", "", "I5")]
+
+
+def test_a_total_changed_in_the_ledger_is_an_amounts_row(world):
+    installation, platform, ledger = world
+    linked(*world)
+    ledger.invoices["I1"]["total"] = Decimal("300.00")
+    found = scan(installation, platform, ledger).differences
+    assert [(d.kind, d.actions) for d in found] == [("amounts", ["sync_again", "accept_ledger"])]
+
+
+def test_payments_known_on_one_side_only(world):
+    installation, platform, ledger = world
+    linked(*world, status=InvoiceStatus.PAID)  # paid in the ledger, not followed here
+    linked(installation, platform, ledger, "8", "I2")
+    platform.invoices["8"] = replace(platform.invoices["8"], status=InvoiceStatus.PAID)  # paid here only
+    assert kinds(world) == [("payments", "7", "I1"), ("payments", "8", "I2")]
+
+
+def test_an_invoice_gone_on_one_side(world):
+    installation, platform, ledger = world
+    linked(*world)
+    linked(installation, platform, ledger, "8", "I2")
+    del platform.invoices["7"]
+    del ledger.invoices["I2"]
+    assert kinds(world) == [("gone_in_ledger", "8", "I2"), ("gone_on_platform", "7", "I1")]
+
+
+def test_the_run_keeps_rows_marks_them_fixed_and_an_ignored_row_stays_ignored(world, run_jobs):
+    installation, platform, ledger = world
+    linked(*world)
+    platform.invoices["8"] = sample_invoice("8")
+    ledger.invoices["I1"]["total"] = Decimal("300.00")
+    start(installation.id)
+    run_jobs()
+    run = db.session.scalar(select(ReportRun))
+    assert (run.state, run.found) == ("finished", 2) and open_count(installation.id) == 2
+    amounts = db.session.scalar(select(ReportRow).where(ReportRow.kind == "amounts"))
+    amounts.state = "ignored"
+    db.session.commit()
+    platform.invoices["8"] = sample_invoice("8", sync=False)  # now kept out on purpose
+    platform.invoices["8"].updated_at = utcnow()
+    start(installation.id)
+    run_jobs()
+    states = dict(db.session.execute(select(ReportRow.kind, ReportRow.state)).all())
+    assert states == {"amounts": "ignored", "missing_in_ledger": "fixed"}
+    assert open_count(installation.id) == 0
+    second = db.session.scalar(select(ReportRun).order_by(ReportRun.id.desc()))
+    assert second.since is not None and second.fixed == 1  # it read what changed since the first
