@@ -12,7 +12,8 @@ from tests.e2e.conftest import shop  # noqa: F401  (the demo shop connected to B
 from bridge.connectors.bitrix24 import store
 from bridge.extensions import db
 from bridge.models import Installation
-from bridge.settings import save_section
+from bridge.connectors.dg1.tenants import find_tenant
+from bridge.settings import get_section, save_section
 
 from .conftest import ACME, connect_xero_headlessly, save_page
 from .test_bitrix24_app import assert_accessible, new_invoice, text_of, wait_for
@@ -68,11 +69,46 @@ def test_the_operator_console_and_the_dg1_admin_pages(shop, browser, screenshots
     assert_accessible(browser, "operator: one installation")
     save_page(browser, screenshots / "operator-installation.png")
 
-    for page, words in (("settings", "Bexio account"), ("orders", "Orders"), ("products", "Products")):
+    _the_dg1_admin_pages(live, browser, screenshots)
+
+
+def _the_dg1_admin_pages(live, browser, screenshots) -> None:
+    """What a DG1 admin sees after a day's trading: an order linked to its Bexio invoice, one
+    that failed for good (the alerts banner on every page, the order's preview opened under
+    its row), the settings saved and "Settings saved." where the admin pressed Save."""
+    with live.app.app_context():
+        installation = find_tenant("demo")
+        mapping = get_section(installation, "mapping").tax_rates
+        save_section(installation, "mapping", {"tax_rates": {}})  # the next order has no tax to go to
+        db.session.commit()
+    failing = place_order(live, items=[{"sku": "MUG-01", "quantity": 1}])
+    wait_delivered(live, 2)
+    live.run_jobs()
+    with live.app.app_context():
+        save_section(find_tenant("demo"), "mapping", {"tax_rates": mapping, "shipping_tax": mapping["8.1"],
+                                                      "payment_fee_tax": mapping["8.1"]})  # fixed: Retry sends it
+        db.session.commit()
+    # The demo shop's EUR site makes its settings refuse any save (README); saved here in CHF only.
+    live.sandbox.systems["dg1"].store.tenants["demo"].sites.pop("eu", None)
+
+    for page, words in (("orders", "Orders"), ("settings", "Bexio account"), ("products", "Products")):
         # As the DG1 admin menu frames it (the launch URL signed by DG1) ...
         browser.get(f"{live.sandbox_url}/admin.dg1.ch/demo/bexio/{page}")
         browser.switch_to.frame(wait_for(browser, lambda d: d.find_element(By.TAG_NAME, "iframe")))
         wait_for(browser, lambda d: words in text_of(d))
+        banner = browser.find_element(By.ID, "alerts").text
+        assert "will not be retried by itself" in banner and "8.1" in banner, banner
+        if page == "orders":
+            assert browser.find_element(By.CSS_SELECTOR, "td.ledger-link a").text.startswith("RE-")
+            browser.find_element(By.CSS_SELECTOR, f"#order-{failing['id']} a.preview-link").click()
+            wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, f"#preview-{failing['id']} table.preview"))
+        if page == "settings":
+            button = browser.find_element(By.CSS_SELECTOR, "#settings-form button[type=submit]")
+            browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", button)
+            button.click()
+            saved = wait_for(browser, lambda d: d.find_element(By.ID, "saved-by-button"))
+            errors = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".error, [role=alert]")]
+            assert saved.text == "Settings saved.", errors
         assert_accessible(browser, f"DG1 {page}")
         # ... grown to the page by the page's height message (docs/dg1.md, "Frame height"), so
         # the picture is the admin panel's, with one scrollbar.
