@@ -414,6 +414,9 @@ class Platform:
     follows_sent: bool = False
     # Contact persons created by the last ``save_parties``: {party key: [(person key, person)]}.
     people_created: Mapping[str, list] = MappingProxyType({})
+    # The first part of an invoice's work item key (``<invoice_object>:<platform id>``): what
+    # its events queue, so a "sync again" of the reconciliation report joins that work.
+    invoice_object: str = "invoice"
 
     def __init_subclass__(cls, kind: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -14,7 +14,7 @@ BITRIX24 = Connector(
     blueprints=(".hooks:bp",  # the event receiver
                 "bridge.web.bitrix24.app:bp",  # install page, main page, invoice tab
                 "bridge.web.bitrix24.settings:bp", "bridge.web.bitrix24.sync_log:bp",
-                "bridge.web.bitrix24.dashboard:bp"),
+                "bridge.web.bitrix24.dashboard:bp", "bridge.web.bitrix24.report:bp"),
     cli=".cli:bitrix24_cli",
     settings_sections=(".settings:StageSettings",),
     periodic_jobs=(".reconcile:bitrix24_reconcile",  # what a lost event missed

@@ -39,6 +39,7 @@ class DG1Platform(Platform, kind="dg1"):
     closes_when_paid = True  # a paid order only moves on, to SHIPPED or COMPLETED
     # Status follows once a day from Bexio, as the DG1 <-> Bexio product says (the daily job).
     daily_status_ledgers = frozenset({"bexio"})
+    invoice_object = "order"  # an order's work is "order:<site>:<id>" (hooks.py)
     # The admin's pages are those of its "Bexio integration" menu whatever the ledger
     # (templates/dg1/orders.html), and so are their buttons. DG1 has no invoice tab.
     SYNC_BUTTON = "Sync order to Bexio"

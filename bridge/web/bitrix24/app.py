@@ -21,6 +21,7 @@ from ...models import SyncRecord, WorkItem
 from ...numbers import whole_number
 from ...ports import ledger_name
 from ...sync.preview import preview_invoice
+from ...sync.report_run import open_count
 from ...connectors.bitrix24 import setup, store
 from ...connectors.bitrix24.client import refresh_tokens
 from ...connectors.bitrix24.iframe import (LaunchRefused, Viewer, authenticate, check_form_token, form_token, framed,
@@ -112,7 +113,7 @@ def _overview(viewer: Viewer) -> dict:
         WorkItem.installation_id == installation.id, WorkItem.state.in_(("queued", "running", "waiting"))))
     return {"viewer": viewer, "setup": (installation.endpoints or {}).get("setup") or {}, "recent": recent,
             "pending": pending, "token": form_token(viewer, "repair"), "app_token": form_token(viewer, APP_PAGES),
-            "ledger": ledger_heading(installation)}
+            "ledger": ledger_heading(installation), "open_differences": open_count(installation.id)}
 
 
 @bp.route("/bitrix24/app", methods=["GET", "POST"])
