@@ -410,11 +410,11 @@ def test_a_racing_customer_link_retries_its_invoices_and_the_batchs_others_go_on
     platform.invoices["9"] = sample_invoice("9", qty="5")
     real_bind = party_to_ledger.bind_party
 
-    def bind_meets_another_worker(installation, connection, party, plan, ledger_id):
+    def bind_meets_another_worker(installation, connection, party, plan, ledger_id, version=None):
         if party.key == racing.key:
             db.session.rollback()  # as ``links.bind`` leaves it after the unique violation
             raise LinkRace("Another sync linked the same record at the same moment.", retry_after=1)
-        return real_bind(installation, connection, party, plan, ledger_id)
+        return real_bind(installation, connection, party, plan, ledger_id, version)
 
     monkeypatch.setattr(party_to_ledger, "bind_party", bind_meets_another_worker)
     for platform_id in ("7", "8", "9"):
