@@ -30,7 +30,7 @@ from .inbox import handle_inbox_event, record_inbound, store_callback, translate
 from .periodic import claim_period, period_key, periodic
 from .registry import (BATCH_SIZES, BATCHED_INBOX_SOURCES, FLOWS, INBOX_HANDLERS, WorkRequest, flow, inbox_handler,
                        on_failure)
-from .run import execute_work
+from .run import execute_work, hand_over
 from .settle import backoff_seconds
 from .sweeper import prune_once, sweep_once
 from .tasks import process_inbox, run_work
@@ -40,7 +40,7 @@ from .work import LeaseLost, WorkContext, renew_lease, request_work, request_wor
 __all__ = [
     "BATCHED_INBOX_SOURCES", "BATCH_SIZES", "FLOWS", "INBOX_HANDLERS", "WorkContext", "WorkRequest", "app_context",
     "backoff_seconds", "bind_app", "claim_period", "enqueue_after_commit", "execute_work", "flow",
-    "handle_inbox_event", "huey", "inbox_handler", "LeaseLost", "now", "on_failure", "period_key", "periodic", "process_inbox",
+    "hand_over", "handle_inbox_event", "huey", "inbox_handler", "LeaseLost", "now", "on_failure", "period_key", "periodic", "process_inbox",
     "prune_once", "record_inbound", "renew_lease", "request_work", "request_work_many", "run_work", "store_callback",
     "sweep_once", "translate_inbox_events", "Wait", "why_waiting",
 ]

@@ -164,6 +164,30 @@ def should_yield(next_id: int) -> bool:
     return fairer
 
 
+def fairer_than_running(installation_id: int, priority: int, *, other_installations: bool) -> bool:
+    """Whether ready work is fairer than a run of this installation and class going on
+    (``run.hand_over``): a user's work of its own installation when the run is bulk, and with
+    ``other_installations`` another installation's work whose turn came first. Work of a
+    batch flow whose run is going on is left out (that run takes it; handing over would not
+    start it sooner). Reads only: the run's transaction is the flow's."""
+    t = now()
+    batched = {name for name, size in BATCH_SIZES.items() if size > 1}
+    running = {flow for (flow,) in db.session.execute(select(WorkItem.flow).where(
+        WorkItem.installation_id == installation_id, WorkItem.state == "running", WorkItem.lease_until > t).distinct())}
+    for part in _ready_parts(t):
+        waiting = db.session.scalars(select(WorkItem.flow).where(
+            WorkItem.installation_id == installation_id, WorkItem.priority < priority, part).distinct()).all()
+        if any(flow not in batched or flow not in running for flow in waiting):
+            return True
+    if not other_installations:
+        return False
+    chosen = fairest(t)
+    if chosen is None:
+        return False
+    served_at = db.session.scalar(select(Installation.served_at).where(Installation.id == installation_id))
+    return _rank(chosen) < _turn(served_at, priority)
+
+
 def claim_siblings(item: WorkItem, limit: int) -> list[WorkItem]:
     """Claim up to ``limit`` more ready items of the same installation and flow, in the order
     they were queued: an item queued again by the echo of our own write-back waits behind

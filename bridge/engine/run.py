@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy import update
+
 from ..errors import PermanentError
 from ..extensions import db
 from ..http import cause as http_cause
@@ -11,12 +13,13 @@ from ..http import write_guard
 from ..messages import N_
 from ..models import WorkItem
 from . import limits
-from .claim import claim_siblings, claim_work, next_ready, pick, should_yield
+from .claim import claim_siblings, claim_work, fairer_than_running, next_ready, pick, should_yield
+from .context import now
 from .lease import Heartbeat
 from .registry import BATCH_SIZES, FLOWS
 from .settle import clear_interruption_notes, settle_failure, settle_succeeded
 from .tasks import run_work, runs
-from .work import WorkContext, asking_as, ensure_owner, generations
+from .work import BULK, WorkContext, asking_as, ensure_owner, generations, owned_by
 
 
 def _run_batches(item: WorkItem, batch: int) -> str | None:
@@ -43,6 +46,26 @@ def _run_batches(item: WorkItem, batch: int) -> str | None:
             break  # another run has it, and goes on from there
         outcome = _execute_claimed(next_item, batch)
     return first
+
+
+def hand_over(ctx: WorkContext) -> bool:
+    """For a long bulk run at a checkpoint between its pages (an import of 10,000 contacts):
+    whether to stop there and go on later, because fairer work waits (``claim.fairer_than_running``):
+    a user's work of its own installation at once; another installation's turn once the run
+    has gone on for DRAIN_SECONDS, as a batch flow's run hands its next batch to the queue
+    (``_run_batches``). A run that is not bulk never hands over.
+
+    When True the item is marked to run again (``dirty``): it settles as queued, its task
+    goes to the back of the queue and ``pick`` runs the fairer work first. The flow saves
+    what it needs to resume before it returns."""
+    if ctx.priority != BULK:
+        return False
+    long_enough = (now() - ctx.started).total_seconds() >= limits.DRAIN_SECONDS
+    if not fairer_than_running(ctx.installation_id, ctx.priority, other_installations=long_enough):
+        return False
+    db.session.execute(update(WorkItem).where(owned_by(generations([ctx])), WorkItem.state == "running")
+                       .values(dirty=True))
+    return True
 
 
 @runs("run_work")

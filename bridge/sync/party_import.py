@@ -18,7 +18,9 @@ Each ledger contact is written once: a contact already linked is an update (a fl
 of ledger-side edits, field groups per the master settings); one the platform already
 carries (its origin id) is bound without writing; the rest are created in batches. The
 cursor and the progress are saved after every batch, so an import that crashes resumes
-where it stopped, and running it twice creates nothing new.
+where it stopped, and running it twice creates nothing new. Between batches it yields to
+fairer work (``engine.hand_over``: a user's work of its installation, or after a while
+another installation's turn) and goes on with its pass in its next run, the same way.
 
 Nothing goes back to the ledger: each created or updated record's link is written in the
 same transaction as the platform's answer, with the fingerprint of what the ledger has
@@ -37,7 +39,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..faults import fault_point
-from ..engine import WorkContext, WorkRequest, flow, period_key, periodic, renew_lease
+from ..engine import WorkContext, WorkRequest, flow, hand_over, period_key, periodic, renew_lease
 from ..models import Installation, LedgerConnection, Link, utcnow
 from ..settings import get_section
 from .daily import DAY, request_daily
@@ -76,8 +78,15 @@ def import_parties(ctx: WorkContext) -> None:
     since = None if full else datetime.fromisoformat(value["since"])
     invoices_since = None if full else datetime.fromisoformat(value.get("invoices_since") or value["since"])
     started = utcnow()
+    # A run that handed over to fairer work (below) goes on with its pass: the same start,
+    # its writes counted; the pass is read again from its first page, and what it wrote is
+    # recognised by its links (as after a crash), so nothing is written twice.
+    resumed = value.get("running") and value.get("handed_over") and value.get("scope") == scope
+    if resumed:
+        started = datetime.fromisoformat(value["started_at"])
     progress = {"since": value.get("since"), "invoices_since": value.get("invoices_since"), "scope": scope,
-                "done": 0, "created": 0, "updated": 0, "left_out": 0, "running": True,
+                "done": 0, "created": value.get("created", 0) if resumed else 0,
+                "updated": value.get("updated", 0) if resumed else 0, "left_out": 0, "running": True,
                 "started_at": started.isoformat()}
     position.value = progress
     record = ctx.record(object_kind="import", object_id="parties", direction="to_platform")
@@ -105,6 +114,14 @@ def import_parties(ctx: WorkContext) -> None:
             position.value = dict(progress)
             renew_lease(ctx)
             db.session.commit()
+            if hand_over(ctx):
+                # Between pages, bulk work yields: a user's work of this installation (or,
+                # after a while, another installation's turn) runs before the next page.
+                position.value = {**progress, "handed_over": True}
+                record.state = "succeeded"
+                record.received = {k: progress[k] for k in ("done", "created", "updated")}
+                record.finished_at = utcnow()
+                return
     if batch:
         _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress, carried)
     progress.update(running=False, finished_at=utcnow().isoformat(),

@@ -76,7 +76,8 @@ def recheck_skipped(installation_id: int, cursor: Cursor) -> int:
     for link in db.session.scalars(query):
         if (link.extra or {}).get(SKIPPED) is None:
             continue
-        request_work(WorkRequest(installation_id, FLOW_INVOICE, f"invoice:{link.platform_id}"))
+        # An echo read (nobody waits for it): bulk, behind what a user waits for.
+        request_work(WorkRequest(installation_id, FLOW_INVOICE, f"invoice:{link.platform_id}", bulk=True))
         link.extra = {**{k: v for k, v in link.extra.items() if k != SKIPPED}, CHECKED: link.extra[SKIPPED]}
         requested += 1
     cursor.value = {**(cursor.value or {}), "echoes_checked": started.isoformat()}
