@@ -383,6 +383,16 @@ class Ledger:
     def sales_accounts(self) -> list[SalesAccount]:
         raise NotImplementedError
 
+    # What shapes the customer's document (the ``document`` settings' choices; read by the
+    # settings page only, never per invoice). None by default: the page hides those fields.
+    def tracking_categories(self) -> dict[str, list[str]]:
+        """Active category name -> its active option names (Xero tracking)."""
+        return {}
+
+    def branding_themes(self) -> dict[str, str]:
+        """Theme name -> the id a document takes, the default first."""
+        return {}
+
     # -- the dashboard ------------------------------------------------------------------
     def transactions(self, stream: str, since: datetime | None) -> Iterator[dict[str, Any]]:
         """The organisation's money movements changed since ``since``, as the ledger records

@@ -29,6 +29,12 @@ class FakeLedger:
     def sales_accounts(self):
         return [SalesAccount("200", "Sales"), SalesAccount("260", "Other Revenue")]
 
+    def tracking_categories(self):
+        return {"Region": ["North", "South"]}
+
+    def branding_themes(self):
+        return {"Standard": "theme-1", "Special Projects": "theme-2"}
+
 
 class FakePlatform:
     def stages(self, fresh=False):
@@ -366,3 +372,34 @@ def test_connecting_a_ledger_leaves_the_frame_and_comes_back_to_the_portal_in_on
     bexio = html.split("/oauth/bexio/connect?", 1)[1].split('"', 1)[0].replace("&amp;", "&")
     signed = dict(part.split("=", 1) for part in bexio.split("&"))["sig"]
     assert _signer("connect").loads(signed)["r"].endswith("/marketplace/app/")
+
+
+def test_a_reference_template_with_an_unknown_placeholder_is_refused_under_the_field(client, portal, page):
+    html, token = page
+    reply = client.post(f"{SETTINGS}/document", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "document"), "reference_template": "{nummer} {title}"})
+    text = reply.get_data(as_text=True)
+    field = text.split('id="reference_template"', 1)[1]
+    assert 'aria-describedby="err-reference_template"' in field.split(">", 1)[0]
+    error = text.split('id="err-reference_template">', 1)[1].split("</p>", 1)[0]
+    assert "nummer" in error and "{number}" in error
+    db.session.expire_all()
+    assert get_section(portal, "document").reference_template == ""  # nothing saved
+
+
+def test_the_document_settings_offer_the_ledgers_themes_and_tracking_and_keep_the_themes(client, portal, page):
+    html, token = page
+    assert "Special Projects" in html and "North" in html
+    reply = client.post(f"{SETTINGS}/document", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "document"), "reference_template": "{number} {title}",
+        "branding_theme": "theme-2", "tracking_category": "Region", "tracking_source": "section",
+        "tracking_value": ["13", ""], "tracking_option": ["North", ""]})
+    assert "Saved." in reply.get_data(as_text=True)
+    db.session.expire_all()
+    document = get_section(portal, "document")
+    assert document.branding_theme == "theme-2" and document.tracking_options == {"13": "North"}
+    assert document.known_themes == {"Standard": "theme-1", "Special Projects": "theme-2"}
+    refused = client.post(f"{SETTINGS}/document", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(reply.get_data(as_text=True), "document"), "tracking_category": "Region",
+        "tracking_source": "section", "tracking_value": ["13"], "tracking_option": ["East"]})
+    assert "Not an option of Region: East." in refused.get_data(as_text=True)

@@ -388,7 +388,14 @@ def invoice_from_item(item: Mapping[str, Any], rows: list[Mapping[str, Any]], pa
         status=status_for_stage(str(item.get("stageId") or ""), stages, stage_map),
         platform_url=f"{base_url}/crm/type/{SMART_INVOICE}/details/{item_id}/",
         sync_enabled=sync_enabled(item.get(sync_key)), language=language, platform_id=item_id,
-        updated_at=parse_datetime(item.get("updatedTime")))
+        updated_at=parse_datetime(item.get("updatedTime")), fields=own_fields(item))
+
+
+def own_fields(item: Mapping[str, Any]) -> dict[str, str]:
+    """The invoice's fields a setting may name (the tracking option by a field): its user
+    fields (``ufCrm...``) and plain values, as text; lists and objects are left out."""
+    return {str(k): str(v) for k, v in item.items()
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool) and v != ""}
 
 
 # --------------------------------------------------------------------------------------

@@ -181,6 +181,14 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
                 mapping[stage] = status.value
         return mapping
 
+    @property
+    def read_stage_map(self) -> dict[str, str]:
+        """``stage_map`` as invoices are read: the "refunded" stage of the settings means
+        cancelled too (a paid invoice moved there is credited, ``invoice_cancel``). Not used to
+        move an invoice: a void in the ledger still goes to the failure stage."""
+        refunded = get_section(self.installation, "invoices").stage_refunded
+        return {**self.stage_map, refunded: InvoiceStatus.VOIDED.value} if refunded else self.stage_map
+
     # ---------------------------------------------------------------------------------
     # Stages
     # ---------------------------------------------------------------------------------
@@ -299,7 +307,7 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
             self._read_rows[str(invoice_id)] = product_rows
             out[invoice_id] = invoice_from_item(
                 item, product_rows, self._party_of(item, company_rows, contact_rows, links, people),
-                member_id=self.member_id, base_url=self.base_url, stages=stages, stage_map=self.stage_map,
+                member_id=self.member_id, base_url=self.base_url, stages=stages, stage_map=self.read_stage_map,
                 sync_key=self.sync_key, language=self.installation.language)
         self._fill_sections([invoice for invoice in out.values() if isinstance(invoice, Invoice)])
         return out

@@ -437,6 +437,13 @@ class XeroClient(ApiClient):
     def accounts(self, where: str | None = None) -> list[dict[str, Any]]:
         return self.listing("Accounts", "Accounts", params={"where": where} if where else None)
 
+    def tracking_categories(self) -> list[dict[str, Any]]:
+        """The active categories with their options (GET /TrackingCategories)."""
+        return self.listing("TrackingCategories", "TrackingCategories")
+
+    def branding_themes(self) -> list[dict[str, Any]]:
+        return self.listing("BrandingThemes", "BrandingThemes")
+
     def items(self, since: datetime | None = None) -> list[dict[str, Any]]:
         return self.listing("Items", "Items", if_modified_since=since)
 

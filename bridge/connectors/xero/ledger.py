@@ -568,6 +568,15 @@ class XeroLedger(Ledger, kind="xero"):
     def sales_accounts(self) -> list[SalesAccount]:
         return mapper.sales_accounts(self.client.accounts(where='Status=="ACTIVE"'))
 
+    def tracking_categories(self) -> dict[str, list[str]]:
+        return {str(c.get("Name") or ""): [str(o.get("Name") or "") for o in c.get("Options") or []
+                                           if o.get("Status", "ACTIVE") == "ACTIVE"]
+                for c in self.client.tracking_categories() if c.get("Status", "ACTIVE") == "ACTIVE"}
+
+    def branding_themes(self) -> dict[str, str]:
+        themes = sorted(self.client.branding_themes(), key=lambda t: int(t.get("SortOrder") or 0))
+        return {str(t.get("Name") or ""): str(t.get("BrandingThemeID") or "") for t in themes}
+
     def payment_accounts(self) -> list[SalesAccount]:
         """Accounts payments can be recorded to (for the payment-account setting)."""
         return mapper.payment_accounts(self.client.accounts(where='Status=="ACTIVE"'))

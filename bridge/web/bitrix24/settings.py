@@ -44,7 +44,7 @@ bp = Blueprint("app_settings", __name__)
 answer_refusals(bp)
 
 TEMPLATE = "bitrix24/settings.html"
-SECTIONS = ("general", "invoices", STAGES, "mapping", "party_import")
+SECTIONS = ("general", "invoices", STAGES, "mapping", "document", "party_import")
 BLANK_ROWS = 2  # empty rows under each mapping table for a new entry
 
 
@@ -66,6 +66,21 @@ class Choices:
     rates_failed: bool = False
     tax_codes: list[Any] = field(default_factory=list)
     accounts: list[Any] = field(default_factory=list)
+    # What shapes the customer's document: category -> options, theme name -> id.
+    tracking: dict[str, list[str]] = field(default_factory=dict)
+    themes: dict[str, str] = field(default_factory=dict)
+
+    def stage_options(self) -> list[tuple[str, str]]:
+        return [(stage.id, stage.name) for stage in self.stages]
+
+    def theme_options(self) -> list[tuple[str, str]]:
+        return [(theme_id, name) for name, theme_id in self.themes.items()]
+
+    def tracking_options(self, category: str | None) -> list[str]:
+        """The chosen category's options; every category's before one is chosen."""
+        if category in self.tracking:
+            return self.tracking[category]
+        return [option for options in self.tracking.values() for option in options]
     ledger: str = ""  # xero | bexio: names the ledger in the tax mapping's refusals
     problems: list[str] = field(default_factory=list)
 
@@ -110,7 +125,17 @@ def choices_for(installation: Installation) -> Choices:
                        if t.active]
     found.accounts = [a for a in _read(found.problems, _("The sales accounts of the ledger"), ledger.sales_accounts)
                       if a.active]
+    found.tracking = _read_map(found.problems, _("The tracking categories of the ledger"), ledger.tracking_categories)
+    found.themes = _read_map(found.problems, _("The branding themes of the ledger"), ledger.branding_themes)
     return found
+
+
+def _read_map(problems: list[str], what: str, read: Callable[[], dict]) -> dict:
+    try:
+        return dict(read())
+    except SyncError as exc:
+        problems.append(f"{what}: {exc.message}" + (f" {exc.fix}" if exc.fix else ""))
+        return {}
 
 
 def connection_health(installation: Installation) -> dict[str, Any]:
@@ -211,11 +236,14 @@ def save(section: str):
     installation = viewer.installation
     # The lists are read when the form needs them, or when the whole page comes back (no htmx).
     whole_page = not request.headers.get("HX-Request")
-    choices = choices_for(installation) if section in (STAGES, "mapping") or whole_page else Choices()
+    choices = choices_for(installation) if section in (STAGES, "mapping", "invoices", "document") or whole_page \
+        else Choices()
     current = get_section(installation, section).model_dump(mode="json")
     form = FORMS[section]
     data = form.read(request.form, current)
     checks = check_mapping(data, current, choices) if section == "mapping" else {}
+    if section == "document":
+        checks = check_document(data, choices)
     errors = {**form.errors(data), **checks}  # the page's own refusal of a field first
     saved = None
     if not errors:
@@ -261,11 +289,37 @@ def section_digest(installation: Installation, section: str) -> str:
 
 FORMS = {"general": SectionForm("general", ("enabled", "automatic_sync")),
          "invoices": SectionForm("invoices", ("numbering", "sent_when", "header_master", "lines_master", "name_master",
-                                              "contact_master", "address_master", "void_authorised_on_cancel")),
+                                              "contact_master", "address_master", "void_authorised_on_cancel",
+                                              "stage_refunded")),
          STAGES: SectionForm(STAGES, ("stage_map", "legacy_status_map")),
          "mapping": SectionForm("mapping", ("tax_rates", "tax_none", "default_sales_account",
                                             "sales_account_by_product", "sales_account_by_section")),
+         "document": SectionForm("document", ("reference_template", "tracking_category", "tracking_source",
+                                              "tracking_field", "tracking_options", "branding_theme",
+                                              "title_template", "header_template", "footer_template")),
          "party_import": SectionForm("party_import", ("daily", "include_suppliers"))}
+
+
+def check_document(data: dict, choices: Choices) -> dict[str, str]:
+    """The tracking options and theme against the ledger's, read live; and the themes kept
+    for a company's choice by name (``known_themes``: no call per invoice)."""
+    errors: dict[str, str] = {}
+    if choices.themes:
+        data["known_themes"] = dict(choices.themes)
+        if data.get("branding_theme") and data["branding_theme"] not in choices.themes.values():
+            errors["branding_theme"] = _("Not a branding theme of the ledger.")
+    if choices.tracking and data.get("tracking_category"):
+        options = choices.tracking.get(data["tracking_category"])
+        if options is None:
+            errors["tracking_category"] = _("Not an active tracking category of the ledger.")
+        else:
+            bad = sorted({o for o in data.get("tracking_options", {}).values() if o not in options})
+            if bad:
+                errors["tracking_options"] = _("Not an option of %(category)s: %(options)s.",
+                                               category=data["tracking_category"], options=", ".join(bad))
+    if data.get("tracking_source") == "field" and not (data.get("tracking_field") or "").strip():
+        errors["tracking_field"] = _("Name the Bitrix24 field whose value chooses the option.")
+    return errors
 
 
 def check_mapping(data: dict, current: dict, choices: Choices) -> dict[str, str]:
