@@ -9,7 +9,7 @@ from bridge.sandbox import latency
 @pytest.fixture
 def waits(monkeypatch):
     asked: list[float] = []
-    monkeypatch.setattr(latency.time, "sleep", asked.append)
+    monkeypatch.setattr(latency, "pause", asked.append)
     return asked
 
 
