@@ -46,3 +46,11 @@ def failures(live) -> list[tuple[str, str]]:
     with live.app.app_context():
         rows = db.session.scalars(select(SyncRecord).where(SyncRecord.state.in_(("failed", "conflict")))).all()
         return [(r.flow, r.error_message) for r in rows]
+
+
+def new_smart_invoice(live, company: str, title: str, price: str, tax_rate: int) -> dict:
+    """A smart invoice of one line for a new company, as a portal user makes it."""
+    made = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {"TITLE": company}})
+    return live.control(f"bitrix24/portals/{ACME}/invoices", json={
+        "fields": {"title": title, "companyId": made["ID"], "currencyId": "NZD"},
+        "rows": [{"productName": "Thing", "price": price, "quantity": 1, "taxRate": tax_rate, "taxIncluded": "N"}]})

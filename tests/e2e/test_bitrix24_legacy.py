@@ -26,7 +26,8 @@ from bridge.sandbox.xero import seed as xero_seed
 from bridge.sync.preview import preview_invoice
 from bridge.web.bitrix24.settings import choices_for
 from tests.e2e.conftest import ACME
-from tests.e2e.old_invoices import deliver, failures, new_old_invoice, old_invoice, state, xero_flush, xero_invoices
+from tests.e2e.old_invoices import deliver, failures, new_old_invoice, new_smart_invoice, old_invoice, state, xero_flush, \
+    xero_invoices
 
 
 @pytest.fixture
@@ -172,10 +173,7 @@ def test_a_portal_with_both_kinds_syncs_both(live, request):
     assert setup["smart_invoices"] is True and setup["legacy_invoices"] is True
     assert "CRM_SMART_INVOICE_DETAIL_TAB" in setup["placements"]
     new_old_invoice(live)
-    company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {"TITLE": "Initech"}})
-    live.control(f"bitrix24/portals/{ACME}/invoices", json={
-        "fields": {"title": "Smart one", "companyId": company["ID"], "currencyId": "NZD"},
-        "rows": [{"productName": "Thing", "price": "115.00", "quantity": 1, "taxRate": 15, "taxIncluded": "N"}]})
+    new_smart_invoice(live, "Initech", "Smart one", "115.00", 15)
     deliver(live)
     assert sorted(i["Contact"]["Name"] for i in xero_invoices(live)) == ["Globex Ltd", "Initech"]
     assert failures(live) == []

@@ -4,18 +4,23 @@ webhook, set up from docs/bitrix24.md alone (``flask bitrix24 webhook URL``, the
 polled (no event can be bound by a webhook); Xero's sent and paid come back."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
+import requests
+from markupsafe import escape
 from sqlalchemy import select
 
 from bridge.extensions import db
-from bridge.models import Installation
+from bridge.messages import render
+from bridge.models import Installation, SyncRecord
 from bridge.sandbox.xero import seed as xero_seed
 from tests.conftest import require
 from tests.connectors.xero.test_end_to_end import _connect_in_browser, _org
 from tests.e2e.conftest import ACME
-from tests.e2e.old_invoices import failures, xero_flush, xero_invoices
+from tests.e2e.old_invoices import failures, new_smart_invoice, xero_flush, xero_invoices
+from tests.e2e.test_bitrix24_xero_parties import imported, seed_xero_contacts
 from tests.support import xero_spec
 
 WEBHOOK_SCOPES = ["crm", "catalog", "userfieldconfig"]
@@ -114,3 +119,41 @@ def test_a_webhook_without_userfieldconfig_says_the_box_is_missing(live, scopes)
     out = live.app.test_cli_runner().invoke(args=["bitrix24", "webhook", url["url"]])
     assert out.exit_code == 0
     assert "userfieldconfig" in out.output and "sync field could not be created" in out.output
+
+
+def pages(live) -> dict[str, str]:
+    """``flask bitrix24 pages-link ID``: the sync log, settings page and dashboard of a webhook
+    installation, which has no app in Bitrix24 to open them from."""
+    with live.app.app_context():
+        installation_id = db.session.scalars(select(Installation.id).where(
+            Installation.account_id == live.member_id)).one()
+    out = live.app.test_cli_runner().invoke(args=["bitrix24", "pages-link", str(installation_id)])
+    assert out.exit_code == 0, out.output
+    return dict(line.split(": ", 1) for line in out.output.strip().splitlines())
+
+
+def test_the_admin_of_a_webhook_portal_sees_the_sync_log_settings_and_dashboard(live):
+    """Webhook mode has no app pages in Bitrix24: ``pages-link`` opens them from outside. A failed
+    invoice reads on the sync log in plain words with what to do, the import from Xero starts from
+    the settings page and writes through the webhook, and the dashboard opens."""
+    connect_webhook(live)
+    new_smart_invoice(live, "Globex Ltd", "Unmapped tax", "100.00", 20)
+    poll(live)
+    ((flow, message),) = failures(live)
+    links = pages(live)
+    assert set(links) == {"Sync log", "Settings", "Dashboard"}
+    log = requests.get(links["Sync log"], timeout=30)
+    assert log.status_code == 200 and "failed" in log.text and "Traceback" not in log.text
+    with live.app.test_request_context():
+        fix = db.session.scalars(select(SyncRecord.error_fix).where(SyncRecord.state == "failed")).one()
+        assert escape(render(message, "en")) in log.text and fix and escape(render(fix, "en")) in log.text
+    settings = requests.get(links["Settings"], timeout=30)
+    assert settings.status_code == 200 and "/bitrix24/app/settings/start/import" in settings.text
+    ids = seed_xero_contacts(live)
+    token = re.search(r'name="token" value="([^"]+)"', settings.text).group(1)
+    started = requests.post(f"{live.app_url}/bitrix24/app/settings/start/import", data={"token": token}, timeout=30)
+    assert started.status_code == 200 and "Started." in started.text
+    live.run_jobs()
+    companies, _contacts = imported(live)
+    assert [(c["TITLE"], c["ORIGIN_ID"]) for c in companies] == [("Wayne Enterprises", ids["Wayne Enterprises"])]
+    assert requests.get(links["Dashboard"], timeout=30).status_code == 200

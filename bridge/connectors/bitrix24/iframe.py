@@ -128,6 +128,18 @@ def form_token(viewer: Viewer, obj: str = "") -> str:
                                 "l": viewer.lang})
 
 
+# The object a form token names for the app-wide pages (settings, sync log, dashboard): one token,
+# handed out by the main page, opens them all for that user for an hour.
+APP_PAGES = "app"
+
+
+def pages_token(installation: Installation, lang: str = "en") -> str:
+    """An administrator's token for the app-wide pages of an installation no launch can open:
+    a portal in webhook mode has no app in Bitrix24 (``flask bitrix24 pages-link``). Whoever runs
+    the server's commands is trusted with the installation's settings already."""
+    return form_token(Viewer(installation, 0, True, "", lang=lang), APP_PAGES)
+
+
 def check_form_token(token: str | None, obj: str = "") -> Viewer:
     if not token:
         raise LaunchRefused(400, N_("The form lacks its security token. Reload the page."))

@@ -12,15 +12,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, make_response, render_template
 from flask_babel import gettext as _
 
-from ...connectors.bitrix24.iframe import LaunchRefused, framed
+from ...connectors.bitrix24.iframe import APP_PAGES, LaunchRefused, framed  # noqa: F401  (APP_PAGES: the pages' token)
 from ...error_frame import error_frame_policy
 from ...installations import active_connection
 from ...models import Installation
 from ...ports import ledger_name
 
-# The object a form token names for the app-wide pages (settings, sync log): one token,
-# handed out by the main page, opens them all for that user for an hour.
-APP_PAGES = "app"
 
 
 def ledger_heading(installation: Installation, kind: str | None = None) -> str:
