@@ -1,7 +1,7 @@
 """The DG1 "Bexio integration > Settings" form: exactly the seed's settings, saved whole.
 
-The form spans five settings sections (``general``, ``invoices``, ``mapping``, ``bexio``,
-``daily``), read by the one settings engine (``bridge/web/settings_form.py``) with their
+The form spans six settings sections (``general``, ``invoices``, ``mapping``, ``bexio``,
+``daily``, ``document``), read by the one settings engine (``bridge/web/settings_form.py``) with their
 names qualified by section (``bexio.currency``). Every section is validated, and the rules
 that need the shop or the ledger (the currency of each site, taxes that exist and have the
 rate they are mapped to) are checked, before anything is written: one error anywhere and
@@ -31,7 +31,9 @@ FORMS = {form.section: form for form in (
     SectionForm("invoices", ("create_payment", "send_by_email"), qualified=True),
     SectionForm("mapping", ("shipping_tax", "payment_fee_tax"), qualified=True),
     SectionForm("bexio", ("user_id", "language", "currency"), qualified=True),
-    SectionForm("daily", ("sync_status", "sync_products", "sync_stock"), qualified=True))}
+    SectionForm("daily", ("sync_status", "sync_products", "sync_stock"), qualified=True),
+    # What the customer reads on the Bexio invoice: each text ours only while set here.
+    SectionForm("document", ("title_template", "header_template", "footer_template"), qualified=True))}
 FORM_SECTIONS = tuple(FORMS)
 EMPTY_TAX_ROWS = 2  # blank rows for rates not mapped yet
 

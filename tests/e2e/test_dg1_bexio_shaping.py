@@ -1,0 +1,38 @@
+"""DG1 -> Bexio, end to end over real HTTP: the Bexio invoice of an order carries the title,
+header and footer of the user's templates (issue 20 item 5), and none of them when the
+templates are empty (Bexio's own texts stay)."""
+from __future__ import annotations
+
+from bridge.connectors.dg1.tenants import find_tenant
+from bridge.extensions import db
+from bridge.settings import save_section
+from tests.connectors.bexio.live_support import state as bexio_state
+from tests.connectors.dg1.test_live import place_order, wait_delivered
+
+
+def _templates(live, **values) -> None:
+    with live.app.app_context():
+        save_section(find_tenant("demo"), "document", values)
+        db.session.commit()
+
+
+def test_an_orders_bexio_invoice_carries_the_users_title_header_and_footer(shop):
+    _templates(shop, title_template="Rechnung {number}", header_template="Guten Tag {customer}",
+               footer_template="Danke für Ihre Bestellung vom {date}.")
+    order = place_order(shop)
+    wait_delivered(shop, 1)
+    shop.run_jobs()
+    (invoice,) = bexio_state(shop)["invoices"]
+    assert invoice["title"] == f"Rechnung {order['number']}"
+    customer = order["customer"]["company"] or f"{order['customer']['first_name']} {order['customer']['last_name']}"
+    assert invoice["header"] == f"Guten Tag {customer}"
+    assert invoice["footer"].startswith("Danke für Ihre Bestellung vom 20")
+
+
+def test_without_templates_the_invoice_keeps_bexios_own_header_and_footer(shop):
+    place_order(shop)
+    wait_delivered(shop, 1)
+    shop.run_jobs()
+    (invoice,) = bexio_state(shop)["invoices"]
+    assert invoice["title"].startswith("Bestellung")
+    assert not invoice.get("header") and not invoice.get("footer")
