@@ -26,6 +26,7 @@ from bridge.sandbox.xero import seed as xero_seed
 from bridge.sync.preview import preview_invoice
 from bridge.web.bitrix24.settings import choices_for
 from tests.e2e.conftest import ACME
+from tests.e2e.test_bitrix24_xero_parties import imported, seed_xero_contacts
 from tests.e2e.old_invoices import deliver, failures, new_old_invoice, new_smart_invoice, old_invoice, state, xero_flush, \
     xero_invoices
 
@@ -326,3 +327,77 @@ def test_a_portal_with_both_kinds_maps_the_old_invoices_statuses_on_the_settings
                           data={"token": form_token, "loaded": loaded, "legacy:D": "authorised"})
     assert saved.status_code == 200 and "Saved." in saved.text
     assert status_after_xero_sent(live) == "D" and failures(live) == []
+
+
+def xero_contact_of(live, xero_invoice: dict) -> dict:
+    contacts = live.control(f"xero/orgs/{live.tenant}/state", method="GET")["contacts"]
+    return next(c for c in contacts if c["ContactID"] == xero_invoice["Contact"]["ContactID"])
+
+
+def test_old_invoices_follow_the_seeds_customer_rules_and_sales_accounts(legacy_portal):
+    """The seed's "how logic works" on old invoices: a company goes to Xero with its persons and
+    no primary person, a contact alone as a person; each product row books to the account of its
+    product or catalogue section, a free-text row to the default one."""
+    live = legacy_portal
+    with live.app.app_context():
+        save_section(store.find(live.member_id), "mapping", {
+            "tax_rates": {"15": "OUTPUT2"}, "default_sales_account": "200",
+            "sales_account_by_product": {"101": "260"}, "sales_account_by_section": {"14": "270"}})
+        db.session.commit()
+    company = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {
+        "TITLE": "Umbrella Corp", "EMAIL": [{"VALUE": "ap@umbrella.test", "VALUE_TYPE": "WORK"}]}})
+    for name in ("Alice", "Bob"):
+        live.control(f"bitrix24/portals/{ACME}/contacts", json={"fields": {
+            "NAME": name, "LAST_NAME": "Umbrella", "COMPANY_ID": company["ID"],
+            "EMAIL": [{"VALUE": f"{name.lower()}@umbrella.test", "VALUE_TYPE": "WORK"}]}})
+    row = {"ID": 0, "QUANTITY": 1, "PRICE": "100.00", "VAT_RATE": "0.15", "VAT_INCLUDED": "N"}
+    live.control(f"bitrix24/portals/{ACME}/legacy-invoices", json={"fields": {
+        "ORDER_TOPIC": "Accounts", "PERSON_TYPE_ID": 2, "PAY_SYSTEM_ID": 1, "UF_COMPANY_ID": company["ID"],
+        "PRODUCT_ROWS": [dict(row, PRODUCT_ID=101, PRODUCT_NAME="Product 101"),
+                         dict(row, PRODUCT_ID=103, PRODUCT_NAME="Product in Services"),  # section 14
+                         dict(row, PRODUCT_NAME="Free text")]}})
+    jane = live.control(f"bitrix24/portals/{ACME}/contacts", json={"fields": {
+        "NAME": "Jane", "LAST_NAME": "Doe", "EMAIL": [{"VALUE": "jane@doe.test", "VALUE_TYPE": "WORK"}]}})
+    live.control(f"bitrix24/portals/{ACME}/legacy-invoices", json={"fields": {
+        "ORDER_TOPIC": "Coaching", "PERSON_TYPE_ID": 1, "PAY_SYSTEM_ID": 1, "UF_CONTACT_ID": jane["ID"],
+        "PRODUCT_ROWS": [dict(row, PRODUCT_NAME="Coaching")]}})
+    deliver(live)
+    assert failures(live) == []
+    umbrella, coaching = sorted(xero_invoices(live), key=lambda i: len(i["LineItems"]), reverse=True)
+    assert [(line["Description"], line["AccountCode"]) for line in umbrella["LineItems"]] == [
+        ("Product 101", "260"), ("Product in Services", "270"), ("Free text", "200")]
+    company_contact = xero_contact_of(live, umbrella)
+    assert company_contact["Name"] == "Umbrella Corp" and not company_contact.get("FirstName")
+    assert sorted(p["FirstName"] for p in company_contact["ContactPersons"]) == ["Alice", "Bob"]
+    person = xero_contact_of(live, coaching)
+    assert (person["Name"], person["FirstName"], person["LastName"]) == ("Jane Doe", "Jane", "Doe")
+
+
+def test_an_old_invoice_portal_imports_from_xero_follows_xero_contact_edits_and_has_the_dashboard(legacy_portal):
+    """What the seed offers beside invoices works the same on a portal with old invoices only:
+    companies and contacts imported from Xero, a Xero contact's edit copied to its company, and
+    the dashboard of Xero transactions opened from the app's main page."""
+    live = legacy_portal
+    new_old_invoice(live)
+    deliver(live)
+    (xero,) = xero_invoices(live)
+    live.control(f"xero/orgs/{live.tenant}/contacts/{xero['Contact']['ContactID']}/edit",
+                 json={"EmailAddress": "billing@globex.test"})
+    xero_flush(live)
+    deliver(live)
+    globex = next(c for c in state(live)["companies"] if c["TITLE"] == "Globex Ltd")
+    assert [e["VALUE"] for e in globex["EMAIL"]] == ["billing@globex.test"]
+    live.control("xero/settings", json={"webhooks_enabled": False})
+    ids = seed_xero_contacts(live)
+    with live.app.app_context():
+        request_work(WorkRequest(store.find(live.member_id).id, "party_import", "import:parties", {"manual": True}))
+        db.session.commit()
+    live.run_jobs()
+    companies, contacts = imported(live)
+    assert ids["Wayne Enterprises"] in [c["ORIGIN_ID"] for c in companies if c["TITLE"] == "Wayne Enterprises"]
+    assert {c["NAME"] for c in contacts} >= {"Jane", "Bruce", "Alfred"}
+    main = launch(live, "DEFAULT", {}).text
+    token = unescape(re.search(r'/bitrix24/app/settings\?token=([^"&]+)', main).group(1))
+    dashboard = requests.get(f"{live.app_url}/bitrix24/dashboard", params={"token": token}, timeout=30)
+    assert dashboard.status_code == 200 and "Traceback" not in dashboard.text
+    assert failures(live) == []

@@ -19,7 +19,7 @@ from bridge.sandbox.xero import seed as xero_seed
 from tests.conftest import require
 from tests.connectors.xero.test_end_to_end import _connect_in_browser, _org
 from tests.e2e.conftest import ACME
-from tests.e2e.old_invoices import failures, new_smart_invoice, xero_flush, xero_invoices
+from tests.e2e.old_invoices import failures, new_old_invoice, new_smart_invoice, old_invoice, xero_flush, xero_invoices
 from tests.e2e.test_bitrix24_xero_parties import imported, seed_xero_contacts
 from tests.support import xero_spec
 
@@ -157,3 +157,29 @@ def test_the_admin_of_a_webhook_portal_sees_the_sync_log_settings_and_dashboard(
     companies, _contacts = imported(live)
     assert [(c["TITLE"], c["ORIGIN_ID"]) for c in companies] == [("Wayne Enterprises", ids["Wayne Enterprises"])]
     assert requests.get(links["Dashboard"], timeout=30).status_code == 200
+
+
+def test_old_invoice_edits_both_ways_and_cancellation_in_webhook_mode(live):
+    """Webhook mode within what docs/bitrix24.md states: an edit in Bitrix24 reaches the Xero draft
+    by the poll, Xero's edit of an approved invoice comes back through the webhook, and an invoice
+    set to the portal's failure status (a deletion is not listed: see the docs) deletes its draft."""
+    connect_webhook(live, invoices="legacy")
+    invoice, cancelled = new_old_invoice(live), new_old_invoice(live, quantity=1)
+    poll(live)
+    assert sorted(Decimal(str(i["Total"])) for i in xero_invoices(live)) == [Decimal("1150.00"), Decimal("2300.00")]
+    live.control("clock", json={"advance": 5})
+    live.control(f"bitrix24/portals/{ACME}/legacy-invoices/{invoice['ID']}", json={"fields": {"PRODUCT_ROWS": [
+        {"ID": 0, "PRODUCT_NAME": "Workshop day", "QUANTITY": 3, "PRICE": "1000.00", "VAT_RATE": "0.15",
+         "VAT_INCLUDED": "N"}]}})
+    live.control(f"bitrix24/portals/{ACME}/legacy-invoices/{cancelled['ID']}", json={"fields": {"STATUS_ID": "D"}})
+    poll(live)
+    xero = {Decimal(str(i["Total"])): i for i in xero_invoices(live)}
+    assert xero[Decimal("1150.00")]["Status"] == "DELETED" and xero[Decimal("3450.00")]["Status"] == "DRAFT"
+    edited = xero[Decimal("3450.00")]["InvoiceID"]
+    live.control(f"xero/orgs/{live.tenant}/invoices/{edited}/approve")
+    xero_flush(live)
+    live.control(f"xero/orgs/{live.tenant}/invoices/{edited}/edit", json={"DueDate": "2027-01-31"})
+    xero_flush(live)
+    assert old_invoice(live, invoice["ID"])["DATE_PAY_BEFORE"].startswith("2027-01-31")
+    poll(live)
+    assert failures(live) == []
