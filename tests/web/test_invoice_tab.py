@@ -194,7 +194,7 @@ def test_a_tab_opened_before_the_invoice_is_known_keeps_asking_until_the_sync_ha
     """Opened right after Save, before the portal's event reached bridge: "Not synced yet."
     must not be the last word. The panel polls, as while work is pending, and stops at an outcome."""
     html = launch(client, TAB, {"ID": "40"}).get_data(as_text=True)
-    assert "Not synced yet." in html and "updates by itself" in html
+    assert "Not synced yet." in html and "this page follows it by itself" in html
     url = _polled_url(html)
     assert url, "the tab does not ask again"
     reply = client.get(url, headers={"HX-Request": "true"})
@@ -219,4 +219,16 @@ def test_a_tab_that_hears_nothing_for_minutes_stops_asking_and_offers_sync_now(c
     body = client.get(url.replace("token=", f"polls={AWAIT_POLLS}&token=", 1),
                       headers={"HX-Request": "true"}).get_data(as_text=True)
     assert _polled_url(body) is None and "Not synced yet." in body
-    assert "has not told bridge about this invoice yet" in body and ">Sync now<" in body
+    assert "has not told bridge about a change to this invoice" in body and ">Sync now<" in body
+
+
+def test_an_invoice_never_sent_says_why_in_the_headline(client, portal):
+    """A declined invoice that was never in the ledger: "Sync now" sends nothing, and the tab
+    says the run's reason, not "sync is off or nothing changed"."""
+    db.session.add(SyncRecord(installation_id=portal.id, flow="invoice_to_ledger", object_kind="invoice",
+                              object_id="42", direction="to_ledger", state="skipped",
+                              warning="The invoice was deleted or cancelled on the platform."))
+    db.session.commit()
+    html = launch(client, TAB, {"ID": "42"}).get_data(as_text=True)
+    assert "<strong>Not sent: The invoice was deleted or cancelled on the platform.</strong>" in html
+    assert "sync is off or nothing changed" not in html

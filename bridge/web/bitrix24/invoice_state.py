@@ -91,6 +91,12 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
                        _("“%(field)s” is off for this invoice.", field=field))
     if records:
         state.last_attempt_at = records[0].finished_at or records[0].created_at
+    reason = stored(record, "warning") or stored(record, "error_message") if record is not None else None
+    if record is not None and record.state == "skipped" and reason and state.tone == "idle" and \
+            not state.sync_off and (link is None or not link.ledger_id):
+        # Never sent, for a reason the run gave (a cancelled invoice, one with nothing to
+        # send): the headline says it rather than guessing "sync is off or nothing changed".
+        state.label = _("Not sent: %(reason)s", reason=render(reason))
     if record is not None:
         if record.state == "retrying" and record.retry_at is not None and (item is None or item.state == "waiting"):
             # A ledger outage or limit is not a failure the user must act on: bridge waits
