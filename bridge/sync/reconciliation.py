@@ -16,8 +16,8 @@ It reads in bulk (the ledger's ``get_invoices``: 50 per Xero call; the platform'
   or the platform has the invoice paid while the ledger has no payment for it (fix: sync
   again);
 - ``missing_in_ledger``: a platform invoice that should have a ledger twin and has none:
-  its sync box on, not cancelled, sync switched on, last changed more than ``GRACE`` ago
-  (a newer one may still be on its way) (fix: sync again, link to a ledger invoice, ignore);
+  its sync box on, not cancelled, sync switched on, dated on or after the day bridge was
+  installed, last changed more than ``GRACE`` ago (a newer one may still be on its way) (fix: sync again, link to a ledger invoice, ignore);
 - ``missing_on_platform``: a live ledger invoice made by us (an intent of ours created it,
   or its link back names this platform account) that no platform invoice is linked to (fix:
   link to a platform invoice, ignore).
@@ -101,7 +101,7 @@ def scan(installation, platform, ledger, since: datetime | None = None, *, reche
     if get_section(installation, "general").enabled:
         changed = [pid for pid, _ in platform.changed_invoices(since)]
         candidates = [pid for pid in dict.fromkeys([*changed, *sorted(recheck_platform)]) if pid not in linked_platform]
-        _unlinked_platform(platform, candidates, out, report_progress)
+        _unlinked_platform(platform, candidates, out, report_progress, installation.created_at.date())
     documents = [d for d in ledger.changed_invoices(since) if d.ledger_id not in linked_ledger]
     again = [lid for lid in sorted(recheck_ledger) if lid not in linked_ledger
              and lid not in {d.ledger_id for d in documents}]
@@ -142,8 +142,11 @@ def _linked(installation, platform, ledger, links: list[Link], out: Scan,
     return out
 
 
-def _unlinked_platform(platform, platform_ids: list[str], out: Scan, progress: Callable[[Scan], None]) -> None:
-    """Platform invoices with no ledger twin that should have one."""
+def _unlinked_platform(platform, platform_ids: list[str], out: Scan, progress: Callable[[Scan], None],
+                       installed_on: date) -> None:
+    """Platform invoices with no ledger twin that should have one. One dated before bridge
+    was installed is the backfill's to send, if the user wants it ("Sync existing invoices"):
+    not missing."""
     cutoff = utcnow() - GRACE
     for start in range(0, len(platform_ids), CHUNK):
         chunk = platform_ids[start:start + CHUNK]
@@ -151,7 +154,8 @@ def _unlinked_platform(platform, platform_ids: list[str], out: Scan, progress: C
         for platform_id in chunk:
             out.platform_ids.add(platform_id)
             invoice = invoices.get(platform_id)
-            if invoice is None or not invoice.sync_enabled or invoice.status in GONE or not invoice.lines:
+            if invoice is None or not invoice.sync_enabled or invoice.status in GONE or not invoice.lines \
+                    or invoice.issue_date < installed_on:
                 continue
             if invoice.updated_at is not None and invoice.updated_at > cutoff:
                 continue  # just changed: its sync may be on its way

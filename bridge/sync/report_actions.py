@@ -52,6 +52,11 @@ def _sync_again(installation: Installation, row: ReportRow, other: str) -> Messa
         request_work(WorkRequest(installation.id, "ledger_invoice_changed", f"ledger_invoice:{row.ledger_id}",
                                  {"manual": True}))
     else:
+        link = find_link(installation.id, "invoice", row.platform_id)
+        if link is not None:
+            # What we last wrote is no longer what the ledger has (an edit there): forget it,
+            # so the run sends the invoice again instead of finding it "unchanged".
+            link.content_hash = None
         platform = platform_for(installation)
         request_work(WorkRequest(installation.id, "invoice_to_ledger", f"{platform.invoice_object}:{row.platform_id}",
                                  {"manual": True}))

@@ -2,10 +2,16 @@
 side has that the other does not follow, each with its fix actions, and the CSV."""
 from __future__ import annotations
 
+import re
+from html import unescape
+
+import requests
+
 from bridge.connectors.bitrix24 import store
 from bridge.sync.reconciliation import as_csv, report
 from bridge.sync.registry import ledger_for, platform_for
 from tests.e2e.conftest import ACME
+from tests.e2e.test_bitrix24_legacy import launch
 from tests.e2e.test_bitrix24_xero import deliver_events, new_invoice, xero_invoices
 
 
@@ -49,3 +55,78 @@ def test_the_report_on_demand_from_the_command_line(portal):
     result = live.app.test_cli_runner().invoke(args=["reconcile-report", str(installation_id)])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ["kind,platform_id,ledger_id,ledger_number,difference,actions"]
+
+
+# -- the stored report on its page, as a Bitrix24 administrator uses it ---------------------
+
+def report_page(live) -> tuple[str, str]:
+    """The app's main page as the portal opens it, then the report page from its link.
+    Returns the report page and its form token."""
+    main = launch(live, "DEFAULT", {}).text
+    assert "open difference" in main
+    token = unescape(re.search(r'/bitrix24/app/report\?token=([^"&]+)', main).group(1))
+    return requests.get(f"{live.app_url}/bitrix24/app/report", params={"token": token}, timeout=30).text, token
+
+
+def press(live, token: str, path: str, **data) -> str:
+    response = requests.post(f"{live.app_url}/bitrix24/app/report{path}", data={"token": token, **data},
+                             headers={"HX-Request": "true"}, timeout=30)
+    assert response.status_code == 200, response.text[:300]
+    return response.text
+
+
+def run_report(live, token: str) -> str:
+    """Start, as the button does; the worker runs it; the rows as the page reloads them."""
+    assert "Waiting for the worker" in press(live, token, "/start")
+    live.run_jobs()
+    return requests.get(f"{live.app_url}/bitrix24/app/report/rows", params={"token": token},
+                        headers={"HX-Request": "true"}, timeout=30).text
+
+
+def row_id(html: str, words: str) -> str:
+    row = next(r for r in html.split("<tr id=")[1:] if words in r)
+    return re.match(r'"report-row-(\d+)"', row).group(1)
+
+
+def test_an_edit_in_xero_is_an_amounts_row_and_sync_again_fixes_it(portal):
+    live = portal
+    new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    live.control("xero/webhooks/drop", json={"count": None})  # the edit's webhook is lost
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/edit", json={"LineItems": [{
+        "Description": "Workshop day", "Quantity": 3, "UnitAmount": 1000, "TaxType": "OUTPUT2",
+        "AccountCode": "200"}]})
+    live.control("xero/webhooks/drop", json={"count": 0})
+    _, token = report_page(live)
+    rows = run_report(live, token)
+    assert "Total: 2300.00 here, 3450.00 in the ledger." in rows and "Accept the ledger" in rows
+    assert "1 open difference between Bitrix24 and Xero" in launch(live, "DEFAULT", {}).text
+    done = press(live, token, f"/rows/{row_id(rows, '3450.00')}", action="sync_again")
+    assert "Sync requested" in done
+    live.run_jobs()
+    (invoice,) = xero_invoices(live)
+    assert float(invoice["Total"]) == 2300.0  # our version again
+    assert "No differences here." in run_report(live, token)
+    assert "0 open differences" in launch(live, "DEFAULT", {}).text
+
+
+def test_a_xero_invoice_whose_bitrix24_invoice_was_deleted_shows_and_ignore_hides_it(portal):
+    live = portal
+    gone = new_invoice(live)
+    deliver_events(live)
+    live.control("bitrix24/events/drop", json={"count": 100})
+    live.control(f"bitrix24/portals/{ACME}/invoices/{gone['id']}", method="DELETE")  # its event lost
+    live.control("bitrix24/events/drop", json={"count": 0})
+    _, token = report_page(live)
+    rows = run_report(live, token)
+    assert "The invoice is gone here, but is still live in the ledger." in rows
+    ignored = press(live, token, f"/rows/{row_id(rows, 'gone here')}", action="ignore")
+    assert "Ignored: the report no longer counts it." in ignored and "still live in the ledger" not in ignored
+    assert "No differences here." in run_report(live, token)  # found again, still ignored
+    shown = requests.get(f"{live.app_url}/bitrix24/app/report/rows", params={"token": token, "state": "ignored"},
+                         timeout=30).text
+    assert "still live in the ledger" in shown
+    csv_text = requests.get(f"{live.app_url}/bitrix24/app/report.csv", params={"token": token, "state": "ignored"},
+                            timeout=30).text
+    assert csv_text.splitlines()[1].startswith("gone_on_platform,ignored,")

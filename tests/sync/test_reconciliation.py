@@ -3,6 +3,7 @@ run that keeps them (open, fixed, ignored) and reads only what changed."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -23,6 +24,8 @@ TOTAL = Decimal("276.00")  # 2 x 120.00 + 15 % tax
 @pytest.fixture
 def world(fake_world):
     installation, platform, ledger = fake_world
+    installation.created_at = datetime(2026, 10, 1, tzinfo=timezone.utc)  # before the sample invoices
+    db.session.commit()
     # The fake ledger keeps no totals: give each document the platform invoice's, in step.
     plain = ledger._document
 
@@ -56,6 +59,8 @@ def test_an_invoice_with_its_sync_box_on_and_no_ledger_twin_is_missing_in_the_le
     installation, platform, ledger = world
     platform.invoices["8"] = sample_invoice("8")
     platform.invoices["9"] = sample_invoice("9", sync=False)  # the user keeps this one out
+    # Dated before bridge was installed: the backfill's, if the user wants it, not missing.
+    platform.invoices["10"] = replace(sample_invoice("10"), issue_date=installation.created_at.date() - timedelta(days=1))
     assert kinds(world) == [("missing_in_ledger", "8", "")]
 
 

@@ -8,5 +8,6 @@ from __future__ import annotations
 
 from .admin import bp
 from . import settings  # noqa: F401,E402  (its routes on the same blueprint)
+from . import report  # noqa: F401,E402  (the reconciliation report, on the same blueprint)
 
 __all__ = ["bp"]
