@@ -29,6 +29,7 @@ from .insert_ignore import insert_ignore
 from .engine import app_context, enqueue_after_commit, on_failure, periodic
 from .messages import N_, Word, joined, render
 from .models import Installation, SyncRecord, utcnow
+from .report_models import open_count
 from .ports import platform_class
 from .stored_messages import key_of, stored
 
@@ -153,7 +154,8 @@ def digest_of(installation: Installation) -> str | None:
         SyncRecord.installation_id == installation.id, SyncRecord.created_at >= since)
         .group_by(SyncRecord.state)).all())
     unhealthy = [c for c in installation.ledger_connections if c.active and c.health != "ok"]
-    if not counts and not unhealthy:
+    differences = open_count(installation.id)  # the reconciliation report's, still to look at
+    if not counts and not unhealthy and not differences:
         return None
     parts = [N_("In the last 24 hours: %(synced)s synced, %(failed)s failed, %(conflict)s waiting for a choice, "
                 "%(retrying)s being retried.", synced=counts.get("succeeded", 0), failed=counts.get("failed", 0),
@@ -169,6 +171,10 @@ def digest_of(installation: Installation) -> str | None:
                         "mapping.", count=counts["amounts_differ"]))
     if counts.get("failed") or counts.get("conflict") or counts.get("amounts_differ"):
         parts.append(N_("Open the sync log to see and retry them."))
+    if differences:
+        parts.append(N_("The reconciliation report has %(count)s open differences between %(platform)s and the "
+                        "ledger: open it to fix or ignore them.", count=differences,
+                        platform=platform_class(installation.platform).display_name))
     return joined(parts)
 
 

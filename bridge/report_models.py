@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .extensions import db
@@ -67,3 +67,9 @@ class ReportRow(db.Model):
 
 
 track(ReportRow, "what")
+
+
+def open_count(installation_id: int) -> int:
+    """The differences still to look at: the main page's and the daily digest's number."""
+    return db.session.scalar(select(func.count()).select_from(ReportRow).where(
+        ReportRow.installation_id == installation_id, ReportRow.state == "open")) or 0

@@ -151,3 +151,14 @@ def test_the_administrator_is_told_inside_the_platform_through_its_port(installa
     assert alerts.send(installation.id, "needs_reconnect", "Renew it.")
     assert len(told) == 1 and told[0][0] == installation.id and "Renew it." in told[0][1]
     assert db.session.query(SentAlert).one().channels == "bitrix24"
+
+
+def test_the_digest_counts_the_open_differences_of_the_reconciliation_report(installation, sent):
+    from bridge.report_models import ReportRow
+
+    for n, state in enumerate(("open", "open", "ignored", "fixed")):
+        db.session.add(ReportRow(installation_id=installation.id, kind="amounts", platform_id=str(n), ledger_id=str(n),
+                                 state=state))
+    db.session.commit()
+    assert alerts.daily_once()["digests"] == 1  # nothing synced today, but two differences wait
+    assert "The reconciliation report has 2 open differences" in sent[-1][1]
