@@ -126,6 +126,11 @@ class Line:
     ledger_tracking: tuple[tuple[str, str], ...] = ()
 
 
+# ``Invoice.fields`` key of the customer company's own branding theme (its name or ledger
+# id), where the platform keeps one on the company.
+COMPANY_THEME = "company.branding_theme"
+
+
 @dataclass
 class Payment:
     amount: Decimal

@@ -17,12 +17,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..domain import Invoice, LineKind
+from ..domain import COMPANY_THEME, Invoice, LineKind
 from ..settings import DocumentSettings, get_section
 
-# The platform field (``Invoice.fields``) holding a company's own branding theme: its
-# name or its ledger id (a platform reads it from the customer company, when it has such a field).
-COMPANY_THEME = "company.branding_theme"
 TEMPLATES = {"reference": "reference_template", "title": "title_template", "header": "header_template",
              "footer": "footer_template"}
 

@@ -83,3 +83,29 @@ def test_a_paid_invoice_moved_to_the_refunded_stage_gets_one_credit_note(portal)
     assert note["Total"] == 2300 and note["Contact"]["ContactID"] == invoice["Contact"]["ContactID"]
     (after,) = xero_invoices(live)
     assert after["AmountCredited"] == 1500 and after["AmountDue"] == 0
+
+
+def test_a_company_that_names_its_own_theme_gets_it_through_the_field_the_upgrade_step_made(portal):
+    from bridge.connectors.bitrix24 import store
+    from bridge.sync.registry import ledger_for
+    from bridge.web.bitrix24.settings import company_theme_field
+
+    live = portal
+    with live.app.app_context():  # what saving a theme on the settings page does
+        installation = store.find(live.member_id)
+        themes = ledger_for(installation)[0].branding_themes()
+        assert company_theme_field(installation) is None  # the field is made...
+        assert company_theme_field(installation) is None  # ...once
+        listed = store.client_for(installation).call("crm.company.userfield.list", {
+            "filter": {"FIELD_NAME": "UF_CRM_BRIDGE_THEME"}}).result
+        assert [u["USER_TYPE_ID"] for u in listed] == ["string"]
+    settings(live, "document", {"branding_theme": themes["Standard"], "known_themes": themes})
+    own = live.control(f"bitrix24/portals/{ACME}/companies", json={"fields": {
+        "TITLE": "Wayne Enterprises", "UF_CRM_BRIDGE_THEME": "Special Projects"}})["ID"]
+    other = company(live, "Stark Industries")
+    for customer in (own, other):
+        live.control(f"bitrix24/portals/{ACME}/invoices", json={
+            "fields": {"title": "Gala", "companyId": customer, "currencyId": "NZD"}, "rows": rows()})
+    deliver_events(live)
+    by_customer = {i["Contact"]["Name"]: i["BrandingThemeID"] for i in xero_invoices(live)}
+    assert by_customer == {"Wayne Enterprises": themes["Special Projects"], "Stark Industries": themes["Standard"]}

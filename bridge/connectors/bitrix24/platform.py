@@ -21,14 +21,14 @@ from typing import Any, Iterable, Iterator
 
 from flask import current_app
 
-from ...domain import Invoice, InvoiceStatus, Party, PartyKind, Person, Product, StockLevel
+from ...domain import COMPANY_THEME, Invoice, InvoiceStatus, Party, PartyKind, Person, Product, StockLevel
 from ...errors import PermanentError, SyncError
 from ...messages import N_
 from ...models import Installation
 from ...settings import get_section
 from ...vault import vault_for_app
 from ...ports import UNCHANGED, LedgerDocument, Platform, Unchanged, WriteResult, ledger_name
-from . import online_link, store, timeline
+from . import company_theme, online_link, store, timeline
 from .client import BATCH_MAX, Bitrix24Client
 from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE, SYNC_FIELD_CAMEL, Stage,
                      invoice_from_item, parse_datetime, party_fields, party_from_company,
@@ -42,7 +42,8 @@ from .vat import read_rates
 
 CONTACT_SELECT = ["ID", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "PHONE", "ADDRESS", "ADDRESS_CITY",
                   "ADDRESS_POSTAL_CODE", "ADDRESS_PROVINCE", "ADDRESS_COUNTRY_CODE"]
-COMPANY_SELECT = ["*", "EMAIL", "PHONE"]  # multi-fields come back only when named (NOTES s8)
+# Multi-fields and user fields come back only when named (NOTES s8): the company's theme too.
+COMPANY_SELECT = ["*", "EMAIL", "PHONE", company_theme.FIELD]
 STAGE_CACHE_SECONDS = 600
 log = logging.getLogger(__name__)
 SECTION_CACHE_SECONDS = 600  # products' catalogue sections (``_fill_sections``)
@@ -309,6 +310,9 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
                 item, product_rows, self._party_of(item, company_rows, contact_rows, links, people),
                 member_id=self.member_id, base_url=self.base_url, stages=stages, stage_map=self.read_stage_map,
                 sync_key=self.sync_key, language=self.installation.language)
+            theme = company_theme.chosen(company_rows.get(str(item.get("companyId") or 0)) or {})
+            if theme:
+                out[invoice_id].fields[COMPANY_THEME] = theme
         self._fill_sections([invoice for invoice in out.values() if isinstance(invoice, Invoice)])
         return out
 

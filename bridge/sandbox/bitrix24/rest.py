@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 from flask import Blueprint, request
 
-from . import methods_app, methods_catalog, methods_crm, methods_legacy, methods_timeline  # noqa: F401  (register methods)
+from . import company_fields, methods_app, methods_catalog, methods_crm, methods_legacy, methods_timeline  # noqa: F401  (register methods)
 from .core import Bitrix24Cloud, CallContext
 from .errors import RestError, access_denied, insufficient_scope, method_not_found, operation_time_limit, query_limit, \
     rest_unavailable

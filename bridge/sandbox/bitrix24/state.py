@@ -99,6 +99,7 @@ class Portal:
     product_rows: dict[int, dict[str, Any]] = field(default_factory=dict)
     legacy_invoices: dict[int, dict[str, Any]] = field(default_factory=dict)   # crm.invoice.* (UPPER_CASE)
     legacy_userfields: list[dict[str, Any]] = field(default_factory=list)      # crm.invoice.userfield.*
+    company_userfields: list[dict[str, Any]] = field(default_factory=list)     # crm.company.userfield.*
     stages: list[dict[str, Any]] = field(default_factory=list)
     products: dict[int, dict[str, Any]] = field(default_factory=dict)
     sections: dict[int, dict[str, Any]] = field(default_factory=dict)

@@ -26,6 +26,7 @@ from ...messages import N_
 from ...connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
 from .pages import APP_PAGES, answer_refusals, ledger_heading
 from ...connectors.bitrix24.scopes import missing_scope_error
+from ...connectors.bitrix24 import company_theme, store
 from ...connectors.bitrix24.settings import SECTION as STAGES
 from ...domain import InvoiceStatus
 from ...errors import SyncError
@@ -245,7 +246,7 @@ def save(section: str):
     if section == "document":
         checks = check_document(data, choices)
     errors = {**form.errors(data), **checks}  # the page's own refusal of a field first
-    saved = None
+    saved, notice = None, {}
     if not errors:
         try:
             if request.form.get("loaded") != section_digest(installation, section):
@@ -253,6 +254,8 @@ def save(section: str):
             save_section(installation, section, data)
             db.session.commit()
             saved = section
+            if section == "document" and data.get("branding_theme"):
+                notice = {"document": company_theme_field(installation)}
         except SettingsError as exc:
             db.session.rollback()
             # "tax_rates.abc" -> shown next to the tax table (the form's field)
@@ -260,12 +263,27 @@ def save(section: str):
         except StaleSettings as exc:
             db.session.rollback()
             errors = {"_form": str(exc)}
-    context = _context(viewer, choices=choices, errors=errors, saved=saved, failed=section if errors else None)
+    context = _context(viewer, choices=choices, errors=errors, saved=saved, failed=section if errors else None,
+                       notice=notice)
     if errors:  # show what was typed, not the stored values
         context["values"] = {**context["values"], section: _Typed(data)}
     if request.headers.get("HX-Request"):
         return _fragment(section, context)
     return framed(make_response(render_template(TEMPLATE, **context), 422 if errors else 200), installation)
+
+
+def company_theme_field(installation: Installation) -> str | None:
+    """The upgrade step of a company's own theme: the companies' field is made the first time
+    a theme is chosen here. The words to show when Bitrix24 refused; None: the field is there."""
+    try:
+        refused = company_theme.ensure_field(store.client_for(installation), installation)
+    except SyncError as exc:
+        refused = exc
+    db.session.commit()
+    if refused is None:
+        return None
+    return _("Bitrix24 did not make the companies' field “%(field)s” (%(reason)s): every invoice takes the theme "
+             "chosen here.", field=company_theme.LABEL, reason=refused.message)
 
 
 class _Typed(dict):

@@ -7,12 +7,11 @@ import json
 from datetime import date
 from decimal import Decimal
 
-from bridge.domain import Invoice, Line, LineKind, Party, PartyKind
+from bridge.domain import COMPANY_THEME, Invoice, Line, LineKind, Party, PartyKind
 from bridge.extensions import db
 from bridge.ports import InvoiceWrite
 from bridge.settings import save_section
 from bridge.sync.mapping import ledger_document
-from bridge.sync.shaping import COMPANY_THEME
 
 from .conftest import envelope
 
