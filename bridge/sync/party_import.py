@@ -40,7 +40,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..faults import fault_point
 from ..engine import WorkContext, WorkRequest, flow, hand_over, period_key, periodic, renew_lease
-from ..models import Installation, LedgerConnection, Link, utcnow
+from ..models import Installation, LedgerConnection, Link, SyncRecord, utcnow
 from ..settings import get_section
 from .daily import DAY, request_daily
 from .links import LinkTaken, bind, bind_person, find_link_by_ledger_id, party_fingerprint
@@ -89,7 +89,9 @@ def import_parties(ctx: WorkContext) -> None:
                 "updated": value.get("updated", 0) if resumed else 0, "left_out": 0, "running": True,
                 "started_at": started.isoformat()}
     position.value = progress
-    record = ctx.record(object_kind="import", object_id="parties", direction="to_platform")
+    record = _record_of_the_pass(ctx) if resumed else None
+    if record is None:
+        record = ctx.record(object_kind="import", object_id="parties", direction="to_platform")
     db.session.commit()
 
     # A first import (no customer of this ledger linked yet) learns what the platform carries
@@ -117,10 +119,9 @@ def import_parties(ctx: WorkContext) -> None:
             if hand_over(ctx):
                 # Between pages, bulk work yields: a user's work of this installation (or,
                 # after a while, another installation's turn) runs before the next page.
+                # Its record stays "running" (the import is not over) and the next run goes on with it.
                 position.value = {**progress, "handed_over": True}
-                record.state = "succeeded"
                 record.received = {k: progress[k] for k in ("done", "created", "updated")}
-                record.finished_at = utcnow()
                 return
     if batch:
         _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress, carried)
@@ -131,6 +132,16 @@ def import_parties(ctx: WorkContext) -> None:
     record.state = "succeeded"
     record.received = {k: progress[k] for k in ("done", "created", "updated")}
     record.finished_at = utcnow()
+
+
+def _record_of_the_pass(ctx: WorkContext) -> SyncRecord | None:
+    """The running record of a pass that handed over, for its next run to go on with."""
+    record = db.session.scalar(select(SyncRecord).where(
+        SyncRecord.work_item_id == ctx.item.id, SyncRecord.flow == FLOW, SyncRecord.state == "running")
+        .order_by(SyncRecord.id.desc()).limit(1))
+    if record is not None:
+        ctx.records.append(record)  # a failure of this run is reported on it
+    return record
 
 
 def _candidates(ledger, since: datetime | None, invoices_since: datetime | None, include_suppliers: bool):

@@ -37,7 +37,8 @@ def test_a_users_work_runs_between_two_pages_of_an_import(fake_world, order, run
     assert (progress["done"], progress["created"], progress["running"]) == (120, 120, False)
     records = db.session.scalars(select(SyncRecord).where(SyncRecord.flow == "party_import")
                                  .order_by(SyncRecord.id)).all()
-    assert [r.state for r in records] == ["succeeded", "succeeded"]
+    assert [r.state for r in records] == ["succeeded"]  # one import, running until its last page
+    assert records[0].received == {"done": 120, "created": 120, "updated": 0}
 
 
 def test_an_import_with_nobody_waiting_runs_its_pages_in_one_go(fake_world, order, run_jobs):  # noqa: F811

@@ -39,11 +39,23 @@ class Dispatcher:
     held: list[Delivery] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._queue: queue.Queue[Delivery] = queue.Queue()
+        # One queue and delivery thread per portal, in the order of its changes: a portal's
+        # events never wait behind another portal's backlog (the cloud's queue servers serve
+        # every portal at once; one thread for all made a bench's 49 quiet portals wait
+        # behind one portal's thousands of import events).
+        self._queues: dict[str, queue.Queue[Delivery]] = {}
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0
-        threading.Thread(target=self._run, name="bitrix24-events", daemon=True).start()
+
+    def _put(self, delivery: Delivery) -> None:
+        with self._lock:
+            portal_queue = self._queues.get(delivery.member_id)
+            if portal_queue is None:
+                portal_queue = self._queues[delivery.member_id] = queue.Queue()
+                threading.Thread(target=self._run, args=(portal_queue,), name=f"bitrix24-events-{delivery.member_id}",
+                                 daemon=True).start()
+        portal_queue.put(delivery)
 
     def submit(self, event: str, handler: str, payload: dict[str, Any], member_id: str) -> Delivery:
         delivery = Delivery(event, handler, flatten(payload), member_id)
@@ -58,7 +70,7 @@ class Dispatcher:
                 self.held.append(delivery)
                 return delivery
             self._pending += 1
-        self._queue.put(delivery)
+        self._put(delivery)
         return delivery
 
     def release_held(self) -> int:
@@ -67,7 +79,7 @@ class Dispatcher:
             self._pending += len(held)
         for delivery in held:
             delivery.status = "queued"
-            self._queue.put(delivery)
+            self._put(delivery)
         return len(held)
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
@@ -79,9 +91,9 @@ class Dispatcher:
             self.drop_next, self.auto_deliver = 0, True
             self.log, self.held = [], []
 
-    def _run(self) -> None:
+    def _run(self, portal_queue: queue.Queue[Delivery]) -> None:
         while True:
-            delivery = self._queue.get()
+            delivery = portal_queue.get()
             try:
                 response = requests.post(delivery.handler, data=delivery.pairs, timeout=10,
                                          headers={"User-Agent": "Bitrix24 Webhook Engine"}, allow_redirects=False)
