@@ -199,6 +199,13 @@ def test_the_readme_tour_works_in_the_browser_alone(demo, browser, screenshots):
     wait_for(browser, imported)
     errors += console_errors(browser)
 
+    # 6. German: the portal's footer language; the app opens in it.
+    Select(browser.find_element(By.ID, "portal-language")).select_by_visible_text("Deutsch")
+    click(browser, By.XPATH, "//footer//button[normalize-space()='Change']")
+    open_app(browser, demo)
+    wait_for(browser, lambda d: "Einstellungen" in text(d) and "Synchronisierungsprotokoll" in text(d))
+    errors += console_errors(browser)
+
     assert not errors, errors
     assert requests.get(f"{demo.app_url}/healthz", timeout=5).status_code == 200
 

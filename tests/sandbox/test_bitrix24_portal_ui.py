@@ -169,3 +169,16 @@ def test_an_old_invoice_card_creates_on_save_and_shows_the_apps_user_field(sandb
         assert (row["PRICE"], row["DISCOUNT_PRICE"], row["VAT_RATE"], row["VAT_INCLUDED"]) == ("57.50", "2.50", "0.1500", "Y")
     finally:
         running.stop()
+
+
+def test_the_footer_language_choice_is_the_lang_every_app_page_gets(sandbox):
+    """As in Bitrix24, a user picks their language at the foot of any page: the app pages
+    framed afterwards are launched with that LANG (the German UI without a control call)."""
+    page = requests.get(f"{sandbox.url}/{ACME}/crm/type/31/list/", timeout=10).text
+    assert "<label for='portal-language'>Language</label>" in page and "value='de'>Deutsch" in page
+    back = requests.post(f"{sandbox.url}/{ACME}/_portal/language", data={"language": "de"},
+                         headers={"Referer": f"{sandbox.url}/{ACME}/crm/company/list/"}, timeout=10)
+    assert back.url.endswith("/crm/company/list/") and "value='de' selected" in back.text
+    assert control(sandbox, f"/portals/{ACME}/settings")["language"] == "de"
+    requests.post(f"{sandbox.url}/{ACME}/_portal/language", data={"language": "xx"}, timeout=10)
+    assert control(sandbox, f"/portals/{ACME}/settings")["language"] == "de"  # only a language it has

@@ -22,10 +22,12 @@ from .state import new_token
 from .wire import json_response
 
 USER_ID = 1
+# The languages a user picks in the portal's footer (as in Bitrix24): LANG of every app page.
+LANGUAGES = {"en": "English", "de": "Deutsch"}
 CSS = ("body{font:14px sans-serif;margin:0}header{background:#2fc6f6;color:#fff;padding:8px 16px}"
        "nav a{margin-right:12px}main{padding:16px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
        ".tabs a{padding:6px 12px;border:1px solid #ccc;margin-right:4px;text-decoration:none}.tabs a.on{background:#eef}"
-       "iframe{width:100%;border:1px solid #ccc;min-height:400px}.stage{padding:2px 6px;border-radius:3px;color:#fff}")
+       "footer{padding:8px 16px;border-top:1px solid #ccc}iframe{width:100%;border:1px solid #ccc;min-height:400px}.stage{padding:2px 6px;border-radius:3px;color:#fff}")
 
 PARENT_JS = r"""
 var FRAMES = %s, PORTAL = %s;
@@ -98,8 +100,25 @@ def register(bp: Blueprint, cloud: Bitrix24Cloud) -> None:
                 + f"<a href='{base}/crm/company/list/'>Companies</a>"
                 f"<a href='{base}/crm/analytics/'>CRM analytics</a>"
                 f"<a href='{base}/marketplace/local/'>Applications</a>{menu}</nav><main><h1>{escape(title)}</h1>{body}</main>"
-                f"{script}</body></html>")
+                f"{language_footer(portal)}{script}</body></html>")
         return Response(html, mimetype="text/html")
+
+    def language_footer(portal) -> str:
+        """Bitrix24's footer language choice: the user's language, which app pages get as LANG."""
+        options = "".join(f"<option value='{code}'{' selected' if code == portal.language else ''}>{name}</option>"
+                          for code, name in LANGUAGES.items())
+        return (f"<footer><form method='post' action='/{portal.domain}/_portal/language'>"
+                f"<label for='portal-language'>Language</label> <select id='portal-language' name='language'>{options}"
+                f"</select> <button>Change</button></form></footer>")
+
+    @bp.post("/<domain>/_portal/language")
+    def choose_language(domain: str):
+        with cloud.host.lock:
+            portal = cloud.portal(domain)
+            if request.form.get("language") in LANGUAGES:
+                portal.language = request.form["language"]
+        back = request.referrer or ""
+        return redirect(back if back.startswith(request.host_url) else f"/{domain}/")
 
     def frame(portal, url: str, placement: str, options: dict[str, Any] | None, frame_data: dict) -> str:
         """An iframe whose document auto-POSTs the launch params to ``url`` (NOTES s2 and s5)."""
