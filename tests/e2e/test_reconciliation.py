@@ -3,13 +3,20 @@ side has that the other does not follow, each with its fix actions, and the CSV.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html import unescape
 
 import requests
 
+from sqlalchemy import select
+
 from bridge.connectors.bitrix24 import store
+from bridge.extensions import db
+from bridge.models import utcnow
+from bridge.report_models import ReportRun
 from bridge.sync.reconciliation import as_csv, report
 from bridge.sync.registry import ledger_for, platform_for
+from bridge.sync.report_run import OVERLAP
 from tests.e2e.conftest import ACME
 from tests.e2e.test_bitrix24_legacy import launch
 from tests.e2e.test_bitrix24_xero import deliver_events, new_invoice, xero_invoices
@@ -130,3 +137,27 @@ def test_a_xero_invoice_whose_bitrix24_invoice_was_deleted_shows_and_ignore_hide
     csv_text = requests.get(f"{live.app_url}/bitrix24/app/report.csv", params={"token": token, "state": "ignored"},
                             timeout=30).text
     assert csv_text.splitlines()[1].startswith("gone_on_platform,ignored,")
+
+
+def test_a_daily_run_with_nothing_changed_costs_a_few_calls_whatever_the_history(portal):
+    """Incremental: the second run reads only what changed since the first started (nothing),
+    so it costs the listings of changes on each side, not a read of every invoice
+    (docs/PERFORMANCE.md, "The reconciliation report")."""
+    live = portal
+    for _ in range(3):
+        new_invoice(live)
+    deliver_events(live)
+    _, token = report_page(live)
+    run_report(live, token)  # the first run reads everything
+    with live.app.app_context():  # the next day's run: nothing changed since the first (nor in its overlap)
+        first = db.session.scalar(select(ReportRun).order_by(ReportRun.id.desc()))
+        first.started_at = utcnow() + OVERLAP + timedelta(seconds=1)
+        db.session.commit()
+    start = live.control("requests", method="GET")["next"]
+    run_report(live, token)
+    log = live.control(f"requests?since={start}", method="GET")["requests"]
+    xero = sorted((c["method"], c["path"].rsplit("/2.0/", 1)[1].split("?")[0]) for c in log
+                  if c["path"].startswith("/api.xero.com/api.xro/2.0/"))
+    bitrix24 = sorted((c["method"], c["path"].rsplit("/rest/", 1)[1]) for c in log if c["path"].startswith(f"/{ACME}/rest/"))
+    assert xero == [("GET", "Invoices"), ("GET", "Payments")]  # changed since the last run: none
+    assert bitrix24 == [("POST", "crm.item.list")]
