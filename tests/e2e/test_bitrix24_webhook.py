@@ -183,3 +183,35 @@ def test_old_invoice_edits_both_ways_and_cancellation_in_webhook_mode(live):
     assert old_invoice(live, invoice["ID"])["DATE_PAY_BEFORE"].startswith("2027-01-31")
     poll(live)
     assert failures(live) == []
+
+
+def test_a_deleted_webhook_is_one_failed_record_with_what_to_do_and_a_new_one_resumes(live):
+    """The poll is all a webhook portal has: when Bitrix24 refuses the webhook (deleted:
+    INVALID_CREDENTIALS), the sync log says so once per outage, in plain words with what to do,
+    instead of the sync stopping in silence; a new webhook set by the command resumes it."""
+    connect_webhook(live)
+    live.sandbox.systems["bitrix24"].cloud.portals[ACME].webhooks.pop("selfhostedhook1")
+    new_smart_invoice(live, "Globex Ltd", "Made while the webhook was gone", "100.00", 15)
+    poll(live)
+    poll(live)
+    with live.app.app_context():
+        (record,) = db.session.scalars(select(SyncRecord).where(SyncRecord.flow == "bitrix24_poll")).all()
+        assert (record.state, record.error_code, record.attempt) == ("failed", "INVALID_CREDENTIALS", 2)
+    log = requests.get(pages(live)["Sync log"], timeout=30).text
+    assert "no longer accepts the inbound webhook" in log and "flask bitrix24 webhook" in log
+    token = re.search(r'name="token" value="([^"]+)"', log).group(1)
+    retried = requests.post(f"{live.app_url}/bitrix24/app/log/retry/{record.id}", data={"token": token}, timeout=30)
+    assert retried.status_code == 200 and "Retry of portal" in retried.text
+    live.run_jobs()  # the Retry polls the portal now: still refused, the same record counts it
+    with live.app.app_context():
+        assert db.session.get(SyncRecord, record.id).attempt == 3
+    assert xero_invoices(live) == []
+    url = live.control(f"bitrix24/portals/{ACME}/webhooks", json={"secret": "replacedhook0001",
+                                                                  "scopes": WEBHOOK_SCOPES})["url"]
+    assert live.app.test_cli_runner().invoke(args=["bitrix24", "webhook", url]).exit_code == 0
+    poll(live)
+    assert len(xero_invoices(live)) == 1
+    with live.app.app_context():
+        states = db.session.scalars(select(SyncRecord.state).where(SyncRecord.flow == "bitrix24_poll")
+                                    .order_by(SyncRecord.id)).all()
+    assert states == ["failed", "succeeded"]

@@ -19,6 +19,7 @@ BITRIX24 = Connector(
     settings_sections=(".settings:StageSettings",),
     periodic_jobs=(".reconcile:bitrix24_reconcile",  # what a lost event missed
                    ".webhook:bitrix24_webhook_poll"),  # webhook mode has no events: changes are polled
-    flows=(".uninstall:run_check",),  # an uninstall event takes effect once Bitrix24 confirms it
+    flows=(".uninstall:run_check",  # an uninstall event takes effect once Bitrix24 confirms it
+           ".webhook:run_poll"),  # Retry on a webhook portal's failed poll
     demo_seeder=".demo:demo_seed",
 )

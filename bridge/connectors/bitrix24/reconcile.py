@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from huey import crontab
 from sqlalchemy import select
@@ -158,16 +158,22 @@ def reconcile_all() -> dict[str, Any]:
     return reconcile_each([i for i in store.active_installations() if (i.endpoints or {}).get("mode") != "webhook"])
 
 
-def reconcile_each(installations: list[Installation]) -> dict[str, Any]:
-    """One portal's failure does not stop the rest."""
+def reconcile_each(installations: list[Installation],
+                   noted: Callable[[Installation, SyncError | None], None] | None = None) -> dict[str, Any]:
+    """One portal's failure does not stop the rest; ``noted`` hears each portal's outcome
+    (the error, or None) where it must be seen (webhook mode: webhook.py)."""
     report: dict[str, Any] = {}
     for installation in installations:
+        failure: SyncError | None = None
         try:
             report[installation.account_id] = reconcile_installation(installation)
         except SyncError as exc:
             db.session.rollback()
             log.warning("Bitrix24 reconcile of %s: %s", installation.domain, exc.message)
             report[installation.account_id] = {"error": exc.message}
+            failure = exc
+        if noted is not None:
+            noted(installation, failure)
     return report
 
 

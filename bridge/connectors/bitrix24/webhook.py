@@ -19,10 +19,15 @@ from __future__ import annotations
 from typing import Any
 
 from huey import crontab
+from sqlalchemy import select
 
-from ...engine import periodic
+from ...engine import WorkContext, flow, periodic
+from ...engine.registry import notify_failure
+from ...errors import RetryableError, SyncError
 from ...extensions import db
-from ...models import Installation, utcnow
+from ...messages import N_
+from ...models import Installation, SyncRecord, utcnow
+from ...redaction import redact, redact_all
 from . import store
 from .client import Bitrix24Client
 from .mapper import LEGACY_SYNC_FIELD, SMART_INVOICE, SYNC_FIELD, SYNC_FIELD_CAMEL
@@ -83,8 +88,47 @@ def webhook_installations() -> list[Installation]:
     return [i for i in store.active_installations() if (i.endpoints or {}).get("mode") == "webhook"]
 
 
+POLL_FLOW = "bitrix24_poll"  # the sync log's name for a webhook portal's poll (its records, Retry)
+
+
 def poll_all() -> dict[str, Any]:
-    return reconcile_each(webhook_installations())
+    return reconcile_each(webhook_installations(), noted=_note)
+
+
+def _note(installation: Installation, failure: SyncError | None) -> None:
+    """The poll is all a webhook portal has (no events), so a failure a person must act on (the
+    webhook deleted, a scope untaken, the portal closed) is a failed record on the sync log and
+    an alert, once per outage rather than every two minutes; the next poll that works says so.
+    A passing failure (a limit, a timeout) is only logged: the next poll retries."""
+    last = db.session.scalars(select(SyncRecord).where(SyncRecord.installation_id == installation.id,
+                                                       SyncRecord.flow == POLL_FLOW)
+                              .order_by(SyncRecord.id.desc()).limit(1)).first()
+    if failure is not None and not isinstance(failure, RetryableError):
+        if last is not None and last.state == "failed" and last.error_code == failure.code:
+            last.attempt += 1  # the same outage: the record says how often and since when
+            last.finished_at = utcnow()
+        else:
+            db.session.add(_poll_record(installation, state="failed", error_code=failure.code,
+                                        error_message=redact(failure.message), error_fix=failure.fix,
+                                        ledger_messages=redact_all(failure.ledger_messages) or None))
+            notify_failure(installation.id, POLL_FLOW, failure)
+    elif failure is None and last is not None and last.state == "failed":
+        db.session.add(_poll_record(installation, state="succeeded", warning=N_("Bitrix24 answers the poll again.")))
+    db.session.commit()
+
+
+def _poll_record(installation: Installation, **fields: Any) -> SyncRecord:
+    return SyncRecord(installation_id=installation.id, flow=POLL_FLOW, object_kind="portal",
+                      object_id=installation.domain or installation.account_id, direction="to_ledger",
+                      finished_at=utcnow(), **fields)
+
+
+@flow(POLL_FLOW)
+def run_poll(ctx: WorkContext) -> None:
+    """Retry on the sync log's failed poll record: poll that portal now."""
+    installation = db.session.get(Installation, ctx.installation_id)
+    if installation is not None and installation in webhook_installations():
+        reconcile_each([installation], noted=_note)
 
 
 @periodic(crontab(minute=f"*/{POLL_MINUTES}"), POLL_MINUTES * 60, name="bitrix24_webhook_poll")
