@@ -56,6 +56,7 @@ FLOW_WORDS = {
     "product_to_ledger": _l("product to ledger"), "status_from_ledger": _l("status from ledger"),
     "stock_from_ledger": _l("stock from ledger"), "confirm_uninstall": _l("confirm uninstall"),
     "xero_transactions_refresh": _l("xero transactions refresh"),
+    "reconciliation_report": _l("reconciliation report"),
 }
 WORDS: dict[str, dict[str, Any]] = {"state": STATE_WORDS, "status": STATUS_WORDS, "flow": FLOW_WORDS}
 
