@@ -64,10 +64,11 @@ def test_the_preview_is_a_table_of_lines_tax_and_totals(client, portal, monkeypa
                                   ledger_tax_code="OUTPUT2", ledger_account_code="200"),
                              Line("Books", Decimal("1"), Decimal("10.00"), tax_rate=Decimal("7"))])
     monkeypatch.setattr("bridge.web.bitrix24.app.preview_invoice", lambda inst, pid: Preview(
-        document={}, contact={"name": "Globex Ltd", "new": False, "matched_by": "name"}, invoice=invoice))
+        document={}, contact={"name": "Globex Ltd", "new": False, "matched_by": "link"}, invoice=invoice))
     html = launch(client, TAB, {"ID": "7"}).get_data(as_text=True)
     body = client.get(f"{TAB}/7/preview", query_string={"token": token_in(html)}).get_data(as_text=True)
     assert "Globex Ltd" in body and "OUTPUT2" in body
+    assert "(matched by its link from an earlier sync)" in body  # in words, not the matcher's code "link"
     assert "€210.00" in body  # net 200 + 10
     assert "€38.70" in body  # 38.00 + 0.70
     assert "€248.70" in body
