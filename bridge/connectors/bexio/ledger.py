@@ -16,7 +16,7 @@ authorisation stops the rest of a batch at once (they are reported, not attempte
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Iterator
@@ -198,13 +198,20 @@ class BexioLedger(Ledger, kind="bexio"):
         return self._document(chosen[0]) if chosen else None
 
     def get_invoices(self, ledger_ids: list[str]) -> list[LedgerDocument]:
+        """The invoices, with their payments where they have any (one more call each: the
+        invoice does not list them, NOTES §5 "Payments"), so the platform shows each one."""
         found = []
         for ledger_id in ledger_ids:
             try:
-                found.append(self._document(self.client.get_invoice(int(ledger_id))))
+                document = self._document(self.client.get_invoice(int(ledger_id)))
             except PermanentError as exc:
                 if exc.status != 404:
                     raise
+                continue
+            if document.amount_paid > 0:
+                document = replace(document, settlements=tuple(
+                    mapper.settlement(p) for p in self.client.payments(int(ledger_id))))
+            found.append(document)
         return found
 
     def preview_invoice(self, invoice: Invoice, party_ledger_id: str | None) -> dict[str, Any]:

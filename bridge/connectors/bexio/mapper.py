@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from ...domain import Address, Invoice, InvoiceStatus, Line, LineKind, Party, PartyKind, Product
 from ...errors import PermanentError
-from ...ports import LedgerDocument, LedgerParty, SalesAccount, TaxCode
+from ...ports import LedgerDocument, LedgerParty, SalesAccount, Settlement, TaxCode
 from ...messages import N_
 
 ZURICH = ZoneInfo("Europe/Zurich")
@@ -339,6 +339,13 @@ def kb_to_document(row: dict[str, Any], *, currency_codes: dict[int, str], web_u
         currency=currency_codes.get(row.get("currency_id") or 0, ""),
         version=row.get("updated_at"), url=invoice_url(web_url, row["id"]),
         external_url=row.get("network_link") or "", updated_at=parse_v2_timestamp(row.get("updated_at")))
+
+
+def settlement(payment: dict[str, Any]) -> Settlement:
+    """A payment booked on a kb_invoice (GET /2.0/kb_invoice/{id}/payment: id, date, value)."""
+    on = payment.get("date")
+    return Settlement(kind="payment", ledger_id=str(payment.get("id") or ""), amount=dec(payment.get("value")),
+                      on=date.fromisoformat(str(on)[:10]) if on else None)
 
 
 def payment_value(amount: Decimal, remaining: Decimal, round_factor: Decimal) -> Decimal:

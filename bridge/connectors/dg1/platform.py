@@ -128,6 +128,27 @@ class DG1Platform(Platform, kind="dg1"):
                 f"{prefix}_document_nr": (document.number or None) and document.number[:255],
                 f"{prefix}_invoice_url": keepable(document.url, 255)}
 
+    # -- notes: the ledger's payments on the order -----------------------------------------
+    # Each payment the ledger booked is one key of the order's external_refs, which the admin
+    # panel shows on the order (docs/dg1.md 4.4: only status and external_refs may be changed;
+    # values of 255 characters at most, 20 keys at most).
+    takes_invoice_notes = True
+
+    def add_invoice_note(self, platform_id: str, text: str) -> str:
+        """``text`` ends with its marker, ``[<ledger id>]``; the key is named after it, so a
+        retry that did not see its answer writes the same key again, not a second one."""
+        marker = text[text.rfind("["):] if text.endswith("]") and "[" in text else ""
+        key = f"{self.ledger_kind}_payment_{marker.strip('[]')}"[:64]
+        if len(text) > 255:
+            text = text[:255 - len(marker) - 2].rstrip() + "… " + marker
+        site_id, order_id = mapper.split_platform_id(platform_id)
+        self.client.patch_order(site_id, order_id, external_refs={key: text})
+        return key
+
+    def find_invoice_note(self, platform_id: str, marker: str) -> str | None:
+        refs = (self.get_order(platform_id) or {}).get("external_refs") or {}
+        return next((key for key, value in refs.items() if marker in str(value or "")), None)
+
     def apply_invoice_changes(self, platform_id: str, invoice: Invoice, groups: set[str]) -> None:
         """Nothing: a DG1 order is what the customer bought, and DG1's API changes only an
         order's status and references (docs/dg1.md 4.4). What the ledger holds beyond it
