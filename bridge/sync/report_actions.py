@@ -74,11 +74,11 @@ def _link_other(installation: Installation, row: ReportRow, other: str) -> Messa
     documents = ledger.get_invoices([ledger_id])
     invoice = platform_for(installation).get_invoices([platform_id]).get(platform_id)
     if not documents or invoice is None:
-        raise PermanentError(N_("No invoice %(id)s was found: nothing was linked.", id=other))
+        raise PermanentError(N_("No invoice %(number)s was found: nothing was linked.", number=other))
     existing = find_link(installation.id, "invoice", platform_id)
     if existing is not None and existing.ledger_id and existing.ledger_id != ledger_id:
-        raise PermanentError(N_("Invoice %(id)s is linked to another ledger invoice already: nothing was linked.",
-                                id=platform_id))
+        raise PermanentError(N_("Invoice %(number)s is linked to another ledger invoice already: nothing was linked.",
+                                number=platform_id))
     document = documents[0]
     try:
         bind(installation.id, connection, "invoice", platform_id, ledger_id=document.ledger_id,

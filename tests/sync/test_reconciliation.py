@@ -13,7 +13,9 @@ from bridge.domain import InvoiceStatus
 from bridge.extensions import db
 from bridge.models import Intent, utcnow
 from bridge.report_models import ReportRow, ReportRun
-from bridge.sync.links import bind
+from bridge.errors import PermanentError
+from bridge.sync.links import bind, find_link
+from bridge.sync.report_actions import act
 from bridge.sync.reconciliation import scan
 from bridge.sync.report_run import open_count, start
 from tests.sync.fakes import sample_invoice
@@ -122,3 +124,47 @@ def test_the_run_keeps_rows_marks_them_fixed_and_an_ignored_row_stays_ignored(wo
     assert open_count(installation.id) == 0
     second = db.session.scalar(select(ReportRun).order_by(ReportRun.id.desc()))
     assert second.since is not None and second.fixed == 1  # it read what changed since the first
+
+
+def row_of(installation, kind, platform_id="", ledger_id="", actions=()):
+    row = ReportRow(installation_id=installation.id, kind=kind, platform_id=platform_id, ledger_id=ledger_id,
+                    actions=list(actions))
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def test_link_to_this_one_links_the_twin_named_and_refuses_one_that_is_not_there(world):
+    installation, platform, ledger = world
+    platform.invoices["8"] = sample_invoice("8")
+    ledger.invoices["I9"] = {"doc": {"Url": ""}, "status": InvoiceStatus.AUTHORISED, "number": "INV-I9",
+                             "invoice": sample_invoice("8")}
+    row = row_of(installation, "missing_in_ledger", platform_id="8", actions=["sync_again", "link_other", "ignore"])
+    with pytest.raises(PermanentError, match="No invoice I404 was found"):
+        act(installation, row, "link_other", "I404")
+    assert find_link(installation.id, "invoice", "8") is None and row.state == "open"
+    act(installation, row, "link_other", " I9 ")
+    link = find_link(installation.id, "invoice", "8")
+    assert (link.ledger_id, link.ledger_number, row.state) == ("I9", "INV-I9", "fixed")
+    assert ledger.writes == [] and platform.references == {}  # nothing written to either side
+    assert kinds(world) == []
+
+
+def test_accept_the_ledgers_version_copies_it_to_the_platform_invoice(world):
+    installation, platform, ledger = world
+    linked(*world)
+    ledger.invoices["I1"]["invoice"] = sample_invoice("7", qty="3")  # edited in the ledger
+    ledger.invoices["I1"]["total"] = Decimal("414.00")
+    row = row_of(installation, "amounts", "7", "I1", ["sync_again", "accept_ledger"])
+    act(installation, row, "accept_ledger")
+    assert platform.invoices["7"].lines[0].quantity == Decimal("3") and row.state == "fixed"
+    assert ledger.writes == []
+    assert kinds(world) == []  # in step now
+
+
+def test_an_action_the_row_does_not_offer_is_refused(world):
+    installation, platform, ledger = world
+    row = row_of(installation, "gone_on_platform", "7", "I1", ["ignore"])
+    with pytest.raises(PermanentError):
+        act(installation, row, "accept_ledger")
+    assert row.state == "open"
