@@ -198,7 +198,7 @@ def test_a_deleted_webhook_is_one_failed_record_with_what_to_do_and_a_new_one_re
         (record,) = db.session.scalars(select(SyncRecord).where(SyncRecord.flow == "bitrix24_poll")).all()
         assert (record.state, record.error_code, record.attempt) == ("failed", "INVALID_CREDENTIALS", 2)
     log = requests.get(pages(live)["Sync log"], timeout=30).text
-    assert "no longer accepts the inbound webhook" in log and "flask bitrix24 webhook" in log
+    assert "no longer accepts the inbound webhook" in log and "flask --app app bitrix24 webhook" in log
     token = re.search(r'name="token" value="([^"]+)"', log).group(1)
     retried = requests.post(f"{live.app_url}/bitrix24/app/log/retry/{record.id}", data={"token": token}, timeout=30)
     assert retried.status_code == 200 and "Retry of portal" in retried.text

@@ -37,8 +37,8 @@ class CodeFirstTable(ErrorTable):
     One code comes with different statuses (insufficient_scope, ACCESS_DENIED and INVALID_CREDENTIALS are
     401 and PORTAL_DELETED 403 in the docs' system-error table, apidocs.bitrix24.com/error-codes.html, whose
     versions up to 2026-08-21 said 403 and 500; Bitrix24's Python SDK files PORTAL_DELETED under 410; a
-    method's own ACCESS_DENIED is a 403 or a 400; NOT_FOUND is a 400), and one status carries many codes (a 401 is an expired token, a wrong
-    webhook or a withdrawn app). So a known code picks its rule at any status and in any letter case; an
+    method's own ACCESS_DENIED is a 403 or a 400; NOT_FOUND is a 400), and one status carries many
+    codes (a 401 is an expired token, a wrong webhook or a withdrawn app). So a known code picks its rule at any status and in any letter case; an
     unknown code gets a plain refusal, retried only when the status says the portal failed (5xx, 429),
     and never passes for a lost installation; the status rules serve replies that carry no code."""
 
@@ -110,7 +110,8 @@ ERRORS = CodeFirstTable("Bitrix24", [
               fix=N_("Update the self-hosted Bitrix24 (CRM and REST modules).")),
     ErrorRule(False, N_("Bitrix24 does not support this CRM object type here."), code="ENTITY_TYPE_NOT_SUPPORTED",
               fix=N_("If the portal changed between old and smart invoices, press Check and repair setup on the "
-                     "app's main page (webhook mode: run flask bitrix24 webhook <its URL> again).")),
+                     "app's main page (webhook mode: run .venv/bin/flask --app app bitrix24 webhook <its URL> "
+                     "again).")),
     ErrorRule(False, N_("The Bitrix24 record was not found (deleted?)."), code="NOT_FOUND",
               fix=N_("If it was deleted in Bitrix24, nothing needs doing; else check that the Bitrix24 user "
                      "bridge acts for may see it.")),
@@ -147,9 +148,10 @@ ERRORS = CodeFirstTable("Bitrix24", [
 
 
 # An inbound webhook (webhook mode) is not the app: what to do differs where access is refused.
-# The webhook's address is its only credential; a new one is set with ``flask bitrix24 webhook URL``.
+# The webhook's address is its only credential; a new one is set with ``bitrix24 webhook URL`` (cli.py).
 NEW_WEBHOOK = N_("In Bitrix24 open Developer resources > Other > Inbound webhook, make the webhook again "
-                 "(scopes crm, catalog, userfieldconfig), then run: flask bitrix24 webhook <its URL>")
+                 "(scopes crm, catalog, userfieldconfig), then run: "
+                 ".venv/bin/flask --app app bitrix24 webhook <its URL>")
 _WEBHOOK_GONE = N_("Bitrix24 no longer accepts the inbound webhook bridge uses (deleted, expired, or its "
                    "user deactivated).")
 WEBHOOK_ERRORS = CodeFirstTable("Bitrix24", [
@@ -158,8 +160,8 @@ WEBHOOK_ERRORS = CodeFirstTable("Bitrix24", [
     ErrorRule(False, N_("The inbound webhook lacks a Bitrix24 permission (scope) bridge needs."),
               code="insufficient_scope",
               fix=N_("Tick the scopes crm, catalog and userfieldconfig on the inbound webhook in Bitrix24 "
-                     "(Developer resources > Other > Inbound webhook), save, then run flask bitrix24 webhook "
-                     "<its URL> again.")),
+                     "(Developer resources > Other > Inbound webhook), save, then run "
+                     ".venv/bin/flask --app app bitrix24 webhook <its URL> again.")),
     *(rule for rule in ERRORS.rules if rule.code not in ("INVALID_CREDENTIALS", "NO_AUTH_FOUND",
                                                          "insufficient_scope") and rule.status != 401),
     ErrorRule(False, _WEBHOOK_GONE, status=401, fix=NEW_WEBHOOK, reconnect=True),

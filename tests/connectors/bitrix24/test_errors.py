@@ -76,7 +76,7 @@ def test_a_webhook_refused_is_told_to_make_a_new_webhook_not_to_install_the_app(
     for code in ("INVALID_CREDENTIALS", "NO_AUTH_FOUND", None):
         error = WEBHOOK_ERRORS.error(401, code)
         assert isinstance(error, NeedsReconnect) and error.fix == NEW_WEBHOOK
-        assert "flask bitrix24 webhook" in render(error.fix, "en")
+        assert "flask --app app bitrix24 webhook" in render(error.fix, "en")
     assert "webhook" in render(WEBHOOK_ERRORS.error(401, "insufficient_scope").fix, "en")
     assert type(ERRORS.error(401, "INVALID_CREDENTIALS")) is PermanentError  # the app's: the user's rights
     assert Bitrix24Client(WebhookAuth("https://x.example/rest/1/s/")).errors is WEBHOOK_ERRORS

@@ -90,7 +90,7 @@ def test_an_expired_webhook_is_invalid_credentials_and_says_to_make_a_new_one(po
     error = raised(lambda: client.call("profile"))
     assert isinstance(error, NeedsReconnect) and (error.code, error.status) == ("INVALID_CREDENTIALS", 401)
     assert "no longer accepts the inbound webhook" in words(error)
-    assert "flask bitrix24 webhook" in words(error) and "install" not in words(error)
+    assert "flask --app app bitrix24 webhook" in words(error) and "install" not in words(error)
 
 
 def test_a_wrong_webhook_is_invalid_credentials_and_asks_for_a_new_one(portal):
