@@ -109,3 +109,27 @@ def test_a_company_that_names_its_own_theme_gets_it_through_the_field_the_upgrad
     deliver_events(live)
     by_customer = {i["Contact"]["Name"]: i["BrandingThemeID"] for i in xero_invoices(live)}
     assert by_customer == {"Wayne Enterprises": themes["Special Projects"], "Stark Industries": themes["Standard"]}
+
+
+def test_an_invoice_whose_shaped_fields_did_not_change_is_not_written_again(portal):
+    from bridge.connectors.bitrix24 import store
+    from bridge.engine import WorkRequest, request_work
+    from bridge.extensions import db
+
+    live = portal
+    _region_tracking(live)
+    settings(live, "document", {"tracking_category": "Region", "tracking_source": "section",
+                                "tracking_options": {"14": "North"}, "reference_template": "{number} {title}"})
+    item = live.control(f"bitrix24/portals/{ACME}/invoices", json={
+        "fields": {"title": "Workshop", "companyId": company(live, "Cyberdyne"), "currencyId": "NZD"},
+        "rows": [dict(rows()[0], productName="Workshop", productId=104)]})["item"]
+    deliver_events(live)
+    since = mark(live)
+    with live.app.app_context():  # "Sync now" on the invoice tab
+        request_work(WorkRequest(store.find(live.member_id).id, "invoice_to_ledger", f"invoice:{item['id']}",
+                                 {"manual": True}))
+        db.session.commit()
+    live.run_jobs()
+    log = live.control(f"requests?since={since}", method="GET")["requests"]
+    writes = [c for c in log if c["path"].endswith("/Invoices") and c["method"] in ("PUT", "POST")]
+    assert writes == [] and len(xero_invoices(live)) == 1

@@ -86,3 +86,15 @@ def test_the_installation_theme_unless_the_company_chose_its_own(installation, l
     assert _sent(installation, ledger, mocked, api, chosen)["BrandingThemeID"] == OTHER_THEME
     unknown = _invoice(fields={COMPANY_THEME: "A theme Xero does not have"})
     assert _sent(installation, ledger, mocked, api, unknown)["BrandingThemeID"] == THEME
+
+
+def test_the_choices_are_xeros_active_categories_and_options_and_its_themes_default_first(ledger, mocked, api):
+    mocked.get(f"{api}/TrackingCategories", json=envelope("TrackingCategories", [
+        {"TrackingCategoryID": "tc-1", "Name": "Region", "Status": "ACTIVE", "Options": [
+            {"TrackingOptionID": "o-1", "Name": "North", "Status": "ACTIVE"},
+            {"TrackingOptionID": "o-2", "Name": "Old town", "Status": "ARCHIVED"}]}]))
+    mocked.get(f"{api}/BrandingThemes", json=envelope("BrandingThemes", [
+        {"BrandingThemeID": OTHER_THEME, "Name": "Special Projects", "SortOrder": 1},
+        {"BrandingThemeID": THEME, "Name": "Standard", "SortOrder": 0}]))
+    assert ledger.tracking_categories() == {"Region": ["North"]}
+    assert list(ledger.branding_themes().items()) == [("Standard", THEME), ("Special Projects", OTHER_THEME)]
