@@ -36,6 +36,24 @@ def _wait_for(url: str, what: str, seconds: float = 30) -> None:
     raise SystemExit(f"{what} did not start at {url}")
 
 
+def fresh_demo_state(env: dict[str, str]) -> list[Path]:
+    """The sandbox keeps its systems in memory, so every ``make run`` starts them empty; the
+    demo's own database and queue start empty with them. Kept from the last run, they would
+    hold installations, tokens and links the new sandbox never issued: "the connection must
+    be renewed", and a new invoice 6 shown as the last run's INV-0009. Only the demo's SQLite
+    files in the instance folder: a ``DATABASE_URL`` or ``HUEY_SQLITE_PATH`` is left alone.
+    Returns the files removed."""
+    instance = Path(env.get("BRIDGE_INSTANCE_PATH") or ROOT / "instance")
+    names = ([] if env.get("DATABASE_URL") else ["bridge.db"]) + ([] if env.get("HUEY_SQLITE_PATH") else ["huey.db"])
+    removed = []
+    for name in names:
+        for path in (instance / name, instance / f"{name}-wal", instance / f"{name}-shm", instance / f"{name}-journal"):
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
 def main() -> int:
     # localhost, not 127.0.0.1: Xero accepts http redirect URIs only on localhost
     # (https://developer.xero.com/documentation/oauth2/auth-flow), and the sandbox portal on
@@ -56,6 +74,8 @@ def main() -> int:
         processes.append(subprocess.Popen(args, env=env, cwd=ROOT))
 
     try:
+        if fresh_demo_state(env):
+            print("The sandbox keeps nothing between runs: bridge's demo database starts afresh too.", flush=True)
         subprocess.run([str(bin_dir / "flask"), "--app", "app", "db", "upgrade"], env=env, cwd=ROOT, check=True)
         start([sys.executable, "-m", "bridge.sandbox", "serve", "--port", str(SANDBOX_PORT), "--app-url", app_url])
         _wait_for(f"{sandbox_url}/_sandbox/", "the sandbox")
