@@ -19,7 +19,7 @@ from bridge.sync.registry import ledger_for, platform_for
 from bridge.sync.report_run import OVERLAP
 from tests.e2e.conftest import ACME
 from tests.e2e.test_bitrix24_legacy import launch
-from tests.e2e.test_bitrix24_xero import deliver_events, new_invoice, xero_invoices
+from tests.e2e.test_bitrix24_xero import deliver_events, new_invoice, stage_of, xero_invoices
 
 
 def differences(live):
@@ -161,3 +161,20 @@ def test_a_daily_run_with_nothing_changed_costs_a_few_calls_whatever_the_history
     bitrix24 = sorted((c["method"], c["path"].rsplit("/rest/", 1)[1]) for c in log if c["path"].startswith(f"/{ACME}/rest/"))
     assert xero == [("GET", "Invoices"), ("GET", "Payments")]  # changed since the last run: none
     assert bitrix24 == [("POST", "crm.item.list")]
+
+
+def test_a_payment_whose_webhook_was_lost_is_a_payments_row_and_sync_again_follows_it(portal):
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/pay", json={})
+    live.control("xero/webhooks/drop", json={"count": None})  # their webhooks are lost
+    _, token = report_page(live)
+    rows = run_report(live, token)
+    assert "Paid in the ledger, not yet here." in rows
+    assert "Sync requested" in press(live, token, f"/rows/{row_id(rows, 'Paid in the ledger')}", action="sync_again")
+    live.run_jobs()
+    assert stage_of(live, item["id"]).endswith(":P")  # the portal's success stage
+    assert "No differences here." in run_report(live, token)
