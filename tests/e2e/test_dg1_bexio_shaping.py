@@ -3,11 +3,16 @@ header and footer of the user's templates (issue 20 item 5), and none of them wh
 templates are empty (Bexio's own texts stay)."""
 from __future__ import annotations
 
+from html import unescape
+
+import requests
+
 from bridge.connectors.dg1.tenants import find_tenant
 from bridge.extensions import db
-from bridge.settings import save_section
+from bridge.settings import get_section, save_section
 from tests.connectors.bexio.live_support import state as bexio_state
 from tests.connectors.dg1.test_live import place_order, wait_delivered
+from tests.e2e.test_dg1_bexio_settings import TIMEOUT, form, open_page, solo, taxes_by_rate  # noqa: F401 (solo: a fixture)
 
 
 def _templates(live, **values) -> None:
@@ -36,3 +41,23 @@ def test_without_templates_the_invoice_keeps_bexios_own_header_and_footer(shop):
     (invoice,) = bexio_state(shop)["invoices"]
     assert invoice["title"].startswith("Bestellung")
     assert not invoice.get("header") and not invoice.get("footer")
+
+
+def test_the_dg1_admin_saves_the_templates_and_refuses_an_unknown_placeholder_under_its_field(solo):
+    live, installation_id = solo
+    taxes = taxes_by_rate(live, installation_id)
+    page = open_page(live, "solo", "settings")
+    assert 'name="document.footer_template"' in page.text
+    refused = requests.post(f"{live.app_url}/dg1/settings", timeout=TIMEOUT, data=form(
+        page, taxes, **{"document.title_template": "Rechnung {nummer}"}))
+    assert refused.status_code == 422
+    error = unescape(refused.text).split('id="err-document-title_template">', 1)[1].split("</p>", 1)[0]
+    assert "nummer" in error and "{number}" in error
+    page = open_page(live, "solo", "settings")
+    saved = requests.post(f"{live.app_url}/dg1/settings", timeout=TIMEOUT, allow_redirects=False, data=form(
+        page, taxes, **{"document.title_template": "Rechnung {number}", "document.footer_template": "Danke!"}))
+    assert saved.status_code == 302, saved.text[:2000]
+    with live.app.app_context():
+        document = get_section(find_tenant("solo"), "document")
+    assert (document.title_template, document.header_template, document.footer_template) == \
+        ("Rechnung {number}", "", "Danke!")
