@@ -26,21 +26,22 @@ def register_cli(app) -> None:
     @click.argument("installation_id", type=int)
     @click.option("--since", default=None, help="only links changed since (ISO date/time, UTC)")
     def reconcile_report_command(installation_id: int, since: str | None) -> None:
-        """Where the platform and the ledger disagree about linked invoices, as CSV (docs/sync.md)."""
+        """Where the platform and the ledger disagree (every kind of difference, not stored), as CSV
+        (docs/sync.md)."""
         from datetime import datetime
 
         from .extensions import db
         from .models import Installation
-        from .sync.reconciliation import as_csv, report
+        from .sync.reconciliation import as_csv, scan
         from .sync.registry import ledger_for, platform_for
 
         installation = db.session.get(Installation, installation_id)
         if installation is None:
             raise click.ClickException(f"no installation {installation_id}")
         ledger, _ = ledger_for(installation)
-        rows = report(installation, platform_for(installation), ledger,
-                      datetime.fromisoformat(since) if since else None)
-        click.echo(as_csv(rows, "en"), nl=False)
+        found = scan(installation, platform_for(installation), ledger,
+                     datetime.fromisoformat(since) if since else None)
+        click.echo(as_csv(found.differences, "en"), nl=False)
 
     @app.cli.command("demo-seed")
     def demo_seed_command() -> None:
