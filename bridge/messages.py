@@ -57,6 +57,7 @@ FLOW_WORDS = {
     "stock_from_ledger": _l("stock from ledger"), "confirm_uninstall": _l("confirm uninstall"),
     "xero_transactions_refresh": _l("xero transactions refresh"),
     "reconciliation_report": _l("reconciliation report"),
+    "bitrix24_poll": _l("Bitrix24 poll"),
 }
 WORDS: dict[str, dict[str, Any]] = {"state": STATE_WORDS, "status": STATUS_WORDS, "flow": FLOW_WORDS}
 
