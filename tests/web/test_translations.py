@@ -116,12 +116,15 @@ def _strings(message) -> tuple[str, ...] | None:
 
 
 # The DG1 admin and the Bexio connection pages serve Swiss shops: their words (the pages, the
-# messages their code and connectors raise, the shared page parts and state words they show)
-# must be in French as well as German.
+# messages their code and connectors raise, the shared page parts and state words they show,
+# the reconciliation report the DG1 admin opens and its differences and actions) must be in
+# French as well as German.
 SHOP_SOURCES = ("templates/dg1/", "templates/bexio/", "templates/base.html", "templates/error.html",
                 "templates/_settings_macros.html", "templates/_preview.html", "bridge/web/preview_table.py",
                 "bridge/web/dg1/", "bridge/web/bexio/", "bridge/web/settings_form.py", "bridge/web/error_pages.py",
-                "bridge/connectors/dg1/", "bridge/connectors/bexio/", "bridge/messages.py")
+                "bridge/connectors/dg1/", "bridge/connectors/bexio/", "bridge/messages.py",
+                "templates/_report.html", "bridge/web/report_page.py", "bridge/sync/reconciliation.py",
+                "bridge/sync/report_actions.py", "bridge/sync/report_run.py")
 FRENCH = ROOT / "translations" / "fr" / "LC_MESSAGES"
 
 
