@@ -20,6 +20,7 @@ from bridge.connectors.bitrix24.platform import Bitrix24Platform
 from bridge.connectors.bitrix24.reconcile import reconcile_installation
 from bridge.engine import WorkRequest, request_work
 from bridge.extensions import db
+from bridge.messages import render
 from bridge.models import SyncRecord, WorkItem
 from bridge.settings import save_section
 from bridge.sandbox.xero import seed as xero_seed
@@ -401,3 +402,26 @@ def test_an_old_invoice_portal_imports_from_xero_follows_xero_contact_edits_and_
     dashboard = requests.get(f"{live.app_url}/bitrix24/dashboard", params={"token": token}, timeout=30)
     assert dashboard.status_code == 200 and "Traceback" not in dashboard.text
     assert failures(live) == []
+
+
+def test_a_self_hosted_portal_closed_to_the_public_is_a_failure_that_says_which_setting_reopens_it(legacy_portal):
+    """A self-hosted portal with "Temporary closure of the public part of the site" on answers every
+    call PORTAL_DELETED (error-codes.html, 403): the invoice's record says so and what to turn off,
+    never a server hiccup retried for ever; once reopened, Retry sends the invoice."""
+    live = legacy_portal
+    new_old_invoice(live)
+    live.control(f"bitrix24/portals/{ACME}/settings", json={"deleted": True})
+    deliver(live)
+    ((flow, message),) = failures(live)
+    with live.app.app_context():
+        record = db.session.scalars(select(SyncRecord).where(SyncRecord.state == "failed")).one()
+        assert record.error_code == "PORTAL_DELETED"
+        assert "public part is closed" in render(message, "en")
+        assert "Temporary closure of the public part of the site" in render(record.error_fix, "en")
+    assert xero_invoices(live) == []
+    live.control(f"bitrix24/portals/{ACME}/settings", json={"deleted": False})
+    with live.app.app_context():
+        request_work(WorkRequest(store.find(live.member_id).id, flow, f"invoice:{record.object_id}", {"manual": True}))
+        db.session.commit()
+    live.run_jobs()
+    assert len(xero_invoices(live)) == 1
