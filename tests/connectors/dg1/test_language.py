@@ -43,3 +43,16 @@ def test_a_launch_without_a_language_follows_the_browser(client, tenant, clock, 
 def test_a_language_changed_after_signing_is_refused(client, tenant, clock):
     assert client.get(launch("fr", signed_lang="de")).status_code == 401
     assert client.get(launch("fr", signed_lang="")).status_code == 401  # added to a link signed without it
+
+
+@responses.activate
+def test_french_puts_its_space_before_a_colon_on_the_products_page(client, tenant, clock, api):
+    """"Synchronisation des produits : pas encore exécuté." — French typography, not English
+    punctuation glued to French words."""
+    responses.get(f"{api}/sites", json={"data": [{"id": "ch", "currency": "CHF"}], "next_cursor": None})
+    responses.get(f"{api}/sites/ch/products", json={"data": [], "next_cursor": None})
+    started = client.get(launch("fr"))
+    token = parse_qs(urlsplit(started.headers["Location"]).query)["s"][0]
+    refresh()
+    page = client.get(f"/dg1/products?s={token}").text
+    assert "Synchronisation des produits :" in page and "Synchronisation des produits:" not in page
