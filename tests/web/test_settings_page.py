@@ -403,3 +403,16 @@ def test_the_document_settings_offer_the_ledgers_themes_and_tracking_and_keep_th
         "token": token, "loaded": loaded(reply.get_data(as_text=True), "document"), "tracking_category": "Region",
         "tracking_source": "section", "tracking_value": ["13"], "tracking_option": ["East"]})
     assert "Not an option of Region: East." in refused.get_data(as_text=True)
+
+
+def test_the_refunded_stage_is_chosen_among_the_portals_stages(client, portal, page):
+    html, token = page
+    refunded = html.split('name="stage_refunded"', 1)[1].split("</select>", 1)[0]
+    assert 'value="DT31_1:P"' in refunded and 'value="DT31_1:N"' in refunded
+    data = {"token": token, "loaded": loaded(html, "invoices"), "numbering": "ledger", "sent_when": "sent",
+            "header_master": "ledger", "lines_master": "ledger", "name_master": "ledger", "contact_master": "ledger",
+            "address_master": "ledger", "stage_refunded": "DT31_1:N"}
+    assert "Saved." in client.post(f"{SETTINGS}/invoices", headers={"HX-Request": "true"}, data=data).get_data(
+        as_text=True)
+    db.session.expire_all()
+    assert get_section(portal, "invoices").stage_refunded == "DT31_1:N"
