@@ -27,6 +27,7 @@ from bridge.sandbox.xero import seed as xero_seed
 from bridge.sync.preview import preview_invoice
 from bridge.web.bitrix24.settings import choices_for
 from tests.e2e.conftest import ACME
+from tests.e2e.test_bitrix24_webhook import connect_webhook, poll
 from tests.e2e.test_bitrix24_xero_parties import imported, seed_xero_contacts
 from tests.e2e.old_invoices import deliver, failures, new_old_invoice, new_smart_invoice, old_invoice, state, xero_flush, \
     xero_invoices
@@ -335,11 +336,16 @@ def xero_contact_of(live, xero_invoice: dict) -> dict:
     return next(c for c in contacts if c["ContactID"] == xero_invoice["Contact"]["ContactID"])
 
 
-def test_old_invoices_follow_the_seeds_customer_rules_and_sales_accounts(legacy_portal):
-    """The seed's "how logic works" on old invoices: a company goes to Xero with its persons and
-    no primary person, a contact alone as a person; each product row books to the account of its
-    product or catalogue section, a free-text row to the default one."""
-    live = legacy_portal
+@pytest.mark.parametrize("mode", ["app", "webhook"])
+def test_old_invoices_follow_the_seeds_customer_rules_and_sales_accounts(live, request, mode):
+    """The seed's "how logic works" on old invoices, with the app and in webhook mode: a company
+    goes to Xero with its persons and no primary person, a contact alone as a person; each product
+    row books to the account of its product or catalogue section, a free-text row to the default one."""
+    if mode == "app":
+        live, sync = request.getfixturevalue("legacy_portal"), deliver
+    else:
+        connect_webhook(live, invoices="legacy")
+        sync = poll
     with live.app.app_context():
         save_section(store.find(live.member_id), "mapping", {
             "tax_rates": {"15": "OUTPUT2"}, "default_sales_account": "200",
@@ -362,7 +368,7 @@ def test_old_invoices_follow_the_seeds_customer_rules_and_sales_accounts(legacy_
     live.control(f"bitrix24/portals/{ACME}/legacy-invoices", json={"fields": {
         "ORDER_TOPIC": "Coaching", "PERSON_TYPE_ID": 1, "PAY_SYSTEM_ID": 1, "UF_CONTACT_ID": jane["ID"],
         "PRODUCT_ROWS": [dict(row, PRODUCT_NAME="Coaching")]}})
-    deliver(live)
+    sync(live)
     assert failures(live) == []
     umbrella, coaching = sorted(xero_invoices(live), key=lambda i: len(i["LineItems"]), reverse=True)
     assert [(line["Description"], line["AccountCode"]) for line in umbrella["LineItems"]] == [
