@@ -215,3 +215,23 @@ def test_a_deleted_webhook_is_one_failed_record_with_what_to_do_and_a_new_one_re
         states = db.session.scalars(select(SyncRecord.state).where(SyncRecord.flow == "bitrix24_poll")
                                     .order_by(SyncRecord.id)).all()
     assert states == ["failed", "succeeded"]
+
+
+def test_invoices_from_before_the_webhook_are_sent_by_the_backfill_on_the_settings_page(live):
+    """The poll starts at the connection: older invoices come with the backfill the settings
+    page of ``pages-link`` starts, read through the webhook."""
+    live.control(f"bitrix24/portals/{ACME}/settings", json={"invoices": "legacy"})
+    live.control("clock", json={"advance": -120})
+    new_old_invoice(live, quantity=1)  # made two minutes before bridge knew the portal
+    live.control("clock", json={"advance": 120})
+    connect_webhook(live, invoices="legacy")
+    poll(live)
+    assert xero_invoices(live) == []
+    settings = requests.get(pages(live)["Settings"], timeout=30).text
+    token = re.search(r'name="token" value="([^"]+)"', settings).group(1)
+    started = requests.post(f"{live.app_url}/bitrix24/app/settings/start/backfill", timeout=30,
+                            data={"token": token, "since": "2000-01-01"})
+    assert started.status_code == 200 and "Started." in started.text
+    live.run_jobs()
+    assert [Decimal(str(i["Total"])) for i in xero_invoices(live)] == [Decimal("1150.00")]
+    assert failures(live) == []
