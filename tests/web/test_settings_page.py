@@ -416,3 +416,28 @@ def test_the_refunded_stage_is_chosen_among_the_portals_stages(client, portal, p
         as_text=True)
     db.session.expire_all()
     assert get_section(portal, "invoices").stage_refunded == "DT31_1:N"
+
+
+def test_saving_the_reference_while_xero_cannot_be_read_keeps_the_tracking_rows(client, portal, page, monkeypatch):
+    from bridge.settings import save_section
+
+    save_section(portal, "document", {"tracking_category": "Region", "tracking_source": "section",
+                                      "tracking_options": {"13": "North"}})
+    db.session.commit()
+
+    class Unreachable(FakeLedger):
+        def tracking_categories(self):
+            raise RetryableError("Xero did not answer.", code="timeout")
+
+    connection = db.session.query(LedgerConnection).filter_by(installation_id=portal.id).one()
+    monkeypatch.setattr("bridge.web.bitrix24.settings.ledger_for", lambda inst: (Unreachable(), connection))
+    _, token = page
+    html = client.get(SETTINGS, query_string={"token": token}).get_data(as_text=True)
+    reply = client.post(f"{SETTINGS}/document", data={
+        "token": token, "loaded": loaded(html, "document"), "reference_template": "{number}",
+        **{name: value for name, value in (("tracking_value", "13"), ("tracking_option", "North"))
+           if f'name="{name}" value="{value}"' in html}})
+    assert reply.status_code == 200
+    db.session.expire_all()
+    document = get_section(portal, "document")
+    assert document.reference_template == "{number}" and document.tracking_options == {"13": "North"}
