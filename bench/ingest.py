@@ -10,6 +10,12 @@ Afterwards the inbox is counted: every request answered 2xx must be there ("zero
 
 Needs wrk (Debian package ``wrk``). Prints one JSON line per connection count
 (``BENCH_CONNECTIONS``, default 16 and 32); docs/PERFORMANCE.md has figures.
+
+``BENCH_DRAIN=1``: ingest while a consumer drains the queue at the same time. One Huey
+consumer process (4 threads) runs beside the web server and translates the stored events as
+they come (the installation's automatic sync is off, so an event asks for no work and nothing
+calls out: what competes with the callbacks is the consumer's claims and translations on the
+same database and queue). Each line then also says how many events it translated.
 """
 from __future__ import annotations
 
@@ -75,26 +81,31 @@ from bridge import create_app
 from bridge.extensions import db
 from bridge.installations import token_hash
 from bridge.models import Installation
+from bridge.settings import save_section
 app = create_app()
 with app.app_context():
     db.drop_all(); db.create_all()
-    db.session.add(Installation(platform="bitrix24", account_id="{MEMBER}", domain="bench.bitrix24.com",
+    installation = Installation(platform="bitrix24", account_id="{MEMBER}", domain="bench.bitrix24.com",
                                 app_token_hash=token_hash("{TOKEN}"),
-                                endpoints={{"client_endpoint": "https://bench.bitrix24.com/rest/"}}))
+                                endpoints={{"client_endpoint": "https://bench.bitrix24.com/rest/"}})
+    db.session.add(installation)
+    db.session.flush()
+    save_section(installation, "general", {{"automatic_sync": False}})  # events ask for no work: nothing calls out
     db.session.commit()
 """
     subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT)
 
 
-def count_inbox(env: dict[str, str]) -> int:
-    code = """
+def count_inbox(env: dict[str, str], state: str | None = None) -> int:
+    code = f"""
 from bridge import create_app
 from bridge.extensions import db
 from bridge.models import InboxEvent
 from sqlalchemy import func, select
 app = create_app()
 with app.app_context():
-    print(db.session.scalar(select(func.count()).select_from(InboxEvent)))
+    query = select(func.count()).select_from(InboxEvent)
+    print(db.session.scalar(query.where(InboxEvent.state == {state!r}) if {state!r} else query))
 """
     return int(subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=ROOT, capture_output=True,
                               text=True).stdout.strip().splitlines()[-1])
@@ -130,6 +141,9 @@ def main() -> int:
     if not env.get("REDIS_URL"):
         env["HUEY_SQLITE_PATH"] = str(work / "huey.db")
     setup(env)
+    if env.get("REDIS_URL"):
+        subprocess.run([sys.executable, "-c", "from bridge.extensions import huey; huey.flush()"], env=env, check=True,
+                       cwd=ROOT)
     server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{PORT}",
                                "--workers", str(WORKERS), "--threads", str(THREADS), "--log-level", "warning", "app:app"],
                               env=env, cwd=ROOT)
@@ -153,8 +167,25 @@ def main() -> int:
     return 0 if all(r["lost"] == 0 for r in results) else 1
 
 
+def start_consumer(env: dict[str, str]) -> subprocess.Popen:
+    """One Huey consumer of 4 threads without its scheduler, once it has started."""
+    log = Path(env["BRIDGE_INSTANCE_PATH"]) / "consumer.log"
+    consumer = subprocess.Popen([str(Path(sys.executable).parent / "huey_consumer"), "bridge.worker.huey", "-w", "4",
+                                 "-k", "thread", "-n"], env=env, cwd=ROOT, stdout=log.open("w"),
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while "consumer started" not in log.read_text().lower():
+        if time.monotonic() > deadline or consumer.poll() is not None:
+            raise RuntimeError(f"the consumer did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.05)
+    return consumer
+
+
 def load(env: dict[str, str], server_pid: int, script: Path, connections: int) -> dict:
     """One wrk run at ``connections``; the inbox is counted before and after it."""
+    draining = os.environ.get("BENCH_DRAIN") == "1"
+    consumer = start_consumer(env) if draining else None
+    translated_before = count_inbox(env, "done")
     stored_before = count_inbox(env)
     backends_before = {p: cpu_seconds(p) for p in database_backends(env)}
     web_before = sum(cpu_seconds(p) for p in process_tree(server_pid))
@@ -167,6 +198,10 @@ def load(env: dict[str, str], server_pid: int, script: Path, connections: int) -
     db_cpu = sum(cpu_seconds(p) - backends_before.get(p, 0.0) for p in database_backends(env))
     time.sleep(1)  # requests in flight when wrk stopped are answered and stored too
     stored = count_inbox(env) - stored_before
+    translated = count_inbox(env, "done") - translated_before
+    if consumer is not None:
+        os.killpg(consumer.pid, signal.SIGTERM)
+        consumer.wait(timeout=30)
     total, status_errors, socket_errors, p50, p99, seconds = re.search(r"BENCH (.*)", out).group(1).split()
     answered_ok = int(total) - int(status_errors)
     result = {"backend": "postgresql+redis" if env.get("REDIS_URL") else "sqlite+huey-sqlite",
@@ -175,6 +210,7 @@ def load(env: dict[str, str], server_pid: int, script: Path, connections: int) -
               "requests_per_second": round(int(total) / float(seconds), 1),
               "p50_ms": float(p50), "p99_ms": float(p99), "connections": connections, "web_workers": WORKERS,
               "web_threads": THREADS, "cpus": os.cpu_count(),
+              "consumer_draining": draining, "translated_during_run": translated if draining else None,
               # CPU per request, whatever else the machine runs: what bounds the rate on idle cores.
               "cpu_ms_per_request": {"web": round(web_cpu * 1000 / int(total), 3),
                                      "database_backends": round(db_cpu * 1000 / int(total), 3) if db_cpu else None,

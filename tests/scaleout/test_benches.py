@@ -90,3 +90,21 @@ def test_fairness_bench_drafts_the_others_invoices_while_the_big_one_finishes():
     figures = json.loads(run.stdout.strip().splitlines()[-1])
     assert figures["others"]["invoices"] > 0 and figures["others"]["save_to_draft_seconds"]["p99"] is not None
     assert figures["big"]["seconds"] > 0 and figures["big"]["xero_calls"] >= figures["big"]["xero_calls_lower_bound"]
+
+
+def test_consumers_bench_syncs_every_invoice_with_one_and_with_two_consumers():
+    require(xero_spec.spec_dir() is not None, "Xero specs not found (XERO_SPEC_DIR)")
+    run = _bench("bench/consumers.py", "--installations", "2", "--invoices", "3")
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert [(p["consumers"], p["linked"]) for p in figures["phases"]] == [(1, 6), (2, 6)]
+    assert figures["ratio"] > 0
+
+
+def test_ingest_bench_loses_no_callback_while_a_consumer_drains():
+    require(shutil.which("wrk") is not None, "wrk is not installed (apt-get install wrk)")
+    run = _bench("bench/ingest.py", timeout=600, env={"BENCH_DURATION": "3s", "BENCH_CONNECTIONS": "8",
+                                                        "BENCH_DRAIN": "1"})
+    assert run.returncode == 0, run.stdout + run.stderr[-3000:]
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert figures["lost"] == 0 and figures["consumer_draining"] and figures["translated_during_run"] > 0
