@@ -48,6 +48,7 @@ bench: install
 	$(PY) bench/contact_import.py
 	$(PY) bench/trickle.py
 	$(PY) bench/fairness.py
+	$(PY) bench/consumers.py
 
 ## After changing a page's words: extract, merge into each language, compile (commit the .po and .mo)
 translations: install
