@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bridge.extensions import db
 from bridge.messages import render
-from bridge.models import Installation, SyncRecord
+from bridge.models import Cursor, Installation, SyncRecord
 from bridge.sandbox.xero import seed as xero_seed
 from tests.conftest import require
 from tests.connectors.xero.test_end_to_end import _connect_in_browser, _org
@@ -162,7 +162,7 @@ def test_the_admin_of_a_webhook_portal_sees_the_sync_log_settings_and_dashboard(
 def test_old_invoice_edits_both_ways_and_cancellation_in_webhook_mode(live):
     """Webhook mode within what docs/bitrix24.md states: an edit in Bitrix24 reaches the Xero draft
     by the poll, Xero's edit of an approved invoice comes back through the webhook, and an invoice
-    set to the portal's failure status (a deletion is not listed: see the docs) deletes its draft."""
+    set to the portal's failure status deletes its draft (a deletion: the sweep's test below)."""
     connect_webhook(live, invoices="legacy")
     invoice, cancelled = new_old_invoice(live), new_old_invoice(live, quantity=1)
     poll(live)
@@ -235,3 +235,38 @@ def test_invoices_from_before_the_webhook_are_sent_by_the_backfill_on_the_settin
     live.run_jobs()
     assert [Decimal(str(i["Total"])) for i in xero_invoices(live)] == [Decimal("1150.00")]
     assert failures(live) == []
+
+
+def ten_minutes_pass(live) -> None:
+    """The deletion sweep runs with the poll at most every 10 minutes (deletions.SWEEP_SECONDS)."""
+    with live.app.app_context():
+        for cursor in db.session.scalars(select(Cursor).where(Cursor.name == "bitrix24_reconcile")):
+            cursor.value = {k: v for k, v in cursor.value.items() if k != "deleted_sweep"}
+        db.session.commit()
+
+
+@pytest.mark.parametrize("invoices", ["smart", "legacy"])
+def test_an_invoice_deleted_in_webhook_mode_deletes_its_xero_draft_by_the_sweep(live, invoices):
+    """No event tells a webhook of a deletion and no list shows a deleted invoice: the poll's
+    sweep asks for the linked invoices by id, and the one gone has its Xero draft deleted; the
+    sweeps after that ask for it no more."""
+    connect_webhook(live, invoices=invoices)
+    kept, deleted = (new_old_invoice(live, quantity=1), new_old_invoice(live)) if invoices == "legacy" else \
+        (new_smart_invoice(live, "Initech", "Kept", "100.00", 15)["item"],
+         new_smart_invoice(live, "Globex Ltd", "Deleted", "200.00", 15)["item"])
+    poll(live)
+    assert len(xero_invoices(live)) == 2
+    gone_id = deleted["ID"] if invoices == "legacy" else deleted["id"]
+    path = "legacy-invoices" if invoices == "legacy" else "invoices"
+    live.control(f"bitrix24/portals/{ACME}/{path}/{gone_id}", method="DELETE")
+    poll(live)
+    assert all(i["Status"] == "DRAFT" for i in xero_invoices(live))  # not yet: the sweep ran 2 minutes ago
+    ten_minutes_pass(live)
+    poll(live)
+    assert sorted(i["Status"] for i in xero_invoices(live)) == ["DELETED", "DRAFT"]
+    ten_minutes_pass(live)
+    poll(live)
+    with live.app.app_context():
+        runs = db.session.scalars(select(SyncRecord).where(SyncRecord.flow == "invoice_to_ledger")).all()
+        assert len([r for r in runs if r.object_id.endswith(str(gone_id))]) == 2  # export, cancel: no more
+    assert failures(live) == [] and kept

@@ -10,7 +10,9 @@ Every 10 minutes, per installation:
    "Offline events"): read with ``clear=0`` and clear after the work is requested where the
    plan allows confirmation, else read-and-delete;
 3. request work for the invoices whose write-back echo was skipped unread (``echoes``): a
-   user's edit saved in the same second as our write-back is read and sent then.
+   user's edit saved in the same second as our write-back is read and sent then;
+4. in webhook mode, which hears of no deletion, look for the linked invoices the portal no
+   longer has, every 10 minutes (``deletions.py``).
 
 Streams are declared as data, one per object kind, each with its change-time field.
 """
@@ -27,7 +29,7 @@ from ...errors import SyncError
 from ...extensions import db
 from ...engine import periodic, request_work
 from ...models import Cursor, Installation
-from . import store
+from . import deletions, store
 from .client import Bitrix24Client
 from .echoes import recheck_skipped
 from .hooks import family, object_key
@@ -149,6 +151,8 @@ def reconcile_installation(installation: Installation, client: Bitrix24Client | 
               if stream.applies(installation)}
     counts["offline"] = drain_offline(client, installation)
     counts["echoes"] = recheck_skipped(installation.id, cursor)  # same-second edits behind our write-back
+    if (installation.endpoints or {}).get("mode") == "webhook" and deletions.due(cursor):
+        counts["deleted"] = deletions.sweep(client, installation, cursor)  # no event tells a webhook
     return counts
 
 
