@@ -63,6 +63,11 @@ def test_the_preview_of_an_order_opens_under_it_in_the_frame_and_sends_nothing(
     assert f"Bestellung {order['number']} " in text  # the number the admin knows, not DG1's id
     # Opened under its row, it widens nothing: no scrollbar inside the frame, sideways either.
     assert browser.execute_script("return document.scrollingElement.scrollWidth <= window.innerWidth")
+    # Its long German heading wraps inside the preview, readable whole (only the table scrolls).
+    assert browser.execute_script(
+        "const h = document.getElementById(arguments[0]), box = h.parentElement.getBoundingClientRect();"
+        "return h.getBoundingClientRect().right <= box.right + 1 && h.scrollWidth <= h.clientWidth + 1",
+        f"preview-heading-{order['id']}")
     assert axe_violations(browser) == []
     save_page(browser, screenshots / "dg1-order-preview-de.png", frame_css="#app")
     assert bexio_state(live)["invoices"] == []  # the preview sent nothing
