@@ -72,6 +72,24 @@ def test_signs_in_and_shows_every_installation_with_its_health(client, operator,
     assert "the account code is archived" in detail.text and "Xero refused the refresh token." in detail.text
 
 
+def test_an_alert_sent_reads_as_the_admin_read_it_with_its_cause_beside(client, operator, two_installations):
+    """The console says what the alert told the administrator, not only its cause's code."""
+    from bridge.dashboard.models import SentAlert
+    from bridge.messages import N_
+    from bridge.stored_messages import columns
+
+    acme_id, _ = two_installations
+    db.session.add(SentAlert(installation_id=acme_id, cause="failed:invoice_to_ledger:unmapped_tax_rate",
+                             day="2026-12-06", channels="bitrix24",
+                             **columns(message=N_("A sync failed and will not be retried by itself: %(reason)s",
+                                                  reason="The tax rate 9 % is not mapped."))))
+    db.session.commit()
+    sign_in(client, operator)
+    detail = client.get(f"/operator/installations/{acme_id}").text
+    assert "A sync failed and will not be retried by itself: The tax rate 9 % is not mapped." in detail
+    assert "(failed:invoice_to_ledger:unmapped_tax_rate)</span> via bitrix24" in detail
+
+
 def test_an_id_or_page_past_what_a_database_holds_is_a_404_or_the_first_page(client, operator, two_installations):
     """Past 64 bits PostgreSQL refuses the number ("bigint out of range"): both were 500s there."""
     sign_in(client, operator)
