@@ -71,8 +71,8 @@ def poll() -> None:
 
 @bitrix24_cli.command("pages-link")
 @click.argument("installation_id", type=int)
-@click.option("--lang", default="en", help="The pages' language, e.g. de.")
-def pages_link(installation_id: int, lang: str) -> None:
+@click.option("--lang", default=None, help="The pages' language, e.g. de (default: the portal's).")
+def pages_link(installation_id: int, lang: str | None) -> None:
     """Print links (valid an hour; the pages renew them while in use) to an installation's sync
     log, settings page and dashboard: how a portal in webhook mode, which has no app in Bitrix24
     to open them from, sees what was synced and what failed (docs/bitrix24.md, "Webhook mode")."""
@@ -85,7 +85,7 @@ def pages_link(installation_id: int, lang: str) -> None:
     installation = db.session.get(Installation, installation_id)
     if installation is None or installation.platform != "bitrix24" or installation.state != "active":
         raise click.ClickException(f"No active Bitrix24 installation {installation_id}.")
-    token = pages_token(installation, lang)
+    token = pages_token(installation, lang or installation.language or "en")
     with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
         for title, endpoint in (("Sync log", "sync_log.page"), ("Settings", "app_settings.page"),
                                 ("Dashboard", "dashboard.page")):
