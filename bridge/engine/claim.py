@@ -123,9 +123,9 @@ def fairest(t: datetime) -> int | None:
         return None
     served = dict(db.session.execute(select(Installation.id, Installation.served_at)
                                      .where(Installation.id.in_({g[0] for g in groups}))).all())
-    turn = {g: _turn(served.get(g[0]), g[2]) for g in groups}
-    best = min(turn.values())
-    winners = [(i, f) for (i, f, _), key in turn.items() if key == best]
+    turns = {g: turn(served.get(g[0]), g[2]) for g in groups}
+    best = min(turns.values())
+    winners = [(i, f) for (i, f, _), key in turns.items() if key == best]
     oldest = [db.session.execute(select(WorkItem.updated_at, WorkItem.id).where(
         WorkItem.installation_id == i, WorkItem.flow == f, WorkItem.priority == best[2], state)
         .order_by(WorkItem.updated_at, WorkItem.id).limit(1)).first()
@@ -140,7 +140,7 @@ def _ready_parts(t: datetime):
             (WorkItem.state == "waiting") & (WorkItem.next_attempt_at <= t + limits.RETRY_EARLY))
 
 
-def _turn(served_at: datetime | None, priority: int) -> tuple:
+def turn(served_at: datetime | None, priority: int) -> tuple:
     """Whose turn (the installation served longest ago, never served first), then the class."""
     return (served_at is not None, served_at or datetime.min.replace(tzinfo=timezone.utc), priority)
 
@@ -151,7 +151,7 @@ def _rank(item_id: int) -> tuple:
     served_at, priority = db.session.execute(
         select(Installation.served_at, WorkItem.priority).join(Installation, Installation.id == WorkItem.installation_id)
         .where(WorkItem.id == item_id)).one()
-    return _turn(served_at, priority)
+    return turn(served_at, priority)
 
 
 def should_yield(next_id: int) -> bool:
@@ -185,7 +185,7 @@ def fairer_than_running(installation_id: int, priority: int, *, other_installati
     if chosen is None:
         return False
     served_at = db.session.scalar(select(Installation.served_at).where(Installation.id == installation_id))
-    return _rank(chosen) < _turn(served_at, priority)
+    return _rank(chosen) < turn(served_at, priority)
 
 
 def claim_siblings(item: WorkItem, limit: int) -> list[WorkItem]:

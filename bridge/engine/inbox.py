@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, case, create_engine, literal, select, update
+from sqlalchemy import bindparam, case, create_engine, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
@@ -23,10 +23,11 @@ from ..insert_ignore import insert_ignore
 from ..messages import N_
 from ..models import InboxEvent, Installation
 from . import limits
+from .claim import turn
 from .context import enqueue_after_commit, now
 from .lease import Heartbeat
 from .registry import BATCH_SIZES, BATCHED_INBOX_SOURCES, INBOX_HANDLERS, WorkRequest
-from .run import execute_work
+from .run import WHEN_IDLE, execute_work
 from .tasks import process_inbox, runs
 from .work import gathering, request_work_many
 
@@ -215,6 +216,8 @@ def handle_inbox_event(event_id: int) -> None:
     an event that a run has already covered (stored before the run began reading) asks for
     no second run (``request_work``)."""
     requested = translate_inbox_events(event_id)
+    if not requested:
+        requested = translate_overdue()  # found nothing to do: an event waiting in the line instead
     if gathering():
         return  # the batch's first run waits out the gathering window in its scheduled task
     for item_id in _first_per_batch_flow(requested):
@@ -245,6 +248,33 @@ def translate_inbox_events(event_id: int) -> list[tuple[int, str]]:
     except Exception:
         _give_up_claim(owned)
         raise
+
+
+def translate_overdue() -> list[tuple[int, str]]:
+    """Translate the overdue events (stored more than INBOX_OVERDUE ago, still pending) of the
+    installation whose turn it is (served longest ago, ``claim.turn``), a batch of them.
+
+    Called by a task that found nothing to do (its event translated with a batch already,
+    its work taken by a run). The queue is first come, first served: one installation's burst
+    (an import's thousands of callbacks, a backfill's work) puts hundreds of such tasks ahead
+    of another installation's lone event, whose own task then waited 10-20 s in the line
+    (bench/fairness.py). Those tasks now translate it on their way; its work is then run
+    in turn (``claim.pick``). One indexed read when nothing is overdue."""
+    t = now()
+    overdue = db.session.execute(select(InboxEvent.installation_id, func.min(InboxEvent.id)).where(
+        InboxEvent.state == "pending", InboxEvent.received_at < t - limits.INBOX_OVERDUE)
+        .group_by(InboxEvent.installation_id)).all()
+    if not overdue:
+        db.session.commit()
+        return []
+    served = dict(db.session.execute(select(Installation.id, Installation.served_at).where(
+        Installation.id.in_({i for i, _ in overdue if i is not None}))).all())
+    db.session.commit()
+    _, event_id = min(overdue, key=lambda row: (turn(served.get(row[0]), 0), row[1]))
+    return translate_inbox_events(event_id)
+
+
+WHEN_IDLE.append(translate_overdue)
 
 
 def claim_renewal(owned: dict[int, int], *, lease_until=None):

@@ -15,6 +15,10 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 # same heartbeat (``inbox.translate_inbox_events``), so a consumer that died or got stuck in a
 # translation frees its events within WORK_LEASE + WORK_HEARTBEAT (the reaper), not 5 minutes.
 INBOX_LEASE = timedelta(seconds=30)
+# A stored event still untranslated this long after it came is overdue: its own task waits in
+# the queue's line (first come, first served) behind another installation's burst, so the next
+# task that finds nothing to do translates it (``inbox.translate_overdue``).
+INBOX_OVERDUE = timedelta(seconds=1)
 # Events translated per commit (see _claim_inbox_siblings), the size of the invoice export's runs.
 INBOX_BATCH = 49
 # A retry's task may fire a moment before the time it was scheduled for (the scheduler ticks).

@@ -3,6 +3,7 @@ next batches of its installation for a while (``_run_batches``)."""
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from sqlalchemy import update
 
@@ -20,6 +21,11 @@ from .registry import BATCH_SIZES, FLOWS
 from .settle import clear_interruption_notes, settle_failure, settle_succeeded
 from .tasks import run_work, runs
 from .work import BULK, WorkContext, asking_as, ensure_owner, generations, owned_by
+
+
+# What a work task that found its item taken does instead (``inbox.translate_overdue``, bound
+# by the inbox module, which imports this one).
+WHEN_IDLE: list[Callable[[], object]] = []
 
 
 def _run_batches(item: WorkItem, batch: int) -> str | None:
@@ -75,6 +81,8 @@ def execute_work(item_id: int) -> str | None:
     fairer, the item's task is enqueued again, so it keeps its place in the queue."""
     chosen = pick(item_id)
     if chosen is None:
+        for idle in WHEN_IDLE:  # its work is taken: the inbox's overdue events instead
+            idle()
         return None
     item = claim_work(chosen)
     if item is None:
