@@ -81,6 +81,10 @@ SWEPT: dict[str, tuple[str, ...]] = {
     "dg1_admin.settings": ("GET",), "dg1_admin.save_settings": ("POST",),
     "operator.login": ("GET", "POST"), "operator.logout": ("POST",), "operator.installations": ("GET",),
     "operator.installation": ("GET",),
+    "app_report.page": ("GET",), "app_report.progress": ("GET",), "app_report.rows": ("GET",),
+    "app_report.export_csv": ("GET",), "app_report.start": ("POST",), "app_report.act": ("POST",),
+    "dg1_admin.report": ("GET",), "dg1_admin.report_progress": ("GET",), "dg1_admin.report_rows": ("GET",),
+    "dg1_admin.report_csv": ("GET",), "dg1_admin.report_start": ("POST",), "dg1_admin.report_act": ("POST",),
 }
 NOT_SWEPT = {"static": "files from static/, no view code"}
 
@@ -172,7 +176,7 @@ ints = st.one_of(st.integers(0, 6).map(str), st.integers(0, 2 ** 70).map(str), s
 texts = st.one_of(st.sampled_from(KNOWN), garbage.filter(bool))
 # path argument -> what to put in it (quoted). An argument a new route brings fails
 # test_every_route_is_swept until it is given here.
-PATH_ARGS = {"installation_id": ints, "record_id": ints, "invoice_id": texts, "order_id": texts,
+PATH_ARGS = {"installation_id": ints, "record_id": ints, "row_id": ints, "invoice_id": texts, "order_id": texts,
              "tenant_id": texts, "section": texts, "job": texts}
 paths = st.fixed_dictionaries({arg: strategy.map(lambda v: quote(v, safe="")) for arg, strategy in PATH_ARGS.items()})
 

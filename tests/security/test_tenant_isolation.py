@@ -37,6 +37,7 @@ from bridge.dashboard.models import LedgerTransaction, Operator
 from bridge.extensions import db
 from bridge.models import (Cursor, InboxEvent, Installation, InstallationSettings, LedgerConnection, Link, SyncRecord,
                            WorkItem, utcnow)
+from bridge.report_models import ReportRow
 from bridge.settings import save_section
 from bridge.connectors.bitrix24 import store
 from tests.connectors.xero.test_end_to_end import _connect_in_browser
@@ -96,6 +97,18 @@ ROUTES: dict[str, str] = {
     "operator.logout": "operator cookie + CSRF",
     "operator.installations": "operator cookie",
     "operator.installation": "operator cookie",
+    "app_report.page": "form token (installation, 'app')",
+    "app_report.progress": "form token (installation, 'app')",
+    "app_report.rows": "form token (installation, 'app')",
+    "app_report.export_csv": "form token (installation, 'app')",
+    "app_report.start": "form token (installation, 'app'), administrators only",
+    "app_report.act": "form token (installation, 'app'), administrators only; the row must be the installation's",
+    "dg1_admin.report": "signed DG1 session",
+    "dg1_admin.report_progress": "signed DG1 session (htmx fragment)",
+    "dg1_admin.report_rows": "signed DG1 session (htmx fragment)",
+    "dg1_admin.report_csv": "signed DG1 session",
+    "dg1_admin.report_start": "signed DG1 session + its CSRF token",
+    "dg1_admin.report_act": "signed DG1 session + its CSRF token; the row must be the installation's",
 }
 
 
@@ -117,6 +130,7 @@ class Side:
     invoices: list[str] = field(default_factory=list)
     orders: list[str] = field(default_factory=list)
     products: list[str] = field(default_factory=list)
+    report_rows: list[int] = field(default_factory=list)
 
 
 def _mark(side: Side, what: str) -> str:
@@ -207,6 +221,12 @@ def _give_data(live, side: Side) -> None:
                                 ledger="xero", ledger_org="org", ledger_id=f"L-{side.name}-{key}",
                                 ledger_number=_mark(side, f"{key}number")))
             save_section(installation, "invoices", {"create_payment": True})
+            row = ReportRow(installation_id=installation_id, kind="amounts", platform_id=object_id,
+                            ledger_id=f"L-{side.name}-{key}", ledger_number=_mark(side, f"{key}reportnumber"),
+                            what=_mark(side, f"{key}reportwhat"), actions=["sync_again", "ignore"])
+            db.session.add(row)
+            db.session.flush()
+            side.report_rows.append(row.id)
         connection = db.session.scalars(select(LedgerConnection).where(
             LedgerConnection.installation_id == side.ids["portal"], LedgerConnection.active.is_(True))).one()
         connection.organisation_name = f"{side.org} {_mark(side, 'org')}"
@@ -270,6 +290,7 @@ def fingerprint(live, side: Side) -> dict[str, Any]:
             "inbox": _rows(InboxEvent, InboxEvent.installation_id.in_(ids)),
             "cursors": _rows(Cursor, Cursor.scope.in_([f"installation:{i}" for i in ids])),
             "transactions": _rows(LedgerTransaction, LedgerTransaction.installation_id.in_(ids)),
+            "report": _rows(ReportRow, ReportRow.installation_id.in_(ids)),
         }
         db.session.rollback()
     portal = live.control(f"bitrix24/portals/{side.portal}/state", method="GET")
@@ -298,6 +319,8 @@ def guesses(arg: str, victim: Side) -> list[str]:
         return victim.orders
     if arg == "tenant_id":
         return [victim.shop]
+    if arg == "row_id":
+        return [str(i) for i in victim.report_rows]
     if arg == "section":
         return ["general", "invoices", "stages", "mapping"]
     if arg == "job":
@@ -322,7 +345,8 @@ def credentials(live, attacker: Side, victim: Side) -> Iterator[tuple[str, dict[
     for name, token in attacker.tokens.items():
         for installation in victim.ids.values():
             yield f"own {name} form token", {"token": token, "installation": str(installation),
-                                             "member_id": victim.member_id, "error_code": "leak_code"}
+                                             "member_id": victim.member_id, "error_code": "leak_code",
+                                             "action": "ignore"}
     with live.app.test_request_context():
         for installation in victim.ids.values():
             for own in attacker.ids.values():
@@ -332,7 +356,7 @@ def credentials(live, attacker: Side, victim: Side) -> Iterator[tuple[str, dict[
                 yield "own Bexio link, the victim's installation", {"installation": str(installation), "sig": bexio,
                                                                     "token": disconnect_token(own)}
     yield "own DG1 session, the victim's products", {**attacker.dg1, "key": victim.products[0], "site": "ch",
-                                                     "tenant": victim.shop}
+                                                     "tenant": victim.shop, "action": "ignore"}
     with live.app.app_context():
         secret = secrets_of(find_tenant(attacker.shop)).launch_secret
     ts = str(int(live.sandbox.clock.time()))
@@ -483,6 +507,10 @@ def test_each_side_sees_its_own_data_so_the_sweep_can_see_a_leak(world):
         assert f"leak{side.name}customer" in orders.text and f"leak{side.name}shoperr" in orders.text
         products = requests.get(f"{live.app_url}/dg1/products", params={"s": side.dg1["s"]}, timeout=30)
         assert f"leak{side.name}product" in products.text
+        report = requests.get(f"{live.app_url}/bitrix24/app/report", params={"token": side.tokens["app"]}, timeout=30)
+        assert f"leak{side.name}portalreportnumber" in report.text, report.text[:2000]
+        shop_report = requests.get(f"{live.app_url}/dg1/report", params={"s": side.dg1["s"]}, timeout=30)
+        assert f"leak{side.name}shopreportnumber" in shop_report.text, shop_report.text[:2000]
 
 
 def _operator_session(live) -> requests.Session:
