@@ -59,7 +59,16 @@ FLOW_WORDS = {
     "reconciliation_report": _l("reconciliation report"),
     "bitrix24_poll": _l("Bitrix24 poll"),
 }
-WORDS: dict[str, dict[str, Any]] = {"state": STATE_WORDS, "status": STATUS_WORDS, "flow": FLOW_WORDS}
+# What a sync record is about (its ``object_kind``: "invoice 12" in the sync log reads
+# "Rechnung 12" in German).
+OBJECT_WORDS = {
+    "invoice": _l("invoice"), "order": _l("order"), "party": _l("contact"), "product": _l("product"),
+    "connection": _l("connection"), "import": _l("import"), "backfill": _l("backfill"),
+    "installation": _l("installation"), "portal": _l("portal"), "report": _l("report"), "stock": _l("stock"),
+    "status": _l("status"), "sent": _l("sent status"), "ledger_invoice": _l("ledger invoice"),
+}
+WORDS: dict[str, dict[str, Any]] = {"state": STATE_WORDS, "status": STATUS_WORDS, "flow": FLOW_WORDS,
+                                    "object": OBJECT_WORDS}
 
 
 def word(kind: str, value: str | None) -> str:

@@ -67,6 +67,10 @@ def init_i18n(app: Flask) -> None:
     def state_word(value: str | None) -> str:
         return word("state", value)
 
+    @app.template_filter("object_word")
+    def object_word(value: str | None) -> str:
+        return word("object", value)
+
     @app.template_filter("status_word")
     def status_word(value: str | None) -> str:
         return word("status", value)

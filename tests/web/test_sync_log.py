@@ -87,3 +87,15 @@ def test_a_german_portal_reads_the_flows_in_german(client, portal):
     main = launch(client, "/bitrix24/app", lang="de").get_data(as_text=True)
     body = client.get(LOG, query_string={"token": main.split("/bitrix24/app/log?token=")[1].split('"')[0]}).text
     assert body.count("Abgleich gesendeter Rechnungen") == 2 and "invoice sent sweep" not in body
+
+
+def test_a_german_portal_reads_what_each_record_is_about_in_german(client, portal):
+    """"invoice 7" reads "Rechnung 7": the object column names the kind in the page's language."""
+    db.session.add(SyncRecord(installation_id=portal.id, flow="invoice_to_ledger", object_kind="invoice",
+                              object_id="7", direction="to_ledger", state="failed", error_message="Nope."))
+    db.session.commit()
+    main = launch(client, "/bitrix24/app", lang="de").get_data(as_text=True)
+    assert "<td>Rechnung 7</td>" in main  # the main page's recent attempts
+    body = client.get(LOG, query_string={"token": main.split("/bitrix24/app/log?token=")[1].split('"')[0]}).text
+    assert "<td>Rechnung 7</td>" in body and 'aria-label="Rechnung 7 erneut versuchen"' in body
+    assert "invoice 7" not in body

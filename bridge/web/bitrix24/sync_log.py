@@ -18,7 +18,7 @@ from flask_babel import gettext as _, ngettext
 from jinja2_fragments.flask import render_block
 from sqlalchemy import Select, func, select
 
-from ...messages import N_
+from ...messages import N_, word
 from ...connectors.bitrix24.iframe import LaunchRefused, Viewer, check_form_token, form_token, framed
 from .invoice_state import waiting_reason
 from .pages import APP_PAGES, answer_refusals
@@ -129,7 +129,7 @@ def retry(record_id: int):
     if record is None or record.installation_id != viewer.installation.id:
         raise LaunchRefused(404, N_("No such sync record."))
     _retry(viewer.installation.id, [record])
-    notice = _("Retry of %(what)s requested.", what=f"{record.object_kind} {record.object_id}")
+    notice = _("Retry of %(what)s requested.", what=f"{word('object', record.object_kind)} {record.object_id}")
     item = db.session.scalar(select(WorkItem).where(WorkItem.installation_id == viewer.installation.id,
                                                     WorkItem.flow == record.flow,
                                                     WorkItem.object_key == _object_key(record)))
