@@ -10,7 +10,7 @@ served, the same on SQLite and Redis) no longer decides who waits.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
@@ -162,6 +162,19 @@ def should_yield(next_id: int) -> bool:
     fairer = chosen is not None and chosen != next_id and _rank(chosen) < _rank(next_id)
     db.session.commit()
     return fairer
+
+
+def overdue_work() -> int | None:
+    """The fairest ready work (``fairest``) when it has waited past its gathering window and
+    INBOX_OVERDUE more: its own task is stuck in the queue's line behind another
+    installation's burst, so a task that found nothing to do runs it instead. None otherwise."""
+    t = now()
+    chosen = fairest(t)
+    waited = None if chosen is None else db.session.scalar(select(WorkItem.updated_at).where(WorkItem.id == chosen))
+    db.session.commit()
+    if waited is None or waited > t - limits.INBOX_OVERDUE - timedelta(seconds=limits.GATHER_SECONDS):
+        return None
+    return chosen
 
 
 def fairer_than_running(installation_id: int, priority: int, *, other_installations: bool) -> bool:

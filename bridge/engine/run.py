@@ -14,7 +14,7 @@ from ..http import write_guard
 from ..messages import N_
 from ..models import WorkItem
 from . import limits
-from .claim import claim_siblings, claim_work, fairer_than_running, next_ready, pick, should_yield
+from .claim import claim_siblings, claim_work, fairer_than_running, next_ready, overdue_work, pick, should_yield
 from .context import now
 from .lease import Heartbeat
 from .registry import BATCH_SIZES, FLOWS
@@ -81,8 +81,14 @@ def execute_work(item_id: int) -> str | None:
     fairer, the item's task is enqueued again, so it keeps its place in the queue."""
     chosen = pick(item_id)
     if chosen is None:
-        for idle in WHEN_IDLE:  # its work is taken: the inbox's overdue events instead
+        # Its work is taken: the inbox's overdue events instead, then work whose own task is
+        # stuck in the line (``claim.overdue_work``).
+        for idle in WHEN_IDLE:
             idle()
+        waiting = overdue_work()
+        if waiting is not None and (item := claim_work(waiting)) is not None:
+            batch = BATCH_SIZES.get(item.flow, 1)
+            _execute_claimed(item, 1) if batch == 1 else _run_batches(item, batch)
         return None
     item = claim_work(chosen)
     if item is None:

@@ -66,3 +66,28 @@ def test_an_event_is_not_overdue_before_its_time(two_installations, source):
     run_next_task()
     run_next_task()
     assert state_of(lone) == "pending"  # it just came: its own task takes it
+
+
+def test_work_stuck_in_the_line_behind_tasks_with_nothing_to_do_is_run_by_the_first_of_them(
+        two_installations, order, run_jobs):
+    from bridge.models import WorkItem
+
+    big, quiet = two_installations
+    ran, _ = order
+    done = [engine.request_work(engine.WorkRequest(big.id, "fair_one", f"invoice:{n}")) for n in range(30)]
+    db.session.commit()
+    run_jobs()  # the big one's work ran; tasks naming it again (a burst's duplicates) are queued below
+    ran.clear()
+    waiting = engine.request_work(engine.WorkRequest(quiet.id, "fair_one", "invoice:lone"))
+    db.session.commit()
+    huey.flush()  # its own task is at the end of the line:
+    for item_id in done:
+        engine.run_work(item_id)
+    engine.run_work(waiting)
+    db.session.execute(update(WorkItem).where(WorkItem.id == waiting).values(
+        updated_at=utcnow() - limits.INBOX_OVERDUE - timedelta(seconds=limits.GATHER_SECONDS + 1)))
+    db.session.commit()
+
+    assert run_next_task() == "run_work"  # the first idle task of the line
+    assert ran == [(quiet.id, ["invoice:lone"])]
+    assert len(huey.pending()) == 30  # long before its own task would have come
