@@ -55,6 +55,7 @@ def form(page: Page, taxes: dict[str, str], **changes) -> dict[str, str]:
     data = {"s": page.token, "csrf": page.csrf, "version": re.search(r'name="version" value="([^"]*)"', page.text).group(1),
             "general.enabled": "on", "invoices.create_payment": "on", "invoices.send_by_email": "on",
             "daily.sync_status": "on", "daily.sync_products": "on", "daily.sync_stock": "on",
+            "daily.reconciliation_report": "on",
             "bexio.user_id": "101", "bexio.language": "de", "bexio.currency": "CHF",
             "mapping.shipping_tax": taxes["8.1"], "mapping.payment_fee_tax": taxes["8.1"],
             "tax_rate.0": "8.10", "tax_code.0": taxes["8.1"], "tax_rate.1": "7.70", "tax_code.1": taxes["7.7"],
@@ -106,7 +107,8 @@ def test_the_settings_page_saves_the_seeds_settings_whole(solo):
     assert stored["general"] == {"enabled": True, "automatic_sync": False}
     assert stored["mapping"]["tax_rates"] == {"8.1": taxes["8.1"], "7.7": taxes["7.7"]}
     assert stored["bexio"]["user_id"] == 101 and stored["bexio"]["currency"] == "CHF"
-    assert stored["daily"] == {"sync_status": True, "sync_products": True, "sync_stock": True}
+    assert stored["daily"] == {"sync_status": True, "sync_products": True, "sync_stock": True,
+                               "reconciliation_report": True}
     assert stored["invoices"]["create_payment"] and stored["invoices"]["void_authorised_on_cancel"]
 
     # One wrong field anywhere: nothing is saved, and the error sits next to it.

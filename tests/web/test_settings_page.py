@@ -344,6 +344,18 @@ def test_the_import_from_xero_is_daily_and_takes_suppliers_only_when_switched_on
     assert (saved.daily, saved.include_suppliers) == (True, False)
 
 
+def test_the_daily_reconciliation_report_is_on_by_default_and_can_be_switched_off(client, portal, page):
+    html, token = page
+    part = html.split('id="daily"', 1)[1].split("</section>")[0]
+    assert 'name="reconciliation_report"' in part and "checked" in part
+    reply = client.post(f"{SETTINGS}/daily", headers={"HX-Request": "true"}, data={
+        "token": token, "loaded": loaded(html, "daily")})  # the box unticked
+    assert "Saved." in reply.get_data(as_text=True)
+    db.session.expire_all()
+    saved = get_section(portal, "daily")
+    assert saved.reconciliation_report is False and saved.sync_status is True  # the page's one field only
+
+
 def test_a_bexio_installations_settings_name_bexio_never_xero(client, portal, monkeypatch):
     """The import and the "sent" choice name the ledger the portal connected (issue 17 item 7)."""
     connection = LedgerConnection(installation_id=portal.id, ledger="bexio", organisation_id="c1",

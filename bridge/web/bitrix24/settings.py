@@ -45,7 +45,7 @@ bp = Blueprint("app_settings", __name__)
 answer_refusals(bp)
 
 TEMPLATE = "bitrix24/settings.html"
-SECTIONS = ("general", "invoices", STAGES, "mapping", "document", "party_import")
+SECTIONS = ("general", "invoices", STAGES, "mapping", "document", "party_import", "daily")
 BLANK_ROWS = 2  # empty rows under each mapping table for a new entry
 
 
@@ -315,7 +315,8 @@ FORMS = {"general": SectionForm("general", ("enabled", "automatic_sync")),
          "document": SectionForm("document", ("reference_template", "tracking_category", "tracking_source",
                                               "tracking_field", "tracking_options", "branding_theme",
                                               "title_template", "header_template", "footer_template")),
-         "party_import": SectionForm("party_import", ("daily", "include_suppliers"))}
+         "party_import": SectionForm("party_import", ("daily", "include_suppliers")),
+         "daily": SectionForm("daily", ("reconciliation_report",))}
 
 
 def check_document(data: dict, choices: Choices) -> dict[str, str]:

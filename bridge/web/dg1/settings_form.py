@@ -31,7 +31,7 @@ FORMS = {form.section: form for form in (
     SectionForm("invoices", ("create_payment", "send_by_email"), qualified=True),
     SectionForm("mapping", ("shipping_tax", "payment_fee_tax"), qualified=True),
     SectionForm("bexio", ("user_id", "language", "currency"), qualified=True),
-    SectionForm("daily", ("sync_status", "sync_products", "sync_stock"), qualified=True),
+    SectionForm("daily", ("sync_status", "sync_products", "sync_stock", "reconciliation_report"), qualified=True),
     # What the customer reads on the Bexio invoice: each text ours only while set here.
     SectionForm("document", ("title_template", "header_template", "footer_template"), qualified=True))}
 FORM_SECTIONS = tuple(FORMS)
