@@ -82,7 +82,7 @@ def word(kind: str, value: str | None) -> str:
 class Word:
     """A parameter that is a flow, a state or an invoice status: shown as its word."""
 
-    kind: str  # state | status | flow
+    kind: str  # state | status | flow | object
     value: str
 
 
