@@ -16,9 +16,10 @@ def test_the_report_runs_from_start_and_ignore_hides_a_row(portal, browser, scre
     live.run_jobs()
     state = live.control(f"xero/orgs/{live.tenant}/state", method="GET")
     xero = next(i for i in state["invoices"] if i["Type"] == "ACCREC" and i["Url"].rstrip("/").endswith(f"/{edited['id']}"))
-    live.control("xero/webhooks/drop", json={"count": None})  # edited in Xero by hand; its webhook lost
+    live.control("xero/settings", json={"webhooks_enabled": False})  # held, not sent at once
     live.control(f"xero/orgs/{live.tenant}/invoices/{xero['InvoiceID']}/edit", json={"LineItems": [{
         "Description": "Workshop day", "Quantity": 3, "UnitAmount": 1000, "TaxType": "OUTPUT2", "AccountCode": "200"}]})
+    live.control("xero/webhooks/drop", json={"count": None})  # edited in Xero by hand; its webhook lost
     live.control("bitrix24/events/drop", json={"count": 100})
     live.control(f"bitrix24/portals/{ACME}/invoices/{gone['id']}", method="DELETE")  # its event lost too
     live.control("bitrix24/events/drop", json={"count": 0})
