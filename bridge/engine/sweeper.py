@@ -145,16 +145,22 @@ def start_reaper() -> None:
         _reaper.start()
 
 
+def reap_pass() -> None:
+    """One pass of the reaper thread, never raising: a failed pass is logged and the next
+    beat tries again (the minute's sweep is the safety net). The session is the app
+    context's own, removed with it, so nothing here touches one outside a context: that
+    once raised from a ``finally`` and ended the thread after its first pass."""
+    try:
+        with app_context():
+            reap_once()
+    except Exception:  # noqa: BLE001
+        log.warning("reaper pass failed", exc_info=True)
+
+
 def _reap_forever() -> None:
     while True:
         time.sleep(limits.WORK_HEARTBEAT.total_seconds())
-        try:
-            with app_context():
-                reap_once()
-        except Exception:  # noqa: BLE001 - the minute's sweep is the safety net; try again next beat
-            log.warning("reaper pass failed", exc_info=True)
-        finally:
-            db.session.remove()
+        reap_pass()
 
 
 @periodic(crontab(minute="*"), 60, name="sweep")

@@ -165,3 +165,24 @@ def test_a_beat_landing_after_its_run_settled_changes_nothing(installation, orde
     assert beats[0].beat() == 0
     db.session.expire_all()
     assert db.session.get(WorkItem, item_id).state == "queued"
+
+
+def test_the_reaper_thread_keeps_beating_outside_any_app_context(app):
+    """The reaper runs in a thread of its own, with no app context: a pass once touched the
+    session after leaving its context, raised, and so ended the thread after its first beat
+    (seen in the scale-out run's consumer logs)."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def beats() -> None:
+        try:
+            sweeper.reap_pass()
+            sweeper.reap_pass()
+        except BaseException as exc:  # noqa: BLE001 - what would end the thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=beats)
+    thread.start()
+    thread.join(60)
+    assert errors == []
