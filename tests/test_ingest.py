@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from bridge import engine
-from bridge.engine import inbox
+from bridge.engine import intake as inbox
 from bridge.connectors.bitrix24 import store
 from bridge.extensions import db, huey
 from bridge.models import InboxEvent

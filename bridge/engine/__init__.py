@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from ..extensions import huey
 from .context import app_context, bind_app, enqueue_after_commit, now
-from .inbox import handle_inbox_event, record_inbound, store_callback, translate_inbox_events
+from .inbox import handle_inbox_event, translate_inbox_events
+from .intake import record_inbound, store_callback
 from .periodic import claim_period, period_key, periodic
 from .registry import (BATCH_SIZES, BATCHED_INBOX_SOURCES, FLOWS, INBOX_HANDLERS, WorkRequest, flow, inbox_handler,
                        on_failure)

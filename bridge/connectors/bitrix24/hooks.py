@@ -98,7 +98,7 @@ def receive(form: Mapping[str, str]) -> tuple[int, str]:
     application_token = _field(form, "auth[application_token]")
     callback = _entity_callback(form, event, member_id)
     if callback is not None:
-        # The hot path: verify and store in one statement (bridge/engine/inbox.py store_callback).
+        # The hot path: verify and store in one statement (bridge/engine/intake.py store_callback).
         payload = json.dumps({k: v for k, v in form.items() if k not in _SECRET_KEYS}, sort_keys=True)
         if store_callback(SOURCE, callback.dedup_key, store.owner(member_id, application_token), topic=event,
                           object_key=callback.object_key, payload=payload) is not None:

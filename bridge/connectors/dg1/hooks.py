@@ -113,7 +113,7 @@ def receive(tenant_id: str):
     if event.topic not in TOPICS:
         return jsonify(ok=True, ignored=event.topic), 200  # acknowledged so DG1 does not retry it
     key, object_key = dedup_key(tenant_id, event), f"order:{event.site_id}:{event.order_id}"
-    # One autocommitted statement for a new event (bridge/engine/inbox.py store_callback); a
+    # One autocommitted statement for a new event (bridge/engine/intake.py store_callback); a
     # repeated event id takes record_inbound's duplicate handling.
     if store_callback(SOURCE, key, {"id": installation.id}, topic=event.topic, object_key=object_key,
                       payload=raw.decode()) is not None:
