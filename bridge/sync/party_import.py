@@ -39,6 +39,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..faults import fault_point
+from ..messages import N_
 from ..engine import WorkContext, WorkRequest, flow, hand_over, period_key, periodic, renew_lease
 from ..models import Installation, LedgerConnection, Link, SyncRecord, utcnow
 from ..settings import get_section
@@ -65,8 +66,15 @@ def wanted(ledger_party: LedgerParty, include_suppliers: bool) -> bool:
     return roles is None or "customer" in roles or (include_suppliers and "supplier" in roles)
 
 
+PASS_RESTARTED = N_("This import stopped here and started again from the beginning, because its settings "
+                    "changed (suppliers included or not).")
+
+
 @flow(FLOW, bulk=True)
 def import_parties(ctx: WorkContext) -> None:
+    # First, before anything that can fail: the record of a pass that handed over, so a
+    # failure of this run ends it, not a new record beside it left "running" for ever.
+    previous = _record_of_the_pass(ctx)
     installation = db.session.get(Installation, ctx.installation_id)
     ledger, connection = ledger_for(installation)
     platform = platform_for(installation)
@@ -84,14 +92,17 @@ def import_parties(ctx: WorkContext) -> None:
     resumed = value.get("running") and value.get("handed_over") and value.get("scope") == scope
     if resumed:
         started = datetime.fromisoformat(value["started_at"])
+    # The counts go on from where the pass handed over: "read" never goes back to 0 while the
+    # pass re-reads its first pages (``passed`` below).
     progress = {"since": value.get("since"), "invoices_since": value.get("invoices_since"), "scope": scope,
-                "done": 0, "created": value.get("created", 0) if resumed else 0,
-                "updated": value.get("updated", 0) if resumed else 0, "left_out": 0, "running": True,
-                "started_at": started.isoformat()}
+                **{count: value.get(count, 0) if resumed else 0 for count in ("done", "created", "updated")},
+                "left_out": 0, "running": True, "started_at": started.isoformat()}
     position.value = progress
-    record = _record_of_the_pass(ctx) if resumed else None
+    record = previous if resumed else None
     if record is None:
-        record = ctx.record(object_kind="import", object_id="parties", direction="to_platform")
+        if previous is not None:  # a handed-over pass whose scope changed: it ends here
+            previous.state, previous.warning, previous.finished_at = "skipped", PASS_RESTARTED, utcnow()
+        record = ctx.record(object_kind="import", object_id="parties", direction="to_platform", commit=False)
     db.session.commit()
 
     # A first import (no customer of this ledger linked yet) learns what the platform carries
@@ -99,6 +110,7 @@ def import_parties(ctx: WorkContext) -> None:
     # lookup per 50 (200 requests for 10,000 contacts: half again the writes).
     carried = platform.find_parties(ledger.kind, None) if not _any_party_linked(connection) else None
     batch: list[LedgerParty] = []
+    passed = 0  # candidates written (or found unchanged) by this run
     newest = since
     for ledger_party in _candidates(ledger, since, invoices_since, settings.include_suppliers):
         if ledger_party.updated_at and (newest is None or ledger_party.updated_at > newest):
@@ -112,6 +124,8 @@ def import_parties(ctx: WorkContext) -> None:
         batch.append(ledger_party)
         if len(batch) == BATCH:
             _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress, carried)
+            passed += len(batch)
+            progress["done"] = max(progress["done"], passed)
             batch = []
             position.value = dict(progress)
             renew_lease(ctx)
@@ -125,6 +139,8 @@ def import_parties(ctx: WorkContext) -> None:
                 return
     if batch:
         _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress, carried)
+        passed += len(batch)
+    progress["done"] = max(progress["done"], passed)
     progress.update(running=False, finished_at=utcnow().isoformat(),
                     since=newest.isoformat() if newest else progress["since"],
                     invoices_since=started.isoformat())
@@ -135,7 +151,8 @@ def import_parties(ctx: WorkContext) -> None:
 
 
 def _record_of_the_pass(ctx: WorkContext) -> SyncRecord | None:
-    """The running record of a pass that handed over, for its next run to go on with."""
+    """The running record of a pass that handed over, for its next run to go on with (or to
+    end, when the pass must start again)."""
     record = db.session.scalar(select(SyncRecord).where(
         SyncRecord.work_item_id == ctx.item.id, SyncRecord.flow == FLOW, SyncRecord.state == "running")
         .order_by(SyncRecord.id.desc()).limit(1))
@@ -220,7 +237,6 @@ def _write_batch(ctx: WorkContext, installation, connection, platform, ledger_ki
                 except LinkTaken:  # two people of one company with one e-mail: the first is linked
                     continue
             progress["updated" if existed or platform_id else "created"] += 1
-    progress["done"] += len(batch)
 
 
 # -- the daily run (switched on in the settings) -------------------------------------------

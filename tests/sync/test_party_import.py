@@ -119,3 +119,98 @@ def test_the_daily_import_runs_only_where_a_user_switched_it_on(fake_world, run_
     assert request_daily_imports("day-2") == 0  # once a day
     run_jobs()
     assert names(platform) == ["Customer"]
+
+
+def _hand_over_after_the_first_page(monkeypatch, platform, installation, also=None):
+    """A user's work arrives while the first page is written, so the import hands over to it
+    there (``engine.hand_over``) and goes on in its next run. ``also`` runs at that moment."""
+    from bridge import engine
+    monkeypatch.setitem(engine.FLOWS, "users_work", lambda ctx: None)
+    saved = platform.save_parties
+
+    def save_page(items):
+        keys = saved(items)
+        if platform.save_calls == 1:
+            request_work(WorkRequest(installation.id, "users_work", "invoice:9", bulk=False))
+            if also:
+                also()
+        return keys
+    monkeypatch.setattr(platform, "save_parties", save_page)
+
+
+def _import_cursor() -> dict:
+    db.session.expire_all()
+    return db.session.scalar(select(Cursor.value).where(Cursor.name.like("party_import:%")))
+
+
+def test_the_count_of_contacts_read_never_goes_back_when_an_import_goes_on_after_handing_over(
+        fake_world, run_jobs, monkeypatch):
+    """The settings page's "read" count: after a hand-over the pass reads its first pages
+    again, and the count shown stays where it was instead of starting again from 0."""
+    installation, platform, ledger = fake_world
+    fill(ledger, 120)
+    _hand_over_after_the_first_page(monkeypatch, platform, installation)
+    from bridge.sync import party_import
+    shown: list[int] = []  # the count as the page shows it: when each run starts, and per contact read
+    listing, connect = ledger.changed_parties, party_import.ledger_for
+
+    def run_starts(inst):
+        shown.append((_import_cursor() or {}).get("done", 0))
+        return connect(inst)
+
+    def watched(since):
+        for party in listing(since):
+            shown.append(_import_cursor()["done"])
+            yield party
+    monkeypatch.setattr(party_import, "ledger_for", run_starts)
+    monkeypatch.setattr(ledger, "changed_parties", watched)
+    start_import(installation, run_jobs)
+
+    assert platform.save_calls == 3 and len(platform.parties) == 120
+    assert 50 in shown and shown == sorted(shown), shown  # handed over at 50, and never back
+    progress = _import_cursor()
+    assert (progress["done"], progress["created"], progress["running"]) == (120, 120, False)
+
+
+def test_a_failure_after_a_hand_over_ends_the_imports_record_instead_of_leaving_it_running(
+        fake_world, run_jobs, monkeypatch):
+    from bridge.errors import NeedsReconnect
+    from bridge.messages import N_
+    from bridge.models import SyncRecord
+    from bridge.sync import party_import
+    installation, platform, ledger = fake_world
+    fill(ledger, 120)
+    _hand_over_after_the_first_page(monkeypatch, platform, installation)
+    real_ledger_for = party_import.ledger_for
+    runs = []
+
+    def ledger_for(inst):
+        runs.append(1)
+        if len(runs) == 2:  # the run that goes on after the hand-over: the connection is gone
+            raise NeedsReconnect(N_("The Xero connection was ended."))
+        return real_ledger_for(inst)
+    monkeypatch.setattr(party_import, "ledger_for", ledger_for)
+    start_import(installation, run_jobs)
+
+    records = db.session.scalars(select(SyncRecord).where(SyncRecord.flow == "party_import")).all()
+    assert [r.state for r in records] == ["failed"]  # one import, ended; none left "running"
+
+
+def test_an_import_whose_settings_changed_after_a_hand_over_starts_again_and_ends_the_old_record(
+        fake_world, run_jobs, monkeypatch):
+    from bridge.models import Installation, SyncRecord
+    from bridge.settings import get_section, save_section
+    installation, platform, ledger = fake_world
+    fill(ledger, 120)
+
+    def include_suppliers():  # the user changes the import's settings meanwhile
+        current = db.session.get(Installation, installation.id)  # the run's own session
+        data = get_section(current, "party_import").model_dump(mode="json")
+        save_section(current, "party_import", {**data, "include_suppliers": True})
+    _hand_over_after_the_first_page(monkeypatch, platform, installation, also=include_suppliers)
+    start_import(installation, run_jobs)
+
+    records = db.session.scalars(select(SyncRecord).where(SyncRecord.flow == "party_import")
+                                 .order_by(SyncRecord.id)).all()
+    assert [r.state for r in records] == ["skipped", "succeeded"]
+    assert len(platform.parties) == 120  # the new pass wrote nothing twice
