@@ -23,7 +23,7 @@ from ..errors import ConflictError, SyncError
 from ..models import Installation, Link
 from ..settings import get_section
 from .links import jsonable
-from .mapping import document_digests, ledger_document, with_due_date
+from .mapping import document_digests, ledger_document, link_plain_digest, plain_digest, with_due_date
 from .platform_words import decide_where
 from ..ports import Ledger, LedgerDocument, Platform
 from ..messages import N_
@@ -99,7 +99,9 @@ def flow_back(installation: Installation, platform: Platform, ledger: Ledger, li
         refreshed = platform.get_invoice(link.platform_id)
         if refreshed is not None:  # the platform's update event will now read as "no change"
             party = (link.extra or {}).get("party_ledger_id")
-            link.content_hash = document_digests(ledger, ledger_document(installation, ledger, refreshed, party)[1])[0]
+            shaped, rendered = ledger_document(installation, ledger, refreshed, party)
+            link.content_hash = document_digests(ledger, rendered)[0]
+            link.extra = {**(link.extra or {}), "plain_hash": plain_digest(ledger, shaped, party)}
     if against:
         raise ConflictError(
             N_("The invoice was edited in %(ledger)s (%(parts)s), but %(platform)s is the master of that part while it "
@@ -117,8 +119,10 @@ def has_unsent_edit(installation: Installation, ledger: Ledger, link: Link, curr
         return False
     party = (link.extra or {}).get("party_ledger_id")
     try:
-        rendered = ledger_document(installation, ledger, replace(current, lines=[replace(l) for l in current.lines]),
-                                   party)[1]
+        shaped, rendered = ledger_document(installation, ledger,
+                                           replace(current, lines=[replace(l) for l in current.lines]), party)
     except SyncError:  # e.g. a rate no longer mapped: the export will say so
         return False
-    return link.content_hash not in document_digests(ledger, rendered)
+    # A document setting changed since (``mapping.plain_digest``) is no edit of the invoice.
+    return link.content_hash not in document_digests(ledger, rendered) and \
+        link_plain_digest(link) != plain_digest(ledger, shaped, party)

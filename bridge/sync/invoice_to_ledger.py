@@ -36,7 +36,7 @@ from .invoice_followup import complete_invoice, pending_steps
 from .links import LinkTaken, bind, find_link, jsonable, remembered_links
 from .outcome import SWITCHED_OFF, UNCHANGED_MESSAGE, finish as _finish, idempotency_key, split_object_key
 from .party_to_ledger import export_parties
-from .mapping import document_digests, ledger_document
+from .mapping import document_digests, ledger_document, link_plain_digest, plain_digest
 from .money_check import money_agrees
 from .platform_words import decide_where, settled_message, settled_on_both_sides
 from ..ports import UNCHANGED, InvoiceLookup, InvoiceWrite, Ledger, LedgerDocument, Platform, WriteResult
@@ -65,6 +65,7 @@ class Prepared:
     write: InvoiceWrite
     digest: str
     warning: str | None
+    plain: str = ""  # the digest without the document settings (``mapping.plain_digest``)
 
 
 @flow(FLOW, batch=BATCH)
@@ -193,6 +194,7 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, pl
     invoice, document = ledger_document(installation, ledger, invoice, party_id)
     digests = document_digests(ledger, document)  # the one to store first; any of them: unchanged
     digest = digests[0]
+    plain = plain_digest(ledger, invoice, party_id)
     record.sent = jsonable({"document": document})
     db.session.commit()  # never hold a write transaction across the calls below (SQLite)
     if link and link.ledger_id and link.content_hash in digests:
@@ -212,7 +214,8 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, pl
             bind(installation.id, connection, "invoice", platform_id, ledger_id=existing.ledger_id,
                  ledger_number=existing.number, ledger_status=existing.status.value,
                  ledger_version=existing.version, content_hash=digest,
-                 extra={"url": existing.url, "synced_at": utcnow().isoformat(), "party_ledger_id": party_id})
+                 extra={"url": existing.url, "synced_at": utcnow().isoformat(), "party_ledger_id": party_id,
+                        "plain_hash": plain})
             record.received = {"ledger_id": existing.ledger_id, "number": existing.number,
                                "status": existing.status.value}
             _finish(record, "succeeded", N_("Found in %(ledger)s as %(status)s, made by an earlier attempt: linked, "
@@ -221,6 +224,9 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, pl
             return None
         if link and link.ledger_id and settled_on_both_sides(platform, platform_status, existing.status):
             _finish(record, "skipped", settled_message(platform, ledger))
+            return None
+        if link and link.ledger_id and link_plain_digest(link) == plain:
+            keep_as_approved(record, link, digest, plain, ledger, existing)
             return None
         raise ConflictError(
             N_("%(ledger)s has this invoice as %(status)s: it no longer accepts changes, so the edit was not sent.",
@@ -236,7 +242,20 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, pl
                                                          ctx.item.attempts + 1))
     record.idempotency_key = write.idempotency_key
     db.session.commit()
-    return Prepared(ctx, record, platform_id, write, digest, party_warning)
+    return Prepared(ctx, record, platform_id, write, digest, party_warning, plain)
+
+
+def keep_as_approved(record: SyncRecord, link, digest: str, plain: str, ledger: Ledger,
+                     existing: LedgerDocument) -> None:
+    """Only a document setting changed since the last write (a branding theme, the tracking
+    mapping, a template), not the invoice: an approved invoice keeps what it was approved
+    with. It is no user edit, so no conflict; the link takes the new rendering as its own,
+    so the next event costs no ledger read and the flow-back sees no unsent edit."""
+    link.content_hash = digest
+    link.extra = {**(link.extra or {}), "plain_hash": plain}
+    _finish(record, "skipped", N_("Only the document settings changed: %(ledger)s has this invoice as %(status)s, "
+                                  "so it keeps what it was approved with. New and draft invoices get the new "
+                                  "settings.", ledger=ledger.kind.title(), status=Word("status", existing.status.value)))
 
 
 def write_prepared(installation: Installation, connection: LedgerConnection, platform, ledger: Ledger,
@@ -268,7 +287,7 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
                         ledger_number=result.number, ledger_status=result.status.value if result.status else None,
                         ledger_version=result.version, content_hash=p.digest,
                         extra={"url": result.url, "synced_at": utcnow().isoformat(),
-                               "party_ledger_id": p.write.party_ledger_id})
+                               "party_ledger_id": p.write.party_ledger_id, "plain_hash": p.plain})
         except LinkTaken as exc:  # another invoice's: a conflict for this one, the batch goes on
             p.ctx.fail(exc)
             continue

@@ -73,6 +73,23 @@ def ledger_document(installation, ledger, invoice: Invoice, party_ledger_id: str
     return invoice, ledger.preview_invoice(invoice, party_ledger_id)
 
 
+def plain_digest(ledger, invoice: Invoice, party_ledger_id: str | None) -> str:
+    """The content hash of ``invoice`` (as ``ledger_document`` returned it) without what the
+    document settings add (Reference, branding theme, title/header/footer, tracking).
+
+    Stored on the link beside the content hash (``extra["plain_hash"]``): when the content
+    hash differs and this one does not, only a setting changed, not the invoice, so an
+    approved invoice is neither rewritten nor shown as a conflict for it."""
+    bare = replace(invoice, shown={}, lines=[replace(line, ledger_tracking=()) for line in invoice.lines])
+    return document_digests(ledger, ledger.preview_invoice(bare, party_ledger_id))[0]
+
+
+def link_plain_digest(link) -> str | None:
+    """The plain hash of what was last written; a link written before it was kept has its
+    content hash, which is the plain one when no document setting was set then."""
+    return (link.extra or {}).get("plain_hash") or link.content_hash
+
+
 def with_due_date(installation, invoice: Invoice) -> Invoice:
     """A platform invoice without a due date goes to the ledger with the issue date plus
     the payment terms; the flow-back compares with that too, so the date is no ledger edit."""
