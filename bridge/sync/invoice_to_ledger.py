@@ -36,6 +36,7 @@ from .invoice_followup import complete_invoice, pending_steps
 from .links import LinkTaken, bind, find_link, jsonable, remembered_links
 from .outcome import SWITCHED_OFF, UNCHANGED_MESSAGE, finish as _finish, idempotency_key, split_object_key
 from .party_to_ledger import export_parties
+from .shaping import keep_ledger_tracking
 from .mapping import document_digests, ledger_document, link_plain_digest, plain_digest
 from .money_check import money_agrees
 from .platform_words import decide_where, settled_message, settled_on_both_sides
@@ -236,7 +237,8 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, pl
                      N_("Undo the edit on the platform"),
                      N_("Void it in the ledger and sync again as a new invoice")],
             fix=decide_where(platform, ledger))
-    write = InvoiceWrite(invoice=invoice, party_ledger_id=party_id,
+    write = InvoiceWrite(invoice=keep_ledger_tracking(installation, invoice, existing.invoice if existing else None),
+                         party_ledger_id=party_id,
                          ledger_id=existing.ledger_id if existing else None,
                          idempotency_key=idempotency_key(installation.id, "invoice", platform_id, digest,
                                                          ctx.item.attempts + 1))

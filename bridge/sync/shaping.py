@@ -53,6 +53,34 @@ def shape(installation: Any, invoice: Invoice) -> Invoice:
     return replace(invoice, shown=shown, lines=lines)
 
 
+def keep_ledger_tracking(installation: Any, invoice: Invoice, ledger_invoice: Invoice | None) -> Invoice:
+    """``invoice`` about to be written over ``ledger_invoice`` (the ledger's current version):
+    while the setting does not own tracking, each line carries the tracking a person set on
+    its twin in the ledger, since a rewrite of the lines would drop it (fields we do not own
+    are never changed). A line's twin: the first line not yet paired with the same
+    description, else the line at the same place. The content hash is taken before this, so
+    a person's tracking never makes an invoice look edited. With the setting on, ours wins."""
+    settings: DocumentSettings = get_section(installation, "document")  # type: ignore[assignment]
+    if settings.tracking_on or ledger_invoice is None or not any(l.ledger_tracking for l in ledger_invoice.lines):
+        return invoice
+    theirs = list(ledger_invoice.lines)
+    free = set(range(len(theirs)))
+    twins: list[int | None] = []
+    for place, line in enumerate(invoice.lines):
+        same = next((i for i in sorted(free) if _said(theirs[i]) == _said(line)), None)
+        twin = same if same is not None else (place if place in free else None)
+        free.discard(twin)
+        twins.append(twin)
+    lines = [replace(line, ledger_tracking=theirs[twin].ledger_tracking)
+             if twin is not None and line.kind != LineKind.TEXT and not line.ledger_tracking else line
+             for line, twin in zip(invoice.lines, twins)]
+    return replace(invoice, lines=lines)
+
+
+def _said(line) -> str:
+    return (line.description or "").strip().casefold()
+
+
 def company_theme(invoice: Invoice, themes: dict[str, str]) -> str:
     """The customer company's own theme: its name (or id) among ``themes`` (name -> id, as
     the settings page read them last); "" when the company names none the ledger has."""
@@ -74,6 +102,22 @@ def tracking(line, invoice: Invoice, settings: DocumentSettings) -> tuple[tuple[
     if settings.tracking_source == "section":
         candidates = line.product_sections or ((line.product_section_id,) if line.product_section_id else ())
     else:
-        candidates = (invoice.fields.get(settings.tracking_field, ""),)
+        candidates = (field_value(invoice.fields, settings.tracking_field),)
     option = next((settings.tracking_options[str(c)] for c in candidates if str(c) in settings.tracking_options), None)
     return ((settings.tracking_category or "", option),) if option else ()
+
+
+def field_value(fields: dict[str, str], name: str) -> str:
+    """The value of the field the user named, however they spelt it: a platform may show a
+    field's name one way on its settings pages and read it another (Bitrix24's field
+    settings say ``UF_CRM_SMART_INVOICE_REGION``, its invoices carry
+    ``ufCrmSmartInvoiceRegion``); case and underscores aside, the names are the same."""
+    name = (name or "").strip()
+    if name in fields:
+        return fields[name]
+    wanted = _spelling(name)
+    return next((value for key, value in fields.items() if _spelling(key) == wanted), "")
+
+
+def _spelling(name: str) -> str:
+    return name.replace("_", "").casefold()

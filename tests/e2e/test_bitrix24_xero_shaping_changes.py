@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from tests.e2e.conftest import ACME
 from tests.e2e.test_bitrix24_xero import deliver_events, xero_invoices
-from tests.e2e.test_bitrix24_xero_invoices import edit_invoice, records, rows, settings, xero_flush
+from tests.e2e.test_bitrix24_xero_invoices import edit_invoice, records, rows, settings, xero_api, xero_flush
 from tests.e2e.test_bitrix24_xero_shaping import _org, _region_tracking, _theme_id
 from tests.e2e.test_lone_invoice import company, mark
 
@@ -59,3 +59,58 @@ def test_a_branding_change_is_no_conflict_for_an_approved_invoice_and_a_draft_ta
     last = records(live, object_id=approved["id"])[-1]
     assert last.state == "skipped" and "keeps what it was approved with" in last.warning
     assert _xero_invoice(live, f"/details/{draft['id']}/")["BrandingThemeID"] == special  # a draft takes it
+
+
+def _tracking(invoice: dict) -> list[list[tuple[str, str]]]:
+    return [[(t["Name"], t["Option"]) for t in line.get("Tracking") or []] for line in invoice["LineItems"]]
+
+
+def _person_tracks_first_line(live, invoice: dict, option: str) -> None:
+    """A person picks a tracking option on the draft's first line in Xero."""
+    line = invoice["LineItems"][0]["LineItemID"]
+    answer = xero_api(live, "POST", "Invoices", {"Invoices": [{"InvoiceID": invoice["InvoiceID"], "LineItems": [
+        {"LineItemID": line, "Tracking": [{"Name": "Region", "Option": option}]}]}]})
+    assert answer.status_code == 200, answer.text
+    xero_flush(live)
+
+
+def test_a_persons_tracking_on_a_draft_line_survives_our_rewrite_while_the_setting_does_not_own_it(portal):
+    live = portal
+    _region_tracking(live)
+    item = _invoice(live, "Tracked")
+    deliver_events(live)
+    draft = _xero_invoice(live, f"/details/{item['id']}/")
+    _person_tracks_first_line(live, draft, "North")
+    edit_invoice(live, item["id"], rows=[dict(rows()[0], quantity=3), dict(rows()[0], productName="Setup")])
+    after = _xero_invoice(live, f"/details/{item['id']}/")
+    assert [line["Quantity"] for line in after["LineItems"]] == [3, 1]  # our rewrite arrived...
+    assert _tracking(after) == [[("Region", "North")], []]  # ...and the person's tracking stayed
+
+
+def _region_field(live) -> None:
+    """A text field "Region" on the portal's invoices, as its administrator adds it."""
+    from bridge.connectors.bitrix24 import store
+    with live.app.app_context():
+        store.client_for(store.find(live.member_id)).call("userfieldconfig.add", {"moduleId": "crm", "field": {
+            "entityId": "CRM_SMART_INVOICE", "fieldName": "UF_CRM_SMART_INVOICE_REGION", "userTypeId": "string"}})
+
+
+def test_tracking_from_an_invoice_field_arrives_and_once_owned_ours_wins_over_a_persons(portal):
+    live = portal
+    _region_tracking(live)
+    _region_field(live)
+    # The field named as Bitrix24's field settings show it; crm.item reads it as ufCrmSmartInvoiceRegion.
+    settings(live, "document", {"tracking_category": "Region", "tracking_source": "field",
+                                "tracking_field": "UF_CRM_SMART_INVOICE_REGION",
+                                "tracking_options": {"N": "North", "S": "South"}})
+    item = _invoice(live, "Owned", ufCrmSmartInvoiceRegion="S")
+    deliver_events(live)
+    draft = _xero_invoice(live, f"/details/{item['id']}/")
+    assert _tracking(draft) == [[("Region", "South")]]  # mapped from the invoice's field
+    _person_tracks_first_line(live, draft, "North")
+    edit_invoice(live, item["id"], rows=rows(quantity=2))
+    assert _tracking(_xero_invoice(live, f"/details/{item['id']}/")) == [[("Region", "South")]]  # ours wins
+    edit_invoice(live, item["id"], fields={"ufCrmSmartInvoiceRegion": "N"})  # the field changes: the lines follow
+    assert _tracking(_xero_invoice(live, f"/details/{item['id']}/")) == [[("Region", "North")]]
+    edit_invoice(live, item["id"], fields={"ufCrmSmartInvoiceRegion": "W"})  # a value with no option: none
+    assert _tracking(_xero_invoice(live, f"/details/{item['id']}/")) == [[]]

@@ -484,7 +484,10 @@ def invoice_from_xero(xero_invoice: dict[str, Any]) -> Invoice:
                           discount_amount=(dec(item["DiscountAmount"])
                                            if item.get("DiscountAmount") is not None else None),
                           sku=item.get("ItemCode"), ledger_tax_code=item.get("TaxType"),
-                          ledger_account_code=item.get("AccountCode")))
+                          ledger_account_code=item.get("AccountCode"),
+                          # what a person chose in Xero: kept on a rewrite while no setting owns it
+                          ledger_tracking=tuple((str(t.get("Name") or ""), str(t.get("Option") or ""))
+                                                for t in item.get("Tracking") or [] if t.get("Option"))))
     contact = xero_invoice.get("Contact") or {}
     return Invoice(key=f"xero:{xero_invoice.get('InvoiceID')}", number=xero_invoice.get("InvoiceNumber") or "",
                    issue_date=parse_date(xero_invoice.get("Date")) or date.today(),
