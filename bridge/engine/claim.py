@@ -83,6 +83,13 @@ def next_ready(installation_id: int, flow: str) -> int | None:
     return next_id
 
 
+def class_of(item_id: int) -> int:
+    """The item's class (``WorkItem.priority``), for the line its next task enters."""
+    work_class = db.session.scalar(select(WorkItem.priority).where(WorkItem.id == item_id))
+    db.session.commit()
+    return 1 if work_class is None else work_class
+
+
 def pick(hint_id: int) -> int | None:
     """The work a task for ``hint_id`` runs: None when that item is not ready (done, taken,
     or a run of its batch flow is going on and takes it next); the fairest ready work

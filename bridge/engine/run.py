@@ -14,12 +14,13 @@ from ..http import write_guard
 from ..messages import N_
 from ..models import WorkItem
 from . import limits
-from .claim import claim_siblings, claim_work, fairer_than_running, next_ready, overdue_work, pick, should_yield
+from .claim import (claim_siblings, claim_work, class_of, fairer_than_running, next_ready, overdue_work, pick,
+                    should_yield)
 from .context import now
 from .lease import Heartbeat
 from .registry import BATCH_SIZES, FLOWS
 from .settle import clear_interruption_notes, settle_failure, settle_succeeded
-from .tasks import run_work, runs
+from .tasks import enqueue_work, runs
 from .work import BULK, WorkContext, asking_as, ensure_owner, generations, owned_by
 
 
@@ -45,7 +46,7 @@ def _run_batches(item: WorkItem, batch: int) -> str | None:
         # Between batches the run yields to fairer work (another installation's turn, a user
         # waiting): its next batch goes to the queue, where ``pick`` decides.
         if outcome == "waiting" or time.monotonic() >= deadline or should_yield(next_id):
-            run_work(next_id)
+            enqueue_work(next_id, class_of(next_id), resumed=True)  # ahead of fresh bulk tasks (``tasks``)
             break
         next_item = claim_work(next_id)
         if next_item is None:
@@ -93,12 +94,12 @@ def execute_work(item_id: int) -> str | None:
     item = claim_work(chosen)
     if item is None:
         if chosen != item_id:
-            run_work(item_id)  # another task took the fairer work first: this item keeps its turn
+            enqueue_work(item_id, class_of(item_id))  # another task took the fairer work first: it keeps its turn
         return None
     batch = BATCH_SIZES.get(item.flow, 1)
     outcome = _execute_claimed(item, 1) if batch == 1 else _run_batches(item, batch)
     if chosen != item_id:
-        run_work(item_id)
+        enqueue_work(item_id, class_of(item_id))
     return outcome
 
 

@@ -18,7 +18,7 @@ from . import limits
 from .context import enqueue_after_commit, now
 from .registry import notify_failure
 from .sweeper import INTERRUPTED_CODE
-from .tasks import run_work
+from .tasks import enqueue_work
 from .work import WorkContext, owned_by
 
 
@@ -55,13 +55,13 @@ def settle_succeeded(owned: dict[int, int]) -> dict[int, str]:
         update(WorkItem).where(owned_by(owned))
         .values(state=case((WorkItem.dirty.is_(True), "queued"), else_="idle"), dirty=False, lease_until=None,
                 next_attempt_at=None, attempts=0, interruptions=0, updated_at=now())
-        .returning(WorkItem.id, WorkItem.state)).all()
+        .returning(WorkItem.id, WorkItem.state, WorkItem.priority)).all()
     db.session.commit()
     outcomes = {item_id: "lost" for item_id in owned}
-    for item_id, state in rows:
+    for item_id, state, work_class in rows:
         outcomes[item_id] = "rerun" if state == "queued" else state
         if state == "queued":
-            run_work(item_id)
+            enqueue_work(item_id, work_class, resumed=True)
     return outcomes
 
 
@@ -78,7 +78,7 @@ def _settle(item_id: int, state: str, *, attempts: int | None = None,
     if attempts is not None:
         item.attempts = attempts
     if rerun:
-        enqueue_after_commit(run_work, item_id)
+        enqueue_after_commit(enqueue_work, item_id, item.priority)
     db.session.commit()
     return "rerun" if rerun else state
 
@@ -113,7 +113,7 @@ def settle_failure(item_id: int, context: WorkContext, exc: Exception) -> str:
     settled = _settle(item_id, state, attempts=attempts, next_attempt_at=retry_at)
     if retry_at is not None:
         delay = max((retry_at - now()).total_seconds(), 0.0)
-        run_work.schedule((item_id,), delay=delay)
+        enqueue_work(item_id, item.priority, delay=delay)
     return settled
 
 

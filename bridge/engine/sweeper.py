@@ -21,7 +21,7 @@ from . import limits
 from .context import app_context, now
 from .periodic import periodic
 from .registry import notify_failure
-from .tasks import process_inbox, run_work
+from .tasks import enqueue_work, process_inbox
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +50,18 @@ def sweep_once() -> dict[str, int]:
     interrupted = db.session.execute(
         update(WorkItem).where(expired)
         .values(state="queued", lease_until=None, updated_at=t, interruptions=WorkItem.interruptions + 1)
-        .returning(WorkItem.id)).scalars().all()
+        .returning(WorkItem.id, WorkItem.priority)).all()
     if interrupted:
-        close_interrupted_records(interrupted, t)
+        close_interrupted_records([item_id for item_id, _ in interrupted], t)
     due = db.session.execute(
         update(WorkItem).where(WorkItem.state == "waiting", WorkItem.next_attempt_at <= t)
         .values(state="queued", lease_until=None, updated_at=t)
-        .returning(WorkItem.id)).scalars().all()
-    revived = [*interrupted, *due]
-    lost = db.session.scalars(select(WorkItem.id).where(
+        .returning(WorkItem.id, WorkItem.priority)).all()
+    lost = db.session.execute(select(WorkItem.id, WorkItem.priority).where(
         WorkItem.state == "queued", WorkItem.updated_at < t - timedelta(minutes=2))).all()
     db.session.commit()
-    for item_id in {*revived, *lost}:
-        run_work(item_id)
+    for item_id, work_class in dict([*interrupted, *due, *lost]).items():  # each in its class's line
+        enqueue_work(item_id, work_class)
         counts["work"] += 1
     return counts
 

@@ -21,6 +21,9 @@ LEGACY_MODULE = "bridge.jobs"
 
 _BODIES: dict[str, Callable[[int], Any]] = {}
 
+USER_LINE, EVENT_LINE, RESUME_LINE, BULK_LINE = 30, 20, 10, 0
+_WORK_CLASS_LINES = (USER_LINE, BULK_LINE)  # by ``WorkItem.priority``: 0 interactive, 1 bulk
+
 
 def runs(task_name: str) -> Callable[[Callable[[int], Any]], Callable[[int], Any]]:
     """Make the decorated function the body of the task ``task_name``."""
@@ -30,18 +33,37 @@ def runs(task_name: str) -> Callable[[Callable[[int], Any]], Callable[[int], Any
     return bind
 
 
-def _pinned(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn.__module__ = LEGACY_MODULE
-    return huey.task(name=fn.__name__)(fn)
+def _pinned(priority: int) -> Callable[[Callable[..., Any]], Any]:
+    def declare(fn: Callable[..., Any]) -> Any:
+        fn.__module__ = LEGACY_MODULE
+        return huey.task(name=fn.__name__, priority=priority)(fn)
+    return declare
 
 
-@_pinned
+@_pinned(EVENT_LINE)
 def process_inbox(event_id: int) -> None:
     with app_context():
         _BODIES["process_inbox"](event_id)
 
 
-@_pinned
+@_pinned(BULK_LINE)
 def run_work(item_id: int) -> None:
     with app_context():
         _BODIES["run_work"](item_id)
+
+
+def line_of(work_class: int, *, resumed: bool = False) -> int:
+    """The queue priority of a task for work of ``work_class`` (``WorkItem.priority``);
+    ``resumed``: a bulk run's next batch (see the module's docstring)."""
+    line = _WORK_CLASS_LINES[min(max(work_class, 0), 1)]
+    return RESUME_LINE if resumed and line == BULK_LINE else line
+
+
+def enqueue_work(item_id: int, work_class: int, *, delay: float | None = None, resumed: bool = False) -> None:
+    """Enqueue ``run_work(item_id)`` in its class's line; after ``delay`` seconds if given
+    (Huey's scheduler then queues it with the same priority)."""
+    priority = line_of(work_class, resumed=resumed)
+    if delay is None:
+        run_work(item_id, priority=priority)
+    else:
+        run_work.schedule((item_id,), delay=delay, priority=priority)

@@ -19,7 +19,7 @@ from ..models import InboxEvent, SyncRecord, WorkItem
 from . import limits
 from .context import enqueue_after_commit, now
 from .registry import BATCH_SIZES, BULK_FLOWS, WorkRequest
-from .tasks import run_work
+from .tasks import enqueue_work
 
 INTERACTIVE, BULK = 0, 1
 # The class of the code running now: a bulk flow's run or a periodic job asks for bulk work.
@@ -107,25 +107,30 @@ def request_work_many(asks: list[tuple[WorkRequest, int | None]]) -> list[tuple[
             db.session.execute(update(WorkItem).where(WorkItem.id == ids[key]).values(options=value))
     db.session.execute(update(WorkItem).where(news, WorkItem.state == "running").values(dirty=True))
     # The class: what was newly queued takes the asker's; a user waiting lifts work already queued.
+    lifted: set[int] = set()
     for value in (INTERACTIVE, BULK):
         chosen = [ids[key] for key, p in priority.items() if p == value]
         if chosen:
-            db.session.execute(update(WorkItem).where(WorkItem.id.in_(chosen), WorkItem.state.in_(("queued", "waiting")),
-                                                      (WorkItem.id.in_(queued)) | (WorkItem.priority > value))
-                               .values(priority=value))
+            classed = db.session.execute(
+                update(WorkItem).where(WorkItem.id.in_(chosen), WorkItem.state.in_(("queued", "waiting")),
+                                       (WorkItem.id.in_(queued)) | (WorkItem.priority > value))
+                .values(priority=value).returning(WorkItem.id)).scalars().all()
+            lifted.update(set(classed) - queued if value == INTERACTIVE else ())
+    for item_id in sorted(lifted):  # its task waits in the bulk line: one more in the user's (a duplicate is a no-op)
+        enqueue_after_commit(enqueue_work, item_id, INTERACTIVE)
     flows = {item_id: key[1] for key, item_id in ids.items()}
+    classes = {item_id: priority[key] for key, item_id in ids.items()}
     for item_id in sorted(queued):
-        if limits.GATHER_SECONDS > 0 and BATCH_SIZES.get(flows[item_id], 1) > 1:
-            enqueue_after_commit(_gathered, item_id)
-        else:
-            enqueue_after_commit(run_work, item_id)
+        gather = limits.GATHER_SECONDS > 0 and BATCH_SIZES.get(flows[item_id], 1) > 1
+        # Its task enters the line of its class (``tasks``): a user's work is never behind bulk tasks.
+        enqueue_after_commit(_gathered if gather else enqueue_work, item_id, classes[item_id])
     return [(item_id, flows[item_id]) for item_id in sorted(queued)]
 
 
-def _gathered(item_id: int) -> None:
+def _gathered(item_id: int, work_class: int) -> None:
     """A batch flow's new work runs after the gathering window, so what arrives with it shares
     its batch (the first of their tasks to fire claims them all)."""
-    run_work.schedule((item_id,), delay=limits.GATHER_SECONDS)
+    enqueue_work(item_id, work_class, delay=limits.GATHER_SECONDS)
 
 
 def gathering() -> bool:

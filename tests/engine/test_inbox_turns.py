@@ -53,9 +53,13 @@ def test_a_lone_event_behind_another_installations_burst_is_translated_by_the_bu
 
     assert run_next_task() == "process_inbox"  # translates the burst's first 49
     assert state_of(lone) == "pending"
-    assert run_next_task() == "process_inbox"  # its event is done: it translates an overdue one instead
-    assert state_of(lone) == "done"  # the quiet installation's turn came first (never served)
-    assert len(huey.pending()) > 50  # long before its own task would have come
+    # The next tasks (the work those 49 asked for goes first, in the user's line, then the burst's
+    # event tasks) find their work done or taken: the first of them translates an overdue one instead.
+    ran = [run_next_task()]
+    while state_of(lone) == "pending":
+        ran.append(run_next_task())
+    assert len(ran) <= 2  # the quiet installation's turn came first (never served)
+    assert sum(task.name == "process_inbox" for task in huey.pending()) > 50  # long before its own task
 
 
 def test_an_event_is_not_overdue_before_its_time(two_installations, source):
