@@ -15,6 +15,8 @@ It reads in bulk (the ledger's ``get_invoices``: 50 per Xero call; the platform'
   (the invoice is not at "paid" while the ledger's balance is nil), or the other way round,
   or the platform has the invoice paid while the ledger has no payment for it (fix: sync
   again);
+- ``payment_not_shown`` / ``payment_not_in_ledger``: a payment known on one side only, one
+  row per payment (``report_payments.py``: fix: note it here, or book it in the ledger);
 - ``missing_in_ledger``: a platform invoice that should have a ledger twin and has none:
   its sync box on, not cancelled, sync switched on, dated on or after the day bridge was
   installed, last changed more than ``GRACE`` ago (a newer one may still be on its way) (fix: sync again, link to a ledger invoice, ignore);
@@ -43,6 +45,7 @@ from ..models import Intent, Link, utcnow
 from ..settings import get_section
 from .intents import CREATED
 from .money_check import platform_totals, tolerance
+from .report_payments import NOT_IN_LEDGER, noted, payment_rows
 
 LIVE = (InvoiceStatus.DRAFT, InvoiceStatus.SUBMITTED, InvoiceStatus.AUTHORISED, InvoiceStatus.PARTIALLY_PAID,
         InvoiceStatus.PAID)
@@ -132,9 +135,10 @@ def _linked(installation, platform, ledger, links: list[Link], out: Scan,
         chunk = links[start:start + CHUNK]
         documents = {d.ledger_id: d for d in ledger.get_invoices([l.ledger_id for l in chunk])}
         invoices = platform.get_invoices([l.platform_id for l in chunk])
+        shown = noted(installation.id, [l.platform_id for l in chunk]) if platform.takes_invoice_notes else set()
         for link in chunk:
             out.differences += _compare(link, documents.get(link.ledger_id), invoices.get(link.platform_id),
-                                        platform, ledger)
+                                        platform, ledger, shown)
             out.platform_ids.add(link.platform_id)
             out.ledger_ids.add(link.ledger_id)
         out.checked += len(chunk)
@@ -185,12 +189,12 @@ def _unlinked_ledger(installation, documents: list, out: Scan, progress: Callabl
     progress(out)
 
 
-def _compare(link, document, invoice, platform, ledger) -> list[Difference]:
-    def row(kind: str, what: Message, *actions: str) -> Difference:
+def _compare(link, document, invoice, platform, ledger, shown: set[str] = frozenset()) -> list[Difference]:
+    def row(kind: str, what: Message, *actions: str, ledger_id: str = "") -> Difference:
         issued = invoice.issue_date if invoice is not None else (
             document.invoice.issue_date if document is not None and document.invoice is not None else None)
-        return Difference(kind, link.platform_id, link.ledger_id, link.ledger_number or "", what, list(actions),
-                          issued)
+        return Difference(kind, link.platform_id, ledger_id or link.ledger_id, link.ledger_number or "", what,
+                          list(actions), issued)
 
     if document is None:
         return [row("gone_in_ledger", N_("The ledger no longer has this invoice."), "sync_again", "ignore")]
@@ -207,6 +211,7 @@ def _compare(link, document, invoice, platform, ledger) -> list[Difference]:
     elif abs(ours.total - document.total) > tolerance(ledger, invoice):
         found.append(row("amounts", N_("Total: %(ours)s here, %(theirs)s in the ledger.", ours=f"{ours.total:.2f}",
                                        theirs=f"{document.total:.2f}"), "sync_again", "accept_ledger"))
+    each = payment_rows(link, document, invoice, platform, ledger, shown, tolerance(ledger, invoice))
     followed = (link.extra or {}).get("followed")
     paid_here = invoice.status == InvoiceStatus.PAID
     if document.status == InvoiceStatus.PAID and followed != InvoiceStatus.PAID.value and not paid_here:
@@ -214,9 +219,11 @@ def _compare(link, document, invoice, platform, ledger) -> list[Difference]:
     elif document.status != InvoiceStatus.PAID and followed == InvoiceStatus.PAID.value:
         found.append(row("payments", N_("Paid here as the ledger said, but the ledger no longer has it paid."),
                          "sync_again", "ignore"))
-    elif paid_here and document.status in (InvoiceStatus.AUTHORISED, InvoiceStatus.SUBMITTED, InvoiceStatus.DRAFT):
+    elif paid_here and document.status in (InvoiceStatus.AUTHORISED, InvoiceStatus.SUBMITTED, InvoiceStatus.DRAFT) \
+            and not any(kind == NOT_IN_LEDGER for kind, *_ in each):  # its payments' rows say it, with amounts
         found.append(row("payments", N_("Paid here, but the ledger has no payment for it."), "sync_again", "ignore"))
-    return found
+    # One row per payment known on one side only (report_payments).
+    return found + [row(kind, what, *actions, ledger_id=ledger_id) for kind, ledger_id, what, actions in each]
 
 
 def as_csv(rows: list[Difference], locale: str | None = None) -> str:

@@ -19,8 +19,9 @@ from .invoice_flowback import GROUPS, changed_groups, with_platform_rates
 from .links import LinkTaken, bind, find_link
 from .mapping import document_digests, ledger_document, with_due_date
 from .registry import ledger_for, platform_for
+from .report_payments import book_payment, note_payment
 
-ACTIONS = ("sync_again", "link_other", "accept_ledger", "ignore", "reopen")
+ACTIONS = ("sync_again", "link_other", "accept_ledger", "note_payment", "book_payment", "ignore", "reopen")
 
 
 def act(installation: Installation, row: ReportRow, action: str, other: str = "") -> Message:
@@ -112,5 +113,17 @@ def _accept_ledger(installation: Installation, row: ReportRow, other: str) -> Me
     return N_("The ledger's version was copied to the invoice here.")
 
 
-_ACT = {"sync_again": _sync_again, "link_other": _link_other, "accept_ledger": _accept_ledger, "ignore": _ignore,
+def _note_payment(installation: Installation, row: ReportRow, other: str) -> Message:
+    done = note_payment(installation, row)
+    _close(row, "fixed")
+    return done
+
+
+def _book_payment(installation: Installation, row: ReportRow, other: str) -> Message:
+    done = book_payment(installation, row)
+    _close(row, "fixed")
+    return done
+
+
+_ACT = {"note_payment": _note_payment, "book_payment": _book_payment, "sync_again": _sync_again, "link_other": _link_other, "accept_ledger": _accept_ledger, "ignore": _ignore,
         "reopen": _reopen}

@@ -26,6 +26,7 @@ from ..models import Installation, utcnow
 from ..report_models import ReportRow, ReportRun, open_count  # noqa: F401  (the pages' count)
 from .daily import DAY, daily_installations, request_daily, skip_reason
 from .reconciliation import Scan, scan
+from .report_payments import base_id
 from .registry import ledger_for, platform_for
 
 FLOW = "reconciliation_report"
@@ -79,7 +80,7 @@ def run_report(ctx: WorkContext) -> None:
     opened = db.session.scalars(select(ReportRow).where(ReportRow.installation_id == installation.id,
                                                         ReportRow.state == "open")).all()
     recheck_platform = {row.platform_id for row in opened if row.platform_id}
-    recheck_ledger = {row.ledger_id for row in opened if row.ledger_id}
+    recheck_ledger = {base_id(row.ledger_id) for row in opened if row.ledger_id}  # a payment row: its invoice
     db.session.commit()
 
     def progress(found: Scan) -> None:

@@ -23,6 +23,7 @@ from ..models import Installation
 from ..ports import ledger_class
 from ..report_models import ReportRow
 from ..sync.report_actions import act
+from ..sync.report_payments import base_id
 from ..sync.report_run import ACTIVE, current_run, open_count
 
 TEMPLATE = "_report.html"
@@ -79,9 +80,13 @@ def words() -> dict[str, dict[str, str]]:
     """The kinds and actions as the page names them, in its language."""
     return {"kinds": {"missing_in_ledger": _("No twin in the ledger"), "missing_on_platform": _("No twin here"),
                       "gone_in_ledger": _("Gone from the ledger"), "gone_on_platform": _("Gone here"),
-                      "amounts": _("Amounts differ"), "payments": _("Payments differ")},
+                      "amounts": _("Amounts differ"), "payments": _("Payments differ"),
+                      "payment_not_shown": _("A payment not shown here"),
+                      "payment_not_in_ledger": _("A payment not in the ledger")},
             "actions": {"sync_again": _("Sync again"), "accept_ledger": _("Accept the ledger's version"),
-                        "link_other": _("Link to this one"), "ignore": _("Ignore"), "reopen": _("Count again")}}
+                        "link_other": _("Link to this one"), "note_payment": _("Show it here"),
+                        "book_payment": _("Book it in the ledger"), "ignore": _("Ignore"),
+                        "reopen": _("Count again")}}
 
 
 def context(installation: Installation, urls: ReportUrls, filters: Filters, *, notice: str | None = None,
@@ -90,7 +95,7 @@ def context(installation: Installation, urls: ReportUrls, filters: Filters, *, n
     rows = db.session.scalars(filters.query(installation.id).limit(LIMIT)).all()
     page_url = ledger_class(ledger_kind).invoice_page_url
     return {"run": run, "running": run is not None and run.state in ACTIVE, "rows": rows,
-            "ledger_urls": {r.id: page_url(r.ledger_id) for r in rows if r.ledger_id},
+            "ledger_urls": {r.id: page_url(base_id(r.ledger_id)) for r in rows if r.ledger_id},
             "open_count": open_count(installation.id), "filters": filters, "periods": _periods(installation.id),
             "states": STATES, "urls": urls, "words": words(), "notice": notice, "problem": problem}
 

@@ -47,11 +47,13 @@ def test_the_report_names_what_one_side_does_not_follow_with_its_fixes(portal):
     live.control("bitrix24/events/drop", json={"count": 0})
     rows = differences(live)
     assert sorted((r.kind, r.platform_id) for r in rows) == [("gone_on_platform", str(gone["id"])),
+                                                              ("payment_not_shown", str(paid["id"])),
                                                               ("payments", str(paid["id"]))]
     assert next(r for r in rows if r.kind == "payments").actions == ["sync_again", "ignore"]
     text = as_csv(rows, "en")
-    assert text.splitlines()[0].startswith("kind,platform_id") and len(text.splitlines()) == 3
+    assert text.splitlines()[0].startswith("kind,platform_id") and len(text.splitlines()) == 4
     assert "Paid in the ledger, not yet here." in text
+    assert "Paid 2300.00 NZD in Xero on " in text and ", not shown in Bitrix24." in text
 
 
 def test_the_report_on_demand_from_the_command_line(portal):
@@ -179,4 +181,31 @@ def test_a_payment_whose_webhook_was_lost_is_a_payments_row_and_sync_again_follo
     assert "Sync requested" in press(live, token, f"/rows/{row_id(rows, 'Paid in the ledger')}", action="sync_again")
     live.run_jobs()
     assert stage_of(live, item["id"]).endswith(":P")  # the portal's success stage
+    assert "No differences here." in run_report(live, token)
+
+
+def test_a_part_payment_not_shown_in_bitrix24_is_a_row_whose_fix_writes_one_comment(portal):
+    """Payment by payment: a part payment whose webhook has not come is its own row, with the
+    amount and the date; "Show it here" writes its timeline comment through the payment flow,
+    and the webhook arriving afterwards adds no second comment."""
+    from tests.e2e.test_bitrix24_xero_payments import approved, comments, pay
+    from tests.e2e.test_bitrix24_xero_invoices import ask, records
+
+    live = portal
+    live.control("xero/settings", json={"webhooks_enabled": False})  # sent only when the test flushes
+    item, invoice = approved(live)
+    pay(live, invoice, "40.00", "2026-12-01")  # its webhook held
+    _, token = report_page(live)
+    rows = run_report(live, token)
+    assert "Paid 40.00 NZD in Xero on 2026-12-01, not shown in Bitrix24." in rows and "Show it here" in rows
+    assert "Paid in the ledger, not yet here." not in rows  # part paid: the invoice-level row says nothing
+    done = press(live, token, f"/rows/{row_id(rows, 'Paid 40.00 NZD')}", action="note_payment")
+    assert "The payment is shown under the invoice now." in done
+    (comment,) = comments(live, item["id"])
+    assert "40.00 NZD" in comment and "2026-12-01" in comment and "part payment" in comment
+    live.control("xero/webhooks/drop", json={"count": None})
+    ask(live, "ledger_invoice_changed", f"ledger_invoice:{invoice['InvoiceID']}")  # the payment's event, late...
+    last = records(live, flow="ledger_invoice_changed", object_id=item["id"])[-1]
+    assert (last.state, last.warning) == ("skipped", "No change to follow.")  # ...read the payment, noted already
+    assert len(comments(live, item["id"])) == 1  # ...and adds no second comment
     assert "No differences here." in run_report(live, token)

@@ -3,7 +3,7 @@ run that keeps them (open, fixed, ignored) and reads only what changed."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from bridge.domain import InvoiceStatus
 from bridge.extensions import db
-from bridge.models import Intent, utcnow
+from bridge.messages import render
+from bridge.models import Intent, Link, utcnow
 from bridge.report_models import ReportRow, ReportRun
 from bridge.errors import PermanentError
 from bridge.sync.links import bind, find_link
@@ -33,8 +34,16 @@ def world(fake_world):
 
     def document(ledger_id):
         stored = ledger.invoices[ledger_id]
-        return replace(plain(ledger_id), total=stored.get("total", TOTAL), currency=stored.get("currency", "NZD"))
+        return replace(plain(ledger_id), total=stored.get("total", TOTAL), currency=stored.get("currency", "NZD"),
+                       settlements=stored.get("settlements", ()))
     ledger._document = document
+    booked = ledger.record_payment
+    ledger.payment_keys = []
+
+    def record_payment(document, payment, key):
+        ledger.payment_keys.append(key)
+        return booked(document, payment, key)
+    ledger.record_payment = record_payment
     return installation, platform, ledger
 
 
@@ -168,3 +177,103 @@ def test_an_action_the_row_does_not_offer_is_refused(world):
     with pytest.raises(PermanentError):
         act(installation, row, "accept_ledger")
     assert row.state == "open"
+
+
+# -- payment by payment ---------------------------------------------------------------------
+
+def _notes(platform):
+    """A platform that shows payments as notes under the invoice (as Bitrix24's timeline)."""
+    platform.takes_invoice_notes = True
+    platform.notes = []
+
+    def add(platform_id, text):
+        platform.notes.append((platform_id, text))
+        return str(len(platform.notes))
+    platform.add_invoice_note = add
+    platform.find_invoice_note = lambda platform_id, marker: next(
+        (str(n + 1) for n, (pid, text) in enumerate(platform.notes) if pid == platform_id and marker in text), None)
+    return platform.notes
+
+
+def _paid_in_ledger(ledger, ledger_id, *payments):
+    from bridge.ports import Settlement
+    stored = ledger.invoices[ledger_id]
+    stored["settlements"] = tuple(Settlement("payment", pid, Decimal(amount), date.fromisoformat(on))
+                                  for pid, amount, on in payments)
+    stored["paid"] = sum((Decimal(a) for _, a, _ in payments), Decimal(0))
+    stored["status"] = InvoiceStatus.PARTIALLY_PAID
+
+
+def _rows(world_, kind):
+    installation, platform, ledger = world_
+    return [(d.ledger_id, render(d.what, "en"), d.actions) for d in scan(installation, platform, ledger).differences
+            if d.kind == kind]
+
+
+def test_a_ledger_part_payment_not_shown_here_is_a_row_whose_fix_notes_it_once(world):
+    installation, platform, ledger = world
+    notes = _notes(platform)
+    linked(*world)
+    _paid_in_ledger(ledger, "I1", ("P1", "40.00", "2026-12-01"), ("P2", "60.00", "2026-12-02"))
+    from bridge.sync.invoice_payments import note_settlements
+    note_settlements(installation, platform, find_link(installation.id, "invoice", "7"),
+                     ledger._document("I1"))  # both noted, as the webhook did
+    assert _rows(world, "payment_not_shown") == []
+    notes.clear()
+    db.session.execute(Link.__table__.delete().where(Link.kind == "settlement", Link.ledger_id == "P2"))
+    db.session.commit()  # the second payment's note never happened (its webhook was lost)
+    assert _rows(world, "payment_not_shown") == [
+        ("I1#payment:P2", "Paid 60.00 NZD in Fakeledger on 2026-12-02, not shown in Fakeplatform.",
+         ["note_payment", "ignore"])]
+    row = row_of(installation, "payment_not_shown", "7", "I1#payment:P2", ["note_payment", "ignore"])
+    act(installation, row, "note_payment")
+    assert [text.endswith("[P2]") for _, text in notes] == [True] and row.state == "fixed"
+    assert _rows(world, "payment_not_shown") == []
+    note_settlements(installation, platform, find_link(installation.id, "invoice", "7"), ledger._document("I1"))
+    assert len(notes) == 1  # the webhook arriving late writes no second note
+
+
+def test_a_payment_on_the_platform_not_in_the_ledger_is_a_row_whose_fix_books_it_once(world):
+    from bridge.domain import Payment
+    installation, platform, ledger = world
+    linked(*world)
+    linked(installation, platform, ledger, "8", "I2")
+    paid = [Payment(Decimal("40.00"), date(2026, 12, 1), "NZD"), Payment(Decimal("20.00"), date(2026, 12, 3), "NZD")]
+    for platform_id in ("7", "8"):
+        platform.invoices[platform_id] = replace(platform.invoices[platform_id], payments=list(paid))
+    _paid_in_ledger(ledger, "I2", ("P9", "40.00", "2026-12-01"), ("P10", "20.00", "2026-12-04"))  # in step
+    _paid_in_ledger(ledger, "I1", ("P1", "20.00", "2026-12-03"))  # the first part payment, 40.00, is missing
+    assert _rows(world, "payment_not_in_ledger") == [
+        ("I1#platform_payment:0", "Paid 40.00 NZD in Fakeplatform on 2026-12-01, not in Fakeledger.",
+         ["book_payment", "ignore"])]
+    platform.invoices["7"] = replace(platform.invoices["7"], status=InvoiceStatus.PAID)  # paid here in full
+    assert [d.kind for d in scan(installation, platform, ledger).differences if d.platform_id == "7"] == [
+        "payment_not_in_ledger"]  # one row, with the amount: no second "paid here, not in the ledger"
+    row = row_of(installation, "payment_not_in_ledger", "7", "I1#platform_payment:0", ["book_payment", "ignore"])
+    act(installation, row, "book_payment")
+    assert ledger.writes == ["payment:I1:40.00"] and row.state == "fixed"
+    assert ledger.payment_keys == [f"bridge-{installation.id}-payment-7-0"]  # the follow-up step's key
+
+
+def test_a_payment_row_of_a_run_is_rechecked_through_its_invoice(world, run_jobs):
+    installation, platform, ledger = world
+    _notes(platform)
+    linked(*world)
+    _paid_in_ledger(ledger, "I1", ("P1", "40.00", "2026-12-01"))
+    start(installation.id)
+    run_jobs()
+    row = db.session.scalar(select(ReportRow).where(ReportRow.kind == "payment_not_shown"))
+    assert (row.ledger_id, row.state) == ("I1#payment:P1", "open")
+    by_id = ledger.get_invoices
+
+    def get_invoices(ids):  # as Xero: an id that is no invoice's is refused
+        assert all("#" not in i for i in ids), ids
+        return by_id(ids)
+    ledger.get_invoices = get_invoices
+    from bridge.sync.invoice_payments import note_settlements
+    note_settlements(installation, platform, find_link(installation.id, "invoice", "7"), ledger._document("I1"))
+    db.session.commit()
+    start(installation.id)
+    run_jobs()
+    db.session.refresh(row)
+    assert row.state == "fixed" and open_count(installation.id) == 0
