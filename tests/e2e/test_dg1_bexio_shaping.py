@@ -61,3 +61,30 @@ def test_the_dg1_admin_saves_the_templates_and_refuses_an_unknown_placeholder_un
         document = get_section(find_tenant("solo"), "document")
     assert (document.title_template, document.header_template, document.footer_template) == \
         ("Rechnung {number}", "", "Danke!")
+
+
+def test_a_template_change_is_no_conflict_for_an_issued_invoice(shop):
+    """A change of a document setting is not an edit (docs/sync.md, "What the customer
+    sees"): the issued Bexio invoice keeps the header it was issued with, and the order's next
+    event shows no conflict."""
+    from sqlalchemy import select
+
+    from bridge.models import SyncRecord
+
+    _templates(shop, header_template="Guten Tag {customer}")
+    order = place_order(shop, payments=[])  # paid later: the invoice stays issued, open
+    wait_delivered(shop, 1)
+    shop.run_jobs()
+    (issued,) = bexio_state(shop)["invoices"]
+    assert issued["kb_item_status_id"] == 8 and issued["header"].startswith("Guten Tag")
+    _templates(shop, header_template="Hallo {customer}")  # the admin rewords the header
+    shop.control(f"dg1/tenants/demo/orders/{order['id']}/ship")  # the order's next event
+    wait_delivered(shop, 2)
+    shop.run_jobs()
+    (after,) = bexio_state(shop)["invoices"]
+    assert after["header"] == issued["header"] and after["updated_at"] == issued["updated_at"]
+    with shop.app.app_context():
+        last = db.session.scalars(select(SyncRecord).where(SyncRecord.object_id == f"ch:{order['id']}")
+                                  .order_by(SyncRecord.id.desc())).first()
+        assert (last.state, last.flow) == ("skipped", "invoice_to_ledger"), (last.state, last.error_message)
+        assert "keeps what it was approved with" in last.warning
