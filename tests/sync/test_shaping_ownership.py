@@ -35,6 +35,13 @@ def test_a_persons_tracking_follows_its_line_not_its_place(fake_world):
     assert [line.ledger_tracking for line in kept.lines] == [SOUTH, (), ()]
 
 
+def test_a_text_line_never_carries_tracking(fake_world):
+    installation, _, _ = fake_world
+    ours = replace(sample_invoice(), lines=[replace(_line("Note"), kind=LineKind.TEXT), _line("Workshop")])
+    kept = keep_ledger_tracking(installation, ours, _ledger(_line("Setup", NORTH), _line("Workshop", SOUTH)))
+    assert [line.ledger_tracking for line in kept.lines] == [(), SOUTH]
+
+
 def test_a_line_at_the_same_place_keeps_its_tracking_when_its_text_changed(fake_world):
     installation, _, _ = fake_world
     kept = keep_ledger_tracking(installation, replace(sample_invoice(), lines=[_line("Workshop (2 days)")]),
