@@ -138,7 +138,7 @@ def _linked(installation, platform, ledger, links: list[Link], out: Scan,
         shown = noted(installation.id, [l.platform_id for l in chunk]) if platform.takes_invoice_notes else set()
         for link in chunk:
             out.differences += _compare(link, documents.get(link.ledger_id), invoices.get(link.platform_id),
-                                        platform, ledger, shown)
+                                        platform, ledger, shown, installation.created_at.date())
             out.platform_ids.add(link.platform_id)
             out.ledger_ids.add(link.ledger_id)
         out.checked += len(chunk)
@@ -189,7 +189,8 @@ def _unlinked_ledger(installation, documents: list, out: Scan, progress: Callabl
     progress(out)
 
 
-def _compare(link, document, invoice, platform, ledger, shown: set[str] = frozenset()) -> list[Difference]:
+def _compare(link, document, invoice, platform, ledger, shown: set[str] = frozenset(),
+             installed_on: date | None = None) -> list[Difference]:
     def row(kind: str, what: Message, *actions: str, ledger_id: str = "") -> Difference:
         issued = invoice.issue_date if invoice is not None else (
             document.invoice.issue_date if document is not None and document.invoice is not None else None)
@@ -211,7 +212,7 @@ def _compare(link, document, invoice, platform, ledger, shown: set[str] = frozen
     elif abs(ours.total - document.total) > tolerance(ledger, invoice):
         found.append(row("amounts", N_("Total: %(ours)s here, %(theirs)s in the ledger.", ours=f"{ours.total:.2f}",
                                        theirs=f"{document.total:.2f}"), "sync_again", "accept_ledger"))
-    each = payment_rows(link, document, invoice, platform, ledger, shown, tolerance(ledger, invoice))
+    each = payment_rows(link, document, invoice, platform, ledger, shown, tolerance(ledger, invoice), installed_on)
     followed = (link.extra or {}).get("followed")
     paid_here = invoice.status == InvoiceStatus.PAID
     if document.status == InvoiceStatus.PAID and followed != InvoiceStatus.PAID.value and not paid_here:

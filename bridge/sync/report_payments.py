@@ -19,6 +19,7 @@ each paid invoice), the notes are rows of our own database.
 """
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import or_, select
@@ -53,10 +54,11 @@ def noted(installation_id: int, platform_ids: list[str]) -> set[str]:
             if r.platform_id.partition("#")[0] in wanted and (r.extra or {}).get("note") is not None}
 
 
-def payment_rows(link, document, invoice, platform, ledger, shown: set[str],
-                 tolerance: Decimal) -> list[tuple[str, str, Message, list[str]]]:
+def payment_rows(link, document, invoice, platform, ledger, shown: set[str], tolerance: Decimal,
+                 installed_on: date | None = None) -> list[tuple[str, str, Message, list[str]]]:
     """(kind, row ledger id, what, actions) for each payment known on one side only.
-    ``shown``: the payments noted under the platform invoices (``noted``)."""
+    ``shown``: the payments noted under the platform invoices (``noted``). A payment made
+    before bridge was installed was never bridge's to show or book: no row."""
     names = {"ledger": ledger.display_name, "platform": platform.display_name}
     theirs = [s for s in document.settlements if s.kind == "payment"]
     unmatched = []
@@ -69,7 +71,7 @@ def payment_rows(link, document, invoice, platform, ledger, shown: set[str],
     found = []
     if platform.takes_invoice_notes:
         for settlement in theirs:
-            if settlement.ledger_id in shown:
+            if settlement.ledger_id in shown or _before(settlement.on, installed_on):
                 continue
             found.append((NOT_SHOWN, f"{link.ledger_id}{_LEDGER}{settlement.ledger_id}", N_(
                 "Paid %(amount)s in %(ledger)s on %(date)s, not shown in %(platform)s.",
@@ -77,11 +79,17 @@ def payment_rows(link, document, invoice, platform, ledger, shown: set[str],
                 date=settlement.on.isoformat() if settlement.on else "?", platform=names["platform"]),
                 ["note_payment", "ignore"]))
     for n, payment in unmatched:
+        if _before(payment.paid_on, installed_on):
+            continue
         found.append((NOT_IN_LEDGER, f"{link.ledger_id}{_PLATFORM}{n}", N_(
             "Paid %(amount)s in %(platform)s on %(date)s, not in %(ledger)s.",
             amount=_money(payment.amount, payment.currency or document.currency), platform=names["platform"],
             date=payment.paid_on.isoformat(), ledger=names["ledger"]), ["book_payment", "ignore"]))
     return found
+
+
+def _before(day: date | None, installed_on: date | None) -> bool:
+    return bool(day and installed_on and day < installed_on)
 
 
 def _money(amount: Decimal, currency: str) -> str:

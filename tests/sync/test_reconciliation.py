@@ -214,6 +214,8 @@ def test_a_ledger_part_payment_not_shown_here_is_a_row_whose_fix_notes_it_once(w
     installation, platform, ledger = world
     notes = _notes(platform)
     linked(*world)
+    _paid_in_ledger(ledger, "I1", ("P0", "10.00", "2026-09-30"))  # paid before bridge was installed
+    assert _rows(world, "payment_not_shown") == []  # never bridge's to show
     _paid_in_ledger(ledger, "I1", ("P1", "40.00", "2026-12-01"), ("P2", "60.00", "2026-12-02"))
     from bridge.sync.invoice_payments import note_settlements
     note_settlements(installation, platform, find_link(installation.id, "invoice", "7"),
