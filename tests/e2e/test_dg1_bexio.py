@@ -38,8 +38,9 @@ def test_a_completed_order_becomes_one_issued_paid_emailed_bexio_invoice(shop):
     assert len(invoices) == 1
     invoice = invoices[0]
     assert invoice["api_reference"] == f"dg1:demo:ch:{order['id']}"
-    assert [p["text"] for p in invoice["positions"]] == ["Espresso mug", "Shipping: Post Priority",
-                                                          "Payment fee: card"]
+    # A German invoice: its shipping and fee lines read German too, with DG1's method names.
+    assert [p["text"] for p in invoice["positions"]] == ["Espresso mug", "Versand: Post Priority",
+                                                          "Zahlungsgebühr: card"]
     assert invoice["kb_item_status_id"] == 9, invoice  # paid: the shop had captured the payment
     assert Decimal(invoice["total"]) == Decimal(order["totals"]["grand_total"]).quantize(Decimal("0.05"))
     assert len(bexio_state(shop)["sent_emails"]) == 1
@@ -170,3 +171,30 @@ def test_a_paid_order_that_changes_later_is_no_conflict_and_names_no_invoice_tab
         assert exports[-1].warning in ("Paid in Bexio and in DG1 (the order is paid or completed): nothing left to "
                                        "send.", "No change since the last sync.")
     assert len(bexio_state(shop)["invoices"]) == 1
+
+
+def test_invoices_written_with_english_line_labels_are_no_change_after_the_labels_were_translated(
+        shop, monkeypatch):
+    """An upgrade that translates the shipping and fee labels rewrites no invoice and shows
+    no conflict: the words are how a line is shown, not a change of the order."""
+    from bridge.connectors.bexio import mapper
+    english = {kind: {"en": labels["en"]} for kind, labels in mapper.LINE_LABELS.items()}
+    with monkeypatch.context() as before_the_upgrade:
+        before_the_upgrade.setattr(mapper, "LINE_LABELS", english)
+        order = place_order(shop, payments=[])  # issued, open: an edit would be refused
+        wait_delivered(shop, 1)
+        shop.run_jobs()
+    (invoice,) = bexio_state(shop)["invoices"]
+    assert [p["text"] for p in invoice["positions"]][1:] == ["Shipping: Post Priority"]
+
+    delivery_id = wait_delivered(shop, 1)[0]["delivery_id"]  # the order's event once more, after the upgrade
+    shop.control(f"dg1/deliveries/{delivery_id}/resend")
+    wait_attempts(shop, delivery_id, 2)
+    shop.run_jobs()
+
+    (after,) = bexio_state(shop)["invoices"]
+    assert after == invoice  # not written
+    with shop.app.app_context():
+        records = db.session.scalars(select(SyncRecord).where(SyncRecord.object_id.contains(str(order["id"])))
+                                     .order_by(SyncRecord.id)).all()
+        assert [r.state for r in records][-1] == "skipped" and "conflict" not in {r.state for r in records}

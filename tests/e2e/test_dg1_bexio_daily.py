@@ -85,16 +85,16 @@ def test_shipping_and_fee_taxes_follow_the_service_date_in_each_vat_period(shop)
     shop.run_jobs()
     (old,) = bexio_state(shop)["invoices"]
     assert old["is_valid_from"] == "2023-06-15"
-    assert _positions_taxes(old) == {"Teapot 2023": int(old_tax), "Shipping: Post Priority": int(old_tax),
-                                     "Payment fee: card": int(old_tax)}
+    assert _positions_taxes(old) == {"Teapot 2023": int(old_tax), "Versand: Post Priority": int(old_tax),
+                                     "Zahlungsgebühr: card": int(old_tax)}  # a German invoice
 
     shop.control("clock", json={"advance": back.total_seconds()})  # today: 8.1 %
     place_order(shop)
     wait_delivered(shop, 2)
     shop.run_jobs()
     new = next(i for i in bexio_state(shop)["invoices"] if i["id"] != old["id"])
-    assert _positions_taxes(new) == {"Espresso mug": int(new_tax), "Shipping: Post Priority": int(new_tax),
-                                     "Payment fee: card": int(new_tax)}
+    assert _positions_taxes(new) == {"Espresso mug": int(new_tax), "Versand: Post Priority": int(new_tax),
+                                     "Zahlungsgebühr: card": int(new_tax)}
 
 
 def test_an_old_shipping_rate_that_is_not_mapped_fails_the_order_naming_rate_and_setting(shop):  # noqa: F811

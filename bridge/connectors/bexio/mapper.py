@@ -43,6 +43,18 @@ OPEN_UNPAID = {PENDING, UNPAID}
 
 TITLES = {"de": "Bestellung", "fr": "Commande", "it": "Ordine", "en": "Order"}
 DISCOUNT_TEXT = {"de": "Rabatt", "fr": "Rabais", "it": "Sconto", "en": "Discount"}
+# Shipping and payment-fee lines are labelled in the document's language, like its title:
+# a platform names them in English ("Shipping: Post Priority", the method as the shop names
+# it after the colon). The label is how the line is shown, not what it is: content hashes
+# read it in English (``as_customer_reads``), so invoices written with English labels are
+# no change; a draft takes the customer's language when it is next written for a real change.
+LINE_LABELS: dict[LineKind, dict[str, str]] = {
+    LineKind.SHIPPING: {"de": "Versand", "fr": "Livraison", "it": "Spedizione", "en": "Shipping"},
+    LineKind.PAYMENT_FEE: {"de": "Zahlungsgebühr", "fr": "Frais de paiement", "it": "Commissione di pagamento",
+                           "en": "Payment fee"},
+}
+# Each shown label -> its English one (the comparable form).
+_IN_ENGLISH = {label: labels["en"] for labels in LINE_LABELS.values() for label in labels.values()}
 EMAIL_DEFAULTS: dict[str, tuple[str, str]] = {
     "de": ("Rechnung {number}", "Guten Tag\n\nVielen Dank für Ihre Bestellung. Ihre Rechnung {number} "
                                 "finden Sie unter [Network Link]\n\nFreundliche Grüsse"),
@@ -224,6 +236,16 @@ def invoice_to_kb(invoice: Invoice, refs: InvoiceRefs) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
+def shown_text(line: Line, refs: InvoiceRefs) -> str:
+    """A shipping or payment-fee line's text in the document's language; any other text as
+    the platform wrote it."""
+    labels = LINE_LABELS.get(line.kind)
+    english = labels["en"] if labels else None
+    if english is None or not (line.description == english or line.description.startswith(english + ": ")):
+        return line.description
+    return labels.get(refs.language, english) + line.description[len(english):]
+
+
 def positions(invoice: Invoice, refs: InvoiceRefs) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for index, line in enumerate(invoice.lines):
@@ -248,8 +270,13 @@ def as_customer_reads(body: dict[str, Any]) -> dict[str, Any]:
     not what it says. Content hashes are taken of this form, so an order invoiced before
     its products were articles is not "changed" by the product sync: no rewrite of a
     draft, no conflict on an issued invoice. A draft takes article positions the next time
-    it is rewritten for a real change."""
+    it is rewritten for a real change. Shipping and fee labels are read in English here
+    for the same reason (``LINE_LABELS``)."""
     def plain(position: dict[str, Any]) -> dict[str, Any]:
+        text = str(position.get("text") or "")
+        label, colon, rest = text.partition(":")
+        if label in _IN_ENGLISH and (colon or not rest):  # a shipping or fee line: its label in English
+            position = {**position, "text": _IN_ENGLISH[label] + colon + rest}
         if position.get("type") != "KbPositionArticle":
             return position
         return {**{k: v for k, v in position.items() if k != "article_id"}, "type": "KbPositionCustom"}
@@ -282,7 +309,7 @@ def _account_id(line: Line, refs: InvoiceRefs) -> int | None:
 def _item(line: Line, refs: InvoiceRefs, article_id: int | None) -> dict[str, Any]:
     position: dict[str, Any] = {
         "type": "KbPositionArticle" if article_id else "KbPositionCustom",
-        "amount": wire(line.quantity), "unit_price": wire(line.unit_price), "text": line.description,
+        "amount": wire(line.quantity), "unit_price": wire(line.unit_price), "text": shown_text(line, refs),
         "tax_id": _tax_id(line), "account_id": _account_id(line, refs),
     }
     if article_id:

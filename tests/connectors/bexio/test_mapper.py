@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -100,6 +101,28 @@ def test_products_that_are_bexio_articles_become_article_positions():
     refs = mapper.InvoiceRefs(contact_id=5, user_id=1, language_id=1, currency_id=1, article_ids={0: 44})
     body = mapper.invoice_to_kb(order([Line("Helm", D("1"), D("89.90"), ledger_tax_code="3", sku="H-1")]), refs)
     assert body["positions"][0]["type"] == "KbPositionArticle" and body["positions"][0]["article_id"] == 44
+
+
+def test_shipping_and_fee_lines_read_in_the_invoices_language_and_hash_as_before():
+    """The customer reads "Versand: Post Priority" on a German invoice; the content hash
+    form reads it in English, so an invoice written before the labels were translated is no
+    change (no rewrite, no conflict). A product named like a label is left alone."""
+    lines = [Line("Versand", D("1"), D("5"), ledger_tax_code="3"),  # a product called "Versand"
+             Line("Shipping: Post Priority", D("1"), D("9"), kind=LineKind.SHIPPING, ledger_tax_code="3"),
+             Line("Payment fee: card", D("1"), D("1.5"), kind=LineKind.PAYMENT_FEE, ledger_tax_code="3"),
+             Line("Shipping", D("1"), D("2"), kind=LineKind.SHIPPING, ledger_tax_code="3")]
+    texts = {language: [p["text"] for p in mapper.invoice_to_kb(order(lines), replace(REFS, language=language))
+                        ["positions"]] for language in ("de", "fr", "it", "en", "rm")}
+    assert texts["de"] == ["Versand", "Versand: Post Priority", "Zahlungsgebühr: card", "Versand"]
+    assert texts["fr"][1:] == ["Livraison: Post Priority", "Frais de paiement: card", "Livraison"]
+    assert texts["it"][1:] == ["Spedizione: Post Priority", "Commissione di pagamento: card", "Spedizione"]
+    assert texts["en"] == texts["rm"] == ["Versand", "Shipping: Post Priority", "Payment fee: card", "Shipping"]
+    german = mapper.invoice_to_kb(order(lines), REFS)
+    as_before = {**german, "positions": [{**position, "text": text} for position, text in
+                                         zip(german["positions"], texts["en"])]}
+    assert mapper.as_customer_reads(german) == mapper.as_customer_reads(as_before)
+    renamed = {**german, "positions": [{**german["positions"][0], "text": "Abholung"}, *german["positions"][1:]]}
+    assert mapper.as_customer_reads(renamed) != mapper.as_customer_reads(german)  # a real change still counts
 
 
 def test_an_unmapped_tax_rate_names_the_rate_and_the_setting():
