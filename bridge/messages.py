@@ -67,6 +67,14 @@ OBJECT_WORDS = {
     "installation": _l("installation"), "portal": _l("portal"), "report": _l("report"), "stock": _l("stock"),
     "status": _l("status"), "sent": _l("sent status"), "ledger_invoice": _l("ledger invoice"),
 }
+# Records about no single object (an import, a report, a daily pass) have a fixed object id
+# ("import:parties"): the sync log names them in words, not "import parties".
+SUBJECT_WORDS = {
+    "import:parties": _l("contact import"), "backfill:invoices": _l("backfill of existing invoices"),
+    "report:invoices": _l("reconciliation report"), "products:all": _l("all products"),
+    "stock:all": _l("stock of all products"), "status:all": _l("status of all orders"),
+    "sent:all": _l("sent status of all invoices"),
+}
 WORDS: dict[str, dict[str, Any]] = {"state": STATE_WORDS, "status": STATUS_WORDS, "flow": FLOW_WORDS,
                                     "object": OBJECT_WORDS}
 
@@ -76,6 +84,14 @@ def word(kind: str, value: str | None) -> str:
     value = value or ""
     found = WORDS[kind].get(value)
     return str(found) if found is not None else value.replace("_", " ")
+
+
+def subject(object_kind: str | None, object_id: str | None) -> str:
+    """What a sync record is about, in the current language: "Rechnung 12", "Kontaktimport"."""
+    fixed = SUBJECT_WORDS.get(f"{object_kind}:{object_id}")
+    if fixed is not None:
+        return str(fixed)
+    return f"{word('object', object_kind)} {object_id or ''}".strip()
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from flask import Flask, g, request
 from flask_babel import Babel, format_datetime, get_locale
 
 from ..config import PROJECT_ROOT
-from ..messages import FLOW_WORDS, STATE_WORDS, STATUS_WORDS, render, word  # noqa: F401  (re-exported)
+from ..messages import FLOW_WORDS, STATE_WORDS, STATUS_WORDS, render, subject, word  # noqa: F401  (re-exported)
 from ..stored_messages import stored
 
 LANGUAGES = ("en", "de")
@@ -67,9 +67,10 @@ def init_i18n(app: Flask) -> None:
     def state_word(value: str | None) -> str:
         return word("state", value)
 
-    @app.template_filter("object_word")
-    def object_word(value: str | None) -> str:
-        return word("object", value)
+    @app.template_filter("subject")
+    def record_subject(record) -> str:
+        """``record|subject``: what a sync record is about ("invoice 12", "contact import")."""
+        return subject(record.object_kind, record.object_id)
 
     @app.template_filter("status_word")
     def status_word(value: str | None) -> str:

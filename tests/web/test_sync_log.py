@@ -99,3 +99,16 @@ def test_a_german_portal_reads_what_each_record_is_about_in_german(client, porta
     body = client.get(LOG, query_string={"token": main.split("/bitrix24/app/log?token=")[1].split('"')[0]}).text
     assert "<td>Rechnung 7</td>" in body and 'aria-label="Rechnung 7 erneut versuchen"' in body
     assert "invoice 7" not in body
+
+
+def test_records_about_no_single_object_are_named_in_words_not_by_their_keys(client, portal):
+    """An import or a report is not "Import parties" / "Bericht invoices": it reads
+    "Kontaktimport" and "Abgleichsbericht" in German."""
+    for flow, kind, object_id in (("party_import", "import", "parties"), ("reconciliation_report", "report", "invoices")):
+        db.session.add(SyncRecord(installation_id=portal.id, flow=flow, object_kind=kind, object_id=object_id,
+                                  direction="to_platform", state="succeeded"))
+    db.session.commit()
+    main = launch(client, "/bitrix24/app", lang="de").get_data(as_text=True)
+    assert "<td>Kontaktimport</td>" in main and "<td>Abgleichsbericht</td>" in main
+    body = client.get(LOG, query_string={"token": main.split("/bitrix24/app/log?token=")[1].split('"')[0]}).text
+    assert "<td>Kontaktimport</td>" in body and "parties" not in body and "Bericht invoices" not in body
