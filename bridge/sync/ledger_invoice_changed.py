@@ -18,7 +18,8 @@ from ..settings import get_section
 from .invoice_flowback import flow_back
 from .invoice_payments import note_settlements
 from .online_link import keep_online_link
-from .links import find_link_by_ledger_id
+from .invoice_credit import KIND as CREDIT_NOTE
+from .links import find_link, find_link_by_ledger_id
 from .polling import is_known
 from .registry import ledger_for, platform_for
 
@@ -93,6 +94,9 @@ def follow_one(installation: Installation, platform, ledger, link, record, docum
     followed = followed_status(document, sent_when)
     applied = flow_back(installation, platform, ledger, link, document)
     status_moved = followed != previous and followed in FOLLOWED
+    if status_moved and followed == InvoiceStatus.PAID and find_link(installation.id, CREDIT_NOTE, link.platform_id):
+        # Settled by the credit note of the platform's own cancellation: it stays cancelled there.
+        status_moved = False
     if status_moved and follow_status:
         # The link changes below only after the platform took the move: a failure retries it.
         # No autoflush: a pending link change must not open a write transaction that the

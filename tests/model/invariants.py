@@ -60,6 +60,11 @@ class Book:
     include_in_emails: dict[str, list[bool]] = field(default_factory=dict)  # Xero contact -> persons' flags
     imported: int = 0  # Xero contacts an import could bring (bounds the import's calls)
     stage_settings_step: int = 0  # when a user last changed what the stages mean
+    # B24 invoice -> step it was moved to the failure stage while paid in Xero (until a user edits it again)
+    refunded: dict[str, int] = field(default_factory=dict)
+    refunds: dict[str, list[Decimal]] = field(default_factory=dict)  # DG1 order -> amounts the shop refunded
+    vouchers: dict[str, Decimal] = field(default_factory=dict)  # Bexio invoice -> credit a person booked by hand
+    marked_paid: dict[str, int] = field(default_factory=dict)  # Bexio invoice -> times a person marked it paid
 
     def named(self, kind: str, ident: str, name: str | None, email: str | None = None) -> None:
         if name:
@@ -115,11 +120,11 @@ def check_state(world: World, book: Book, step: int | None, portal: dict, xero: 
     out += no_key_on_documents(world, step, xero)
     out += money_notes_once(world, step, portal, xero)
     if world.shop:
-        out += shop_state(world, step)
+        out += shop_state(world, book, step)
     return out
 
 
-def shop_state(world: World, step) -> list[Violation]:
+def shop_state(world: World, book: Book, step) -> list[Violation]:
     """DG1 and Bexio: (a) one live Bexio invoice per order; (h) no bridge key in what the
     customer reads on it (title, header, footer)."""
     out = []
@@ -134,6 +139,32 @@ def shop_state(world: World, step) -> list[Violation]:
                                                                 f"{invoice.get(field_name)!r}"))
     out += [Violation("a duplicate", step, f"{n} live Bexio invoices for {ref}") for ref, n in per_order.items()
             if ref and n > 1]
+    return out + bexio_money_once(world, book, step)
+
+
+def bexio_money_once(world: World, book: Book, step) -> list[Violation]:
+    """(k) on the Bexio side: no payment booked twice (at most the order's DG1 payments plus
+    what a person marked paid, never more than the total), no credit bridge booked itself
+    (credit vouchers are exactly what people booked for refunds), and (d) total - credit
+    vouchers - payments = what Bexio says remains."""
+    out = []
+    paid_in_dg1 = {o["id"]: len(o.get("payments") or []) for o in world.dg1()["orders"]}
+    for inv in world.bexio()["invoices"]:
+        order_id = (inv.get("api_reference") or "").rsplit(":", 1)[-1]
+        total, received = money(inv["total"]), money(inv["total_received_payments"])
+        credited, remaining = money(inv["total_credit_vouchers"]), money(inv["total_remaining_payments"])
+        allowed = paid_in_dg1.get(order_id, 0) + book.marked_paid.get(str(inv["id"]), 0)
+        if len(inv.get("payments") or []) > allowed or received > total:
+            out.append(Violation("k duplicate payment", step, f"Bexio invoice {inv['id']} (order {order_id}) has "
+                                                              f"{len(inv.get('payments') or [])} payment(s), "
+                                                              f"{received} of {total}; DG1 and people made {allowed}"))
+        if credited != book.vouchers.get(str(inv["id"]), Decimal(0)):
+            out.append(Violation("k credit booked by bridge", step, f"Bexio invoice {inv['id']} has {credited} in "
+                                                                    f"credit vouchers; people booked "
+                                                                    f"{book.vouchers.get(str(inv['id']), 0)}"))
+        if max(total - credited - received, Decimal(0)) != remaining:
+            out.append(Violation("d balance", step, f"Bexio invoice {inv['id']}: {total} - {credited} - {received} "
+                                                    f"!= {remaining}"))
     return out
 
 
@@ -301,7 +332,63 @@ def no_key_on_documents(world: World, step, xero: dict) -> list[Violation]:
 
 def check_at_rest(world: World, book: Book, portal: dict, xero: dict) -> list[Violation]:
     return (money_agrees(world, book, portal, xero) + stages_follow(world, book, portal, xero)
-            + balances_agree(world, portal, xero))
+            + balances_agree(world, portal, xero) + refunds_credited(world, book, portal, xero)
+            + (refund_tasks(world, book) if world.shop else []))
+
+
+def _our_credit_notes(xero: dict, inv: dict) -> list[dict]:
+    """Bridge's credit notes for a Xero invoice (their line names the invoice it credits)."""
+    text = f"Credit for invoice {inv['InvoiceNumber']}"
+    return [c for c in xero.get("creditNotes") or [] if c.get("Status") not in ("VOIDED", "DELETED")
+            and any(str(line.get("Description", "")) == text for line in c.get("LineItems") or [])]
+
+
+def refunds_credited(world: World, book: Book, portal: dict, xero: dict) -> list[Violation]:
+    """(l) a paid or part-paid invoice a user cancelled in Bitrix24 (and did not edit since) has
+    exactly one credit note of ours in Xero, applied to it, and nothing is still due."""
+    out = []
+    live = {str(i["id"]): i for i in portal["invoices"]}
+    twins = {_b24_invoice_of(inv, world.member_id): inv for inv in xero["invoices"]
+             if inv["Type"] == "ACCREC" and inv["Status"] in ("AUTHORISED", "PAID")}
+    for item_id, step in book.refunded.items():
+        item, inv = live.get(item_id), twins.get(item_id)
+        if item is None or inv is None or item.get("ufCrmSmartInvoiceXeroSync") == "N":
+            continue
+        ours = _our_credit_notes(xero, inv)
+        applied = {c["CreditNoteID"] for c in inv.get("CreditNotes") or []}
+        if len(ours) != 1 or money(inv["AmountDue"]) != 0 or not applied & {c["CreditNoteID"] for c in ours}:
+            out.append(Violation("l refund credited", step, f"Bitrix24 invoice {item_id} was cancelled paid; Xero "
+                                                            f"{inv['InvoiceNumber']} has {len(ours)} credit note(s) "
+                                                            f"of ours, {inv['AmountDue']} still due"))
+    return out
+
+
+def refund_tasks(world: World, book: Book) -> list[Violation]:
+    """(l) a DG1 refund on an order with a live Bexio invoice is a visible "credit it in
+    Bexio" task until a person has booked the credit, and one task per refund at most."""
+    out = []
+    with world.app.app_context():
+        rows = db.session.execute(select(SyncRecord.object_id, SyncRecord.state).where(
+            SyncRecord.flow == "invoice_refund", SyncRecord.installation_id == world.shop_installation_id)
+            .order_by(SyncRecord.id)).all()
+    latest = {object_id: state for object_id, state in rows}
+    for inv in world.bexio()["invoices"]:
+        order_id = (inv.get("api_reference") or "").rsplit(":", 1)[-1]
+        refunds = book.refunds.get(order_id)
+        if not refunds or inv.get("kb_item_status_id") in (19, 31):
+            continue
+        key = ":".join((inv.get("api_reference") or "").rsplit(":", 2)[-2:])  # the order's platform id: site:id
+        step = world.history.last_touching(f"order:ch:{order_id}")
+        open_tasks = sum(1 for object_id, state in rows if object_id == key and state == "conflict")
+        if money(inv["total_credit_vouchers"]) < sum(refunds, Decimal(0)) and latest.get(key) != "conflict":
+            out.append(Violation("l refund task", step, f"order {order_id} was refunded {sum(refunds)} and Bexio "
+                                                        f"invoice {inv['id']} has {inv['total_credit_vouchers']} "
+                                                        f"credited, but no task asks to credit it "
+                                                        f"(latest: {latest.get(key)})"))
+        if open_tasks > len(refunds):
+            out.append(Violation("k duplicate task", step, f"order {order_id}: {open_tasks} open refund tasks for "
+                                                           f"{len(refunds)} refund(s)"))
+    return out
 
 
 _MARKER = re.compile(r"\[([0-9a-fA-F-]{36})\]$")
@@ -446,7 +533,9 @@ def stages_follow(world: World, book: Book, portal: dict, xero: dict) -> list[Vi
         stage, status = item["stageId"], inv["Status"]
         sent = inv.get("SentToContact") or settings.sent_when == "approved"
         expected = None
-        if status == "PAID":
+        if str(item["id"]) in book.refunded:
+            expected = failure  # the user's cancellation stands: a credit note makes it PAID in Xero
+        elif status == "PAID":
             expected = {settings.stage_paid} if settings.stage_paid else success
         elif status == "VOIDED":
             expected = {settings.stage_failed} if settings.stage_failed else failure

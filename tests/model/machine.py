@@ -22,8 +22,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from bridge.extensions import db
 
-from .invariants import Book, Violation, check_at_rest, check_state, writes, writes_have_causes
-from .world import ACME, World
+from .invariants import Book, Violation, _b24_invoice_of, check_at_rest, check_state, writes, writes_have_causes
+from .world import ACME, World, money
 
 NAMES = ("Globex Ltd", "Initech", "Umbrella Corp", "Hooli", "Globex Ltd")  # one name twice: a real clash
 PEOPLE = (("Jane", "Doe"), ("Owen", "Owner"), ("Ada", "Byron"))
@@ -40,7 +40,7 @@ class HistoryFailed(AssertionError):
 
 
 # What the runs of this process did (printed by the tests, quoted in docs/RELIABILITY.md).
-STATS = {"histories": 0, "steps": 0, "digest": 0}
+STATS = {"histories": 0, "steps": 0, "digest": 0, "refunds": 0}  # refunds: paid invoices cancelled, orders refunded
 
 
 class BridgeHistory(RuleBasedStateMachine):
@@ -160,6 +160,7 @@ class BridgeHistory(RuleBasedStateMachine):
         item_id = self.invoices[which % len(self.invoices)]
         text = "#" + str(self.invoices.index(item_id) + 1)
         self.w.step(f"Bitrix24: invoice {item_id} quantity -> {quantity}", f"invoice:{item_id}")
+        self.book.refunded.pop(item_id, None)  # a changed invoice: no longer the cancellation alone
         self._b24(f"invoices/{item_id}", rows=self._rows(1, False, 15, text, quantity))
 
     @precondition(lambda self: self.invoices)
@@ -182,6 +183,7 @@ class BridgeHistory(RuleBasedStateMachine):
         self.w.drain()
         self.w.step(f"Bitrix24: invoice {item_id} quantity -> {quantity}, in the second of the write-back",
                     f"invoice:{item_id}")
+        self.book.refunded.pop(item_id, None)
         self._b24(f"invoices/{item_id}", rows=self._rows(1, False, 15, text, quantity))
 
     @precondition(lambda self: self.invoices)
@@ -189,6 +191,7 @@ class BridgeHistory(RuleBasedStateMachine):
     def b24_sync_box(self, which, on):
         item_id = self.invoices[which % len(self.invoices)]
         self.w.step(f"Bitrix24: invoice {item_id} 'Sync with Xero' {'on' if on else 'off'}", f"invoice:{item_id}")
+        self.book.refunded.pop(item_id, None)
         self._b24(f"invoices/{item_id}", fields={"ufCrmSmartInvoiceXeroSync": "Y" if on else "N"})
 
     @precondition(lambda self: self.invoices)
@@ -306,6 +309,39 @@ class BridgeHistory(RuleBasedStateMachine):
         half = None if inv is None else str((Decimal(str(inv["AmountDue"])) / 2).quantize(Decimal("0.01")))
         self._xero_act("credit half of", which, ("AUTHORISED",), "credit",
                        **({"amount": half, "description": "Goodwill"} if half else {}))
+
+    @precondition(lambda self: self.invoices)
+    @rule(which=WHICH, full=st.booleans())
+    def b24_refund_invoice(self, which, full):
+        """A user cancels a paid or part-paid synced invoice in Bitrix24 (moves it to the
+        failure stage): bridge owes one Xero credit note for it, applied to what is due.
+        With no paid invoice yet, a person in Xero first approves and pays (half or all of)
+        one (their own steps, their webhooks held like any other), so that refunds are
+        reached in a short history."""
+        twins = {_b24_invoice_of(inv, self.w.member_id): inv for inv in self._xero_invoices(("DRAFT", "AUTHORISED",
+                                                                                               "PAID"))}
+        paid = [i for i in self.invoices if i in twins and money(twins[i].get("AmountPaid")) > 0]
+        unpaid = [i for i in self.invoices if i in twins and twins[i]["Status"] in ("DRAFT", "AUTHORISED")]
+        if not paid and not unpaid:
+            self.w.step("Bitrix24: refund a paid invoice: none in Xero")
+            return
+        item_id = (paid or unpaid)[which % len(paid or unpaid)]
+        inv = twins[item_id]
+        if not paid:
+            if inv["Status"] == "DRAFT":
+                self.w.step(f"Xero: approve {inv['InvoiceNumber']}", f"ledger_invoice:{inv['InvoiceID']}")
+                self._xero(f"invoices/{inv['InvoiceID']}/approve")
+            half = str((money(inv["AmountDue"]) / 2).quantize(Decimal("0.01")))
+            self.w.step(f"Xero: pay {'in full' if full else 'half of'} {inv['InvoiceNumber']}",
+                        f"ledger_invoice:{inv['InvoiceID']}")
+            self._xero(f"invoices/{inv['InvoiceID']}/pay", **({} if full else {"amount": half}))
+            inv = next(i for i in self._xero_invoices() if i["InvoiceID"] == inv["InvoiceID"])
+        step = self.w.step(f"Bitrix24: invoice {item_id} (paid {inv['AmountPaid']} in Xero) moved to the "
+                           f"failure stage", f"invoice:{item_id}",
+                           f"ledger_invoice:{inv['InvoiceID']}")  # its credit is noted under it
+        self._b24(f"invoices/{item_id}", fields={"stageId": "DT31_1:D"})
+        self.book.refunded[item_id] = step
+        STATS["refunds"] += 1
 
     @rule(which=WHICH)
     def xero_void(self, which):
@@ -527,6 +563,44 @@ class BridgeHistory(RuleBasedStateMachine):
         self._dg1_act("cancel", which, ("PLACED", "PROCESSING"), "cancel")
 
     @precondition(lambda self: self.w.shop)
+    @rule(which=WHICH, full=st.booleans())
+    def dg1_refund_order(self, which, full):
+        """The shop refunds a paid order, all that is left or half of it (``order.refunded``):
+        bridge shows a "credit it in Bexio" task and books no money itself."""
+        found = [o for o in self._orders("PAID", "SHIPPED", "COMPLETED")
+                 if sum(self.book.refunds.get(o["id"], []), Decimal(0)) < money(o["totals"]["grand_total"])]
+        if not found:
+            self.w.step("DG1: refund: no paid order left to refund")
+            return
+        order = found[which % len(found)]
+        left = money(order["totals"]["grand_total"]) - sum(self.book.refunds.get(order["id"], []), Decimal(0))
+        amount = left if full or left < Decimal("0.02") else (left / 2).quantize(Decimal("0.01"))
+        self.w.step(f"DG1: refund {amount} of order {order['id']}", f"order:ch:{order['id']}")
+        self.w.control(f"dg1/tenants/demo/orders/{order['id']}/refund", json={"amount": str(amount)})
+        self.book.refunds.setdefault(order["id"], []).append(amount)
+        STATS["refunds"] += 1
+
+    @precondition(lambda self: self.w.shop)
+    @rule(which=WHICH)
+    def bexio_credit_voucher(self, which):
+        """A person does what the refund task asks: books the credit voucher in Bexio's web
+        app for the refunds not credited yet (the API cannot, so only a person does)."""
+        owed = []
+        for invoice in self.w.bexio()["invoices"]:
+            order_id = (invoice.get("api_reference") or "").rsplit(":", 1)[-1]
+            due = sum(self.book.refunds.get(order_id, []), Decimal(0)) - money(invoice["total_credit_vouchers"])
+            if due > 0 and invoice.get("kb_item_status_id") not in (19, 31):
+                owed.append((invoice, order_id, due))
+        if not owed:
+            self.w.step("Bexio: book a credit voucher: no refund waiting for one")
+            return
+        invoice, order_id, due = owed[which % len(owed)]
+        self.w.step(f"Bexio: a person books a credit voucher of {due} on invoice {invoice['id']}",
+                    f"order:ch:{order_id}")
+        self.w.control(f"bexio/companies/seeland/invoices/{invoice['id']}/credit_voucher", json={"amount": str(due)})
+        self.book.vouchers[str(invoice["id"])] = self.book.vouchers.get(str(invoice["id"]), Decimal(0)) + due
+
+    @precondition(lambda self: self.w.shop)
     @rule(which=WHICH)
     def bexio_mark_paid(self, which):
         found = [i for i in self.w.bexio()["invoices"] if i.get("kb_item_status_id") == 8]
@@ -537,6 +611,7 @@ class BridgeHistory(RuleBasedStateMachine):
         order = (invoice.get("api_reference") or "").rsplit(":", 2)
         self.w.step(f"Bexio: mark invoice {invoice['id']} paid", f"order:ch:{order[-1]}")
         self.w.control(f"bexio/companies/seeland/invoices/{invoice['id']}/mark_paid")
+        self.book.marked_paid[str(invoice["id"])] = self.book.marked_paid.get(str(invoice["id"]), 0) + 1
 
     @precondition(lambda self: self.w.shop)
     @rule(run=st.booleans())

@@ -40,7 +40,8 @@ def run_histories(world, test: str, the_seed: int, profile: str, shop: bool = Fa
         raise AssertionError(f"{exc}\n\n{calls}\n\nseed {the_seed}: {replay_command(test, the_seed)}") from None
     finally:
         print(f"seed {the_seed}: {STATS['histories'] - before['histories']} histories, "
-              f"{STATS['steps'] - before['steps']} steps (digest {STATS['digest']})")
+              f"{STATS['steps'] - before['steps']} steps, {STATS['refunds'] - before['refunds']} refunds "
+              f"(digest {STATS['digest']})")
 
 
 def _seed_from_env() -> int | None:

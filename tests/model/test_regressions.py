@@ -1,4 +1,4 @@
-"""The seven findings of issue 16 as explicit histories of the model's rules.
+"""The seven findings of issue 16, and issue 20's refunds, as explicit histories of the model's rules.
 
 Each is the short history that showed the bug, replayed step by step on the live world
 and ended like any random history (at rest, every invariant checked): it fails, naming
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.model.invariants import balances_agree
+from tests.model.invariants import balances_agree, refund_tasks
 from tests.model.machine import BridgeHistory
 
 
@@ -147,4 +147,45 @@ def test_money_after_the_invoice_keeps_both_balances(history):
     history.b24_events_delivered(count=None, duplicate=True, run=True)
     history.b24_events_delivered(count=None, duplicate=True, run=True)
     assert len(history.w.xero()["creditNotes"]) == 2  # the user's goodwill credit and ours
+    history.finish()
+
+
+def test_paid_invoice_cancelled_in_bitrix24_is_credited_once(history):
+    """Issue 20: a part-paid invoice moved to the failure stage in Bitrix24, its event
+    delivered twice, then the reconcile and a Sync now: one credit note of ours, applied,
+    nothing left due (k, l), and the stage stays the user's (i): before the fix, the credit
+    made Xero's invoice PAID and that moved the cancelled invoice to the paid stage."""
+    history.b24_add_company(name=1, email=True)
+    history.b24_add_invoice(party=0, to_person=False, lines=2, discount=False, currency=0, rate=15, sync=True)
+    history.b24_events_delivered(count=None, duplicate=False, run=True)
+    history.xero_approve(which=0)
+    history.xero_pay(which=0, full=False)
+    history.xero_webhooks_delivered(count=None, duplicate=False, run=True)
+    history.b24_refund_invoice(which=0, full=False)
+    history.b24_events_delivered(count=None, duplicate=True, run=True)
+    history.periodic_passes()
+    history.b24_sync_now(which=0)
+    history.worker_runs()
+    history.finish()
+
+
+def test_shop_refunds_are_tasks_until_a_person_credits_them_in_bexio(shop_history):
+    """Issue 20: an order paid by card, refunded in half (its webhook delivered twice):
+    bridge books nothing in Bexio and shows the task (l, k); a person books the credit
+    voucher, the rest is refunded: a task again, and Bexio's total - credits - payments is
+    its balance (d)."""
+    history = shop_history
+    history.dg1_place_order(paid=True, quantity=2)
+    history.dg1_webhooks_delivered(run=True)
+    order = next(o for o in history.w.dg1()["orders"] if o["status"] == "PAID")
+    which = [o["id"] for o in history._orders("PAID", "SHIPPED", "COMPLETED")].index(order["id"])
+    history.dg1_refund_order(which=which, full=False)
+    history.dg1_webhooks_delivered(run=True)
+    history.w.dg1_release()  # the same delivery again, as DG1's "resend" sends it
+    history.worker_runs()
+    history.state_is_sound()
+    history._fail(refund_tasks(history.w, history.book))
+    history.bexio_credit_voucher(which=0)
+    history.dg1_refund_order(which=which, full=True)
+    history.dg1_webhooks_delivered(run=True)
     history.finish()
