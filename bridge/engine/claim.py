@@ -5,8 +5,8 @@ Which work goes next (``pick``) is fair: installations take turns (the one whose
 claimed longest ago goes first, so one installation's backlog of 800 never holds another's
 live event), and within an installation what a user waits for (Sync now, Retry, a live
 event: priority 0) goes before bulk work (imports, backfills, reconcile: 1). A Huey task
-names an item, but runs the work ``pick`` chooses: the queue's order (first come, first
-served, the same on SQLite and Redis) no longer decides who waits.
+names an item, but runs the work ``pick`` chooses: the queue's order (by class, then first
+come, first served: ``tasks``) decides only which task a free thread takes next.
 """
 from __future__ import annotations
 
