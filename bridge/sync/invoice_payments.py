@@ -40,8 +40,11 @@ def note_settlements(installation, platform, link, document) -> list[str]:
         marker = f"[{settlement.ledger_id}]"
         note_id = None
         if row is None:
+            # What the note says, kept for the invoice tab (``web/bitrix24/invoice_money.py``).
             bind(installation.id, connection, KIND, key, ledger_id=settlement.ledger_id,
-                 extra={"amount": str(settlement.amount)})
+                 extra={"amount": str(settlement.amount), "currency": document.currency,
+                        "on": settlement.on.isoformat() if settlement.on else None, "number": settlement.number,
+                        "account": settlement.account, "balance": str(balance)})
             db.session.commit()
         else:  # an earlier attempt may have added it and died before remembering
             note_id = platform.find_invoice_note(link.platform_id, marker)

@@ -74,6 +74,34 @@ def test_invoice_tab_shows_xero_and_sync_now_works(portal, browser, screenshots)
     save_page(browser, screenshots / "invoice-tab.png")
 
 
+def test_the_tab_of_a_part_paid_invoice_lists_its_payment_and_the_balance(portal, browser, screenshots):
+    """Approved and part paid in Xero: the tab shows the payment, what is still due and the
+    online invoice link a sales rep can send (README screenshot)."""
+    from selenium.webdriver.common.by import By
+
+    live = portal
+    item = new_invoice(live)
+    live.control("bitrix24/events/wait", json={"timeout": 10})
+    live.run_jobs()
+    state = live.control(f"xero/orgs/{live.tenant}/state", method="GET")
+    (invoice,) = [i for i in state["invoices"] if i["Type"] == "ACCREC"]
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/approve")
+    live.control("xero/webhooks/flush")
+    live.run_jobs()
+    live.control(f"xero/orgs/{live.tenant}/invoices/{invoice['InvoiceID']}/pay", json={"amount": "800.00"})
+    live.control("xero/webhooks/flush")
+    live.run_jobs()
+    browser.get(f"{live.sandbox_url}/{ACME}/crm/type/31/details/{item['id']}/")
+    browser.find_elements(By.CSS_SELECTOR, ".tabs a")[-1].click()
+    enter_app_frame(browser)
+    wait_for(browser, lambda d: "Payments and credit notes in Xero" in text_of(d))
+    page = text_of(browser)
+    assert "Part payment" in page and "NZ$800.00" in page and "Still due: NZ$1,500.00" in page, page
+    assert "Online invoice for the customer" in page
+    assert_accessible(browser, "invoice tab with payments")
+    save_page(browser, screenshots / "invoice-tab-payments.png")
+
+
 def test_an_invoice_queued_behind_a_run_says_until_when_in_the_tab(portal, browser, screenshots):
     """One batch run per installation at a time: an invoice behind a run that may have lost its
     worker says when that run started and by when it goes on at the latest."""

@@ -45,6 +45,22 @@ def test_each_payment_is_one_comment_with_the_balance(portal):
     assert len(notes) == 2 and "paid in full" in notes[1] and "1500.00 NZD" in notes[1]
 
 
+def test_the_invoice_tab_lists_each_payment_and_what_is_still_due(portal):
+    """The tab shows each Xero payment (date, part or full, account, amount) and the balance."""
+    from tests.e2e.test_bitrix24_xero_parties import invoice_tab
+    live = portal
+    item, invoice = approved(live)
+    pay(live, invoice, "800.00", "2026-12-01")
+    xero_flush(live)
+    tab = invoice_tab(live, item["id"])
+    assert "Payments and credit notes in Xero" in tab and "Part payment" in tab and "Dec 1, 2026" in tab
+    assert "NZ$800.00" in tab and "Still due:</strong> NZ$1,500.00" in tab
+    pay(live, invoice, "1500.00", "2026-12-03")
+    xero_flush(live)
+    tab = invoice_tab(live, item["id"])
+    assert "Payment, paid in full" in tab and "NZ$1,500.00" in tab and "Still due:</strong> NZ$0.00" in tab
+
+
 def test_a_crash_after_the_comment_is_not_a_second_comment(portal):
     live = portal
     item, invoice = approved(live)
@@ -72,6 +88,9 @@ def test_a_credit_note_applied_in_xero_shows_under_the_invoice(portal):
     xero_flush(live)
     (text,) = comments(live, item["id"])
     assert cn["CreditNoteNumber"] in text and "230.00 NZD" in text and "2070.00 NZD" in text
+    from tests.e2e.test_bitrix24_xero_parties import invoice_tab
+    tab = invoice_tab(live, item["id"])  # and on the tab, with what is still due
+    assert f"Credit note {cn['CreditNoteNumber']}" in tab and "Still due:</strong> NZ$2,070.00" in tab
 
 
 def test_a_payment_on_an_invoice_deleted_in_bitrix24_is_no_failure(portal):

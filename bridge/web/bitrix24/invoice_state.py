@@ -17,6 +17,7 @@ from ...sync.money_check import AMOUNTS_DIFFER, amounts_differ
 from ...ports import ledger_class, ledger_name
 from ...connectors.bitrix24.inbox import FLOW_INVOICE
 from ...connectors.bitrix24.setup import sync_label_of
+from .invoice_money import MoneyShown, money_shown
 
 
 @dataclass
@@ -40,6 +41,7 @@ class InvoiceSyncState:
     # Nothing known of the invoice yet (a tab opened right after Save, before the portal's
     # event reached bridge): the tab keeps asking, as while work is pending, until an outcome.
     awaiting: bool = False
+    money: MoneyShown | None = None  # the payments and credit notes applied in the ledger
 
     @property
     def failed(self) -> bool:
@@ -76,6 +78,7 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
         state.ledger = link.ledger
         state.ledger_url = ledger_url(link)
         state.online_url = (link.extra or {}).get("online_url") or None
+        state.money = money_shown(installation_id, link)
         synced = (link.extra or {}).get("synced_at")
         state.last_synced_at = datetime.fromisoformat(synced) if synced else link.updated_at
     state.records = list(records)
