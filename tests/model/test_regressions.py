@@ -152,7 +152,7 @@ def test_money_after_the_invoice_keeps_both_balances(history):
 
 def test_paid_invoice_cancelled_in_bitrix24_is_credited_once(history):
     """Issue 20: a part-paid invoice moved to the failure stage in Bitrix24, its event
-    delivered twice, then the reconcile and a Sync now: one credit note of ours, applied,
+    delivered twice, then an hour later the reconcile and a Sync now: one credit note of ours, applied,
     nothing left due (k, l), and the stage stays the user's (i): before the fix, the credit
     made Xero's invoice PAID and that moved the cancelled invoice to the paid stage."""
     history.b24_add_company(name=1, email=True)
@@ -163,6 +163,7 @@ def test_paid_invoice_cancelled_in_bitrix24_is_credited_once(history):
     history.xero_webhooks_delivered(count=None, duplicate=False, run=True)
     history.b24_refund_invoice(which=0, full=False)
     history.b24_events_delivered(count=None, duplicate=True, run=True)
+    history.clock_moves(seconds=3600)  # past Xero's idempotency window: only bridge's own row prevents a second
     history.periodic_passes()
     history.b24_sync_now(which=0)
     history.worker_runs()
@@ -188,4 +189,41 @@ def test_shop_refunds_are_tasks_until_a_person_credits_them_in_bexio(shop_histor
     history.bexio_credit_voucher(which=0)
     history.dg1_refund_order(which=which, full=True)
     history.dg1_webhooks_delivered(run=True)
+    history.finish()
+
+
+@pytest.mark.xfail(strict=True, reason="open: following Xero's PAID into the stage overwrites a user's cancellation "
+                                       "bridge has not read yet; no credit note is made (docs/RELIABILITY.md)")
+def test_a_cancellation_not_yet_read_is_not_overwritten_by_xeros_status(history):
+    """Issue 20, open: an invoice paid in full in Xero, then moved to the failure stage in
+    Bitrix24 while Xero's webhook is on its way (here also in the second of bridge's
+    write-back, so its event reads as our echo). Bridge follows PAID into the paid stage
+    before it reads the cancellation: the user's "Declined" becomes "Paid" and no credit
+    note is ever made (l, i)."""
+    history.b24_add_company(name=1, email=True)
+    history.b24_add_invoice(party=0, to_person=False, lines=1, discount=False, currency=0, rate=15, sync=True)
+    history.b24_events_delivered(count=None, duplicate=False, run=True)
+    history.xero_approve(which=0)
+    history.xero_pay(which=0, full=True)
+    history.w.step("Bitrix24: invoice 1 moved to the failure stage, Xero's webhooks still on their way", "invoice:1")
+    history._b24("invoices/1", fields={"stageId": "DT31_1:D"})
+    history.book.refunded["1"] = len(history.w.history.steps)
+    history.book.cancelled.add("1")
+    history.finish()
+
+
+@pytest.mark.xfail(strict=True, reason="open: a cancelled, credited invoice edited afterwards reads 'Synced.' on "
+                                       "its tab while Xero has other amounts (docs/RELIABILITY.md)")
+def test_an_edited_cancelled_invoice_does_not_read_synced(history):
+    """Issue 20, open: a part-paid invoice cancelled in Bitrix24 and credited; then a user
+    changes its quantity. Nothing is sent (it is cancelled), yet the invoice tab reads
+    "Synced." with 345.00 in Bitrix24 and 115.00 in Xero (d)."""
+    history.b24_add_company(name=1, email=True)
+    history.b24_add_invoice(party=0, to_person=False, lines=1, discount=False, currency=0, rate=15, sync=True)
+    history.b24_events_delivered(count=None, duplicate=False, run=True)
+    history.b24_refund_invoice(which=0, full=False)
+    history.b24_events_delivered(count=None, duplicate=False, run=True)
+    history.clock_moves(seconds=30)
+    history.b24_edit_invoice_lines(which=0, quantity=3)
+    history.book.money_of_cancelled = True
     history.finish()
