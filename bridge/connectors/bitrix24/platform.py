@@ -420,14 +420,19 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         return None
 
     def changed_invoices(self, since: datetime | None) -> Iterator[tuple[str, datetime | None]]:
-        """Smart invoices changed at or after ``since``, oldest first (NOTES s6 updatedTime),
-        then the old ones where the portal has them (``legacy.py``)."""
+        """Smart invoices changed at or after ``since`` (NOTES s6 updatedTime), then the old
+        ones where the portal has them (``legacy.py``), each in id order.
+
+        Paged by id (``list_fast``: ``>id``), never by offset in updatedTime order: invoices
+        change while they are listed (our own write-backs, a user's edits), and a changed one
+        moved to the end of that order, so the page boundary slid and the invoices behind
+        it were never listed. By id, one changed meanwhile keeps its place."""
         setup = (self.installation.endpoints or {}).get("setup") or {}
         flt = {">=updatedTime": since.astimezone(timezone.utc).replace(microsecond=0).isoformat()} if since else {}
         if setup.get("smart_invoices", True):
-            for row in self.client.list_all("crm.item.list", {
-                    "entityTypeId": SMART_INVOICE, "select": ["id", "updatedTime"], "filter": flt,
-                    "order": {"updatedTime": "ASC", "id": "ASC"}}, key="items"):
+            for row in self.client.list_fast("crm.item.list", {
+                    "entityTypeId": SMART_INVOICE, "select": ["id", "updatedTime"], "filter": flt},
+                    id_field="id", key="items"):
                 yield str(row["id"]), parse_datetime(row.get("updatedTime"))
         if setup.get("legacy_invoices"):
             yield from self.legacy.changed(since)
