@@ -24,7 +24,7 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request:
 COMMON = dict(deadline=None, database=None, derandomize=False, print_blob=False,
               suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
 settings.register_profile("model-fast", max_examples=int(os.environ.get("BRIDGE_MODEL_EXAMPLES", 12)),
-                          stateful_step_count=12, phases=(Phase.explicit, Phase.generate, Phase.shrink), **COMMON)
+                          stateful_step_count=11, phases=(Phase.explicit, Phase.generate, Phase.shrink), **COMMON)
 settings.register_profile("model-slow", max_examples=int(os.environ.get("BRIDGE_MODEL_EXAMPLES", 125)),
                           stateful_step_count=10, **COMMON)
 settings.register_profile("model-soak", max_examples=int(os.environ.get("BRIDGE_MODEL_EXAMPLES", 1000)),
