@@ -250,6 +250,9 @@ class WorkItem(Timestamps, db.Model):
 # The ``error_code`` of a record skipped because the user switched sync off on that one
 # invoice (the platform's sync box): the invoice tab says so in the box's own words.
 SKIPPED_BY_SYNC_BOX = "sync_box_off"
+# ... and of one skipped because the invoice is cancelled (or deleted) on the platform: its
+# tab says so, never "Synced", since later edits of it are not sent.
+SKIPPED_CANCELLED = "cancelled_on_platform"
 
 
 class SyncRecord(db.Model):

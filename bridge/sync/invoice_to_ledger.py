@@ -28,7 +28,7 @@ from ..errors import ConflictError, PermanentError, SyncError
 from ..extensions import db
 from ..faults import fault_point
 from ..engine import WorkContext, WorkRequest, flow, request_work
-from ..models import SKIPPED_BY_SYNC_BOX, Installation, LedgerConnection, SyncRecord, utcnow
+from ..models import SKIPPED_BY_SYNC_BOX, SKIPPED_CANCELLED, Installation, LedgerConnection, SyncRecord, utcnow
 from ..settings import get_section
 from .invoice_flowback import changed_groups, with_platform_rates
 from .intents import announce, first_write_attempts, settle, unsettled
@@ -185,6 +185,8 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, pl
     if skipped is not None:
         if skipped in (SYNC_BOX_OFF_LINKED, SYNC_BOX_OFF):
             record.error_code = SKIPPED_BY_SYNC_BOX  # the invoice tab words it by the box's title
+        elif gone(invoice):
+            record.error_code = SKIPPED_CANCELLED  # the tab says "cancelled", not "Synced"
         _finish(record, "skipped", skipped)
         if gone(invoice) and link and link.ledger_id:
             request_work(WorkRequest(installation.id, "invoice_cancel", ctx.object_key))

@@ -63,7 +63,6 @@ class Book:
     # B24 invoice -> step it was moved to the failure stage while paid in Xero (until a user edits it again)
     refunded: dict[str, int] = field(default_factory=dict)
     cancelled: set[str] = field(default_factory=set)  # B24 invoices ever cancelled while paid (stay cancelled)
-    money_of_cancelled: bool = False  # (d) for those too (the open finding's replay sets it)
     refunds: dict[str, list[Decimal]] = field(default_factory=dict)  # DG1 order -> amounts the shop refunded
     vouchers: dict[str, Decimal] = field(default_factory=dict)  # Bexio invoice -> credit a person booked by hand
     marked_paid: dict[str, int] = field(default_factory=dict)  # Bexio invoice -> times a person marked it paid
@@ -475,9 +474,7 @@ def money_agrees(world: World, book: Book, portal: dict, xero: dict) -> list[Vio
             xero_by_b24[b24] = inv
     for item in portal["invoices"]:
         inv = xero_by_b24.get(str(item["id"]))
-        if inv is None or (str(item["id"]) in book.cancelled and not book.money_of_cancelled):
-            # A cancelled, credited invoice edited afterwards still reads "Synced.": the open
-            # finding replayed by test_regressions.py::test_an_edited_cancelled_invoice_does_not_read_synced.
+        if inv is None:
             continue
         ours = (money(item["opportunity"]), money(item.get("taxValue")), item["currencyId"])
         out += _money_violation(world, str(item["id"]), ours, inv)

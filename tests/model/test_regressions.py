@@ -212,12 +212,11 @@ def test_a_cancellation_not_yet_read_is_not_overwritten_by_xeros_status(history)
     history.finish()
 
 
-@pytest.mark.xfail(strict=True, reason="open: a cancelled, credited invoice edited afterwards reads 'Synced.' on "
-                                       "its tab while Xero has other amounts (docs/RELIABILITY.md)")
 def test_an_edited_cancelled_invoice_does_not_read_synced(history):
-    """Issue 20, open: a part-paid invoice cancelled in Bitrix24 and credited; then a user
-    changes its quantity. Nothing is sent (it is cancelled), yet the invoice tab reads
-    "Synced." with 345.00 in Bitrix24 and 115.00 in Xero (d)."""
+    """Issue 20: a part-paid invoice cancelled in Bitrix24 and credited; then a user changes
+    its quantity. Nothing is sent (it is cancelled); the invoice tab read "Synced." with 345.00
+    in Bitrix24 and 115.00 in Xero (d). It now says the invoice is cancelled here and later
+    changes are not sent."""
     history.b24_add_company(name=1, email=True)
     history.b24_add_invoice(party=0, to_person=False, lines=1, discount=False, currency=0, rate=15, sync=True)
     history.b24_events_delivered(count=None, duplicate=False, run=True)
@@ -225,5 +224,4 @@ def test_an_edited_cancelled_invoice_does_not_read_synced(history):
     history.b24_events_delivered(count=None, duplicate=False, run=True)
     history.clock_moves(seconds=30)
     history.b24_edit_invoice_lines(which=0, quantity=3)
-    history.book.money_of_cancelled = True
     history.finish()

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from ...engine import why_waiting
 from ...extensions import db
 from ...messages import N_, render
-from ...models import SKIPPED_BY_SYNC_BOX, Installation, Link, SyncRecord, WorkItem
+from ...models import SKIPPED_BY_SYNC_BOX, SKIPPED_CANCELLED, Installation, Link, SyncRecord, WorkItem
 from ...stored_messages import from_stored, stored
 from ...sync.money_check import AMOUNTS_DIFFER, amounts_differ
 from ...ports import ledger_class, ledger_name
@@ -92,6 +92,13 @@ def invoice_state(installation_id: int, invoice_id: str) -> InvoiceSyncState:
                          field=field, ledger=ledger_name(link.ledger))
                        if link is not None and link.ledger_id else
                        _("“%(field)s” is off for this invoice.", field=field))
+    elif latest_export is not None and _cancelled_here(latest_export) and state.tone != "pending" and \
+            link is not None and link.ledger_id and not differ:
+        # Cancelled here: what the ledger has is no longer kept in step (its amounts may
+        # differ after a later edit), so the tab never reads "Synced".
+        state.tone = "idle"
+        state.label = _("Cancelled in Bitrix24: later changes are not sent to %(ledger)s.",
+                        ledger=ledger_name(link.ledger))
     if records:
         state.last_attempt_at = records[0].finished_at or records[0].created_at
     reason = stored(record, "warning") or stored(record, "error_message") if record is not None else None
@@ -197,6 +204,13 @@ def _label(item: WorkItem | None, record: SyncRecord | None) -> InvoiceSyncState
 
 # How the warning of a record written before records carried ``SKIPPED_BY_SYNC_BOX`` starts.
 _OLD_SYNC_BOX_WARNING = "Sync is switched off for this invoice"
+
+
+def _cancelled_here(record) -> bool:
+    """The invoice was last handled as cancelled on the platform: the export skipped it for
+    that, or the cancellation flow (a credit note, a void) ran for it."""
+    return (record.state == "skipped" and record.error_code == SKIPPED_CANCELLED) or (
+        record.flow == "invoice_cancel" and record.state == "succeeded")
 
 
 def _skipped_by_sync_box(record) -> bool:
