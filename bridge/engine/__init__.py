@@ -36,12 +36,12 @@ from .settle import backoff_seconds
 from .sweeper import prune_once, sweep_once
 from .tasks import process_inbox, run_work
 from .waits import Wait, why_waiting
-from .work import LeaseLost, WorkContext, renew_lease, request_work, request_work_many
+from .work import LeaseLost, WorkContext, renew_lease, request_again, request_work, request_work_many
 
 __all__ = [
     "BATCHED_INBOX_SOURCES", "BATCH_SIZES", "FLOWS", "INBOX_HANDLERS", "WorkContext", "WorkRequest", "app_context",
     "backoff_seconds", "bind_app", "claim_period", "enqueue_after_commit", "execute_work", "flow",
     "hand_over", "handle_inbox_event", "huey", "inbox_handler", "LeaseLost", "now", "on_failure", "period_key", "periodic", "process_inbox",
-    "prune_once", "record_inbound", "renew_lease", "request_work", "request_work_many", "run_work", "store_callback",
+    "prune_once", "record_inbound", "renew_lease", "request_again", "request_work", "request_work_many", "run_work", "store_callback",
     "sweep_once", "translate_inbox_events", "Wait", "why_waiting",
 ]

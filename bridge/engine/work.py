@@ -127,6 +127,17 @@ def request_work_many(asks: list[tuple[WorkRequest, int | None]]) -> list[tuple[
     return [(item_id, flows[item_id]) for item_id in sorted(queued)]
 
 
+def request_again(installation_id: int, flow: str, key_prefix: str) -> int:
+    """Ask once more for every item of ``flow`` whose object key starts with ``key_prefix``,
+    each with the options it has: work that ran too early to find what it needs (a refund
+    that reached bridge before its order's invoice did: webhooks come in any order) runs
+    again once that exists. Returns how many were newly queued."""
+    keys = db.session.scalars(select(WorkItem.object_key).where(
+        WorkItem.installation_id == installation_id, WorkItem.flow == flow,
+        WorkItem.object_key.startswith(key_prefix, autoescape=True))).all()
+    return len(request_work_many([(WorkRequest(installation_id, flow, key), None) for key in keys]))
+
+
 def _gathered(item_id: int, work_class: int) -> None:
     """A batch flow's new work runs after the gathering window, so what arrives with it shares
     its batch (the first of their tasks to fire claims them all)."""

@@ -8,6 +8,10 @@ the refund becomes one credit note over its amount, applied to what is still due
 visible task for the shop's administrator: a conflict on the order naming the amount, the
 lines and the invoice in the ledger. Once a person has booked the credit in the ledger (Bexio
 ``total_credit_vouchers``), "Sync now" reads it back and the task closes.
+
+Webhooks come in any order: a refund that reaches bridge before its order's invoice is in the
+ledger finds nothing to credit, and runs again when the invoice is made
+(``ask_early_refunds_again``), so no refund is lost to the order its events arrived in.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 
 from ..errors import ConflictError, PermanentError
 from ..extensions import db
-from ..engine import WorkContext, flow
+from ..engine import WorkContext, flow, request_again
 from ..messages import N_
 from ..models import Installation, utcnow
 from .invoice_credit import credit_cancelled, ledger_twin
@@ -67,3 +71,10 @@ def _credited_so_far(link, refund_id: str, amount: Decimal) -> Decimal:
     refunds = {**((link.extra or {}).get("refunds") or {}), refund_id: str(amount)}
     link.extra = {**(link.extra or {}), "refunds": refunds}
     return sum((Decimal(v) for v in refunds.values()), Decimal(0))
+
+
+def ask_early_refunds_again(installation_id: int, platform_ids: list[str]) -> None:
+    """The invoices of these platform orders were just made in the ledger: their refunds that
+    came first (skipped: nothing to credit yet) run again, now with the invoice to credit."""
+    for platform_id in platform_ids:
+        request_again(installation_id, FLOW, f"refund:{platform_id}#")

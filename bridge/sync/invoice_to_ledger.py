@@ -33,6 +33,7 @@ from ..settings import get_section
 from .invoice_flowback import changed_groups, with_platform_rates
 from .intents import announce, first_write_attempts, settle, unsettled
 from .invoice_followup import complete_invoice, pending_steps
+from .invoice_refund import ask_early_refunds_again
 from .links import LinkTaken, bind, find_link, jsonable, remembered_links
 from .outcome import SWITCHED_OFF, UNCHANGED_MESSAGE, finish as _finish, idempotency_key, split_object_key
 from .party_to_ledger import export_parties
@@ -219,6 +220,7 @@ def prepare(ctx: WorkContext, record: SyncRecord, installation: Installation, pl
                  ledger_version=existing.version, content_hash=digest,
                  extra={"url": existing.url, "synced_at": utcnow().isoformat(), "party_ledger_id": party_id,
                         "plain_hash": plain})
+            ask_early_refunds_again(installation.id, [platform_id])
             record.received = {"ledger_id": existing.ledger_id, "number": existing.number,
                                "status": existing.status.value}
             _finish(record, "succeeded", N_("Found in %(ledger)s as %(status)s, made by an earlier attempt: linked, "
@@ -298,6 +300,7 @@ def write_prepared(installation: Installation, connection: LedgerConnection, pla
         p.record.received = jsonable(result.received or {"ledger_id": result.ledger_id, "number": result.number})
         p.record.warning = joined([w for w in [p.warning, *result.warnings] if w], "; ") or None
         written.append((p, result, link))
+    ask_early_refunds_again(installation.id, [p.platform_id for p, _, _ in written if p.platform_id in created])
     db.session.commit()  # the links first, all in one commit: what follows calls out and may fail
     show_references(platform, [(p.platform_id, p.record, LedgerDocument(
         ledger_id=result.ledger_id, number=result.number or "", status=result.status, url=result.url,

@@ -10,9 +10,9 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from bridge.connectors.dg1.tenants import find_tenant
-from bridge.engine import WorkRequest, request_work
+from bridge.engine import INBOX_HANDLERS, WorkRequest, execute_work, request_work
 from bridge.extensions import db
-from bridge.models import SyncRecord
+from bridge.models import InboxEvent, SyncRecord
 from tests.connectors.bexio.live_support import state as bexio_state
 from tests.connectors.dg1.test_live import place_order, wait_delivered
 
@@ -66,3 +66,26 @@ def sync_now(live, order_id: str) -> None:
                                  {}))
         db.session.commit()
     live.run_jobs()
+
+
+def test_a_refund_that_comes_before_its_orders_invoice_is_credited_once_the_invoice_is_made(shop):
+    """Webhooks come in any order: the refund runs first and finds nothing to credit; it runs
+    again when the order's invoice is made, so its task is not lost."""
+    order = place_order(shop)
+    wait_delivered(shop, 1)
+    shop.control(f"dg1/tenants/demo/orders/{order['id']}/refund",
+                 json={"lines": [{"sku": "MUG-01", "quantity": 1}]})
+    wait_topic(shop, "order.refunded")
+    with shop.app.app_context():  # the refund's event is read before the order's: nothing in Bexio yet
+        event = db.session.scalars(select(InboxEvent).where(InboxEvent.topic == "order.refunded")).one()
+        (refund,) = INBOX_HANDLERS[event.source](event)
+        event.state = "done"
+        execute_work(request_work(refund))
+        db.session.commit()
+    assert refund_records(shop)[-1].state == "skipped"
+    assert bexio_state(shop)["invoices"] == []
+    shop.run_jobs()  # the order's invoice is made; the refund runs again
+    (invoice,) = bexio_state(shop)["invoices"]
+    task = refund_records(shop)[-1]
+    assert task.state == "conflict" and "credit it in Bexio" in task.error_message
+    assert str(invoice["id"]) in (task.error_fix or "")
