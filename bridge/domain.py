@@ -41,6 +41,11 @@ class InvoiceStatus(str, enum.Enum):
         return self in (InvoiceStatus.PAID, InvoiceStatus.VOIDED, InvoiceStatus.DELETED)
 
     @property
+    def is_cancelled(self) -> bool:
+        """Voided or deleted: on a platform, a person's cancellation (failure stage)."""
+        return self in (InvoiceStatus.VOIDED, InvoiceStatus.DELETED)
+
+    @property
     def is_editable(self) -> bool:
         """Whether a platform-side edit may still be written to the ledger."""
         return self in (InvoiceStatus.DRAFT, InvoiceStatus.SUBMITTED)

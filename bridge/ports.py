@@ -192,6 +192,9 @@ class Unchanged:
 
 UNCHANGED = Unchanged()
 
+# ``Platform.set_invoice_status``: not moved, the platform's own cancellation stands.
+KEPT_CANCELLED = "kept_cancelled"
+
 
 
 @dataclass(frozen=True)
@@ -468,7 +471,12 @@ class Platform:
     def changed_invoices(self, since: datetime | None) -> Iterator[tuple[str, datetime | None]]:
         raise NotImplementedError
 
-    def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> None:
+    def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> str | None:
+        """Move the invoice to what stands for ``status`` (the ledger's status followed).
+        Returns KEPT_CANCELLED, and moves nothing, when the platform has the invoice cancelled
+        and ``status`` is not a cancellation: a person cancelled it after the ledger's change
+        and bridge has not read that yet (its event is on its way). The person's cancellation
+        wins; the caller hands it to the cancellation flow. Otherwise None."""
         raise NotImplementedError
 
     def set_ledger_reference(self, platform_id: str, document: LedgerDocument) -> None:
@@ -499,6 +507,12 @@ class Platform:
         """The customer key of a platform record, known without a read; None: only a read
         tells (the record's kind is not in its id)."""
         return None
+
+    def companies_of(self, platform_id: str) -> list[str]:
+        """The platform ids of the companies a person belongs to (one read): a ledger
+        company's contact carries its people (Xero ContactPersons), so a person joining or
+        changing changes it. None for a company, or a platform without people of companies."""
+        return []
 
     def party_as_created(self, party: Party, platform_id: str, origin: tuple[str, str]) -> Party | None:
         """The record as the platform shows it after we created it, computed without a

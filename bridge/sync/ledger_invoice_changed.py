@@ -11,9 +11,10 @@ from __future__ import annotations
 from ..domain import InvoiceStatus
 from ..extensions import db
 from ..faults import fault_point
-from ..engine import WorkContext, flow
+from ..engine import WorkContext, WorkRequest, flow, request_work
 from ..models import Installation, utcnow
 from ..messages import N_
+from ..ports import KEPT_CANCELLED
 from ..settings import get_section
 from .invoice_flowback import flow_back
 from .invoice_payments import note_settlements
@@ -102,8 +103,11 @@ def follow_one(installation: Installation, platform, ledger, link, record, docum
         # No autoflush: a pending link change must not open a write transaction that the
         # platform call would hold (SQLite: database is locked).
         with db.session.no_autoflush:
-            platform.set_invoice_status(link.platform_id, followed)
+            kept = platform.set_invoice_status(link.platform_id, followed) == KEPT_CANCELLED
         fault_point("after stage move")
+        if kept:
+            cancelled_meanwhile(installation, platform, ledger, link, document, record)
+            return
     remember_followed(link, document, followed if status_moved and follow_status else previous)
     if not status_moved and not applied and not noted and not online:
         _skip(record, N_("No change to follow."))
@@ -117,6 +121,18 @@ def follow_one(installation: Installation, platform, ledger, link, record, docum
                        "amount_paid": str(document.amount_paid), "amount_due": str(document.amount_due)}
     record.state = "succeeded"
     record.finished_at = utcnow()
+
+
+def cancelled_meanwhile(installation: Installation, platform, ledger, link, document, record) -> None:
+    """The platform has the invoice cancelled and the ledger's status was not followed: a
+    person cancelled it after the ledger's change, and its event is still on its way (or was
+    taken for our own echo). The cancellation wins: it goes to the ledger now (a credit note
+    for a paid invoice), and this ledger version is remembered, so it is not followed later."""
+    remember_followed(link, document, previously_followed(link))
+    request_work(WorkRequest(installation.id, "invoice_cancel", f"{platform.invoice_object}:{link.platform_id}"))
+    record.sent = {"status": document.status.value, "kept": "cancelled"}
+    _skip(record, N_("Cancelled in %(platform)s: %(ledger)s's status is not followed; the cancellation is sent to "
+                     "%(ledger)s.", platform=platform.display_name, ledger=ledger.display_name))
 
 
 def remember_followed(link, document, followed: InvoiceStatus | None) -> None:

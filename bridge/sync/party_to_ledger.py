@@ -12,16 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from sqlalchemy import select
+
 from ..domain import Party
 from ..errors import PermanentError, SyncError
 from ..extensions import db
 from ..faults import fault_point
-from ..engine import WorkContext, flow
-from ..models import Installation, LedgerConnection
+from ..engine import WorkContext, WorkRequest, flow, request_work
+from ..models import Installation, LedgerConnection, Link
 from ..ports import Ledger, PartyMatch
 from ..messages import N_
 from .intents import announce, settle, unsettled
-from .links import LinkRace, LinkTaken, PartyClaims, bind, claim_party, content_hash, find_link, party_fingerprint
+from .links import (PARTY_PERSON, LinkRace, LinkTaken, PartyClaims, bind, claim_party, content_hash, find_link,
+                    party_fingerprint)
 from .outcome import UNCHANGED_MESSAGE, finish, idempotency_key, split_object_key
 from .ledger_party_changed import changed_since_sync, group_digests
 from .registry import ledger_for, platform_for
@@ -161,6 +164,27 @@ def export_party(installation: Installation, connection: LedgerConnection, ledge
     return result
 
 
+def ask_for_companies_carrying(installation: Installation, platform, platform_id: str, person_key: str) -> int:
+    """A person who is no ledger contact of their own may be one of a ledger company's
+    contact persons: joining or changing, they change that company's ledger contact, though
+    the company's own change time does not move (the reconcile would not list it). Asks for
+    those companies' runs; returns how many. One read, only for a person bridge has no link
+    for while some customer of the installation is in the ledger: the people an import made
+    are linked (``bind_person``) and cost nothing."""
+    if find_link(installation.id, PARTY_PERSON, person_key) is not None or not db.session.scalar(
+            select(Link.id).where(Link.installation_id == installation.id, Link.kind == "party",
+                                  Link.ledger_id.is_not(None)).limit(1)):
+        return 0
+    asked = 0
+    for company_id in platform.companies_of(platform_id):
+        link = find_link(installation.id, "party", platform.party_key(company_id) or company_id)
+        if link is not None and link.ledger_id:
+            request_work(WorkRequest(installation.id, FLOW, f"party:{company_id}"))
+            asked += 1
+    db.session.commit()
+    return asked
+
+
 @flow("party_to_ledger")
 def export_changed_party(ctx: WorkContext) -> None:
     """A platform customer changed (e.g. a renamed company): update its ledger contact.
@@ -175,6 +199,7 @@ def export_changed_party(ctx: WorkContext) -> None:
     known_key = platform.party_key(platform_id)
     if known_key is not None and find_link(installation.id, "party", known_key) is None:
         # Most CRM customers never get an invoice: know that from our own links, without a read.
+        ask_for_companies_carrying(installation, platform, platform_id, known_key)
         finish(record, "skipped", "Not in the ledger yet: it goes there with its first invoice.")
         return
     party = platform.get_party(platform_id)

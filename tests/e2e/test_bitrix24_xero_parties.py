@@ -113,6 +113,26 @@ def test_renamed_company_updates_its_xero_contact(portal):
     assert [c["TITLE"] for c in portal_state(live)["companies"] if "Globex" in c["TITLE"]] == ["Globex Corporation"]
 
 
+def test_a_person_joining_a_company_in_xero_reaches_its_xero_contact_by_the_reconcile(portal):
+    """A new contact asks for nothing and the company's change time does not move when a
+    person joins it: the reconcile's run for the person asks for the company's."""
+    live = portal
+    item = new_invoice(live)
+    deliver_events(live)
+    (invoice,) = xero_invoices(live)
+    company_id = next(i for i in portal_state(live)["invoices"] if int(i["id"]) == int(item["id"]))["companyId"]
+    drain(live)  # the reconcile has read the company
+    add(live, "contacts", NAME="Grace", LAST_NAME="Hopper", COMPANY_ID=company_id,
+        EMAIL=[{"VALUE": "grace@globex.test", "VALUE_TYPE": "WORK"}])
+    add(live, "contacts", NAME="Alan", LAST_NAME="Turing", EMAIL=[{"VALUE": "alan@people.test", "VALUE_TYPE": "WORK"}])
+    start = log_position(live)
+    drain(live)
+    contact = next(c for c in xero_contacts(live) if c["ContactID"] == invoice["Contact"]["ContactID"])
+    assert "Grace" in [p["FirstName"] for p in contact.get("ContactPersons") or []]
+    assert len(xero_writes(live, start)) == 1  # the company's contact, once; Alan is in no Xero company
+    assert not [c for c in xero_contacts(live) if "Turing" in c["Name"] or "Hopper" in c["Name"]]
+
+
 # -- 4. status back: webhook lost, the poll catches it -----------------------------------
 
 def test_status_reaches_bitrix24_by_the_poll_when_webhooks_are_lost(portal):

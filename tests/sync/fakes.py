@@ -9,7 +9,7 @@ from decimal import Decimal
 from bridge.descriptor import Connector
 from bridge.domain import Invoice, InvoiceStatus, Line, Party, PartyKind
 from bridge.errors import PermanentError, RetryableError
-from bridge.ports import Ledger, LedgerDocument, PartyMatch, Platform, TaxCode, WriteResult
+from bridge.ports import KEPT_CANCELLED, Ledger, LedgerDocument, PartyMatch, Platform, TaxCode, WriteResult
 
 
 class FakePlatform(Platform):
@@ -43,7 +43,11 @@ class FakePlatform(Platform):
         self.references[platform_id] = document.number
 
     def set_invoice_status(self, platform_id, status):
+        current = self.invoices.get(platform_id)
+        if current is not None and current.status.is_cancelled and not status.is_cancelled:
+            return KEPT_CANCELLED  # the port's rule: a person's cancellation stands
         self.statuses[platform_id] = status
+        return None
 
     def apply_invoice_changes(self, platform_id, invoice, groups):
         current = self.invoices[platform_id]

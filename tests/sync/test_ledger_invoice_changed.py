@@ -1,6 +1,7 @@
 """Ledger status flows back to the platform; platform cancellations reach the ledger safely."""
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -34,6 +35,24 @@ def test_paid_in_the_ledger_moves_the_platform_invoice_to_paid(fake_world, run_j
     db.session.commit()
     run_jobs()
     assert platform.statuses["7"] == InvoiceStatus.PAID
+
+
+def test_a_cancellation_bridge_has_not_read_yet_is_not_overwritten_but_sent_to_the_ledger(fake_world, run_jobs):
+    installation, platform, ledger, ledger_id = synced(fake_world, run_jobs)
+    ledger.user_sets(InvoiceStatus.PAID, Decimal("276.00"))
+    platform.invoices["7"] = replace(platform.invoices["7"], status=InvoiceStatus.VOIDED)  # its event on its way
+    request_work(WorkRequest(installation.id, "ledger_invoice_changed", f"ledger_invoice:{ledger_id}"))
+    db.session.commit()
+    run_jobs()
+    assert "7" not in platform.statuses  # still cancelled
+    followed = [r for r in records() if r.flow == "ledger_invoice_changed"][-1]
+    assert followed.state == "skipped" and "the cancellation is sent" in followed.warning
+    (cancel,) = [r for r in records() if r.flow == "invoice_cancel"]  # paid in the ledger: a person credits it there
+    assert cancel.state == "conflict" and "has payments on it" in cancel.error_message
+    ledger.user_sets(InvoiceStatus.PAID, Decimal("276.00"))  # the next poll of that version: not followed either
+    poll_all()
+    run_jobs()
+    assert "7" not in platform.statuses
 
 
 def test_the_poll_catches_a_change_whose_webhook_was_lost(fake_world, run_jobs):

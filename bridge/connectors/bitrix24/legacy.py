@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from ...domain import Invoice, InvoiceStatus, Line
 from ...errors import SyncError
-from ...ports import UNCHANGED, LedgerDocument, Unchanged, WriteResult
+from ...ports import KEPT_CANCELLED, UNCHANGED, LedgerDocument, Unchanged, WriteResult
 from ...settings import get_section
 from .client import BATCH_MAX
 from .mapper import (LEGACY, Stage, invoice_from_legacy, parse_datetime, party_from_company,
@@ -146,16 +146,20 @@ class LegacyInvoices:
         # The offline-event loop guard of the smart half (NOTES s4) holds for these events too.
         return ("crm.invoice.update", {"id": invoice_id(pid), "fields": fields, "auth_connector": OFFLINE_CONNECTOR})
 
-    def set_status(self, pid: str, status: InvoiceStatus) -> None:
+    def set_status(self, pid: str, status: InvoiceStatus) -> str | None:
+        """As ``Bitrix24Platform.set_invoice_status``: a cancelled invoice stays cancelled."""
         current = self._read.get(pid) or self.client.call("crm.invoice.get", {"id": invoice_id(pid)}).result
         stages, mapping = self.stages(), self.status_map()
         status_id = str(current.get("STATUS_ID") or "")
+        if status_id and not status.is_cancelled and status_for_stage(status_id, stages, mapping).is_cancelled:
+            return KEPT_CANCELLED
         if status_id and status_for_stage(status_id, stages, mapping) == status:
-            return  # already at a status that means this
+            return None  # already at a status that means this
         target = stage_for_status(status, stages, "", mapping)
         if target is not None and target != status_id:
             self.client.call(*self._update(pid, {"STATUS_ID": target}))
             self._read.pop(pid, None)
+        return None
 
     def set_references(self, references: list[tuple[str, LedgerDocument]]) -> dict[str, WriteResult]:
         """The ledger id into ``XML_ID`` (free text, crm-invoice-fields.html), 50 a request,

@@ -27,7 +27,7 @@ from ...messages import N_
 from ...models import Installation
 from ...settings import get_section
 from ...vault import vault_for_app
-from ...ports import UNCHANGED, LedgerDocument, Platform, Unchanged, WriteResult, ledger_name
+from ...ports import KEPT_CANCELLED, UNCHANGED, LedgerDocument, Platform, Unchanged, WriteResult, ledger_name
 from . import company_theme, online_link, store, timeline
 from .client import BATCH_MAX, Bitrix24Client
 from .mapper import (COMPANY, CONTACT, LEGACY, PRODUCT_ROW_OWNER, SMART_INVOICE, SYNC_FIELD_CAMEL, Stage,
@@ -450,19 +450,25 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
     def _update(self, platform_id: str, fields: dict[str, Any]) -> None:
         self.client.call("crm.item.update", self._update_params(platform_id, fields))
 
-    def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> None:
-        """Move the invoice to the stage for ``status`` (settings ``stage_map`` or stage semantics)."""
+    def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> str | None:
+        """Move the invoice to the stage for ``status`` (settings ``stage_map`` or stage
+        semantics); never out of a failure or "refunded" stage for a status that is not a
+        cancellation (``Platform.set_invoice_status``: the user's cancellation stands)."""
         if platform_id.startswith(LEGACY):
             return self.legacy.set_status(platform_id, status)
         item = self._item(platform_id, ["id", "categoryId", "stageId"])
         stages, mapping = self.stages(known=[str(item["stageId"])] if item.get("stageId") else []), self.stage_map
+        if item.get("stageId") and not status.is_cancelled and \
+                status_for_stage(str(item["stageId"]), stages, self.read_stage_map).is_cancelled:
+            return KEPT_CANCELLED
         stage = stage_for_status(status, stages, str(item.get("categoryId")), mapping)
         if stage is None:
-            return  # no stage stands for this status in the invoice's pipeline
+            return None  # no stage stands for this status in the invoice's pipeline
         if item.get("stageId") and status_for_stage(str(item["stageId"]), stages, mapping) == status:
-            return  # already at a stage that means this (e.g. "Awaiting payment" for sent)
+            return None  # already at a stage that means this (e.g. "Awaiting payment" for sent)
         if stage != item.get("stageId"):
             self._update(platform_id, {"stageId": stage})
+        return None
 
     takes_invoice_notes = True  # timeline comments (timeline.py)
 
@@ -582,6 +588,15 @@ class Bitrix24Platform(Platform, kind="bitrix24"):
         """Parties are named by their domain key (``b24:<member>:CO:12``) everywhere in the
         flows, so export and import links agree."""
         return f"b24:{self.installation.account_id}:{platform_id}"
+
+    def companies_of(self, platform_id: str) -> list[str]:
+        """A contact's companies (crm.contact.company.items.get: the contact's company links, beside
+        crm.contact.company.add of NOTES s8)."""
+        kind, entity_id = split_party_id(platform_id)
+        if kind != CONTACT:
+            return []
+        rows = self.client.call("crm.contact.company.items.get", {"id": entity_id}).result or []
+        return [f"{COMPANY}:{row['COMPANY_ID']}" for row in rows if str(row.get("COMPANY_ID") or "").isdigit()]
 
     def get_party(self, platform_id: str) -> Party | None:
         """A company (with its contact persons) or a contact, as an invoice would carry it;

@@ -20,7 +20,7 @@ from ...domain import Invoice, InvoiceStatus, Party, Product, StockLevel
 from ...messages import N_
 from ...errors import PermanentError
 from ...models import Installation, LedgerConnection
-from ...ports import LedgerDocument, Platform, WriteResult
+from ...ports import KEPT_CANCELLED, LedgerDocument, Platform, WriteResult
 from ...safe_url import keepable
 from . import mapper
 from .client import DG1Client
@@ -105,7 +105,10 @@ class DG1Platform(Platform, kind="dg1"):
                     continue
                 yield mapper.order_platform_id(order["site_id"], order["id"]), mapper.parse_time(order.get("updated_at"))
 
-    def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> None:
+    def set_invoice_status(self, platform_id: str, status: InvoiceStatus) -> str | None:
+        """COMPLETED once paid. DG1 refuses to complete a cancelled order (409
+        invalid-transition, docs/dg1.md 4.4); only then is the order read: cancelled by the shop
+        meanwhile, its cancellation stands (``Platform.set_invoice_status``)."""
         target = STATUS_FOR.get(status)
         if target is None:
             raise PermanentError(N_("bridge sets a DG1 order's status only when its invoice is paid, not for "
@@ -113,7 +116,14 @@ class DG1Platform(Platform, kind="dg1"):
                                     value=status.value), code="dg1_status_unsupported")
         site_id, order_id = mapper.split_platform_id(platform_id)
         # Setting the status the order already has is a no-op 200 (docs/dg1.md 4.4).
-        self.client.patch_order(site_id, order_id, status=target)
+        try:
+            self.client.patch_order(site_id, order_id, status=target)
+        except PermanentError as exc:
+            order = self.get_order(platform_id) if exc.code == "invalid-transition" else None
+            if order is not None and order.get("status") == "CANCELLED":
+                return KEPT_CANCELLED
+            raise
+        return None
 
     def set_ledger_reference(self, platform_id: str, document: LedgerDocument) -> None:
         """Show the ledger invoice on the DG1 order (its ``external_refs``)."""

@@ -12,7 +12,7 @@ from bridge.connectors.bitrix24.reconcile import reconcile_installation
 from bridge.domain import Address, InvoiceStatus, Party, PartyKind, Person
 from bridge.extensions import db
 from bridge.models import WorkItem
-from bridge.ports import UNCHANGED, LedgerDocument, Platform
+from bridge.ports import KEPT_CANCELLED, UNCHANGED, LedgerDocument, Platform
 
 from .conftest import ACME
 
@@ -74,6 +74,18 @@ def test_status_and_ledger_reference_are_written_back(live, installed):
     saved = next(i for i in state["invoices"] if i["id"] == item["id"])
     assert saved["stageId"] == "DT31_1:P" and saved["xmlId"] == "xero-inv-1"
     assert again.status is InvoiceStatus.PAID
+
+
+def test_a_cancelled_invoice_is_not_moved_out_of_its_failure_stage_by_the_ledgers_status(live, installed):
+    item, *_ = seed_invoice(live, rows=False)
+    # A person moves it to the failure stage.
+    live.control(f"bitrix24/portals/{ACME}/invoices/{item['id']}", json={"fields": {"stageId": "DT31_1:D"}})
+    with live.app.app_context():
+        adapter = platform(live, installed)
+        assert adapter.set_invoice_status(str(item["id"]), InvoiceStatus.PAID) == KEPT_CANCELLED
+        assert adapter.set_invoice_status(str(item["id"]), InvoiceStatus.VOIDED) is None  # a cancellation may
+    state = live.control(f"bitrix24/portals/{ACME}/state", method="GET")
+    assert next(i for i in state["invoices"] if i["id"] == item["id"])["stageId"] == "DT31_1:D"
 
 
 def requests_so_far(live) -> int:

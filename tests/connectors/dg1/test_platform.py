@@ -12,7 +12,7 @@ from bridge.connectors.dg1.client import DG1Client
 from bridge.connectors.dg1.platform import DG1Platform
 from bridge.domain import InvoiceStatus, Party, PartyKind, StockLevel
 from bridge.errors import PermanentError
-from bridge.ports import LedgerDocument, Platform
+from bridge.ports import KEPT_CANCELLED, LedgerDocument, Platform
 
 from .conftest import SITES, sample_order
 
@@ -54,9 +54,24 @@ def test_changed_invoices_polls_every_site_and_skips_carts(platform):
 def test_paid_completes_the_order_and_other_statuses_are_refused(platform):
     responses.patch(f"{BASE}/sites/pro/orders/100013", json=sample_order(status="COMPLETED"))
     platform.set_invoice_status("pro:100013", InvoiceStatus.PAID)
+    assert len(responses.calls) == 1  # no read first
     assert json.loads(responses.calls[-1].request.body) == {"status": "COMPLETED"}
     with pytest.raises(PermanentError):
         platform.set_invoice_status("pro:100013", InvoiceStatus.VOIDED)
+
+
+@responses.activate
+@pytest.mark.parametrize("now, kept", [("CANCELLED", True), ("SHIPPED", False)])
+def test_an_order_the_shop_cancelled_stays_cancelled_when_its_invoice_is_paid(platform, now, kept):
+    responses.patch(f"{BASE}/sites/pro/orders/100013", status=409, content_type="application/problem+json", json={
+        "type": "https://api.dg1.ch/problems/invalid-transition", "title": "Invalid status transition",
+        "status": 409, "current_status": now, "allowed": []})
+    responses.get(f"{BASE}/sites/pro/orders/100013", json=sample_order(status=now))
+    if kept:  # the shop's cancellation stands: the caller sends it to the ledger
+        assert platform.set_invoice_status("pro:100013", InvoiceStatus.PAID) == KEPT_CANCELLED
+    else:  # any other refusal is shown as DG1's
+        with pytest.raises(PermanentError, match="does not allow this status change"):
+            platform.set_invoice_status("pro:100013", InvoiceStatus.PAID)
 
 
 @responses.activate
