@@ -624,16 +624,34 @@ def _work_keys(world: World, cause: str | None) -> list[str]:
     return [key for _, key in rows]
 
 
+def allocated_invoices(entry: dict) -> list[str]:
+    """The Xero invoices a credit-note allocation of bridge's applies to: the allocation
+    changes each one's balance, which bridge then notes under its platform invoice."""
+    if "/creditnotes/" not in entry["path"].lower() or "allocations" not in entry["path"].lower():
+        return []
+    try:
+        body = json.loads(entry["body"] or "{}")
+    except ValueError:
+        return []
+    return [f"ledger_invoice:{a['Invoice']['InvoiceID']}" for a in body.get("Allocations") or []
+            if isinstance(a, dict) and (a.get("Invoice") or {}).get("InvoiceID")]
+
+
 def writes_have_causes(world: World, book: Book, log: list[dict]) -> list[Violation]:
     """(b) every write is caused by a user change: its work's object was changed by a user
     (or a user asked: Sync now, Import) after that object's previous writes, or those
-    failed and this is their retry. (g) and no step costs more than the bound."""
+    failed and this is their retry; or bridge's own credit-note allocation (itself caused
+    by a user's cancellation) changed that ledger invoice after its last write, in the
+    order of the log: a user who cancels while Xero's payment is on its way sees the
+    payment noted, then the credit. (g) and no step costs more than the bound."""
     out = []
     changed = world.history.changed
     last_write_mark: dict[str, int] = {}
+    last_write_at: dict[str, int] = {}
+    allocated_at: dict[str, int] = {}
     failed_since: set[str] = set()
     per_step: dict[int, int] = {}
-    for entry in log:
+    for position, entry in enumerate(log):
         mark = entry["mark"] or 0
         per_step[mark] = per_step.get(mark, 0) + 1
         keys = _work_keys(world, entry["cause"])
@@ -650,14 +668,18 @@ def writes_have_causes(world: World, book: Book, log: list[dict]) -> list[Violat
         for key in keys:
             previous = last_write_mark.get(key, 0)
             if any(previous < s <= mark for s in changed.get(key, [])) or (
-                    previous == mark and any(s <= mark for s in changed.get(key, []))) or key in failed_since:
+                    previous == mark and any(s <= mark for s in changed.get(key, []))) or key in failed_since or \
+                    allocated_at.get(key, -1) > last_write_at.get(key, -1):
                 justified = True
         if not justified:
             out.append(Violation("b write without a change", mark,
                                  f"{what} caused by {keys}: no user changed {' or '.join(keys)} since its last write"))
         for key in keys:
             last_write_mark[key] = mark
+            last_write_at[key] = position
             failed_since.discard(key)
+        for key in allocated_invoices(entry):
+            allocated_at[key] = position
     # A delivery or the rest at the end runs the work of every step before it: the bound is
     # per user step up to there (so a history's calls stay within 40 a step in all).
     total = 0

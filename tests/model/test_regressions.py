@@ -242,3 +242,18 @@ def test_a_person_added_to_a_company_in_xero_reaches_its_xero_contact(history):
     history.b24_event_lost()
     history.b24_event_lost()
     history.finish()
+
+
+def test_a_cancellation_while_xeros_payment_is_on_its_way_notes_the_payment_then_the_credit(history):
+    """Found by a random history (seed 3741378572) once the refund rule also cancels while
+    Xero's webhooks are on their way: bridge notes the payment, then makes the credit note,
+    then notes the credit in the next pass. The product was right (each noted once, k); the
+    checker took the credit's note for a write without a change, since the user's last
+    change came before the payment's note. It now counts bridge's allocation, made for the
+    user's cancellation, as the change the note follows."""
+    history.b24_refund_invoice(which=0, full=False, at_once=True)
+    history.b24_sync_now(which=0)
+    history.periodic_passes()
+    history.periodic_passes()
+    assert [t["COMMENT"].split(" ", 1)[0] for t in history.w.portal()["timeline"]] == ["Payment", "Credit"]
+    history.finish()
