@@ -511,7 +511,7 @@ class Platform:
     def companies_of(self, platform_id: str) -> list[str]:
         """The platform ids of the companies a person belongs to (one read): a ledger
         company's contact carries its people (Xero ContactPersons), so a person joining or
-        changing changes it. None for a company, or a platform without people of companies."""
+        changing changes it. Empty for a company, or on a platform without people of companies."""
         return []
 
     def party_as_created(self, party: Party, platform_id: str, origin: tuple[str, str]) -> Party | None:
