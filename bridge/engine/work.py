@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, or_, select, update
 
 from ..errors import RetryableError
 from ..extensions import db
@@ -127,14 +127,17 @@ def request_work_many(asks: list[tuple[WorkRequest, int | None]]) -> list[tuple[
     return [(item_id, flows[item_id]) for item_id in sorted(queued)]
 
 
-def request_again(installation_id: int, flow: str, key_prefix: str) -> int:
-    """Ask once more for every item of ``flow`` whose object key starts with ``key_prefix``,
-    each with the options it has: work that ran too early to find what it needs (a refund
-    that reached bridge before its order's invoice did: webhooks come in any order) runs
-    again once that exists. Returns how many were newly queued."""
+def request_again(installation_id: int, flow: str, *key_prefixes: str) -> int:
+    """Ask once more for every item of ``flow`` whose object key starts with one of
+    ``key_prefixes``, each with the options it has: work that ran too early to find what it
+    needs (a refund that reached bridge before its order's invoice did: webhooks come in any
+    order) runs again once that exists. One query for all prefixes (a batch's invoices).
+    Returns how many were newly queued."""
+    if not key_prefixes:
+        return 0
     keys = db.session.scalars(select(WorkItem.object_key).where(
         WorkItem.installation_id == installation_id, WorkItem.flow == flow,
-        WorkItem.object_key.startswith(key_prefix, autoescape=True))).all()
+        or_(*(WorkItem.object_key.startswith(prefix, autoescape=True) for prefix in key_prefixes)))).all()
     return len(request_work_many([(WorkRequest(installation_id, flow, key), None) for key in keys]))
 
 

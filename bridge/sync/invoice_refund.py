@@ -76,5 +76,4 @@ def _credited_so_far(link, refund_id: str, amount: Decimal) -> Decimal:
 def ask_early_refunds_again(installation_id: int, platform_ids: list[str]) -> None:
     """The invoices of these platform orders were just made in the ledger: their refunds that
     came first (skipped: nothing to credit yet) run again, now with the invoice to credit."""
-    for platform_id in platform_ids:
-        request_again(installation_id, FLOW, f"refund:{platform_id}#")
+    request_again(installation_id, FLOW, *(f"refund:{platform_id}#" for platform_id in platform_ids))
