@@ -214,3 +214,33 @@ def test_an_import_whose_settings_changed_after_a_hand_over_starts_again_and_end
                                  .order_by(SyncRecord.id)).all()
     assert [r.state for r in records] == ["skipped", "succeeded"]
     assert len(platform.parties) == 120  # the new pass wrote nothing twice
+
+
+def test_a_first_import_that_handed_over_goes_on_with_its_listing_instead_of_asking_per_batch(
+        fake_world, run_jobs, monkeypatch):
+    """The first listing of what the platform carries is what a first import needs; after a
+    hand-over its own links exist, and asking again per batch cost a 2,000-contact import 20
+    more Bitrix24 requests."""
+    installation, platform, ledger = fake_world
+    fill(ledger, 160)
+    _hand_over_after_the_first_page(monkeypatch, platform, installation)
+    start_import(installation, run_jobs)
+
+    assert len(platform.parties) == 160 and platform.save_calls == 4
+    assert platform.find_calls == 1  # the listing at the start, none for the three batches after
+    assert "carried" not in _import_cursor()  # a finished pass keeps no listing
+
+
+def test_an_import_that_handed_over_still_finds_what_the_platform_carried_at_its_start(
+        fake_world, run_jobs, monkeypatch):
+    """A record the platform carried from the ledger before the import (a second bridge, an
+    earlier install) is updated, not created again, in a batch after the hand-over."""
+    installation, platform, ledger = fake_world
+    fill(ledger, 120)
+    platform.parties["fake:C:earlier"] = (None, (ledger.kind, "X110"))
+    _hand_over_after_the_first_page(monkeypatch, platform, installation)
+    start_import(installation, run_jobs)
+
+    assert len(platform.parties) == 120  # X110 is the record that was there, not a 121st
+    assert db.session.scalar(select(Link.platform_id).where(
+        Link.kind == "party", Link.ledger_id == "X110")) == "fake:C:earlier"

@@ -127,6 +127,9 @@ def test_imported_parties_are_found_again_by_origin(live, installed):
         member = installed["auth"]["member_id"]
         assert ids[0].startswith(f"b24:{member}:CO:") and ids[1].startswith(f"b24:{member}:C:")
         assert adapter.find_parties("xero", ["c1", "c2", "nope"]) == {"c1": ids[0], "c2": ids[1]}
+        before = requests_so_far(live)
+        many = adapter.find_parties("xero", ["c2", *(f"n{i}" for i in range(120)), "c1"])  # three lists of 50
+        assert many == {"c1": ids[0], "c2": ids[1]} and requests_so_far(live) - before == 1
         assert adapter.save_party(company, ids[0], ("xero", "c1")) == ids[0]  # update: no duplicate e-mail
     state = live.control(f"bitrix24/portals/{ACME}/state", method="GET")
     globex = next(c for c in state["companies"] if c["TITLE"] == "Globex AG")
