@@ -463,13 +463,24 @@ class Bitrix24Client(ApiClient):
     def list_all(self, method: str, params: Mapping[str, Any] | None = None, *, key: str | None = None,
                  ) -> Iterator[dict[str, Any]]:
         """Every row, page by page with ``start``/``next`` (NOTES s9)."""
+        for reply in self.list_pages(method, params):
+            yield from _rows(reply.result, key)
+
+    def list_pages(self, method: str, params: Mapping[str, Any] | None = None) -> Iterator[Reply]:
+        """Every page's reply, for a caller that needs its ``time`` block too (when the
+        portal answered, on the portal's clock)."""
         start = 0
         while True:
             reply = self.call(method, {**(params or {}), "start": start})
-            yield from _rows(reply.result, key)
+            yield reply
             if reply.next is None:
                 return
             start = reply.next
+
+    @staticmethod
+    def rows_of(reply: Reply, key: str | None = None) -> list[dict[str, Any]]:
+        """A list page's rows (under ``key`` for the crm.item.* lists)."""
+        return _rows(reply.result, key)
 
     def list_fast(self, method: str, params: Mapping[str, Any] | None = None, *, id_field: str = "ID",
                   key: str | None = None) -> Iterator[dict[str, Any]]:

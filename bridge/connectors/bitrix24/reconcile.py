@@ -4,8 +4,10 @@ Every 10 minutes, per installation:
 
 1. list invoices, contacts and companies changed since the cursor (``>=`` the newest
    change time seen, skipping the ids already seen at exactly that time, so nothing saved
-   within the same second is lost and nothing is asked for twice) and request work for
-   each: work on objects already queued coalesces;
+   within the same second is lost and nothing is asked for twice; when the listing began
+   within that very second, nothing is skipped next time, since a second change to a seen
+   id may still have come in it) and request work for each: work on objects already
+   queued coalesces;
 2. drain the offline-event queue where the installer could bind offline events (NOTES s4
    "Offline events"): read with ``clear=0`` and clear after the work is requested where the
    plan allows confirmation, else read-and-delete;
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable
 
 from huey import crontab
@@ -98,8 +101,12 @@ def reconcile_stream(client: Bitrix24Client, installation: Installation, cursor:
               "order": {stream.time_field: "ASC", stream.id_field: "ASC"}}
     # Read every page first: a write transaction held across the next page's HTTP call would
     # block every other writer on SQLite (DESIGN, "Embedded default").
-    rows = [(str(r[stream.id_field]), str(r.get(stream.time_field) or ""))
-            for r in client.list_all(stream.method, params, key=stream.key)]
+    rows: list[tuple[str, str]] = []
+    listed_from: str | None = None
+    for page in client.list_pages(stream.method, params):
+        listed_from = listed_from or str((page.time or {}).get("date_start") or "") or None
+        rows += [(str(r[stream.id_field]), str(r.get(stream.time_field) or ""))
+                 for r in client.rows_of(page, stream.key)]
     requested = 0
     newest, newest_ids = since, set(seen)
     for entity_id, changed in rows:
@@ -111,9 +118,29 @@ def reconcile_stream(client: Bitrix24Client, installation: Installation, cursor:
         if changed and changed != newest:
             newest, newest_ids = changed, set()
         newest_ids.add(entity_id)
+    if newest and not second_was_over(newest, listed_from):
+        # Listed while the newest second was still going on: a later change in that second to
+        # an id seen here keeps the same time, so none of them is skipped next time (asked
+        # again, each costs one read that finds it unchanged).
+        newest_ids = set()
     cursor.value = {**(cursor.value or {}), stream.name: {"at": newest, "ids": sorted(newest_ids)}}
     db.session.commit()  # checkpoint per stream: the work requests and the cursor together
     return requested
+
+
+def second_was_over(changed: str, listed_from: str | None) -> bool:
+    """Whether the portal had left the whole second ``changed`` (a change time, whole
+    seconds) when it began answering the listing (the first page's ``time.date_start``,
+    NOTES s9, on the portal's clock). A portal that sends no such time is taken as over, as
+    before this was checked [M]."""
+    try:
+        began = datetime.fromisoformat(str(listed_from)) if listed_from else None
+        moment = datetime.fromisoformat(changed)
+    except ValueError:
+        return True
+    if began is None or (began.tzinfo is None) != (moment.tzinfo is None):
+        return True
+    return began.replace(microsecond=0) > moment.replace(microsecond=0)
 
 
 def drain_offline(client: Bitrix24Client, installation: Installation) -> int:

@@ -154,10 +154,35 @@ def test_reconcile_finds_an_invoice_whose_event_was_dropped(live, installed, pla
     with live.app.app_context():
         installation = store.find(installed["auth"]["member_id"])
         assert db.session.scalar(select(WorkItem).where(WorkItem.object_key == f"invoice:{item['id']}")) is None
+        live.control("clock", json={"advance": 1})  # the listing begins after the second of the change
         counts = reconcile_installation(installation)
         assert counts["invoices"] >= 1
         assert db.session.scalar(select(WorkItem).where(WorkItem.object_key == f"invoice:{item['id']}")) is not None
         assert reconcile_installation(installation)["invoices"] == 0  # nothing new: nothing asked twice
+
+
+def test_a_change_in_the_second_the_reconcile_listed_in_is_found_by_the_next_one(live, installed, placeholder_flows):
+    """Change times have whole seconds. The reconcile lists an invoice at second S while S
+    is still going on; the user changes it again within S and that event is lost: the next
+    reconcile must not take it for the change it has already seen."""
+    live.control("clock", json={"freeze": int(live.control("clock", method="GET")["time"]) + 0.5})
+    with live.app.app_context():
+        installation = store.find(installed["auth"]["member_id"])
+        installation.endpoints = {**installation.endpoints, "setup": {**installation.endpoints["setup"],
+                                                                      "offline_events": []}}
+        db.session.commit()
+        reconcile_installation(installation)  # the cursor starts here
+    live.control("bitrix24/events/drop", json={"count": 1000})  # every event of this test is lost
+    item, *_ = seed_invoice(live, rows=False)
+    with live.app.app_context():
+        assert reconcile_installation(store.find(installed["auth"]["member_id"]))["invoices"] == 1
+    live.control(f"bitrix24/portals/{ACME}/invoices/{item['id']}", json={"fields": {"title": "Consulting, day 2"}})
+    live.control("clock", json={"advance": 2})
+    with live.app.app_context():
+        assert reconcile_installation(store.find(installed["auth"]["member_id"]))["invoices"] == 1  # asked again
+        # This listing began after that second: what it saw there is skipped from now on.
+        assert reconcile_installation(store.find(installed["auth"]["member_id"]))["invoices"] == 0
+    live.control("bitrix24/events/drop", json={"count": 0})
 
 
 def test_offline_events_are_drained_into_work(live, installed, placeholder_flows):
