@@ -44,7 +44,7 @@ from ..engine import WorkContext, WorkRequest, flow, hand_over, period_key, peri
 from ..models import Installation, LedgerConnection, Link, SyncRecord, utcnow
 from ..settings import get_section
 from .daily import DAY, request_daily
-from .links import LinkTaken, bind, bind_person, find_link_by_ledger_id, party_fingerprint
+from .links import LinkTaken, bind, bind_person, find_link_by_ledger_id, find_links_by_ledger_ids, party_fingerprint
 from .ledger_party_changed import by_master, group_digests, shown_on_platform
 from .polling import cursor
 from ..ports import LedgerParty
@@ -205,7 +205,7 @@ def _write_batch(ctx: WorkContext, installation, connection, platform, ledger_ki
     """``carried``: what the platform carries from the ledger, listed at the start of a first
     import; None to ask per batch."""
     to_save: list[tuple] = []
-    links = {lp.ledger_id: find_link_by_ledger_id(connection, "party", lp.ledger_id) for lp in batch}
+    links = find_links_by_ledger_ids(connection, "party", [lp.ledger_id for lp in batch])
     if carried is None:
         # Not linked: carried by the platform already (an import that crashed before its
         # link write, or a second bridge)? One lookup for the batch.

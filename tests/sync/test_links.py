@@ -59,7 +59,7 @@ import pytest  # noqa: E402
 from bridge.errors import ConflictError, RetryableError  # noqa: E402
 from bridge.models import Installation  # noqa: E402
 from bridge.sync.links import (LinkRace, LinkTaken, PartyClaims, bind_person, claim_party,  # noqa: E402
-                               find_link_by_ledger_id)
+                               find_link_by_ledger_id, find_links_by_ledger_ids)
 
 
 def _second_installation_on_the_same_org() -> tuple[Installation, LedgerConnection]:
@@ -85,6 +85,10 @@ def test_two_installations_sharing_one_ledger_organisation_each_link_the_same_co
     # Each installation's matching sees only its own owner of the contact.
     assert PartyClaims(installation.id, connection).owner("contact-1") == "b24:a:CO:1"
     assert PartyClaims(other.id, other_connection).owner("contact-1") == "b24:b:CO:9"
+    # The import's lookup of a whole batch sees the same.
+    found = find_links_by_ledger_ids(connection, "party", ["contact-1", "contact-2"])
+    assert found["contact-1"].platform_id == "b24:a:CO:1" and found["contact-2"] is None
+    assert find_links_by_ledger_ids(other_connection, "party", ["contact-1"])["contact-1"].platform_id == "b24:b:CO:9"
 
 
 def test_a_contact_held_by_another_customer_is_a_conflict_in_words_and_nothing_changes(fake_world):
