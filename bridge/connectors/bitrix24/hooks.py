@@ -24,6 +24,7 @@ from ...installations import request_uninstall
 from ...engine import record_inbound, store_callback
 from . import store, uninstall
 from .client import refresh_tokens
+from .inbox import asks_nothing
 from .mapper import LEGACY, SMART_INVOICE
 
 SOURCE = "bitrix24"
@@ -97,6 +98,8 @@ def receive(form: Mapping[str, str]) -> tuple[int, str]:
     member_id = _field(form, "auth[member_id]")
     application_token = _field(form, "auth[application_token]")
     callback = _entity_callback(form, event, member_id)
+    if callback is not None and asks_nothing(callback.kind, event):
+        callback = None  # verified below like any callback, and not stored: it asks for no work
     if callback is not None:
         # The hot path: verify and store in one statement (bridge/engine/intake.py store_callback).
         payload = json.dumps({k: v for k, v in form.items() if k not in _SECRET_KEYS}, sort_keys=True)

@@ -100,6 +100,19 @@ def test_contact_and_deletion_events_become_their_flows(client, portal, placehol
     assert db.session.scalar(select(WorkItem).where(WorkItem.object_key.like("party:CO:%"))) is None
 
 
+def test_a_company_or_contact_added_or_deleted_is_acknowledged_and_not_stored(client, portal):
+    """They ask for no work, and an import of 10,000 contacts fires 20,000 of them: each one
+    stored and translated held up other installations' invoices in the queue."""
+    for event in ("ONCRMCONTACTADD", "ONCRMCOMPANYADD", "ONCRMCONTACTDELETE", "ONCRMCOMPANYDELETE"):
+        response = client.post("/hooks/bitrix24", data=notes_body(event=event, item_id=5), content_type=FORM)
+        assert (response.status_code, response.text) == (200, "ignored")
+    assert inbox_count() == 0
+    forged = client.post("/hooks/bitrix24", data=notes_body(event="ONCRMCONTACTADD", token="wrong"), content_type=FORM)
+    assert forged.status_code == 401  # still refused when forged
+    client.post("/hooks/bitrix24", data=notes_body(event="ONCRMCONTACTUPDATE", item_id=5), content_type=FORM)
+    assert inbox_count() == 1  # a change is stored as before
+
+
 def test_thousand_updates_on_fifty_invoices_make_at_most_a_hundred_runs(client, portal, placeholder_flows, run_jobs):
     runs, hooks = placeholder_flows
     events = [(n % 50 + 1, 1723538517 + n) for n in range(1000)]
