@@ -26,7 +26,10 @@ Measured:
     .venv/bin/python bench/fairness.py --installations 50 --contacts 10000 --backfill 5000   # full size
     .venv/bin/python bench/fairness.py                                                       # make bench size
 
-Prints one JSON line; docs/PERFORMANCE.md has the figures.
+Prints one JSON line; docs/PERFORMANCE.md has the figures. ``--trace FILE`` also writes where
+the time went (bench/wait_trace.py): each of the others' waits in its parts (event delivered,
+translated, run started, run done) with what ran during the slowest, and the seconds the big
+one's portal budget sat unspent.
 """
 from __future__ import annotations
 
@@ -49,7 +52,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
-from deployment import LATENCY_MS, deploy, percentile, seconds, xero_api  # noqa: E402
+from deployment import LATENCY_MS, bitrix24_api, deploy, percentile, seconds, xero_api  # noqa: E402
+from wait_trace import Sampler, breakdown, unspent_budget  # noqa: E402
+from wait_trace import write as write_trace  # noqa: E402
 
 CUSTOMERS_OF_BACKFILL = 100
 
@@ -175,6 +180,7 @@ def main() -> int:
     parser.add_argument("--contacts", type=int, default=2000)
     parser.add_argument("--backfill", type=int, default=1000)
     parser.add_argument("--every", type=float, default=1.0, help="seconds between two saves across the others")
+    parser.add_argument("--trace", metavar="FILE", help="write where the others' wait went (bench/wait_trace.py)")
     args = parser.parse_args()
     logging.disable(logging.WARNING)
     load_before = os.getloadavg()[0]
@@ -211,7 +217,7 @@ def main() -> int:
 
             _, seq = deployment.requests_since(0)
             xero_before, portal_before = big_counts(live, big["tenant"])
-            started = time.monotonic()
+            started, started_at = time.monotonic(), time.time()
             with live.app.app_context():
                 request_work(WorkRequest(big["installation_id"], "party_import", "import:parties", {"manual": True}))
                 request_work(WorkRequest(big["installation_id"], "invoice_backfill", "backfill:invoices",
@@ -219,6 +225,10 @@ def main() -> int:
                 db.session.commit()
             by_call: collections.Counter = collections.Counter()  # the big one's calls, by method and path
             pending: dict[str, float] = {}  # tenant -> when its invoice was saved
+            saves: list[dict] = []  # the others' invoices, for the trace
+            portal_calls: dict[str, list[float]] = collections.defaultdict(list)  # the others', answered at
+            big_portal_calls: list[float] = []  # the big one's requests to its portal, answered at
+            sampler = Sampler(live.app, deployment.tmp / "huey.db", big["installation_id"]) if args.trace else None
             waits: list[float] = []
             big_seconds = None
             big_linked, next_check = 0, time.monotonic()
@@ -233,14 +243,23 @@ def main() -> int:
                     next_save = now + args.every
                     if other["tenant"] not in pending:
                         pending[other["tenant"]] = time.time()
+                        saves.append({"domain": other["domain"], "installation_id": other["installation_id"],
+                                      "tenant": other["tenant"].lower(), "saved": pending[other["tenant"]]})
                         create_invoice(live, other["domain"], other["company"], f"LONE-{turn:05d}")
                 new, seq = deployment.requests_since(seq)
                 for entry in new:
                     if big_seconds is None:
                         by_call.update(big_call(entry, big["tenant"]))
+                        if args.trace and entry["path"].startswith("/big.bitrix24.com/"):
+                            big_portal_calls.append(entry["at"])
                     if (xero_api(entry) and entry["method"] == "PUT" and entry["path"].lower().endswith("/invoices")
                             and entry["status"] == 200 and (entry.get("tenant") or "").lower() in pending):
                         waits.append(entry["at"] - pending.pop(entry["tenant"].lower()))
+                        next(s for s in reversed(saves) if s["tenant"] == entry["tenant"].lower())["drafted"] = entry["at"]
+                    elif args.trace and not entry["path"].startswith("/big.") and bitrix24_api(entry):
+                        portal_calls[entry["path"].split("/")[1]].append(entry["at"])
+                if sampler:
+                    sampler.maybe_sample()
                 if big_seconds is None and time.monotonic() >= next_check:
                     next_check = time.monotonic() + 0.25
                     big_linked, over = big_state(live.app, big["installation_id"])
@@ -250,6 +269,11 @@ def main() -> int:
                     break  # reported as not finished
                 time.sleep(0.1)
             xero_after, portal_after = big_counts(live, big["tenant"])
+            if args.trace:
+                write_trace(args.trace, {
+                    "others": breakdown(live.app, saves, portal_calls, sampler.samples, started_at),
+                    "big": unspent_budget(big_portal_calls, started_at, started_at + (big_seconds or 0),
+                                          sampler.samples)})
         finally:
             deployment.stop()
 

@@ -83,13 +83,20 @@ def test_trickle_bench_drafts_every_invoice_and_runs_the_peer_on_the_same_ones()
     assert figures["latency_ms"] == 50
 
 
-def test_fairness_bench_drafts_the_others_invoices_while_the_big_one_finishes():
+def test_fairness_bench_drafts_the_others_invoices_while_the_big_one_finishes(tmp_path):
     require(xero_spec.spec_dir() is not None, "Xero specs not found (XERO_SPEC_DIR)")
-    run = _bench("bench/fairness.py", "--installations", "3", "--contacts", "100", "--backfill", "50")
+    run = _bench("bench/fairness.py", "--installations", "3", "--contacts", "100", "--backfill", "50",
+                 "--trace", str(tmp_path / "trace.json"))
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     figures = json.loads(run.stdout.strip().splitlines()[-1])
     assert figures["others"]["invoices"] > 0 and figures["others"]["save_to_draft_seconds"]["p99"] is not None
     assert figures["big"]["seconds"] > 0 and figures["big"]["xero_calls"] >= figures["big"]["xero_calls_lower_bound"]
+    # The trace accounts for every drafted invoice, its parts adding up to its wait.
+    trace = json.loads((tmp_path / "trace.json").read_text())
+    assert trace["others"]["invoices"] == figures["others"]["invoices"]
+    for row in trace["others"]["slowest"]:
+        assert abs(sum(row[part] for part in ("delivered", "translated", "started", "ran")) - row["total"]) < 0.01
+    assert 0 < trace["big"]["requests"] <= figures["big"]["bitrix24_requests"]
 
 
 def test_consumers_bench_syncs_every_invoice_with_one_and_with_two_consumers():
