@@ -22,6 +22,10 @@ from .context import app_context, now
 from .periodic import periodic
 from .registry import notify_failure
 from .tasks import enqueue_work, process_inbox
+from .work import starters
+
+# What re-enqueueing an item needs to know: its task's line, and its batch's group.
+_TASK_OF = (WorkItem.id, WorkItem.priority, WorkItem.installation_id, WorkItem.flow)
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +54,21 @@ def sweep_once() -> dict[str, int]:
     interrupted = db.session.execute(
         update(WorkItem).where(expired)
         .values(state="queued", lease_until=None, updated_at=t, interruptions=WorkItem.interruptions + 1)
-        .returning(WorkItem.id, WorkItem.priority)).all()
+        .returning(*_TASK_OF)).all()
     if interrupted:
-        close_interrupted_records([item_id for item_id, _ in interrupted], t)
+        close_interrupted_records([row.id for row in interrupted], t)
     due = db.session.execute(
         update(WorkItem).where(WorkItem.state == "waiting", WorkItem.next_attempt_at <= t)
         .values(state="queued", lease_until=None, updated_at=t)
-        .returning(WorkItem.id, WorkItem.priority)).all()
-    lost = db.session.execute(select(WorkItem.id, WorkItem.priority).where(
+        .returning(*_TASK_OF)).all()
+    lost = db.session.execute(select(*_TASK_OF).where(
         WorkItem.state == "queued", WorkItem.updated_at < t - timedelta(minutes=2))).all()
     db.session.commit()
-    for item_id, work_class in dict([*interrupted, *due, *lost]).items():  # each in its class's line
-        enqueue_work(item_id, work_class)
+    found = {row.id: row for row in [*interrupted, *due, *lost]}
+    # A task per batch's worth (``work.starters``): a backlog of thousands queued for minutes
+    # behind its own run would otherwise put thousands of tasks in the line every minute.
+    for item_id in starters(sorted(found), {i: (r.installation_id, r.flow, r.priority) for i, r in found.items()}):
+        enqueue_work(item_id, found[item_id].priority)  # in its class's line
         counts["work"] += 1
     return counts
 

@@ -120,11 +120,34 @@ def request_work_many(asks: list[tuple[WorkRequest, int | None]]) -> list[tuple[
         enqueue_after_commit(enqueue_work, item_id, INTERACTIVE)
     flows = {item_id: key[1] for key, item_id in ids.items()}
     classes = {item_id: priority[key] for key, item_id in ids.items()}
-    for item_id in sorted(queued):
-        gather = limits.GATHER_SECONDS > 0 and BATCH_SIZES.get(flows[item_id], 1) > 1
+    groups = {item_id: (key[0], key[1], priority[key]) for key, item_id in ids.items()}
+    for item_id in starters(sorted(queued), groups):
+        # Only live events gather: bulk work comes many at a time already (a backfill's page),
+        # and a wait before each page's runs left the big installation's limit unused.
+        gather = limits.GATHER_SECONDS > 0 and BATCH_SIZES.get(flows[item_id], 1) > 1 and classes[item_id] != BULK
         # Its task enters the line of its class (``tasks``): a user's work is never behind bulk tasks.
         enqueue_after_commit(_gathered if gather else enqueue_work, item_id, classes[item_id])
     return [(item_id, flows[item_id]) for item_id in sorted(queued)]
+
+
+def starters(queued: list[int], groups: dict[int, tuple[int, str, int]]) -> list[int]:
+    """The newly queued items that get a task of their own: each of a flow that runs one
+    item at a time; of a batch flow, one for each batch's worth per installation, flow and
+    class. A run of a batch flow claims up to a batch of its installation's ready items and
+    goes on with the next batches (``run._run_batches``), so the task of every other item
+    would find it taken and do nothing; a backfill of 5,000 invoices queued 5,000 of them,
+    whose turns through the queue took the CPU the other installations' invoices waited
+    for. (An item left without a task still runs: the run of its batch takes it, an idle
+    task runs it once overdue, the sweeper re-enqueues it after two minutes.)"""
+    seen: dict[tuple[int, str, int], int] = {}
+    chosen = []
+    for item_id in queued:
+        group = groups[item_id]
+        size = BATCH_SIZES.get(group[1], 1)
+        if seen.get(group, 0) % size == 0:
+            chosen.append(item_id)
+        seen[group] = seen.get(group, 0) + 1
+    return chosen
 
 
 def request_again(installation_id: int, flow: str, *key_prefixes: str) -> int:

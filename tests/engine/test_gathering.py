@@ -39,8 +39,8 @@ def run_scheduled() -> None:
 def test_events_arriving_together_share_one_batch(installation, order, gathering, run_jobs):
     ran, _ = order
     ingest(installation, 3)
-    run_jobs()  # the events are translated; their work waits out the window
-    assert ran == [] and huey.scheduled_count() == 3
+    run_jobs()  # the events are translated; their work waits out the window, in one task
+    assert ran == [] and huey.scheduled_count() == 1
     run_scheduled()
     assert ran == [(installation.id, ["invoice:0", "invoice:1", "invoice:2"])]
 
@@ -65,3 +65,15 @@ def test_the_window_is_at_most_two_seconds(monkeypatch):
     finally:
         monkeypatch.delenv("BRIDGE_GATHER_SECONDS")
         importlib.reload(limits)
+
+
+def test_bulk_work_does_not_wait_out_the_window(installation, order, gathering, run_jobs):
+    """A backfill queues a page of invoices at once; a wait before each page's runs would
+    leave the installation's limit unused for the window, page after page."""
+    ran, _ = order
+    engine.request_work_many([(engine.WorkRequest(installation.id, "fair_batch", f"invoice:{n}", bulk=True), None)
+                              for n in range(3)])
+    db.session.commit()
+    assert huey.scheduled_count() == 0 and huey.pending_count() == 1
+    run_jobs()
+    assert ran == [(installation.id, ["invoice:0", "invoice:1", "invoice:2"])]
