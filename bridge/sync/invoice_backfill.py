@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..extensions import db
-from ..engine import WorkContext, WorkRequest, flow, request_work
+from ..engine import WorkContext, WorkRequest, flow, request_work_many
 from ..models import Installation, utcnow
 from .polling import cursor
 from .registry import platform_for
@@ -34,13 +34,18 @@ def backfill_invoices(ctx: WorkContext) -> None:
     record = ctx.record(object_kind="backfill", object_id="invoices", direction="to_ledger")
     position.value = dict(progress)
     db.session.commit()
-    listed = 0
+    listed, page = 0, []
     for listed, (platform_id, _changed_at) in enumerate(platform_for(installation).changed_invoices(since), 1):
-        request_work(WorkRequest(installation.id, "invoice_to_ledger", f"invoice:{platform_id}"))
+        # A page's invoices asked for together: one task per batch's worth, not one per invoice
+        # (``engine.work.starters``).
+        page.append((WorkRequest(installation.id, "invoice_to_ledger", f"invoice:{platform_id}"), None))
         progress["found"] = max(before, listed)
         if listed % PAGE == 0:
+            request_work_many(page)
+            page = []
             position.value = dict(progress)
             db.session.commit()
+    request_work_many(page)
     progress.update(found=listed, running=False, finished_at=utcnow().isoformat())
     position.value = dict(progress)
     record.state = "succeeded"

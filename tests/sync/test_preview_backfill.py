@@ -35,3 +35,21 @@ def test_backfill_syncs_every_existing_invoice_once(fake_world, run_jobs):
     assert len(ledger.invoices) == 60 and ledger.batches == [49, 11]
     progress = db.session.scalar(select(Cursor.value).where(Cursor.name == "invoice_backfill"))
     assert progress["found"] == 60 and progress["running"] is False
+
+
+def test_a_backfill_queues_a_task_per_batch_not_per_invoice(fake_world, run_jobs):
+    """200 invoices in the portal: the backfill asks for a page's invoices together, so the
+    queue gets a task for each batch's worth (two a page of 50), not 200 that would find their
+    invoice taken by a batch already; each invoice still reaches the ledger once."""
+    from tests.support.tasks import counting_task_runs
+
+    installation, platform, ledger = fake_world
+    for n in range(200):
+        platform.invoices[str(n)] = sample_invoice(str(n))
+    request_work(WorkRequest(installation.id, "invoice_backfill", "backfill:invoices",
+                             {"since": "2026-01-01T00:00:00+00:00"}))
+    db.session.commit()
+    with counting_task_runs() as counts:
+        run_jobs()
+    assert len(ledger.invoices) == 200 and sum(ledger.batches) == 200
+    assert counts["run_work"] <= 1 + 2 * 4  # the backfill's own, then two per page of 50
