@@ -294,6 +294,8 @@ class Ledger:
         return [self.save_party(party, match, key) for party, match, key in items]
 
     def changed_parties(self, since: datetime | None) -> Iterator[LedgerParty]:
+        """The contacts changed since ``since`` (every one with None), oldest change first,
+        each with its ``updated_at``: an import that yields goes on from the last it handled."""
         raise NotImplementedError
 
     def get_parties(self, ledger_ids: list[str]) -> list[LedgerParty]:

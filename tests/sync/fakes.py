@@ -95,6 +95,7 @@ class FakeLedger(Ledger):
     def __init__(self) -> None:
         self.invoices: dict[str, dict] = {}
         self.parties: dict[str, dict] = {}
+        self.listed_since: list = []  # the ``since`` of each contact listing
         self.writes: list[str] = []
         self.idempotency_keys: list[str] = []
         self.lose_next_response = False
@@ -201,9 +202,13 @@ class FakeLedger(Ledger):
                            roles=p.get("roles"), updated_at=p.get("updated"))
 
     def changed_parties(self, since):
-        """Every contact, or (those that carry ``updated``) the ones changed after ``since``."""
-        return [self._ledger_party(i, p) for i, p in sorted(self.parties.items())
-                if since is None or p.get("updated") is None or p["updated"] > since]
+        """Every contact, or (those that carry ``updated``) the ones changed after ``since``;
+        oldest change first, as the port asks."""
+        self.listed_since.append(since)
+        chosen = [(i, p) for i, p in self.parties.items()
+                  if since is None or p.get("updated") is None or p["updated"] > since]
+        chosen.sort(key=lambda item: (item[1].get("updated") is not None, item[1].get("updated") or 0, item[0]))
+        return [self._ledger_party(i, p) for i, p in chosen]
 
     def get_parties(self, ledger_ids):
         return [self._ledger_party(i, self.parties[i]) for i in ledger_ids if i in self.parties]

@@ -1,12 +1,16 @@
 """Importing ledger customers: batched, resumable, and never twice."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from sqlalchemy import func, select
 
 from bridge import faults
 from bridge.extensions import db
 from bridge.engine import WorkRequest, request_work, run_work
 from bridge.models import Cursor, Link, WorkItem
+
+FIRST_CHANGE = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 
 
 def start_import(installation, run_jobs):
@@ -16,8 +20,10 @@ def start_import(installation, run_jobs):
 
 
 def fill(ledger, n):
+    """``n`` customers, changed a second apart (as a ledger lists them: oldest change first)."""
     for i in range(n):
-        ledger.parties[f"X{i:03d}"] = {"key": f"xero:{i}", "name": f"Customer {i}"}
+        ledger.parties[f"X{i:03d}"] = {"key": f"xero:{i}", "name": f"Customer {i}",
+                                       "updated": FIRST_CHANGE + timedelta(seconds=i)}
 
 
 def test_import_creates_each_customer_once_in_batches_of_50(fake_world, run_jobs):
@@ -244,3 +250,82 @@ def test_an_import_that_handed_over_still_finds_what_the_platform_carried_at_its
     assert len(platform.parties) == 120  # X110 is the record that was there, not a 121st
     assert db.session.scalar(select(Link.platform_id).where(
         Link.kind == "party", Link.ledger_id == "X110")) == "fake:C:earlier"
+
+
+def test_an_import_that_handed_over_lists_again_from_its_last_contact_not_from_the_first_page(
+        fake_world, run_jobs, monkeypatch):
+    """After a hand-over the pass goes on from the last contact it wrote (a second before
+    it: If-Modified-Since is to the second), not from the ledger's first page again: a
+    10,000-contact import that yielded often read 86-138 Xero pages where 10 hold them all."""
+    installation, platform, ledger = fake_world
+    fill(ledger, 120)
+    _hand_over_after_the_first_page(monkeypatch, platform, installation)
+    start_import(installation, run_jobs)
+
+    last_written = ledger.parties["X049"]["updated"]
+    assert ledger.listed_since == [None, last_written - timedelta(seconds=1)]
+    assert len(platform.parties) == 120 and platform.save_calls == 3
+    progress = _import_cursor()
+    assert (progress["done"], progress["created"], progress["running"]) == (120, 120, False)
+
+
+def test_contacts_changed_in_the_same_instant_as_the_mark_are_neither_skipped_nor_written_twice(
+        fake_world, run_jobs, monkeypatch):
+    """Twenty contacts share one change time across the hand-over (a bulk load in Xero): the
+    ten written before it are passed over, the ten after it are written, each once."""
+    installation, platform, ledger = fake_world
+    fill(ledger, 120)
+    same_instant = ledger.parties["X040"]["updated"]
+    for i in range(40, 60):
+        ledger.parties[f"X{i:03d}"]["updated"] = same_instant
+    _hand_over_after_the_first_page(monkeypatch, platform, installation)
+    start_import(installation, run_jobs)
+
+    assert len(platform.parties) == 120 and platform.save_calls == 3  # 50, 50, 20: none twice
+    assert db.session.scalar(select(func.count()).select_from(Link).where(Link.kind == "party")) == 120
+    assert _import_cursor()["done"] == 120
+
+
+def test_a_contact_changed_while_the_import_waits_its_turn_is_imported_with_its_change(
+        fake_world, run_jobs, monkeypatch):
+    """A contact written before the hand-over and changed in the ledger before the import goes
+    on moves to the listing's end: the pass reads it there and writes the change."""
+    installation, platform, ledger = fake_world
+    fill(ledger, 120)
+
+    def renamed_in_the_ledger():
+        ledger.parties["X010"].update(name="Customer 10 Renamed",
+                                      updated=FIRST_CHANGE + timedelta(seconds=500))
+    _hand_over_after_the_first_page(monkeypatch, platform, installation, also=renamed_in_the_ledger)
+    start_import(installation, run_jobs)
+
+    assert "Customer 10 Renamed" in names(platform)
+    assert len(platform.parties) == 120
+
+
+def test_the_next_import_lists_from_the_newest_contact_listed_not_from_an_invoiced_one(
+        fake_world, run_jobs):
+    """The contacts of invoices are read by id after the listing; one changed later than a
+    contact changed meanwhile must not move the cursor past that contact, which neither read
+    saw (the next import would never list it)."""
+    installation, platform, ledger = fake_world
+    fill(ledger, 3)
+    start_import(installation, run_jobs)  # the first, full pass
+    listed_to = ledger.parties["X002"]["updated"]
+    ledger.parties["X-invoiced"] = {"key": "xero:inv", "name": "Invoiced Ltd",
+                                    "updated": listed_to - timedelta(days=1)}
+    ledger.invoiced = ["X-invoiced"]
+    reads = ledger.invoiced_parties
+
+    def meanwhile(since, *, suppliers=False):
+        # after this pass listed the changed contacts: one is changed, then the invoiced one
+        ledger.parties["X001"].update(name="Customer 1 Changed", updated=listed_to + timedelta(seconds=5))
+        ledger.parties["X-invoiced"]["updated"] = listed_to + timedelta(seconds=9)
+        return reads(since, suppliers=suppliers)
+    ledger.invoiced_parties = meanwhile
+    start_import(installation, run_jobs)
+    ledger.invoiced_parties = reads
+    ledger.invoiced = []
+    start_import(installation, run_jobs)
+
+    assert "Customer 1 Changed" in names(platform)

@@ -169,11 +169,13 @@ class BexioLedger(Ledger, kind="bexio"):
                            received={"id": row["id"], "nr": row.get("nr")}, warnings=warnings)
 
     def changed_parties(self, since: datetime | None) -> Iterator[LedgerParty]:
+        """Oldest change first (the port's contract: an import goes on from its mark)."""
         codes = self.refs.country_codes()
+        oldest_first = "updated_at,id"  # NOTES §2 "Pagination": order_by, comma-combinable
         if since is None:
-            rows = self.client.pages("GET", "2.0/contact")
+            rows = self.client.pages("GET", "2.0/contact", params={"order_by": oldest_first})
         else:
-            rows = self.client.search("contact", [("updated_at", v2_timestamp(since), ">=")])
+            rows = self.client.search("contact", [("updated_at", v2_timestamp(since), ">=")], order_by=oldest_first)
         for row in rows:
             yield mapper.contact_to_party(row, country_codes=codes)
 

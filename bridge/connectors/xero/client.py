@@ -334,7 +334,9 @@ class XeroClient(ApiClient):
         return list(self.pages("Contacts", "Contacts", params=params, page_size=100))
 
     def contacts(self, since: datetime | None = None, include_archived: bool = True) -> Iterator[dict[str, Any]]:
-        params = {"includeArchived": "true"} if include_archived else {}
+        """Oldest change first, so an import that stops can go on from the last contact it
+        handled (``party_import.ListingMark``) and one changed meanwhile moves to the end."""
+        params = {"order": "UpdatedDateUTC ASC", **({"includeArchived": "true"} if include_archived else {})}
         return self.pages("Contacts", "Contacts", params=params, if_modified_since=since)
 
     def contacts_by_ids(self, contact_ids: list[str]) -> list[dict[str, Any]]:

@@ -127,3 +127,18 @@ def test_a_payment_on_a_draft_is_refused_with_what_to_do(bexio):
         ledger.record_payment(LedgerDocument(ledger_id="4", number="RE-4", status=InvoiceStatus.DRAFT),
                               Payment(D("50"), date(2024, 3, 1), "CHF"), "k")
     assert caught.value.code == "not_issued"
+
+
+def test_contacts_are_listed_oldest_change_first_so_an_import_can_go_on_from_its_mark(bexio):
+    """The import's hand-over resumes from the last contact it wrote (``ListingMark``): both
+    the full listing and the changed-since search must come oldest change first."""
+    from datetime import datetime, timezone
+
+    ledger, mock = bexio
+    mock.get(f"{API}/2.0/contact", json=[{"id": 1, "name_1": "A", "contact_type_id": 1,
+                                          "updated_at": "2026-01-02 10:00:00"}])
+    mock.post(f"{API}/2.0/contact/search", json=[])
+    assert [p.ledger_id for p in ledger.changed_parties(None)] == ["1"]
+    assert list(ledger.changed_parties(datetime(2026, 1, 2, tzinfo=timezone.utc))) == []
+    listed = [c.request for c in mock.calls if "/2.0/contact" in c.request.url]
+    assert [r.params.get("order_by") for r in listed] == ["updated_at,id", "updated_at,id"]

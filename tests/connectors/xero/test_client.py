@@ -123,6 +123,7 @@ def test_paging_reads_until_a_short_page_and_ids_are_chunked_to_50(ledger, mocke
     def paged(request):
         count = pages[request.params["page"]]
         assert request.params["pageSize"] == "1000"
+        assert request.params["order"] == "UpdatedDateUTC ASC"  # an import goes on from its last contact
         assert request.headers["If-Modified-Since"] == "2026-01-02T03:04:05+00:00"
         return 200, {}, json.dumps(envelope("Contacts", [{"ContactID": f"c{n}", "Name": "x"} for n in range(count)]))
 
