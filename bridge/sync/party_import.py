@@ -121,7 +121,9 @@ def import_parties(ctx: WorkContext) -> None:
     if carried is not None and len(carried) <= CARRIED_KEPT:
         progress["carried"] = carried
     batch: list[LedgerParty] = []
-    done_before = progress["done"]
+    # "read" goes on from where the pass handed over; a ledger that gives no change times
+    # (no mark) is listed from its start again, and the count stays put while it re-reads.
+    counted_before = progress["done"] if mark.at else 0
     passed = 0  # candidates written (or found unchanged) by this run
     listed = _listed_since(since, mark)
     for ledger_party, from_listing in _candidates(ledger, listed, invoices_since, settings.include_suppliers):
@@ -139,7 +141,7 @@ def import_parties(ctx: WorkContext) -> None:
         if len(batch) == BATCH:
             _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress, carried)
             passed += len(batch)
-            progress["done"] = done_before + passed
+            progress["done"] = max(progress["done"], counted_before + passed)
             batch = []
             position.value = {**progress, "mark": mark.as_json()}
             renew_lease(ctx)
@@ -154,7 +156,7 @@ def import_parties(ctx: WorkContext) -> None:
     if batch:
         _write_batch(ctx, installation, connection, platform, ledger.kind, batch, progress, carried)
         passed += len(batch)
-    progress["done"] = done_before + passed
+    progress["done"] = max(progress["done"], counted_before + passed)
     progress.pop("carried", None)
     # The next pass lists what changed after the newest contact this one listed (not after an
     # invoiced contact's change: one changed meanwhile, listed by neither, would be missed).
