@@ -14,6 +14,7 @@ import pytest  # noqa: E402
 
 from bridge import create_app  # noqa: E402
 from bridge.extensions import db, huey  # noqa: E402
+from tests.support.schema import fresh_schema  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -36,8 +37,7 @@ def app(tmp_path):
     app = create_app({"BRIDGE_ENV": "test", "INSTANCE_PATH": str(tmp_path / "instance"),
                       "DATABASE_URL": database_url(tmp_path)})
     with app.app_context():
-        db.drop_all()
-        db.create_all()
+        fresh_schema()
     huey.flush()
     yield app
     with app.app_context():

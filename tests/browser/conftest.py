@@ -21,6 +21,7 @@ from bridge.extensions import db, huey
 from bridge.sandbox import SandboxHost, create_sandbox_app
 from tests.conftest import database_url, require
 from tests.support.live import Live, _Deferred
+from tests.support.schema import fresh_schema
 from tests.support.servers import serve_in_thread
 
 ACME = "acme.bitrix24.com"
@@ -38,8 +39,7 @@ def start_cross_site(tmp_path) -> Live:
     app = create_app({"BRIDGE_ENV": "test", "INSTANCE_PATH": str(tmp_path / "instance"),
                       "DATABASE_URL": database_url(tmp_path), "SANDBOX_URL": sandbox_url, "PUBLIC_URL": app_server.url})
     with app.app_context():
-        db.drop_all()
-        db.create_all()
+        fresh_schema()
     huey.flush()
     deferred.target = app
     return Live(app=app, app_url=app_server.url, sandbox_url=sandbox_url, sandbox=sandbox,

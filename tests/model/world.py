@@ -31,6 +31,7 @@ from bridge.models import WorkItem, utcnow
 from bridge.ratelimit import DatabaseLimiter
 from bridge.settings import save_section
 from tests.support.live import Live, start_live
+from tests.support.schema import fresh_schema
 
 ACME = "acme.bitrix24.com"
 ORG = "Bridge Demo (NZ)"
@@ -79,9 +80,7 @@ class World:
         ``demo`` connected to Bexio (the ``shop`` fixture's), then every delivery held."""
         live = self.live
         with self.app.app_context():
-            db.session.remove()
-            db.drop_all()
-            db.create_all()
+            fresh_schema()
         huey.flush()
         self.app.extensions.pop("bitrix24_stage_cache", None)
         self.app.extensions.pop("bitrix24_section_cache", None)  # a fresh portal's catalogue

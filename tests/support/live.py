@@ -14,6 +14,7 @@ import requests
 
 from bridge import create_app
 from bridge.extensions import db, huey
+from tests.support.schema import fresh_schema
 from tests.support.tasks import run_queued_tasks
 from bridge.sandbox import SandboxHost, create_sandbox_app
 from tests.support.servers import RunningProcess, RunningServer, sandbox_in_process, serve_in_thread
@@ -71,8 +72,7 @@ def start_live(tmp_path, database_url: str, app_host: str = "localhost", *, sand
                       "DATABASE_URL": database_url, "SANDBOX_URL": sandbox_server.url,
                       "PUBLIC_URL": app_url, **config})
     with app.app_context():
-        db.drop_all()
-        db.create_all()
+        fresh_schema()
     huey.flush()
     deferred_app.target = app
     return Live(app=app, app_url=app_url, sandbox_url=sandbox_server.url, sandbox=sandbox,
