@@ -582,3 +582,48 @@ def test_a_bitrix24_rename_of_an_imported_company_is_one_xero_update_of_its_name
     assert after["Name"] == "Wayne Holdings"
     assert {k: v for k, v in after.items() if k not in ("Name", "UpdatedDateUTC")} == \
         {k: v for k, v in before.items() if k not in ("Name", "UpdatedDateUTC")}
+
+
+def test_an_import_that_hands_over_goes_on_from_its_mark_against_xero(portal, monkeypatch):
+    """120 customers a person loaded into Xero in one go (one change instant for all), an
+    import that yields after its first batch of 50: its next run lists Xero's contacts from
+    its mark (oldest change first, If-Modified-Since a second before) and passes over the 50 it
+    wrote, so each customer reaches Bitrix24 once, "read" says 120, and nothing goes to Xero."""
+    from sqlalchemy import select, update
+
+    from bridge.extensions import db
+    from bridge.models import Cursor, WorkItem
+    from bridge.sync import party_import
+
+    live = portal
+    reply = xero_api(live, "PUT", "Contacts", {"Contacts": [{"Name": f"Bulk {i:03d} Ltd"} for i in range(120)]})
+    assert reply.status_code == 200, reply.text
+    for contact in reply.json()["Contacts"]:
+        enter_in_xero(live, "ACCREC", contact["ContactID"])
+    xero_flush(live)
+    live.run_jobs()
+    handed_over = []
+
+    def once(ctx):
+        """Fairer work waits after the first batch (as ``engine.hand_over`` finds it): the
+        item is marked to run again, and its run goes on later."""
+        if handed_over:
+            return False
+        handed_over.append(ctx.item.id)
+        db.session.execute(update(WorkItem).where(WorkItem.id == ctx.item.id).values(dirty=True))
+        return True
+    monkeypatch.setattr(party_import, "hand_over", once)
+    start = log_position(live)
+    ask(live, "party_import", "import:parties")
+
+    titles = [c["TITLE"] for c in imported(live)[0]]
+    assert sorted(titles) == [f"Bulk {i:03d} Ltd" for i in range(120)]  # each once
+    listings = [r for r in live.control(f"requests?since={start}", method="GET")["requests"]
+                if r["method"] == "GET" and r["path"].lower().endswith("/api.xro/2.0/contacts")]
+    # the first page, then the resumed run's page from its mark, oldest change first
+    assert [r["if_modified_since"] is not None for r in listings] == [False, True]
+    assert all("order=UpdatedDateUTC+ASC" in r["query"] for r in listings)
+    assert xero_writes(live, start) == []
+    with live.app.app_context():
+        progress = db.session.scalar(select(Cursor.value).where(Cursor.name.like("party_import:%")))
+    assert (progress["done"], progress["created"], progress["running"]) == (120, 120, False)
