@@ -91,6 +91,8 @@ def test_fairness_bench_drafts_the_others_invoices_while_the_big_one_finishes(tm
     figures = json.loads(run.stdout.strip().splitlines()[-1])
     assert figures["others"]["invoices"] > 0 and figures["others"]["save_to_draft_seconds"]["p99"] is not None
     assert figures["big"]["seconds"] > 0 and figures["big"]["xero_calls"] >= figures["big"]["xero_calls_lower_bound"]
+    # A lower bound: no run makes fewer requests than the fewest the work needs.
+    assert figures["big"]["bitrix24_requests"] >= figures["big"]["bitrix24_requests_lower_bound"]
     # The trace accounts for every drafted invoice, its parts adding up to its wait.
     trace = json.loads((tmp_path / "trace.json").read_text())
     assert trace["others"]["invoices"] == figures["others"]["invoices"]

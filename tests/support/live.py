@@ -13,7 +13,7 @@ from typing import Any
 import requests
 
 from bridge import create_app
-from bridge.extensions import db, huey
+from bridge.extensions import huey
 from tests.support.schema import fresh_schema
 from tests.support.tasks import run_queued_tasks
 from bridge.sandbox import SandboxHost, create_sandbox_app
