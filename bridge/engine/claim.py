@@ -6,11 +6,14 @@ claimed longest ago goes first, so one installation's backlog of 800 never holds
 live event), and within an installation what a user waits for (Sync now, Retry, a live
 event: priority 0) goes before bulk work (imports, backfills, reconcile: 1). A Huey task
 names an item, but runs the work ``pick`` chooses: the queue's order (by class, then first
-come, first served: ``tasks``) decides only which task a free thread takes next.
+come, first served: ``tasks``) decides only which task a free thread takes next. One
+installation has at most ``limits.BULK_RUNS_PER_INSTALLATION`` bulk runs going at once, so
+its import, backfill and export together never hold every worker thread.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
@@ -20,7 +23,7 @@ from ..models import Installation, WorkItem
 from . import limits
 from .context import now
 from .registry import BATCH_SIZES
-from .work import covered_through
+from .work import BULK, covered_through
 
 
 def claim_work(item_id: int) -> WorkItem | None:
@@ -90,22 +93,55 @@ def class_of(item_id: int) -> int:
     return 1 if work_class is None else work_class
 
 
-def pick(hint_id: int) -> int | None:
-    """The work a task for ``hint_id`` runs: None when that item is not ready (done, taken,
-    or a run of its batch flow is going on and takes it next); the fairest ready work
+class Pick(NamedTuple):
+    """What a task runs (``run``; None: nothing), and whether the task's own item keeps a
+    task in the queue when another's work runs instead (``keep_hint``)."""
+    run: int | None
+    keep_hint: bool = True
+
+
+def pick(hint_id: int) -> Pick:
+    """The work a task for ``hint_id`` runs: nothing when that item is not ready (done,
+    taken, or a run of its batch flow is going on and takes it next); the fairest ready work
     (``fairest``) when that is fairer by turn or class (another installation's turn, a
-    user's work before bulk); else the item itself (the queue's order among equals)."""
+    user's work before bulk); else the item itself (the queue's order among equals).
+
+    Bulk work of an installation with ``limits.BULK_RUNS_PER_INSTALLATION`` bulk runs going
+    does not start: the task runs the fairest other work, and its own item keeps no task
+    (a thousand backfilled invoices would otherwise cycle through the queue while they
+    wait); the run that ends or hands over starts it (``waiting_bulk``)."""
     t = now()
-    owner = db.session.execute(select(WorkItem.installation_id, WorkItem.flow)
+    owner = db.session.execute(select(WorkItem.installation_id, WorkItem.flow, WorkItem.priority)
                                .where(WorkItem.id == hint_id, ready(t))).first()
     if owner is None or (BATCH_SIZES.get(owner.flow, 1) > 1 and
                          db.session.scalar(select(_batch_running(owner.installation_id, owner.flow, t)))):
         db.session.commit()
-        return None
+        return Pick(None)
     chosen = fairest(t)
+    if owner.priority >= BULK and _bulk_runs(t).get(owner.installation_id, 0) >= limits.BULK_RUNS_PER_INSTALLATION:
+        db.session.commit()
+        return Pick(chosen, keep_hint=False)
     fairer = chosen is not None and chosen != hint_id and _rank(chosen) < _rank(hint_id)
     db.session.commit()
-    return chosen if fairer else hint_id
+    return Pick(chosen if fairer else hint_id)
+
+
+def _running_groups(t: datetime) -> dict[tuple[int, str], tuple[int, int]]:
+    """Each (installation, flow) with work running: how many items, and their best class."""
+    return {(i, f): (n, p) for i, f, n, p in db.session.execute(
+        select(WorkItem.installation_id, WorkItem.flow, func.count(), func.min(WorkItem.priority))
+        .where(WorkItem.state == "running", WorkItem.lease_until > t)
+        .group_by(WorkItem.installation_id, WorkItem.flow))}
+
+
+def _bulk_runs(t: datetime, groups: dict[tuple[int, str], tuple[int, int]] | None = None) -> dict[int, int]:
+    """Bulk runs going now, per installation: a batch flow's run counts once, each running
+    item of a flow run one at a time once; a run with a user's item in it is not bulk."""
+    counts: dict[int, int] = {}
+    for (i, f), (n, p) in (_running_groups(t) if groups is None else groups).items():
+        if p >= BULK:
+            counts[i] = counts.get(i, 0) + (1 if BATCH_SIZES.get(f, 1) > 1 else n)
+    return counts
 
 
 def fairest(t: datetime) -> int | None:
@@ -117,15 +153,17 @@ def fairest(t: datetime) -> int | None:
     age) without sorting the backlog: the (installation, flow) groups with ready work and
     their best class, the turn among them, then the oldest item of the winning groups."""
     batched = {name for name, size in BATCH_SIZES.items() if size > 1}
-    running = set(db.session.execute(select(WorkItem.installation_id, WorkItem.flow).where(
-        WorkItem.state == "running", WorkItem.lease_until > t).distinct()).all())
+    running = _running_groups(t)
+    bulk_runs = _bulk_runs(t, running)
     best_class: dict[tuple[int, str], int] = {}
     for part in _ready_parts(t):
         for i, f, p in db.session.execute(select(WorkItem.installation_id, WorkItem.flow, func.min(WorkItem.priority))
                                           .where(part).group_by(WorkItem.installation_id, WorkItem.flow)):
             if not (f in batched and (i, f) in running):
                 best_class[(i, f)] = min(p, best_class.get((i, f), p))
-    groups = [(i, f, p) for (i, f), p in best_class.items()]
+    # An installation's bulk work waits while it has its bulk runs going (``pick``).
+    groups = [(i, f, p) for (i, f), p in best_class.items()
+              if p < BULK or bulk_runs.get(i, 0) < limits.BULK_RUNS_PER_INSTALLATION]
     if not groups:
         return None
     served = dict(db.session.execute(select(Installation.id, Installation.served_at)
@@ -159,6 +197,34 @@ def _rank(item_id: int) -> tuple:
         select(Installation.served_at, WorkItem.priority).join(Installation, Installation.id == WorkItem.installation_id)
         .where(WorkItem.id == item_id)).one()
     return turn(served_at, priority)
+
+
+def waiting_bulk(installation_id: int, ended_flow: str) -> int | None:
+    """Called when one of the installation's bulk runs (of ``ended_flow``) ended or handed
+    over: its bulk work that waited for a free place (``pick`` left it without a task), the
+    oldest, leaving out batch flows running now and the one that ended (their next batch
+    has its task). None unless the run that ended made the place free (its installation
+    was at the limit with it, so work may have been left waiting): a run that ended below
+    the limit left nothing without a task, and asking then would give every run of a long
+    reconcile a duplicate task. Work that had a task anyway gets a second one, which finds
+    it taken; two runs ending at the same instant may leave it to the sweeper."""
+    t = now()
+    running = _running_groups(t)
+    if _bulk_runs(t, running).get(installation_id, 0) != limits.BULK_RUNS_PER_INSTALLATION - 1:
+        db.session.commit()
+        return None
+    batched = {name for name, size in BATCH_SIZES.items() if size > 1}
+    found = []
+    for part in _ready_parts(t):
+        row = db.session.execute(select(WorkItem.updated_at, WorkItem.id, WorkItem.flow).where(
+            WorkItem.installation_id == installation_id, WorkItem.priority >= BULK, part,
+            WorkItem.flow.not_in([f for f in (ended_flow, *(f for (i, f) in running if i == installation_id))
+                                  if f in batched] or [""]))
+            .order_by(WorkItem.updated_at, WorkItem.id).limit(1)).first()
+        if row is not None:
+            found.append(row)
+    db.session.commit()
+    return min(found)[1] if found else None
 
 
 def should_yield(next_id: int) -> bool:

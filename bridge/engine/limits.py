@@ -31,6 +31,13 @@ WORK_LEASE = timedelta(seconds=30)
 WORK_HEARTBEAT = timedelta(seconds=10)
 # How long one task goes on running an installation's next batches (_run_batches).
 DRAIN_SECONDS = 30.0
+# Bulk runs (an import, a backfill, the export of what a backfill asked for) one installation
+# may have going at once. Its next bulk flow waits until one of them ends or hands over, so
+# one installation's backlog never holds every worker thread: with the consumer's 4, two
+# stay for other installations and for its own user's work (``claim.fairest``, ``pick``).
+# A soft cap: two claims at the same instant may both start (a third run, briefly).
+# BRIDGE_BULK_RUNS_PER_INSTALLATION, at least 1.
+BULK_RUNS_PER_INSTALLATION = max(1, int(os.environ.get("BRIDGE_BULK_RUNS_PER_INSTALLATION", "2")))
 MAX_ATTEMPTS = 12
 # Runs in a row that ended with their worker gone (the sweeper found the lease run out). A
 # run that stops its worker every time (out of memory on one huge record, say) would be

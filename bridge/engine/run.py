@@ -15,7 +15,7 @@ from ..messages import N_
 from ..models import WorkItem
 from . import limits
 from .claim import (claim_siblings, claim_work, class_of, fairer_than_running, next_ready, overdue_work, pick,
-                    should_yield)
+                    should_yield, waiting_bulk)
 from .context import now
 from .lease import Heartbeat
 from .registry import BATCH_SIZES, FLOWS
@@ -80,7 +80,7 @@ def execute_work(item_id: int) -> str | None:
     """Run the fairest ready work in the task of ``item_id`` (``claim.pick``: most often that
     item, with its batch siblings). Returns how the first settled. When other work was
     fairer, the item's task is enqueued again, so it keeps its place in the queue."""
-    chosen = pick(item_id)
+    chosen, keep_hint = pick(item_id)
     if chosen is None:
         # Its work is taken: the inbox's overdue events instead, then work whose own task is
         # stuck in the line (``claim.overdue_work``).
@@ -88,18 +88,28 @@ def execute_work(item_id: int) -> str | None:
             idle()
         waiting = overdue_work()
         if waiting is not None and (item := claim_work(waiting)) is not None:
-            batch = BATCH_SIZES.get(item.flow, 1)
-            _execute_claimed(item, 1) if batch == 1 else _run_batches(item, batch)
+            _run_claimed(item)
         return None
     item = claim_work(chosen)
     if item is None:
-        if chosen != item_id:
+        if chosen != item_id and keep_hint:
             enqueue_work(item_id, class_of(item_id))  # another task took the fairer work first: it keeps its turn
         return None
-    batch = BATCH_SIZES.get(item.flow, 1)
-    outcome = _execute_claimed(item, 1) if batch == 1 else _run_batches(item, batch)
-    if chosen != item_id:
+    outcome = _run_claimed(item)
+    if chosen != item_id and keep_hint:
         enqueue_work(item_id, class_of(item_id))
+    return outcome
+
+
+def _run_claimed(item: WorkItem) -> str | None:
+    """Run a claimed item (with its batches, for a batch flow). When that was a bulk run,
+    its place is free now: the installation's bulk work that waited for one gets its task
+    (``claim.waiting_bulk``)."""
+    installation_id, flow, bulk = item.installation_id, item.flow, item.priority >= BULK
+    batch = BATCH_SIZES.get(flow, 1)
+    outcome = _execute_claimed(item, 1) if batch == 1 else _run_batches(item, batch)
+    if bulk and (waiting := waiting_bulk(installation_id, flow)) is not None:
+        enqueue_work(waiting, BULK)
     return outcome
 
 
