@@ -22,7 +22,7 @@ from ..extensions import db
 from ..models import Installation, WorkItem
 from . import limits
 from .context import now
-from .registry import BATCH_SIZES
+from .registry import BATCH_SIZES, BULK_FLOWS
 from .work import BULK, covered_through
 
 
@@ -118,7 +118,8 @@ def pick(hint_id: int) -> Pick:
         db.session.commit()
         return Pick(None)
     chosen = fairest(t)
-    if owner.priority >= BULK and _bulk_runs(t).get(owner.installation_id, 0) >= limits.BULK_RUNS_PER_INSTALLATION:
+    if is_bulk(owner.flow, owner.priority) and \
+            _bulk_runs(t).get(owner.installation_id, 0) >= limits.BULK_RUNS_PER_INSTALLATION:
         db.session.commit()
         return Pick(chosen, keep_hint=False)
     fairer = chosen is not None and chosen != hint_id and _rank(chosen) < _rank(hint_id)
@@ -134,12 +135,19 @@ def _running_groups(t: datetime) -> dict[tuple[int, str], tuple[int, int]]:
         .group_by(WorkItem.installation_id, WorkItem.flow))}
 
 
+def is_bulk(flow: str, work_class: int) -> bool:
+    """Bulk work: of the bulk class, or of a bulk flow (an import or a backfill a user
+    started runs as bulk all the same, ``WorkContext.priority``)."""
+    return work_class >= BULK or flow in BULK_FLOWS
+
+
 def _bulk_runs(t: datetime, groups: dict[tuple[int, str], tuple[int, int]] | None = None) -> dict[int, int]:
     """Bulk runs going now, per installation: a batch flow's run counts once, each running
-    item of a flow run one at a time once; a run with a user's item in it is not bulk."""
+    item of a flow run one at a time once; a run of a flow that is not bulk with a user's
+    item in it is not bulk."""
     counts: dict[int, int] = {}
     for (i, f), (n, p) in (_running_groups(t) if groups is None else groups).items():
-        if p >= BULK:
+        if is_bulk(f, p):
             counts[i] = counts.get(i, 0) + (1 if BATCH_SIZES.get(f, 1) > 1 else n)
     return counts
 
@@ -163,7 +171,7 @@ def fairest(t: datetime) -> int | None:
                 best_class[(i, f)] = min(p, best_class.get((i, f), p))
     # An installation's bulk work waits while it has its bulk runs going (``pick``).
     groups = [(i, f, p) for (i, f), p in best_class.items()
-              if p < BULK or bulk_runs.get(i, 0) < limits.BULK_RUNS_PER_INSTALLATION]
+              if not is_bulk(f, p) or bulk_runs.get(i, 0) < limits.BULK_RUNS_PER_INSTALLATION]
     if not groups:
         return None
     served = dict(db.session.execute(select(Installation.id, Installation.served_at)
@@ -217,7 +225,8 @@ def waiting_bulk(installation_id: int, ended_flow: str) -> int | None:
     found = []
     for part in _ready_parts(t):
         row = db.session.execute(select(WorkItem.updated_at, WorkItem.id, WorkItem.flow).where(
-            WorkItem.installation_id == installation_id, WorkItem.priority >= BULK, part,
+            WorkItem.installation_id == installation_id, part,
+            (WorkItem.priority >= BULK) | WorkItem.flow.in_(sorted(BULK_FLOWS) or [""]),
             WorkItem.flow.not_in([f for f in (ended_flow, *(f for (i, f) in running if i == installation_id))
                                   if f in batched] or [""]))
             .order_by(WorkItem.updated_at, WorkItem.id).limit(1)).first()

@@ -15,7 +15,7 @@ from ..messages import N_
 from ..models import WorkItem
 from . import limits
 from .claim import (claim_siblings, claim_work, class_of, fairer_than_running, next_ready, overdue_work, pick,
-                    should_yield, waiting_bulk)
+                    is_bulk, should_yield, waiting_bulk)
 from .context import now
 from .lease import Heartbeat
 from .registry import BATCH_SIZES, FLOWS
@@ -105,7 +105,7 @@ def _run_claimed(item: WorkItem) -> str | None:
     """Run a claimed item (with its batches, for a batch flow). When that was a bulk run,
     its place is free now: the installation's bulk work that waited for one gets its task
     (``claim.waiting_bulk``)."""
-    installation_id, flow, bulk = item.installation_id, item.flow, item.priority >= BULK
+    installation_id, flow, bulk = item.installation_id, item.flow, is_bulk(item.flow, item.priority)
     batch = BATCH_SIZES.get(flow, 1)
     outcome = _execute_claimed(item, 1) if batch == 1 else _run_batches(item, batch)
     if bulk and (waiting := waiting_bulk(installation_id, flow)) is not None:

@@ -116,3 +116,22 @@ def test_the_limit_is_a_setting(installation, order, third_flow, monkeypatch):
     export = ask(installation.id, "fair_other", "invoice:1", bulk=True)
     engine.execute_work(export)
     assert ran == [(installation.id, ["invoice:1"])]
+
+
+def test_an_import_a_user_started_counts_as_a_bulk_run(installation, order, third_flow):
+    """The import and the backfill a user starts from the settings page are of the user's
+    class (``manual``) but run as bulk: with both going, the backfill's export waits."""
+    from bridge.engine.registry import BULK_FLOWS
+
+    ran, _ = order
+    BULK_FLOWS.update({"fair_batch", "fair_one"})
+    try:
+        for flow in ("fair_batch", "fair_one"):
+            ask(installation.id, flow, "started:1", bulk=False)  # the user pressed "Import", "Backfill"
+            running_elsewhere(installation.id, flow)
+        export = ask(installation.id, "fair_other", "invoice:1", bulk=True)
+        engine.execute_work(export)
+    finally:
+        BULK_FLOWS.difference_update({"fair_batch", "fair_one"})
+    assert ran == []
+    assert db.session.get(WorkItem, export).state == "queued"
