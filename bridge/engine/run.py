@@ -79,7 +79,9 @@ def hand_over(ctx: WorkContext) -> bool:
 def execute_work(item_id: int) -> str | None:
     """Run the fairest ready work in the task of ``item_id`` (``claim.pick``: most often that
     item, with its batch siblings). Returns how the first settled. When other work was
-    fairer, the item's task is enqueued again, so it keeps its place in the queue."""
+    fairer, the item's task is enqueued again, so it keeps its place in the queue; bulk work
+    held back by its installation's limit on bulk runs is not (``claim.pick``): the run that
+    ends gives it its task."""
     chosen, keep_hint = pick(item_id)
     if chosen is None:
         # Its work is taken: the inbox's overdue events instead, then work whose own task is
