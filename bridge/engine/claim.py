@@ -117,9 +117,10 @@ def pick(hint_id: int) -> Pick:
                          db.session.scalar(select(_batch_running(owner.installation_id, owner.flow, t)))):
         db.session.commit()
         return Pick(None)
-    chosen = fairest(t)
+    running = _running_groups(t)
+    chosen = fairest(t, running)
     if is_bulk(owner.flow, owner.priority) and \
-            _bulk_runs(t).get(owner.installation_id, 0) >= limits.BULK_RUNS_PER_INSTALLATION:
+            _bulk_runs(running).get(owner.installation_id, 0) >= limits.BULK_RUNS_PER_INSTALLATION:
         db.session.commit()
         return Pick(chosen, keep_hint=False)
     fairer = chosen is not None and chosen != hint_id and _rank(chosen) < _rank(hint_id)
@@ -141,18 +142,18 @@ def is_bulk(flow: str, work_class: int) -> bool:
     return work_class >= BULK or flow in BULK_FLOWS
 
 
-def _bulk_runs(t: datetime, groups: dict[tuple[int, str], tuple[int, int]] | None = None) -> dict[int, int]:
+def _bulk_runs(groups: dict[tuple[int, str], tuple[int, int]]) -> dict[int, int]:
     """Bulk runs going now, per installation: a batch flow's run counts once, each running
     item of a flow run one at a time once; a run of a flow that is not bulk with a user's
     item in it is not bulk."""
     counts: dict[int, int] = {}
-    for (i, f), (n, p) in (_running_groups(t) if groups is None else groups).items():
+    for (i, f), (n, p) in groups.items():
         if is_bulk(f, p):
             counts[i] = counts.get(i, 0) + (1 if BATCH_SIZES.get(f, 1) > 1 else n)
     return counts
 
 
-def fairest(t: datetime) -> int | None:
+def fairest(t: datetime, running: dict[tuple[int, str], tuple[int, int]] | None = None) -> int | None:
     """The ready item to run next across installations: the installation served longest ago
     (never served first), then its work by class (a user waiting before bulk), then the
     oldest. Work of a batch flow whose run is going on is left to that run.
@@ -161,8 +162,8 @@ def fairest(t: datetime) -> int | None:
     age) without sorting the backlog: the (installation, flow) groups with ready work and
     their best class, the turn among them, then the oldest item of the winning groups."""
     batched = {name for name, size in BATCH_SIZES.items() if size > 1}
-    running = _running_groups(t)
-    bulk_runs = _bulk_runs(t, running)
+    running = _running_groups(t) if running is None else running  # ``pick`` has read them already
+    bulk_runs = _bulk_runs(running)
     best_class: dict[tuple[int, str], int] = {}
     for part in _ready_parts(t):
         for i, f, p in db.session.execute(select(WorkItem.installation_id, WorkItem.flow, func.min(WorkItem.priority))
@@ -218,7 +219,7 @@ def waiting_bulk(installation_id: int, ended_flow: str) -> int | None:
     it taken; two runs ending at the same instant may leave it to the sweeper."""
     t = now()
     running = _running_groups(t)
-    if _bulk_runs(t, running).get(installation_id, 0) != limits.BULK_RUNS_PER_INSTALLATION - 1:
+    if _bulk_runs(running).get(installation_id, 0) != limits.BULK_RUNS_PER_INSTALLATION - 1:
         db.session.commit()
         return None
     batched = {name for name, size in BATCH_SIZES.items() if size > 1}
